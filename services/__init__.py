@@ -1,0 +1,1 @@
+"""The crisiswatch services: ingest, sentiment, alerting and the HTTP API."""

@@ -1,0 +1,1 @@
+"""Code shared by the crisiswatch services: event schemas, settings, Kafka and database adapters."""

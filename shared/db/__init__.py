@@ -1,0 +1,1 @@
+"""PostgreSQL access: async engine, table definitions and Alembic migrations."""

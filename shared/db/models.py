@@ -1,0 +1,328 @@
+"""Table definitions (SQLAlchemy 2 declarative). Migrations in `migrations/` create them.
+
+ORM objects stay inside the services: they never travel over HTTP or Kafka.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every crisiswatch table."""
+
+
+TZ = DateTime(timezone=True)
+
+
+class MentionRow(Base):
+    """A mention with its enrichment; unique on (platform, external_id)."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_mentions_platform_external_id"),
+        Index("ix_mentions_brand_created", "brand", "created_at"),
+        Index("ix_mentions_author", "author_id"),
+        Index("ix_mentions_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(256))
+    brand: Mapped[str] = mapped_column(String(64))
+    brands: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    url: Mapped[str | None] = mapped_column(Text)
+    author_id: Mapped[str] = mapped_column(String(128))
+    author_handle: Mapped[str | None] = mapped_column(String(256))
+    author_reach: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    language_hint: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    ingested_at: Mapped[datetime] = mapped_column(TZ)
+    scored_at: Mapped[datetime] = mapped_column(TZ)
+    likes: Mapped[int] = mapped_column(BigInteger, default=0)
+    shares: Mapped[int] = mapped_column(BigInteger, default=0)
+    replies: Mapped[int] = mapped_column(BigInteger, default=0)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+    hashtags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    in_reply_to: Mapped[str | None] = mapped_column(String(256))
+    quote_of: Mapped[str | None] = mapped_column(String(256))
+    language: Mapped[str] = mapped_column(String(16))
+    language_confidence: Mapped[float] = mapped_column(Float)
+    sentiment_label: Mapped[str | None] = mapped_column(String(16))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    sentiment_confidence: Mapped[float | None] = mapped_column(Float)
+    scorer: Mapped[str | None] = mapped_column(String(64))
+    emotion: Mapped[str | None] = mapped_column(String(16))
+    emotions: Mapped[dict[str, float]] = mapped_column(JSONB, default=dict)
+    topics: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    source: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RollupRow(Base):
+    """Per-minute aggregates per brand and dimension; topic '' means all topics."""
+
+    __tablename__ = "mention_rollups"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(TZ, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    volume: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    neutral: Mapped[int] = mapped_column(Integer, default=0)
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+    unscored: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    anger: Mapped[float] = mapped_column(Float, default=0.0)
+    fear: Mapped[float] = mapped_column(Float, default=0.0)
+    sadness: Mapped[float] = mapped_column(Float, default=0.0)
+    joy: Mapped[float] = mapped_column(Float, default=0.0)
+    surprise: Mapped[float] = mapped_column(Float, default=0.0)
+    disgust: Mapped[float] = mapped_column(Float, default=0.0)
+    engagement: Mapped[int] = mapped_column(BigInteger, default=0)
+    reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    distinct_authors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IncidentRow(Base):
+    """One crisis story for a brand (and topic); at most one open per (brand, topic)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_story",
+            "brand",
+            "topic",
+            unique=True,
+            postgresql_where=text("status <> 'resolved'"),
+        ),
+        Index("ix_incidents_opened", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str] = mapped_column(String(64), default="generic")
+    rule: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    severity: Mapped[str] = mapped_column(String(8), default="SEV3")
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    opened_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(TZ)
+    resolved_at: Mapped[datetime | None] = mapped_column(TZ)
+    snoozed_until: Mapped[datetime | None] = mapped_column(TZ)
+    signal_count: Mapped[int] = mapped_column(Integer, default=1)
+    mention_count: Mapped[int] = mapped_column(Integer, default=0)
+    peak_score: Mapped[float] = mapped_column(Float, default=0.0)
+    playbook: Mapped[str | None] = mapped_column(String(64))
+    scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class IncidentEventRow(Base):
+    """The timeline of an incident: signals, status changes, notes, notifications."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128), default="system")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class SignalRow(Base):
+    """A detector firing (spike, surge, burst, keyword); grouped into incidents."""
+
+    __tablename__ = "signals"
+    __table_args__ = (Index("ix_signals_brand_at", "brand", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(64), default="")
+    rule: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(TZ)
+    score: Mapped[float] = mapped_column(Float)
+    value: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float, default=0.0)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class DetectorStateRow(Base):
+    """Serialized detector state, so detection survives restarts."""
+
+    __tablename__ = "detector_state"
+
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class OutboxRow(Base):
+    """A notification to deliver; `dedupe_key` makes a retried enqueue a no-op."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class PlaybookRunRow(Base):
+    """A playbook started for an incident."""
+
+    __tablename__ = "playbook_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    playbook: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class PlaybookStepRow(Base):
+    """One step of a playbook run, with its owner role and due time."""
+
+    __tablename__ = "playbook_steps"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    owner_role: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(TZ)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(TZ)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class ConnectorCursorRow(Base):
+    """Where a polling or streaming connector resumes after a restart."""
+
+    __tablename__ = "connector_cursors"
+
+    source: Mapped[str] = mapped_column(String(256), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as a hash; the secret is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(TZ)
+    last_used_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class AuditLogRow(Base):
+    """Who changed what (rules, incidents, keys, watchlists, erasures)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(256))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class WatchlistRow(Base):
+    """A brand's watchlist as validated YAML content."""
+
+    __tablename__ = "watchlists"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class RuleRow(Base):
+    """A crisis rule configuration for one brand (or all brands when brand is '*')."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    brand: Mapped[str] = mapped_column(String(64), default="*")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class CampaignRow(Base):
+    """A planned launch or campaign that lifts a brand's expected volume."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_brand_time", "brand", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    starts_at: Mapped[datetime] = mapped_column(TZ)
+    ends_at: Mapped[datetime] = mapped_column(TZ)
+    expected_lift: Mapped[float] = mapped_column(Float, default=3.0)
+
+
+class IncidentReviewRow(Base):
+    """The post-incident review written when an incident closes."""
+
+    __tablename__ = "incident_reviews"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    summary: Mapped[str] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    actions: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

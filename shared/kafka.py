@@ -1,0 +1,311 @@
+"""Kafka adapter: the only module that imports aiokafka.
+
+- `EventProducer`: idempotent, batching producer; failures surface as `BrokerUnavailable`.
+- `EventConsumer`: consumer-group member with manual commits: callers commit after their
+  side effects succeeded (at-least-once; unique keys downstream make replays no-ops).
+- `DeadLetterWriter`: writes refused records with the reason and the original bytes.
+- `ensure_topics` / `wait_for_broker`: admin helpers for start-up and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared import serde
+from shared.errors import BrokerUnavailable
+from shared.schemas import DeadLetter
+
+log = logging.getLogger(__name__)
+
+Header = tuple[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed Kafka record, independent of the client library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+    headers: tuple[Header, ...] = ()
+
+
+class EventProducer:
+    """Idempotent producer with batching; call `start()` before sending."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "crisiswatch",
+        linger_ms: int = 5,
+        send_timeout_s: float = 10.0,
+        max_batch_size: int = 256 * 1024,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._linger_ms = linger_ms
+        self._send_timeout_s = send_timeout_s
+        self._max_batch_size = max_batch_size
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect to the cluster; raise `BrokerUnavailable` when it cannot be reached."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=self._linger_ms,
+            max_batch_size=self._max_batch_size,
+            request_timeout_ms=int(self._send_timeout_s * 1000),
+        )
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            raise BrokerUnavailable(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Flush pending messages and disconnect."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def _require(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise BrokerUnavailable("producer is not started")
+        return self._producer
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[Header] = (),
+    ) -> None:
+        """Produce one message and wait until the broker acknowledged it."""
+        await self.send_many(topic, [(key, value)], headers=headers)
+
+    async def send_many(
+        self,
+        topic: str,
+        messages: Iterable[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[Header] = (),
+    ) -> int:
+        """Produce `(key, value)` pairs in batches and wait for every acknowledgement."""
+        producer = self._require()
+        futures = []
+        try:
+            async with asyncio.timeout(self._send_timeout_s):
+                for key, value in messages:
+                    futures.append(
+                        await producer.send(topic, value, key=key, headers=list(headers) or None)
+                    )
+                if futures:
+                    await asyncio.gather(*futures)
+        except (KafkaError, TimeoutError) as exc:
+            for fut in futures:
+                if not fut.done():
+                    fut.cancel()
+            raise BrokerUnavailable(f"Kafka did not accept messages for {topic}: {exc!r}") from exc
+        return len(futures)
+
+
+class EventConsumer:
+    """Consumer-group member that never auto-commits: call `commit()` after side effects."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        *,
+        group_id: str,
+        client_id: str = "crisiswatch",
+        auto_offset_reset: str = "earliest",
+        max_poll_records: int = 500,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._topics = list(topics)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            max_poll_records=max_poll_records,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            isolation_level="read_committed",
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Join the group and subscribe; raise `BrokerUnavailable` when Kafka is unreachable."""
+        try:
+            await self._consumer.start()
+        except KafkaError as exc:
+            await self._consumer.stop()
+            raise BrokerUnavailable(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
+        self._consumer.subscribe(self._topics)
+        self._started = True
+
+    async def stop(self) -> None:
+        """Leave the group (uncommitted records will be delivered again) and disconnect."""
+        if self._started:
+            await self._consumer.stop()
+            self._started = False
+
+    async def poll(self, *, timeout_ms: int = 500, max_records: int | None = None) -> list[Record]:
+        """Fetch the next records across assigned partitions (possibly none)."""
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        records: list[Record] = []
+        for batch in batches.values():
+            for msg in batch:
+                records.append(
+                    Record(
+                        topic=msg.topic,
+                        partition=msg.partition,
+                        offset=msg.offset,
+                        key=msg.key,
+                        value=msg.value if msg.value is not None else b"",
+                        timestamp_ms=msg.timestamp,
+                        headers=tuple(msg.headers or ()),
+                    )
+                )
+        return records
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        """Commit the offsets just past `records` (the side effects for them are done)."""
+        offsets: dict[TopicPartition, int] = {}
+        for rec in records:
+            tp = TopicPartition(rec.topic, rec.partition)
+            offsets[tp] = max(offsets.get(tp, 0), rec.offset + 1)
+        if offsets:
+            await self._consumer.commit(offsets)
+
+    def pause(self) -> None:
+        """Stop fetching (while a downstream dependency is unavailable)."""
+        self._consumer.pause(*self._consumer.assignment())
+
+    def resume(self) -> None:
+        """Fetch again after `pause()`."""
+        self._consumer.resume(*self._consumer.assignment())
+
+    async def seek_to_committed(self) -> None:
+        """Rewind every assigned partition to its committed offset (retry after a failure)."""
+        for tp in self._consumer.assignment():
+            committed = await self._consumer.committed(tp)
+            if committed is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the end of each assigned partition, from the consumer's position."""
+        assignment = list(self._consumer.assignment())
+        if not assignment:
+            return {}
+        ends = await self._consumer.end_offsets(assignment)
+        result = {}
+        for tp in assignment:
+            position = await self._consumer.position(tp)
+            result[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+        return result
+
+
+class DeadLetterWriter:
+    """Writes records that can never be processed to the dead-letter topic."""
+
+    def __init__(self, producer: EventProducer, topic: str, *, stage: str) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._stage = stage
+
+    async def send(self, original: bytes, reason: str, *, source: str) -> None:
+        """Publish `original` with `reason`; the bytes are kept exactly (base64 if not UTF-8)."""
+        try:
+            text = original.decode("utf-8")
+            b64 = None
+        except UnicodeDecodeError:
+            text = original.decode("utf-8", errors="replace")
+            b64 = base64.b64encode(original).decode("ascii")
+        letter = DeadLetter(
+            reason=reason[:2000], stage=self._stage, source=source, original=text, original_b64=b64
+        )
+        await self._producer.send(
+            self._topic,
+            serde.dumps(letter),
+            headers=[("reason", reason[:200].encode()), ("stage", self._stage.encode())],
+        )
+        log.warning("dead-lettered a record from %s: %s", source, reason[:200])
+
+
+async def ensure_topics(bootstrap_servers: str, partitions: dict[str, int]) -> list[str]:
+    """Create missing topics with the given partition counts; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crisiswatch-admin")
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        await admin.close()
+        raise BrokerUnavailable(f"cannot connect to Kafka at {bootstrap_servers}: {exc}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name=name, num_partitions=count, replication_factor=1)
+            for name, count in partitions.items()
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+async def list_topics(bootstrap_servers: str) -> dict[str, int]:
+    """Topic name to partition count, from a metadata request."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crisiswatch-admin")
+    try:
+        await admin.start()
+        names = await admin.list_topics()
+        described = await admin.describe_topics(names) if names else []
+        return {d["topic"]: len(d["partitions"]) for d in described}
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from exc
+    finally:
+        await admin.close()
+
+
+async def wait_for_broker(bootstrap_servers: str, *, timeout_s: float = 60.0) -> None:
+    """Poll with metadata requests until the broker answers, or raise `BrokerUnavailable`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: Exception | None = None
+    while loop.time() < deadline:
+        try:
+            await list_topics(bootstrap_servers)
+            return
+        except BrokerUnavailable as exc:
+            last = exc
+            await asyncio.sleep(0.5)
+    raise BrokerUnavailable(f"Kafka at {bootstrap_servers} not ready after {timeout_s}s: {last}")

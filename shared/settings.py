@@ -1,0 +1,69 @@
+"""Settings common to every service, read from the environment with the `CRISISWATCH_` prefix.
+
+Each service subclasses `CommonSettings` with its own fields (`IngestSettings`, ...); the
+object is built in `main()` or `create_app()` and passed down, never created at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "crisiswatch"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "crisiswatch"
+
+
+class CommonSettings(BaseSettings):
+    """Where Kafka and PostgreSQL are, topic names, and local directories."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRISISWATCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # Kafka
+    kafka_host: str = Field(default="127.0.0.1", description="host of the local broker")
+    kafka_port: int = Field(default=9092, ge=1, le=65535, description="client port")
+    kafka_bootstrap: str | None = Field(
+        default=None, description="bootstrap servers; defaults to kafka_host:kafka_port"
+    )
+    topic_raw: str = "mentions.raw"
+    topic_scored: str = "mentions.scored"
+    topic_dlq: str = "mentions.dlq"
+    # PostgreSQL
+    pg_host: str = "127.0.0.1"
+    pg_port: int = Field(default=5432, ge=1, le=65535)
+    pg_user: str = "crisiswatch"
+    pg_password: SecretStr = SecretStr("crisiswatch")
+    pg_database: str = "crisiswatch"
+    pg_pool_size: int = Field(default=5, ge=1, le=100)
+    # Local directories
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check_topics_distinct(self) -> CommonSettings:
+        topics = [self.topic_raw, self.topic_scored, self.topic_dlq]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"topic names must be distinct, got {topics}")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The Kafka bootstrap servers string clients connect to."""
+        return self.kafka_bootstrap or f"{self.kafka_host}:{self.kafka_port}"
+
+    def database_url(self, database: str | None = None) -> str:
+        """SQLAlchemy URL for asyncpg; contains the password, so never log it."""
+        password = quote(self.pg_password.get_secret_value(), safe="")
+        user = quote(self.pg_user, safe="")
+        name = database or self.pg_database
+        return f"postgresql+asyncpg://{user}:{password}@{self.pg_host}:{self.pg_port}/{name}"
