@@ -1,0 +1,1 @@
+"""Alerting service: detects crises in scored mentions, opens incidents, notifies."""

@@ -1,0 +1,1 @@
+"""The HTTP API: one FastAPI app composing the routers each service owns."""

@@ -1,0 +1,109 @@
+"""The `crisiswatch` command line: infrastructure, services, replay, evaluation, benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from shared.errors import CrisiswatchError
+from shared.logging import configure_logging
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _infra(args: argparse.Namespace) -> int:
+    from shared.infra import manage
+    from shared.infra.settings import InfraSettings
+
+    settings = InfraSettings()
+    if args.action == "up":
+        for line in manage.up(settings):
+            print(line)
+        from shared.db.migrate import upgrade
+
+        upgrade(settings)
+        print(f"database migrated; Kafka at {settings.bootstrap_servers}")
+        return 0
+    if args.action == "down":
+        for line in manage.down(settings, include_postgres=not args.keep_postgres):
+            print(line)
+        return 0
+    status = manage.status(settings)
+    print(json.dumps(status, indent=2))
+    return 0 if all(part["ready"] for part in status.values()) else 1
+
+
+def _db(args: argparse.Namespace) -> int:
+    from shared.db.migrate import downgrade, upgrade
+    from shared.settings import CommonSettings
+
+    settings = CommonSettings()
+    if args.action == "upgrade":
+        upgrade(settings, revision=args.revision)
+    else:
+        downgrade(settings, revision=args.revision)
+    print(f"database {settings.pg_database}: {args.action} to {args.revision} done")
+    return 0
+
+
+def _service(args: argparse.Namespace) -> int:
+    from services.runner import run_service
+
+    run_service(args.command)
+    return 0
+
+
+def _run(_: argparse.Namespace) -> int:
+    from services.runner import run_all
+
+    return run_all()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="crisiswatch", description="Social listening and crisis detection."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infra = sub.add_parser("infra", help="local Kafka and PostgreSQL")
+    infra.add_argument("action", choices=["up", "down", "status"])
+    infra.add_argument("--keep-postgres", action="store_true", help="down: leave PostgreSQL up")
+    infra.set_defaults(handler=_infra)
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?", default="head")
+    db.set_defaults(handler=_db)
+
+    sub.add_parser("run", help="run every service until Ctrl-C").set_defaults(handler=_run)
+    for name, text in (
+        ("ingest", "the ingest service (push endpoint, connectors)"),
+        ("sentiment", "one sentiment worker"),
+        ("alerting", "the alerting service"),
+        ("api", "the HTTP API"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(handler=_service)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `crisiswatch` console script."""
+    args = build_parser().parse_args(argv)
+    from shared.settings import CommonSettings
+
+    configure_logging(CommonSettings().log_level)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CrisiswatchError as exc:
+        print(f"crisiswatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ingest service: turns platform posts into normalised Mention events on mentions.raw."""

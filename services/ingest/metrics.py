@@ -1,0 +1,37 @@
+"""Prometheus metrics of the ingest service."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from shared.metrics import LATENCY_BUCKETS
+
+
+class IngestMetrics:
+    """Counters and histograms for mentions received, produced and rejected."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.received = Counter(
+            "crisiswatch_ingest_mentions_received_total",
+            "Mentions received, per source.",
+            ["source"],
+            registry=registry,
+        )
+        self.produced = Counter(
+            "crisiswatch_ingest_mentions_produced_total",
+            "Mentions produced to Kafka, per source.",
+            ["source"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "crisiswatch_ingest_mentions_rejected_total",
+            "Mentions refused (and dead-lettered), per source and reason.",
+            ["source", "reason"],
+            registry=registry,
+        )
+        self.produce_seconds = Histogram(
+            "crisiswatch_ingest_produce_seconds",
+            "Time to have a batch acknowledged by Kafka.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )

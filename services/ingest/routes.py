@@ -1,0 +1,118 @@
+"""HTTP push endpoint of the ingest service: `POST /v1/mentions`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from services.ingest.config import IngestSettings
+from services.ingest.publisher import MentionPublisher
+from services.ingest.push import BrandResolver, parse_batch, validate_items
+from shared.errors import BrokerUnavailable, InvalidRecord
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+
+_EXAMPLE = [
+    {
+        "platform": "reddit",
+        "external_id": "t3_1abc",
+        "url": "https://www.reddit.com/r/gadgets/comments/1abc/",
+        "author": "t2_9xyz",
+        "author_reach": 1200,
+        "text": "My new Acme kettle caught fire this morning. Never again.",
+        "language": "en",
+        "created_at": "2026-11-25T09:30:00Z",
+        "engagement": {"likes": 10, "shares": 2, "replies": 4, "views": 900},
+        "brands": ["acme"],
+    }
+]
+
+
+def get_settings(request: Request) -> IngestSettings:
+    """The ingest settings of the running app."""
+    settings: IngestSettings = request.app.state.ingest_settings
+    return settings
+
+
+def get_publisher(request: Request) -> MentionPublisher:
+    """The publisher of the running app."""
+    publisher: MentionPublisher = request.app.state.publisher
+    return publisher
+
+
+def get_resolver(request: Request) -> BrandResolver:
+    """How the running app decides which brands a mention is about."""
+    resolver: BrandResolver = request.app.state.brand_resolver
+    return resolver
+
+
+SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
+PublisherDep = Annotated[MentionPublisher, Depends(get_publisher)]
+ResolverDep = Annotated[BrandResolver, Depends(get_resolver)]
+
+
+@router.post(
+    "/mentions",
+    status_code=202,
+    summary="Push a batch of mentions",
+    description=(
+        "Validates each item, produces the valid ones to `mentions.raw` keyed by brand and "
+        "answers per item. 202: all accepted. 422: at least one item was rejected (its reason "
+        "is given; the valid items were still accepted and rejected ones dead-lettered). "
+        "503 + Retry-After: Kafka is unavailable and nothing of the batch was accepted."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "example": _EXAMPLE,
+                }
+            },
+        }
+    },
+    responses={422: {"description": "some items rejected"}, 503: {"description": "retry later"}},
+)
+async def push_mentions(
+    request: Request, settings: SettingsDep, publisher: PublisherDep, resolver: ResolverDep
+) -> JSONResponse:
+    """Accept a batch of mentions from a pushing client."""
+    body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        return JSONResponse(
+            {"detail": f"body exceeds {settings.max_body_bytes} bytes"}, status_code=413
+        )
+    source = "push"
+    try:
+        items = parse_batch(body, max_items=settings.max_batch_items)
+    except InvalidRecord as exc:
+        return JSONResponse({"detail": exc.reason}, status_code=422)
+    results = validate_items(
+        items,
+        resolve_brands=resolver,
+        secret=settings.pseudonym_secret.get_secret_value().encode(),
+        keep_handles=settings.keep_raw_handles,
+        max_chars=settings.max_text_chars,
+    )
+    publisher.count_received(source, len(results))
+    accepted = [r.mention for r in results if r.mention is not None]
+    rejected = [r for r in results if r.mention is None]
+    try:
+        await publisher.publish(accepted, source=source)
+        for r in rejected:
+            await publisher.reject(r.raw, r.reason or "rejected", source=source, code=r.code or "")
+    except BrokerUnavailable:
+        return JSONResponse(
+            {"detail": "Kafka is unavailable; nothing of this batch was accepted, retry later"},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+    body_out: dict[str, Any] = {
+        "accepted": len(accepted),
+        "rejected": len(rejected),
+        "items": [r.as_json() for r in results],
+    }
+    return JSONResponse(body_out, status_code=422 if rejected else 202)

@@ -1,0 +1,1 @@
+"""Sentiment service: consumes mentions.raw, enriches, stores, publishes mentions.scored."""

@@ -1,0 +1,1 @@
+"""Sentiment and emotion scorers, one module per method, behind `base.SentimentScorer`."""

@@ -1,0 +1,67 @@
+"""Wiring of the sentiment service: build adapters from settings and run the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prometheus_client import CollectorRegistry
+
+from services.sentiment.config import SentimentSettings
+from services.sentiment.enrich import Enricher
+from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.worker import SentimentWorker
+from shared.db.engine import create_engine, wait_for_database
+from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
+from shared.metrics import MetricsServer
+
+log = logging.getLogger(__name__)
+
+
+async def serve(
+    settings: SentimentSettings,
+    stop: asyncio.Event,
+    *,
+    registry: CollectorRegistry | None = None,
+    enricher: Enricher | None = None,
+) -> None:
+    """Run one sentiment worker until `stop` is set."""
+    registry = registry or CollectorRegistry()
+    metrics = SentimentMetrics(registry)
+    metrics_server = MetricsServer(
+        registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port
+    )
+    enricher = enricher or await asyncio.to_thread(Enricher)
+    engine = create_engine(settings)
+    producer = EventProducer(settings.bootstrap_servers, client_id="crisiswatch-sentiment")
+    consumer = EventConsumer(
+        settings.bootstrap_servers,
+        [settings.topic_raw],
+        group_id=settings.sentiment_group_id,
+        client_id="crisiswatch-sentiment",
+        max_poll_records=settings.sentiment_batch_size,
+    )
+    await wait_for_database(engine)
+    await producer.start()
+    await consumer.start()
+    metrics_server.start()
+    worker = SentimentWorker(
+        consumer=consumer,
+        producer=producer,
+        engine=engine,
+        enricher=enricher,
+        metrics=metrics,
+        scored_topic=settings.topic_scored,
+        dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="sentiment"),
+        group_id=settings.sentiment_group_id,
+        batch_size=settings.sentiment_batch_size,
+        retry_max_s=settings.sentiment_retry_max_s,
+    )
+    log.info("sentiment worker consuming %s", settings.topic_raw)
+    try:
+        await worker.run(stop)
+    finally:
+        metrics_server.stop()
+        await consumer.stop()
+        await producer.stop()
+        await engine.dispose()

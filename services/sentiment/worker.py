@@ -1,0 +1,202 @@
+"""The sentiment worker: consume `mentions.raw`, enrich, store, publish, then commit.
+
+Offsets are committed only after the database transaction and the produce succeeded, so a
+crash replays the batch; the idempotent store makes the replay a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.sentiment.enrich import Enricher
+from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.store import store_scored
+from shared import serde
+from shared.db.engine import transaction
+from shared.errors import BrokerUnavailable, InfraError, InvalidRecord
+from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
+from shared.schemas import Mention, ScoredMention
+
+log = logging.getLogger(__name__)
+
+
+
+class _Transient(Exception):
+    """A dependency failed in a way that retrying later can fix."""
+
+    def __init__(self, dependency: str, cause: BaseException) -> None:
+        super().__init__(f"{dependency}: {type(cause).__name__}")
+        self.dependency = dependency
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True for lost connections and an unreachable server, False for errors in the data."""
+    if isinstance(exc, (OperationalError, InfraError, OSError, ConnectionError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        name = type(exc.orig).__name__ if exc.orig is not None else ""
+        return any(word in name for word in ("Connection", "CannotConnect", "AdminShutdown",
+                                             "Interface", "TooManyConnections"))
+    return False
+
+
+class SentimentWorker:
+    """One consumer-group member; `run()` until `stop` is set."""
+
+    def __init__(
+        self,
+        *,
+        consumer: EventConsumer,
+        producer: EventProducer,
+        engine: AsyncEngine,
+        enricher: Enricher,
+        metrics: SentimentMetrics,
+        scored_topic: str,
+        dead_letters: DeadLetterWriter,
+        group_id: str,
+        batch_size: int = 500,
+        retry_max_s: float = 30.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._engine = engine
+        self._enricher = enricher
+        self._metrics = metrics
+        self._scored_topic = scored_topic
+        self._dead_letters = dead_letters
+        self._group_id = group_id
+        self._batch_size = batch_size
+        self._retry_max_s = retry_max_s
+        self._on_batch = on_batch
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process batches until `stop` is set; commit each after its side effects."""
+        last_lag = 0.0
+        while not stop.is_set():
+            records = await self._consumer.poll(timeout_ms=500, max_records=self._batch_size)
+            if records:
+                if not await self._process_until_done(records, stop):
+                    return  # stopping mid-retry: leave offsets uncommitted
+                await self._consumer.commit(records)
+                if self._on_batch:
+                    self._on_batch(len(records))
+            now = time.monotonic()
+            if now - last_lag > 5:
+                last_lag = now
+                await self._report_lag()
+
+    async def _process_until_done(self, records: Sequence[Record], stop: asyncio.Event) -> bool:
+        delay = 0.5
+        paused = False
+        try:
+            while True:
+                try:
+                    await self.process(records)
+                    return True
+                except _Transient as exc:
+                    self._metrics.retries.labels(exc.dependency).inc()
+                    log.warning("batch failed (%s unavailable); retrying in %.1fs", exc, delay)
+                    if not paused:
+                        self._consumer.pause()
+                        paused = True
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                        return False
+                    except TimeoutError:
+                        delay = min(delay * 2, self._retry_max_s)
+        finally:
+            if paused:
+                self._consumer.resume()
+
+    async def process(self, records: Sequence[Record]) -> list[ScoredMention]:
+        """Decode, enrich, store and publish one batch (raises on retryable failures)."""
+        self._metrics.batch_size.observe(len(records))
+        started = time.perf_counter()
+        mentions: list[Mention] = []
+        for rec in records:
+            try:
+                mentions.append(serde.decode(Mention, rec.value))
+            except InvalidRecord as exc:
+                self._metrics.dead_lettered.labels(_reason_code(exc.reason)).inc()
+                try:
+                    await self._dead_letters.send(
+                        rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
+                    )
+                except BrokerUnavailable as kafka_exc:
+                    raise _Transient("kafka", kafka_exc) from kafka_exc
+        self._metrics.stage_seconds.labels("decode").observe(time.perf_counter() - started)
+        if not mentions:
+            return []
+        t0 = time.perf_counter()
+        scored = await asyncio.to_thread(self._enricher.enrich_batch, mentions)
+        self._metrics.stage_seconds.labels("enrich").observe(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        scored = await self._store(scored)
+        self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        try:
+            await self._producer.send_many(
+                self._scored_topic, ((s.mention.key, serde.dumps(s)) for s in scored)
+            )
+        except BrokerUnavailable as exc:
+            raise _Transient("kafka", exc) from exc
+        self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
+        for s in scored:
+            label = s.sentiment.label if s.sentiment else "unscored"
+            self._metrics.scored.labels(label, s.language).inc()
+        return scored
+
+    async def _store(self, scored: list[ScoredMention]) -> list[ScoredMention]:
+        """Store the batch; a record the database refuses is dead-lettered, not retried."""
+        try:
+            async with transaction(self._engine) as session:
+                await store_scored(session, scored)
+            return scored
+        except (DBAPIError, OperationalError, InfraError, OSError) as exc:
+            if is_transient_db_error(exc):
+                raise _Transient("postgres", exc) from exc
+            log.warning("database refused a batch (%s); storing one by one", type(exc).__name__)
+        kept: list[ScoredMention] = []
+        for one in scored:
+            try:
+                async with transaction(self._engine) as session:
+                    await store_scored(session, [one])
+                kept.append(one)
+            except (DBAPIError, OperationalError, InfraError, OSError) as exc:
+                if is_transient_db_error(exc):
+                    raise _Transient("postgres", exc) from exc
+                reason = f"database refused the record: {type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__}"
+                self._metrics.dead_lettered.labels("database_refused").inc()
+                try:
+                    await self._dead_letters.send(
+                        serde.dumps(one.mention), reason, source="sentiment-store"
+                    )
+                except BrokerUnavailable as kafka_exc:
+                    raise _Transient("kafka", kafka_exc) from kafka_exc
+        return kept
+
+    async def _report_lag(self) -> None:
+        try:
+            lags = await self._consumer.lag()
+        except Exception as exc:  # noqa: BLE001 - lag is best-effort telemetry
+            log.debug("lag unavailable: %s", exc)
+            return
+        for (topic, partition), lag in lags.items():
+            self._metrics.lag.labels(self._group_id, topic, str(partition)).set(lag)
+
+
+def _reason_code(reason: str) -> str:
+    if reason.startswith("invalid JSON"):
+        return "invalid_json"
+    if "schema_version" in reason:
+        return "schema_version"
+    return "invalid_schema"
