@@ -61,6 +61,13 @@ def _run(_: argparse.Namespace) -> int:
     return run_all()
 
 
+def _config(args: argparse.Namespace) -> int:
+    from services.config_reference import render_env_example
+
+    sys.stdout.write(render_env_example())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -77,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "downgrade"])
     db.add_argument("revision", nargs="?", default="head")
     db.set_defaults(handler=_db)
+
+    config = sub.add_parser("config", help="configuration reference")
+    config.add_argument("action", choices=["env-example"])
+    config.set_defaults(handler=_config)
 
     sub.add_parser("run", help="run every service until Ctrl-C").set_defaults(handler=_run)
     for name, text in (

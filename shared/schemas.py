@@ -19,8 +19,8 @@ from pydantic import (
     field_validator,
 )
 
-MENTION_SCHEMA_VERSION = 1
-SCORED_SCHEMA_VERSION = 1
+MENTION_SCHEMA_VERSION: Literal[1] = 1
+SCORED_SCHEMA_VERSION: Literal[1] = 1
 
 Platform = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,31}$", strip_whitespace=True)

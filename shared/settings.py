@@ -34,20 +34,28 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="bootstrap servers; defaults to kafka_host:kafka_port"
     )
-    topic_raw: str = "mentions.raw"
-    topic_scored: str = "mentions.scored"
-    topic_dlq: str = "mentions.dlq"
+    topic_raw: str = Field(default="mentions.raw", description="topic of normalised mentions")
+    topic_scored: str = Field(
+        default="mentions.scored", description="topic of enriched (scored) mentions"
+    )
+    topic_dlq: str = Field(default="mentions.dlq", description="dead-letter topic")
     # PostgreSQL
-    pg_host: str = "127.0.0.1"
-    pg_port: int = Field(default=5432, ge=1, le=65535)
-    pg_user: str = "crisiswatch"
-    pg_password: SecretStr = SecretStr("crisiswatch")
-    pg_database: str = "crisiswatch"
-    pg_pool_size: int = Field(default=5, ge=1, le=100)
+    pg_host: str = Field(default="127.0.0.1", description="PostgreSQL host")
+    pg_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
+    pg_user: str = Field(default="crisiswatch", description="PostgreSQL role")
+    pg_password: SecretStr = Field(
+        default=SecretStr("crisiswatch"), description="password of the PostgreSQL role"
+    )
+    pg_database: str = Field(default="crisiswatch", description="PostgreSQL database")
+    pg_pool_size: int = Field(default=5, ge=1, le=100, description="connections per process")
     # Local directories
-    state_dir: Path = Field(default_factory=_default_state_dir)
-    cache_dir: Path = Field(default_factory=_default_cache_dir)
-    log_level: str = "INFO"
+    state_dir: Path = Field(
+        default_factory=_default_state_dir, description="local broker data, logs and pids"
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir, description="downloaded jars and built models"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @model_validator(mode="after")
     def _check_topics_distinct(self) -> CommonSettings:

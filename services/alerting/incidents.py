@@ -47,7 +47,7 @@ async def open_or_update(
         reasons=[],
         details=details or {},
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert: Any = stmt.on_conflict_do_update(
         index_elements=["brand", "topic"],
         index_where=text("status <> 'resolved'"),
         set_={
@@ -56,7 +56,7 @@ async def open_or_update(
             "peak_score": func.greatest(IncidentRow.peak_score, stmt.excluded.peak_score),
         },
     ).returning(IncidentRow.id, literal_column("(xmax = 0)").label("inserted"))
-    row = (await session.execute(stmt)).one()
+    row = (await session.execute(upsert)).one()
     change = IncidentChange(incident_id=int(row.id), opened=bool(row.inserted))
     session.add(
         IncidentEventRow(

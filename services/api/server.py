@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -10,11 +12,18 @@ from fastapi import FastAPI
 from shared.errors import InfraError
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the process that embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve_app(app: FastAPI, *, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `app` on host:port; shut down gracefully when `stop` is set."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _EmbeddedServer(config)
 
     async def watch() -> None:
         await stop.wait()
@@ -25,5 +34,5 @@ async def serve_app(app: FastAPI, *, host: str, port: int, stop: asyncio.Event) 
         await server.serve()
     finally:
         watcher.cancel()
-    if not server.started:
+    if not server.started and not stop.is_set():
         raise InfraError(f"HTTP server could not start on {host}:{port} (port taken?)")

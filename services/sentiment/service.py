@@ -31,7 +31,7 @@ async def serve(
     metrics_server = MetricsServer(
         registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port
     )
-    enricher = enricher or await asyncio.to_thread(Enricher)
+    scorer = enricher if enricher is not None else await asyncio.to_thread(Enricher)
     engine = create_engine(settings)
     producer = EventProducer(settings.bootstrap_servers, client_id="crisiswatch-sentiment")
     consumer = EventConsumer(
@@ -49,7 +49,7 @@ async def serve(
         consumer=consumer,
         producer=producer,
         engine=engine,
-        enricher=enricher,
+        enricher=scorer,
         metrics=metrics,
         scored_topic=settings.topic_scored,
         dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="sentiment"),

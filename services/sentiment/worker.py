@@ -26,7 +26,6 @@ from shared.schemas import Mention, ScoredMention
 log = logging.getLogger(__name__)
 
 
-
 class _Transient(Exception):
     """A dependency failed in a way that retrying later can fix."""
 
@@ -43,8 +42,16 @@ def is_transient_db_error(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
         name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return any(word in name for word in ("Connection", "CannotConnect", "AdminShutdown",
-                                             "Interface", "TooManyConnections"))
+        return any(
+            word in name
+            for word in (
+                "Connection",
+                "CannotConnect",
+                "AdminShutdown",
+                "Interface",
+                "TooManyConnections",
+            )
+        )
     return False
 
 
@@ -174,7 +181,8 @@ class SentimentWorker:
             except (DBAPIError, OperationalError, InfraError, OSError) as exc:
                 if is_transient_db_error(exc):
                     raise _Transient("postgres", exc) from exc
-                reason = f"database refused the record: {type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__}"
+                cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+                reason = f"database refused the record: {type(cause).__name__}"
                 self._metrics.dead_lettered.labels("database_refused").inc()
                 try:
                     await self._dead_letters.send(
@@ -187,7 +195,7 @@ class SentimentWorker:
     async def _report_lag(self) -> None:
         try:
             lags = await self._consumer.lag()
-        except Exception as exc:  # noqa: BLE001 - lag is best-effort telemetry
+        except Exception as exc:
             log.debug("lag unavailable: %s", exc)
             return
         for (topic, partition), lag in lags.items():

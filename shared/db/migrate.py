@@ -21,7 +21,9 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(settings: CommonSettings, *, database: str | None = None, revision: str = "head") -> None:
+def upgrade(
+    settings: CommonSettings, *, database: str | None = None, revision: str = "head"
+) -> None:
     """Migrate the database to `revision` (default: the newest)."""
     command.upgrade(alembic_config(settings.database_url(database)), revision)
 

@@ -97,8 +97,14 @@ def ensure_jars(settings: InfraSettings) -> Path:
     libs.mkdir(parents=True, exist_ok=True)
     log.info("fetching Kafka %s jars into %s", settings.kafka_version, libs)
     cmd = [
-        mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={libs}",
         f"-Dkafka.version={settings.kafka_version}",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
@@ -160,8 +166,16 @@ def format_storage(settings: InfraSettings, java: Path, libs: Path, server: Path
         return
     cluster_id = _random_cluster_id()
     cmd = [
-        str(java), "-cp", _classpath(libs), "kafka.tools.StorageTool", "format",
-        "-t", cluster_id, "-c", str(server), "--ignore-formatted",
+        str(java),
+        "-cp",
+        _classpath(libs),
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(server),
+        "--ignore-formatted",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
@@ -197,15 +211,25 @@ def start(settings: InfraSettings, *, timeout_s: float = 120.0) -> bool:
     format_storage(settings, java, libs, server)
     out = (settings.kafka_dir / "logs" / "server.out").open("ab")
     cmd = [
-        str(java), f"-Xms256m", f"-Xmx{settings.kafka_heap}", "-XX:+UseG1GC",
+        str(java),
+        "-Xms256m",
+        f"-Xmx{settings.kafka_heap}",
+        "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={(settings.kafka_dir / 'config' / 'log4j2.properties')}",
         f"-Dkafka.logs.dir={settings.kafka_dir / 'logs'}",
-        "-cp", _classpath(libs), "kafka.Kafka", str(server),
+        "-cp",
+        _classpath(libs),
+        "kafka.Kafka",
+        str(server),
     ]
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-        cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, cwd=settings.kafka_dir,
+    proc = subprocess.Popen(
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=settings.kafka_dir,
     )
     pid_file.write_text(str(proc.pid))
     try:
@@ -217,7 +241,9 @@ def start(settings: InfraSettings, *, timeout_s: float = 120.0) -> bool:
     return True
 
 
-async def _wait_started(settings: InfraSettings, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+async def _wait_started(
+    settings: InfraSettings, proc: subprocess.Popen[bytes], timeout_s: float
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while loop.time() < deadline:

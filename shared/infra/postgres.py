@@ -1,4 +1,4 @@
-"""PostgreSQL from Debian's packages: install when missing, start the cluster, create role and db."""
+"""PostgreSQL from Debian: install when missing, start the cluster, create role and database."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class DatabaseStatus:
     detail: str
 
 
-def _run(cmd: list[str], *, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], *, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise InfraError(f"`{' '.join(cmd[:4])} ...` failed: {(proc.stderr or proc.stdout)[-800:]}")
@@ -47,11 +49,15 @@ def ensure_installed(settings: InfraSettings) -> None:
     if shutil.which("pg_ctlcluster") and shutil.which("pg_lsclusters"):
         return
     if os.geteuid() != 0:
-        raise InfraError("PostgreSQL is not installed; run as root or: apt-get install -y postgresql")
+        raise InfraError(
+            "PostgreSQL is not installed; run as root or: apt-get install -y postgresql"
+        )
     log.info("installing PostgreSQL %s from Debian", settings.pg_version)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=900, env=env, check=False
+        )
         if proc.returncode != 0:
             raise InfraError(f"`{' '.join(cmd)}` failed: {proc.stderr[-800:]}")
 
@@ -73,7 +79,15 @@ def start(settings: InfraSettings) -> bool:
     started = False
     if cluster is None:
         log.info("creating PostgreSQL cluster %s/%s", settings.pg_version, settings.pg_cluster)
-        _run(["pg_createcluster", settings.pg_version, settings.pg_cluster, "-p", str(settings.pg_port)])
+        _run(
+            [
+                "pg_createcluster",
+                settings.pg_version,
+                settings.pg_cluster,
+                "-p",
+                str(settings.pg_port),
+            ]
+        )
         cluster = find_cluster(settings)
         if cluster is None:
             raise InfraError("pg_createcluster succeeded but the cluster is not listed")
@@ -93,8 +107,19 @@ def start(settings: InfraSettings) -> bool:
 
 def _psql(settings: InfraSettings, sql: str, *, database: str = "postgres") -> str:
     cmd = [
-        "runuser", "-u", settings.pg_superuser, "--", "psql", "-p", str(settings.pg_port),
-        "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql,
+        "runuser",
+        "-u",
+        settings.pg_superuser,
+        "--",
+        "psql",
+        "-p",
+        str(settings.pg_port),
+        "-d",
+        database,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-tAc",
+        sql,
     ]
     if os.geteuid() != 0:
         cmd = cmd[3:]
@@ -112,10 +137,12 @@ def _ident(value: str) -> str:
 def _ensure_role_and_database(settings: InfraSettings) -> None:
     user, db = settings.pg_user, settings.pg_database
     password = settings.pg_password.get_secret_value()
-    exists = _psql(settings, f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(user)}")
+    # Identifiers and literals are quoted by _ident/_literal; psql takes no bind parameters.
+    exists = _psql(settings, f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(user)}")  # noqa: S608
     verb = "ALTER" if exists == "1" else "CREATE"
     _psql(settings, f"{verb} ROLE {_ident(user)} LOGIN CREATEDB PASSWORD {_literal(password)}")
-    if _psql(settings, f"SELECT 1 FROM pg_database WHERE datname = {_literal(db)}") != "1":
+    query = f"SELECT 1 FROM pg_database WHERE datname = {_literal(db)}"  # noqa: S608
+    if _psql(settings, query) != "1":
         _psql(settings, f"CREATE DATABASE {_ident(db)} OWNER {_ident(user)}")
 
 

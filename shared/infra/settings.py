@@ -12,17 +12,21 @@ from shared.settings import CommonSettings
 class InfraSettings(CommonSettings):
     """Versions, ports, partitions and directories of the local broker and database."""
 
-    kafka_version: str = "4.1.2"
-    kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    kafka_version: str = Field(default="4.1.2", description="Apache Kafka version to assemble")
+    kafka_controller_port: int = Field(
+        default=9093, ge=1, le=65535, description="KRaft controller port"
+    )
     kafka_heap: str = Field(default="512m", description="JVM -Xmx of the broker")
     java_home: Path | None = Field(
         default=None, description="JDK to run Kafka with; default: Java 17 if installed"
     )
-    partitions_raw: int = Field(default=6, ge=1, le=1000)
-    partitions_scored: int = Field(default=6, ge=1, le=1000)
-    partitions_dlq: int = Field(default=1, ge=1, le=1000)
-    pg_version: str = "15"
-    pg_cluster: str = "main"
+    partitions_raw: int = Field(default=6, ge=1, le=1000, description="partitions of mentions.raw")
+    partitions_scored: int = Field(
+        default=6, ge=1, le=1000, description="partitions of mentions.scored"
+    )
+    partitions_dlq: int = Field(default=1, ge=1, le=1000, description="partitions of the DLQ")
+    pg_version: str = Field(default="15", description="Debian PostgreSQL major version")
+    pg_cluster: str = Field(default="main", description="Debian cluster name (pg_lsclusters)")
     pg_superuser: str = Field(default="postgres", description="OS user that owns the cluster")
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""Mentions pushed over HTTP are scored into PostgreSQL and Kafka, and a burst opens one incident."""
+"""Pushed mentions are scored into PostgreSQL and Kafka; a negative burst opens one incident."""
 
 from __future__ import annotations
 
@@ -71,19 +71,49 @@ def _mentions(brand: str, now: datetime) -> tuple[list[Any], int]:
     for i in range(50):
         kind = i % 5
         if kind == 0:
-            broken.append({"platform": "x", "external_id": f"bad-{i}", "author": "a",
-                           "created_at": now.isoformat(), "brands": [brand]})  # no text
+            broken.append(
+                {
+                    "platform": "x",
+                    "external_id": f"bad-{i}",
+                    "author": "a",
+                    "created_at": now.isoformat(),
+                    "brands": [brand],
+                }
+            )  # no text
         elif kind == 1:
-            broken.append({"platform": "X Bad!", "external_id": f"bad-{i}", "author": "a",
-                           "text": "hi", "created_at": now.isoformat(), "brands": [brand]})
+            broken.append(
+                {
+                    "platform": "X Bad!",
+                    "external_id": f"bad-{i}",
+                    "author": "a",
+                    "text": "hi",
+                    "created_at": now.isoformat(),
+                    "brands": [brand],
+                }
+            )
         elif kind == 2:
-            broken.append({"platform": "x", "external_id": f"bad-{i}", "author": "a",
-                           "text": "hi", "created_at": "not a date", "brands": [brand]})
+            broken.append(
+                {
+                    "platform": "x",
+                    "external_id": f"bad-{i}",
+                    "author": "a",
+                    "text": "hi",
+                    "created_at": "not a date",
+                    "brands": [brand],
+                }
+            )
         elif kind == 3:
             broken.append(f"just a string {i}")
         else:
-            broken.append({"platform": "x", "external_id": f"bad-{i}", "author": "a",
-                           "text": "no brand here", "created_at": now.isoformat()})
+            broken.append(
+                {
+                    "platform": "x",
+                    "external_id": f"bad-{i}",
+                    "author": "a",
+                    "text": "no brand here",
+                    "created_at": now.isoformat(),
+                }
+            )
     # Every fourth item is broken, so each batch of 50 mixes valid and invalid items.
     mixed: list[Any] = []
     good, bad = iter(items), iter(broken)
@@ -102,9 +132,17 @@ async def test_push_score_store_and_one_incident(settings_factory, db_engine, un
     port = free_port()
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(serve_app(create_app(api_settings, registry=CollectorRegistry()),
-                                      host="127.0.0.1", port=port, stop=stop)),
-        asyncio.create_task(serve_sentiment(sentiment_settings, stop, registry=CollectorRegistry())),
+        asyncio.create_task(
+            serve_app(
+                create_app(api_settings, registry=CollectorRegistry()),
+                host="127.0.0.1",
+                port=port,
+                stop=stop,
+            )
+        ),
+        asyncio.create_task(
+            serve_sentiment(sentiment_settings, stop, registry=CollectorRegistry())
+        ),
         asyncio.create_task(serve_alerting(alerting_settings, stop, registry=CollectorRegistry())),
     ]
     try:
@@ -112,13 +150,16 @@ async def test_push_score_store_and_one_incident(settings_factory, db_engine, un
         assert len(items) == 200
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            ready = await wait_for(lambda: client.get("/healthz"), lambda r: r.status_code == 200,
-                                   ignore=(httpx.TransportError,))
+            ready = await wait_for(
+                lambda: client.get("/healthz"),
+                lambda r: r.status_code == 200,
+                ignore=(httpx.TransportError,),
+            )
             assert ready.status_code == 200
             accepted: list[dict[str, Any]] = []
             rejected: list[dict[str, Any]] = []
             for start in range(0, 200, 50):
-                resp = await client.post("/v1/mentions", json=items[start:start + 50])
+                resp = await client.post("/v1/mentions", json=items[start : start + 50])
                 assert resp.status_code == 422  # every batch has invalid items
                 body = resp.json()
                 accepted += [r for r in body["items"] if r["status"] == "accepted"]
@@ -138,16 +179,24 @@ async def test_push_score_store_and_one_incident(settings_factory, db_engine, un
         assert await wait_for(stored, lambda n: n >= valid, timeout_s=90) == valid
 
         async with db_engine.connect() as conn:
-            rows = (await conn.execute(
-                select(MentionRow.external_id, MentionRow.sentiment_label, MentionRow.author_id)
-                .where(MentionRow.brand == brand))).all()
+            rows = (
+                await conn.execute(
+                    select(
+                        MentionRow.external_id, MentionRow.sentiment_label, MentionRow.author_id
+                    ).where(MentionRow.brand == brand)
+                )
+            ).all()
         labels = {ext: label for ext, label, _ in rows}
         assert all(labels[f"neg-{i}"] == "negative" for i in range(40))
-        assert sum(1 for ext, lab in labels.items() if ext.startswith("calm") and lab == "positive") > 50
+        assert (
+            sum(1 for ext, lab in labels.items() if ext.startswith("calm") and lab == "positive")
+            > 50
+        )
         assert all(author.startswith("a_") and "user" not in author for _, _, author in rows)
 
-        scored = await read_topic(infra.bootstrap_servers, sentiment_settings.topic_scored,
-                                  expected=valid)
+        scored = await read_topic(
+            infra.bootstrap_servers, sentiment_settings.topic_scored, expected=valid
+        )
         scored_ids = {serde.decode(ScoredMention, r.value).mention.external_id for r in scored}
         assert scored_ids == set(labels)
 

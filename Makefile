@@ -1,0 +1,37 @@
+# crisiswatch developer commands. `make help` lists them.
+PYTHON ?= python3
+CW := $(PYTHON) -m services.cli
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install infra-up infra-down run demo test lint format bench soak env-example
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install: ## install crisiswatch and its dev tools (skips what is installed)
+	@bash deploy/scripts/install.sh
+
+infra-up: install ## start local Kafka and PostgreSQL, create topics, migrate
+	$(CW) infra up
+
+infra-down: ## stop local Kafka and PostgreSQL
+	$(CW) infra down
+
+run: infra-up ## run every service (Ctrl-C stops them)
+	$(CW) run
+
+test: install ## install, start the infrastructure, run the test suite, stop what it started
+	@bash deploy/scripts/test.sh $(PYTEST_ARGS)
+
+lint: ## ruff and mypy
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check shared services tests
+	$(PYTHON) -m mypy
+
+format: ## apply ruff's formatting and safe fixes
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format shared services tests
+
+env-example: ## regenerate .env.example from the settings classes
+	$(CW) config env-example > .env.example

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs crisiswatch (editable) with its dev tools into the current Python, once per machine:
+# a second run only checks. torch is large; it is installed once and reused across clones.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PYTHON="${PYTHON:-python3}"
+stamp_dir="${HOME}/.cache/crisiswatch"
+mkdir -p "$stamp_dir"
+hash=$( (cat pyproject.toml; pwd) | sha256sum | cut -c1-16)
+stamp="$stamp_dir/install-$hash"
+if [ -f "$stamp" ] && "$PYTHON" - <<'PY' 2>/dev/null
+import os, sys
+import aiokafka, torch, transformers  # noqa: F401
+import services
+# The editable install must point at this checkout, not at another clone.
+sys.exit(0 if os.path.dirname(os.path.dirname(services.__file__)) == os.getcwd() else 1)
+PY
+then
+  exit 0
+fi
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Java 17 and Maven from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven
+  else
+    echo "crisiswatch needs Java 17+ and Maven (apt-get install openjdk-17-jre-headless maven)" >&2
+    exit 1
+  fi
+fi
+echo "installing crisiswatch and its Python dependencies (torch is large the first time)"
+"$PYTHON" -m pip install --progress-bar off -q -e '.[dev]'
+touch "$stamp"
