@@ -1,0 +1,170 @@
+"""`eval detection`: run the online volume detector over a `timestamp,value` CSV and score it.
+
+Strictly online: each alert at time t is decided from points up to t only, with the
+fixed presets of `detect.spikes`. Labels (NAB-style windows) are used only for scoring.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import statistics
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from services.alerting.detect.alert import as_utc
+from services.alerting.detect.spikes import SpikeDetector, preset
+
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S"
+DEV_DIR = Path("/work/shared/data/nab_realtweets_dev")
+
+
+def read_series(csv_path: str | Path) -> list[tuple[datetime, float]]:
+    """Read a `timestamp,value` CSV into time-ordered (UTC datetime, value) pairs."""
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = [
+            (as_utc(datetime.fromisoformat(row["timestamp"].strip())), float(row["value"]))
+            for row in csv.DictReader(handle)
+        ]
+    rows.sort(key=lambda pair: pair[0])
+    return rows
+
+
+def infer_bin_seconds(points: list[tuple[datetime, float]]) -> int:
+    """Return the median spacing of the timestamps in seconds (60 when unknown)."""
+    gaps = [(b[0] - a[0]).total_seconds() for a, b in itertools.pairwise(points)]
+    gaps = [g for g in gaps if g > 0]
+    return max(1, round(statistics.median(gaps))) if gaps else 60
+
+
+def _load_windows(labels_path: str | Path | None, name: str) -> list[tuple[datetime, datetime]]:
+    if labels_path is None:
+        return []
+    labels = json.loads(Path(labels_path).read_text(encoding="utf-8"))
+    key = next((k for k in labels if k == name or Path(k).stem == Path(name).stem), None)
+    if key is None:
+        return []
+    return [
+        (as_utc(datetime.fromisoformat(a)), as_utc(datetime.fromisoformat(b)))
+        for a, b in labels[key]
+    ]
+
+
+def score_alerts(
+    alert_times: list[datetime], windows: list[tuple[datetime, datetime]], weeks: float
+) -> dict[str, Any]:
+    """Score alerts against labeled windows: caught windows, false alerts/week, delays."""
+    caught: dict[int, float] = {}
+    false = 0
+    for ts in alert_times:
+        hit = next((i for i, (a, b) in enumerate(windows) if a <= ts <= b), None)
+        if hit is None:
+            false += 1
+        elif hit not in caught:
+            caught[hit] = (ts - windows[hit][0]).total_seconds() / 60
+    delays = sorted(caught.values())
+    return {
+        "windows": len(windows),
+        "windows_caught": len(caught),
+        "false_alerts": false,
+        "false_alerts_per_week": round(false / weeks, 3) if weeks else 0.0,
+        "median_delay_minutes": round(statistics.median(delays), 1) if delays else None,
+    }
+
+
+def run_detection_eval(
+    csv_path: str | Path,
+    preset: str = "balanced",
+    out: TextIO = sys.stdout,
+    labels_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run the online detector on one CSV, print one JSON line per alert and a summary."""
+    return _run(csv_path, preset, out, labels_path)
+
+
+def _run(
+    csv_path: str | Path, preset_name: str, out: TextIO, labels_path: str | Path | None
+) -> dict[str, Any]:
+    path = Path(csv_path)
+    points = read_series(path)
+    bin_seconds = infer_bin_seconds(points)
+    detector = SpikeDetector(preset(preset_name, bin_seconds=bin_seconds))
+    alert_times: list[datetime] = []
+    for ts, value in points:
+        alert = detector.update(ts, value)
+        if alert is None:
+            continue
+        alert_times.append(ts)
+        line = {
+            "series": path.stem,
+            "ts": ts.strftime(_TS_FORMAT),
+            "score": alert.score,
+            "rule": alert.rule,
+        }
+        out.write(json.dumps(line) + "\n")
+    span = (points[-1][0] - points[0][0]).total_seconds() + bin_seconds if points else 0.0
+    weeks = span / (7 * 86400)
+    summary: dict[str, Any] = {
+        "series": path.stem,
+        "summary": True,
+        "preset": preset_name,
+        "bin_seconds": bin_seconds,
+        "n": len(points),
+        "weeks": round(weeks, 3),
+        "alerts": len(alert_times),
+        "alerts_per_week": round(len(alert_times) / weeks, 3) if weeks else 0.0,
+    }
+    windows = _load_windows(labels_path, path.name)
+    if windows:
+        summary.update(score_alerts(alert_times, windows, weeks))
+    out.write(json.dumps(summary) + "\n")
+    return summary
+
+
+def evaluate_dev(
+    data_dir: str | Path = DEV_DIR,
+    presets: tuple[str, ...] = ("sensitive", "balanced", "strict"),
+    out: TextIO = sys.stdout,
+) -> list[dict[str, Any]]:
+    """Evaluate every CSV in `data_dir` against its `anomaly_windows.json`; print a table."""
+    root = Path(data_dir)
+    labels = root / "anomaly_windows.json"
+    rows: list[dict[str, Any]] = []
+    for name in presets:
+        totals = {"caught": 0, "windows": 0, "false": 0, "weeks": 0.0}
+        delays: list[float] = []
+        for csv_path in sorted(root.glob("*.csv")):
+            summary = run_detection_eval(csv_path, name, io.StringIO(), labels_path=labels)
+            rows.append(summary)
+            totals["caught"] += summary.get("windows_caught", 0)
+            totals["windows"] += summary.get("windows", 0)
+            totals["false"] += summary.get("false_alerts", 0)
+            totals["weeks"] += summary["weeks"]
+            if summary.get("median_delay_minutes") is not None:
+                delays.append(summary["median_delay_minutes"])
+            out.write(_row(name, csv_path.stem, summary) + "\n")
+        overall = {
+            "windows_caught": totals["caught"],
+            "windows": totals["windows"],
+            "false_alerts_per_week": round(totals["false"] / totals["weeks"], 3),
+            "median_delay_minutes": statistics.median(delays) if delays else None,
+        }
+        out.write(_row(name, "ALL", overall) + "\n")
+    return rows
+
+
+def _row(preset_name: str, series: str, summary: dict[str, Any]) -> str:
+    caught = f"{summary.get('windows_caught', 0)}/{summary.get('windows', 0)}"
+    return (
+        f"{preset_name:<10} {series:<22} caught {caught:>5}  "
+        f"false/wk {summary.get('false_alerts_per_week', 0.0):>6}  "
+        f"median delay min {summary.get('median_delay_minutes')}"
+    )
+
+
+if __name__ == "__main__":
+    evaluate_dev()

@@ -1,0 +1,97 @@
+"""Severity of an alert: SEV1 (worst) to SEV4, with its scope and human-readable reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+SeverityLevel = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+
+# Risk of a topic to the brand: harm to people and legal exposure above service complaints.
+TOPIC_RISK: dict[str, float] = {
+    "safety": 3.0,
+    "recall": 3.0,
+    "legal": 3.0,
+    "data_privacy": 2.5,
+    "security": 2.5,
+    "executive": 2.0,
+    "discrimination": 2.0,
+    "pricing": 1.0,
+    "delivery": 1.0,
+    "customer_service": 1.0,
+    "product_quality": 1.5,
+}
+DEFAULT_TOPIC_RISK = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where the crisis is happening."""
+
+    markets: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Severity:
+    """The assessed level, its points, scope and the reasons that produced it."""
+
+    level: SeverityLevel
+    points: float
+    scope: Scope
+    reasons: list[str] = field(default_factory=list)
+
+
+def _tier(value: float, steps: tuple[tuple[float, float], ...]) -> float:
+    """Return the points of the highest step whose threshold `value` reaches."""
+    return next((points for threshold, points in steps if value >= threshold), 0.0)
+
+
+def assess_severity(
+    *,
+    magnitude: float,
+    reach: int = 0,
+    velocity_ratio: float = 1.0,
+    negative_share: float = 0.0,
+    topics: Iterable[str] = (),
+    markets: Iterable[str] = (),
+    languages: Iterable[str] = (),
+    platforms: Iterable[str] = (),
+) -> Severity:
+    """Grade an alert from its magnitude (value / baseline), reach, velocity, tone and topic."""
+    reasons: list[str] = []
+    scope = Scope(
+        markets=tuple(sorted(set(markets))),
+        languages=tuple(sorted(set(languages))),
+        platforms=tuple(sorted(set(platforms))),
+    )
+    parts = {
+        "magnitude": _tier(magnitude, ((10, 3), (5, 2), (2, 1))),
+        "reach": _tier(reach, ((1_000_000, 2), (100_000, 1))),
+        "velocity": _tier(velocity_ratio, ((5, 2), (2, 1))),
+        "negativity": _tier(negative_share, ((0.6, 2), (0.4, 1))),
+        "breadth": _tier(len(scope.markets) + len(scope.platforms), ((5, 2), (3, 1))),
+    }
+    topic_list = sorted(set(topics))
+    risk = max((TOPIC_RISK.get(t, DEFAULT_TOPIC_RISK) for t in topic_list), default=0.0)
+    if parts["magnitude"]:
+        reasons.append(f"volume {magnitude:.1f}x its usual level")
+    if parts["reach"]:
+        reasons.append(f"authors reaching {reach:,} people")
+    if parts["velocity"]:
+        reasons.append(f"engagement spreading {velocity_ratio:.1f}x faster than usual")
+    if parts["negativity"]:
+        reasons.append(f"{negative_share:.0%} of posts negative")
+    if parts["breadth"]:
+        reasons.append(
+            f"{len(scope.markets)} markets and {len(scope.platforms)} platforms involved"
+        )
+    if topic_list:
+        reasons.append(f"topic {', '.join(topic_list)} (risk weight {risk:g})")
+    points = sum(parts.values()) + risk
+    level: SeverityLevel = (
+        "SEV1" if points >= 9 else "SEV2" if points >= 6 else "SEV3" if points >= 3 else "SEV4"
+    )
+    return Severity(level=level, points=points, scope=scope, reasons=reasons)

@@ -1,0 +1,34 @@
+"""`run_detection_eval` prints one JSON line per alert and a summary, in the documented shape."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from services.alerting.evaluate_detection import run_detection_eval
+from tests.unit.alerting.conftest import series
+
+
+def test_eval_prints_json_lines(tmp_path: Path) -> None:
+    points = series(3 * 288, 50.0, step_s=300)
+    at = 2 * 288 + 100
+    csv_path = tmp_path / "brand_x.csv"
+    lines = ["timestamp,value"] + [
+        f"{ts:%Y-%m-%d %H:%M:%S},{int(v * 10 if at <= i < at + 3 else v)}"
+        for i, (ts, v) in enumerate(points)
+    ]
+    csv_path.write_text("\n".join(lines) + "\n")
+    labels = tmp_path / "labels.json"
+    window = [f"{points[at - 20][0]:%Y-%m-%d %H:%M:%S}", f"{points[at + 20][0]:%Y-%m-%d %H:%M:%S}"]
+    labels.write_text(json.dumps({"brand_x.csv": [window]}))
+
+    out = io.StringIO()
+    summary = run_detection_eval(csv_path, "balanced", out=out, labels_path=labels)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    alerts, final = rows[:-1], rows[-1]
+    assert alerts and all(set(r) == {"series", "ts", "score", "rule"} for r in alerts)
+    assert all(r["series"] == "brand_x" and len(r["ts"]) == 19 for r in alerts)
+    assert final == summary and final["n"] == len(points) and final["bin_seconds"] == 300
+    assert final["alerts"] == len(alerts) and final["windows_caught"] == 1
+    assert {"alerts_per_week", "false_alerts_per_week", "median_delay_minutes"} <= set(final)

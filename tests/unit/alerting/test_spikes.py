@@ -1,0 +1,97 @@
+"""Volume-spike detector on synthetic series."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.alerting.detect.spikes import SpikeDetector, preset
+from tests.unit.alerting.conftest import START, series
+
+
+def _run(det: SpikeDetector, points: list) -> list:
+    return [a for ts, v in points if (a := det.update(ts, v)) is not None]
+
+
+def _with_spike(points: list, at: int, length: int, factor: float) -> list:
+    return [(ts, v * factor if at <= i < at + length else v) for i, (ts, v) in enumerate(points)]
+
+
+def test_steady_noise_does_not_alert(steady: list) -> None:
+    assert _run(SpikeDetector(preset("balanced")), steady) == []
+
+
+def test_injected_spike_alerts_once_within_persistence(steady: list) -> None:
+    at = 2 * 1440 + 600
+    alerts = _run(SpikeDetector(preset("balanced")), _with_spike(steady, at, 60, 6.0))
+    assert len(alerts) == 1
+    assert steady[at][0] <= alerts[0].ts <= steady[at + 10][0]
+    assert alerts[0].rule == "volume_spike" and alerts[0].score > 0
+
+
+def test_second_spike_inside_cooldown_is_silent(steady: list) -> None:
+    at = 2 * 1440 + 600
+    points = _with_spike(_with_spike(steady, at, 20, 6.0), at + 120, 20, 6.0)
+    assert len(_run(SpikeDetector(preset("balanced")), points)) == 1
+
+
+def test_tiny_brand_under_floor_does_not_alert() -> None:
+    points = series(3 * 1440, 0.05, seed=3)
+    points[2 * 1440 + 600] = (points[2 * 1440 + 600][0], 3.0)
+    assert _run(SpikeDetector(preset("sensitive")), points) == []
+
+
+def test_campaign_lift_suppresses_planned_burst(steady: list) -> None:
+    at = 2 * 1440 + 600
+    points = _with_spike(steady, at, 60, 4.0)
+    det = SpikeDetector(preset("balanced"))
+    alerts = [
+        a
+        for i, (ts, v) in enumerate(points)
+        if (a := det.update(ts, v, expected_lift=4.0 if at <= i < at + 60 else 1.0))
+    ]
+    assert alerts == []
+
+
+def test_json_round_trip_gives_identical_decisions(steady: list) -> None:
+    points = _with_spike(steady, 2 * 1440 + 600, 60, 6.0)
+    cut = 2 * 1440
+    det = SpikeDetector(preset("balanced"))
+    _run(det, points[:cut])
+    restored = SpikeDetector.from_dict(json.loads(json.dumps(det.to_dict())))
+    assert _run(restored, points[cut:]) == _run(det, points[cut:])
+
+
+def test_no_look_ahead(steady: list) -> None:
+    points = _with_spike(steady, 2 * 1440 + 600, 60, 6.0)
+    prefix = _run(SpikeDetector(preset("balanced")), points[: 2 * 1440 + 700])
+    full = _run(SpikeDetector(preset("balanced")), points)
+    assert prefix and full[: len(prefix)] == prefix
+
+
+def test_replayed_bin_is_a_no_op(steady: list) -> None:
+    det = SpikeDetector(preset("balanced"))
+    _run(det, steady[:100])
+    before = det.to_dict()
+    assert det.update(steady[50][0], 1000.0) is None
+    assert det.to_dict() == before
+
+
+def test_five_minute_bins_use_same_thresholds() -> None:
+    points = series(4 * 288, 100.0, step_s=300)
+    at = 3 * 288 + 100
+    points = _with_spike(points, at, 2, 8.0)
+    alerts = _run(SpikeDetector(preset("balanced", bin_seconds=300)), points)
+    assert len(alerts) == 1 and alerts[0].ts - points[at][0] <= timedelta(minutes=10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), max_size=400))
+def test_never_raises_on_arbitrary_series(values: list[float]) -> None:
+    det = SpikeDetector(preset("sensitive"))
+    for i, v in enumerate(values):
+        det.update(START + timedelta(minutes=i), v, expected_lift=1.0 + (i % 3))
+    json.dumps(det.to_dict())
