@@ -28,6 +28,12 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
     exit 1
   fi
 fi
+if ! command -v kcat >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # kcat: an independent Kafka client the tests use to check the broker.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null 2>&1; } \
+    || echo "kcat could not be installed; its test will be skipped" >&2
+fi
 echo "installing crisiswatch and its Python dependencies (torch is large the first time)"
 "$PYTHON" -m pip install --progress-bar off -q -e '.[dev]'
 touch "$stamp"
