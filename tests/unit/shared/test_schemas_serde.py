@@ -45,7 +45,7 @@ def test_created_at_is_converted_to_utc() -> None:
 
 def test_naive_timestamps_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        _mention(created_at=datetime(2026, 11, 25, 10, 0))  # noqa: DTZ001
+        _mention(created_at=datetime(2026, 11, 25, 10, 0))
 
 
 def test_unknown_schema_version_is_refused_with_reason() -> None:
