@@ -56,8 +56,8 @@ def run_service(name: str) -> None:
             )
         )
     elif name == "ingest":
-        from services.ingest.service import serve as serve_ingest
         from services.ingest.config import IngestSettings
+        from services.ingest.service import serve as serve_ingest
 
         ingest_settings = IngestSettings()
         run_until_signal(lambda stop: serve_ingest(ingest_settings, stop))

@@ -29,8 +29,16 @@ class Enricher:
             sentiment = None
             if lang == "en" or m.language_hint == "en":
                 compound = self._vader.polarity_scores(m.text)["compound"]
-                label = "negative" if compound <= -0.05 else "positive" if compound >= 0.05 else "neutral"
-                sentiment = SentimentScore(label=label, score=compound, confidence=abs(compound), scorer="vader")
+                label = (
+                    "negative"
+                    if compound <= -0.05
+                    else "positive"
+                    if compound >= 0.05
+                    else "neutral"
+                )
+                sentiment = SentimentScore(
+                    label=label, score=compound, confidence=abs(compound), scorer="vader"
+                )
             out.append(
                 ScoredMention(
                     mention=m,

@@ -179,8 +179,15 @@ async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> 
         )
     stmt = insert(RollupRow).values(rows)
     additive = [
-        "volume", "negative", "neutral", "positive", "unscored", "sentiment_sum",
-        *_EMOTION_COLUMNS, "engagement", "reach",
+        "volume",
+        "negative",
+        "neutral",
+        "positive",
+        "unscored",
+        "sentiment_sum",
+        *_EMOTION_COLUMNS,
+        "engagement",
+        "reach",
     ]
     stmt = stmt.on_conflict_do_update(
         index_elements=["brand", "minute", "topic", "platform", "language"],
@@ -202,4 +209,3 @@ async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> 
             """
         ).bindparams(brands=[k[0] for k in keys], minutes=[k[1] for k in keys])
     )
-
