@@ -68,6 +68,22 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from services.bench.runner import run_bench
+
+    report = asyncio.run(
+        run_bench(
+            quick=args.quick,
+            json_path=Path(args.json) if args.json else None,
+            only=args.only or None,
+        )
+    )
+    return 1 if report["errors"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -88,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="configuration reference")
     config.add_argument("action", choices=["env-example"])
     config.set_defaults(handler=_config)
+
+    bench = sub.add_parser("bench", help="throughput, latency and memory against ceilings")
+    bench.add_argument("--quick", action="store_true", help="small inputs, under 2 minutes")
+    bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    bench.add_argument("--only", action="append", metavar="STAGE", help="run matching stages")
+    bench.set_defaults(handler=_bench)
 
     sub.add_parser("run", help="run every service until Ctrl-C").set_defaults(handler=_run)
     for name, text in (

@@ -108,13 +108,14 @@ async def store_scored(session: AsyncSession, batch: Sequence[ScoredMention]) ->
     if not latest:
         return StoreResult(0, 0, 0)
     rows = [mention_row(s) for s in latest.values()]
+    # executemany form: the compiled statement is cached and rows are sent in large batches.
     stmt = (
         insert(MentionRow)
-        .values(rows)
         .on_conflict_do_nothing(constraint="uq_mentions_platform_external_id")
-        .returning(MentionRow.platform, MentionRow.external_id)
+        .returning(MentionRow.platform, MentionRow.external_id, sort_by_parameter_order=True)
     )
-    inserted_ids = {(p, e) for p, e in (await session.execute(stmt)).all()}
+    result = await session.execute(stmt, rows)
+    inserted_ids = {(p, e) for p, e in result.all()}
     updated = 0
     for identity, scored in latest.items():
         if identity in inserted_ids or scored.mention.kind != "updated":

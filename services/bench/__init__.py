@@ -1,0 +1,1 @@
+"""`crisiswatch bench`: throughput, latency and memory of every stage, each against its ceiling."""

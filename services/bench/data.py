@@ -1,0 +1,78 @@
+"""Deterministic synthetic mentions for benchmarks (multilingual, realistic lengths)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.ingest.normalize import pseudonymize
+from shared.schemas import Engagement, Mention
+
+TEXTS = (
+    ("en", "The new {b} headphones sound amazing, best purchase this year!"),
+    ("en", "My {b} order arrived broken and support keeps ignoring me. Terrible."),
+    ("en", "Anyone else seeing the {b} app crash after the update? So annoying"),
+    ("en", "{b} announced its quarterly results this morning."),
+    ("en", "Battery of my {b} phone caught fire while charging, this is dangerous!!"),
+    ("en", "Honestly {b} customer service was quick and friendly today :)"),
+    ("es", "El pedido de {b} llegó roto y nadie responde. Pésimo servicio."),
+    ("es", "Me encanta mi nuevo {b}, funciona perfecto."),
+    ("zh", "{b}的耳机音质很好，非常满意"),
+    ("zh", "{b}手机充电时电池起火了，太危险了！"),
+    ("fr", "Le service client de {b} est vraiment nul, aucune réponse."),
+    ("de", "Die neue {b} Uhr ist super, sehr zufrieden."),
+    ("pt", "Comprei um {b} e chegou quebrado, que decepção."),
+)
+
+
+def generate_payloads(
+    n: int,
+    *,
+    brands: tuple[str, ...] = ("acme", "globex"),
+    seed: int = 7,
+    start: datetime | None = None,
+    prefix: str = "bench",
+) -> list[dict[str, Any]]:
+    """`n` push/replay payloads (the `MentionIn` shape), spread over the last hours."""
+    rng = random.Random(seed)
+    start = start or datetime.now(UTC) - timedelta(hours=2)
+    out = []
+    for i in range(n):
+        lang, template = TEXTS[rng.randrange(len(TEXTS))]
+        brand = brands[i % len(brands)]
+        out.append(
+            {
+                "platform": rng.choice(("x", "reddit", "mastodon", "bluesky")),
+                "external_id": f"{prefix}-{i}",
+                "author": f"user{rng.randrange(max(10, n // 5))}",
+                "author_reach": rng.randrange(50_000),
+                "text": template.format(b=brand.capitalize()),
+                "language": lang,
+                "created_at": (start + timedelta(milliseconds=i * 50)).isoformat(),
+                "engagement": {"likes": rng.randrange(100), "shares": rng.randrange(20)},
+                "brands": [brand],
+            }
+        )
+    return out
+
+
+def generate_mentions(n: int, *, seed: int = 7, prefix: str = "bench") -> list[Mention]:
+    """`n` normalised `Mention` events, as ingest would produce them."""
+    secret = b"bench-pseudonym-secret"
+    mentions = []
+    for p in generate_payloads(n, seed=seed, prefix=prefix):
+        mentions.append(
+            Mention(
+                platform=p["platform"],
+                external_id=p["external_id"],
+                author_id=pseudonymize(p["platform"], p["author"], secret),
+                author_reach=p["author_reach"],
+                text=p["text"],
+                language_hint=p["language"],
+                created_at=datetime.fromisoformat(p["created_at"]),
+                engagement=Engagement(**p["engagement"]),
+                brands=p["brands"],
+            )
+        )
+    return mentions

@@ -1,0 +1,104 @@
+"""`crisiswatch bench [--quick] [--json FILE]`: run every stage, print a table, write JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from services.bench.env import BenchEnv, bench_env
+from services.bench.figures import Figure
+from shared.infra.settings import InfraSettings
+
+Stage = Callable[[BenchEnv, bool], Awaitable[list[Figure]]]
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, Python and the versions of the packages that matter."""
+    versions = {}
+    for dist in (
+        "aiokafka",
+        "sqlalchemy",
+        "asyncpg",
+        "fastapi",
+        "torch",
+        "transformers",
+        "vadersentiment",
+    ):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "kafka": InfraSettings().kafka_version,
+        "versions": versions,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+async def _vader_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.scoring import scoring_figures
+    from services.sentiment.enrich import Enricher
+
+    enricher = await asyncio.to_thread(Enricher)
+    n, repeats = (5_000, 1) if quick else (30_000, 3)
+    return await scoring_figures(env, n=n, repeats=repeats, enricher=enricher, path="vader")
+
+
+STAGES: dict[str, Stage] = {
+    "scoring/vader": _vader_scoring,
+}
+
+
+def render(figures: list[Figure], console: Console) -> None:
+    """Print the figures as a table with their ceilings and ratios."""
+    table = Table(title="crisiswatch bench", show_lines=False)
+    for column in ("stage", "figure", "value", "ceiling", "ratio", "what was measured"):
+        table.add_column(column)
+    for f in figures:
+        ceiling = f"{f.ceiling:,.1f} ({f.ceiling_name})" if f.ceiling is not None else "-"
+        ratio = f"{f.ratio:.2f}" if f.ratio is not None else "-"
+        table.add_row(f.stage, f.name, f"{f.value:,.1f} {f.unit}", ceiling, ratio, f.note)
+    console.print(table)
+
+
+async def run_bench(
+    *, quick: bool, json_path: Path | None, only: list[str] | None = None
+) -> dict[str, Any]:
+    """Run the selected stages in one environment; return (and optionally write) the report."""
+    console = Console(stderr=True)
+    figures: list[Figure] = []
+    errors: dict[str, str] = {}
+    async with bench_env() as env:
+        for name, stage in STAGES.items():
+            if only and not any(name.startswith(o) for o in only):
+                continue
+            console.log(f"running {name} ({'quick' if quick else 'full'})")
+            try:
+                figures.extend(await stage(env, quick))
+            except Exception as exc:  # a failed stage is reported, the others still run
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                console.log(f"[red]{name} failed: {errors[name]}")
+    render(figures, Console())
+    report = {
+        "machine": machine_info(),
+        "mode": "quick" if quick else "full",
+        "figures": [f.as_json() for f in figures],
+        "errors": errors,
+    }
+    if json_path is not None:
+        await asyncio.to_thread(json_path.write_text, json.dumps(report, indent=2))
+    return report
