@@ -1,0 +1,87 @@
+"""Hashtags and keywords of a mention, for grouping and for the incident summary.
+
+Hashtags are Unicode-aware (``#Überraschung``, ``#话题``, and Weibo's ``#话题#`` form).
+Keywords are the most frequent content words after dropping URLs, @handles and
+stopwords (small per-language lists in `stopwords.yaml`); Chinese is cut with jieba.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from services.sentiment.textmatch import fold
+
+STOPWORDS_PATH = Path(__file__).with_name("stopwords.yaml")
+MAX_HASHTAG_CHARS = 100
+MAX_KEYWORD_INPUT = 5_000  # keywords of a 40k-char post come from its start
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_WEIBO_TAG = re.compile(r"[#＃]([^#＃\s]{1,64})[#＃]")
+_TAG = re.compile(r"(?<![\w&/])[#＃](\w+)")
+_NOISE = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@\w+|\S+@\S+\.\w+", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*")
+_KANJI_KATAKANA_RUN = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff]{2,}")
+
+
+@functools.cache
+def _stopwords() -> dict[str, frozenset[str]]:
+    raw = yaml.safe_load(STOPWORDS_PATH.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{STOPWORDS_PATH} must map language codes to word lists")
+    return {str(lang): frozenset(fold(str(w)) for w in words) for lang, words in raw.items()}
+
+
+def stopwords(language: str) -> frozenset[str]:
+    """Folded stopwords for `language`, plus the social filler shared by all languages."""
+    table = _stopwords()
+    return table.get(language, frozenset()) | table.get("any", frozenset())
+
+
+def extract_hashtags(text: str) -> list[str]:
+    """Return the hashtags in `text`, lower-cased, without ``#``, deduplicated in order."""
+    found: list[str] = []
+    remaining = text
+    for match in _WEIBO_TAG.finditer(text):
+        if _CJK.search(match.group(1)):
+            found.append(match.group(1))
+            remaining = remaining.replace(match.group(0), " ", 1)
+    found.extend(m.group(1) for m in _TAG.finditer(remaining))
+    seen: dict[str, None] = {}
+    for tag in found:
+        cleaned = tag.strip("_").lower()[:MAX_HASHTAG_CHARS]
+        if cleaned and not cleaned.isdigit():
+            seen.setdefault(cleaned, None)
+    return list(seen)
+
+
+def _tokens(text: str, language: str) -> list[str]:
+    if language == "zh" or (language in {"und", ""} and _CJK.search(text)):
+        from services.sentiment.segment import segment
+
+        return [w for w in segment(text) if len(w) >= 2 and (_CJK.search(w) or w.isalpha())]
+    if language == "ja":
+        return _KANJI_KATAKANA_RUN.findall(text)
+    return [w for w in _WORD.findall(text) if len(w) >= 3 or (len(w) >= 2 and _CJK.search(w))]
+
+
+def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:
+    """Return up to `limit` content words of `text`, most frequent first (ties: first seen)."""
+    if limit <= 0 or not text:
+        return []
+    cleaned = _NOISE.sub(" ", text[:MAX_KEYWORD_INPUT]).replace("#", " ").replace("＃", " ")
+    stop = stopwords(language) | stopwords("en")
+    counts: Counter[str] = Counter()
+    first_seen: dict[str, int] = {}
+    for position, token in enumerate(_tokens(cleaned, language)):
+        word = token.lower()
+        if fold(word) in stop:
+            continue
+        counts[word] += 1
+        first_seen.setdefault(word, position)
+    ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
+    return ranked[:limit]

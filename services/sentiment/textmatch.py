@@ -1,0 +1,191 @@
+"""Term lookup shared by the lexicon scorers and the topic matcher.
+
+Latin-script (and other space-separated) languages are matched on whole tokens after
+lower-casing, optionally with accents folded; a term may be a phrase of several tokens
+and may end in ``*`` to match any token that starts with it (``recall*``). CJK and
+other unsegmented scripts are matched as substrings with one Aho-Corasick automaton.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import ahocorasick
+
+T = TypeVar("T")
+
+# Languages written without spaces between words: matched by substring.
+UNSEGMENTED = frozenset({"zh", "ja", "th", "lo", "km", "my"})
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[!?.,;:]")
+PUNCTUATION = frozenset("!?.,;:")
+_APOSTROPHE = re.compile(r"['’]")
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+
+
+def fold(text: str, accents: bool = True) -> str:
+    """Lower-case `text`; with `accents`, strip diacritics (``péssimo`` -> ``pessimo``)."""
+    text = text.lower()
+    if accents and not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFD", text))
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
+def tokenize(text: str, accents: bool = True) -> list[str]:
+    """Split folded `text` into word tokens and clause punctuation (``n'est`` -> ``n est``)."""
+    tokens: list[str] = []
+    for token in _TOKEN.findall(fold(text, accents)):
+        if "'" in token or "’" in token:
+            tokens.extend(_APOSTROPHE.split(token))
+        else:
+            tokens.append(token)
+    return tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Hit(Generic[T]):
+    """One matched term: token (or character) span and the value the term maps to."""
+
+    start: int
+    end: int
+    term: str
+    value: T
+
+
+class TokenTable(Generic[T]):
+    """Longest-match lookup of words, phrases and ``prefix*`` terms in a token list."""
+
+    def __init__(self, terms: Mapping[str, T], accents: bool = True) -> None:
+        self.accents = accents
+        self._exact: dict[tuple[str, ...], tuple[str, T]] = {}
+        self._prefix: dict[str, tuple[str, T]] = {}
+        # phrases whose last word is a prefix ("battery drain*"), keyed by the leading words
+        self._phrase_prefix: dict[tuple[str, ...], list[tuple[str, str, T]]] = {}
+        self._prefix_lengths: list[int] = []
+        self._phrase_starts: set[str] = set()  # first words of phrases: only they need n-grams
+        self._max_len = 1
+        for term, value in terms.items():
+            if "*" in term.rstrip("*"):
+                raise ValueError(f"term {term!r}: `*` is only allowed at the end")
+            words = tokenize(term.rstrip("*"), accents)
+            if not words:
+                raise ValueError(f"term {term!r} has no word characters")
+            if term.endswith("*") and len(words) == 1:
+                self._prefix[words[0]] = (term, value)
+            elif term.endswith("*"):
+                lead = tuple(words[:-1])
+                self._phrase_prefix.setdefault(lead, []).append((words[-1], term, value))
+            else:
+                self._exact[tuple(words)] = (term, value)
+            if len(words) > 1:
+                self._phrase_starts.add(words[0])
+            self._max_len = max(self._max_len, len(words))
+        self._prefix_lengths = sorted({len(p) for p in self._prefix}, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._prefix)
+
+    def lookup(self, token: str) -> tuple[str, T] | None:
+        """Return (term, value) for one token, exact entries before prefixes."""
+        found = self._exact.get((token,))
+        if found is not None:
+            return found
+        for length in self._prefix_lengths:
+            if length <= len(token):
+                found = self._prefix.get(token[:length])
+                if found is not None:
+                    return found
+        return None
+
+    def scan(self, tokens: list[str]) -> list[Hit[T]]:
+        """Return non-overlapping hits left to right, preferring the longest phrase."""
+        hits: list[Hit[T]] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            matched = False
+            longest = min(self._max_len, n - i) if tokens[i] in self._phrase_starts else 1
+            for size in range(longest, 1, -1):
+                found = self._exact.get(tuple(tokens[i : i + size])) or self._phrase_with_prefix(
+                    tokens, i, size
+                )
+                if found is not None:
+                    hits.append(Hit(i, i + size, found[0], found[1]))
+                    i += size
+                    matched = True
+                    break
+            if matched:
+                continue
+            single = self.lookup(tokens[i])
+            if single is not None:
+                hits.append(Hit(i, i + 1, single[0], single[1]))
+            i += 1
+        return hits
+
+    def _phrase_with_prefix(self, tokens: list[str], i: int, size: int) -> tuple[str, T] | None:
+        candidates = self._phrase_prefix.get(tuple(tokens[i : i + size - 1]))
+        if candidates:
+            last = tokens[i + size - 1]
+            for prefix, term, value in candidates:
+                if last.startswith(prefix):
+                    return term, value
+        return None
+
+
+class SubstringTable(Generic[T]):
+    """Substring lookup for unsegmented scripts (Chinese, Japanese, Thai) via Aho-Corasick."""
+
+    def __init__(self, terms: Mapping[str, T]) -> None:
+        self._automaton: Any = ahocorasick.Automaton()
+        self._size = 0
+        for term, value in terms.items():
+            key = term.lower().rstrip("*")
+            if key:
+                self._automaton.add_word(key, (key, value))
+                self._size += 1
+        if self._size:
+            self._automaton.make_automaton()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def scan(self, text: str) -> list[Hit[T]]:
+        """Return non-overlapping hits, longest first where matches overlap."""
+        if not self._size or not text:
+            return []
+        found: list[Hit[T]] = [
+            Hit(end - len(key) + 1, end + 1, key, value)
+            for end, (key, value) in self._automaton.iter(text.lower())
+        ]
+        found.sort(key=lambda h: (h.start, -(h.end - h.start)))
+        kept: list[Hit[T]] = []
+        last_end = -1
+        for hit in found:
+            if hit.start >= last_end:
+                kept.append(hit)
+                last_end = hit.end
+        return kept
+
+
+def build_table(
+    terms: Mapping[str, T], language: str, accents: bool = True
+) -> TokenTable[T] | SubstringTable[T]:
+    """Build the right table for `language`: substring for unsegmented scripts."""
+    if language in UNSEGMENTED:
+        return SubstringTable(terms)
+    return TokenTable(terms, accents)
+
+
+def merge_terms(groups: Iterable[tuple[str, Iterable[str]]]) -> dict[str, list[str]]:
+    """Map each term to every group that lists it (a term may belong to several)."""
+    merged: dict[str, list[str]] = {}
+    for group, terms in groups:
+        for term in terms:
+            owners = merged.setdefault(term, [])
+            if group not in owners:
+                owners.append(group)
+    return merged

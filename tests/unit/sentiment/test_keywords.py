@@ -1,0 +1,44 @@
+"""Hashtag and keyword extraction."""
+
+from services.sentiment.keywords import extract_hashtags, extract_keywords, stopwords
+
+
+def test_hashtags_unicode_lowercase_dedup() -> None:
+    text = "#BrandFail #brandfail #Überraschung #1 ＃召回 a#b https://x.com/#frag #话题# 太差"
+    assert extract_hashtags(text) == ["话题", "brandfail", "überraschung", "召回"]
+
+
+def test_no_hashtags() -> None:
+    assert extract_hashtags("") == []
+    assert extract_hashtags("price is #1 and # alone") == []
+
+
+def test_keywords_drop_noise_and_stopwords() -> None:
+    text = "RT @user: The battery exploded!! Battery recall needed now https://t.co/x #fail"
+    keywords = extract_keywords(text, "en")
+    assert keywords[0] == "battery"
+    assert "recall" in keywords and "fail" in keywords
+    assert not {"the", "rt", "user", "https", "now"} & set(keywords)
+
+
+def test_keywords_other_languages() -> None:
+    es = extract_keywords("El paquete no llegó, paquete perdido y la tienda no responde", "es")
+    assert es[0] == "paquete" and "el" not in es and "tienda" in es
+    de = extract_keywords("Das Paket ist kaputt und der Support antwortet nicht", "de")
+    assert "paket" in de and "das" not in de
+
+
+def test_chinese_keywords_use_jieba() -> None:
+    keywords = extract_keywords("充电宝起火了，要求召回！客服不理人，充电宝质量太差", "zh")
+    assert "召回" in keywords and "客服" in keywords
+    assert not {"了", "的"} & set(keywords)
+
+
+def test_limit_is_respected() -> None:
+    text = " ".join(f"word{i}abc" for i in range(50))
+    assert len(extract_keywords(text, "en", limit=5)) == 5
+    assert extract_keywords(text, "en", limit=0) == []
+
+
+def test_stopwords_include_social_filler() -> None:
+    assert "lol" in stopwords("fr") and "le" in stopwords("fr")
