@@ -31,7 +31,11 @@ async def serve(
     metrics_server = MetricsServer(
         registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port
     )
-    scorer = enricher if enricher is not None else await asyncio.to_thread(Enricher)
+    scorer = (
+        enricher
+        if enricher is not None
+        else await asyncio.to_thread(Enricher.from_settings, settings)
+    )
     engine = create_engine(settings)
     producer = EventProducer(settings.bootstrap_servers, client_id="crisiswatch-sentiment")
     consumer = EventConsumer(
