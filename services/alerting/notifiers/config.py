@@ -1,0 +1,137 @@
+"""Settings of notification delivery: channels, severity routing, outbox, escalation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Channel = Literal["slack", "email", "webhook"]
+CHANNELS: tuple[Channel, ...] = ("slack", "email", "webhook")
+DIGEST = "digest"
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+
+
+class EscalationTier(BaseModel):
+    """A contact tier notified when an incident is still unacknowledged after `after_s`."""
+
+    name: str = Field(min_length=1, max_length=64)
+    after_s: int = Field(ge=1, description="seconds after the incident opened")
+    channels: list[Channel] = Field(min_length=1)
+    slack_channel: str | None = Field(default=None, description="overrides slack_channel")
+    email_to: list[str] = Field(default_factory=list, description="overrides smtp_to")
+
+
+class RoleContact(BaseModel):
+    """Where the owner of a playbook role is reached directly."""
+
+    slack_channel: str | None = None
+    email_to: list[str] = Field(default_factory=list)
+
+
+def _default_routes() -> dict[str, list[str]]:
+    return {
+        "SEV1": ["slack", "email", "webhook"],
+        "SEV2": ["slack", "email"],
+        "SEV3": [DIGEST],
+        "SEV4": [DIGEST],
+    }
+
+
+def _slack_email() -> list[Channel]:
+    return ["slack", "email"]
+
+
+def _slack_only() -> list[Channel]:
+    return ["slack"]
+
+
+class NotifySettings(BaseSettings):
+    """Where notifications go (Slack, SMTP, webhook), how they are routed and retried."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRISISWATCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # Links in messages
+    api_base_url: str = Field(default="http://127.0.0.1:8000", description="public API base")
+    grafana_url: str | None = Field(default=None, description="dashboard link in messages")
+    brand_languages: list[str] = Field(default_factory=lambda: ["en", "zh", "es"])
+    # Slack: the Web API (bot token) is used when set, otherwise the incoming webhook
+    slack_webhook_url: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_api_base: str = "https://slack.com/api"
+    # Email
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_implicit_tls: bool = False
+    smtp_from: str | None = None
+    smtp_to: list[str] = Field(default_factory=list)
+    # Generic webhook
+    webhook_url: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    # Routing: severity -> channels; "digest" batches the incident into the periodic digest
+    routes: dict[str, list[str]] = Field(default_factory=_default_routes)
+    digest_channels: list[Channel] = Field(default_factory=_slack_email)
+    digest_interval_s: float = Field(default=900.0, gt=0)
+    # Outbox delivery
+    outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_base_s: float = Field(default=2.0, ge=0)
+    outbox_backoff_max_s: float = Field(default=600.0, ge=0)
+    # Escalation of unacknowledged incidents, and overdue playbook steps
+    escalation_tiers: list[EscalationTier] = Field(default_factory=list)
+    overdue_channels: list[Channel] = Field(default_factory=_slack_only)
+    role_contacts: dict[str, RoleContact] = Field(
+        default_factory=dict, description="playbook owner role -> Slack channel / emails"
+    )
+    housekeeping_interval_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> NotifySettings:
+        if self.slack_bot_token is not None and not self.slack_channel:
+            raise ValueError("slack_bot_token needs slack_channel (chat.postMessage target)")
+        if self.smtp_host and (not self.smtp_from or not self.smtp_to):
+            raise ValueError("smtp_host needs smtp_from and at least one smtp_to address")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("smtp_username and smtp_password must be set together")
+        if self.smtp_starttls and self.smtp_implicit_tls:
+            raise ValueError("choose one of smtp_starttls and smtp_implicit_tls")
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("webhook_url needs webhook_secret (payloads are signed)")
+        if self.outbox_backoff_max_s < self.outbox_backoff_base_s:
+            raise ValueError("outbox_backoff_max_s must be >= outbox_backoff_base_s")
+        for severity, targets in self.routes.items():
+            if severity not in SEVERITIES:
+                raise ValueError(f"routes: unknown severity {severity!r}, use {SEVERITIES}")
+            unknown = [t for t in targets if t not in (*CHANNELS, DIGEST)]
+            if unknown:
+                raise ValueError(f"routes.{severity}: unknown channels {unknown}")
+        afters = [tier.after_s for tier in self.escalation_tiers]
+        if afters != sorted(set(afters)):
+            raise ValueError("escalation_tiers must have strictly increasing after_s")
+        return self
+
+    def enabled_channels(self) -> set[str]:
+        """Return the channels that have a destination configured."""
+        enabled: set[str] = set()
+        if self.slack_webhook_url is not None or self.slack_bot_token is not None:
+            enabled.add("slack")
+        if self.smtp_host:
+            enabled.add("email")
+        if self.webhook_url is not None:
+            enabled.add("webhook")
+        return enabled
+
+    def route(self, severity: str) -> tuple[list[str], bool]:
+        """Return (enabled channels for immediate delivery, whether to add to the digest)."""
+        targets = self.routes.get(severity, self.routes.get("SEV1", []))
+        enabled = self.enabled_channels()
+        return [t for t in targets if t in enabled], DIGEST in targets

@@ -1,0 +1,392 @@
+"""Notification content, pure: Slack Block Kit, email text + HTML, and webhook JSON.
+
+Everything that came from users (mention text, authors, terms, brand names, titles) is
+escaped for the target format, so a mention cannot ping a Slack channel or inject HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+CHART_CID = "spike-chart@crisiswatch"
+_MAX_SAMPLE_CHARS = 280
+_MAX_DIGEST_ITEMS = 20
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_WS = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMention:
+    """One example mention shown in a notification."""
+
+    text: str
+    url: str | None = None
+    platform: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepSummary:
+    """A playbook step shown in a notification."""
+
+    title: str
+    owner_role: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSummary:
+    """What a notification says about one incident."""
+
+    id: int
+    brand: str
+    category: str
+    severity: str
+    title: str
+    status: str
+    opened_at: datetime
+    metric: str = "volume"
+    value: float = 0.0
+    baseline: float = 0.0
+    top_terms: tuple[str, ...] = ()
+    samples: tuple[SampleMention, ...] = ()
+    steps: tuple[StepSummary, ...] = ()
+    series: tuple[tuple[datetime, float], ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where the reader can open the incident."""
+
+    incident: str
+    grafana: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def incident_links(api_base: str, incident_id: int, grafana_url: str | None = None) -> Links:
+    """Return the API and Grafana links of one incident."""
+    return Links(incident=f"{api_base.rstrip('/')}/v1/incidents/{incident_id}", grafana=grafana_url)
+
+
+def escape_slack(text: str) -> str:
+    """Escape `&`, `<`, `>` and defuse @channel/@here/@everyone in Slack mrkdwn text."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda m: "@\u200b" + m.group(1), escaped)
+
+
+def one_line(text: str, limit: int = _MAX_SAMPLE_CHARS) -> str:
+    """Collapse whitespace (no newlines, safe for headers) and cut to `limit` characters."""
+    flat = _WS.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return `url` when it is http(s), with characters that break markup percent-encoded."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def movement(summary: IncidentSummary) -> str:
+    """Describe what moved vs its baseline, e.g. `negative volume 120 vs 10 baseline (x12.0)`."""
+    text = f"{summary.metric} {summary.value:g} vs {summary.baseline:g} baseline"
+    if summary.baseline > 0:
+        text += f" (x{summary.value / summary.baseline:.1f})"
+    return text
+
+
+def _subject(summary: IncidentSummary, update_kind: str) -> str:
+    return one_line(
+        f"[{summary.severity}] {update_kind.upper()}: {summary.brand} - {summary.title}", 180
+    )
+
+
+def _slack_link(url: str | None, label: str) -> str | None:
+    link = safe_url(url)
+    return f"<{escape_slack(link)}|{label}>" if link else None
+
+
+def _slack_links(links: Links) -> str:
+    named = [("View incident", links.incident), ("Grafana", links.grafana), *links.extra.items()]
+    parts = [_slack_link(url, label) for label, url in named]
+    return " | ".join(p for p in parts if p)
+
+
+def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -> dict[str, Any]:
+    """Build a Block Kit message (with a plain-text fallback) for one incident."""
+    s = summary
+    esc = escape_slack
+    fields = [
+        f"*Brand*\n{esc(s.brand)}",
+        f"*Severity*\n{esc(s.severity)}",
+        f"*Category*\n{esc(s.category)}",
+        f"*Status*\n{esc(s.status)}",
+        f"*What moved*\n{esc(movement(s))}",
+        f"*Top terms*\n{esc(', '.join(s.top_terms[:8])) or '-'}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": one_line(f"{s.severity} {update_kind}: {s.brand}", 150),
+            },
+        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": esc(one_line(s.title, 2900))}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:2000]} for f in fields]},
+    ]
+    if s.note:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f":rotating_light: {esc(s.note)}"},
+            }
+        )
+    for sample in s.samples[:3]:
+        link = _slack_link(sample.url, "open")
+        who = esc(one_line(f"{sample.platform} {sample.author}".strip(), 60))
+        line = f"> {esc(one_line(sample.text))}\n_{who}_" + (f" {link}" if link else "")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+    if s.steps:
+        steps = "\n".join(
+            f"• {esc(st.title)} (_{esc(st.owner_role)}_, due {st.due_at:%Y-%m-%d %H:%M} UTC)"
+            for st in s.steps[:3]
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*Playbook first steps*\n{steps}"},
+            }
+        )
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_links(links)}})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (
+                        f"incident #{s.id} · opened {s.opened_at:%Y-%m-%d %H:%M} UTC · crisiswatch"
+                    ),
+                }
+            ],
+        }
+    )
+    fallback = esc(f"{_subject(s, update_kind)} - {movement(s)} - {links.incident}")
+    return {"text": fallback, "blocks": blocks}
+
+
+def _step_line(step: StepSummary) -> str:
+    return f"{step.title} ({step.owner_role}, due {step.due_at:%Y-%m-%d %H:%M} UTC)"
+
+
+def _html_link(url: str | None, label: str) -> str:
+    link = safe_url(url)
+    return f'<a href="{html.escape(link)}">{html.escape(label)}</a>' if link else ""
+
+
+def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -> dict[str, Any]:
+    """Build the email subject, text and HTML parts (and chart data) for one incident."""
+    s = summary
+    rows = [
+        ("Brand", s.brand),
+        ("Severity", s.severity),
+        ("Category", s.category),
+        ("Status", s.status),
+        ("What moved", movement(s)),
+        ("Top terms", ", ".join(s.top_terms[:8]) or "-"),
+        ("Opened", f"{s.opened_at:%Y-%m-%d %H:%M} UTC"),
+    ]
+    text = [s.title, "", *(f"{k}: {v}" for k, v in rows)]
+    esc = html.escape
+    body = [f"<h2>{esc(s.title)}</h2>"]
+    if s.note:
+        text += ["", s.note]
+        body.append(f"<p><strong>{esc(s.note)}</strong></p>")
+    body.append(
+        "<table>"
+        + "".join(f"<tr><th align='left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
+    if s.series:
+        body.append(f'<p><img src="cid:{CHART_CID}" alt="spike vs baseline" width="600"></p>')
+    if s.samples:
+        text += ["", "Sample mentions:"]
+        items = []
+        for m in s.samples[:5]:
+            text.append(f"- {one_line(m.text)} ({m.platform} {m.author}) {safe_url(m.url) or ''}")
+            items.append(
+                f"<li>{esc(one_line(m.text))} <em>{esc(m.platform)} {esc(m.author)}</em>"
+                f" {_html_link(m.url, 'open')}</li>"
+            )
+        body.append("<h3>Sample mentions</h3><ul>" + "".join(items) + "</ul>")
+    if s.steps:
+        text += ["", "Playbook first steps:"]
+        step_lines = [_step_line(st) for st in s.steps[:5]]
+        text += [f"- {line}" for line in step_lines]
+        steps_html = "".join(f"<li>{esc(line)}</li>" for line in step_lines)
+        body.append(f"<h3>Playbook first steps</h3><ol>{steps_html}</ol>")
+    text += ["", f"Incident: {links.incident}"] + (
+        [f"Grafana: {links.grafana}"] if links.grafana else []
+    )
+    body.append(
+        "<p>"
+        + " | ".join(
+            filter(
+                None,
+                [_html_link(links.incident, "View incident"), _html_link(links.grafana, "Grafana")],
+            )
+        )
+        + "</p>"
+    )
+    chart = None
+    if s.series:
+        chart = {
+            "points": [[ts.isoformat(), v] for ts, v in s.series],
+            "baseline": s.baseline,
+            "title": one_line(f"{s.brand}: {s.metric}", 80),
+        }
+    return {
+        "subject": _subject(s, update_kind),
+        "text": "\n".join(text) + "\n",
+        "html": "<html><body>" + "".join(body) + "</body></html>",
+        "chart": chart,
+    }
+
+
+def webhook_payload(summary: IncidentSummary, links: Links, *, update_kind: str) -> dict[str, Any]:
+    """Build the generic JSON webhook body for one incident."""
+    s = summary
+    return {
+        "event": f"incident.{update_kind}",
+        "incident": {
+            "id": s.id,
+            "brand": s.brand,
+            "category": s.category,
+            "severity": s.severity,
+            "title": s.title,
+            "status": s.status,
+            "opened_at": s.opened_at.isoformat(),
+            "metric": s.metric,
+            "value": s.value,
+            "baseline": s.baseline,
+            "top_terms": list(s.top_terms),
+            "note": s.note,
+            "samples": [
+                {"text": m.text, "url": safe_url(m.url), "platform": m.platform, "author": m.author}
+                for m in s.samples
+            ],
+        },
+        "playbook_steps": [
+            {"title": st.title, "owner_role": st.owner_role, "due_at": st.due_at.isoformat()}
+            for st in s.steps
+        ],
+        "links": {"incident": links.incident, "grafana": links.grafana, **links.extra},
+    }
+
+
+def incident_payloads(
+    summary: IncidentSummary, links: Links, *, update_kind: str, channels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Build one payload per requested channel (`slack`, `email`, `webhook`)."""
+    builders = {"slack": slack_message, "email": email_message, "webhook": webhook_payload}
+    return {ch: builders[ch](summary, links, update_kind=update_kind) for ch in channels}
+
+
+def digest_payloads(
+    items: Sequence[tuple[IncidentSummary, Links]], *, channels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Build one digest message per channel summarising several lower-severity incidents."""
+    shown = items[:_MAX_DIGEST_ITEMS]
+    more = len(items) - len(shown)
+    title = f"crisiswatch digest: {len(items)} lower-severity incident(s)"
+    lines = [
+        f"[{s.severity}] {s.brand}: {one_line(s.title, 120)} - {movement(s)}" for s, _ in shown
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    if "slack" in channels:
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": title}}
+        ]
+        for (s, ln), line in zip(shown, lines, strict=True):
+            link = _slack_link(ln.incident, f"#{s.id}") or f"#{s.id}"
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": f"{escape_slack(line)} {link}"},
+                }
+            )
+        if more:
+            blocks.append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {more} more"}]}
+            )
+        out["slack"] = {"text": escape_slack(title), "blocks": blocks}
+    if "email" in channels:
+        text = [title, ""] + [
+            f"- {line} {ln.incident}" for (_, ln), line in zip(shown, lines, strict=True)
+        ]
+        items_html = "".join(
+            f"<li>{html.escape(line)} {_html_link(ln.incident, 'view')}</li>"
+            for (_, ln), line in zip(shown, lines, strict=True)
+        )
+        if more:
+            text.append(f"and {more} more")
+            items_html += f"<li>and {more} more</li>"
+        out["email"] = {
+            "subject": title,
+            "text": "\n".join(text) + "\n",
+            "chart": None,
+            "html": f"<html><body><h2>{html.escape(title)}</h2><ul>{items_html}</ul></body></html>",
+        }
+    if "webhook" in channels:
+        out["webhook"] = {
+            "event": "digest",
+            "incidents": [
+                webhook_payload(s, ln, update_kind="digest")["incident"] for s, ln in items
+            ],
+        }
+    return out
+
+
+def notice_payloads(
+    headline: str, lines: Sequence[str], links: Links, *, channels: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Build a short notice (e.g. an overdue playbook step) per channel."""
+    out: dict[str, dict[str, Any]] = {}
+    if "slack" in channels:
+        body = "\n".join(escape_slack(line) for line in lines)
+        out["slack"] = {
+            "text": escape_slack(one_line(headline, 150)),
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": one_line(headline, 150)}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": body or "-"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": _slack_links(links)}},
+            ],
+        }
+    if "email" in channels:
+        items = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+        out["email"] = {
+            "subject": one_line(headline, 180),
+            "chart": None,
+            "text": "\n".join([*lines, "", f"Incident: {links.incident}"]) + "\n",
+            "html": f"<html><body><h2>{html.escape(headline)}</h2>{items}<p>"
+            f"{_html_link(links.incident, 'View incident')}</p></body></html>",
+        }
+    if "webhook" in channels:
+        out["webhook"] = {
+            "event": "notice",
+            "headline": headline,
+            "lines": list(lines),
+            "links": {"incident": links.incident},
+        }
+    return out

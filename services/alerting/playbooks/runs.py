@@ -1,0 +1,122 @@
+"""Playbook runs in the database: start one per incident, re-notify owners of overdue steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerting.notifiers.config import NotifySettings
+from services.alerting.notify_content import incident_links, notice_payloads
+from services.alerting.outbox import enqueue
+from services.alerting.playbooks.loader import playbook_for
+from services.alerting.playbooks.models import Playbook
+from shared.db.models import IncidentEventRow, IncidentRow, PlaybookRunRow, PlaybookStepRow
+
+
+async def start_playbook_run(
+    session: AsyncSession,
+    incident_id: int,
+    category: str,
+    detected_at: datetime,
+    *,
+    playbooks: dict[str, Playbook] | None = None,
+) -> int:
+    """Start the category's playbook for an incident (once); return the run id."""
+    existing = await session.scalar(
+        select(PlaybookRunRow.id).where(PlaybookRunRow.incident_id == incident_id).limit(1)
+    )
+    if existing is not None:
+        return int(existing)
+    playbook = playbook_for(category, playbooks)
+    run = PlaybookRunRow(incident_id=incident_id, playbook=playbook.name, started_at=detected_at)
+    session.add(run)
+    await session.flush()
+    for position, step in enumerate(playbook.steps, start=1):
+        session.add(
+            PlaybookStepRow(
+                run_id=run.id,
+                position=position,
+                title=step.title,
+                owner_role=step.owner_role,
+                due_at=detected_at + step.due_after,
+                status="pending",
+                details={"channels": list(step.channels), "description": step.description},
+            )
+        )
+    await session.execute(
+        update(IncidentRow).where(IncidentRow.id == incident_id).values(playbook=playbook.name)
+    )
+    session.add(
+        IncidentEventRow(
+            incident_id=incident_id,
+            kind="playbook_started",
+            actor="system",
+            data={"playbook": playbook.name, "run_id": run.id},
+        )
+    )
+    await session.flush()
+    return int(run.id)
+
+
+def _with_target(payload: dict[str, Any], channel: str, role: str, s: NotifySettings) -> None:
+    contact = s.role_contacts.get(role)
+    if contact is None:
+        return
+    if channel == "slack" and contact.slack_channel:
+        payload["channel"] = contact.slack_channel
+    if channel == "email" and contact.email_to:
+        payload["to"] = list(contact.email_to)
+
+
+async def overdue_steps(
+    session: AsyncSession, now: datetime, *, settings: NotifySettings
+) -> list[int]:
+    """Notify the owners of pending steps past due (once each); return the step ids."""
+    stmt = (
+        select(PlaybookStepRow, IncidentRow)
+        .join(PlaybookRunRow, PlaybookRunRow.id == PlaybookStepRow.run_id)
+        .join(IncidentRow, IncidentRow.id == PlaybookRunRow.incident_id)
+        .where(
+            PlaybookStepRow.status == "pending",
+            PlaybookStepRow.due_at <= now,
+            PlaybookStepRow.overdue_notified_at.is_(None),
+            IncidentRow.status != "resolved",
+        )
+        .order_by(PlaybookStepRow.due_at)
+        .with_for_update(of=PlaybookStepRow, skip_locked=True)
+    )
+    channels = [ch for ch in settings.overdue_channels if ch in settings.enabled_channels()]
+    notified: list[int] = []
+    for step, incident in (await session.execute(stmt)).all():
+        links = incident_links(settings.api_base_url, incident.id, settings.grafana_url)
+        headline = f"Overdue playbook step for {incident.brand}: {step.title}"
+        lines = [
+            f"Owner: {step.owner_role}",
+            f"Due: {step.due_at:%Y-%m-%d %H:%M} UTC",
+            f"Incident #{incident.id} ({incident.severity}): {incident.title}",
+        ]
+        payloads = notice_payloads(headline, lines, links, channels=channels)
+        for channel, payload in payloads.items():
+            _with_target(payload, channel, step.owner_role, settings)
+            await enqueue(
+                session,
+                incident_id=incident.id,
+                channel=channel,
+                dedupe_key=f"step:{step.id}:overdue:{channel}",
+                payload=payload,
+            )
+        step.overdue_notified_at = now
+        session.add(
+            IncidentEventRow(
+                incident_id=incident.id,
+                kind="step_overdue",
+                actor="system",
+                data={"step_id": step.id, "title": step.title, "owner_role": step.owner_role},
+            )
+        )
+        notified.append(step.id)
+    await session.flush()
+    return notified

@@ -1,0 +1,74 @@
+"""NotifySettings rejects contradictions and routes severities to configured channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from services.alerting.notifiers import build_notifiers
+from services.alerting.notifiers.config import NotifySettings
+from services.alerting.notifiers.slack_api import SlackApiNotifier
+
+
+def make(**values: Any) -> NotifySettings:
+    return NotifySettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_routing_uses_only_configured_channels() -> None:
+    settings = make(
+        slack_webhook_url="https://hooks.slack.com/x",
+        smtp_host="mail",
+        smtp_from="a@b.c",
+        smtp_to=["d@e.f"],
+    )
+    assert settings.route("SEV1") == (["slack", "email"], False)
+    assert settings.route("SEV2") == (["slack", "email"], False)
+    assert settings.route("SEV3") == ([], True)
+    assert settings.route("SEV9") == (["slack", "email"], False)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"slack_bot_token": "xoxb-1"}, "slack_channel"),
+        ({"smtp_host": "mail"}, "smtp_from"),
+        ({"webhook_url": "https://x"}, "webhook_secret"),
+        ({"routes": {"SEV1": ["pager"]}}, "unknown channels"),
+        (
+            {
+                "escalation_tiers": [
+                    {"name": "a", "after_s": 60, "channels": ["slack"]},
+                    {"name": "b", "after_s": 30, "channels": ["slack"]},
+                ]
+            },
+            "increasing",
+        ),
+    ],
+)
+def test_contradictions_are_rejected(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make(**values)
+
+
+def test_secrets_are_not_in_repr() -> None:
+    settings = make(
+        slack_bot_token="xoxb-very-secret",
+        slack_channel="#c",
+        webhook_url="https://h/x",
+        webhook_secret="s3cr3t-value",
+    )
+    assert "xoxb-very-secret" not in repr(settings)
+    assert "s3cr3t-value" not in repr(settings)
+
+
+def test_bot_token_selects_the_web_api() -> None:
+    notifiers = build_notifiers(
+        make(
+            slack_bot_token="xoxb-1",
+            slack_channel="#c",
+            slack_webhook_url="https://hooks.slack.com/x",
+        )
+    )
+    assert isinstance(notifiers["slack"], SlackApiNotifier)
