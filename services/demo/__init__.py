@@ -1,0 +1,1 @@
+"""The crisiswatch demo: a generated multilingual scenario, local receivers and a live view."""
