@@ -21,6 +21,9 @@ infra-down: ## stop local Kafka and PostgreSQL
 run: infra-up ## run every service (Ctrl-C stops them)
 	$(CW) run
 
+demo: infra-up ## run the demo: services, a generated crisis, live view (Ctrl-C stops)
+	$(CW) demo
+
 test: install ## install, start the infrastructure, run the test suite, stop what it started
 	@bash deploy/scripts/test.sh $(PYTEST_ARGS)
 

@@ -84,6 +84,23 @@ def _bench(args: argparse.Namespace) -> int:
     return 1 if report["errors"] else 0
 
 
+# Commands whose options belong to the module that implements them: "module:function"
+# receives the remaining arguments (one mapping instead of a registry of imports).
+DELEGATED: dict[str, tuple[str, str]] = {
+    "demo": ("services.demo.__main__:main", "the one-command demo with a live view"),
+}
+
+
+def _delegate(args: argparse.Namespace) -> int:
+    import importlib
+
+    target, _ = DELEGATED[args.command]
+    module_name, _, function = target.partition(":")
+    entry = getattr(importlib.import_module(module_name), function)
+    code: int = entry(list(args.rest))
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -111,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", action="append", metavar="STAGE", help="run matching stages")
     bench.set_defaults(handler=_bench)
 
+    for name, (_, text) in DELEGATED.items():
+        delegated = sub.add_parser(name, help=text, add_help=False)
+        delegated.add_argument("rest", nargs=argparse.REMAINDER)
+        delegated.set_defaults(handler=_delegate)
+
     sub.add_parser("run", help="run every service until Ctrl-C").set_defaults(handler=_run)
     for name, text in (
         ("ingest", "the ingest service (push endpoint, connectors)"),
@@ -124,7 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `crisiswatch` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        # The delegated module parses its own options (including --help).
+        args = argparse.Namespace(command=argv[0], rest=argv[1:], handler=_delegate)
+    else:
+        args = build_parser().parse_args(argv)
     from shared.settings import CommonSettings
 
     configure_logging(CommonSettings().log_level)

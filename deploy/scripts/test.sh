@@ -15,6 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "${CW[@]}" infra up
+bash deploy/prometheus/ensure-prometheus.sh
 set +e
 "$PYTHON" -m pytest -m "not soak" -p no:cacheprovider "$@"
 code=$?
