@@ -42,6 +42,24 @@ class SentimentMetrics:
             ["dependency"],
             registry=registry,
         )
+        self.brand_mentions = Counter(
+            "crisiswatch_sentiment_brand_mentions_total",
+            "Stored mentions per brand and sentiment label (unscored included).",
+            ["brand", "sentiment"],
+            registry=registry,
+        )
+        self.brand_emotions = Counter(
+            "crisiswatch_sentiment_brand_emotion_total",
+            "Stored mentions per brand and dominant emotion.",
+            ["brand", "emotion"],
+            registry=registry,
+        )
+        self.end_to_end_seconds = Histogram(
+            "crisiswatch_sentiment_ingest_to_stored_seconds",
+            "From ingest accepting a mention to its scored row being committed.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.lag = Gauge(
             "crisiswatch_consumer_lag_records",
             "Records behind the end of each assigned partition.",

@@ -14,6 +14,7 @@ from services.sentiment.worker import SentimentWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
+from shared.process_metrics import register_process_metrics
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ async def serve(
     """Run one sentiment worker until `stop` is set."""
     registry = registry or CollectorRegistry()
     metrics = SentimentMetrics(registry)
+    register_process_metrics(registry, service="sentiment")
     metrics_server = MetricsServer(
         registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port
     )

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -157,9 +158,17 @@ class SentimentWorker:
         except BrokerUnavailable as exc:
             raise _Transient("kafka", exc) from exc
         self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
+        now = datetime.now(UTC)
         for s in scored:
             label = s.sentiment.label if s.sentiment else "unscored"
             self._metrics.scored.labels(label, s.language).inc()
+            for brand in s.mention.brands:
+                self._metrics.brand_mentions.labels(brand, label).inc()
+                if s.emotion:
+                    self._metrics.brand_emotions.labels(brand, s.emotion).inc()
+            latency = (now - s.mention.ingested_at).total_seconds()
+            if 0 <= latency < 86_400:  # replays of old history are not pipeline latency
+                self._metrics.end_to_end_seconds.observe(latency)
         return scored
 
     async def _store(self, scored: list[ScoredMention]) -> list[ScoredMention]:
