@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
-from services.api import errors, health
+from services.alerting import routes as alerting_routes
+from services.api import admin_routes, errors, health
 from services.api.config import ApiSettings
+from services.api.deps import DatabaseKeyAwareAuthenticator, require_ingest
+from services.api.limits import BodySizeLimit
+from services.api.privacy import retention_loop
+from services.api.ratelimit import RateLimiter
 from services.ingest import routes as ingest_routes
+from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
+from services.sentiment import routes as sentiment_routes
 from shared.db.engine import create_engine
+
+DESCRIPTION = """Social listening and crisis detection: push mentions, query trends, work
+incidents.
+
+**Authentication**: send an API key as `X-API-Key: cwk_...` or `Authorization: Bearer cwk_...`.
+Roles: `viewer` (trends, share of voice, rising terms, mention search) < `responder`
+(incidents, playbooks) < `admin` (watchlists, rules, campaigns, keys, privacy, audit log).
+`ingest` keys may only push mentions. 401 without a valid key, 403 for a role too low,
+429 with `Retry-After` when a key exceeds its rate, 413 for oversized bodies.
+`/healthz`, `/readyz` and `/metrics` need no key.
+
+**Market**: mentions carry no country, so `market` filters are language codes.
+"""
 
 
 def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -25,23 +48,45 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
         engine = create_engine(settings)
         app.state.engine = engine
         await ingest.start()
+        stop = asyncio.Event()
+        purger = None
+        if settings.retention_interval_s > 0:
+            purger = asyncio.create_task(retention_loop(
+                engine, retention=timedelta(days=settings.retention_days),
+                interval_s=settings.retention_interval_s, stop=stop,
+            ))
         try:
             yield
         finally:
+            stop.set()
+            if purger is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(purger, timeout=10)
             await ingest.stop()
             await engine.dispose()
 
     app = FastAPI(
         title="crisiswatch",
         version="0.1.0",
-        description="Social listening and crisis detection: push mentions, query trends, "
-        "work incidents.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.registry = registry
     app.state.bootstrap_servers = settings.bootstrap_servers
+    app.state.api_settings = settings
+    app.state.rate_limiter = RateLimiter(rate_per_s=settings.api_rate_per_s,
+                                         burst=settings.api_rate_burst)
     ingest.attach(app)
+    inner_auth = getattr(app.state, "push_authenticator", None)
+    if inner_auth is not None:
+        app.state.push_authenticator = DatabaseKeyAwareAuthenticator(inner_auth)
     errors.install(app)
+    app.add_middleware(BodySizeLimit, default_limit=settings.api_max_body_bytes,
+                       push_limit=settings.max_body_bytes)
     app.include_router(health.router)
-    app.include_router(ingest_routes.router)
+    app.include_router(ingest_routes.router, dependencies=[Depends(require_ingest)])
+    app.include_router(sentiment_routes.router)
+    app.include_router(alerting_routes.router)
+    app.include_router(watchlist_routes.router)
+    app.include_router(admin_routes.router)
     return app

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
-from shared.errors import BrokerUnavailable, InvalidRecord
+from shared.errors import BrokerUnavailable, CrisiswatchError, InvalidRecord
+
+log = logging.getLogger(__name__)
+
+
+class NotFound(CrisiswatchError):
+    """The addressed resource does not exist (404)."""
+
+
+class Conflict(CrisiswatchError):
+    """The request contradicts the resource's current state (409)."""
+
+
+class BadInput(CrisiswatchError):
+    """The request is well-formed but its values are unusable (422)."""
 
 
 def install(app: FastAPI) -> None:
@@ -15,6 +32,30 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidRecord)
     async def _invalid(_: Request, exc: InvalidRecord) -> JSONResponse:
         return JSONResponse({"detail": exc.reason}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(BadInput)
+    async def _bad_input(_: Request, exc: BadInput) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 (data exception): a value PostgreSQL cannot represent, such as
+        # a NUL character or an out-of-range number. Anything else is a genuine 5xx.
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if sqlstate.startswith("22"):
+            return JSONResponse({"detail": "a value cannot be stored or compared by the "
+                                           "database (out of range or invalid characters)"}, 422)
+        log.error("database error: %s", type(exc.orig).__name__, exc_info=exc)
+        return JSONResponse({"detail": "database error"}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:

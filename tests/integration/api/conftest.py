@@ -1,0 +1,82 @@
+"""Fixtures of the HTTP API tests: a real app on a free port, and one key per role."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api.app import create_app
+from services.api.config import ApiSettings
+from services.api.keys import create_key
+from services.api.server import serve_app
+from shared.db.engine import transaction
+from tests.kafka_helpers import free_port, wait_for
+
+ROLES = ("viewer", "responder", "admin", "ingest")
+
+
+@dataclass
+class RunningApi:
+    """A served app: its base URL, settings and one key per role."""
+
+    base_url: str
+    settings: ApiSettings
+    keys: dict[str, str]
+
+    def client(self, role: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client sending `role`'s key (no key when role is None)."""
+        headers = {"X-API-Key": self.keys[role]} if role else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+
+
+async def make_keys(engine: AsyncEngine, unique: str) -> dict[str, str]:
+    """Create one key per role in the test database."""
+    out: dict[str, str] = {}
+    async with transaction(engine) as session:
+        for role in ROLES:
+            _, secret = await create_key(session, f"test-{role}-{unique}", role, actor="test")
+            out[role] = secret
+    return out
+
+
+@pytest.fixture
+def api_overrides() -> dict[str, Any]:
+    """Settings overrides of the served app (tests override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+async def api(
+    settings_factory: Callable[..., Any],
+    db_engine: AsyncEngine,
+    unique: str,
+    api_overrides: dict[str, Any],
+) -> AsyncIterator[RunningApi]:
+    """The API served on 127.0.0.1 on a free port until the test ends."""
+    values: dict[str, Any] = {"retention_interval_s": 0, "api_rate_burst": 10_000,
+                              "api_rate_per_s": 1000.0, **api_overrides}
+    settings: ApiSettings = settings_factory(ApiSettings, **values)
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_app(create_app(settings, registry=CollectorRegistry()),
+                                         host="127.0.0.1", port=port, stop=stop))
+    running = RunningApi(f"http://127.0.0.1:{port}", settings, await make_keys(db_engine, unique))
+    try:
+        async with running.client() as client:
+            ready = await wait_for(lambda: client.get("/healthz"),
+                                   lambda r: r.status_code == 200,
+                                   ignore=(httpx.TransportError,), timeout_s=30)
+            assert ready.status_code == 200
+        yield running
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=30)
