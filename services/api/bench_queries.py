@@ -19,8 +19,9 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment import queries
+from services.sentiment.store import rebuild_coarse_rollups
 from shared.db.engine import transaction
-from shared.db.models import RollupRow
+from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
 
 PLATFORMS = ("x", "reddit", "mastodon")
 LANGUAGES = ("en", "de")
@@ -74,7 +75,12 @@ async def generate_rollups(
         await session.execute(_GENERATE.bindparams(
             brands=brands, start=start, end=end - timedelta(minutes=1),
             platforms=list(PLATFORMS), languages=list(LANGUAGES), mean=mean))
-        await session.execute(text("ANALYZE mention_rollups"))
+        # The hourly and daily tables are derived from the minutes, as the store does.
+        minutes = (end - start).days * 24 * 60
+        keys = [(b, start + timedelta(minutes=i)) for b in brands for i in range(0, minutes, 60)]
+        await rebuild_coarse_rollups(session, keys)
+        for table in ("mention_rollups", "mention_rollups_hourly", "mention_rollups_daily"):
+            await session.execute(text(f"ANALYZE {table}"))
     return rows
 
 
@@ -144,7 +150,8 @@ async def run_bench(
     finally:
         if not keep:
             async with transaction(engine) as session:
-                await session.execute(delete(RollupRow).where(RollupRow.brand.in_(brands)))
+                for model in (RollupRow, HourlyRollupRow, DailyRollupRow):
+                    await session.execute(delete(model).where(model.brand.in_(brands)))
     return result
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.api import audit
 from services.api.errors import BadInput
 from services.ingest.normalize import pseudonymize
+from services.sentiment.store import rebuild_coarse_rollups
 from shared.db.engine import transaction
 from shared.db.models import (
     IncidentEventRow,
@@ -177,6 +178,7 @@ async def rebuild_rollups(session: AsyncSession, keys: Sequence[tuple[str, datet
         ).bindparams(brands=brands, minutes=minutes)
     )
     await session.execute(_REBUILD_SQL.bindparams(brands=brands, minutes=minutes))
+    await rebuild_coarse_rollups(session, unique)
     return len(unique)
 
 

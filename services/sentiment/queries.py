@@ -14,6 +14,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -22,7 +23,14 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import BadInput
-from shared.db.models import MentionRow, RollupRow, WatchlistRow
+from services.sentiment.store import truncate
+from shared.db.models import (
+    DailyRollupRow,
+    HourlyRollupRow,
+    MentionRow,
+    RollupRow,
+    WatchlistRow,
+)
 from shared.schemas import EMOTIONS
 
 Resolution = Literal["minute", "hour", "day"]
@@ -175,18 +183,63 @@ def utc_range(start: datetime, end: datetime, *, max_span: timedelta) -> tuple[d
     return start_utc, end_utc
 
 
-def _bucket(resolution: Resolution) -> ColumnElement[datetime]:
-    return func.date_trunc(resolution, RollupRow.minute, "UTC").label("bucket")
+@dataclass(frozen=True)
+class RollupSource:
+    """Which rollup table answers a query, and its time column."""
+
+    model: Any
+    time: Any
+
+    def column(self, name: str) -> Any:
+        """A column of the chosen table."""
+        return getattr(self.model, name)
+
+
+_MINUTE = RollupSource(RollupRow, RollupRow.minute)
+_HOUR = RollupSource(HourlyRollupRow, HourlyRollupRow.hour)
+_DAY = RollupSource(DailyRollupRow, DailyRollupRow.day)
+
+
+def _aligned(ts: datetime, unit: str) -> bool:
+    return ts == truncate(ts, unit)
+
+
+def rollup_source(start: datetime, end: datetime, resolution: Resolution | None) -> RollupSource:
+    """The coarsest rollup table that answers [start, end) exactly at `resolution`."""
+    if resolution == "minute":
+        return _MINUTE
+    if resolution in (None, "day") and _aligned(start, "day") and _aligned(end, "day"):
+        return _DAY
+    if _aligned(start, "hour") and _aligned(end, "hour"):
+        return _HOUR
+    return _MINUTE
+
+
+def align_range(
+    start: datetime, end: datetime, resolution: Resolution
+) -> tuple[datetime, datetime]:
+    """Widen [start, end) to whole buckets: bucketed series always show complete buckets."""
+    if resolution == "minute":
+        unit_start = start.replace(second=0, microsecond=0)
+        ceil = end.replace(second=0, microsecond=0)
+        step = timedelta(minutes=1)
+    else:
+        unit_start = truncate(start, resolution)
+        ceil = truncate(end, resolution)
+        step = timedelta(hours=1) if resolution == "hour" else timedelta(days=1)
+    if ceil < end:
+        ceil += step
+    return unit_start, ceil
 
 
 def _dimension_filters(
-    *, topic: str, platforms: Sequence[str], languages: Sequence[str]
+    source: RollupSource, *, topic: str, platforms: Sequence[str], languages: Sequence[str]
 ) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [RollupRow.topic == topic]
+    conditions: list[ColumnElement[bool]] = [source.column("topic") == topic]
     if platforms:
-        conditions.append(RollupRow.platform.in_(list(platforms)))
+        conditions.append(source.column("platform").in_(list(platforms)))
     if languages:
-        conditions.append(RollupRow.language.in_(list(languages)))
+        conditions.append(source.column("language").in_(list(languages)))
     return conditions
 
 
@@ -201,22 +254,24 @@ def trend_statement(
     languages: Sequence[str] = (),
 ) -> Select[Any]:
     """The rollup aggregation behind `trends` (exposed for EXPLAIN in benchmarks)."""
-    bucket = _bucket(resolution)
+    source = rollup_source(start, end, resolution)
+    bucket = func.date_trunc(resolution, source.time, "UTC").label("bucket")
+    brand = source.column("brand")
     sums = [
-        func.sum(getattr(RollupRow, c)).label(c)
+        func.sum(source.column(c)).label(c)
         for c in ("volume", "negative", "neutral", "positive", "unscored", "sentiment_sum",
                   *EMOTION_COLUMNS, "engagement", "reach")
     ]
     return (
-        select(RollupRow.brand, bucket, *sums)
+        select(brand, bucket, *sums)
         .where(
-            RollupRow.brand.in_(list(brands)),
-            RollupRow.minute >= start,
-            RollupRow.minute < end,
-            *_dimension_filters(topic=topic, platforms=platforms, languages=languages),
+            brand.in_(list(brands)),
+            source.time >= start,
+            source.time < end,
+            *_dimension_filters(source, topic=topic, platforms=platforms, languages=languages),
         )
-        .group_by(RollupRow.brand, bucket)
-        .order_by(RollupRow.brand, bucket)
+        .group_by(brand, bucket)
+        .order_by(brand, bucket)
     )
 
 
@@ -235,6 +290,7 @@ async def trends(
     if not brands:
         raise BadInput("give at least one brand")
     start, end = utc_range(start, end, max_span=MAX_RANGE[resolution])
+    start, end = align_range(start, end, resolution)
     unique_brands = list(dict.fromkeys(brands))
     stmt = trend_statement(brands=unique_brands, start=start, end=end, resolution=resolution,
                            topic=topic, platforms=platforms, languages=languages)
@@ -296,16 +352,20 @@ async def share_of_voice(
         rivals = [c for c in await watchlist_competitors(session, brand) if c != brand]
         source = "watchlist" if rivals else "none"
     everyone = [brand, *rivals]
+    if end - start > timedelta(days=2):
+        # Long ranges are counted in whole hours so they read the hourly rollups.
+        start, end = align_range(start, end, "hour")
+    src = rollup_source(start, end, None)
     stmt = (
-        select(RollupRow.brand, func.sum(RollupRow.volume).label("volume"),
-               func.sum(RollupRow.negative).label("negative"))
+        select(src.column("brand"), func.sum(src.column("volume")).label("volume"),
+               func.sum(src.column("negative")).label("negative"))
         .where(
-            RollupRow.brand.in_(everyone),
-            RollupRow.minute >= start,
-            RollupRow.minute < end,
-            *_dimension_filters(topic=topic, platforms=platforms, languages=languages),
+            src.column("brand").in_(everyone),
+            src.time >= start,
+            src.time < end,
+            *_dimension_filters(src, topic=topic, platforms=platforms, languages=languages),
         )
-        .group_by(RollupRow.brand)
+        .group_by(src.column("brand"))
     )
     totals = {row.brand: (int(row.volume), int(row.negative))
               for row in (await session.execute(stmt)).all()}

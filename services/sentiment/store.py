@@ -16,7 +16,7 @@ from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import MentionRow, RollupRow
+from shared.db.models import DailyRollupRow, HourlyRollupRow, MentionRow, RollupRow
 from shared.schemas import EMOTIONS, ScoredMention
 
 _EMOTION_COLUMNS = [e for e in EMOTIONS if e != "neutral"]
@@ -153,48 +153,70 @@ async def _apply_update(session: AsyncSession, scored: ScoredMention) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+ADDITIVE: tuple[str, ...] = (
+    "volume",
+    "negative",
+    "neutral",
+    "positive",
+    "unscored",
+    "sentiment_sum",
+    *_EMOTION_COLUMNS,
+    "engagement",
+    "reach",
+)
+_INTEGER = {"volume", "negative", "neutral", "positive", "unscored", "engagement", "reach"}
+_COARSE: tuple[tuple[type[HourlyRollupRow] | type[DailyRollupRow], str], ...] = (
+    (HourlyRollupRow, "hour"),
+    (DailyRollupRow, "day"),
+)
+
+
+def truncate(ts: datetime, unit: str) -> datetime:
+    """Start of the UTC hour or day containing `ts`."""
+    ts = ts.replace(minute=0, second=0, microsecond=0)
+    return ts.replace(hour=0) if unit == "day" else ts
+
+
+def _rows(sums: dict[RollupKey, dict[str, float]], time_column: str) -> list[dict[str, Any]]:
+    rows = []
+    for (brand, at, topic, platform, language), acc in sums.items():
+        row: dict[str, Any] = {
+            "brand": brand,
+            time_column: at,
+            "topic": topic,
+            "platform": platform,
+            "language": language,
+        }
+        for column in ADDITIVE:
+            row[column] = int(acc[column]) if column in _INTEGER else acc[column]
+        rows.append(row)
+    return rows
+
+
+async def _upsert_additive(
+    session: AsyncSession, model: Any, time_column: str, rows: list[dict[str, Any]]
+) -> None:
+    stmt = insert(model).values(rows)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["brand", time_column, "topic", "platform", "language"],
+            set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in ADDITIVE},
+        )
+    )
+
+
 async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> None:
     sums = rollup_increments(new)
     if not sums:
         return
-    rows = []
-    for (brand, minute, topic, platform, language), acc in sums.items():
-        rows.append(
-            {
-                "brand": brand,
-                "minute": minute,
-                "topic": topic,
-                "platform": platform,
-                "language": language,
-                "volume": int(acc["volume"]),
-                "negative": int(acc["negative"]),
-                "neutral": int(acc["neutral"]),
-                "positive": int(acc["positive"]),
-                "unscored": int(acc["unscored"]),
-                "sentiment_sum": acc["sentiment_sum"],
-                **{e: acc[e] for e in _EMOTION_COLUMNS},
-                "engagement": int(acc["engagement"]),
-                "reach": int(acc["reach"]),
-                "distinct_authors": 0,
-            }
-        )
-    stmt = insert(RollupRow).values(rows)
-    additive = [
-        "volume",
-        "negative",
-        "neutral",
-        "positive",
-        "unscored",
-        "sentiment_sum",
-        *_EMOTION_COLUMNS,
-        "engagement",
-        "reach",
-    ]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["brand", "minute", "topic", "platform", "language"],
-        set_={c: getattr(RollupRow, c) + getattr(stmt.excluded, c) for c in additive},
-    )
-    await session.execute(stmt)
+    await _upsert_additive(session, RollupRow, "minute", _rows(sums, "minute"))
+    for model, unit in _COARSE:
+        coarse: dict[RollupKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for (brand, minute, topic, platform, language), acc in sums.items():
+            target = coarse[(brand, truncate(minute, unit), topic, platform, language)]
+            for column in ADDITIVE:
+                target[column] += acc[column]
+        await _upsert_additive(session, model, unit, _rows(coarse, unit))
     keys = sorted({(brand, minute) for brand, minute, *_ in sums})
     await session.execute(
         text(
@@ -210,3 +232,32 @@ async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> 
             """
         ).bindparams(brands=[k[0] for k in keys], minutes=[k[1] for k in keys])
     )
+
+
+async def rebuild_coarse_rollups(
+    session: AsyncSession, keys: Sequence[tuple[str, datetime]]
+) -> None:
+    """Recompute the hourly and daily rollups covering (brand, minute) keys from the minutes."""
+    measures = ", ".join(ADDITIVE)
+    sums = ", ".join(f"sum({c})" for c in ADDITIVE)
+    for model, unit in _COARSE:
+        buckets = sorted({(brand, truncate(minute, unit)) for brand, minute in keys})
+        if not buckets:
+            continue
+        table = model.__tablename__
+        params = {"brands": [b for b, _ in buckets], "buckets": [t for _, t in buckets]}
+        selected = (
+            "SELECT * FROM unnest(CAST(:brands AS varchar[]), CAST(:buckets AS timestamptz[]))"
+        )
+        # Table and column names come from the constants above; values are bound parameters.
+        delete_sql = f"DELETE FROM {table} WHERE (brand, {unit}) IN ({selected})"  # noqa: S608
+        await session.execute(text(delete_sql).bindparams(**params))
+        await session.execute(
+            text(
+                f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {measures}) "  # noqa: S608
+                f"SELECT r.brand, date_trunc('{unit}', r.minute, 'UTC'), r.topic, r.platform, "
+                f"r.language, {sums} FROM mention_rollups r "
+                f"WHERE (r.brand, date_trunc('{unit}', r.minute, 'UTC')) IN ({selected}) "
+                f"GROUP BY 1, 2, 3, 4, 5"
+            ).bindparams(**params)
+        )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -80,13 +81,10 @@ class MentionRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class RollupRow(Base):
-    """Per-minute aggregates per brand and dimension; topic '' means all topics."""
-
-    __tablename__ = "mention_rollups"
+class _RollupMeasures:
+    """Additive measures shared by the minute, hour and day rollups."""
 
     brand: Mapped[str] = mapped_column(String(64), primary_key=True)
-    minute: Mapped[datetime] = mapped_column(TZ, primary_key=True)
     topic: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     language: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -104,7 +102,34 @@ class RollupRow(Base):
     disgust: Mapped[float] = mapped_column(Float, default=0.0)
     engagement: Mapped[int] = mapped_column(BigInteger, default=0)
     reach: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupRow(_RollupMeasures, Base):
+    """Per-minute aggregates per brand and dimension; topic '' means all topics."""
+
+    __tablename__ = "mention_rollups"
+    __table_args__ = (PrimaryKeyConstraint("brand", "minute", "topic", "platform", "language"),)
+
+    minute: Mapped[datetime] = mapped_column(TZ, primary_key=True)
     distinct_authors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HourlyRollupRow(_RollupMeasures, Base):
+    """The minute rollups summed per hour: long-range trends read these."""
+
+    __tablename__ = "mention_rollups_hourly"
+    __table_args__ = (PrimaryKeyConstraint("brand", "hour", "topic", "platform", "language"),)
+
+    hour: Mapped[datetime] = mapped_column(TZ, primary_key=True)
+
+
+class DailyRollupRow(_RollupMeasures, Base):
+    """The minute rollups summed per UTC day."""
+
+    __tablename__ = "mention_rollups_daily"
+    __table_args__ = (PrimaryKeyConstraint("brand", "day", "topic", "platform", "language"),)
+
+    day: Mapped[datetime] = mapped_column(TZ, primary_key=True)
 
 
 class IncidentRow(Base):
