@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# End-to-end latency buckets: seconds from the tipping mention's ingestion to the incident.
+LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300, 600, 1800)
+
 
 class AlertingMetrics:
-    """Signals and incidents per rule, and what was dead-lettered."""
+    """Signals, incidents, gating, lateness, alert latency and consumer lag."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.signals = Counter(
             "crisiswatch_alerting_signals_total",
-            "Detector firings, per rule.",
+            "Detector firings that passed the gates, per rule.",
+            ["rule"],
+            registry=registry,
+        )
+        self.gated = Counter(
+            "crisiswatch_alerting_gated_total",
+            "Detector firings refused by the distinct-author gate, per rule.",
             ["rule"],
             registry=registry,
         )
@@ -18,6 +28,34 @@ class AlertingMetrics:
             "crisiswatch_alerting_incidents_opened_total",
             "Incidents opened, per rule and severity.",
             ["rule", "severity"],
+            registry=registry,
+        )
+        self.incidents_escalated = Counter(
+            "crisiswatch_alerting_incidents_escalated_total",
+            "Open incidents whose severity rose, per new severity.",
+            ["severity"],
+            registry=registry,
+        )
+        self.recoveries = Counter(
+            "crisiswatch_alerting_recovery_proposed_total",
+            "Auto-resolve proposals (metrics back to baseline).",
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "crisiswatch_alerting_latency_seconds",
+            "Ingestion of the tipping mention to the incident stored, per rule.",
+            ["rule"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.late = Counter(
+            "crisiswatch_alerting_late_mentions_total",
+            "Mentions that arrived after their bin closed (kept out of detection).",
+            registry=registry,
+        )
+        self.bins = Counter(
+            "crisiswatch_alerting_bins_total",
+            "Series bins fed to the detectors.",
             registry=registry,
         )
         self.dead_lettered = Counter(

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerting.campaigns import CampaignCalendar
 from services.alerting.config import AlertingSettings
+from services.alerting.detect.authors import AuthorGateConfig
+from services.alerting.detect.keywords import KeywordConfig
+from services.alerting.engine import DetectionEngine, EngineConfig
+from services.alerting.incidents import IncidentChange, IncidentHooks
 from services.alerting.metrics import AlertingMetrics
-from services.alerting.rules import NegativeBurstRule
+from services.alerting.notifiers.config import NotifySettings
+from services.alerting.notifiers.routing import notify_incident
+from services.alerting.playbooks.runs import start_playbook_run
 from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
@@ -19,10 +27,77 @@ from shared.metrics import MetricsServer
 log = logging.getLogger(__name__)
 
 
+def engine_config(settings: AlertingSettings) -> EngineConfig:
+    """Build the detection engine's config from the service settings."""
+    return EngineConfig(
+        bin_seconds=settings.alerting_bin_seconds,
+        preset=settings.alerting_preset,
+        lateness_s=settings.alerting_lateness_s,
+        idle_flush_s=settings.alerting_idle_flush_s,
+        gate=AuthorGateConfig(
+            min_distinct=settings.alerting_gate_min_authors,
+            max_top_share=settings.alerting_gate_max_top_share,
+        ),
+        keywords=KeywordConfig(
+            min_reach=settings.alerting_keyword_min_reach,
+            min_engagement=settings.alerting_keyword_min_engagement,
+        ),
+        burst_window_s=settings.burst_window_s,
+        burst_min_negative=settings.burst_min_negative,
+        burst_min_authors=settings.burst_min_authors,
+        burst_cooldown_s=settings.burst_cooldown_s,
+        recovery_minutes=settings.alerting_recovery_minutes,
+    )
+
+
+class NotifyHooks:
+    """Start the playbook and enqueue notifications in the transaction of the incident change.
+
+    A signal folded into an open incident does not notify (one page per story); a severity
+    change and a recovery proposal do.
+    """
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self._settings = settings
+
+    async def __call__(self, session: AsyncSession, change: IncidentChange) -> None:
+        """Run the side effects of one incident change."""
+        if change.kind == "opened":
+            await start_playbook_run(
+                session, change.incident_id, change.category, datetime.now(UTC)
+            )
+            await notify_incident(
+                session, change.incident_id, update_kind="opened", settings=self._settings
+            )
+        elif change.kind == "severity_changed":
+            await notify_incident(
+                session,
+                change.incident_id,
+                update_kind="severity_changed",
+                settings=self._settings,
+            )
+        elif change.kind == "recovery_proposed":
+            await notify_incident(
+                session,
+                change.incident_id,
+                update_kind="updated",
+                settings=self._settings,
+                revision=f"recovery-{change.signal_id or 0}-{datetime.now(UTC):%Y%m%d%H%M}",
+            )
+
+
 async def serve(
-    settings: AlertingSettings, stop: asyncio.Event, *, registry: CollectorRegistry | None = None
+    settings: AlertingSettings,
+    stop: asyncio.Event,
+    *,
+    registry: CollectorRegistry | None = None,
+    hooks: IncidentHooks | None = None,
 ) -> None:
-    """Run the alerting worker until `stop` is set."""
+    """Run the alerting worker until `stop` is set; `hooks` run with every incident change.
+
+    Without `hooks`, incident changes start playbooks and enqueue notifications
+    (`NotifyHooks` over `NotifySettings` read from the environment).
+    """
     registry = registry or CollectorRegistry()
     metrics = AlertingMetrics(registry)
     metrics_server = MetricsServer(
@@ -36,12 +111,8 @@ async def serve(
         group_id=settings.alerting_group_id,
         client_id="crisiswatch-alerting",
     )
-    rule = NegativeBurstRule(
-        window=timedelta(seconds=settings.burst_window_s),
-        min_negative=settings.burst_min_negative,
-        min_authors=settings.burst_min_authors,
-        cooldown=timedelta(seconds=settings.burst_cooldown_s),
-    )
+    calendar = CampaignCalendar()
+    detection = DetectionEngine(engine_config(settings), lift=calendar)
     await wait_for_database(engine)
     await producer.start()
     await consumer.start()
@@ -49,11 +120,19 @@ async def serve(
     worker = AlertingWorker(
         consumer=consumer,
         engine=engine,
-        rule=rule,
+        detection=detection,
+        calendar=calendar,
         metrics=metrics,
         dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="alerting"),
+        grouping_window=timedelta(seconds=settings.alerting_grouping_window_s),
+        checkpoint_s=settings.alerting_checkpoint_s,
+        rebuild_hours=settings.alerting_rebuild_hours,
+        refresh_s=settings.alerting_campaign_refresh_s,
+        hooks=hooks if hooks is not None else NotifyHooks(NotifySettings()),
     )
-    log.info("alerting worker consuming %s", settings.topic_scored)
+    log.info(
+        "alerting worker consuming %s (preset %s)", settings.topic_scored, settings.alerting_preset
+    )
     try:
         await worker.run(stop)
     finally:
