@@ -101,6 +101,50 @@ def _delegate(args: argparse.Namespace) -> int:
     return code
 
 
+def _eval(args: argparse.Namespace) -> int:
+    if args.task == "detection":
+        from services.alerting.evaluate_detection import run_detection_eval
+
+        summary = run_detection_eval(args.file, args.preset, labels_path=args.labels)
+        return 0 if summary else 1
+    from services.sentiment.eval_cli import run_eval
+
+    result = run_eval(args.task, args.file, args.scorer, args.model)
+    print(json.dumps(result))
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import datetime
+
+    from services.alerting.backtest import run_backtest
+    from services.alerting.config import AlertingSettings
+
+    asyncio.run(
+        run_backtest(
+            AlertingSettings(),
+            brand=args.brand,
+            start=datetime.fromisoformat(args.start),
+            end=datetime.fromisoformat(args.end),
+            preset=args.preset,
+        )
+    )
+    return 0
+
+
+def _apikey(args: argparse.Namespace) -> int:
+    from services.api.keys import apikey_cli
+
+    return apikey_cli(args.action, name=args.name, role=args.role, key_id=args.id)
+
+
+def _privacy(args: argparse.Namespace) -> int:
+    from services.api.privacy import privacy_erase_cli
+
+    return privacy_erase_cli(args.author, platform=args.platform)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -127,6 +171,40 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     bench.add_argument("--only", action="append", metavar="STAGE", help="run matching stages")
     bench.set_defaults(handler=_bench)
+
+    evaluate = sub.add_parser("eval", help="evaluate scorers or the detector on labelled files")
+    evaluate.add_argument("task", choices=["sentiment", "emotion", "detection"])
+    evaluate.add_argument("file", help="CSV/JSONL text,label (or timestamp,value for detection)")
+    evaluate.add_argument(
+        "--scorer",
+        default="pipeline",
+        choices=["pipeline", "default", "vader", "transformer"],
+        help="pipeline: what the service runs (language routing, fast path, transformer)",
+    )
+    evaluate.add_argument("--model", help="model id or directory for --scorer transformer")
+    evaluate.add_argument("--preset", default="balanced", help="detection sensitivity preset")
+    evaluate.add_argument("--labels", help="detection: anomaly windows JSON to score against")
+    evaluate.set_defaults(handler=_eval)
+
+    backtest = sub.add_parser("backtest", help="alerts a rule set would have raised on history")
+    backtest.add_argument("--brand", required=True)
+    backtest.add_argument("--start", required=True, help="ISO time, e.g. 2026-11-01T00:00:00Z")
+    backtest.add_argument("--end", required=True, help="ISO time")
+    backtest.add_argument("--preset", choices=["sensitive", "balanced", "strict"])
+    backtest.set_defaults(handler=_backtest)
+
+    apikey = sub.add_parser("apikey", help="create, revoke or list API keys")
+    apikey.add_argument("action", choices=["create", "revoke", "list"])
+    apikey.add_argument("--name", help="create: who or what the key is for")
+    apikey.add_argument("--role", choices=["viewer", "responder", "admin", "ingest"])
+    apikey.add_argument("--id", type=int, help="revoke: the key id")
+    apikey.set_defaults(handler=_apikey)
+
+    privacy = sub.add_parser("privacy", help="data-protection operations")
+    privacy.add_argument("action", choices=["erase"])
+    privacy.add_argument("--author", required=True, help="pseudonymous id (a_...) or raw id")
+    privacy.add_argument("--platform", help="platform of a raw author id")
+    privacy.set_defaults(handler=_privacy)
 
     for name, (_, text) in DELEGATED.items():
         delegated = sub.add_parser(name, help=text, add_help=False)

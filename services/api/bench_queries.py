@@ -142,8 +142,9 @@ async def run_bench(
                              ("trend_1d_minute", minute_day),
                              ("share_of_voice_90d", share)):
                 result.timings_ms[name] = await _time(repeats, fn)
-            stmt = queries.trend_statement(brands=brands[:1], start=start, end=end,
-                                           resolution="hour")
+            aligned_start, aligned_end = queries.align_range(start, end, "hour")
+            stmt = queries.trend_statement(brands=brands[:1], start=aligned_start,
+                                           end=aligned_end, resolution="hour")
             compiled = stmt.compile(compile_kwargs={"literal_binds": True})
             plan = await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
             result.plan = [str(r[0]) for r in plan.all()]

@@ -25,7 +25,7 @@ Stage = Callable[[BenchEnv, bool], Awaitable[list[Figure]]]
 
 def machine_info() -> dict[str, Any]:
     """Cores, Python and the versions of the packages that matter."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in (
         "aiokafka",
         "sqlalchemy",
