@@ -16,13 +16,17 @@ from services.alerting.detect.keywords import KeywordConfig
 from services.alerting.engine import DetectionEngine, EngineConfig
 from services.alerting.incidents import IncidentChange, IncidentHooks
 from services.alerting.metrics import AlertingMetrics
+from services.alerting.notifiers import build_notifiers
 from services.alerting.notifiers.config import NotifySettings
+from services.alerting.notifiers.housekeeping import NotificationHousekeeper
 from services.alerting.notifiers.routing import notify_incident
+from services.alerting.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.playbooks.runs import start_playbook_run
 from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
+from shared.process_metrics import register_process_metrics
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,7 @@ async def serve(
     *,
     registry: CollectorRegistry | None = None,
     hooks: IncidentHooks | None = None,
+    notify_settings: NotifySettings | None = None,
 ) -> None:
     """Run the alerting worker until `stop` is set; `hooks` run with every incident change.
 
@@ -100,6 +105,7 @@ async def serve(
     """
     registry = registry or CollectorRegistry()
     metrics = AlertingMetrics(registry)
+    register_process_metrics(registry, service="alerting")
     metrics_server = MetricsServer(
         registry, settings.alerting_metrics_host, settings.alerting_metrics_port
     )
@@ -111,6 +117,11 @@ async def serve(
         group_id=settings.alerting_group_id,
         client_id="crisiswatch-alerting",
     )
+    notify = notify_settings if notify_settings is not None else NotifySettings()
+    dispatcher = OutboxDispatcher.from_settings(
+        notify, engine=engine, notifiers=build_notifiers(notify), metrics=OutboxMetrics(registry)
+    )
+    housekeeper = NotificationHousekeeper(engine=engine, settings=notify)
     calendar = CampaignCalendar()
     detection = DetectionEngine(engine_config(settings), lift=calendar)
     await wait_for_database(engine)
@@ -128,14 +139,21 @@ async def serve(
         checkpoint_s=settings.alerting_checkpoint_s,
         rebuild_hours=settings.alerting_rebuild_hours,
         refresh_s=settings.alerting_campaign_refresh_s,
-        hooks=hooks if hooks is not None else NotifyHooks(NotifySettings()),
+        hooks=hooks if hooks is not None else NotifyHooks(notify),
     )
     log.info(
         "alerting worker consuming %s (preset %s)", settings.topic_scored, settings.alerting_preset
     )
+    await dispatcher.start()
     try:
-        await worker.run(stop)
+        # The worker opens incidents and queues notifications; the dispatcher delivers the
+        # outbox; the housekeeper escalates, re-notifies overdue steps and sends digests.
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(worker.run(stop))
+            tasks.create_task(dispatcher.run(stop))
+            tasks.create_task(housekeeper.run(stop))
     finally:
+        await dispatcher.stop()
         metrics_server.stop()
         await consumer.stop()
         await producer.stop()

@@ -23,6 +23,7 @@ from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
 from services.sentiment import routes as sentiment_routes
 from shared.db.engine import create_engine
+from shared.process_metrics import register_process_metrics
 
 DESCRIPTION = """Social listening and crisis detection: push mentions, query trends, work
 incidents.
@@ -41,6 +42,7 @@ Roles: `viewer` (trends, share of voice, rising terms, mention search) < `respon
 def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = None) -> FastAPI:
     """Build the API app; Kafka and PostgreSQL connections open in its lifespan."""
     registry = registry or CollectorRegistry()
+    register_process_metrics(registry, service="api")
     ingest = IngestComponent(settings, registry)
 
     @asynccontextmanager

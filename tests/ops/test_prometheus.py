@@ -65,8 +65,6 @@ FAILURE_ONLY = {
 AWAITING_SERVICES = {
     "crisiswatch_notify_deliveries_total",
     "crisiswatch_notify_delivery_seconds",
-    "process_resident_memory_bytes",
-    "process_cpu_seconds_total",
 }
 
 NEGATIVE = [
