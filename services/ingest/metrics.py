@@ -8,7 +8,7 @@ from shared.metrics import LATENCY_BUCKETS
 
 
 class IngestMetrics:
-    """Counters and histograms for mentions received, produced and rejected."""
+    """Counters and histograms for mentions received, produced, dropped and rejected."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.received = Counter(
@@ -27,6 +27,24 @@ class IngestMetrics:
             "crisiswatch_ingest_mentions_rejected_total",
             "Mentions refused (and dead-lettered), per source and reason.",
             ["source", "reason"],
+            registry=registry,
+        )
+        self.unmatched = Counter(
+            "crisiswatch_ingest_mentions_unmatched_total",
+            "Posts dropped because no watched brand matched, per source.",
+            ["source"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "crisiswatch_ingest_mentions_duplicate_total",
+            "Posts dropped because they were already produced unchanged, per source.",
+            ["source"],
+            registry=registry,
+        )
+        self.source_errors = Counter(
+            "crisiswatch_ingest_source_errors_total",
+            "Connector failures (disconnects, HTTP errors, rate limits), per source and kind.",
+            ["source", "kind"],
             registry=registry,
         )
         self.produce_seconds = Histogram(

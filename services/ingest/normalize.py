@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
+from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -46,17 +48,26 @@ class MentionIn(BaseModel):
 
 def pseudonymize(platform: str, author: str, secret: bytes) -> str:
     """Keyed HMAC-SHA256 of platform and author id: stable, not reversible without the key."""
+    return _pseudonymize(platform, author, secret)
+
+
+@lru_cache(maxsize=65_536)
+def _pseudonymize(platform: str, author: str, secret: bytes) -> str:
+    # Cached: the same authors post again and again, and replay hashes 100k records.
     digest = hmac.new(secret, f"{platform}\x1f{author}".encode(), hashlib.sha256).hexdigest()
     return f"a_{digest[:32]}"
 
 
 def clean_text(text: str, max_chars: int) -> tuple[str, bool]:
     """NFC-normalise, drop control characters, cap the length; return (text, truncated)."""
-    cleaned = _CONTROL.sub("", unicodedata.normalize("NFC", text))
-    cleaned = cleaned.replace("\r\n", "\n").strip()
-    if len(cleaned) > max_chars:
-        return cleaned[:max_chars], True
-    return cleaned, False
+    cleaned = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    # Normalise after removing controls: a control between a letter and its accent would
+    # otherwise leave a decomposable pair behind.
+    cleaned = unicodedata.normalize("NFC", cleaned).strip()
+    if len(cleaned) <= max_chars:
+        return cleaned, False
+    cut = unicodedata.normalize("NFC", cleaned[:max_chars])
+    return cut[:max_chars], True
 
 
 def extract_hashtags(text: str) -> list[str]:
@@ -67,6 +78,16 @@ def extract_hashtags(text: str) -> list[str]:
     return list(seen)
 
 
+def check_brands(brands: list[str]) -> list[str]:
+    """Brands as `Mention.brands` requires them (1-32 names of 1-64 characters)."""
+    names = list(dict.fromkeys(b.strip() for b in brands if b and b.strip()))
+    if not names:
+        raise ValueError("no brand for this mention")
+    if len(names) > 32 or any(len(b) > 64 for b in names):
+        raise ValueError("brands: at most 32 names of at most 64 characters")
+    return names
+
+
 def to_mention(
     item: MentionIn,
     *,
@@ -74,13 +95,18 @@ def to_mention(
     secret: bytes,
     keep_handles: bool,
     max_chars: int,
+    created_at: datetime | None = None,
 ) -> Mention:
-    """Build the normalised `Mention` for `item`, matched to `brands`."""
+    """Build the normalised `Mention` for `item`, matched to `brands`.
+
+    `item` is validated already and every other field is checked here, so the event is
+    built without a second validation pass (replay normalises 100k records per run).
+    """
     text, truncated = clean_text(item.text, max_chars)
     if not text:
         raise ValueError("text is empty after removing control characters")
-    hashtags = [h.lstrip("#").lower() for h in item.hashtags] or extract_hashtags(text)
-    return Mention(
+    hashtags = [h.lstrip("#").lower() for h in item.hashtags if h.lstrip("#")]
+    return Mention.model_construct(
         kind="updated" if item.kind == "updated" else "created",
         platform=item.platform,
         external_id=item.external_id,
@@ -91,11 +117,52 @@ def to_mention(
         text=text,
         truncated=truncated,
         language_hint=item.language,
-        created_at=item.created_at,
+        created_at=created_at or item.created_at,
+        ingested_at=datetime.now(UTC),
         engagement=item.engagement,
-        hashtags=hashtags[:100],
+        hashtags=(hashtags or extract_hashtags(text))[:100],
         in_reply_to=item.in_reply_to,
         quote_of=item.quote_of,
-        brands=brands,
+        brands=check_brands(brands),
         source=item.source,
     )
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment; block elements become line breaks."""
+
+    _BREAKS = frozenset({"br", "p", "div", "li", "blockquote", "h1", "h2", "h3", "tr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._BREAKS and self.parts:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment (Mastodon statuses, feed summaries)."""
+    if "<" not in html and "&" not in html:
+        return html
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
+
+
+def from_epoch(seconds: float) -> datetime:
+    """A UTC datetime from Unix seconds."""
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def language_tag(value: str | None) -> str | None:
+    """A platform's language tag as a short lower-case hint (`en-US` -> `en`), or None."""
+    if not value:
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    return primary[:16] if primary.isalpha() else None

@@ -49,7 +49,7 @@ def parse_batch(body: bytes, *, max_items: int) -> list[Any]:
     if isinstance(payload, dict) and isinstance(payload.get("mentions"), list):
         payload = payload["mentions"]
     if not isinstance(payload, list):
-        raise InvalidRecord("body must be a JSON array of mentions or {\"mentions\": [...]}")
+        raise InvalidRecord('body must be a JSON array of mentions or {"mentions": [...]}')
     if not payload:
         raise InvalidRecord("batch is empty")
     if len(payload) > max_items:

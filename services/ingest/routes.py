@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from services.ingest.auth import PushAuthenticator
 from services.ingest.config import IngestSettings
+from services.ingest.ingestor import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.push import BrandResolver, parse_batch, validate_items
 from shared.errors import BrokerUnavailable, InvalidRecord
@@ -48,9 +50,23 @@ def get_resolver(request: Request) -> BrandResolver:
     return resolver
 
 
+def get_ingestor(request: Request) -> Ingestor:
+    """The shared ingest path (matching, de-duplication) of the running app."""
+    ingestor: Ingestor = request.app.state.ingestor
+    return ingestor
+
+
+def get_authenticator(request: Request) -> PushAuthenticator:
+    """The push authenticator of the running app."""
+    authenticator: PushAuthenticator = request.app.state.push_authenticator
+    return authenticator
+
+
 SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
 PublisherDep = Annotated[MentionPublisher, Depends(get_publisher)]
 ResolverDep = Annotated[BrandResolver, Depends(get_resolver)]
+IngestorDep = Annotated[Ingestor, Depends(get_ingestor)]
+AuthDep = Annotated[PushAuthenticator, Depends(get_authenticator)]
 
 
 @router.post(
@@ -61,7 +77,12 @@ ResolverDep = Annotated[BrandResolver, Depends(get_resolver)]
         "Validates each item, produces the valid ones to `mentions.raw` keyed by brand and "
         "answers per item. 202: all accepted. 422: at least one item was rejected (its reason "
         "is given; the valid items were still accepted and rejected ones dead-lettered). "
-        "503 + Retry-After: Kafka is unavailable and nothing of the batch was accepted."
+        "503 + Retry-After: Kafka is unavailable and nothing of the batch was accepted. "
+        "401: the signature (`X-Crisiswatch-Timestamp` + `X-Crisiswatch-Signature: "
+        "sha256=<HMAC of '<timestamp>.' + body>`) or the `X-API-Key` is wrong, expired or "
+        "replayed, or authentication is required and missing. With watchlists loaded, "
+        "brands are matched from the text; payload brands are kept only when watched. "
+        "Unchanged repeats of an accepted mention are accepted but not produced again."
     ),
     openapi_extra={
         "requestBody": {
@@ -74,10 +95,19 @@ ResolverDep = Annotated[BrandResolver, Depends(get_resolver)]
             },
         }
     },
-    responses={422: {"description": "some items rejected"}, 503: {"description": "retry later"}},
+    responses={
+        401: {"description": "not authenticated"},
+        422: {"description": "some items rejected"},
+        503: {"description": "retry later"},
+    },
 )
 async def push_mentions(
-    request: Request, settings: SettingsDep, publisher: PublisherDep, resolver: ResolverDep
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    resolver: ResolverDep,
+    ingestor: IngestorDep,
+    authenticator: AuthDep,
 ) -> JSONResponse:
     """Accept a batch of mentions from a pushing client."""
     body = await request.body()
@@ -85,6 +115,9 @@ async def push_mentions(
         return JSONResponse(
             {"detail": f"body exceeds {settings.max_body_bytes} bytes"}, status_code=413
         )
+    refusal = authenticator.check(request.headers, body)
+    if refusal:
+        return JSONResponse({"detail": refusal}, status_code=401)
     source = "push"
     try:
         items = parse_batch(body, max_items=settings.max_batch_items)
@@ -100,8 +133,10 @@ async def push_mentions(
     publisher.count_received(source, len(results))
     accepted = [r.mention for r in results if r.mention is not None]
     rejected = [r for r in results if r.mention is None]
+    fresh = ingestor.dedupe(accepted, source=source)
     try:
-        await publisher.publish(accepted, source=source)
+        await publisher.publish(fresh, source=source)
+        ingestor.remember(fresh)
         for r in rejected:
             await publisher.reject(r.raw, r.reason or "rejected", source=source, code=r.code or "")
     except BrokerUnavailable:

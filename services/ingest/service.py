@@ -1,8 +1,11 @@
-"""Wiring of the ingest service: the push endpoint (and connectors) in one process."""
+"""Wiring of the ingest service: push and webhook endpoints plus the connectors, one process."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,23 +14,42 @@ from prometheus_client import CollectorRegistry
 
 from services.api import errors, health
 from services.api.server import serve_app
-from services.ingest import routes
+from services.ingest import routes, webhooks
 from services.ingest.component import IngestComponent
 from services.ingest.config import IngestSettings
+from services.ingest.connectors import run_connectors
+from services.ingest.cursors import PgCursorStore
+from services.ingest.sources.base import SourceContext
+from services.ingest.watchlist import WatchlistStore
+from shared.db.engine import create_engine
+from shared.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
-def create_ingest_app(settings: IngestSettings, *, registry: CollectorRegistry | None = None) -> FastAPI:
-    """The ingest service's own HTTP app: push endpoint, health and metrics."""
+def create_ingest_app(
+    settings: IngestSettings,
+    *,
+    registry: CollectorRegistry | None = None,
+    component: IngestComponent | None = None,
+) -> FastAPI:
+    """The ingest HTTP app: push endpoint, Meta webhooks, health and metrics.
+
+    With `component` given, its caller starts and stops it (it is shared with connectors).
+    """
     registry = registry or CollectorRegistry()
-    component = IngestComponent(settings, registry)
+    owned = component is None
+    component = component or IngestComponent(settings, registry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await component.start()
+        if owned:
+            await component.start()
         try:
             yield
         finally:
-            await component.stop()
+            if owned:
+                await component.stop()
 
     app = FastAPI(title="crisiswatch ingest", version="0.1.0", lifespan=lifespan)
     app.state.registry = registry
@@ -36,10 +58,42 @@ def create_ingest_app(settings: IngestSettings, *, registry: CollectorRegistry |
     errors.install(app)
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(webhooks.router)
     return app
 
 
+def _install_sighup(watchlists: WatchlistStore) -> None:
+    def reload() -> None:
+        try:
+            watchlists.reload()
+        except ConfigError as exc:
+            log.error("watchlist reload refused: %s", exc)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+
+
 async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
-    """Serve the ingest app until `stop` is set."""
-    app = create_ingest_app(settings)
-    await serve_app(app, host=settings.ingest_host, port=settings.ingest_port, stop=stop)
+    """Serve the ingest app and run the connectors until `stop` is set."""
+    registry = CollectorRegistry()
+    component = IngestComponent(settings, registry)
+    await component.start()  # invalid watchlists fail here, naming file and field
+    engine = create_engine(settings)
+    app = create_ingest_app(settings, registry=registry, component=component)
+    context = SourceContext(
+        settings=settings,
+        watchlists=component.watchlists,
+        cursors=PgCursorStore(engine),
+        ingestor=component.ingestor,
+    )
+    _install_sighup(component.watchlists)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(component.watchlists.watch(stop))
+            group.create_task(run_connectors(context, stop))
+            group.create_task(
+                serve_app(app, host=settings.ingest_host, port=settings.ingest_port, stop=stop)
+            )
+    finally:
+        await component.stop()
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""Connectors: one module per platform, each a `Source` (see `base.py`)."""

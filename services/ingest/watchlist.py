@@ -1,0 +1,221 @@
+"""Brand watchlists: YAML files validated at start-up and reloadable without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from shared.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Term = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class XSubscription(_Strict):
+    """Filtered-stream rules: free queries (X rule syntax) and hashtags."""
+
+    queries: list[Term] = Field(default_factory=list)
+    hashtags: list[Term] = Field(default_factory=list)
+
+
+class RedditSubscription(_Strict):
+    """Subreddits whose new posts are polled, and site-wide search queries."""
+
+    subreddits: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{2,21}$")]] = Field(
+        default_factory=list
+    )
+    queries: list[Term] = Field(default_factory=list)
+
+
+class MastodonSubscription(_Strict):
+    """Hashtag streams, and whether to follow the (instance) public stream."""
+
+    hashtags: list[Term] = Field(default_factory=list)
+    public: bool = False
+
+
+class BlueskySubscription(_Strict):
+    """Match this brand against the Jetstream firehose of posts."""
+
+    enabled: bool = False
+
+
+class RssSubscription(_Strict):
+    """News feeds (RSS or Atom URLs)."""
+
+    feeds: list[Annotated[str, StringConstraints(pattern=r"^https?://")]] = Field(
+        default_factory=list
+    )
+
+
+class MetaSubscription(_Strict):
+    """Facebook Page ids and Instagram account ids owned by the brand (webhooks)."""
+
+    pages: list[Term] = Field(default_factory=list)
+    instagram_accounts: list[Term] = Field(default_factory=list)
+
+
+class Subscriptions(_Strict):
+    """What each connector follows for this brand."""
+
+    x: XSubscription = Field(default_factory=XSubscription)
+    reddit: RedditSubscription = Field(default_factory=RedditSubscription)
+    mastodon: MastodonSubscription = Field(default_factory=MastodonSubscription)
+    bluesky: BlueskySubscription = Field(default_factory=BlueskySubscription)
+    rss: RssSubscription = Field(default_factory=RssSubscription)
+    meta: MetaSubscription = Field(default_factory=MetaSubscription)
+
+
+class Watchlist(_Strict):
+    """One brand: the names that identify it, what to ignore, and where to listen."""
+
+    brand: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+    display_name: Term | None = None
+    aliases: list[Term] = Field(default_factory=list, description="names in any script")
+    keywords: list[Term] = Field(default_factory=list, description="products, slogans, people")
+    exclusions: list[Term] = Field(default_factory=list, description="phrases that are not us")
+    competitors: list[Term] = Field(default_factory=list)
+    markets: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
+        default_factory=list
+    )
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
+        default_factory=list
+    )
+    sources: Subscriptions = Field(default_factory=Subscriptions)
+
+    @property
+    def terms(self) -> list[str]:
+        """Every phrase that counts as a mention of the brand."""
+        names = [self.brand, *([self.display_name] if self.display_name else [])]
+        return list(dict.fromkeys([*names, *self.aliases, *self.keywords]))
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<root>"
+
+
+def parse_watchlist(text: str, *, origin: str) -> Watchlist:
+    """Validate one YAML document; raise `ConfigError` naming the file and the field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: invalid YAML: {exc}") from exc
+    try:
+        return Watchlist.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_field_path(e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise ConfigError(f"{origin}: {problems}") from exc
+
+
+def load_watchlists(directory: Path) -> list[Watchlist]:
+    """Load every `*.yaml`/`*.yml` file of `directory`; brands must be unique."""
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: watchlist directory does not exist")
+    result: list[Watchlist] = []
+    owners: dict[str, Path] = {}
+    for path in _files(directory):
+        watchlist = parse_watchlist(path.read_text(encoding="utf-8"), origin=str(path))
+        if watchlist.brand in owners:
+            first = owners[watchlist.brand]
+            raise ConfigError(f"{path}: brand: {watchlist.brand!r} is already defined in {first}")
+        owners[watchlist.brand] = path
+        result.append(watchlist)
+    return result
+
+
+def _files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+
+def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in _files(directory))
+
+
+class WatchlistStore:
+    """The current watchlists; `reload()` swaps them atomically, keeping the old on error."""
+
+    def __init__(self, directory: Path | None, *, poll_s: float = 5.0) -> None:
+        self._directory = directory
+        self._poll_s = poll_s
+        self._watchlists: list[Watchlist] = []
+        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._listeners: list[asyncio.Event] = []
+        self.version = 0
+
+    @classmethod
+    def of(cls, watchlists: list[Watchlist]) -> WatchlistStore:
+        """A fixed store (tests, replay) that never reads files."""
+        store = cls(None)
+        store._watchlists = list(watchlists)
+        store.version = 1
+        return store
+
+    @property
+    def configured(self) -> bool:
+        """True when at least one watchlist is loaded."""
+        return bool(self._watchlists)
+
+    @property
+    def watchlists(self) -> list[Watchlist]:
+        """The loaded watchlists (a snapshot)."""
+        return list(self._watchlists)
+
+    def load(self) -> None:
+        """Load at start-up: an invalid file raises `ConfigError` (file + field)."""
+        if self._directory is None:
+            return
+        self._fingerprint = _fingerprint(self._directory) if self._directory.is_dir() else ()
+        self._watchlists = load_watchlists(self._directory)
+        self.version += 1
+
+    def reload(self) -> bool:
+        """Re-read the files; on error keep the previous watchlists and re-raise."""
+        if self._directory is None:
+            return False
+        previous = self._watchlists
+        try:
+            self.load()
+        except ConfigError:
+            self._watchlists = previous
+            raise
+        for event in self._listeners:
+            event.set()
+        log.info("watchlists reloaded: %d brands", len(self._watchlists))
+        return True
+
+    def changed(self) -> asyncio.Event:
+        """An event set at every successful reload (connectors re-read subscriptions)."""
+        event = asyncio.Event()
+        self._listeners.append(event)
+        return event
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Poll file modification times and reload on change until `stop` is set."""
+        if self._directory is None:
+            return
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._poll_s)
+            if stop.is_set() or not self._directory.is_dir():
+                continue
+            if _fingerprint(self._directory) == self._fingerprint:
+                continue
+            try:
+                self.reload()
+            except ConfigError as exc:
+                # Keep serving with the last good watchlists; the operator sees why.
+                log.error("watchlist reload refused: %s", exc)

@@ -1,0 +1,63 @@
+"""Push signatures (HMAC, replay window, replays), API keys, Meta signatures, the seen cache."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from services.ingest.auth import PushAuthenticator, check_hub_signature, hub_signature, sign
+from services.ingest.dedupe import SeenCache
+
+SECRET = SecretStr("s3cret-s3cret-s3cret")
+BODY = b'[{"platform":"x"}]'
+
+
+def _auth(required: bool = True) -> PushAuthenticator:
+    return PushAuthenticator(
+        secret=SECRET, api_keys=[SecretStr("key-1")], max_age_s=300, required=required
+    )
+
+
+def _headers(ts: int, body: bytes = BODY, secret: bytes = b"s3cret-s3cret-s3cret") -> dict:
+    return {"x-crisiswatch-timestamp": str(ts), "x-crisiswatch-signature": sign(secret, ts, body)}
+
+
+def test_valid_signature_passes_once() -> None:
+    auth = _auth()
+    assert auth.check(_headers(1000), BODY, now=1000) == ""
+    assert "replay" in auth.check(_headers(1000), BODY, now=1001)
+
+
+def test_wrong_expired_missing() -> None:
+    auth = _auth()
+    assert "does not match" in auth.check(_headers(1000, secret=b"other"), BODY, now=1000)
+    assert "does not match" in auth.check(_headers(1000), BODY + b" ", now=1000)
+    assert "window" in auth.check(_headers(1000), BODY, now=1000 + 301)
+    assert "window" in auth.check(_headers(2000), BODY, now=1000)
+    headers = _headers(1000)
+    del headers["x-crisiswatch-timestamp"]
+    assert "Timestamp" in auth.check(headers, BODY, now=1000)
+    assert auth.check({}, BODY) == "authentication required"
+    assert _auth(required=False).check({}, BODY) == ""
+
+
+def test_api_keys() -> None:
+    auth = _auth()
+    assert auth.check({"x-api-key": "key-1"}, BODY) == ""
+    assert auth.check({"x-api-key": "key-2"}, BODY) == "unknown API key"
+
+
+def test_meta_signature() -> None:
+    header = hub_signature(b"app", BODY)
+    assert check_hub_signature(b"app", BODY, header)
+    assert not check_hub_signature(b"app", BODY + b"x", header)
+    assert not check_hub_signature(b"app", BODY, None)
+
+
+def test_seen_cache_bounded_and_expiring() -> None:
+    now = [0.0]
+    cache = SeenCache(max_items=3, ttl_s=10, clock=lambda: now[0])
+    for i in range(5):
+        cache.put(i, i)
+    assert len(cache) == 3 and cache.get(0) is None and cache.get(4) == 4
+    now[0] = 11
+    assert cache.get(4) is None

@@ -1,0 +1,86 @@
+"""Watchlist validation and brand matching (Latin word boundaries, CJK substrings, exclusions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.ingest.matching import Matcher
+from services.ingest.watchlist import Watchlist, WatchlistStore, load_watchlists, parse_watchlist
+from shared.errors import ConfigError
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "watchlists"
+
+
+def _matcher(**fields: object) -> Matcher:
+    return Matcher([Watchlist.model_validate({"brand": "apple", **fields})])
+
+
+def test_example_watchlists_are_valid() -> None:
+    brands = [w.brand for w in load_watchlists(DEPLOY)]
+    assert {"acme", "apple"} <= set(brands)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My Apple watch broke", ["apple"]),
+        ("APPLE support is slow", ["apple"]),
+        ("pineapple on pizza", []),
+        ("apples and oranges", []),
+        ("apple pie recipe", []),
+        ("apple pie, then my Apple laptop died", ["apple"]),
+        ("我的苹果手机坏了", ["apple"]),
+        ("苹果汁很好喝", []),
+        ("AppleのiPhoneが壊れた", ["apple"]),
+        ("ｉＰｈｏｎｅ is great", ["apple"]),
+        ("", []),
+    ],
+)
+def test_matching(text: str, expected: list[str]) -> None:
+    matcher = _matcher(aliases=["Apple", "iPhone", "苹果"], exclusions=["apple pie", "苹果汁"])
+    assert matcher.match(text) == expected
+
+
+def test_several_brands_in_watchlist_order() -> None:
+    matcher = Matcher(
+        [
+            Watchlist(brand="acme", aliases=["Acme"]),
+            Watchlist(brand="globex", aliases=["Globex", "グローベックス"]),
+        ]
+    )
+    assert matcher.match("グローベックス vs ACME") == ["acme", "globex"]
+
+
+def test_invalid_watchlist_names_file_and_field() -> None:
+    with pytest.raises(ConfigError, match=r"acme\.yaml: sources\.reddit\.subreddits\.0"):
+        parse_watchlist("brand: acme\nsources: {reddit: {subreddits: ['no spaces']}}",
+                        origin="acme.yaml")
+    with pytest.raises(ConfigError, match=r"x\.yaml: colour: Extra inputs"):
+        parse_watchlist("brand: acme\ncolour: red", origin="x.yaml")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        parse_watchlist("brand: [", origin="y.yaml")
+
+
+def test_duplicate_brands_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("brand: acme\n")
+    (tmp_path / "b.yml").write_text("brand: acme\n")
+    with pytest.raises(ConfigError, match="already defined"):
+        load_watchlists(tmp_path)
+
+
+def test_reload_swaps_and_keeps_last_good_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_text("brand: acme\naliases: [Acme]\n")
+    store = WatchlistStore(tmp_path)
+    store.load()
+    changed = store.changed()
+    path.write_text("brand: acme\naliases: [Acme, Roadrunner]\n")
+    assert store.reload()
+    assert changed.is_set()
+    assert "Roadrunner" in store.watchlists[0].aliases
+    path.write_text("brand: ACME WRONG\n")
+    with pytest.raises(ConfigError, match="brand"):
+        store.reload()
+    assert store.watchlists[0].brand == "acme"
