@@ -114,6 +114,39 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from services.ingest.config import IngestSettings
+    from services.ingest.replay import run_replay
+
+    stats = asyncio.run(
+        run_replay(
+            IngestSettings(),
+            Path(args.file),
+            speed=args.speed,
+            rebase=args.rebase,
+            progress=not args.no_progress,
+            workers=args.workers,
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "read": stats.read,
+                "produced": stats.produced,
+                "rejected": stats.rejected,
+                "unmatched": stats.unmatched,
+                "duplicates": stats.duplicates,
+                "seconds": round(stats.seconds, 3),
+                "mentions_per_s": round(stats.rate, 1),
+            }
+        )
+    )
+    return 0
+
+
 def _backtest(args: argparse.Namespace) -> int:
     import asyncio
     from datetime import datetime
@@ -185,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--preset", default="balanced", help="detection sensitivity preset")
     evaluate.add_argument("--labels", help="detection: anomaly windows JSON to score against")
     evaluate.set_defaults(handler=_eval)
+
+    replay = sub.add_parser("replay", help="stream a JSONL or CSV file of mentions into Kafka")
+    replay.add_argument("file")
+    replay.add_argument("--speed", type=float, help="N x real time (default: as fast as possible)")
+    replay.add_argument(
+        "--rebase", action="store_true", help="move timestamps so the file starts now"
+    )
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument("--workers", type=int, help="decoder processes (default 1)")
+    replay.set_defaults(handler=_replay)
 
     backtest = sub.add_parser("backtest", help="alerts a rule set would have raised on history")
     backtest.add_argument("--brand", required=True)

@@ -15,10 +15,12 @@ import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 from shared import serde
 from shared.errors import BrokerUnavailable
@@ -60,6 +62,7 @@ class EventProducer:
         self._send_timeout_s = send_timeout_s
         self._max_batch_size = max_batch_size
         self._producer: AIOKafkaProducer | None = None
+        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         """Connect to the cluster; raise `BrokerUnavailable` when it cannot be reached."""
@@ -108,15 +111,47 @@ class EventProducer:
         *,
         headers: Sequence[Header] = (),
     ) -> int:
-        """Produce `(key, value)` pairs in batches and wait for every acknowledgement."""
+        """Produce `(key, value)` pairs and wait for every acknowledgement.
+
+        Records are partitioned like the Java client (murmur2 of the key) and appended to
+        per-partition batches directly, which costs far less than one `send()` per record.
+        """
         producer = self._require()
-        futures = []
+        futures: list[asyncio.Future[Any]] = []
+        header_list = list(headers)
+        count = 0
         try:
             async with asyncio.timeout(self._send_timeout_s):
+                partitions = sorted(await producer.partitions_for(topic))
+                if not partitions:
+                    raise BrokerUnavailable(f"topic {topic} has no partitions")
+                builders: dict[int, Any] = {}
                 for key, value in messages:
-                    futures.append(
-                        await producer.send(topic, value, key=key, headers=list(headers) or None)
-                    )
+                    partition = self._partitioner(key, partitions, partitions)
+                    builder = builders.get(partition)
+                    if builder is None:
+                        builder = builders[partition] = producer.create_batch()
+                    if (
+                        builder.append(key=key, value=value, timestamp=None, headers=header_list)
+                        is None
+                    ):
+                        futures.append(
+                            await producer.send_batch(builder, topic, partition=partition)
+                        )
+                        builder = builders[partition] = producer.create_batch()
+                        if (
+                            builder.append(
+                                key=key, value=value, timestamp=None, headers=header_list
+                            )
+                            is None
+                        ):
+                            raise BrokerUnavailable("a record is larger than max_batch_size")
+                    count += 1
+                for partition, builder in builders.items():
+                    if builder.record_count():
+                        futures.append(
+                            await producer.send_batch(builder, topic, partition=partition)
+                        )
                 if futures:
                     await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
@@ -124,7 +159,7 @@ class EventProducer:
                 if not fut.done():
                     fut.cancel()
             raise BrokerUnavailable(f"Kafka did not accept messages for {topic}: {exc!r}") from exc
-        return len(futures)
+        return count
 
 
 class EventConsumer:
