@@ -58,8 +58,24 @@ async def _vader_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     return await scoring_figures(env, n=n, repeats=repeats, enricher=enricher, path="vader")
 
 
+async def _ingest(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.ingest import ingest_figures
+
+    n, repeats = (20_000, 1) if quick else (100_000, 3)
+    return await ingest_figures(env, n=n, repeats=repeats)
+
+
+async def _api(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.api import api_figures
+
+    mentions, days, repeats = (1_000_000, 14, 10) if quick else (10_000_000, 90, 30)
+    return await api_figures(env, mentions=mentions, days=days, repeats=repeats)
+
+
 STAGES: dict[str, Stage] = {
+    "ingest": _ingest,
     "scoring/vader": _vader_scoring,
+    "api": _api,
 }
 
 

@@ -27,7 +27,7 @@ from services.ingest.publisher import MentionPublisher
 from services.ingest.watchlist import WatchlistStore
 from shared import serde
 from shared.errors import BrokerUnavailable
-from shared.schemas import Mention
+from shared.schemas import Engagement, Mention
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,13 @@ Candidate = MentionIn | Rejected
 
 
 def fingerprint(mention: Mention) -> int:
-    """What makes a re-seen mention worth an `updated` event: its text and engagement.
+    """What makes a re-seen mention worth an `updated` event: its text and engagement."""
+    return content_digest(mention.text, mention.engagement)
 
-    A keyed-free stable digest, not `hash()`: replay computes it in worker processes.
-    """
-    e = mention.engagement
-    data = f"{e.likes}/{e.shares}/{e.replies}/{e.views}/{mention.text}".encode()
+
+def content_digest(text: str, e: Engagement) -> int:
+    """A keyed-free stable digest of text and counts (replay computes it in worker processes)."""
+    data = f"{e.likes}/{e.shares}/{e.replies}/{e.views}/{text}".encode()
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 

@@ -11,9 +11,10 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from shared.schemas import Engagement, Mention, utc
+from shared.schemas import MENTION_SCHEMA_VERSION, Engagement, Mention, utc
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
 _HASHTAG = re.compile(r"(?:^|(?<=\s))#(\w{1,100})", re.UNICODE)
@@ -88,6 +89,47 @@ def check_brands(brands: list[str]) -> list[str]:
     return names
 
 
+def mention_fields(
+    item: MentionIn,
+    *,
+    brands: list[str],
+    secret: bytes,
+    keep_handles: bool,
+    max_chars: int,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Every field of the normalised `Mention` for `item`, matched to `brands`.
+
+    `item` is validated already and every other field is checked here, so the event can be
+    built (or encoded straight to JSON) without a second validation pass.
+    """
+    text, truncated = clean_text(item.text, max_chars)
+    if not text:
+        raise ValueError("text is empty after removing control characters")
+    hashtags = [h.lstrip("#").lower() for h in item.hashtags if h.lstrip("#")]
+    return {
+        "schema_version": MENTION_SCHEMA_VERSION,
+        "kind": "updated" if item.kind == "updated" else "created",
+        "platform": item.platform,
+        "external_id": item.external_id,
+        "url": item.url,
+        "author_id": pseudonymize(item.platform, item.author, secret),
+        "author_handle": item.author if keep_handles else None,
+        "author_reach": item.author_reach,
+        "text": text,
+        "truncated": truncated,
+        "language_hint": item.language,
+        "created_at": created_at or item.created_at,
+        "ingested_at": datetime.now(UTC),
+        "engagement": item.engagement,
+        "hashtags": (hashtags or extract_hashtags(text))[:100],
+        "in_reply_to": item.in_reply_to,
+        "quote_of": item.quote_of,
+        "brands": check_brands(brands),
+        "source": item.source,
+    }
+
+
 def to_mention(
     item: MentionIn,
     *,
@@ -97,35 +139,31 @@ def to_mention(
     max_chars: int,
     created_at: datetime | None = None,
 ) -> Mention:
-    """Build the normalised `Mention` for `item`, matched to `brands`.
-
-    `item` is validated already and every other field is checked here, so the event is
-    built without a second validation pass (replay normalises 100k records per run).
-    """
-    text, truncated = clean_text(item.text, max_chars)
-    if not text:
-        raise ValueError("text is empty after removing control characters")
-    hashtags = [h.lstrip("#").lower() for h in item.hashtags if h.lstrip("#")]
-    return Mention.model_construct(
-        kind="updated" if item.kind == "updated" else "created",
-        platform=item.platform,
-        external_id=item.external_id,
-        url=item.url,
-        author_id=pseudonymize(item.platform, item.author, secret),
-        author_handle=item.author if keep_handles else None,
-        author_reach=item.author_reach,
-        text=text,
-        truncated=truncated,
-        language_hint=item.language,
-        created_at=created_at or item.created_at,
-        ingested_at=datetime.now(UTC),
-        engagement=item.engagement,
-        hashtags=(hashtags or extract_hashtags(text))[:100],
-        in_reply_to=item.in_reply_to,
-        quote_of=item.quote_of,
-        brands=check_brands(brands),
-        source=item.source,
+    """Build the normalised `Mention` for `item`, matched to `brands`."""
+    fields = mention_fields(
+        item,
+        brands=brands,
+        secret=secret,
+        keep_handles=keep_handles,
+        max_chars=max_chars,
+        created_at=created_at,
     )
+    return Mention.model_construct(**fields)
+
+
+def encode_fields(fields: dict[str, Any]) -> bytes:
+    """The `Mention` JSON of `mention_fields(...)`, without building the model."""
+    e: Engagement = fields["engagement"]
+    plain = {
+        **fields,
+        "engagement": {
+            "likes": e.likes,
+            "shares": e.shares,
+            "replies": e.replies,
+            "views": e.views,
+        },
+    }
+    return orjson.dumps(plain)
 
 
 class _TextExtractor(HTMLParser):

@@ -42,9 +42,7 @@ class MentionPublisher:
         self._metrics.produced.labels(source).inc(sent)
         return sent
 
-    async def publish_encoded(
-        self, messages: Sequence[tuple[bytes, bytes]], *, source: str
-    ) -> int:
+    async def publish_encoded(self, messages: Sequence[tuple[bytes, bytes]], *, source: str) -> int:
         """Produce already encoded `(brand key, Mention JSON)` pairs (replay's fast path)."""
         if not messages:
             return 0

@@ -27,10 +27,10 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from services.ingest.config import IngestSettings
-from services.ingest.ingestor import Ingestor, fingerprint, resolve_brands
+from services.ingest.ingestor import Ingestor, content_digest, resolve_brands
 from services.ingest.matching import Matcher
 from services.ingest.metrics import IngestMetrics
-from services.ingest.normalize import MentionIn, to_mention
+from services.ingest.normalize import MentionIn, encode_fields, mention_fields
 from services.ingest.publisher import MentionPublisher
 from services.ingest.watchlist import Watchlist, WatchlistStore
 from shared import serde
@@ -139,7 +139,7 @@ class _Decoder:
         if not brands:
             return raw, "no watched brand matched this mention", "unmatched"
         try:
-            mention = to_mention(
+            fields = mention_fields(
                 item,
                 brands=brands,
                 secret=config.secret,
@@ -150,11 +150,11 @@ class _Decoder:
         except ValueError as exc:
             return raw, str(exc), "invalid_value"
         return (
-            mention.platform,
-            mention.external_id,
-            fingerprint(mention),
-            mention.key,
-            mention.model_dump_json().encode(),
+            item.platform,
+            item.external_id,
+            content_digest(fields["text"], fields["engagement"]),
+            fields["brands"][0].encode(),
+            encode_fields(fields),
             item.created_at.timestamp(),
         )
 

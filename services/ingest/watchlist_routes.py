@@ -83,9 +83,13 @@ async def put_watchlist(
         row.definition = definition
         row.updated_at = now
     await session.flush()
-    await audit.record(session, actor=actor,
-                       action="watchlist.create" if created else "watchlist.update",
-                       target=f"watchlist:{brand}", details=definition)
+    await audit.record(
+        session,
+        actor=actor,
+        action="watchlist.create" if created else "watchlist.update",
+        target=f"watchlist:{brand}",
+        details=definition,
+    )
     return _read(brand, definition, now), created
 
 
@@ -94,8 +98,13 @@ async def delete_watchlist(session: AsyncSession, *, brand: str, actor: str) -> 
     row = await session.get(WatchlistRow, brand)
     if row is None:
         raise NotFound(f"no watchlist for brand {brand!r}")
-    await audit.record(session, actor=actor, action="watchlist.delete",
-                       target=f"watchlist:{brand}", details=row.definition)
+    await audit.record(
+        session,
+        actor=actor,
+        action="watchlist.delete",
+        target=f"watchlist:{brand}",
+        details=row.definition,
+    )
     await session.delete(row)
     await session.flush()
 
@@ -106,9 +115,11 @@ async def get_all(session: SessionDep, _: Admin) -> list[WatchlistRead]:
     return await list_watchlists(session)
 
 
-@router.post("/validate", summary="Validate a watchlist without storing it (role admin)",
-             openapi_extra={"requestBody": {"content": {"application/json": {
-                 "example": _EXAMPLE}}}})
+@router.post(
+    "/validate",
+    summary="Validate a watchlist without storing it (role admin)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}},
+)
 async def validate(_: Admin, body: Watchlist) -> WatchlistCheck:
     """Validation happens in the body model; a 422 names the failing field."""
     return WatchlistCheck(valid=True, brand=body.brand, terms=body.terms)
@@ -120,12 +131,15 @@ async def get_one(session: SessionDep, _: Admin, brand: BrandPath) -> WatchlistR
     return await get_watchlist(session, brand=brand)
 
 
-@router.put("/{brand}", summary="Create or replace a watchlist (role admin)",
-            responses={201: {"description": "created"}, 200: {"description": "replaced"}},
-            openapi_extra={"requestBody": {"content": {"application/json": {
-                "example": _EXAMPLE}}}})
-async def put_one(session: SessionDep, who: Admin, brand: BrandPath, body: Watchlist,
-                  response: Response) -> WatchlistRead:
+@router.put(
+    "/{brand}",
+    summary="Create or replace a watchlist (role admin)",
+    responses={201: {"description": "created"}, 200: {"description": "replaced"}},
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}},
+)
+async def put_one(
+    session: SessionDep, who: Admin, brand: BrandPath, body: Watchlist, response: Response
+) -> WatchlistRead:
     """Store a watchlist."""
     stored, created = await put_watchlist(session, brand=brand, watchlist=body, actor=who.actor)
     response.status_code = 201 if created else 200

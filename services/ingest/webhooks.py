@@ -91,6 +91,7 @@ def parse_delivery(payload: Any, owners: dict[str, str]) -> list[Candidate]:
         owner_id = str(entry.get("id", "")) if isinstance(entry, dict) else ""
         changes = entry.get("changes", []) if isinstance(entry, dict) else []
         for change in changes:
+
             def build(c: Any, owner_id: str = owner_id) -> dict[str, Any] | None:
                 fields = change_fields(obj, owner_id, c)
                 if fields is not None and owner_id in owners:

@@ -108,9 +108,13 @@ class RedditSource(Source):
         first_ts = newest_ts
         after: str | None = None
         for _ in range(self.ctx.settings.reddit_max_pages):
-            page = await self._get(client, path, {**params, "limit": "100", "raw_json": "1",
-                                                   **({"after": after} if after else {})},
-                                   stop, backoff)
+            page = await self._get(
+                client,
+                path,
+                {**params, "limit": "100", "raw_json": "1", **({"after": after} if after else {})},
+                stop,
+                backoff,
+            )
             if page is None:
                 return
             children, after = page
@@ -172,7 +176,9 @@ class RedditSource(Source):
             except (InvalidRecord, KeyError, TypeError) as exc:
                 self.ctx.count_error(self.name, "bad_listing")
                 await self.ctx.ingestor.publisher.reject(
-                    response.content, f"not a Reddit listing: {exc}", source=self.name,
+                    response.content,
+                    f"not a Reddit listing: {exc}",
+                    source=self.name,
                     code="invalid_payload",
                 )
                 return None

@@ -1,0 +1,30 @@
+"""API benchmark: p50/p95 of the main trend queries over generated rollups."""
+
+from __future__ import annotations
+
+from services.api import bench_queries
+from services.bench.env import BenchEnv
+from services.bench.figures import Figure
+from shared.db.engine import create_engine
+
+TARGET_MS = 100.0
+
+
+async def api_figures(env: BenchEnv, *, mentions: int, days: int, repeats: int) -> list[Figure]:
+    """Latency of each trend query; the 100 ms target stands as the ceiling."""
+    engine = create_engine(env.base, database=env.database)
+    try:
+        result = await bench_queries.run_bench(
+            engine, mentions=mentions, days=days, repeats=repeats
+        )
+    finally:
+        await engine.dispose()
+    note = f"{mentions:,} mentions over {days} days as rollups ({result.rollup_rows:,} rows)"
+    figures = []
+    for name, timing in result.timings_ms.items():
+        for q in ("p50", "p95"):
+            figures.append(
+                Figure("api", f"{name} {q}", timing[q], "ms", TARGET_MS, "target (lower is "
+                       "better: ratio < 1 meets it)", note)
+            )  # fmt: skip
+    return figures
