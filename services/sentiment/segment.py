@@ -7,6 +7,7 @@ importing the sentiment service stays cheap and its output stays clean.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -32,4 +33,10 @@ def jieba_tokenizer() -> Any:
 
 def segment(text: str) -> list[str]:
     """Cut Chinese `text` into words (jieba precise mode), whitespace tokens dropped."""
-    return [word for word in jieba_tokenizer().lcut(text) if word.strip()]
+    return list(_segment_cached(text))
+
+
+@functools.lru_cache(maxsize=2048)
+def _segment_cached(text: str) -> tuple[str, ...]:
+    # Sentiment, keywords and topics segment the same text in one batch: cut it once.
+    return tuple(word for word in jieba_tokenizer().lcut(text) if word.strip())
