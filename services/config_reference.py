@@ -17,6 +17,7 @@ SETTINGS_CLASSES: tuple[str, ...] = (
     "services.ingest.config:IngestSettings",
     "services.sentiment.config:SentimentSettings",
     "services.alerting.config:AlertingSettings",
+    "services.alerting.notifiers.config:NotifySettings",
     "services.api.config:ApiSettings",
 )
 

@@ -23,8 +23,8 @@ class ApiSettings(IngestSettings):
     detected language code (documented in the OpenAPI description).
     """
 
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_host: str = Field(default="127.0.0.1", description="API listen address")
+    api_port: int = Field(default=8080, ge=1, le=65535, description="API port")
     api_require_auth: bool = Field(
         default=False, description="require an `ingest` or `admin` key on POST /v1/mentions"
     )

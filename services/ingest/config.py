@@ -14,8 +14,8 @@ DEV_PSEUDONYM_SECRET = "crisiswatch-development-only-pseudonym-key"  # noqa: S10
 class IngestSettings(CommonSettings):
     """HTTP push endpoint, pseudonymisation, watchlists, connectors and limits of ingest."""
 
-    ingest_host: str = "127.0.0.1"
-    ingest_port: int = Field(default=8081, ge=1, le=65535)
+    ingest_host: str = Field(default="127.0.0.1", description="ingest HTTP listen address")
+    ingest_port: int = Field(default=8081, ge=1, le=65535, description="ingest HTTP port")
     pseudonym_secret: SecretStr = Field(
         default=SecretStr(DEV_PSEUDONYM_SECRET),
         description="HMAC key that turns platform author ids into pseudonymous ids",
@@ -23,11 +23,21 @@ class IngestSettings(CommonSettings):
     keep_raw_handles: bool = Field(
         default=False, description="store raw author handles (needs a lawful basis)"
     )
-    max_batch_items: int = Field(default=1000, ge=1, le=100_000)
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    max_text_chars: int = Field(default=10_000, ge=100, le=40_000)
-    kafka_send_timeout_s: float = Field(default=10.0, gt=0)
-    retry_after_s: int = Field(default=5, ge=1, le=3600)
+    max_batch_items: int = Field(
+        default=1000, ge=1, le=100_000, description="items per pushed batch"
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="largest accepted push body"
+    )
+    max_text_chars: int = Field(
+        default=10_000, ge=100, le=40_000, description="longer texts are truncated and flagged"
+    )
+    kafka_send_timeout_s: float = Field(
+        default=10.0, gt=0, description="wait this long for Kafka before answering 503"
+    )
+    retry_after_s: int = Field(
+        default=5, ge=1, le=3600, description="Retry-After seconds sent with a 503"
+    )
 
     # Watchlists
     watchlist_dir: Path | None = Field(

@@ -19,7 +19,10 @@ class EscalationTier(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     after_s: int = Field(ge=1, description="seconds after the incident opened")
     channels: list[Channel] = Field(min_length=1)
-    slack_channel: str | None = Field(default=None, description="overrides slack_channel")
+    slack_channel: str | None = Field(
+        default=None,
+        description="overrides slack_channel",
+    )
     email_to: list[str] = Field(default_factory=list, description="overrides smtp_to")
 
 
@@ -57,42 +60,82 @@ class NotifySettings(BaseSettings):
     # Links in messages
     api_base_url: str = Field(default="http://127.0.0.1:8000", description="public API base")
     grafana_url: str | None = Field(default=None, description="dashboard link in messages")
-    brand_languages: list[str] = Field(default_factory=lambda: ["en", "zh", "es"])
+    brand_languages: list[str] = Field(
+        default_factory=lambda: ["en", "zh", "es"],
+        description="languages of the holding statements quoted in notifications",
+    )
     # Slack: the Web API (bot token) is used when set, otherwise the incoming webhook
-    slack_webhook_url: SecretStr | None = None
-    slack_bot_token: SecretStr | None = None
-    slack_channel: str | None = None
-    slack_api_base: str = "https://slack.com/api"
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook URL"
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Slack bot token for chat.postMessage"
+    )
+    slack_channel: str | None = Field(
+        default=None, description="Slack channel for chat.postMessage"
+    )
+    slack_api_base: str = Field(
+        default="https://slack.com/api", description="Slack Web API base URL"
+    )
     # Email
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_implicit_tls: bool = False
-    smtp_from: str | None = None
-    smtp_to: list[str] = Field(default_factory=list)
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server host (email off when empty)"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port")
+    smtp_username: str | None = Field(default=None, description="SMTP login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_starttls: bool = Field(
+        default=True, description="upgrade the SMTP connection with STARTTLS"
+    )
+    smtp_implicit_tls: bool = Field(
+        default=False, description="connect to SMTP over TLS from the start"
+    )
+    smtp_from: str | None = Field(default=None, description="sender address of notification emails")
+    smtp_to: list[str] = Field(
+        default_factory=list, description="recipients of notification emails"
+    )
     # Generic webhook
-    webhook_url: SecretStr | None = None
+    webhook_url: SecretStr | None = Field(
+        default=None, description="generic webhook receiving signed JSON"
+    )
     webhook_secret: SecretStr | None = None
     http_timeout_s: float = Field(default=10.0, gt=0)
     # Routing: severity -> channels; "digest" batches the incident into the periodic digest
-    routes: dict[str, list[str]] = Field(default_factory=_default_routes)
-    digest_channels: list[Channel] = Field(default_factory=_slack_email)
-    digest_interval_s: float = Field(default=900.0, gt=0)
+    routes: dict[str, list[str]] = Field(
+        default_factory=_default_routes,
+        description="JSON map severity -> channels (SEV1 everywhere, low severities to the digest)",
+    )
+    digest_channels: list[Channel] = Field(
+        default_factory=_slack_email,
+        description="channels that receive the digest of low-severity incidents",
+    )
+    digest_interval_s: float = Field(default=900.0, gt=0, description="seconds between digests")
     # Outbox delivery
-    outbox_batch_size: int = Field(default=20, ge=1, le=500)
-    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
-    outbox_max_attempts: int = Field(default=8, ge=1)
-    outbox_backoff_base_s: float = Field(default=2.0, ge=0)
-    outbox_backoff_max_s: float = Field(default=600.0, ge=0)
+    outbox_batch_size: int = Field(
+        default=20, ge=1, le=500, description="notifications claimed per dispatcher pass"
+    )
+    outbox_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="seconds between outbox polls"
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, description="delivery attempts before a notification is marked failed"
+    )
+    outbox_backoff_base_s: float = Field(default=2.0, ge=0, description="first retry delay")
+    outbox_backoff_max_s: float = Field(default=600.0, ge=0, description="longest retry delay")
     # Escalation of unacknowledged incidents, and overdue playbook steps
-    escalation_tiers: list[EscalationTier] = Field(default_factory=list)
-    overdue_channels: list[Channel] = Field(default_factory=_slack_only)
+    escalation_tiers: list[EscalationTier] = Field(
+        default_factory=list,
+        description="JSON list of tiers notified when an incident stays unacknowledged",
+    )
+    overdue_channels: list[Channel] = Field(
+        default_factory=_slack_only, description="channels re-notified about overdue playbook steps"
+    )
     role_contacts: dict[str, RoleContact] = Field(
         default_factory=dict, description="playbook owner role -> Slack channel / emails"
     )
-    housekeeping_interval_s: float = Field(default=30.0, gt=0)
+    housekeeping_interval_s: float = Field(
+        default=30.0, gt=0, description="seconds between escalation/overdue/digest checks"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> NotifySettings:

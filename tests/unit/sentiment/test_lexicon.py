@@ -115,7 +115,8 @@ def test_hand_made_evaluation_set(lexicon: LexiconSentimentScorer, language: str
 
 def test_emotion_scorer_protocol_and_distribution(emotions: LexiconEmotionScorer) -> None:
     checked: EmotionScorer = emotions
-    assert checked.supports("zh") and checked.supports("es") and not checked.supports("en")
+    assert checked.supports("zh") and checked.supports("es") and checked.supports("en")
+    assert not checked.supports("ko")  # no Korean emotion lexicon: left unscored
     scores = checked.score(["Estoy furioso con este servicio"], "es")[0]
     assert set(scores) == set(EMOTIONS)
     assert all(0.0 <= value <= 1.0 for value in scores.values())
@@ -149,3 +150,15 @@ def test_negated_emotion_is_skipped(emotions: LexiconEmotionScorer) -> None:
 
 def test_emoji_emotion_counts(emotions: LexiconEmotionScorer) -> None:
     assert emotions.score_one("Paket 😡😡", "de")["anger"] > 0.5
+
+
+def test_english_emotion_lexicon_catches_crisis_feelings(emotions: LexiconEmotionScorer) -> None:
+    def top(text: str) -> str:
+        scores = emotions.score([text], "en")[0]
+        return max(scores, key=lambda e: scores[e])
+
+    assert top("My phone caught fire while charging, I'm terrified") == "fear"
+    assert top("This is a scam, I am furious and want my money back") == "anger"
+    assert top("Found a cockroach in my salad, disgusting") == "disgust"
+    assert top("The store opens at nine tomorrow") == "neutral"
+    assert top("I'm not angry at all, love the new design") == "joy"

@@ -1,0 +1,1 @@
+"""crisiswatch's default sentiment and emotion models: small trained heads over MiniLM."""
