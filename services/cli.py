@@ -102,6 +102,8 @@ def _delegate(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     if args.task == "detection":
         from services.alerting.evaluate_detection import run_detection_eval
 
@@ -109,7 +111,7 @@ def _eval(args: argparse.Namespace) -> int:
         return 0 if summary else 1
     from services.sentiment.eval_cli import run_eval
 
-    result = run_eval(args.task, args.file, args.scorer, args.model)
+    result = run_eval(args.task, Path(args.file), args.scorer, args.model)
     print(json.dumps(result))
     return 0
 

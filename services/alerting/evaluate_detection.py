@@ -21,6 +21,7 @@ from services.alerting.detect.spikes import SpikeDetector, preset
 
 _TS_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEV_DIR = Path("/work/shared/data/nab_realtweets_dev")
+POINTS_FILE = "anomaly_points.json"
 
 
 def read_series(csv_path: str | Path) -> list[tuple[datetime, float]]:
@@ -54,26 +55,53 @@ def _load_windows(labels_path: str | Path | None, name: str) -> list[tuple[datet
     ]
 
 
+def _load_points(points_path: str | Path | None, name: str) -> list[datetime]:
+    if points_path is None or not Path(points_path).is_file():
+        return []
+    labels = json.loads(Path(points_path).read_text(encoding="utf-8"))
+    key = next((k for k in labels if k == name or Path(k).stem == Path(name).stem), None)
+    if key is None:
+        return []
+    return sorted(as_utc(datetime.fromisoformat(p)) for p in labels[key])
+
+
 def score_alerts(
-    alert_times: list[datetime], windows: list[tuple[datetime, datetime]], weeks: float
+    alert_times: list[datetime],
+    windows: list[tuple[datetime, datetime]],
+    weeks: float,
+    points: list[datetime] | None = None,
 ) -> dict[str, Any]:
-    """Score alerts against labeled windows: caught windows, false alerts/week, delays."""
-    caught: dict[int, float] = {}
+    """Score alerts against labeled windows: caught windows, false alerts/week, delays.
+
+    With labeled anomaly `points`, also the median delay of each caught window's first
+    alert after the earliest point inside that window (negative when it alerted early).
+    """
+    first: dict[int, datetime] = {}
     false = 0
     for ts in alert_times:
         hit = next((i for i, (a, b) in enumerate(windows) if a <= ts <= b), None)
         if hit is None:
             false += 1
-        elif hit not in caught:
-            caught[hit] = (ts - windows[hit][0]).total_seconds() / 60
-    delays = sorted(caught.values())
-    return {
+        elif hit not in first:
+            first[hit] = ts
+    delays = sorted((ts - windows[i][0]).total_seconds() / 60 for i, ts in first.items())
+    summary: dict[str, Any] = {
         "windows": len(windows),
-        "windows_caught": len(caught),
+        "windows_caught": len(first),
         "false_alerts": false,
         "false_alerts_per_week": round(false / weeks, 3) if weeks else 0.0,
         "median_delay_minutes": round(statistics.median(delays), 1) if delays else None,
     }
+    if points:
+        from_point = sorted(
+            (ts - anchor).total_seconds() / 60
+            for i, ts in first.items()
+            if (anchor := next((p for p in points if windows[i][0] <= p <= windows[i][1]), None))
+        )
+        summary["median_delay_from_point_minutes"] = (
+            round(statistics.median(from_point), 1) if from_point else None
+        )
+    return summary
 
 
 def run_detection_eval(
@@ -81,13 +109,24 @@ def run_detection_eval(
     preset: str = "balanced",
     out: TextIO = sys.stdout,
     labels_path: str | Path | None = None,
+    points_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run the online detector on one CSV, print one JSON line per alert and a summary."""
-    return _run(csv_path, preset, out, labels_path)
+    """Run the online detector on one CSV, print one JSON line per alert and a summary.
+
+    Labeled anomaly points are read from `points_path`, or else from the
+    `anomaly_points.json` beside `labels_path` when there is one.
+    """
+    if points_path is None and labels_path is not None:
+        points_path = Path(labels_path).with_name(POINTS_FILE)
+    return _run(csv_path, preset, out, labels_path, points_path)
 
 
 def _run(
-    csv_path: str | Path, preset_name: str, out: TextIO, labels_path: str | Path | None
+    csv_path: str | Path,
+    preset_name: str,
+    out: TextIO,
+    labels_path: str | Path | None,
+    points_path: str | Path | None,
 ) -> dict[str, Any]:
     path = Path(csv_path)
     points = read_series(path)
@@ -120,7 +159,8 @@ def _run(
     }
     windows = _load_windows(labels_path, path.name)
     if windows:
-        summary.update(score_alerts(alert_times, windows, weeks))
+        anomaly_points = _load_points(points_path, path.name)
+        summary.update(score_alerts(alert_times, windows, weeks, anomaly_points or None))
     out.write(json.dumps(summary) + "\n")
     return summary
 
@@ -130,13 +170,17 @@ def evaluate_dev(
     presets: tuple[str, ...] = ("sensitive", "balanced", "strict"),
     out: TextIO = sys.stdout,
 ) -> list[dict[str, Any]]:
-    """Evaluate every CSV in `data_dir` against its `anomaly_windows.json`; print a table."""
+    """Evaluate every CSV in `data_dir` against its `anomaly_windows.json`; print a table.
+
+    The ALL row's delays are the median of the per-series medians.
+    """
     root = Path(data_dir)
     labels = root / "anomaly_windows.json"
     rows: list[dict[str, Any]] = []
     for name in presets:
         totals = {"caught": 0, "windows": 0, "false": 0, "weeks": 0.0}
         delays: list[float] = []
+        point_delays: list[float] = []
         for csv_path in sorted(root.glob("*.csv")):
             summary = run_detection_eval(csv_path, name, io.StringIO(), labels_path=labels)
             rows.append(summary)
@@ -146,12 +190,17 @@ def evaluate_dev(
             totals["weeks"] += summary["weeks"]
             if summary.get("median_delay_minutes") is not None:
                 delays.append(summary["median_delay_minutes"])
+            if summary.get("median_delay_from_point_minutes") is not None:
+                point_delays.append(summary["median_delay_from_point_minutes"])
             out.write(_row(name, csv_path.stem, summary) + "\n")
         overall = {
             "windows_caught": totals["caught"],
             "windows": totals["windows"],
             "false_alerts_per_week": round(totals["false"] / totals["weeks"], 3),
             "median_delay_minutes": statistics.median(delays) if delays else None,
+            "median_delay_from_point_minutes": (
+                statistics.median(point_delays) if point_delays else None
+            ),
         }
         out.write(_row(name, "ALL", overall) + "\n")
     return rows
@@ -162,7 +211,8 @@ def _row(preset_name: str, series: str, summary: dict[str, Any]) -> str:
     return (
         f"{preset_name:<10} {series:<22} caught {caught:>5}  "
         f"false/wk {summary.get('false_alerts_per_week', 0.0):>6}  "
-        f"median delay min {summary.get('median_delay_minutes')}"
+        f"median delay min {summary.get('median_delay_minutes')}  "
+        f"from point {summary.get('median_delay_from_point_minutes')}"
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from services.sentiment.evaluate import Task, evaluate_file
 from services.sentiment.scorers.base import EmotionScorer, SentimentScorer
 
-ScorerName = Literal["vader", "transformer", "default"]
+ScorerName = Literal["pipeline", "vader", "transformer", "default"]
 
 
 def build_scorer(
@@ -21,6 +21,17 @@ def build_scorer(
         TransformerSentimentScorer,
     )
 
+    if scorer_name == "pipeline":
+        if model:
+            raise ValueError("--model applies to --scorer transformer only")
+        from services.sentiment.pipeline_scorer import (
+            PipelineEmotionScorer,
+            PipelineSentimentScorer,
+        )
+
+        if task == "sentiment":
+            return PipelineSentimentScorer()  # type: ignore[return-value]
+        return PipelineEmotionScorer()
     if scorer_name == "vader":
         if task != "sentiment":
             raise ValueError("VADER scores sentiment only; use --scorer default or transformer")
@@ -49,7 +60,7 @@ def build_scorer(
 
 
 def run_eval(
-    task: Task, path: Path, scorer_name: ScorerName = "default", model: str | None = None
+    task: Task, path: Path, scorer_name: ScorerName = "pipeline", model: str | None = None
 ) -> dict[str, Any]:
     """Evaluate a scorer on a labelled CSV/JSONL file and return the summary."""
     if not path.is_file():

@@ -1,16 +1,21 @@
 """Online volume-spike detector: one bin at a time, seasonal robust baseline, one page per spike.
 
-The statistic is the count over a rolling `window_minutes` window (so thresholds mean the
-same thing for 1-minute and 5-minute bins), compared in sqrt space with the seasonal
-baseline of that same rolling count. A bin is *hot* when the robust z passes `z_sustain`,
-the count passes the `min_count` floor and the `min_ratio` lift over expected; an alert
-fires after `persist_minutes` of hot bins, or at once when z passes `z_burst`.
+The statistic is the count over rolling windows (so thresholds mean the same thing for
+1-minute and 5-minute bins), compared in sqrt space with a seasonal baseline of that same
+rolling count, at four scales: `window_minutes` (bursts), `mid_window_minutes` (short
+surges spread over a few bins), `long_window_minutes` (sustained rises) and the same long
+window against a slow-level baseline (`shift`, level shifts that ramp up too gradually
+for the fast baseline to flag). A scale is *hot* when its robust z passes its threshold
+and the series' own surprise bar, the count passes its floor and the lift over expected
+passes `min_ratio`; an alert fires after `persist_minutes` of hot bins, or at once when
+the short z passes `z_burst`.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +25,9 @@ from services.alerting.detect.alert import Alert, from_epoch, to_epoch
 from services.alerting.detect.baseline import BaselineConfig, SeasonalBaseline
 
 RULE = "volume_spike"
+SCALES: tuple[str, ...] = ("short", "mid", "long", "shift")
+# Count floor of each scale as a multiple of `min_count` (the short-window floor).
+_FLOOR_MULT = (1.0, 1.5, 2.0, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +36,22 @@ class SpikeConfig:
 
     bin_seconds: int = 60
     window_minutes: float = 5.0
+    mid_window_minutes: float = 15.0
     long_window_minutes: float = 60.0
     z_sustain: float = 5.0
     z_burst: float = 9.0
+    z_mid: float = 5.5
     z_long: float = 6.0
+    z_shift: float = 7.0
+    shift_level_half_life_hours: float = 48.0
+    shift_guard_hours: float = 6.0
     surprise_factor: float = 6.0
     peak_memory_days: int = 14
     noise_peak_z: float = 3.0
+    prior_peak_z: float = 5.0
+    peak_credible_days: float = 3.0
     persist_minutes: float = 10.0
+    long_persist_minutes: float = 60.0
     min_count: float = 15.0
     min_ratio: float = 2.0
     cooldown_minutes: float = 360.0
@@ -50,23 +66,56 @@ class SpikeConfig:
         return max(1, round(self.window_minutes * 60 / self.bin_seconds))
 
     @property
+    def mid_window_bins(self) -> int:
+        """Bins in the rolling mid (short-surge) window."""
+        return max(self.window_bins, round(self.mid_window_minutes * 60 / self.bin_seconds))
+
+    @property
     def long_window_bins(self) -> int:
         """Bins in the rolling long (sustained-rise) window."""
-        return max(self.window_bins, round(self.long_window_minutes * 60 / self.bin_seconds))
+        return max(self.mid_window_bins, round(self.long_window_minutes * 60 / self.bin_seconds))
 
     @property
     def persist_bins(self) -> int:
         """Consecutive hot bins needed before a sustained alert."""
         return max(1, math.ceil(self.persist_minutes * 60 / self.bin_seconds))
 
+    @property
+    def scale_persist_bins(self) -> tuple[int, ...]:
+        """Consecutive hot bins each scale in `SCALES` needs before it alerts."""
+        long_k = max(1, math.ceil(self.long_persist_minutes * 60 / self.bin_seconds))
+        return (self.persist_bins, self.persist_bins, long_k, long_k)
 
-# Tuned once on the NAB realTweets dev series, for plateaus rather than peaks; the
-# dataclass defaults are `balanced`.
+    @property
+    def scale_bins(self) -> tuple[int, ...]:
+        """Rolling-window length in bins of each scale in `SCALES`."""
+        return (
+            self.window_bins,
+            self.mid_window_bins,
+            self.long_window_bins,
+            self.long_window_bins,
+        )
+
+    @property
+    def scale_z(self) -> tuple[float, ...]:
+        """Base z threshold of each scale in `SCALES`."""
+        return (self.z_sustain, self.z_mid, self.z_long, self.z_shift)
+
+    def shift_baseline(self) -> BaselineConfig:
+        """Baseline config of the level-shift scale: the same, with a slow level."""
+        return replace(self.baseline, level_half_life_hours=self.shift_level_half_life_hours)
+
+
+# Tuned once on the NAB realTweets dev series (checked leave-one-series-out), for
+# plateaus rather than peaks; the dataclass defaults are `balanced`.
 _PRESETS: dict[str, dict[str, float]] = {
     "sensitive": {
         "z_sustain": 4.5,
         "z_burst": 8.0,
+        "z_mid": 5.0,
         "z_long": 5.0,
+        "z_shift": 6.0,
+        "long_persist_minutes": 30.0,
         "surprise_factor": 3.0,
         "min_ratio": 1.6,
         "min_count": 10.0,
@@ -75,7 +124,9 @@ _PRESETS: dict[str, dict[str, float]] = {
     "strict": {
         "z_sustain": 6.0,
         "z_burst": 11.0,
+        "z_mid": 6.5,
         "z_long": 7.0,
+        "z_shift": 8.0,
         "surprise_factor": 8.0,
         "min_ratio": 2.5,
         "min_count": 25.0,
@@ -100,35 +151,56 @@ class SpikeDetector:
     def __init__(self, config: SpikeConfig | None = None) -> None:
         self.config = config or SpikeConfig()
         self.short = SeasonalBaseline(self.config.baseline)
+        self.mid = SeasonalBaseline(self.config.baseline)
         self.long = SeasonalBaseline(self.config.baseline)
+        self.shift = SeasonalBaseline(self.config.shift_baseline())
+        # (epoch, long count) pairs not yet learned by `shift`: a guard band, so a rise
+        # that ramps up over a few hours is still compared with the level before it.
+        self.pending: deque[tuple[float, float]] = deque()
         self.debounce = Debounce()
         self.window: list[float] = []
         self.last_ts: float | None = None
         self.day = -1
-        self.day_peak = [0.0, 0.0]
+        self.day_peak = [0.0] * len(SCALES)
         self.peaks: list[list[float]] = []
+        self.streaks = [0] * len(SCALES)
+
+    @property
+    def baselines(self) -> tuple[SeasonalBaseline, ...]:
+        """The baseline of each scale in `SCALES`."""
+        return (self.short, self.mid, self.long, self.shift)
 
     def _surprise_floor(self, scale: int) -> float:
-        """Return the z this series must beat given its own recent daily peaks.
+        """Return the z this series must beat at `scale` given its own recent daily peaks.
 
         A brand whose volume jumps tenfold every day is not in crisis when it does so
         again: the bar is `surprise_factor` times the median daily peak z of the last
-        `peak_memory_days` days (scale 0 short window, 1 long window).
+        `peak_memory_days` days above `noise_peak_z`. Until `peak_credible_days` days are
+        known, the median is shrunk towards `prior_peak_z`, so a young series is not
+        assumed to be quiet.
         """
         cfg = self.config
-        if cfg.surprise_factor <= 0 or len(self.peaks) < 3:
+        if cfg.surprise_factor <= 0:
             return 0.0
-        typical = statistics.median(p[scale] for p in self.peaks)
-        base = cfg.z_sustain if scale == 0 else cfg.z_long
-        return base + cfg.surprise_factor * max(0.0, typical - cfg.noise_peak_z)
+        days = len(self.peaks)
+        weight = min(1.0, days / cfg.peak_credible_days) if cfg.peak_credible_days > 0 else 1.0
+        seen = statistics.median(p[scale] for p in self.peaks) if days else 0.0
+        typical = weight * seen + (1.0 - weight) * cfg.prior_peak_z
+        return cfg.scale_z[scale] + cfg.surprise_factor * max(0.0, typical - cfg.noise_peak_z)
 
-    def _roll_day(self, epoch: float, z: float, z_long: float) -> None:
+    def _roll_day(self, epoch: float, zs: list[float]) -> None:
         day = int(epoch // 86400)
         if day != self.day:
             if self.day >= 0:
                 self.peaks = [*self.peaks, self.day_peak][-self.config.peak_memory_days :]
-            self.day, self.day_peak = day, [0.0, 0.0]
-        self.day_peak = [max(self.day_peak[0], z), max(self.day_peak[1], z_long)]
+            self.day, self.day_peak = day, [0.0] * len(SCALES)
+        self.day_peak = [max(a, b) for a, b in zip(self.day_peak, zs, strict=True)]
+
+    def _learn_shift(self, epoch: float, count: float) -> None:
+        self.pending.append((epoch, count))
+        guard = self.config.shift_guard_hours * 3600
+        while self.pending and self.pending[0][0] <= epoch - guard:
+            self.shift.update(*self.pending.popleft())
 
     def update(self, ts: datetime, value: float, *, expected_lift: float = 1.0) -> Alert | None:
         """Score the bin ending at `ts`, learn from it, and return an alert if one fires.
@@ -151,87 +223,125 @@ class SpikeDetector:
         # for as long as it sits in the rolling windows and is never learned as normal.
         self.window.append(value / lift)
         del self.window[: -cfg.long_window_bins]
-        short_n = min(cfg.window_bins, len(self.window))
-        count = sum(self.window[-short_n:]) * cfg.window_bins / short_n
-        long_count = sum(self.window) * cfg.long_window_bins / len(self.window)
 
-        mu, sigma = self.short.expected(epoch)
-        z = (math.sqrt(count) - mu) / sigma
-        mu_l, sigma_l = self.long.expected(epoch)
-        z_long = (math.sqrt(long_count) - mu_l) / sigma_l
-        expected = mu * mu
-        ratio = count / max(expected, 1.0)
-        ratio_long = long_count / max(mu_l * mu_l, 1.0)
+        counts: list[float] = []
+        zs: list[float] = []
+        ratios: list[float] = []
+        expected = 0.0
+        for i, (bins, base) in enumerate(zip(cfg.scale_bins, self.baselines, strict=True)):
+            n = min(bins, len(self.window))
+            count = sum(self.window[-n:]) * bins / n
+            mu, sigma = base.expected(epoch)
+            counts.append(count)
+            zs.append((math.sqrt(count) - mu) / sigma)
+            ratios.append(count / max(mu * mu, 1.0))
+            if i == 0:
+                expected = mu * mu
 
         credible = self.short.history_hours >= cfg.warmup_hours
         penalty = 1.0 + cfg.unlearned_penalty * (1.0 - self.short.maturity(epoch))
-        surprise = self._surprise_floor(0)
-        surprise_long = self._surprise_floor(1)
-        short_ok = count >= cfg.min_count and ratio >= cfg.min_ratio
-        long_ok = long_count >= 2 * cfg.min_count and ratio_long >= cfg.min_ratio
-        score = max(z, z_long * cfg.z_sustain / cfg.z_long)
-        hot_short = short_ok and z >= max(cfg.z_sustain * penalty, surprise)
-        hot_long = long_ok and z_long >= max(cfg.z_long * penalty, surprise_long)
-        burst = short_ok and z >= max(cfg.z_burst * penalty, surprise)
+        floors = [self._surprise_floor(i) for i in range(len(SCALES))]
+        hot_scales = [
+            credible
+            and counts[i] >= _FLOOR_MULT[i] * cfg.min_count
+            and ratios[i] >= cfg.min_ratio
+            and zs[i] >= max(cfg.scale_z[i] * penalty, floors[i])
+            for i in range(len(SCALES))
+        ]
+        if (
+            self.debounce.last_ts is not None
+            and epoch - self.debounce.last_ts > 1.5 * cfg.bin_seconds
+        ):
+            self.streaks = [0] * len(SCALES)
+        self.streaks = [
+            n + 1 if hot else 0 for n, hot in zip(self.streaks, hot_scales, strict=True)
+        ]
+        sustained = [n >= k for n, k in zip(self.streaks, cfg.scale_persist_bins, strict=True)]
+        short_ok = counts[0] >= cfg.min_count and ratios[0] >= cfg.min_ratio
+        burst = short_ok and zs[0] >= max(cfg.z_burst * penalty, floors[0])
+        score = max(z * cfg.z_sustain / t for z, t in zip(zs, cfg.scale_z, strict=True))
         fire = self.debounce.step(
             epoch,
-            hot=credible and (hot_short or hot_long),
+            hot=credible and any(sustained),
             burst=credible and burst,
-            calm=max(z, z_long) < cfg.rearm_z,
-            k=cfg.persist_bins,
+            calm=max(zs) < cfg.rearm_z,
+            k=1,
             cooldown_s=cfg.cooldown_minutes * 60,
             max_gap_s=1.5 * cfg.bin_seconds,
         )
         if credible:
-            self._roll_day(epoch, z, z_long)
-        self.short.update(epoch, count)
-        self.long.update(epoch, long_count)
+            self._roll_day(epoch, zs)
+        for count, base in zip(counts[:3], self.baselines[:3], strict=True):
+            base.update(epoch, count)
+        self._learn_shift(epoch, counts[3])
         if not fire:
             return None
+        details: dict[str, Any] = {
+            f"z_{name}": round(z, 3) for name, z in zip(SCALES, zs, strict=True)
+        }
+        details.update(
+            ratio=round(ratios[0], 3),
+            ratio_long=round(ratios[2], 3),
+            window_minutes=cfg.window_minutes,
+            expected_lift=lift,
+            surprise_floor=round(max(floors), 3),
+            hot=[name for name, hot in zip(SCALES, sustained, strict=True) if hot],
+        )
         return Alert(
             ts=from_epoch(epoch),
             rule=RULE,
             score=round(score, 3),
-            value=count,
+            value=counts[0],
             baseline=round(expected, 3),
-            details={
-                "z_short": round(z, 3),
-                "z_long": round(z_long, 3),
-                "ratio": round(ratio, 3),
-                "ratio_long": round(ratio_long, 3),
-                "window_minutes": cfg.window_minutes,
-                "expected_lift": lift,
-                "surprise_floor": round(max(surprise, surprise_long), 3),
-            },
+            details=details,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Return config and state as a JSON-ready dict (persist it between restarts)."""
         return {
             "config": {k: v for k, v in asdict(self.config).items() if k != "baseline"},
-            "short": self.short.to_dict(),
-            "long": self.long.to_dict(),
+            **{name: base.to_dict() for name, base in zip(SCALES, self.baselines, strict=True)},
             "debounce": self.debounce.to_dict(),
             "window": list(self.window),
             "last_ts": self.last_ts,
             "day": self.day,
             "day_peak": list(self.day_peak),
-            "peaks": [list(pair) for pair in self.peaks],
+            "peaks": [list(p) for p in self.peaks],
+            "pending": [list(p) for p in self.pending],
+            "streaks": list(self.streaks),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], config: SpikeConfig | None = None) -> SpikeDetector:
-        """Restore from `to_dict` output; `config` overrides the stored one when given."""
+        """Restore from `to_dict` output; `config` overrides the stored one when given.
+
+        State saved before the mid and shift scales existed restores too: those scales
+        start learning afresh and their past daily peaks are taken from the nearest scale.
+        """
         if config is None:
             base_cfg = BaselineConfig(**data["short"]["config"])
             config = SpikeConfig(**data["config"], baseline=base_cfg)
         det = cls(config)
         det.short = SeasonalBaseline.from_dict(data["short"], config.baseline)
         det.long = SeasonalBaseline.from_dict(data["long"], config.baseline)
+        if "mid" in data:
+            det.mid = SeasonalBaseline.from_dict(data["mid"], config.baseline)
+        if "shift" in data:
+            det.shift = SeasonalBaseline.from_dict(data["shift"], config.shift_baseline())
+        det.pending = deque((float(a), float(b)) for a, b in data.get("pending", []))
         det.debounce = Debounce.from_dict(data["debounce"])
-        det.window = [float(v) for v in data["window"]]
+        det.streaks = [int(v) for v in data.get("streaks", [])] or [0] * len(SCALES)
+        det.window = [float(v) for v in data["window"]][-config.long_window_bins :]
         det.last_ts = None if data["last_ts"] is None else float(data["last_ts"])
         det.day = int(data["day"])
-        det.day_peak = [float(v) for v in data["day_peak"]]
-        det.peaks = [[float(v) for v in pair] for pair in data["peaks"]]
+        det.day_peak = _per_scale(data["day_peak"])
+        det.peaks = [_per_scale(p) for p in data["peaks"]]
         return det
+
+
+def _per_scale(values: list[float]) -> list[float]:
+    """Return one value per scale, filling a legacy (short, long) pair as (s, s, l, l)."""
+    vals = [float(v) for v in values]
+    if len(vals) == 2:
+        vals = [vals[0], vals[0], vals[1], vals[1]]
+    return vals

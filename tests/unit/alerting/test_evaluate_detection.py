@@ -32,3 +32,27 @@ def test_eval_prints_json_lines(tmp_path: Path) -> None:
     assert final == summary and final["n"] == len(points) and final["bin_seconds"] == 300
     assert final["alerts"] == len(alerts) and final["windows_caught"] == 1
     assert {"alerts_per_week", "false_alerts_per_week", "median_delay_minutes"} <= set(final)
+
+
+def test_delay_from_labeled_point_when_points_file_is_beside_labels(tmp_path: Path) -> None:
+    points = series(3 * 288, 50.0, step_s=300)
+    at = 2 * 288 + 100
+    csv_path = tmp_path / "brand_y.csv"
+    lines = ["timestamp,value"] + [
+        f"{ts:%Y-%m-%d %H:%M:%S},{int(v * 10 if at <= i < at + 3 else v)}"
+        for i, (ts, v) in enumerate(points)
+    ]
+    csv_path.write_text("\n".join(lines) + "\n")
+    fmt = "%Y-%m-%d %H:%M:%S"
+    window = [f"{points[at - 20][0]:{fmt}}", f"{points[at + 20][0]:{fmt}}"]
+    (tmp_path / "labels.json").write_text(json.dumps({"brand_y.csv": [window]}))
+    (tmp_path / "anomaly_points.json").write_text(
+        json.dumps({"brand_y.csv": [f"{points[at - 2][0]:{fmt}}"]})
+    )
+    summary = run_detection_eval(
+        csv_path, "balanced", out=io.StringIO(), labels_path=tmp_path / "labels.json"
+    )
+    assert summary["windows_caught"] == 1
+    # The window opens 100 minutes before the spike; the labeled point 10 minutes before.
+    assert summary["median_delay_minutes"] - summary["median_delay_from_point_minutes"] == 90
+    assert 0 <= summary["median_delay_from_point_minutes"] <= 30

@@ -95,3 +95,29 @@ def test_never_raises_on_arbitrary_series(values: list[float]) -> None:
     for i, v in enumerate(values):
         det.update(START + timedelta(minutes=i), v, expected_lift=1.0 + (i % 3))
     json.dumps(det.to_dict())
+
+
+def test_state_saved_before_mid_and_shift_scales_restores(steady: list) -> None:
+    det = SpikeDetector(preset("balanced"))
+    _run(det, steady[:2000])
+    legacy = det.to_dict()
+    for key in ("mid", "shift", "pending", "streaks"):
+        legacy.pop(key)
+    legacy["day_peak"] = legacy["day_peak"][::2]
+    legacy["peaks"] = [p[::2] for p in legacy["peaks"]]
+    restored = SpikeDetector.from_dict(json.loads(json.dumps(legacy)))
+    assert all(len(p) == 4 for p in restored.peaks)
+    _run(restored, steady[2000:])
+    json.dumps(restored.to_dict())
+
+
+def test_gradual_ramp_to_a_sustained_plateau_alerts() -> None:
+    points = series(10 * 288, 40.0, seed=5, step_s=300)
+    at, ramp, hold = 8 * 288 + 150, 36, 96
+    lifted = []
+    for i, (ts, v) in enumerate(points):
+        k = i - at
+        lift = 1.0 + 3.0 * min(1.0, k / ramp) if 0 <= k < ramp + hold else 1.0
+        lifted.append((ts, v * lift))
+    alerts = _run(SpikeDetector(preset("balanced", bin_seconds=300)), lifted)
+    assert len(alerts) == 1 and points[at][0] <= alerts[0].ts <= points[at + ramp + hold][0]
