@@ -149,6 +149,24 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    results: dict[str, object] = {}
+    if args.kind in ("transformer", "all"):
+        from services.sentiment.model.build import run_model_build
+
+        results["transformer"] = run_model_build(Path(args.output) if args.output else None)
+    if args.kind in ("chinese", "all"):
+        from services.sentiment.model.build import default_data_dir
+        from services.sentiment.scorers.chinese import DEFAULT_MODEL, build_chinese_model
+
+        out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
+        results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)
+    print(json.dumps(results, default=str))
+    return 0
+
+
 def _backtest(args: argparse.Namespace) -> int:
     import asyncio
     from datetime import datetime
@@ -230,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument("--workers", type=int, help="decoder processes (default 1)")
     replay.set_defaults(handler=_replay)
+
+    model = sub.add_parser("model", help="rebuild the shipped models from the datasets")
+    model.add_argument("action", choices=["build"])
+    model.add_argument(
+        "--kind",
+        choices=["transformer", "chinese", "all"],
+        default="all",
+        help="transformer: sentiment + emotion heads on the MiniLM encoder; chinese: jieba LR",
+    )
+    model.add_argument("--output", help="directory for the trained weights (default: in place)")
+    model.set_defaults(handler=_model)
 
     backtest = sub.add_parser("backtest", help="alerts a rule set would have raised on history")
     backtest.add_argument("--brand", required=True)

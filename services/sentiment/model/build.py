@@ -72,8 +72,9 @@ def encoder_dir() -> Path:
 
 
 def default_data_dir() -> Path:
-    """Return the dataset directory: $CRISISWATCH_DATA_DIR, else /work/shared/data."""
-    return Path(os.environ.get("CRISISWATCH_DATA_DIR", "/work/shared/data"))
+    """Return the dataset directory: $CRISISWATCH_DATA_DIR, else `../shared/data` of the repo."""
+    beside_checkout = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return Path(os.environ.get("CRISISWATCH_DATA_DIR", str(beside_checkout)))
 
 
 def default_cache_dir() -> Path:
