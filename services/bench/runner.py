@@ -58,6 +58,27 @@ async def _vader_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     return await scoring_figures(env, n=n, repeats=repeats, enricher=enricher, path="vader")
 
 
+async def _transformer_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.scoring import scoring_figures
+    from services.sentiment.config import SentimentSettings
+    from services.sentiment.enrich import Enricher
+    from services.sentiment.routing import RoutingPolicy
+
+    settings = SentimentSettings(sentiment_transformer_enabled=True)
+    enricher = await asyncio.to_thread(Enricher.from_settings, settings)
+    # Route every English mention to the transformer: the path's worst case.
+    enricher.policy = RoutingPolicy(confidence_below=1.0, negative=True, reach_at_least=0)
+    n, repeats = (1_000, 1) if quick else (4_000, 3)
+    figures = await scoring_figures(env, n=n, repeats=repeats, enricher=enricher,
+                                    path="transformer")
+    return [
+        Figure(f.stage, f.name, f.value, f.unit, f.ceiling, f.ceiling_name,
+               f"{f.note}; every English mention through the default transformer "
+               f"({settings.sentiment_torch_threads} torch threads)", f.runs)
+        for f in figures
+    ]  # fmt: skip
+
+
 async def _ingest(env: BenchEnv, quick: bool) -> list[Figure]:
     from services.bench.ingest import ingest_figures
 
@@ -75,6 +96,7 @@ async def _api(env: BenchEnv, quick: bool) -> list[Figure]:
 STAGES: dict[str, Stage] = {
     "ingest": _ingest,
     "scoring/vader": _vader_scoring,
+    "scoring/transformer": _transformer_scoring,
     "api": _api,
 }
 

@@ -62,7 +62,7 @@ class Enricher:
         self._topics = topics or TopicLexicon.load()
         self._transformer = transformer
         self._emotion_model = emotion_model
-        self._policy = policy or RoutingPolicy()
+        self.policy = policy or RoutingPolicy()
         self._keyword_limit = keyword_limit
 
     @classmethod
@@ -159,7 +159,7 @@ class Enricher:
             r
             for r in rows
             if self._transformer.supports(r.language)
-            and needs_transformer(r.mention, r.sentiment, policy=self._policy,
+            and needs_transformer(r.mention, r.sentiment, policy=self.policy,
                                   alert_brands=alert_brands)
         ]  # fmt: skip
         if not routed:

@@ -6,6 +6,7 @@ rollups only grow for rows that were inserted in this transaction.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -193,16 +194,25 @@ def _rows(sums: dict[RollupKey, dict[str, float]], time_column: str) -> list[dic
     return rows
 
 
+@functools.cache
+def _additive_upsert(model: Any, time_column: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding the measures; built once, run as executemany."""
+    stmt = insert(model)
+    return stmt.on_conflict_do_update(
+        index_elements=["brand", time_column, "topic", "platform", "language"],
+        set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in ADDITIVE},
+    )
+
+
 async def _upsert_additive(
     session: AsyncSession, model: Any, time_column: str, rows: list[dict[str, Any]]
 ) -> None:
-    stmt = insert(model).values(rows)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["brand", time_column, "topic", "platform", "language"],
-            set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in ADDITIVE},
-        )
-    )
+    if model is RollupRow:
+        for row in rows:
+            row.setdefault("distinct_authors", 0)
+    # Sorted keys: concurrent workers lock rollup rows in the same order (no deadlocks).
+    rows.sort(key=lambda r: (r["brand"], r[time_column], r["topic"], r["platform"], r["language"]))
+    await session.execute(_additive_upsert(model, time_column), rows)
 
 
 async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> None:
@@ -219,19 +229,39 @@ async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> 
         await _upsert_additive(session, model, unit, _rows(coarse, unit))
     keys = sorted({(brand, minute) for brand, minute, *_ in sums})
     await session.execute(
-        text(
-            """
-            UPDATE mention_rollups r SET distinct_authors = (
-                SELECT count(DISTINCT m.author_id) FROM mentions m
-                WHERE m.created_at >= r.minute AND m.created_at < r.minute + interval '1 minute'
-                  AND m.brands @> ARRAY[r.brand]::varchar[]
-                  AND m.platform = r.platform AND m.language = r.language
-                  AND (r.topic = '' OR m.topics @> ARRAY[r.topic]::varchar[]))
-            WHERE (r.brand, r.minute) IN (
-                SELECT * FROM unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[])))
-            """
-        ).bindparams(brands=[k[0] for k in keys], minutes=[k[1] for k in keys])
+        _DISTINCT_AUTHORS.bindparams(
+            brands=[k[0] for k in keys],
+            minutes=[k[1] for k in keys],
+            first=keys[0][1] if len(keys) == 1 else min(k[1] for k in keys),
+            last=max(k[1] for k in keys),
+        )
     )
+
+
+# Distinct authors of the touched (brand, minute) rollups, recounted in one pass over the
+# mentions of those minutes (one scan of the created_at index, not one per rollup row).
+_DISTINCT_AUTHORS = text(
+    """
+    WITH keys AS (
+        SELECT * FROM unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[]))
+            AS k(brand, minute)
+    ), counted AS (
+        SELECT b.brand, date_trunc('minute', m.created_at, 'UTC') AS minute, t.topic,
+               m.platform, m.language, count(DISTINCT m.author_id) AS authors
+        FROM mentions m
+        CROSS JOIN LATERAL unnest(m.brands) AS b(brand)
+        CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
+        WHERE m.created_at >= :first AND m.created_at < :last + interval '1 minute'
+          AND (b.brand, date_trunc('minute', m.created_at, 'UTC')) IN (SELECT * FROM keys)
+        GROUP BY 1, 2, 3, 4, 5
+    )
+    UPDATE mention_rollups r SET distinct_authors = c.authors
+    FROM counted c
+    WHERE r.brand = c.brand AND r.minute = c.minute AND r.topic = c.topic
+      AND r.platform = c.platform AND r.language = c.language
+      AND r.distinct_authors IS DISTINCT FROM c.authors
+    """
+)
 
 
 async def rebuild_coarse_rollups(
