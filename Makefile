@@ -4,7 +4,7 @@ CW := $(PYTHON) -m services.cli
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra-up infra-down run demo test lint format bench soak env-example
+.PHONY: help install infra-up infra-down run demo test lint format bench bench-quick soak env-example
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,15 @@ demo: infra-up ## run the demo: services, a generated crisis, live view (Ctrl-C 
 
 test: install ## install, start the infrastructure, run the test suite, stop what it started
 	@bash deploy/scripts/test.sh $(PYTEST_ARGS)
+
+bench: infra-up ## throughput, latency and memory of every stage against its ceiling
+	$(CW) bench --json bench-results.json
+
+bench-quick: infra-up ## the benchmark suite on small inputs (under 2 minutes)
+	$(CW) bench --quick --json bench-results-quick.json
+
+soak: infra-up ## long load test with a crisis injected midway (CRISISWATCH_SOAK_MINUTES, default 10)
+	$(PYTHON) -m pytest -m soak tests/soak -p no:cacheprovider
 
 lint: ## ruff and mypy
 	$(PYTHON) -m ruff check .
