@@ -19,7 +19,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.partitioner import DefaultPartitioner
 
 from shared import serde
@@ -29,6 +35,10 @@ from shared.schemas import DeadLetter
 log = logging.getLogger(__name__)
 
 Header = tuple[str, bytes]
+
+# Kafka's default message limit is 1 MiB; base64 plus the replacement-decoded text of a
+# non-UTF-8 original take about 2.4 times its size, so this keeps letters well under it.
+MAX_ORIGINAL_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +243,16 @@ class EventConsumer:
         for rec in records:
             tp = TopicPartition(rec.topic, rec.partition)
             offsets[tp] = max(offsets.get(tp, 0), rec.offset + 1)
-        if offsets:
+        # A rebalance may have revoked partitions since the poll: their records go to the new
+        # owner, which replays them (idempotent store), so skip them instead of crashing.
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return
+        try:
             await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
+            log.warning("offset commit skipped, the group rebalanced (%s); records replay", exc)
 
     def pause(self) -> None:
         """Stop fetching (while a downstream dependency is unavailable)."""
@@ -275,7 +293,14 @@ class DeadLetterWriter:
         self._stage = stage
 
     async def send(self, original: bytes, reason: str, *, source: str) -> None:
-        """Publish `original` with `reason`; the bytes are kept exactly (base64 if not UTF-8)."""
+        """Publish `original` with `reason`; the bytes are kept exactly (base64 if not UTF-8).
+
+        Originals larger than `MAX_ORIGINAL_BYTES` are cut (the reason says so): a letter
+        must fit in one Kafka message, or one oversized record would fail its whole batch.
+        """
+        if len(original) > MAX_ORIGINAL_BYTES:
+            reason = f"(original of {len(original)} bytes cut to {MAX_ORIGINAL_BYTES}) {reason}"
+            original = original[:MAX_ORIGINAL_BYTES]
         try:
             text = original.decode("utf-8")
             b64 = None

@@ -112,11 +112,15 @@ class SampleMention(BaseModel):
 class ReviewIn(_In):
     """Input of the post-incident review."""
 
-    summary: str = Field(min_length=1, max_length=20_000,
-                         examples=["A batch of faulty kettles; recall announced within 2h."])
+    summary: str = Field(
+        min_length=1,
+        max_length=20_000,
+        examples=["A batch of faulty kettles; recall announced within 2h."],
+    )
     root_cause: str | None = Field(default=None, max_length=20_000)
-    actions: list[str] = Field(default_factory=list, max_length=50,
-                               examples=[["QA gate on heating elements"]])
+    actions: list[str] = Field(
+        default_factory=list, max_length=50, examples=[["QA gate on heating elements"]]
+    )
 
 
 class ReviewRead(BaseModel):
@@ -168,8 +172,9 @@ class SnoozeIn(_In):
 class ResolveIn(_In):
     """Input of resolve."""
 
-    resolution: str | None = Field(default=None, max_length=10_000,
-                                   examples=["Recall announced; sentiment back to baseline."])
+    resolution: str | None = Field(
+        default=None, max_length=10_000, examples=["Recall announced; sentiment back to baseline."]
+    )
 
 
 def _incident_read(row: IncidentRow) -> IncidentRead:
@@ -212,8 +217,10 @@ async def list_incidents(
     rows = list((await session.scalars(stmt)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return IncidentPage(items=[_incident_read(r) for r in rows],
-                        next_before_id=rows[-1].id if more and rows else None)
+    return IncidentPage(
+        items=[_incident_read(r) for r in rows],
+        next_before_id=rows[-1].id if more and rows else None,
+    )
 
 
 async def incident_detail(
@@ -221,13 +228,18 @@ async def incident_detail(
 ) -> IncidentDetail:
     """The incident with timeline, signals, top negative sample mentions and review."""
     row = await _incident(session, incident_id)
-    events = (await session.scalars(
-        select(IncidentEventRow).where(IncidentEventRow.incident_id == incident_id)
-        .order_by(IncidentEventRow.at, IncidentEventRow.id)
-    )).all()
-    signals = (await session.scalars(
-        select(SignalRow).where(SignalRow.incident_id == incident_id).order_by(SignalRow.at)
-    )).all()
+    events = (
+        await session.scalars(
+            select(IncidentEventRow)
+            .where(IncidentEventRow.incident_id == incident_id)
+            .order_by(IncidentEventRow.at, IncidentEventRow.id)
+        )
+    ).all()
+    signals = (
+        await session.scalars(
+            select(SignalRow).where(SignalRow.incident_id == incident_id).order_by(SignalRow.at)
+        )
+    ).all()
     since = row.opened_at - timedelta(hours=1)
     until = row.resolved_at or datetime.now(UTC)
     conditions: list[ColumnElement[bool]] = [
@@ -238,11 +250,14 @@ async def incident_detail(
     ]
     if row.topic:
         conditions.append(MentionRow.topics.contains([row.topic]))
-    mentions = (await session.scalars(
-        select(MentionRow).where(*conditions)
-        .order_by(MentionRow.author_reach.desc().nulls_last(), MentionRow.created_at.desc())
-        .limit(samples)
-    )).all()
+    mentions = (
+        await session.scalars(
+            select(MentionRow)
+            .where(*conditions)
+            .order_by(MentionRow.author_reach.desc().nulls_last(), MentionRow.created_at.desc())
+            .limit(samples)
+        )
+    ).all()
     review = await session.get(IncidentReviewRow, incident_id)
     return IncidentDetail(
         **_incident_read(row).model_dump(),
@@ -261,8 +276,9 @@ async def _transition(
         raise Conflict(f"cannot {action} incident {row.id}: it is {row.status}")
     session.add(IncidentEventRow(incident_id=row.id, kind=action, actor=actor, data=data))
     row.updated_at = datetime.now(UTC)
-    await audit.record(session, actor=actor, action=f"incident.{action}",
-                       target=f"incident:{row.id}", details=data)
+    await audit.record(
+        session, actor=actor, action=f"incident.{action}", target=f"incident:{row.id}", details=data
+    )
 
 
 async def acknowledge(session: AsyncSession, *, incident_id: int, actor: str) -> IncidentRead:
@@ -281,8 +297,9 @@ async def assign(
 ) -> IncidentRead:
     """Give an unresolved incident an owner."""
     row = await _incident(session, incident_id, lock=True)
-    await _transition(session, row, action="assign", actor=actor,
-                      data={"owner": owner, "previous": row.owner})
+    await _transition(
+        session, row, action="assign", actor=actor, data={"owner": owner, "previous": row.owner}
+    )
     row.owner = owner
     await session.flush()
     return _incident_read(row)
@@ -291,13 +308,17 @@ async def assign(
 async def add_note(session: AsyncSession, *, incident_id: int, text: str, actor: str) -> EventRead:
     """Append a note to the incident timeline (allowed in every status)."""
     await _incident(session, incident_id)
-    event = IncidentEventRow(incident_id=incident_id, kind="note", actor=actor,
-                             data={"text": text})
+    event = IncidentEventRow(incident_id=incident_id, kind="note", actor=actor, data={"text": text})
     session.add(event)
     await session.flush()
     await session.refresh(event)
-    await audit.record(session, actor=actor, action="incident.note",
-                       target=f"incident:{incident_id}", details={"event_id": event.id})
+    await audit.record(
+        session,
+        actor=actor,
+        action="incident.note",
+        target=f"incident:{incident_id}",
+        details={"event_id": event.id},
+    )
     return EventRead.model_validate(event, from_attributes=True)
 
 
@@ -307,8 +328,7 @@ async def snooze(
     """Silence an unresolved incident for `minutes`."""
     row = await _incident(session, incident_id, lock=True)
     until = datetime.now(UTC) + timedelta(minutes=minutes)
-    await _transition(session, row, action="snooze", actor=actor,
-                      data={"until": until.isoformat()})
+    await _transition(session, row, action="snooze", actor=actor, data={"until": until.isoformat()})
     row.status = "snoozed"
     row.snoozed_until = until
     await session.flush()
@@ -320,8 +340,13 @@ async def resolve(
 ) -> IncidentRead:
     """Close an incident; a later signal for the story opens a new one."""
     row = await _incident(session, incident_id, lock=True)
-    await _transition(session, row, action="resolve", actor=actor,
-                      data={"resolution": resolution} if resolution else {})
+    await _transition(
+        session,
+        row,
+        action="resolve",
+        actor=actor,
+        data={"resolution": resolution} if resolution else {},
+    )
     row.status = "resolved"
     row.resolved_at = datetime.now(UTC)
     row.snoozed_until = None
@@ -338,19 +363,30 @@ async def write_review(
         raise Conflict(f"incident {incident_id} is {row.status}: resolve it before the review")
     existing = await session.get(IncidentReviewRow, incident_id)
     if existing is None:
-        existing = IncidentReviewRow(incident_id=incident_id, summary=review.summary,
-                                     root_cause=review.root_cause, actions=review.actions,
-                                     author=actor)
+        existing = IncidentReviewRow(
+            incident_id=incident_id,
+            summary=review.summary,
+            root_cause=review.root_cause,
+            actions=review.actions,
+            author=actor,
+        )
         session.add(existing)
     else:
         existing.summary = review.summary
         existing.root_cause = review.root_cause
         existing.actions = review.actions
         existing.author = actor
-    session.add(IncidentEventRow(incident_id=incident_id, kind="review", actor=actor,
-                                 data={"summary": review.summary[:200]}))
-    await audit.record(session, actor=actor, action="incident.review",
-                       target=f"incident:{incident_id}")
+    session.add(
+        IncidentEventRow(
+            incident_id=incident_id,
+            kind="review",
+            actor=actor,
+            data={"summary": review.summary[:200]},
+        )
+    )
+    await audit.record(
+        session, actor=actor, action="incident.review", target=f"incident:{incident_id}"
+    )
     await session.flush()
     await session.refresh(existing)
     return ReviewRead.model_validate(existing, from_attributes=True)
@@ -400,15 +436,26 @@ async def list_runs(
     runs = list((await session.scalars(stmt)).all())
     if not runs:
         return []
-    steps = (await session.scalars(
-        select(PlaybookStepRow).where(PlaybookStepRow.run_id.in_([r.id for r in runs]))
-        .order_by(PlaybookStepRow.run_id, PlaybookStepRow.position)
-    )).all()
+    steps = (
+        await session.scalars(
+            select(PlaybookStepRow)
+            .where(PlaybookStepRow.run_id.in_([r.id for r in runs]))
+            .order_by(PlaybookStepRow.run_id, PlaybookStepRow.position)
+        )
+    ).all()
     by_run: dict[int, list[StepRead]] = {r.id: [] for r in runs}
     for step in steps:
         by_run[step.run_id].append(StepRead.model_validate(step, from_attributes=True))
-    return [RunRead(id=r.id, incident_id=r.incident_id, playbook=r.playbook,
-                    started_at=r.started_at, steps=by_run[r.id]) for r in runs]
+    return [
+        RunRead(
+            id=r.id,
+            incident_id=r.incident_id,
+            playbook=r.playbook,
+            started_at=r.started_at,
+            steps=by_run[r.id],
+        )
+        for r in runs
+    ]
 
 
 async def get_run(session: AsyncSession, *, run_id: int) -> RunRead:
@@ -416,13 +463,20 @@ async def get_run(session: AsyncSession, *, run_id: int) -> RunRead:
     run = await session.get(PlaybookRunRow, run_id)
     if run is None:
         raise NotFound(f"playbook run {run_id} does not exist")
-    steps = (await session.scalars(
-        select(PlaybookStepRow).where(PlaybookStepRow.run_id == run_id)
-        .order_by(PlaybookStepRow.position)
-    )).all()
-    return RunRead(id=run.id, incident_id=run.incident_id, playbook=run.playbook,
-                   started_at=run.started_at,
-                   steps=[StepRead.model_validate(s, from_attributes=True) for s in steps])
+    steps = (
+        await session.scalars(
+            select(PlaybookStepRow)
+            .where(PlaybookStepRow.run_id == run_id)
+            .order_by(PlaybookStepRow.position)
+        )
+    ).all()
+    return RunRead(
+        id=run.id,
+        incident_id=run.incident_id,
+        playbook=run.playbook,
+        started_at=run.started_at,
+        steps=[StepRead.model_validate(s, from_attributes=True) for s in steps],
+    )
 
 
 async def update_step(
@@ -446,10 +500,14 @@ async def update_step(
     run = await session.get(PlaybookRunRow, step.run_id)
     data = {"step_id": step_id, "title": step.title, "from": previous, "to": update.status}
     if run is not None:
-        session.add(IncidentEventRow(incident_id=run.incident_id, kind="playbook_step",
-                                     actor=actor, data=data))
-    await audit.record(session, actor=actor, action="playbook.step",
-                       target=f"step:{step_id}", details=data)
+        session.add(
+            IncidentEventRow(
+                incident_id=run.incident_id, kind="playbook_step", actor=actor, data=data
+            )
+        )
+    await audit.record(
+        session, actor=actor, action="playbook.step", target=f"step:{step_id}", details=data
+    )
     await session.flush()
     return StepRead.model_validate(step, from_attributes=True)
 
@@ -463,13 +521,15 @@ class RuleDefinition(_In):
     """A threshold rule on rollup aggregates per window."""
 
     kind: Literal["threshold"] = "threshold"
-    metric: Metric = Field(examples=["negative"],
-                           description="negative count, volume, negative/volume or mean score")
+    metric: Metric = Field(
+        examples=["negative"], description="negative count, volume, negative/volume or mean score"
+    )
     window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     threshold: float = Field(examples=[50.0], ge=-1e12, le=1e12)
     comparison: Literal[">=", "<="] = ">="
-    min_volume: int = Field(default=0, ge=0, le=10**9,
-                            description="ignore windows with fewer mentions")
+    min_volume: int = Field(
+        default=0, ge=0, le=10**9, description="ignore windows with fewer mentions"
+    )
     topic: str = Field(default="", max_length=64)
     platform: str | None = Field(default=None, max_length=32)
     language: str | None = Field(default=None, max_length=16)
@@ -479,8 +539,12 @@ class RuleDefinition(_In):
 class RuleIn(_In):
     """Input of create/replace rule."""
 
-    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
-                      examples=["acme-negative-surge"])
+    name: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        examples=["acme-negative-surge"],
+    )
     brand: str = Field(default="*", min_length=1, max_length=64, examples=["acme"])
     enabled: bool = True
     definition: RuleDefinition
@@ -520,8 +584,10 @@ async def list_rules(session: AsyncSession, *, brand: str | None = None) -> list
     stmt = select(RuleRow).order_by(RuleRow.name)
     if brand:
         stmt = stmt.where(RuleRow.brand.in_([brand, "*"]))
-    return [RuleRead.model_validate(r, from_attributes=True)
-            for r in (await session.scalars(stmt)).all()]
+    return [
+        RuleRead.model_validate(r, from_attributes=True)
+        for r in (await session.scalars(stmt)).all()
+    ]
 
 
 async def get_rule(session: AsyncSession, *, rule_id: int) -> RuleRead:
@@ -534,8 +600,12 @@ async def get_rule(session: AsyncSession, *, rule_id: int) -> RuleRead:
 
 async def create_rule(session: AsyncSession, *, rule: RuleIn, actor: str) -> RuleRead:
     """Create a rule; the name must be unique."""
-    row = RuleRow(name=rule.name, brand=rule.brand, enabled=rule.enabled,
-                  definition=rule.definition.model_dump(mode="json"))
+    row = RuleRow(
+        name=rule.name,
+        brand=rule.brand,
+        enabled=rule.enabled,
+        definition=rule.definition.model_dump(mode="json"),
+    )
     try:
         async with session.begin_nested():
             session.add(row)
@@ -543,14 +613,17 @@ async def create_rule(session: AsyncSession, *, rule: RuleIn, actor: str) -> Rul
     except IntegrityError as exc:
         raise Conflict(f"a rule named {rule.name!r} already exists") from exc
     await session.refresh(row)
-    await audit.record(session, actor=actor, action="rule.create", target=f"rule:{row.id}",
-                       details=rule.model_dump(mode="json"))
+    await audit.record(
+        session,
+        actor=actor,
+        action="rule.create",
+        target=f"rule:{row.id}",
+        details=rule.model_dump(mode="json"),
+    )
     return RuleRead.model_validate(row, from_attributes=True)
 
 
-async def update_rule(
-    session: AsyncSession, *, rule_id: int, rule: RuleIn, actor: str
-) -> RuleRead:
+async def update_rule(session: AsyncSession, *, rule_id: int, rule: RuleIn, actor: str) -> RuleRead:
     """Replace a rule's name, brand, definition and enabled flag."""
     row = await session.get(RuleRow, rule_id)
     if row is None:
@@ -567,8 +640,13 @@ async def update_rule(
     except IntegrityError as exc:
         raise Conflict(f"a rule named {rule.name!r} already exists") from exc
     await session.refresh(row)
-    await audit.record(session, actor=actor, action="rule.update", target=f"rule:{rule_id}",
-                       details={"before": before, "after": rule.model_dump(mode="json")})
+    await audit.record(
+        session,
+        actor=actor,
+        action="rule.update",
+        target=f"rule:{rule_id}",
+        details={"before": before, "after": rule.model_dump(mode="json")},
+    )
     return RuleRead.model_validate(row, from_attributes=True)
 
 
@@ -577,8 +655,13 @@ async def delete_rule(session: AsyncSession, *, rule_id: int, actor: str) -> Non
     row = await session.get(RuleRow, rule_id)
     if row is None:
         raise NotFound(f"rule {rule_id} does not exist")
-    await audit.record(session, actor=actor, action="rule.delete", target=f"rule:{rule_id}",
-                       details={"name": row.name, "definition": row.definition})
+    await audit.record(
+        session,
+        actor=actor,
+        action="rule.delete",
+        target=f"rule:{rule_id}",
+        details={"name": row.name, "definition": row.definition},
+    )
     await session.delete(row)
     await session.flush()
 
@@ -600,7 +683,9 @@ async def validate_rule(
         "window_start"
     )
     conditions: list[ColumnElement[bool]] = [
-        RollupRow.minute >= start, RollupRow.minute < end, RollupRow.topic == definition.topic,
+        RollupRow.minute >= start,
+        RollupRow.minute < end,
+        RollupRow.topic == definition.topic,
     ]
     if brand != "*":
         conditions.append(RollupRow.brand == brand)
@@ -609,12 +694,14 @@ async def validate_rule(
     if definition.language:
         conditions.append(RollupRow.language == definition.language)
     stmt = (
-        select(RollupRow.brand, bucket,
-               func.sum(RollupRow.volume).label("volume"),
-               func.sum(RollupRow.negative).label("negative"),
-               func.sum(RollupRow.negative + RollupRow.neutral + RollupRow.positive)
-               .label("scored"),
-               func.sum(RollupRow.sentiment_sum).label("sentiment_sum"))
+        select(
+            RollupRow.brand,
+            bucket,
+            func.sum(RollupRow.volume).label("volume"),
+            func.sum(RollupRow.negative).label("negative"),
+            func.sum(RollupRow.negative + RollupRow.neutral + RollupRow.positive).label("scored"),
+            func.sum(RollupRow.sentiment_sum).label("sentiment_sum"),
+        )
         .where(*conditions)
         .group_by(RollupRow.brand, bucket)
         .order_by(bucket, RollupRow.brand)
@@ -625,20 +712,35 @@ async def validate_rule(
         volume = int(row.volume)
         if volume < definition.min_volume:
             continue
-        value = _metric(definition.metric, volume=volume, negative=int(row.negative),
-                        scored=int(row.scored), sentiment_sum=float(row.sentiment_sum))
+        value = _metric(
+            definition.metric,
+            volume=volume,
+            negative=int(row.negative),
+            scored=int(row.scored),
+            sentiment_sum=float(row.sentiment_sum),
+        )
         if value is None:
             continue
-        hit = value >= definition.threshold if definition.comparison == ">=" else (
-            value <= definition.threshold)
+        hit = (
+            value >= definition.threshold
+            if definition.comparison == ">="
+            else (value <= definition.threshold)
+        )
         if hit and len(firings) < limit:
-            firings.append(RuleFiring(brand=row.brand, window_start=row.window_start,
-                                      value=round(value, 4), volume=volume))
+            firings.append(
+                RuleFiring(
+                    brand=row.brand,
+                    window_start=row.window_start,
+                    value=round(value, 4),
+                    volume=volume,
+                )
+            )
     return RuleValidation(start=start, end=end, windows_checked=len(rows), firings=firings)
 
 
-def _metric(metric: str, *, volume: int, negative: int, scored: int,
-            sentiment_sum: float) -> float | None:
+def _metric(
+    metric: str, *, volume: int, negative: int, scored: int, sentiment_sum: float
+) -> float | None:
     if metric == "negative":
         return float(negative)
     if metric == "volume":
@@ -658,8 +760,9 @@ class CampaignIn(_In):
     name: str = Field(min_length=1, max_length=256, examples=["Black Friday kettle launch"])
     starts_at: datetime = Field(examples=["2026-11-27T00:00:00Z"])
     ends_at: datetime = Field(examples=["2026-11-30T23:59:00Z"])
-    expected_lift: float = Field(default=3.0, ge=1.0, le=1000.0,
-                                 description="expected volume multiple during the campaign")
+    expected_lift: float = Field(
+        default=3.0, ge=1.0, le=1000.0, description="expected volume multiple during the campaign"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> CampaignIn:
@@ -696,8 +799,10 @@ async def list_campaigns(
         stmt = stmt.where(CampaignRow.ends_at > active_from)
     if active_to is not None:
         stmt = stmt.where(CampaignRow.starts_at < active_to)
-    return [CampaignRead.model_validate(r, from_attributes=True)
-            for r in (await session.scalars(stmt)).all()]
+    return [
+        CampaignRead.model_validate(r, from_attributes=True)
+        for r in (await session.scalars(stmt)).all()
+    ]
 
 
 async def get_campaign(session: AsyncSession, *, campaign_id: int) -> CampaignRead:
@@ -725,8 +830,13 @@ async def save_campaign(
             setattr(row, key, value)
         action = "campaign.update"
     await session.flush()
-    await audit.record(session, actor=actor, action=action, target=f"campaign:{row.id}",
-                       details=campaign.model_dump(mode="json"))
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target=f"campaign:{row.id}",
+        details=campaign.model_dump(mode="json"),
+    )
     return CampaignRead.model_validate(row, from_attributes=True)
 
 
@@ -735,8 +845,12 @@ async def delete_campaign(session: AsyncSession, *, campaign_id: int, actor: str
     row = await session.get(CampaignRow, campaign_id)
     if row is None:
         raise NotFound(f"campaign {campaign_id} does not exist")
-    await audit.record(session, actor=actor, action="campaign.delete",
-                       target=f"campaign:{campaign_id}", details={"name": row.name})
+    await audit.record(
+        session,
+        actor=actor,
+        action="campaign.delete",
+        target=f"campaign:{campaign_id}",
+        details={"name": row.name},
+    )
     await session.delete(row)
     await session.flush()
-

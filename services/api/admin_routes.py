@@ -33,7 +33,11 @@ class AuditEntry(BaseModel):
 
 
 async def list_audit(
-    session: AsyncSession, *, action: str | None, target: str | None, before_id: int | None,
+    session: AsyncSession,
+    *,
+    action: str | None,
+    target: str | None,
+    before_id: int | None,
     limit: int,
 ) -> list[AuditEntry]:
     """Audit entries, newest first."""
@@ -44,8 +48,10 @@ async def list_audit(
         stmt = stmt.where(AuditLogRow.target == target)
     if before_id is not None:
         stmt = stmt.where(AuditLogRow.id < before_id)
-    return [AuditEntry.model_validate(r, from_attributes=True)
-            for r in (await session.scalars(stmt)).all()]
+    return [
+        AuditEntry.model_validate(r, from_attributes=True)
+        for r in (await session.scalars(stmt)).all()
+    ]
 
 
 @router.get("/keys", tags=["keys"], summary="List API keys (role admin)")
@@ -54,8 +60,12 @@ async def get_keys(session: SessionDep, _: Admin) -> list[ApiKeyRead]:
     return await keys.list_keys(session)
 
 
-@router.post("/keys", tags=["keys"], status_code=201,
-             summary="Create an API key; the secret is shown once (role admin)")
+@router.post(
+    "/keys",
+    tags=["keys"],
+    status_code=201,
+    summary="Create an API key; the secret is shown once (role admin)",
+)
 async def post_key(session: SessionDep, who: Admin, body: ApiKeyCreate) -> ApiKeyCreated:
     """Create a key."""
     key_id, secret = await keys.create_key(session, body.name, body.role, actor=who.actor)
@@ -69,22 +79,28 @@ async def delete_key(session: SessionDep, who: Admin, key_id: Id) -> ApiKeyRead:
     return await keys.revoke_key(session, key_id, actor=who.actor)
 
 
-@router.post("/privacy/erasure", tags=["privacy"],
-             summary="Erase one author's data (role admin)",
-             description="Deletes the author's mentions, rebuilds the affected rollups and "
-             "scrubs signals, incidents, timelines and queued notifications. Accepts the "
-             "pseudonymous id `a_...` or a raw platform id with its platform.")
-async def post_erasure(session: SessionDep, settings: ApiSettingsDep, who: Admin,
-                       body: ErasureIn) -> ErasureReport:
+@router.post(
+    "/privacy/erasure",
+    tags=["privacy"],
+    summary="Erase one author's data (role admin)",
+    description="Deletes the author's mentions, rebuilds the affected rollups and "
+    "scrubs signals, incidents, timelines and queued notifications. Accepts the "
+    "pseudonymous id `a_...` or a raw platform id with its platform.",
+)
+async def post_erasure(
+    session: SessionDep, settings: ApiSettingsDep, who: Admin, body: ErasureIn
+) -> ErasureReport:
     """Erase an author."""
     return await privacy.erase_author(
-        session, body.author, body.platform, settings.pseudonym_secret.get_secret_value(),
+        session,
+        body.author,
+        body.platform,
+        settings.pseudonym_secret.get_secret_value(),
         actor=who.actor,
     )
 
 
-@router.post("/privacy/purge", tags=["privacy"],
-             summary="Run the retention purge now (role admin)")
+@router.post("/privacy/purge", tags=["privacy"], summary="Run the retention purge now (role admin)")
 async def post_purge(session: SessionDep, settings: ApiSettingsDep, _: Admin) -> PurgeReport:
     """Delete mentions older than the configured retention."""
     return await privacy.purge_expired(session, timedelta(days=settings.retention_days))
@@ -100,5 +116,4 @@ async def get_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEntry]:
     """Audit entries, newest first."""
-    return await list_audit(session, action=action, target=target, before_id=before_id,
-                            limit=limit)
+    return await list_audit(session, action=action, target=target, before_id=before_id, limit=limit)

@@ -53,10 +53,14 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
         stop = asyncio.Event()
         purger = None
         if settings.retention_interval_s > 0:
-            purger = asyncio.create_task(retention_loop(
-                engine, retention=timedelta(days=settings.retention_days),
-                interval_s=settings.retention_interval_s, stop=stop,
-            ))
+            purger = asyncio.create_task(
+                retention_loop(
+                    engine,
+                    retention=timedelta(days=settings.retention_days),
+                    interval_s=settings.retention_interval_s,
+                    stop=stop,
+                )
+            )
         try:
             yield
         finally:
@@ -76,15 +80,17 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
     app.state.registry = registry
     app.state.bootstrap_servers = settings.bootstrap_servers
     app.state.api_settings = settings
-    app.state.rate_limiter = RateLimiter(rate_per_s=settings.api_rate_per_s,
-                                         burst=settings.api_rate_burst)
+    app.state.rate_limiter = RateLimiter(
+        rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
+    )
     ingest.attach(app)
     inner_auth = getattr(app.state, "push_authenticator", None)
     if inner_auth is not None:
         app.state.push_authenticator = DatabaseKeyAwareAuthenticator(inner_auth)
     errors.install(app)
-    app.add_middleware(BodySizeLimit, default_limit=settings.api_max_body_bytes,
-                       push_limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, default_limit=settings.api_max_body_bytes, push_limit=settings.max_body_bytes
+    )
     app.include_router(health.router)
     app.include_router(ingest_routes.router, dependencies=[Depends(require_ingest)])
     app.include_router(sentiment_routes.router)

@@ -60,8 +60,11 @@ class BenchResult:
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2),
-            "max": round(ordered[-1], 2)}
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(p95, 2),
+        "max": round(ordered[-1], 2),
+    }
 
 
 async def generate_rollups(
@@ -72,9 +75,16 @@ async def generate_rollups(
     rows = len(brands) * days * 24 * 60 * len(PLATFORMS) * len(LANGUAGES)
     mean = max(0.0, mentions / rows - 1)  # volume = floor(random * 2 * mean) + 1
     async with transaction(engine) as session:
-        await session.execute(_GENERATE.bindparams(
-            brands=brands, start=start, end=end - timedelta(minutes=1),
-            platforms=list(PLATFORMS), languages=list(LANGUAGES), mean=mean))
+        await session.execute(
+            _GENERATE.bindparams(
+                brands=brands,
+                start=start,
+                end=end - timedelta(minutes=1),
+                platforms=list(PLATFORMS),
+                languages=list(LANGUAGES),
+                mean=mean,
+            )
+        )
         # The hourly and daily tables are derived from the minutes, as the store does.
         minutes = (end - start).days * 24 * 60
         keys = [(b, start + timedelta(minutes=i)) for b in brands for i in range(0, minutes, 60)]
@@ -109,42 +119,60 @@ async def run_bench(
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     started = time.perf_counter()
     rows = await generate_rollups(engine, brands=brands, mentions=mentions, days=days, end=end)
-    result = BenchResult(mentions=mentions, rollup_rows=rows,
-                         generate_s=round(time.perf_counter() - started, 2))
+    result = BenchResult(
+        mentions=mentions, rollup_rows=rows, generate_s=round(time.perf_counter() - started, 2)
+    )
     start = end - timedelta(days=days)
     try:
         async with transaction(engine) as session:
+
             async def hourly() -> Any:
-                return await queries.trends(session, brands=brands[:1], start=start, end=end,
-                                            resolution="hour")
+                return await queries.trends(
+                    session, brands=brands[:1], start=start, end=end, resolution="hour"
+                )
 
             async def daily_compare() -> Any:
-                return await queries.trends(session, brands=brands[:3], start=start, end=end,
-                                            resolution="day")
+                return await queries.trends(
+                    session, brands=brands[:3], start=start, end=end, resolution="day"
+                )
 
             async def filtered() -> Any:
-                return await queries.trends(session, brands=brands[:1], start=start, end=end,
-                                            resolution="hour", platforms=["x"],
-                                            languages=["de"])
+                return await queries.trends(
+                    session,
+                    brands=brands[:1],
+                    start=start,
+                    end=end,
+                    resolution="hour",
+                    platforms=["x"],
+                    languages=["de"],
+                )
 
             async def minute_day() -> Any:
-                return await queries.trends(session, brands=brands[:1],
-                                            start=end - timedelta(days=1), end=end,
-                                            resolution="minute")
+                return await queries.trends(
+                    session,
+                    brands=brands[:1],
+                    start=end - timedelta(days=1),
+                    end=end,
+                    resolution="minute",
+                )
 
             async def share() -> Any:
-                return await queries.share_of_voice(session, brand=brands[0],
-                                                    competitors=brands[1:], start=start, end=end)
+                return await queries.share_of_voice(
+                    session, brand=brands[0], competitors=brands[1:], start=start, end=end
+                )
 
-            for name, fn in (("trend_90d_hourly_1_brand", hourly),
-                             ("trend_90d_daily_3_brands", daily_compare),
-                             ("trend_90d_hourly_filtered", filtered),
-                             ("trend_1d_minute", minute_day),
-                             ("share_of_voice_90d", share)):
+            for name, fn in (
+                ("trend_90d_hourly_1_brand", hourly),
+                ("trend_90d_daily_3_brands", daily_compare),
+                ("trend_90d_hourly_filtered", filtered),
+                ("trend_1d_minute", minute_day),
+                ("share_of_voice_90d", share),
+            ):
                 result.timings_ms[name] = await _time(repeats, fn)
             aligned_start, aligned_end = queries.align_range(start, end, "hour")
-            stmt = queries.trend_statement(brands=brands[:1], start=aligned_start,
-                                           end=aligned_end, resolution="hour")
+            stmt = queries.trend_statement(
+                brands=brands[:1], start=aligned_start, end=aligned_end, resolution="hour"
+            )
             compiled = stmt.compile(compile_kwargs={"literal_binds": True})
             plan = await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
             result.plan = [str(r[0]) for r in plan.all()]
@@ -172,9 +200,17 @@ def bench_cli(mentions: int = 10_000_000, days: int = 90, repeats: int = 30) -> 
             await engine.dispose()
 
     result = asyncio.run(main())
-    print(json.dumps({"mentions": result.mentions, "rollup_rows": result.rollup_rows,
-                      "generate_s": result.generate_s, "timings_ms": result.timings_ms},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                "mentions": result.mentions,
+                "rollup_rows": result.rollup_rows,
+                "generate_s": result.generate_s,
+                "timings_ms": result.timings_ms,
+            },
+            indent=2,
+        )
+    )
     print("\n".join(result.plan))
     main_p95 = result.timings_ms["trend_90d_hourly_1_brand"]["p95"]
     return 0 if main_p95 < 100 else 1

@@ -83,8 +83,9 @@ def require_role(minimum: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-async def require_ingest(request: Request, session: SessionDep, header: _KeyHeader,
-                         bearer: _BearerCred) -> None:
+async def require_ingest(
+    request: Request, session: SessionDep, header: _KeyHeader, bearer: _BearerCred
+) -> None:
     """Guard of the push route: database keys (`cwk_...`) must be valid `ingest`/`admin` keys.
 
     With `api_require_auth` a push without any credentials is refused here; signed pushes
@@ -94,14 +95,16 @@ async def require_ingest(request: Request, session: SessionDep, header: _KeyHead
     secret = header or (bearer.credentials if bearer else None)
     if secret is None or not secret.startswith(f"{KEY_SCHEME}_"):
         signed = request.headers.get("x-crisiswatch-signature") or request.headers.get(
-            "x-hub-signature-256")
+            "x-hub-signature-256"
+        )
         if settings.api_require_auth and secret is None and not signed:
             raise _unauthorized("pushing mentions needs an ingest or admin API key")
         return
     principal = await current_principal(request, session, header, bearer)
     if principal.role not in ("ingest", "admin"):
-        raise HTTPException(403, f"pushing mentions needs role ingest or admin, not "
-                                 f"{principal.role}")
+        raise HTTPException(
+            403, f"pushing mentions needs role ingest or admin, not {principal.role}"
+        )
 
 
 class DatabaseKeyAwareAuthenticator:

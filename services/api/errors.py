@@ -51,11 +51,17 @@ def install(app: FastAPI) -> None:
         # a NUL character or an out-of-range number. Anything else is a genuine 5xx.
         sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
         if sqlstate.startswith("22"):
-            return JSONResponse({"detail": "a value cannot be stored or compared by the "
-                                           "database (out of range or invalid characters)"}, 422)
+            return JSONResponse(
+                {
+                    "detail": "a value cannot be stored or compared by the "
+                    "database (out of range or invalid characters)"
+                },
+                422,
+            )
         log.error("database error: %s", type(exc.orig).__name__, exc_info=exc)
-        return JSONResponse({"detail": "database error"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": "database error"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:

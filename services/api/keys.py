@@ -111,12 +111,18 @@ async def create_key(
         raise BadInput("name must have 1 to 128 characters")
     prefix = secrets.token_hex(6)
     secret = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKeyRow(name=name, prefix=prefix, key_hash=hash_key(secret, secrets.token_hex(8)),
-                    role=role)
+    row = ApiKeyRow(
+        name=name, prefix=prefix, key_hash=hash_key(secret, secrets.token_hex(8)), role=role
+    )
     session.add(row)
     await session.flush()
-    await audit.record(session, actor=actor, action="key.create", target=f"key:{row.id}",
-                       details={"name": name, "role": role, "prefix": prefix})
+    await audit.record(
+        session,
+        actor=actor,
+        action="key.create",
+        target=f"key:{row.id}",
+        details={"name": name, "role": role, "prefix": prefix},
+    )
     return int(row.id), secret
 
 
@@ -127,8 +133,13 @@ async def revoke_key(session: AsyncSession, key_id: int, *, actor: str = "cli") 
         raise NotFound(f"API key {key_id} does not exist")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
-        await audit.record(session, actor=actor, action="key.revoke", target=f"key:{key_id}",
-                           details={"name": row.name})
+        await audit.record(
+            session,
+            actor=actor,
+            action="key.revoke",
+            target=f"key:{key_id}",
+            details={"name": row.name},
+        )
     await session.flush()
     return _to_read(row)
 
@@ -186,8 +197,13 @@ def apikey_cli(
                     if not name or not role:
                         raise BadInput("apikey create needs --name and --role")
                     new_id, secret = await create_key(session, name, role, actor="cli")
-                    return {"id": new_id, "name": name, "role": role, "secret": secret,
-                            "note": "store the secret now: it is shown only once"}
+                    return {
+                        "id": new_id,
+                        "name": name,
+                        "role": role,
+                        "secret": secret,
+                        "note": "store the secret now: it is shown only once",
+                    }
                 if action == "revoke":
                     if key_id is None:
                         raise BadInput("apikey revoke needs --key-id")

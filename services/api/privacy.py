@@ -48,11 +48,18 @@ class ErasureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    author: str = Field(min_length=1, max_length=256,
-                        description="pseudonymous id `a_...`, or the raw platform author id",
-                        examples=["t2_9xyz"])
-    platform: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_.-]{0,31}$",
-                                 description="needed with a raw author id", examples=["reddit"])
+    author: str = Field(
+        min_length=1,
+        max_length=256,
+        description="pseudonymous id `a_...`, or the raw platform author id",
+        examples=["t2_9xyz"],
+    )
+    platform: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_.-]{0,31}$",
+        description="needed with a raw author id",
+        examples=["reddit"],
+    )
 
 
 class ErasureReport(BaseModel):
@@ -115,9 +122,7 @@ def _mentions(value: Any, needles: set[str]) -> bool:
     return any(n in blob for n in needles)
 
 
-async def _scrub_table(
-    session: AsyncSession, model: Any, column: str, needles: set[str]
-) -> int:
+async def _scrub_table(session: AsyncSession, model: Any, column: str, needles: set[str]) -> int:
     col = getattr(model, column)
     as_text = cast(col, Text)
     matches = or_(*[as_text.contains(n, autoescape=True) for n in needles])
@@ -183,20 +188,30 @@ async def rebuild_rollups(session: AsyncSession, keys: Sequence[tuple[str, datet
 
 
 async def erase_author(
-    session: AsyncSession, author: str, platform: str | None, secret: bytes | str,
-    *, actor: str = "cli",
+    session: AsyncSession,
+    author: str,
+    platform: str | None,
+    secret: bytes | str,
+    *,
+    actor: str = "cli",
 ) -> ErasureReport:
     """Remove one author's mentions and every stored reference to them; report the counts."""
     author_id = resolve_author(author, platform, secret)
     conditions = [MentionRow.author_id == author_id]
     if platform and not PSEUDONYM.match(author):
         conditions.append(MentionRow.platform == platform)
-    deleted = (await session.execute(
-        delete(MentionRow).where(*conditions).returning(
-            MentionRow.external_id, MentionRow.brands, MentionRow.created_at)
-    )).all()
-    keys = [(brand, row.created_at.replace(second=0, microsecond=0))
-            for row in deleted for brand in row.brands]
+    deleted = (
+        await session.execute(
+            delete(MentionRow)
+            .where(*conditions)
+            .returning(MentionRow.external_id, MentionRow.brands, MentionRow.created_at)
+        )
+    ).all()
+    keys = [
+        (brand, row.created_at.replace(second=0, microsecond=0))
+        for row in deleted
+        for brand in row.brands
+    ]
     rebuilt = await rebuild_rollups(session, keys)
     needles = {author_id}
     # External ids identify the erased posts inside stored samples; long ones only, so a
@@ -211,8 +226,9 @@ async def erase_author(
         events_scrubbed=await _scrub_table(session, IncidentEventRow, "data", needles),
         notifications_scrubbed=await _scrub_table(session, OutboxRow, "payload", needles),
     )
-    await audit.record(session, actor=actor, action="privacy.erase", target=author_id,
-                       details=report.model_dump())
+    await audit.record(
+        session, actor=actor, action="privacy.erase", target=author_id, details=report.model_dump()
+    )
     return report
 
 
@@ -232,9 +248,13 @@ async def purge_expired(
         if count < _PURGE_CHUNK:
             break
     if total:
-        await audit.record(session, actor="retention", action="privacy.purge",
-                           target="mentions", details={"cutoff": cutoff.isoformat(),
-                                                       "deleted": total})
+        await audit.record(
+            session,
+            actor="retention",
+            action="privacy.purge",
+            target="mentions",
+            details={"cutoff": cutoff.isoformat(), "deleted": total},
+        )
     return PurgeReport(cutoff=cutoff, mentions_deleted=total)
 
 
@@ -269,7 +289,10 @@ def privacy_erase_cli(author: str, platform: str | None = None) -> int:
         try:
             async with transaction(engine) as session:
                 return await erase_author(
-                    session, author, platform, settings.pseudonym_secret.get_secret_value(),
+                    session,
+                    author,
+                    platform,
+                    settings.pseudonym_secret.get_secret_value(),
                     actor="cli",
                 )
         finally:

@@ -93,11 +93,33 @@ async def _api(env: BenchEnv, quick: bool) -> list[Figure]:
     return await api_figures(env, mentions=mentions, days=days, repeats=repeats)
 
 
+async def _e2e(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.e2e import FULL, QUICK, e2e_figures
+
+    return await e2e_figures(env, QUICK if quick else FULL)
+
+
+async def _alerts(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.alerts import alert_figures
+
+    return await alert_figures(env, repeats=3 if quick else 10)
+
+
+async def _memory(env: BenchEnv, quick: bool) -> list[Figure]:
+    from services.bench.memory import memory_figures
+
+    load, repeats = (300, 1) if quick else (2_000, 3)
+    return await memory_figures(env, load=load, repeats=repeats)
+
+
 STAGES: dict[str, Stage] = {
     "ingest": _ingest,
     "scoring/vader": _vader_scoring,
     "scoring/transformer": _transformer_scoring,
     "api": _api,
+    "e2e": _e2e,
+    "alerts": _alerts,
+    "memory": _memory,
 }
 
 

@@ -259,8 +259,17 @@ def trend_statement(
     brand = source.column("brand")
     sums = [
         func.sum(source.column(c)).label(c)
-        for c in ("volume", "negative", "neutral", "positive", "unscored", "sentiment_sum",
-                  *EMOTION_COLUMNS, "engagement", "reach")
+        for c in (
+            "volume",
+            "negative",
+            "neutral",
+            "positive",
+            "unscored",
+            "sentiment_sum",
+            *EMOTION_COLUMNS,
+            "engagement",
+            "reach",
+        )
     ]
     return (
         select(brand, bucket, *sums)
@@ -292,8 +301,15 @@ async def trends(
     start, end = utc_range(start, end, max_span=MAX_RANGE[resolution])
     start, end = align_range(start, end, resolution)
     unique_brands = list(dict.fromkeys(brands))
-    stmt = trend_statement(brands=unique_brands, start=start, end=end, resolution=resolution,
-                           topic=topic, platforms=platforms, languages=languages)
+    stmt = trend_statement(
+        brands=unique_brands,
+        start=start,
+        end=end,
+        resolution=resolution,
+        topic=topic,
+        platforms=platforms,
+        languages=languages,
+    )
     points: dict[str, list[TrendPoint]] = {b: [] for b in unique_brands}
     for row in (await session.execute(stmt)).all():
         scored = int(row.negative) + int(row.neutral) + int(row.positive)
@@ -357,8 +373,11 @@ async def share_of_voice(
         start, end = align_range(start, end, "hour")
     src = rollup_source(start, end, None)
     stmt = (
-        select(src.column("brand"), func.sum(src.column("volume")).label("volume"),
-               func.sum(src.column("negative")).label("negative"))
+        select(
+            src.column("brand"),
+            func.sum(src.column("volume")).label("volume"),
+            func.sum(src.column("negative")).label("negative"),
+        )
         .where(
             src.column("brand").in_(everyone),
             src.time >= start,
@@ -367,20 +386,31 @@ async def share_of_voice(
         )
         .group_by(src.column("brand"))
     )
-    totals = {row.brand: (int(row.volume), int(row.negative))
-              for row in (await session.execute(stmt)).all()}
+    totals = {
+        row.brand: (int(row.volume), int(row.negative))
+        for row in (await session.execute(stmt)).all()
+    }
     total = sum(v for v, _ in totals.values())
     shares = []
     for b in everyone:
         volume, negative = totals.get(b, (0, 0))
-        shares.append(VoiceShare(
-            brand=b,
-            volume=volume,
-            share=round(volume / total, 4) if total else 0.0,
-            negative_share=round(negative / volume, 4) if volume else 0.0,
-        ))
-    return ShareOfVoiceRead(brand=brand, competitors=rivals, competitors_from=source,
-                            start=start, end=end, total_volume=total, shares=shares)
+        shares.append(
+            VoiceShare(
+                brand=b,
+                volume=volume,
+                share=round(volume / total, 4) if total else 0.0,
+                negative_share=round(negative / volume, 4) if volume else 0.0,
+            )
+        )
+    return ShareOfVoiceRead(
+        brand=brand,
+        competitors=rivals,
+        competitors_from=source,
+        start=start,
+        end=end,
+        total_volume=total,
+        shares=shares,
+    )
 
 
 def _brand_match(brand: str) -> ColumnElement[bool]:
@@ -388,8 +418,14 @@ def _brand_match(brand: str) -> ColumnElement[bool]:
 
 
 async def _term_counts(
-    session: AsyncSession, *, column: Any, brand: str, start: datetime, end: datetime,
-    terms: Sequence[str] | None, limit: int,
+    session: AsyncSession,
+    *,
+    column: Any,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    terms: Sequence[str] | None,
+    limit: int,
 ) -> dict[str, int]:
     term = func.unnest(column).table_valued("term").render_derived(name="t")
     stmt = (
@@ -412,8 +448,10 @@ async def _term_counts(
 async def _mention_count(
     session: AsyncSession, *, brand: str, start: datetime, end: datetime
 ) -> int:
-    stmt = select(func.count()).select_from(MentionRow).where(
-        _brand_match(brand), MentionRow.created_at >= start, MentionRow.created_at < end
+    stmt = (
+        select(func.count())
+        .select_from(MentionRow)
+        .where(_brand_match(brand), MentionRow.created_at >= start, MentionRow.created_at < end)
     )
     return int((await session.execute(stmt)).scalar_one())
 
@@ -447,27 +485,53 @@ async def rising_terms(
     except (OverflowError, ValueError) as exc:
         raise BadInput("end, window and baseline are outside the supported date range") from exc
     recent_total = await _mention_count(session, brand=brand, start=recent_start, end=end)
-    baseline_total = await _mention_count(session, brand=brand, start=baseline_start,
-                                          end=recent_start)
+    baseline_total = await _mention_count(
+        session, brand=brand, start=baseline_start, end=recent_start
+    )
     out: dict[str, list[RisingTerm]] = {}
     for name, column in (("keywords", MentionRow.keywords), ("hashtags", MentionRow.hashtags)):
-        recent = await _term_counts(session, column=column, brand=brand, start=recent_start,
-                                    end=end, terms=None, limit=500)
+        recent = await _term_counts(
+            session, column=column, brand=brand, start=recent_start, end=end, terms=None, limit=500
+        )
         recent = {t: n for t, n in recent.items() if n >= min_count}
-        before = await _term_counts(session, column=column, brand=brand, start=baseline_start,
-                                    end=recent_start, terms=list(recent), limit=0)
+        before = await _term_counts(
+            session,
+            column=column,
+            brand=brand,
+            start=baseline_start,
+            end=recent_start,
+            terms=list(recent),
+            limit=0,
+        )
         ranked = [
-            RisingTerm(term=t, recent=n, baseline=before.get(t, 0), lift=round(smoothed_lift(
-                n, before.get(t, 0), recent_total=recent_total, baseline_total=baseline_total), 3))
+            RisingTerm(
+                term=t,
+                recent=n,
+                baseline=before.get(t, 0),
+                lift=round(
+                    smoothed_lift(
+                        n,
+                        before.get(t, 0),
+                        recent_total=recent_total,
+                        baseline_total=baseline_total,
+                    ),
+                    3,
+                ),
+            )
             for t, n in recent.items()
         ]
         ranked = [r for r in ranked if r.lift > 1.0 and math.isfinite(r.lift)]
         ranked.sort(key=lambda r: (-r.lift, -r.recent, r.term))
         out[name] = ranked[:limit]
     return RisingTermsRead(
-        brand=brand, recent_start=recent_start, baseline_start=baseline_start, end=end,
-        recent_mentions=recent_total, baseline_mentions=baseline_total,
-        keywords=out["keywords"], hashtags=out["hashtags"],
+        brand=brand,
+        recent_start=recent_start,
+        baseline_start=baseline_start,
+        end=end,
+        recent_mentions=recent_total,
+        baseline_mentions=baseline_total,
+        keywords=out["keywords"],
+        hashtags=out["hashtags"],
     )
 
 
@@ -523,23 +587,39 @@ def _search_conditions(f: MentionFilter) -> list[ColumnElement[bool]]:
         conditions.append(MentionRow.author_reach >= f.min_reach)
     if f.q:
         pattern = f"%{escape_like(f.q)}%"
-        conditions.append(or_(
-            MentionRow.text.ilike(pattern, escape="\\"),
-            MentionRow.keywords.contains([f.q.lower()]),
-        ))
+        conditions.append(
+            or_(
+                MentionRow.text.ilike(pattern, escape="\\"),
+                MentionRow.keywords.contains([f.q.lower()]),
+            )
+        )
     return conditions
 
 
 def _to_read(row: MentionRow, *, show_handles: bool) -> MentionRead:
     return MentionRead(
-        id=row.id, platform=row.platform, external_id=row.external_id, brand=row.brand,
-        brands=list(row.brands), url=row.url, author_id=row.author_id,
+        id=row.id,
+        platform=row.platform,
+        external_id=row.external_id,
+        brand=row.brand,
+        brands=list(row.brands),
+        url=row.url,
+        author_id=row.author_id,
         author_handle=row.author_handle if show_handles else None,
-        author_reach=row.author_reach, text=row.text, language=row.language,
-        created_at=row.created_at, sentiment_label=row.sentiment_label,
-        sentiment_score=row.sentiment_score, emotion=row.emotion, topics=list(row.topics or []),
-        keywords=list(row.keywords or []), hashtags=list(row.hashtags or []),
-        likes=row.likes, shares=row.shares, replies=row.replies, views=row.views,
+        author_reach=row.author_reach,
+        text=row.text,
+        language=row.language,
+        created_at=row.created_at,
+        sentiment_label=row.sentiment_label,
+        sentiment_score=row.sentiment_score,
+        emotion=row.emotion,
+        topics=list(row.topics or []),
+        keywords=list(row.keywords or []),
+        hashtags=list(row.hashtags or []),
+        likes=row.likes,
+        shares=row.shares,
+        replies=row.replies,
+        views=row.views,
     )
 
 
@@ -561,14 +641,30 @@ async def search_mentions(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-    return MentionPage(items=[_to_read(r, show_handles=show_handles) for r in rows],
-                       next_cursor=next_cursor)
+    return MentionPage(
+        items=[_to_read(r, show_handles=show_handles) for r in rows], next_cursor=next_cursor
+    )
 
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "id", "created_at", "platform", "brand", "author_id", "author_reach", "language",
-    "sentiment_label", "sentiment_score", "emotion", "topics", "hashtags", "likes", "shares",
-    "replies", "views", "url", "text",
+    "id",
+    "created_at",
+    "platform",
+    "brand",
+    "author_id",
+    "author_reach",
+    "language",
+    "sentiment_label",
+    "sentiment_score",
+    "emotion",
+    "topics",
+    "hashtags",
+    "likes",
+    "shares",
+    "replies",
+    "views",
+    "url",
+    "text",
 )
 
 
@@ -595,10 +691,12 @@ def mentions_csv(page: MentionPage) -> str:
     for item in page.items:
         data = item.model_dump()
         # Numbers are data; only prefix text cells (a negative score stays a number).
-        writer.writerow([
-            data[c] if isinstance(data[c], int | float) and not isinstance(data[c], bool)
-            else safe_cell(data[c])
-            for c in CSV_COLUMNS
-        ])
+        writer.writerow(
+            [
+                data[c]
+                if isinstance(data[c], int | float) and not isinstance(data[c], bool)
+                else safe_cell(data[c])
+                for c in CSV_COLUMNS
+            ]
+        )
     return buffer.getvalue()
-

@@ -26,31 +26,65 @@ router = APIRouter(prefix="/v1", tags=["trends"])
 Brand = Annotated[str, Query(min_length=1, max_length=64, examples=["acme"])]
 Brands = Annotated[
     list[str],
-    Query(min_length=1, max_length=10, description="one or more brands (repeat to compare)",
-          examples=[["acme", "globex"]]),
+    Query(
+        min_length=1,
+        max_length=10,
+        description="one or more brands (repeat to compare)",
+        examples=[["acme", "globex"]],
+    ),
 ]
-Start = Annotated[AwareDatetime, Query(description="inclusive start, ISO 8601 with offset",
-                                       examples=["2026-11-01T00:00:00Z"])]
-End = Annotated[AwareDatetime, Query(description="exclusive end, ISO 8601 with offset",
-                                     examples=["2026-11-08T00:00:00Z"])]
+Start = Annotated[
+    AwareDatetime,
+    Query(description="inclusive start, ISO 8601 with offset", examples=["2026-11-01T00:00:00Z"]),
+]
+End = Annotated[
+    AwareDatetime,
+    Query(description="exclusive end, ISO 8601 with offset", examples=["2026-11-08T00:00:00Z"]),
+]
 Topic = Annotated[str, Query(max_length=64, description="'' (default) means all topics")]
 Platforms = Annotated[list[str] | None, Query(max_length=20, description="repeatable filter")]
 Languages = Annotated[list[str] | None, Query(max_length=20, description="repeatable filter")]
 Markets = Annotated[
     list[str] | None,
-    Query(max_length=20, description="market filter; mentions carry no country, so a market "
-          "is the detected language code (`de`, `pt`...) and is combined with `language`"),
+    Query(
+        max_length=20,
+        description="market filter; mentions carry no country, so a market "
+        "is the detected language code (`de`, `pt`...) and is combined with `language`",
+    ),
 ]
 
 _TRENDS_EXAMPLE = {
-    "start": "2026-11-24T00:00:00Z", "end": "2026-11-25T00:00:00Z", "resolution": "hour",
+    "start": "2026-11-24T00:00:00Z",
+    "end": "2026-11-25T00:00:00Z",
+    "resolution": "hour",
     "topic": "",
-    "series": [{"brand": "acme", "total_volume": 42, "points": [{
-        "bucket": "2026-11-24T09:00:00Z", "volume": 42, "negative": 30, "neutral": 8,
-        "positive": 4, "unscored": 0, "mean_score": -0.41,
-        "emotions": {"anger": 0.35, "fear": 0.1, "sadness": 0.05, "joy": 0.04,
-                     "surprise": 0.02, "disgust": 0.08},
-        "engagement": 310, "reach": 120000}]}],
+    "series": [
+        {
+            "brand": "acme",
+            "total_volume": 42,
+            "points": [
+                {
+                    "bucket": "2026-11-24T09:00:00Z",
+                    "volume": 42,
+                    "negative": 30,
+                    "neutral": 8,
+                    "positive": 4,
+                    "unscored": 0,
+                    "mean_score": -0.41,
+                    "emotions": {
+                        "anger": 0.35,
+                        "fear": 0.1,
+                        "sadness": 0.05,
+                        "joy": 0.04,
+                        "surprise": 0.02,
+                        "disgust": 0.08,
+                    },
+                    "engagement": 310,
+                    "reach": 120000,
+                }
+            ],
+        }
+    ],
 }
 
 
@@ -80,8 +114,14 @@ async def get_trends(
 ) -> TrendsRead:
     """Trend series per brand."""
     return await queries.trends(
-        session, brands=brand, start=start, end=end, resolution=resolution, topic=topic,
-        platforms=platform or [], languages=_languages(language, market),
+        session,
+        brands=brand,
+        start=start,
+        end=end,
+        resolution=resolution,
+        topic=topic,
+        platforms=platform or [],
+        languages=_languages(language, market),
     )
 
 
@@ -105,8 +145,14 @@ async def get_share_of_voice(
 ) -> ShareOfVoiceRead:
     """Volume shares of the brand and its competitors."""
     return await queries.share_of_voice(
-        session, brand=brand, competitors=competitor or [], start=start, end=end, topic=topic,
-        platforms=platform or [], languages=_languages(language, market),
+        session,
+        brand=brand,
+        competitors=competitor or [],
+        start=start,
+        end=end,
+        topic=topic,
+        platforms=platform or [],
+        languages=_languages(language, market),
     )
 
 
@@ -128,8 +174,13 @@ async def get_rising_terms(
 ) -> RisingTermsRead:
     """Rising terms of the brand."""
     return await queries.rising_terms(
-        session, brand=brand, end=end or datetime.now(UTC), window=timedelta(hours=window_hours),
-        baseline=timedelta(hours=baseline_hours), limit=limit, min_count=min_count,
+        session,
+        brand=brand,
+        end=end or datetime.now(UTC),
+        window=timedelta(hours=window_hours),
+        baseline=timedelta(hours=baseline_hours),
+        limit=limit,
+        min_count=min_count,
     )
 
 
@@ -164,11 +215,22 @@ async def get_mentions(
 ) -> MentionPage | Response:
     """One page of mentions as JSON or CSV."""
     criteria = MentionFilter(
-        brand=brand, start=start, end=end, sentiment=sentiment, emotion=emotion, topic=topic,
-        language=language, platform=platform, min_reach=min_reach, q=q,
+        brand=brand,
+        start=start,
+        end=end,
+        sentiment=sentiment,
+        emotion=emotion,
+        topic=topic,
+        language=language,
+        platform=platform,
+        min_reach=min_reach,
+        q=q,
     )
     page = await queries.search_mentions(
-        session, criteria=criteria, limit=limit, cursor=cursor,
+        session,
+        criteria=criteria,
+        limit=limit,
+        cursor=cursor,
         show_handles=settings.api_show_handles,
     )
     wants_csv = format == "csv" or (
@@ -178,6 +240,7 @@ async def get_mentions(
         headers = {"Content-Disposition": 'attachment; filename="mentions.csv"'}
         if page.next_cursor:
             headers["X-Next-Cursor"] = page.next_cursor
-        return Response(queries.mentions_csv(page), media_type="text/csv; charset=utf-8",
-                        headers=headers)
+        return Response(
+            queries.mentions_csv(page), media_type="text/csv; charset=utf-8", headers=headers
+        )
     return page

@@ -42,18 +42,38 @@ def is_transient_db_error(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return any(
-            word in name
-            for word in (
-                "Connection",
-                "CannotConnect",
-                "AdminShutdown",
-                "Interface",
-                "TooManyConnections",
-            )
-        )
+        # The driver error is wrapped twice (SQLAlchemy's adapter, then DBAPIError): an admin
+        # shutdown arrives as a generic adapter `Error` whose cause is asyncpg's
+        # AdminShutdownError, so look at every error in the chain and at its SQLSTATE.
+        for err in _error_chain(exc.orig):
+            name = type(err).__name__
+            if any(word in name for word in _TRANSIENT_NAMES):
+                return True
+            state = getattr(err, "sqlstate", None)
+            if isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATES):
+                return True
     return False
+
+
+# Connection exceptions (08), insufficient resources (53), operator intervention (57P:
+# admin/crash shutdown, cannot connect now).
+_TRANSIENT_SQLSTATES = ("08", "53", "57P")
+_TRANSIENT_NAMES = (
+    "Connection",
+    "CannotConnect",
+    "AdminShutdown",
+    "CrashShutdown",
+    "Interface",
+    "TooManyConnections",
+)
+
+
+def _error_chain(err: BaseException | None) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while err is not None and len(chain) < 5:
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    return chain
 
 
 class SentimentWorker:

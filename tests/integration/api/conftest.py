@@ -61,19 +61,32 @@ async def api(
     api_overrides: dict[str, Any],
 ) -> AsyncIterator[RunningApi]:
     """The API served on 127.0.0.1 on a free port until the test ends."""
-    values: dict[str, Any] = {"retention_interval_s": 0, "api_rate_burst": 10_000,
-                              "api_rate_per_s": 1000.0, **api_overrides}
+    values: dict[str, Any] = {
+        "retention_interval_s": 0,
+        "api_rate_burst": 10_000,
+        "api_rate_per_s": 1000.0,
+        **api_overrides,
+    }
     settings: ApiSettings = settings_factory(ApiSettings, **values)
     port = free_port()
     stop = asyncio.Event()
-    task = asyncio.create_task(serve_app(create_app(settings, registry=CollectorRegistry()),
-                                         host="127.0.0.1", port=port, stop=stop))
+    task = asyncio.create_task(
+        serve_app(
+            create_app(settings, registry=CollectorRegistry()),
+            host="127.0.0.1",
+            port=port,
+            stop=stop,
+        )
+    )
     running = RunningApi(f"http://127.0.0.1:{port}", settings, await make_keys(db_engine, unique))
     try:
         async with running.client() as client:
-            ready = await wait_for(lambda: client.get("/healthz"),
-                                   lambda r: r.status_code == 200,
-                                   ignore=(httpx.TransportError,), timeout_s=30)
+            ready = await wait_for(
+                lambda: client.get("/healthz"),
+                lambda r: r.status_code == 200,
+                ignore=(httpx.TransportError,),
+                timeout_s=30,
+            )
             assert ready.status_code == 200
         yield running
     finally:

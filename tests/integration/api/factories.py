@@ -36,19 +36,30 @@ def scored(
 ) -> ScoredMention:
     """A scored mention with a pseudonymous author, as the sentiment service would store it."""
     mention = Mention(
-        platform=platform, external_id=f"{external_id}@{brand}",  # unique across tests
+        platform=platform,
+        external_id=f"{external_id}@{brand}",  # unique across tests
         author_id=pseudonymize(platform, author, DEV_PSEUDONYM_SECRET.encode()),
-        author_handle=f"@{author}", author_reach=reach, text=text, created_at=created_at,
-        engagement=Engagement(likes=likes), hashtags=hashtags or [], brands=brands or [brand],
+        author_handle=f"@{author}",
+        author_reach=reach,
+        text=text,
+        created_at=created_at,
+        engagement=Engagement(likes=likes),
+        hashtags=hashtags or [],
+        brands=brands or [brand],
     )
     sentiment = (
         SentimentScore(label=label, score=SCORES[label], confidence=0.9, scorer="test")  # type: ignore[arg-type]
-        if label else None
+        if label
+        else None
     )
     return ScoredMention(
-        mention=mention, language=language, language_confidence=0.99, sentiment=sentiment,
+        mention=mention,
+        language=language,
+        language_confidence=0.99,
+        sentiment=sentiment,
         emotions=emotions or ({"anger": 0.8} if label == "negative" else {"joy": 0.5}),
-        emotion="anger" if label == "negative" else "joy", topics=topics or [],
+        emotion="anger" if label == "negative" else "joy",
+        topics=topics or [],
         keywords=keywords or [],
     )
 

@@ -72,7 +72,8 @@ def app_routes() -> set[tuple[str, str]]:
     for route in app.routes:
         # FastAPI >= 0.16x keeps included routers nested; older versions flatten APIRoutes.
         contexts = (
-            [route] if isinstance(route, APIRoute)
+            [route]
+            if isinstance(route, APIRoute)
             else list(getattr(route, "effective_route_contexts", list)())
         )
         for ctx in contexts:
@@ -103,8 +104,9 @@ async def test_every_protected_endpoint_by_role(api: RunningApi) -> None:
             resp = await anonymous.request(method, url, json=body)
             if resp.status_code != 401:
                 failures.append(f"{method} {path} without key: {resp.status_code}")
-            resp = await anonymous.request(method, url, json=body,
-                                           headers={"X-API-Key": "cwk_000000000000_wrong"})
+            resp = await anonymous.request(
+                method, url, json=body, headers={"X-API-Key": "cwk_000000000000_wrong"}
+            )
             if resp.status_code != 401:
                 failures.append(f"{method} {path} bad key: {resp.status_code}")
         for role in RANK:
@@ -129,8 +131,9 @@ async def test_public_endpoints_need_no_key(api: RunningApi) -> None:
 
 async def test_bearer_header_is_accepted(api: RunningApi) -> None:
     async with api.client() as client:
-        resp = await client.get("/v1/playbooks",
-                                headers={"Authorization": f"Bearer {api.keys['responder']}"})
+        resp = await client.get(
+            "/v1/playbooks", headers={"Authorization": f"Bearer {api.keys['responder']}"}
+        )
     assert resp.status_code == 200
 
 
@@ -155,8 +158,16 @@ async def test_revoked_key_is_refused(api: RunningApi) -> None:
 
 @pytest.mark.parametrize("api_overrides", [{"api_require_auth": True}])
 async def test_push_requires_key_when_enabled(api: RunningApi) -> None:
-    item = [{"platform": "x", "external_id": "p1", "author": "u", "text": "hello acme",
-             "created_at": "2026-11-25T09:30:00Z", "brands": ["acme"]}]
+    item = [
+        {
+            "platform": "x",
+            "external_id": "p1",
+            "author": "u",
+            "text": "hello acme",
+            "created_at": "2026-11-25T09:30:00Z",
+            "brands": ["acme"],
+        }
+    ]
     async with api.client() as anonymous:
         assert (await anonymous.post("/v1/mentions", json=item)).status_code == 401
     for role, expected in (("viewer", 403), ("responder", 403), ("ingest", 202), ("admin", 202)):

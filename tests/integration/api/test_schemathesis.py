@@ -39,7 +39,8 @@ class ThreadedServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(
-            serve_app(self.app, host="127.0.0.1", port=self.port, stop=self.stop))
+            serve_app(self.app, host="127.0.0.1", port=self.port, stop=self.stop)
+        )
 
     def __enter__(self) -> str:
         self.thread.start()
@@ -63,7 +64,8 @@ class ThreadedServer:
 def served(settings_factory: Callable[..., Any], unique: str) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of an app served in a thread."""
     settings: ApiSettings = settings_factory(
-        ApiSettings, retention_interval_s=0, api_rate_burst=1_000_000, api_rate_per_s=1e6)
+        ApiSettings, retention_interval_s=0, api_rate_burst=1_000_000, api_rate_per_s=1e6
+    )
 
     async def admin_key() -> str:
         engine = create_engine(settings)
@@ -89,14 +91,20 @@ def test_openapi_fuzz_finds_no_server_error(served: tuple[str, str]) -> None:
             continue
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: schemathesis.Case) -> None:
             response = case.call(base_url=base, headers={"X-API-Key": key}, timeout=30)
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} -> "
-                                f"{response.status_code}: {response.text[:200]} "
-                                f"query={case.query} body={case.body!r:.200}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} -> "
+                    f"{response.status_code}: {response.text[:200]} "
+                    f"query={case.query} body={case.body!r:.200}"
+                )
 
         check()
     assert not failures, "\n".join(failures[:20])

@@ -15,18 +15,32 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 async def test_trends_per_hour_and_filters(api: RunningApi, db_engine, unique) -> None:
     acme, rival = f"acme-{unique}", f"globex-{unique}"
     items = [
-        scored(brand=acme, external_id=f"a{i}", created_at=T0 + timedelta(minutes=i),
-               label="negative" if i < 6 else "positive", platform="x" if i % 2 else "reddit",
-               language="en" if i < 8 else "de", topics=["safety"] if i < 3 else [])
+        scored(
+            brand=acme,
+            external_id=f"a{i}",
+            created_at=T0 + timedelta(minutes=i),
+            label="negative" if i < 6 else "positive",
+            platform="x" if i % 2 else "reddit",
+            language="en" if i < 8 else "de",
+            topics=["safety"] if i < 3 else [],
+        )
         for i in range(10)
     ] + [
-        scored(brand=acme, external_id="late", created_at=T0 + timedelta(hours=1, minutes=5),
-               label="neutral"),
+        scored(
+            brand=acme,
+            external_id="late",
+            created_at=T0 + timedelta(hours=1, minutes=5),
+            label="neutral",
+        ),
         scored(brand=rival, external_id="r1", created_at=T0, label="positive"),
     ]
     await store(db_engine, items)
-    params = {"brand": [acme, rival], "start": T0.isoformat(),
-              "end": (T0 + timedelta(hours=3)).isoformat(), "resolution": "hour"}
+    params = {
+        "brand": [acme, rival],
+        "start": T0.isoformat(),
+        "end": (T0 + timedelta(hours=3)).isoformat(),
+        "resolution": "hour",
+    }
     async with api.client("viewer") as client:
         resp = await client.get("/v1/trends", params=params)
         assert resp.status_code == 200, resp.text
@@ -43,8 +57,11 @@ async def test_trends_per_hour_and_filters(api: RunningApi, db_engine, unique) -
         assert {s["brand"]: s["total_volume"] for s in de["series"]} == {acme: 2, rival: 0}
         safety = (await client.get("/v1/trends", params={**params, "topic": "safety"})).json()
         assert safety["series"][0]["total_volume"] == 3
-        reddit = (await client.get("/v1/trends", params={**params, "platform": "reddit",
-                                                            "resolution": "minute"})).json()
+        reddit = (
+            await client.get(
+                "/v1/trends", params={**params, "platform": "reddit", "resolution": "minute"}
+            )
+        ).json()
         assert reddit["series"][0]["total_volume"] == 5  # even i; "late" is on x
 
         day = (await client.get("/v1/trends", params={**params, "resolution": "day"})).json()
@@ -52,31 +69,55 @@ async def test_trends_per_hour_and_filters(api: RunningApi, db_engine, unique) -
 
         bad = await client.get("/v1/trends", params={**params, "end": params["start"]})
         assert bad.status_code == 422 and "before" in bad.text
-        too_long = await client.get("/v1/trends", params={
-            **params, "resolution": "minute", "end": (T0 + timedelta(days=30)).isoformat()})
+        too_long = await client.get(
+            "/v1/trends",
+            params={**params, "resolution": "minute", "end": (T0 + timedelta(days=30)).isoformat()},
+        )
         assert too_long.status_code == 422
 
-        sov = (await client.get("/v1/share-of-voice", params={
-            "brand": acme, "competitor": rival, "start": params["start"],
-            "end": params["end"]})).json()
+        sov = (
+            await client.get(
+                "/v1/share-of-voice",
+                params={
+                    "brand": acme,
+                    "competitor": rival,
+                    "start": params["start"],
+                    "end": params["end"],
+                },
+            )
+        ).json()
         shares = {s["brand"]: s for s in sov["shares"]}
         assert shares[acme]["volume"] == 11 and abs(shares[acme]["share"] - 11 / 12) < 1e-3
         assert sov["competitors_from"] == "query"
 
 
-async def test_share_of_voice_uses_watchlist_competitors(api: RunningApi, db_engine,
-                                                         unique) -> None:
+async def test_share_of_voice_uses_watchlist_competitors(
+    api: RunningApi, db_engine, unique
+) -> None:
     acme, rival = f"acme-{unique}", f"globex-{unique}"
-    await store(db_engine, [scored(brand=acme, external_id="a", created_at=T0),
-                            scored(brand=rival, external_id="b", created_at=T0),
-                            scored(brand=rival, external_id="c", created_at=T0)])
+    await store(
+        db_engine,
+        [
+            scored(brand=acme, external_id="a", created_at=T0),
+            scored(brand=rival, external_id="b", created_at=T0),
+            scored(brand=rival, external_id="c", created_at=T0),
+        ],
+    )
     async with api.client("admin") as admin:
-        resp = await admin.put(f"/v1/watchlists/{acme}",
-                               json={"brand": acme, "competitors": [rival]})
+        resp = await admin.put(
+            f"/v1/watchlists/{acme}", json={"brand": acme, "competitors": [rival]}
+        )
         assert resp.status_code == 201, resp.text
-        sov = (await admin.get("/v1/share-of-voice", params={
-            "brand": acme, "start": T0.isoformat(),
-            "end": (T0 + timedelta(hours=1)).isoformat()})).json()
+        sov = (
+            await admin.get(
+                "/v1/share-of-voice",
+                params={
+                    "brand": acme,
+                    "start": T0.isoformat(),
+                    "end": (T0 + timedelta(hours=1)).isoformat(),
+                },
+            )
+        ).json()
     assert sov["competitors_from"] == "watchlist"
     assert {s["brand"]: s["volume"] for s in sov["shares"]} == {acme: 1, rival: 2}
 
@@ -86,17 +127,31 @@ async def test_rising_terms(api: RunningApi, db_engine, unique) -> None:
     end = T0 + timedelta(days=8)
     items = []
     for i in range(20):  # baseline week: "kettle" common, "fire" absent
-        items.append(scored(brand=brand, external_id=f"b{i}", label="neutral",
-                            created_at=end - timedelta(days=2, hours=i),
-                            keywords=["kettle"], hashtags=["acme"]))
+        items.append(
+            scored(
+                brand=brand,
+                external_id=f"b{i}",
+                label="neutral",
+                created_at=end - timedelta(days=2, hours=i),
+                keywords=["kettle"],
+                hashtags=["acme"],
+            )
+        )
     for i in range(10):  # last day: "fire" and #recall appear
-        items.append(scored(brand=brand, external_id=f"r{i}",
-                            created_at=end - timedelta(hours=1, minutes=i),
-                            keywords=["kettle", "fire"], hashtags=["recall"]))
+        items.append(
+            scored(
+                brand=brand,
+                external_id=f"r{i}",
+                created_at=end - timedelta(hours=1, minutes=i),
+                keywords=["kettle", "fire"],
+                hashtags=["recall"],
+            )
+        )
     await store(db_engine, items)
     async with api.client("viewer") as client:
-        resp = await client.get("/v1/rising-terms", params={
-            "brand": brand, "end": end.isoformat(), "window_hours": 24})
+        resp = await client.get(
+            "/v1/rising-terms", params={"brand": brand, "end": end.isoformat(), "window_hours": 24}
+        )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["recent_mentions"] == 10 and body["baseline_mentions"] == 20
@@ -108,13 +163,25 @@ async def test_rising_terms(api: RunningApi, db_engine, unique) -> None:
 async def test_search_pagination_filters_and_csv(api: RunningApi, db_engine, unique) -> None:
     brand = f"acme-{unique}"
     items = [
-        scored(brand=brand, external_id=f"m{i}", created_at=T0 + timedelta(seconds=i),
-               label="negative" if i % 2 else "positive", reach=i * 10,
-               text=f"post {i} about 100% cotton_shirts" if i == 7 else f"post {i}")
+        scored(
+            brand=brand,
+            external_id=f"m{i}",
+            created_at=T0 + timedelta(seconds=i),
+            label="negative" if i % 2 else "positive",
+            reach=i * 10,
+            text=f"post {i} about 100% cotton_shirts" if i == 7 else f"post {i}",
+        )
         for i in range(25)
     ]
-    items.append(scored(brand=brand, external_id="formula", created_at=T0 - timedelta(hours=1),
-                        text="=HYPERLINK(\"http://evil\")", label="neutral"))
+    items.append(
+        scored(
+            brand=brand,
+            external_id="formula",
+            created_at=T0 - timedelta(hours=1),
+            text='=HYPERLINK("http://evil")',
+            label="neutral",
+        )
+    )
     await store(db_engine, items)
     async with api.client("viewer") as client:
         seen: list[int] = []
@@ -130,8 +197,12 @@ async def test_search_pagination_filters_and_csv(api: RunningApi, db_engine, uni
         assert all(m["author_id"].startswith("a_") for m in page["items"])
         assert all(m["author_handle"] is None for m in page["items"])
 
-        neg = (await client.get("/v1/mentions", params={
-            "brand": brand, "sentiment": "negative", "min_reach": 100, "limit": 500})).json()
+        neg = (
+            await client.get(
+                "/v1/mentions",
+                params={"brand": brand, "sentiment": "negative", "min_reach": 100, "limit": 500},
+            )
+        ).json()
         assert {ext(m) for m in neg["items"]} == {f"m{i}" for i in range(11, 25, 2)}
 
         literal = (await client.get("/v1/mentions", params={"brand": brand, "q": "100%"})).json()
@@ -142,12 +213,13 @@ async def test_search_pagination_filters_and_csv(api: RunningApi, db_engine, uni
         bad = await client.get("/v1/mentions", params={"cursor": "not-a-cursor"})
         assert bad.status_code == 422
 
-        as_csv = await client.get("/v1/mentions", params={"brand": brand, "limit": 500},
-                                  headers={"Accept": "text/csv"})
+        as_csv = await client.get(
+            "/v1/mentions", params={"brand": brand, "limit": 500}, headers={"Accept": "text/csv"}
+        )
         assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(as_csv.text)))
         assert len(rows) == 26
         formula = next(r for r in rows if r["text"].startswith("'"))
-        assert formula["text"] == "'=HYPERLINK(\"http://evil\")"
+        assert formula["text"] == '\'=HYPERLINK("http://evil")'
         same = await client.get("/v1/mentions", params={"brand": brand, "format": "csv"})
         assert same.text.splitlines()[0].startswith("id,created_at")

@@ -25,9 +25,18 @@ from tests.integration.api.factories import scored, store
 
 
 async def _open(session, brand: str, details: dict | None = None) -> int:
-    row = IncidentRow(brand=brand, topic="", rule="negative_burst", title=f"{brand} burst",
-                      severity="SEV2", status="open", peak_score=5.0, scope={}, reasons=[],
-                      details=details or {})
+    row = IncidentRow(
+        brand=brand,
+        topic="",
+        rule="negative_burst",
+        title=f"{brand} burst",
+        severity="SEV2",
+        status="open",
+        peak_score=5.0,
+        scope={},
+        reasons=[],
+        details=details or {},
+    )
     session.add(row)
     await session.flush()
     session.add(IncidentEventRow(incident_id=row.id, kind="opened", actor="system", data={}))
@@ -41,8 +50,13 @@ async def _incident(db_engine, brand: str) -> tuple[int, int]:
         run = PlaybookRunRow(incident_id=incident_id, playbook="generic")
         session.add(run)
         await session.flush()
-        step = PlaybookStepRow(run_id=run.id, position=1, title="Draft holding statement",
-                               owner_role="comms", due_at=datetime.now(UTC) + timedelta(hours=1))
+        step = PlaybookStepRow(
+            run_id=run.id,
+            position=1,
+            title="Draft holding statement",
+            owner_role="comms",
+            due_at=datetime.now(UTC) + timedelta(hours=1),
+        )
         session.add(step)
         await session.flush()
         return incident_id, step.id
@@ -75,21 +89,39 @@ async def test_incident_lifecycle(api: RunningApi, db_engine, unique) -> None:
         assert (await c.post(f"{base}/resolve", json={"resolution": "ok"})).status_code == 200
         assert (await c.post(f"{base}/resolve", json={})).status_code == 409
         assert (await c.post(f"{base}/snooze", json={"minutes": 5})).status_code == 409
-        review = await c.put(f"{base}/review", json={"summary": "faulty batch",
-                                                     "actions": ["QA gate"]})
+        review = await c.put(
+            f"{base}/review", json={"summary": "faulty batch", "actions": ["QA gate"]}
+        )
         assert review.status_code == 200, review.text
         detail = (await c.get(base)).json()
         kinds = [e["kind"] for e in detail["timeline"]]
-        assert kinds == ["opened", "acknowledge", "assign", "note", "snooze", "playbook_step",
-                         "resolve", "review"]
+        assert kinds == [
+            "opened",
+            "acknowledge",
+            "assign",
+            "note",
+            "snooze",
+            "playbook_step",
+            "resolve",
+            "review",
+        ]
         assert detail["review"]["summary"] == "faulty batch"
         assert len(detail["samples"]) == 1 and detail["samples"][0]["author_id"].startswith("a_")
         assert (await c.get("/v1/incidents/999999999")).status_code == 404
         books = (await c.get("/v1/playbooks")).json()
         assert "generic" in {b["name"] for b in books}
     async with db_engine.connect() as conn:
-        actions = (await conn.execute(select(AuditLogRow.action).where(
-            AuditLogRow.target == f"incident:{incident_id}"))).scalars().all()
+        actions = (
+            (
+                await conn.execute(
+                    select(AuditLogRow.action).where(
+                        AuditLogRow.target == f"incident:{incident_id}"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert {"incident.acknowledge", "incident.resolve", "incident.review"} <= set(actions)
 
 
@@ -98,13 +130,27 @@ async def test_rules_campaigns_watchlists_crud(api: RunningApi, db_engine, uniqu
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     # Inside one 15-minute window (windows are aligned on the quarter hour).
     quarter = now.replace(minute=now.minute - now.minute % 15) - timedelta(hours=2)
-    burst = [scored(brand=brand, external_id=f"n{i}",
-                    created_at=quarter + timedelta(minutes=5, seconds=i)) for i in range(12)]
-    calm = [scored(brand=brand, external_id=f"c{i}", label="positive",
-                   created_at=now - timedelta(days=2, minutes=i * 20)) for i in range(6)]
+    burst = [
+        scored(
+            brand=brand, external_id=f"n{i}", created_at=quarter + timedelta(minutes=5, seconds=i)
+        )
+        for i in range(12)
+    ]
+    calm = [
+        scored(
+            brand=brand,
+            external_id=f"c{i}",
+            label="positive",
+            created_at=now - timedelta(days=2, minutes=i * 20),
+        )
+        for i in range(6)
+    ]
     await store(db_engine, burst + calm)
-    rule = {"name": f"neg-{unique}", "brand": brand,
-            "definition": {"metric": "negative", "window_minutes": 15, "threshold": 10}}
+    rule = {
+        "name": f"neg-{unique}",
+        "brand": brand,
+        "definition": {"metric": "negative", "window_minutes": 15, "threshold": 10},
+    }
     async with api.client("admin") as a:
         created = await a.post("/v1/rules", json=rule)
         assert created.status_code == 201, created.text
@@ -112,8 +158,19 @@ async def test_rules_campaigns_watchlists_crud(api: RunningApi, db_engine, uniqu
         assert (await a.post("/v1/rules", json=rule)).status_code == 409
         dry = (await a.post(f"/v1/rules/{rule_id}/validate")).json()
         assert len(dry["firings"]) == 1 and dry["firings"][0]["value"] == 12
-        ratio = (await a.post("/v1/rules/validate", json={"brand": brand, "definition": {
-            "metric": "negative_ratio", "threshold": 0.5, "window_minutes": 60}})).json()
+        ratio = (
+            await a.post(
+                "/v1/rules/validate",
+                json={
+                    "brand": brand,
+                    "definition": {
+                        "metric": "negative_ratio",
+                        "threshold": 0.5,
+                        "window_minutes": 60,
+                    },
+                },
+            )
+        ).json()
         assert len(ratio["firings"]) == 1 and ratio["windows_checked"] >= 2
         updated = await a.put(f"/v1/rules/{rule_id}", json={**rule, "enabled": False})
         assert updated.json()["enabled"] is False
@@ -122,8 +179,13 @@ async def test_rules_campaigns_watchlists_crud(api: RunningApi, db_engine, uniqu
         assert (await a.delete(f"/v1/rules/{rule_id}")).status_code == 204
         assert (await a.get(f"/v1/rules/{rule_id}")).status_code == 404
 
-        camp = {"brand": brand, "name": "launch", "starts_at": "2026-12-01T00:00:00Z",
-                "ends_at": "2026-12-03T00:00:00Z", "expected_lift": 4}
+        camp = {
+            "brand": brand,
+            "name": "launch",
+            "starts_at": "2026-12-01T00:00:00Z",
+            "ends_at": "2026-12-03T00:00:00Z",
+            "expected_lift": 4,
+        }
         made = await a.post("/v1/campaigns", json=camp)
         assert made.status_code == 201, made.text
         cid = made.json()["id"]
@@ -143,20 +205,26 @@ async def test_rules_campaigns_watchlists_crud(api: RunningApi, db_engine, uniqu
         assert (await a.put(f"/v1/watchlists/{brand}", json=wl)).status_code == 200
         mismatch = await a.put(f"/v1/watchlists/{brand}", json={**wl, "brand": "other"})
         assert mismatch.status_code == 422
-        assert (await a.get(f"/v1/watchlists/{brand}")).json()["definition"]["aliases"] == [
-            "Acme"]
+        assert (await a.get(f"/v1/watchlists/{brand}")).json()["definition"]["aliases"] == ["Acme"]
         assert (await a.delete(f"/v1/watchlists/{brand}")).status_code == 204
         assert (await a.get(f"/v1/watchlists/{brand}")).status_code == 404
         audit = (await a.get("/v1/audit-log", params={"target": f"watchlist:{brand}"})).json()
         assert [e["action"] for e in audit] == [
-            "watchlist.delete", "watchlist.update", "watchlist.create"]
+            "watchlist.delete",
+            "watchlist.update",
+            "watchlist.create",
+        ]
 
 
 @pytest.mark.parametrize("api_overrides", [{"api_max_body_bytes": 2048}])
 async def test_body_size_limit(api: RunningApi) -> None:
     async with api.client("admin") as a:
-        big = {"brand": "x", "name": "n" * 5000, "starts_at": "2026-12-01T00:00:00Z",
-               "ends_at": "2026-12-02T00:00:00Z"}
+        big = {
+            "brand": "x",
+            "name": "n" * 5000,
+            "starts_at": "2026-12-01T00:00:00Z",
+            "ends_at": "2026-12-02T00:00:00Z",
+        }
         resp = await a.post("/v1/campaigns", json=big)
         assert resp.status_code == 413 and "exceeds" in resp.json()["detail"]
 
@@ -164,16 +232,18 @@ async def test_body_size_limit(api: RunningApi) -> None:
             for _ in range(10):
                 yield b" " * 1000
 
-        streamed = await a.post("/v1/rules/validate", content=chunks(),
-                                headers={"Content-Type": "application/json"})
+        streamed = await a.post(
+            "/v1/rules/validate", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert streamed.status_code == 413
 
 
 @pytest.mark.parametrize("api_overrides", [{"api_rate_burst": 3, "api_rate_per_s": 0.01}])
 async def test_rate_limit_429(api: RunningApi) -> None:
     async with api.client("viewer") as c:
-        statuses = [(await c.get("/v1/mentions", params={"limit": 1})).status_code
-                    for _ in range(4)]
+        statuses = [
+            (await c.get("/v1/mentions", params={"limit": 1})).status_code for _ in range(4)
+        ]
         assert statuses == [200, 200, 200, 429]
         limited = await c.get("/v1/mentions")
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
@@ -188,19 +258,42 @@ async def test_retention_and_erasure(api: RunningApi, db_engine, unique) -> None
     items = [
         scored(brand=brand, external_id="old", created_at=old, author="ancient"),
         scored(brand=brand, external_id="e1", created_at=now, author="erase-me", label="negative"),
-        scored(brand=brand, external_id="e2", created_at=now + timedelta(seconds=5),
-               author="erase-me", label="negative", topics=["safety"]),
-        scored(brand=brand, external_id="k1", created_at=now + timedelta(seconds=9),
-               author="keeper", label="positive", topics=["safety"]),
+        scored(
+            brand=brand,
+            external_id="e2",
+            created_at=now + timedelta(seconds=5),
+            author="erase-me",
+            label="negative",
+            topics=["safety"],
+        ),
+        scored(
+            brand=brand,
+            external_id="k1",
+            created_at=now + timedelta(seconds=9),
+            author="keeper",
+            label="positive",
+            topics=["safety"],
+        ),
     ]
     await store(db_engine, items)
     pid = pseudonymize("x", "erase-me", DEV_PSEUDONYM_SECRET.encode())
     async with transaction(db_engine) as session:
-        incident_id = await _open(session, brand, {"samples": [
-            {"author": pid, "text": "x"}, {"author": "a_other", "text": "y"}]})
-        session.add(SignalRow(brand=brand, rule="negative_burst", at=now, score=3.0, value=2.0,
-                              incident_id=incident_id,
-                              details={"authors": [pid, "a_other"]}))
+        incident_id = await _open(
+            session,
+            brand,
+            {"samples": [{"author": pid, "text": "x"}, {"author": "a_other", "text": "y"}]},
+        )
+        session.add(
+            SignalRow(
+                brand=brand,
+                rule="negative_burst",
+                at=now,
+                score=3.0,
+                value=2.0,
+                incident_id=incident_id,
+                details={"authors": [pid, "a_other"]},
+            )
+        )
     async with api.client("admin") as a:
         purge = (await a.post("/v1/privacy/purge")).json()
         assert purge["mentions_deleted"] >= 1
@@ -214,24 +307,46 @@ async def test_retention_and_erasure(api: RunningApi, db_engine, unique) -> None
         assert again["mentions_deleted"] == 0
         assert (await a.post("/v1/privacy/erasure", json={"author": "raw"})).status_code == 422
     async with db_engine.connect() as conn:
-        left = (await conn.execute(select(MentionRow.external_id, MentionRow.author_id).where(
-            MentionRow.brand == brand))).all()
+        left = (
+            await conn.execute(
+                select(MentionRow.external_id, MentionRow.author_id).where(
+                    MentionRow.brand == brand
+                )
+            )
+        ).all()
         assert [e.split("@")[0] for e, _ in left] == ["k1"]
-        rollups = {r.topic: (r.volume, r.negative, r.positive, r.distinct_authors)
-                   for r in (await conn.execute(select(
-                       RollupRow.topic, RollupRow.volume, RollupRow.negative, RollupRow.positive,
-                       RollupRow.distinct_authors).where(
-                       RollupRow.brand == brand, RollupRow.minute == now))).all()}
+        rollups = {
+            r.topic: (r.volume, r.negative, r.positive, r.distinct_authors)
+            for r in (
+                await conn.execute(
+                    select(
+                        RollupRow.topic,
+                        RollupRow.volume,
+                        RollupRow.negative,
+                        RollupRow.positive,
+                        RollupRow.distinct_authors,
+                    ).where(RollupRow.brand == brand, RollupRow.minute == now)
+                )
+            ).all()
+        }
         assert rollups == {"": (1, 0, 1, 1), "safety": (1, 0, 1, 1)}
-        old_rollup = await conn.scalar(select(func.sum(RollupRow.volume)).where(
-            RollupRow.brand == brand, RollupRow.minute == old))
+        old_rollup = await conn.scalar(
+            select(func.sum(RollupRow.volume)).where(
+                RollupRow.brand == brand, RollupRow.minute == old
+            )
+        )
         assert old_rollup == 1  # retention keeps the aggregates
-        details = await conn.scalar(select(IncidentRow.details).where(
-            IncidentRow.id == incident_id))
+        details = await conn.scalar(
+            select(IncidentRow.details).where(IncidentRow.id == incident_id)
+        )
         assert details["samples"] == [{"author": "a_other", "text": "y"}]
-        signal = await conn.scalar(select(SignalRow.details).where(
-            SignalRow.incident_id == incident_id))
+        signal = await conn.scalar(
+            select(SignalRow.details).where(SignalRow.incident_id == incident_id)
+        )
         assert pid not in str(signal)
-        actions = (await conn.execute(select(AuditLogRow.action).where(
-            AuditLogRow.target == pid))).scalars().all()
+        actions = (
+            (await conn.execute(select(AuditLogRow.action).where(AuditLogRow.target == pid)))
+            .scalars()
+            .all()
+        )
         assert "privacy.erase" in actions

@@ -25,16 +25,32 @@ PAGE = "104523456789012"
 
 
 def _item(n: int, text: str, **extra: Any) -> dict[str, Any]:
-    return {"platform": "x", "external_id": f"p{n}", "author": "u1", "text": text,
-            "created_at": "2026-11-25T10:00:00Z", **extra}
+    return {
+        "platform": "x",
+        "external_id": f"p{n}",
+        "author": "u1",
+        "text": text,
+        "created_at": "2026-11-25T10:00:00Z",
+        **extra,
+    }
 
 
 async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict) -> None:
     settings: IngestSettings = settings_factory(
-        IngestSettings, ingest_require_auth=True, webhook_secret="push-secret-123",
-        ingest_api_keys=["key-abc"], meta_app_secret="meta-secret", meta_verify_token="vt")
-    store = WatchlistStore.of([Watchlist.model_validate(
-        {**ACME, "sources": {"meta": {"pages": [PAGE], "instagram_accounts": ["1784"]}}})])
+        IngestSettings,
+        ingest_require_auth=True,
+        webhook_secret="push-secret-123",
+        ingest_api_keys=["key-abc"],
+        meta_app_secret="meta-secret",
+        meta_verify_token="vt",
+    )
+    store = WatchlistStore.of(
+        [
+            Watchlist.model_validate(
+                {**ACME, "sources": {"meta": {"pages": [PAGE], "instagram_accounts": ["1784"]}}}
+            )
+        ]
+    )
     component = IngestComponent(settings, CollectorRegistry(), watchlists=store)
     app = create_ingest_app(settings, component=component)
     await component.start()
@@ -43,15 +59,19 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
             body = orjson.dumps([_item(1, "Acme broke"), _item(2, "unrelated", brands=["nike"])])
             ts = int(time.time())
-            headers = {"X-Crisiswatch-Timestamp": str(ts),
-                       "X-Crisiswatch-Signature": sign(b"push-secret-123", ts, body)}
+            headers = {
+                "X-Crisiswatch-Timestamp": str(ts),
+                "X-Crisiswatch-Signature": sign(b"push-secret-123", ts, body),
+            }
             assert (await client.post("/v1/mentions", content=body)).status_code == 401
             ok = await client.post("/v1/mentions", content=body, headers=headers)
             assert ok.status_code == 422, ok.text  # item 2 matches no watched brand
             replayed = await client.post("/v1/mentions", content=body, headers=headers)
             assert replayed.status_code == 401 and "replay" in replayed.text
-            old = {"X-Crisiswatch-Timestamp": str(ts - 3600),
-                   "X-Crisiswatch-Signature": sign(b"push-secret-123", ts - 3600, body)}
+            old = {
+                "X-Crisiswatch-Timestamp": str(ts - 3600),
+                "X-Crisiswatch-Signature": sign(b"push-secret-123", ts - 3600, body),
+            }
             assert (await client.post("/v1/mentions", content=body, headers=old)).status_code == 401
             again = orjson.dumps([_item(1, "Acme broke")])  # an unchanged repeat: not re-produced
             key = {"X-API-Key": "key-abc"}
@@ -60,22 +80,69 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
             bad_key = await client.post("/v1/mentions", content=again, headers={"X-API-Key": "x"})
             assert bad_key.status_code == 401
 
-            verify = await client.get("/v1/webhooks/meta", params={
-                "hub.mode": "subscribe", "hub.verify_token": "vt", "hub.challenge": "1158201444"})
+            verify = await client.get(
+                "/v1/webhooks/meta",
+                params={
+                    "hub.mode": "subscribe",
+                    "hub.verify_token": "vt",
+                    "hub.challenge": "1158201444",
+                },
+            )
             assert verify.text == "1158201444"
-            wrong = await client.get("/v1/webhooks/meta", params={
-                "hub.mode": "subscribe", "hub.verify_token": "no", "hub.challenge": "1"})
+            wrong = await client.get(
+                "/v1/webhooks/meta",
+                params={"hub.mode": "subscribe", "hub.verify_token": "no", "hub.challenge": "1"},
+            )
             assert wrong.status_code == 403
-            delivery = orjson.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1764064800,
-                "changes": [{"field": "feed", "value": {
-                    "item": "comment", "verb": "add", "comment_id": "444_555", "post_id": "444",
-                    "parent_id": "444", "from": {"id": "2468", "name": "Jo"},
-                    "message": "Your kettle leaks", "created_time": 1764064800}}]}]})
-            ig = orjson.dumps({"object": "instagram", "entry": [{"id": "1784", "time": 1764064800,
-                "changes": [{"field": "comments", "value": {
-                    "from": {"id": "232323", "username": "test"}, "media": {"id": "123123"},
-                    "id": "17865799348089039", "text": "This is an example."}},
-                            {"field": "comments", "value": {"id": "broken"}}]}]})
+            delivery = orjson.dumps(
+                {
+                    "object": "page",
+                    "entry": [
+                        {
+                            "id": PAGE,
+                            "time": 1764064800,
+                            "changes": [
+                                {
+                                    "field": "feed",
+                                    "value": {
+                                        "item": "comment",
+                                        "verb": "add",
+                                        "comment_id": "444_555",
+                                        "post_id": "444",
+                                        "parent_id": "444",
+                                        "from": {"id": "2468", "name": "Jo"},
+                                        "message": "Your kettle leaks",
+                                        "created_time": 1764064800,
+                                    },
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
+            ig = orjson.dumps(
+                {
+                    "object": "instagram",
+                    "entry": [
+                        {
+                            "id": "1784",
+                            "time": 1764064800,
+                            "changes": [
+                                {
+                                    "field": "comments",
+                                    "value": {
+                                        "from": {"id": "232323", "username": "test"},
+                                        "media": {"id": "123123"},
+                                        "id": "17865799348089039",
+                                        "text": "This is an example.",
+                                    },
+                                },
+                                {"field": "comments", "value": {"id": "broken"}},
+                            ],
+                        }
+                    ],
+                }
+            )
             for payload in (delivery, ig):
                 signed = {"X-Hub-Signature-256": hub_signature(b"meta-secret", payload)}
                 answer = await client.post("/v1/webhooks/meta", content=payload, headers=signed)
@@ -109,7 +176,8 @@ async def test_replay_paced_csv(settings_factory: Any, topics: dict, tmp_path: P
         "platform,external_id,author,text,created_at,likes,brands\n"
         "x,c1,a,Acme one,2026-11-25T10:00:00Z,3,acme\n"
         "x,c2,a,Acme two,2026-11-25T10:00:10Z,1,acme\n"
-        "x,c3,a,Acme three,2026-11-25T10:00:20Z,x,acme\n")
+        "x,c3,a,Acme three,2026-11-25T10:00:20Z,x,acme\n"
+    )
     settings: IngestSettings = settings_factory(IngestSettings)
     stats = await run_replay(settings, path, speed=20.0, rebase=False, progress=False, workers=0)
     assert (stats.produced, stats.rejected) == (2, 1)

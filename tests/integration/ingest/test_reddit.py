@@ -16,28 +16,45 @@ from tests.kafka_helpers import read_topic, wait_for
 
 
 def _post(n: int, text: str) -> dict[str, Any]:
-    return {"kind": "t3", "data": {
-        "name": f"t3_{n}", "id": str(n), "title": text, "selftext": "",
-        "author": f"user{n}", "author_fullname": f"t2_{n}", "created_utc": 1_764_000_000 + n,
-        "permalink": f"/r/acmetest/comments/{n}/", "subreddit": "acmetest", "score": n,
-        "num_comments": 1, "edited": False}}
+    return {
+        "kind": "t3",
+        "data": {
+            "name": f"t3_{n}",
+            "id": str(n),
+            "title": text,
+            "selftext": "",
+            "author": f"user{n}",
+            "author_fullname": f"t2_{n}",
+            "created_utc": 1_764_000_000 + n,
+            "permalink": f"/r/acmetest/comments/{n}/",
+            "subreddit": "acmetest",
+            "score": n,
+            "num_comments": 1,
+            "edited": False,
+        },
+    }
 
 
 class FakeReddit:
     """Newest-first listing in pages of 2 with `after`; the first call answers 429."""
 
     def __init__(self) -> None:
-        self.posts = [_post(1, "Acme kettle caught fire"), _post(2, "I love pineapple"),
-                      _post(3, "Acme support is slow")]
+        self.posts = [
+            _post(1, "Acme kettle caught fire"),
+            _post(2, "I love pineapple"),
+            _post(3, "Acme support is slow"),
+        ]
         self.calls = 0
         self.afters: list[str | None] = []
 
     async def listing(self, request: Request) -> JSONResponse:
         self.calls += 1
         if self.calls == 1:
-            return JSONResponse({"message": "Too Many Requests"}, status_code=429,
-                                headers={"x-ratelimit-reset": "0.05",
-                                         "x-ratelimit-remaining": "0"})
+            return JSONResponse(
+                {"message": "Too Many Requests"},
+                status_code=429,
+                headers={"x-ratelimit-reset": "0.05", "x-ratelimit-remaining": "0"},
+            )
         after = request.query_params.get("after")
         self.afters.append(after)
         newest_first = list(reversed(self.posts))
@@ -45,8 +62,10 @@ class FakeReddit:
         page = newest_first[start : start + 2]
         more = start + 2 < len(newest_first)
         return JSONResponse(
-            {"kind": "Listing", "data": {"after": page[-1]["data"]["name"] if more else None,
-                                         "children": page}},
+            {
+                "kind": "Listing",
+                "data": {"after": page[-1]["data"]["name"] if more else None, "children": page},
+            },
             headers={"x-ratelimit-remaining": "99", "x-ratelimit-reset": "300"},
         )
 
@@ -55,18 +74,28 @@ async def test_reddit_pages_resumes_and_dead_letters(make_context: Any, topics: 
     fake = FakeReddit()
     app = Starlette(routes=[Route("/r/acmetest/new.json", fake.listing)])
     watch = {**ACME, "sources": {"reddit": {"subreddits": ["acmetest"]}}}
-    async with local_server(app) as url, make_context(
-        watch, reddit_base_url=url, reddit_poll_s=0.1
-    ) as (settings, _, context):
+    async with (
+        local_server(app) as url,
+        make_context(watch, reddit_base_url=url, reddit_poll_s=0.1) as (settings, _, context),
+    ):
         async with running(RedditSource(context), context):
-            await wait_for(lambda: context.cursors.get("reddit:r/acmetest"),
-                           lambda c: c is not None and c["newest"] == "t3_3", timeout_s=20)
+            await wait_for(
+                lambda: context.cursors.get("reddit:r/acmetest"),
+                lambda c: c is not None and c["newest"] == "t3_3",
+                timeout_s=20,
+            )
             # New posts arrive, more than one page: the poller follows `after` to its cursor.
-            fake.posts += [_post(4, "ACME recall announced"), _post(5, "acme of perfection"),
-                           {"kind": "t3", "data": {"name": "t3_6", "title": "Acme broken"}},
-                           _post(7, "アクメのケトルが壊れた")]
-            await wait_for(lambda: context.cursors.get("reddit:r/acmetest"),
-                           lambda c: c is not None and c["newest"] == "t3_7", timeout_s=20)
+            fake.posts += [
+                _post(4, "ACME recall announced"),
+                _post(5, "acme of perfection"),
+                {"kind": "t3", "data": {"name": "t3_6", "title": "Acme broken"}},
+                _post(7, "アクメのケトルが壊れた"),
+            ]
+            await wait_for(
+                lambda: context.cursors.get("reddit:r/acmetest"),
+                lambda c: c is not None and c["newest"] == "t3_7",
+                timeout_s=20,
+            )
         # A restarted connector resumes from PostgreSQL and produces nothing twice.
         async with running(RedditSource(context), context):
             calls = fake.calls

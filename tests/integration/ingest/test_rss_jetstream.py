@@ -46,7 +46,8 @@ async def test_rss_conditional_get_and_no_reemit(make_context: Any, topics: dict
             async def emit(items: Any) -> bool:
                 emitted.extend(items)
                 return await context.ingestor.emit_until_accepted(
-                    items, source="rss", stop=asyncio.Event())
+                    items, source="rss", stop=asyncio.Event()
+                )
 
             async with make_client(settings) as client:
                 assert await source.poll(client, f"{url}/feed.xml", emit) == 2
@@ -72,12 +73,26 @@ async def test_private_addresses_refused_unless_allowed() -> None:
 
 
 def _commit(n: int, text: str, op: str = "create") -> bytes:
-    return orjson.dumps({"did": "did:plc:user1", "time_us": 1_764_000_000_000_000 + n,
-                         "kind": "commit", "commit": {
-                             "rev": f"r{n}", "operation": op, "collection": "app.bsky.feed.post",
-                             "rkey": f"k{n}", "cid": f"c{n}", "record": {
-                                 "$type": "app.bsky.feed.post", "text": text,
-                                 "createdAt": "2026-11-25T10:00:00.000Z", "langs": ["en"]}}})
+    return orjson.dumps(
+        {
+            "did": "did:plc:user1",
+            "time_us": 1_764_000_000_000_000 + n,
+            "kind": "commit",
+            "commit": {
+                "rev": f"r{n}",
+                "operation": op,
+                "collection": "app.bsky.feed.post",
+                "rkey": f"k{n}",
+                "cid": f"c{n}",
+                "record": {
+                    "$type": "app.bsky.feed.post",
+                    "text": text,
+                    "createdAt": "2026-11-25T10:00:00.000Z",
+                    "langs": ["en"],
+                },
+            },
+        }
+    )
 
 
 async def test_jetstream_stream_resume_and_malformed(make_context: Any, topics: dict) -> None:
@@ -104,18 +119,22 @@ async def test_jetstream_stream_resume_and_malformed(make_context: Any, topics: 
     watch = {**ACME, "sources": {"bluesky": {"enabled": True}}}
     async with (
         websockets.serve(handler, "127.0.0.1", port),
-        make_context(watch, jetstream_url=f"ws://127.0.0.1:{port}/subscribe",
-                     jetstream_rewind_s=1.0) as (settings, _, context),
+        make_context(
+            watch, jetstream_url=f"ws://127.0.0.1:{port}/subscribe", jetstream_rewind_s=1.0
+        ) as (settings, _, context),
     ):
         await context.cursors.put(CURSOR_KEY, {"time_us": 1_764_000_000_000_000})
         async with running(JetstreamSource(context), context):
-            records = await read_topic(settings.bootstrap_servers, topics["topic_raw"],
-                                       expected=2, timeout_s=30)
+            records = await read_topic(
+                settings.bootstrap_servers, topics["topic_raw"], expected=2, timeout_s=30
+            )
         dlq = await read_topic(settings.bootstrap_servers, topics["topic_dlq"], expected=1)
         cursor = await context.cursors.get(CURSOR_KEY)
     mentions = [Mention.model_validate_json(r.value) for r in records]
     assert [(m.external_id.rsplit("/", 1)[-1], m.kind) for m in mentions] == [
-        ("k1", "created"), ("k4", "updated")]
+        ("k1", "created"),
+        ("k4", "updated"),
+    ]
     assert len(dlq) == 1
     assert cursors_seen[0] == str(1_764_000_000_000_000 - 1_000_000)
     assert cursor is not None and cursor["time_us"] >= 1_764_000_000_000_003

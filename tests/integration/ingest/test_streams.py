@@ -19,13 +19,24 @@ from tests.kafka_helpers import read_topic
 
 
 def _status(n: int, text: str, **extra: Any) -> dict[str, Any]:
-    return {"id": str(100 + n), "uri": f"https://m.example/users/u/statuses/{100 + n}",
-            "url": f"https://m.example/@u/{100 + n}", "created_at": "2026-11-25T10:00:00.000Z",
-            "content": f"<p>{text}</p>", "language": "en", "favourites_count": n,
-            "reblogs_count": 0, "replies_count": 0, "tags": [{"name": "acme"}],
-            "in_reply_to_id": None, "edited_at": None, "spoiler_text": "", "reblog": None,
-            "account": {"id": "1", "acct": "u", "url": "https://m.example/@u",
-                        "followers_count": 42}, **extra}
+    return {
+        "id": str(100 + n),
+        "uri": f"https://m.example/users/u/statuses/{100 + n}",
+        "url": f"https://m.example/@u/{100 + n}",
+        "created_at": "2026-11-25T10:00:00.000Z",
+        "content": f"<p>{text}</p>",
+        "language": "en",
+        "favourites_count": n,
+        "reblogs_count": 0,
+        "replies_count": 0,
+        "tags": [{"name": "acme"}],
+        "in_reply_to_id": None,
+        "edited_at": None,
+        "spoiler_text": "",
+        "reblog": None,
+        "account": {"id": "1", "acct": "u", "url": "https://m.example/@u", "followers_count": 42},
+        **extra,
+    }
 
 
 async def test_mastodon_sse_reconnect_and_catch_up(make_context: Any, topics: dict) -> None:
@@ -57,19 +68,29 @@ async def test_mastodon_sse_reconnect_and_catch_up(make_context: Any, topics: di
             return JSONResponse([_status(2, "Missed while away: ACME outage")])
         return JSONResponse([])
 
-    app = Starlette(routes=[Route("/api/v1/streaming/hashtag", stream),
-                            Route("/api/v1/timelines/tag/acme", timeline)])
-    async with local_server(app) as url, make_context(
-        {**ACME, "sources": {"mastodon": {"hashtags": ["acme"]}}}, mastodon_base_url=url
-    ) as (settings, _, context):
+    app = Starlette(
+        routes=[
+            Route("/api/v1/streaming/hashtag", stream),
+            Route("/api/v1/timelines/tag/acme", timeline),
+        ]
+    )
+    async with (
+        local_server(app) as url,
+        make_context(
+            {**ACME, "sources": {"mastodon": {"hashtags": ["acme"]}}}, mastodon_base_url=url
+        ) as (settings, _, context),
+    ):
         async with running(MastodonSource(context), context):
-            records = await read_topic(settings.bootstrap_servers, topics["topic_raw"],
-                                       expected=3, timeout_s=30)
+            records = await read_topic(
+                settings.bootstrap_servers, topics["topic_raw"], expected=3, timeout_s=30
+            )
         dlq = await read_topic(settings.bootstrap_servers, topics["topic_dlq"], expected=1)
     mentions = [Mention.model_validate_json(r.value) for r in records]
     assert sorted((m.text, m.kind) for m in mentions) == [
-        ("Acme rocks", "created"), ("Acme rocks (edited)", "updated"),
-        ("Missed while away: ACME outage", "created")]
+        ("Acme rocks", "created"),
+        ("Acme rocks (edited)", "updated"),
+        ("Missed while away: ACME outage", "created"),
+    ]
     assert mentions[0].author_reach == 42
     assert "101" in timeline_calls and len(dlq) == 1
 
@@ -91,14 +112,34 @@ async def test_x_rules_stream_backoff(make_context: Any, topics: dict) -> None:
         return JSONResponse({"meta": {"summary": {"created": len(body.get("add", []))}}})
 
     def tweet(n: int, text: str) -> bytes:
-        return orjson.dumps({
-            "data": {"id": str(n), "text": text, "author_id": "9", "lang": "en",
-                     "created_at": "2026-11-25T10:00:00.000Z", "edit_history_tweet_ids": [str(n)],
-                     "public_metrics": {"retweet_count": 1, "reply_count": 0, "like_count": 5,
-                                        "quote_count": 0, "impression_count": 100}},
-            "includes": {"users": [{"id": "9", "username": "u",
-                                    "public_metrics": {"followers_count": 7}}]},
-            "matching_rules": [{"id": "r0", "tag": "acme"}]}) + b"\r\n"
+        return (
+            orjson.dumps(
+                {
+                    "data": {
+                        "id": str(n),
+                        "text": text,
+                        "author_id": "9",
+                        "lang": "en",
+                        "created_at": "2026-11-25T10:00:00.000Z",
+                        "edit_history_tweet_ids": [str(n)],
+                        "public_metrics": {
+                            "retweet_count": 1,
+                            "reply_count": 0,
+                            "like_count": 5,
+                            "quote_count": 0,
+                            "impression_count": 100,
+                        },
+                    },
+                    "includes": {
+                        "users": [
+                            {"id": "9", "username": "u", "public_metrics": {"followers_count": 7}}
+                        ]
+                    },
+                    "matching_rules": [{"id": "r0", "tag": "acme"}],
+                }
+            )
+            + b"\r\n"
+        )
 
     async def stream(request: Request) -> Response:
         nonlocal stream_calls
@@ -121,16 +162,24 @@ async def test_x_rules_stream_backoff(make_context: Any, topics: dict) -> None:
 
         return StreamingResponse(lines(), media_type="application/json")
 
-    app = Starlette(routes=[Route("/2/tweets/search/stream/rules", rules_endpoint,
-                                  methods=["GET", "POST"]),
-                            Route("/2/tweets/search/stream", stream)])
-    async with local_server(app) as url, make_context(
-        {**ACME, "sources": {"x": {"hashtags": ["acmefail"]}}},
-        x_base_url=url, x_bearer_token="token-123",
-    ) as (settings, _, context):
+    app = Starlette(
+        routes=[
+            Route("/2/tweets/search/stream/rules", rules_endpoint, methods=["GET", "POST"]),
+            Route("/2/tweets/search/stream", stream),
+        ]
+    )
+    async with (
+        local_server(app) as url,
+        make_context(
+            {**ACME, "sources": {"x": {"hashtags": ["acmefail"]}}},
+            x_base_url=url,
+            x_bearer_token="token-123",
+        ) as (settings, _, context),
+    ):
         async with running(XStreamSource(context), context):
-            records = await read_topic(settings.bootstrap_servers, topics["topic_raw"],
-                                       expected=2, timeout_s=30)
+            records = await read_topic(
+                settings.bootstrap_servers, topics["topic_raw"], expected=2, timeout_s=30
+            )
         dlq = await read_topic(settings.bootstrap_servers, topics["topic_dlq"], expected=2)
     mentions = [Mention.model_validate_json(r.value) for r in records]
     assert sorted(m.external_id for m in mentions) == ["1", "3"]

@@ -39,10 +39,16 @@ def test_clean_text_invariants(text: str, cap: int) -> None:
 @given(st.text(min_size=1), st.text(min_size=1, max_size=50))
 def test_to_mention_never_raises_unexpectedly(text: str, author: str) -> None:
     try:
-        item = MentionIn(platform="x", external_id="1", author=author, text=text,
-                         created_at=datetime(2026, 1, 1, tzinfo=UTC))
-        mention = to_mention(item, brands=["acme"], secret=b"k" * 16, keep_handles=False,
-                             max_chars=200)
+        item = MentionIn(
+            platform="x",
+            external_id="1",
+            author=author,
+            text=text,
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        mention = to_mention(
+            item, brands=["acme"], secret=b"k" * 16, keep_handles=False, max_chars=200
+        )
     except ValueError:
         return  # pydantic ValidationError is a ValueError: a reason, never a crash
     assert Mention.model_validate_json(mention.model_dump_json()) == mention
@@ -56,11 +62,17 @@ def test_helpers() -> None:
 
 def test_mastodon_status_edit() -> None:
     status = {
-        "id": "1", "uri": "https://m.example/users/a/statuses/1", "url": "https://m.example/@a/1",
-        "created_at": "2026-11-25T10:00:00.000Z", "content": "<p>Acme broke</p>",
-        "language": "en", "favourites_count": 3, "reblogs_count": 1, "replies_count": 0,
-        "tags": [{"name": "acme"}], "account": {"acct": "a", "url": "https://m.example/@a",
-                                                "followers_count": 10},
+        "id": "1",
+        "uri": "https://m.example/users/a/statuses/1",
+        "url": "https://m.example/@a/1",
+        "created_at": "2026-11-25T10:00:00.000Z",
+        "content": "<p>Acme broke</p>",
+        "language": "en",
+        "favourites_count": 3,
+        "reblogs_count": 1,
+        "replies_count": 0,
+        "tags": [{"name": "acme"}],
+        "account": {"acct": "a", "url": "https://m.example/@a", "followers_count": 10},
         "edited_at": "2026-11-25T10:05:00.000Z",
     }
     fields = status_fields(status)
@@ -69,34 +81,64 @@ def test_mastodon_status_edit() -> None:
 
 
 def test_jetstream_and_x_and_reddit_shapes() -> None:
-    commit = {"did": "did:plc:abc", "time_us": 1, "kind": "commit", "commit": {
-        "operation": "create", "collection": "app.bsky.feed.post", "rkey": "3k",
-        "record": {"text": "acme", "createdAt": "2026-11-25T10:00:00Z", "langs": ["ja"],
-                   "reply": {"parent": {"uri": "at://p"}, "root": {"uri": "at://r"}}}}}
+    commit = {
+        "did": "did:plc:abc",
+        "time_us": 1,
+        "kind": "commit",
+        "commit": {
+            "operation": "create",
+            "collection": "app.bsky.feed.post",
+            "rkey": "3k",
+            "record": {
+                "text": "acme",
+                "createdAt": "2026-11-25T10:00:00Z",
+                "langs": ["ja"],
+                "reply": {"parent": {"uri": "at://p"}, "root": {"uri": "at://r"}},
+            },
+        },
+    }
     fields = post_fields(commit)
     assert fields is not None and fields["in_reply_to"] == "at://p"
     assert fields["external_id"] == "at://did:plc:abc/app.bsky.feed.post/3k"
     commit["commit"]["operation"] = "delete"
     assert post_fields(commit) is None
-    tweet = {"data": {"id": "2", "text": "acme!", "author_id": "9",
-                      "created_at": "2026-11-25T10:00:00.000Z",
-                      "edit_history_tweet_ids": ["1", "2"],
-                      "public_metrics": {"like_count": 4, "retweet_count": 1, "quote_count": 1}},
-             "includes": {"users": [{"id": "9", "public_metrics": {"followers_count": 50}}]},
-             "matching_rules": [{"id": "r1", "tag": "acme"}]}
+    tweet = {
+        "data": {
+            "id": "2",
+            "text": "acme!",
+            "author_id": "9",
+            "created_at": "2026-11-25T10:00:00.000Z",
+            "edit_history_tweet_ids": ["1", "2"],
+            "public_metrics": {"like_count": 4, "retweet_count": 1, "quote_count": 1},
+        },
+        "includes": {"users": [{"id": "9", "public_metrics": {"followers_count": 50}}]},
+        "matching_rules": [{"id": "r1", "tag": "acme"}],
+    }
     x = tweet_fields(tweet)
     assert x is not None and x["external_id"] == "1" and x["kind"] == "updated"
     assert x["author_reach"] == 50 and x["engagement"]["shares"] == 2
-    link = {"kind": "t3", "data": {"name": "t3_a", "title": "Acme", "selftext": "",
-                                   "author_fullname": "t2_x", "created_utc": 1.7e9,
-                                   "permalink": "/r/x/comments/a/", "score": -3}}
+    link = {
+        "kind": "t3",
+        "data": {
+            "name": "t3_a",
+            "title": "Acme",
+            "selftext": "",
+            "author_fullname": "t2_x",
+            "created_utc": 1.7e9,
+            "permalink": "/r/x/comments/a/",
+            "score": -3,
+        },
+    }
     r = reddit_fields(link)
     assert r is not None and r["engagement"]["likes"] == 0
 
 
 def test_x_rules_cover_terms_and_hashtags() -> None:
-    watchlist = Watchlist(brand="acme", aliases=["Acme Corp"],
-                          sources={"x": {"hashtags": ["acmefail"], "queries": ["acme lang:en"]}})
+    watchlist = Watchlist(
+        brand="acme",
+        aliases=["Acme Corp"],
+        sources={"x": {"hashtags": ["acmefail"], "queries": ["acme lang:en"]}},
+    )
     rules = rules_for(watchlist)
     assert rules[0] == '(acme OR "Acme Corp" OR #acmefail) -is:retweet'
     assert rules[-1] == "acme lang:en"

@@ -55,8 +55,9 @@ def test_several_brands_in_watchlist_order() -> None:
 
 def test_invalid_watchlist_names_file_and_field() -> None:
     with pytest.raises(ConfigError, match=r"acme\.yaml: sources\.reddit\.subreddits\.0"):
-        parse_watchlist("brand: acme\nsources: {reddit: {subreddits: ['no spaces']}}",
-                        origin="acme.yaml")
+        parse_watchlist(
+            "brand: acme\nsources: {reddit: {subreddits: ['no spaces']}}", origin="acme.yaml"
+        )
     with pytest.raises(ConfigError, match=r"x\.yaml: colour: Extra inputs"):
         parse_watchlist("brand: acme\ncolour: red", origin="x.yaml")
     with pytest.raises(ConfigError, match="invalid YAML"):
