@@ -177,10 +177,10 @@ class Ingestor:
             return 0
         self.publisher.count_received(source, len(items))
         mentions, rejects = self.prepare(items, source=source)
-        sent = await self.publisher.publish(mentions, source=source)
-        self.remember(mentions)
         for reject in rejects:
             await self.publisher.reject(reject.raw, reject.reason, source=source, code=reject.code)
+        sent = await self.publisher.publish(mentions, source=source)
+        self.remember(mentions)
         return sent
 
     async def emit_until_accepted(

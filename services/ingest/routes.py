@@ -135,10 +135,12 @@ async def push_mentions(
     rejected = [r for r in results if r.mention is None]
     fresh = ingestor.dedupe(accepted, source=source)
     try:
-        await publisher.publish(fresh, source=source)
-        ingestor.remember(fresh)
+        # Rejects first: if Kafka fails midway nothing valid was produced yet, so the 503's
+        # "nothing accepted" holds (a retry may dead-letter a reject twice, never lose one).
         for r in rejected:
             await publisher.reject(r.raw, r.reason or "rejected", source=source, code=r.code or "")
+        await publisher.publish(fresh, source=source)
+        ingestor.remember(fresh)
     except BrokerUnavailable:
         return JSONResponse(
             {"detail": "Kafka is unavailable; nothing of this batch was accepted, retry later"},

@@ -55,7 +55,12 @@ def _email(s: NotifySettings) -> Notifier:
 
 def _webhook(s: NotifySettings) -> Notifier:
     assert s.webhook_url is not None and s.webhook_secret is not None
-    return WebhookNotifier(s.webhook_url, s.webhook_secret, timeout_s=s.http_timeout_s)
+    return WebhookNotifier(
+        s.webhook_url,
+        s.webhook_secret,
+        timeout_s=s.http_timeout_s,
+        allow_private=s.webhook_allow_private,
+    )
 
 
 _FACTORIES: dict[str, Callable[[NotifySettings], Notifier]] = {

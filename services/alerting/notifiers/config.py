@@ -98,7 +98,12 @@ class NotifySettings(BaseSettings):
     webhook_url: SecretStr | None = Field(
         default=None, description="generic webhook receiving signed JSON"
     )
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key that signs webhook payloads"
+    )
+    webhook_allow_private: bool = Field(
+        default=False, description="allow a webhook URL on a private or loopback address"
+    )
     http_timeout_s: float = Field(default=10.0, gt=0)
     # Routing: severity -> channels; "digest" batches the incident into the periodic digest
     routes: dict[str, list[str]] = Field(

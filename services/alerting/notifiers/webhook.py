@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from services.alerting.notifiers.base import PermanentDeliveryError
 from services.alerting.notifiers.http import new_client, post
+from shared.net import ForbiddenAddress, check_url
 
 SIGNATURE_HEADER = "X-Crisiswatch-Signature"
 TIMESTAMP_HEADER = "X-Crisiswatch-Timestamp"
@@ -34,10 +36,18 @@ class WebhookNotifier:
 
     channel = "webhook"
 
-    def __init__(self, url: SecretStr, secret: SecretStr, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: SecretStr,
+        secret: SecretStr,
+        *,
+        timeout_s: float = 10.0,
+        allow_private: bool = False,
+    ) -> None:
         self._url = url
         self._secret = secret
         self._timeout_s = timeout_s
+        self._allow_private = allow_private
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
@@ -49,6 +59,14 @@ class WebhookNotifier:
         if self._client is None:
             await self.start()
         assert self._client is not None
+        try:
+            await check_url(self._url.get_secret_value(), allow_private=self._allow_private)
+        except ForbiddenAddress:
+            # The URL is a secret: the error names the rule, not the address.
+            raise PermanentDeliveryError(
+                "webhook target resolves to a private or loopback address; "
+                "set CRISISWATCH_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+            ) from None
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = str(int(time.time()))
         headers = {

@@ -7,45 +7,12 @@ are refused unless `fetch_allow_private` is set (tests run servers on 127.0.0.1)
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-from urllib.parse import urlsplit
-
 import httpx
 
 from services.ingest.config import IngestSettings
-from shared.errors import CrisiswatchError
+from shared.net import ForbiddenAddress, check_url
 
-
-class ForbiddenAddress(CrisiswatchError):
-    """A connector was asked to fetch a private or loopback address."""
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_global and not ip.is_multicast
-
-
-async def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise `ForbiddenAddress` unless every address of the URL's host is public."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https", "ws", "wss"} or not parts.hostname:
-        raise ForbiddenAddress(f"refusing to fetch {url!r}: not an http(s) URL")
-    if allow_private:
-        return
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
-        )
-    except OSError as exc:
-        raise ForbiddenAddress(f"cannot resolve {parts.hostname!r}: {exc}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if not _is_public(address):
-            raise ForbiddenAddress(
-                f"refusing to fetch {url!r}: {parts.hostname} resolves to non-public {address}"
-            )
+__all__ = ["ForbiddenAddress", "check_url", "make_client"]
 
 
 def make_client(

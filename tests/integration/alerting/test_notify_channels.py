@@ -112,7 +112,9 @@ async def test_slack_api_ok_false_is_an_error(slack_api: FakeHttp) -> None:
 
 
 async def test_webhook_is_signed_and_idempotent(webhook_receiver: FakeHttp) -> None:
-    notifier = WebhookNotifier(SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET))
+    notifier = WebhookNotifier(
+        SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET), allow_private=True
+    )
     payload = webhook_payload(SUMMARY, LINKS, update_kind="opened")
     await notifier.send(payload, idempotency_key="incident:7:opened:SEV1:webhook")
     await notifier.stop()
@@ -122,7 +124,9 @@ async def test_webhook_is_signed_and_idempotent(webhook_receiver: FakeHttp) -> N
 
 
 async def test_webhook_with_wrong_secret_is_rejected(webhook_receiver: FakeHttp) -> None:
-    notifier = WebhookNotifier(SecretStr(webhook_receiver.url), SecretStr("wrong"))
+    notifier = WebhookNotifier(
+        SecretStr(webhook_receiver.url), SecretStr("wrong"), allow_private=True
+    )
     with pytest.raises(PermanentDeliveryError, match="401"):
         await notifier.send({"event": "x"}, idempotency_key="k")
     await notifier.stop()
@@ -169,3 +173,15 @@ async def test_email_to_a_dead_server_is_transient() -> None:
     with pytest.raises(TransientDeliveryError) as caught:
         await notifier.send({"subject": "s", "text": "t", "html": "<p>t</p>"}, idempotency_key="k")
     assert "hunter2" not in str(caught.value)
+
+
+async def test_webhook_to_a_loopback_address_is_refused_unless_allowed(webhook_receiver) -> None:
+    notifier = WebhookNotifier(SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET))
+    await notifier.start()
+    try:
+        with pytest.raises(PermanentDeliveryError, match="private or loopback") as info:
+            await notifier.send({"text": "hello"}, idempotency_key="ssrf-1")
+        assert webhook_receiver.url not in str(info.value)
+        assert not webhook_receiver.received
+    finally:
+        await notifier.stop()
