@@ -360,6 +360,23 @@ async def wait_for_broker(bootstrap_servers: str, *, timeout_s: float = 60.0) ->
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     last: Exception | None = None
+    # Refused connections are expected while the broker starts: keep aiokafka quiet meanwhile.
+    client_log = logging.getLogger("aiokafka")
+    previous = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        await _poll_broker(bootstrap_servers, deadline)
+        return
+    except BrokerUnavailable as exc:
+        last = exc
+    finally:
+        client_log.setLevel(previous)
+    raise BrokerUnavailable(f"Kafka at {bootstrap_servers} not ready after {timeout_s}s: {last}")
+
+
+async def _poll_broker(bootstrap_servers: str, deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    last: Exception | None = None
     while loop.time() < deadline:
         try:
             await list_topics(bootstrap_servers)
@@ -367,4 +384,4 @@ async def wait_for_broker(bootstrap_servers: str, *, timeout_s: float = 60.0) ->
         except BrokerUnavailable as exc:
             last = exc
             await asyncio.sleep(0.5)
-    raise BrokerUnavailable(f"Kafka at {bootstrap_servers} not ready after {timeout_s}s: {last}")
+    raise BrokerUnavailable(str(last))

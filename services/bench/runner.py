@@ -69,8 +69,9 @@ async def _transformer_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     # Route every English mention to the transformer: the path's worst case.
     enricher.policy = RoutingPolicy(confidence_below=1.0, negative=True, reach_at_least=0)
     n, repeats = (1_000, 1) if quick else (4_000, 3)
-    figures = await scoring_figures(env, n=n, repeats=repeats, enricher=enricher,
-                                    path="transformer")
+    figures = await scoring_figures(
+        env, n=n, repeats=repeats, enricher=enricher, path="transformer"
+    )
     return [
         Figure(f.stage, f.name, f.value, f.unit, f.ceiling, f.ceiling_name,
                f"{f.note}; every English mention through the default transformer "

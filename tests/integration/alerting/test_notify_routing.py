@@ -46,6 +46,7 @@ def _settings(
         smtp_to=["pr@brand.local"],
         webhook_url=webhook,
         webhook_secret=WEBHOOK_SECRET,
+        webhook_allow_private=True,  # the receiver runs on 127.0.0.1
     )
 
 
