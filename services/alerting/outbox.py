@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -88,6 +88,13 @@ class OutboxMetrics:
             registry=registry,
         )
 
+    def prime(self, channels: Iterable[str]) -> None:
+        """Export zero-valued series for each configured channel, so rates and alerts evaluate."""
+        for channel in channels:
+            for outcome in ("sent", "retry", "failed"):
+                self.deliveries.labels(channel, outcome)
+            self.latency.labels(channel)
+
 
 @dataclass(frozen=True, slots=True)
 class _Claimed:
@@ -147,7 +154,8 @@ class OutboxDispatcher:
         )
 
     async def start(self) -> None:
-        """Start every notifier."""
+        """Start every notifier (and export its delivery series)."""
+        self._metrics.prime(self._notifiers)
         for notifier in self._notifiers.values():
             await notifier.start()
 
