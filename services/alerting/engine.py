@@ -90,6 +90,8 @@ class EngineConfig:
     keywords: KeywordConfig = field(default_factory=KeywordConfig)
     gate_window_minutes: float = 15.0
     dominance: float = 0.5
+    # The story's topic is judged on the latest bins: an hour of calm must not hide it.
+    dominance_bins: int = 10
     keyword_cooldown_minutes: float = 360.0
     burst_window_s: int = 300
     burst_min_negative: int = 20
@@ -390,14 +392,15 @@ class DetectionEngine:
         if topic:
             return topic
         state = self._brand(brand)
-        total = sum(b.count for b in state.series[BRAND_TOPIC].recent)
+        last = self.config.dominance_bins
+        total = sum(b.count for b in list(state.series[BRAND_TOPIC].recent)[-last:])
         if total <= 0:
             return BRAND_TOPIC
         best, best_count = BRAND_TOPIC, 0
         for name, series in state.series.items():
             if name == BRAND_TOPIC:
                 continue
-            count = sum(b.count for b in series.recent)
+            count = sum(b.count for b in list(series.recent)[-last:])
             if count > best_count:
                 best, best_count = name, count
         return best if best_count / total >= self.config.dominance else BRAND_TOPIC

@@ -46,6 +46,7 @@ class IncidentChange:
     previous_severity: str | None
     category: str
     signal_id: int | None = None
+    recategorized: bool = False  # a topic signal gave a generic incident its category
 
     @property
     def opened(self) -> bool:
@@ -134,6 +135,7 @@ async def record_signal(
         change.previous_severity,
         change.category,
         int(sig.id),
+        change.recategorized,
     )
 
 
@@ -194,6 +196,7 @@ async def _update(
     session: AsyncSession, row: IncidentRow, signal: Signal, *, retopic: bool
 ) -> IncidentChange:
     previous = row.severity
+    previous_category = row.category
     row.severity = worse(previous, signal.severity.level)
     if retopic and signal.story_topic:
         row.topic = signal.story_topic
@@ -223,7 +226,14 @@ async def _update(
     )
     await session.flush()
     kind: ChangeKind = "severity_changed" if escalated else "updated"
-    return IncidentChange(row.id, kind, row.severity, previous, row.category or GENERIC)
+    return IncidentChange(
+        row.id,
+        kind,
+        row.severity,
+        previous,
+        row.category or GENERIC,
+        recategorized=row.category != previous_category,
+    )
 
 
 def _event_data(signal: Signal) -> dict[str, Any]:

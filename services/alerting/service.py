@@ -21,7 +21,7 @@ from services.alerting.notifiers.config import NotifySettings
 from services.alerting.notifiers.housekeeping import NotificationHousekeeper
 from services.alerting.notifiers.routing import notify_incident
 from services.alerting.outbox import OutboxDispatcher, OutboxMetrics
-from services.alerting.playbooks.runs import start_playbook_run
+from services.alerting.playbooks.runs import start_playbook_run, switch_playbook_run
 from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
@@ -73,7 +73,14 @@ class NotifyHooks:
             await notify_incident(
                 session, change.incident_id, update_kind="opened", settings=self._settings
             )
-        elif change.kind == "severity_changed":
+        if change.recategorized:
+            # The story now has a topic: its own playbook replaces the generic one.
+            await switch_playbook_run(
+                session, change.incident_id, change.category, datetime.now(UTC)
+            )
+        if change.kind == "opened":
+            return
+        if change.kind == "severity_changed":
             await notify_incident(
                 session,
                 change.incident_id,

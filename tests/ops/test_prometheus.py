@@ -65,7 +65,7 @@ FAILURE_ONLY = {
 }
 # Metrics that dashboards and rules use but the services do not export yet (see the ops
 # report: wiring of the notification outbox and of shared/process_metrics.py).
-AWAITING_SERVICES = {}
+AWAITING_SERVICES: frozenset[str] = frozenset()
 
 NEGATIVE = [
     "My phone battery caught fire while charging, terrible and dangerous!",

@@ -31,6 +31,44 @@ async def start_playbook_run(
     if existing is not None:
         return int(existing)
     playbook = playbook_for(category, playbooks)
+    return await _create_run(session, incident_id, playbook, detected_at, kind="playbook_started")
+
+
+async def switch_playbook_run(
+    session: AsyncSession,
+    incident_id: int,
+    category: str,
+    at: datetime,
+    *,
+    playbooks: dict[str, Playbook] | None = None,
+) -> int:
+    """Move an incident to its new category's playbook; pending steps of the old one lapse."""
+    playbook = playbook_for(category, playbooks)
+    runs = (
+        await session.execute(
+            select(PlaybookRunRow.id, PlaybookRunRow.playbook)
+            .where(PlaybookRunRow.incident_id == incident_id)
+            .order_by(PlaybookRunRow.id.desc())
+        )
+    ).all()
+    if runs and runs[0].playbook == playbook.name:
+        return int(runs[0].id)
+    if runs:
+        await session.execute(
+            update(PlaybookStepRow)
+            .where(
+                PlaybookStepRow.run_id.in_([r.id for r in runs]),
+                PlaybookStepRow.status == "pending",
+            )
+            .values(status="superseded")
+        )
+    return await _create_run(session, incident_id, playbook, at, kind="playbook_switched")
+
+
+async def _create_run(
+    session: AsyncSession, incident_id: int, playbook: Playbook, detected_at: datetime, *,
+    kind: str,
+) -> int:  # fmt: skip
     run = PlaybookRunRow(incident_id=incident_id, playbook=playbook.name, started_at=detected_at)
     session.add(run)
     await session.flush()
@@ -52,7 +90,7 @@ async def start_playbook_run(
     session.add(
         IncidentEventRow(
             incident_id=incident_id,
-            kind="playbook_started",
+            kind=kind,
             actor="system",
             data={"playbook": playbook.name, "run_id": run.id},
         )
