@@ -34,7 +34,7 @@ from tests.fault_helpers import (
 )
 from tests.integration.alerting.test_notify_fakes import notify_settings
 
-pytestmark = pytest.mark.soak
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(0)]  # runs for minutes by design
 
 MINUTES = float(os.environ.get("CRISISWATCH_SOAK_MINUTES", "10"))
 RATE_PER_S = int(os.environ.get("CRISISWATCH_SOAK_RATE", "50"))
