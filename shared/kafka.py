@@ -114,6 +114,23 @@ class EventProducer:
         """Produce one message and wait until the broker acknowledged it."""
         await self.send_many(topic, [(key, value)], headers=headers)
 
+    async def _settle(self, futures: Sequence[asyncio.Future[Any]]) -> BaseException | None:
+        """Wait until every queued batch succeeded or failed; return the first failure."""
+        if not futures:
+            return None
+        # aiokafka fails an undeliverable batch after its request timeout; the outer bound is
+        # a safety net for a stuck client, not the normal path.
+        done, pending = await asyncio.wait(futures, timeout=self._send_timeout_s * 3 + 5)
+        for fut in pending:
+            fut.cancel()
+        if pending:
+            return TimeoutError("Kafka did not settle the queued batches")
+        for fut in done:
+            exc = fut.exception()
+            if exc is not None:
+                return exc
+        return None
+
     async def send_many(
         self,
         topic: str,
@@ -162,13 +179,17 @@ class EventProducer:
                         futures.append(
                             await producer.send_batch(builder, topic, partition=partition)
                         )
-                if futures:
-                    await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
-            for fut in futures:
-                if not fut.done():
-                    fut.cancel()
+            await self._settle(futures)
             raise BrokerUnavailable(f"Kafka did not accept messages for {topic}: {exc!r}") from exc
+        # Wait for the queued batches to succeed or fail on aiokafka's own request timeout, never
+        # abandon them: a batch given up on here could still be delivered later, and the
+        # caller's retry would then duplicate it.
+        failure = await self._settle(futures)
+        if failure is not None:
+            raise BrokerUnavailable(
+                f"Kafka did not accept messages for {topic}: {failure!r}"
+            ) from failure
         return count
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.errors import BadInput
-from services.sentiment.store import truncate
+from services.sentiment.store import ALL_DIMENSIONS, truncate
 from shared.db.models import (
     DailyRollupRow,
     HourlyRollupRow,
@@ -236,11 +236,24 @@ def _dimension_filters(
     source: RollupSource, *, topic: str, platforms: Sequence[str], languages: Sequence[str]
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [source.column("topic") == topic]
+    platform, language = source.column("platform"), source.column("language")
+    if source is not _MINUTE and not platforms and not languages:
+        # Unfiltered: the precomputed all-dimensions rows, one per bucket.
+        return [*conditions, platform == ALL_DIMENSIONS, language == ALL_DIMENSIONS]
     if platforms:
-        conditions.append(source.column("platform").in_(list(platforms)))
+        conditions.append(platform.in_([p for p in platforms if p != ALL_DIMENSIONS]))
+    elif source is not _MINUTE:
+        conditions.append(platform != ALL_DIMENSIONS)
     if languages:
-        conditions.append(source.column("language").in_(list(languages)))
+        conditions.append(language.in_([lang for lang in languages if lang != ALL_DIMENSIONS]))
+    elif source is not _MINUTE:
+        conditions.append(language != ALL_DIMENSIONS)
     return conditions
+
+
+# Column order of `trend_statement`: brand, bucket, then these sums.
+_TREND_SUMS = ("volume", "negative", "neutral", "positive", "unscored", "sentiment_sum",
+               *EMOTION_COLUMNS, "engagement", "reach")  # fmt: skip
 
 
 def trend_statement(
@@ -257,20 +270,7 @@ def trend_statement(
     source = rollup_source(start, end, resolution)
     bucket = func.date_trunc(resolution, source.time, "UTC").label("bucket")
     brand = source.column("brand")
-    sums = [
-        func.sum(source.column(c)).label(c)
-        for c in (
-            "volume",
-            "negative",
-            "neutral",
-            "positive",
-            "unscored",
-            "sentiment_sum",
-            *EMOTION_COLUMNS,
-            "engagement",
-            "reach",
-        )
-    ]
+    sums = [func.sum(source.column(c)).label(c) for c in _TREND_SUMS]
     return (
         select(brand, bucket, *sums)
         .where(
@@ -312,30 +312,31 @@ async def trends(
     )
     points: dict[str, list[TrendPoint]] = {b: [] for b in unique_brands}
     for row in (await session.execute(stmt)).all():
-        scored = int(row.negative) + int(row.neutral) + int(row.positive)
-        volume = int(row.volume)
-        points[row.brand].append(
-            TrendPoint(
-                bucket=row.bucket,
-                volume=volume,
-                negative=int(row.negative),
-                neutral=int(row.neutral),
-                positive=int(row.positive),
-                unscored=int(row.unscored),
-                mean_score=round(float(row.sentiment_sum) / scored, 4) if scored else None,
-                emotions={
-                    e: round(float(getattr(row, e)) / volume, 4) if volume else 0.0
-                    for e in EMOTION_COLUMNS
-                },
-                engagement=int(row.engagement),
-                reach=int(row.reach),
-            )
-        )
+        points[row[0]].append(_trend_point(row))
     series = [
         TrendSeries(brand=b, points=p, total_volume=sum(x.volume for x in p))
         for b, p in points.items()
     ]
     return TrendsRead(start=start, end=end, resolution=resolution, topic=topic, series=series)
+
+
+def _trend_point(row: Sequence[Any]) -> TrendPoint:
+    """One bucket of a trend; values come from SQL sums, so validation is skipped (hot path)."""
+    sums = dict(zip(_TREND_SUMS, row[2:], strict=True))
+    volume = int(sums["volume"])
+    scored = int(sums["negative"]) + int(sums["neutral"]) + int(sums["positive"])
+    return TrendPoint.model_construct(
+        bucket=row[1],
+        volume=volume,
+        negative=int(sums["negative"]),
+        neutral=int(sums["neutral"]),
+        positive=int(sums["positive"]),
+        unscored=int(sums["unscored"]),
+        mean_score=round(float(sums["sentiment_sum"]) / scored, 4) if scored else None,
+        emotions={e: round(float(sums[e]) / volume, 4) if volume else 0.0 for e in EMOTION_COLUMNS},
+        engagement=int(sums["engagement"]),
+        reach=int(sums["reach"]),
+    )
 
 
 async def watchlist_competitors(session: AsyncSession, brand: str) -> list[str]:

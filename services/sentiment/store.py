@@ -166,6 +166,9 @@ ADDITIVE: tuple[str, ...] = (
     "reach",
 )
 _INTEGER = {"volume", "negative", "neutral", "positive", "unscored", "engagement", "reach"}
+# Hourly and daily rollups also hold one row per (brand, bucket, topic) summed over every
+# platform and language, so unfiltered trends read a single row per bucket.
+ALL_DIMENSIONS = "*"
 _COARSE: tuple[tuple[type[HourlyRollupRow] | type[DailyRollupRow], str], ...] = (
     (HourlyRollupRow, "hour"),
     (DailyRollupRow, "day"),
@@ -223,9 +226,14 @@ async def _grow_rollups(session: AsyncSession, new: Sequence[ScoredMention]) -> 
     for model, unit in _COARSE:
         coarse: dict[RollupKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for (brand, minute, topic, platform, language), acc in sums.items():
-            target = coarse[(brand, truncate(minute, unit), topic, platform, language)]
-            for column in ADDITIVE:
-                target[column] += acc[column]
+            bucket = truncate(minute, unit)
+            for key in (
+                (brand, bucket, topic, platform, language),
+                (brand, bucket, topic, ALL_DIMENSIONS, ALL_DIMENSIONS),
+            ):
+                target = coarse[key]
+                for column in ADDITIVE:
+                    target[column] += acc[column]
         await _upsert_additive(session, model, unit, _rows(coarse, unit))
     keys = sorted({(brand, minute) for brand, minute, *_ in sums})
     await session.execute(
@@ -282,12 +290,14 @@ async def rebuild_coarse_rollups(
         # Table and column names come from the constants above; values are bound parameters.
         delete_sql = f"DELETE FROM {table} WHERE (brand, {unit}) IN ({selected})"  # noqa: S608
         await session.execute(text(delete_sql).bindparams(**params))
-        await session.execute(
-            text(
-                f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {measures}) "  # noqa: S608
-                f"SELECT r.brand, date_trunc('{unit}', r.minute, 'UTC'), r.topic, r.platform, "
-                f"r.language, {sums} FROM mention_rollups r "
-                f"WHERE (r.brand, date_trunc('{unit}', r.minute, 'UTC')) IN ({selected}) "
-                f"GROUP BY 1, 2, 3, 4, 5"
-            ).bindparams(**params)
-        )
+        for dims, group in (("r.platform, r.language", "4, 5"), ("'*', '*'", "")):
+            group_by = f"1, 2, 3, {group}" if group else "1, 2, 3"
+            await session.execute(
+                text(
+                    f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {measures}) "  # noqa: S608
+                    f"SELECT r.brand, date_trunc('{unit}', r.minute, 'UTC'), r.topic, {dims}, "
+                    f"{sums} FROM mention_rollups r "
+                    f"WHERE (r.brand, date_trunc('{unit}', r.minute, 'UTC')) IN ({selected}) "
+                    f"GROUP BY {group_by}"
+                ).bindparams(**params)
+            )

@@ -63,6 +63,13 @@ async def test_trends_per_hour_and_filters(api: RunningApi, db_engine, unique) -
             )
         ).json()
         assert reddit["series"][0]["total_volume"] == 5  # even i; "late" is on x
+        # Hourly rollups: per-dimension rows for filters, the all-dimensions row otherwise.
+        hourly_reddit = await client.get("/v1/trends", params={**params, "platform": "reddit"})
+        assert hourly_reddit.json()["series"][0]["total_volume"] == 5
+        both = {**params, "platform": "x", "market": "en"}
+        assert (await client.get("/v1/trends", params=both)).json()["series"][0][
+            "total_volume"
+        ] == 4 + 1  # odd i < 8, plus "late"
 
         day = (await client.get("/v1/trends", params={**params, "resolution": "day"})).json()
         assert day["series"][0]["points"][0]["volume"] == 11

@@ -70,13 +70,19 @@ def upgrade() -> None:
         sa.Column("reach", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("brand", "hour", "topic", "platform", "language"),
     )
-    # Backfill from the minute rollups that exist already.
+    # Backfill from the minute rollups that exist already: per platform and language, and
+    # the '*' rows summed over both (what unfiltered trends read).
     for table, unit in (("mention_rollups_hourly", "hour"), ("mention_rollups_daily", "day")):
+        bucket = f"date_trunc('{unit}', minute, 'UTC')"
         op.execute(
             f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {MEASURES}) "
-            f"SELECT brand, date_trunc('{unit}', minute, 'UTC'), topic, platform, language, "
-            f"{SUMS} FROM mention_rollups "
-            f"GROUP BY brand, date_trunc('{unit}', minute, 'UTC'), topic, platform, language"
+            f"SELECT brand, {bucket}, topic, platform, language, {SUMS} FROM mention_rollups "
+            f"GROUP BY brand, {bucket}, topic, platform, language"
+        )
+        op.execute(
+            f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {MEASURES}) "
+            f"SELECT brand, {bucket}, topic, '*', '*', {SUMS} FROM mention_rollups "
+            f"GROUP BY brand, {bucket}, topic"
         )
     # ### end Alembic commands ###
 
