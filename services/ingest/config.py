@@ -109,6 +109,19 @@ class IngestSettings(CommonSettings):
     meta_verify_token: SecretStr | None = Field(
         default=None, description="token Meta echoes in the hub.verify_token handshake"
     )
+    meta_graph_base_url: str = Field(
+        default="https://graph.facebook.com/v21.0",
+        description="Graph API base URL (fetches the text of Instagram mentions)",
+    )
+    meta_access_token: SecretStr | None = Field(
+        default=None, description="Graph API access token of the Instagram account (secret)"
+    )
+    meta_ig_user_id: str | None = Field(
+        default=None, description="Instagram professional account id the mentions are read as"
+    )
+    meta_graph_retries: int = Field(
+        default=3, ge=0, le=10, description="retries of a Graph fetch on network errors, 429, 5xx"
+    )
 
     @model_validator(mode="after")
     def _secret_long_enough(self) -> IngestSettings:

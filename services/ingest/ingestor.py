@@ -187,7 +187,8 @@ class Ingestor:
         self, items: Sequence[Candidate], *, source: str, stop: asyncio.Event
     ) -> bool:
         """`emit`, pausing (with a bounded back-off) while Kafka is down; False if stopped."""
-        delay = 0.5 * self.settings.backoff_scale
+        scale = self.settings.backoff_scale
+        delay = 0.5 * scale
         while not stop.is_set():
             try:
                 await self.emit(items, source=source)
@@ -197,7 +198,7 @@ class Ingestor:
                 log.warning("%s: Kafka unavailable, pausing %.1fs: %s", source, delay, exc)
                 if await wait_or_stop(stop, delay):
                     return False
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, 30.0 * scale)
         return False
 
 

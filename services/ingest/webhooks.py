@@ -4,6 +4,8 @@
 `hub.challenge`); `POST` carries `{"object": "page"|"instagram", "entry": [{"id",
 "changes": [{"field", "value"}]}]}` signed with `X-Hub-Signature-256`. A change on a page
 or account listed in a watchlist belongs to that brand even when the text does not name it.
+Instagram `mentions` changes carry ids only: their text is fetched from the Graph API first
+(`sources.meta_graph`); a change whose fetch fails is dead-lettered with the reason.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from services.ingest.auth import check_hub_signature
-from services.ingest.ingestor import Candidate, Ingestor
+from services.ingest.config import IngestSettings
+from services.ingest.ingestor import Candidate, Ingestor, Rejected
 from services.ingest.sources.base import candidate
+from services.ingest.sources.meta_graph import GraphFetchError, fetch_mention
 from shared import serde
 from shared.errors import BrokerUnavailable, InvalidRecord
 
@@ -67,18 +71,60 @@ def change_fields(obj: str, owner_id: str, change: dict[str, Any]) -> dict[str, 
             "in_reply_to": value.get("parent_id"),
             "source": {"account": owner_id, "media": (value.get("media") or {}).get("id")},
         }
-    if obj == "instagram" and field == "mentions" and value.get("text"):
-        # Caption/comment mentions carry ids only unless the app asks for the text;
-        # deliveries that include it are ingested, the others have nothing to match.
+    if obj == "instagram" and field == "mentions":
+        # The text comes with the delivery or from `fetch_mentions` (the Graph API).
         return {
             "platform": "instagram",
             "external_id": value.get("comment_id") or value["media_id"],
+            "url": value.get("permalink"),
             "author": (value.get("from") or {}).get("id") or "unknown",
             "text": value["text"],
-            "created_at": datetime.now(UTC),
+            "created_at": _created(value.get("timestamp")),
             "source": {"account": owner_id, "media": value.get("media_id")},
         }
     return None
+
+
+def _mention_changes(payload: Any) -> list[dict[str, Any]]:
+    """The Instagram `mentions` changes of a delivery that arrived without their text."""
+    if not isinstance(payload, dict) or payload.get("object") != "instagram":
+        return []
+    found: list[dict[str, Any]] = []
+    for entry in payload.get("entry") or []:
+        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            if (
+                isinstance(change, dict)
+                and change.get("field") == "mentions"
+                and isinstance(change.get("value"), dict)
+                and not change["value"].get("text")
+            ):
+                found.append(change)
+    return found
+
+
+async def fetch_mentions(payload: Any, settings: IngestSettings) -> list[Rejected]:
+    """Fill in the text of id-only Instagram mentions from the Graph API (in place).
+
+    A change whose fetch fails is removed from the delivery and returned as a `Rejected`
+    carrying the change and the reason, so it is dead-lettered rather than dropped.
+    """
+    changes = _mention_changes(payload)
+    rejects: list[Rejected] = []
+    for change in changes:
+        value = change["value"]
+        try:
+            found = await fetch_mention(settings, value)
+        except GraphFetchError as exc:
+            rejects.append(Rejected(serde.dumps(change), exc.reason, "graph_fetch_failed"))
+            change["field"] = "mentions_unavailable"  # no longer parsed as a mention
+            continue
+        text = found.get("text") if value.get("comment_id") else found.get("caption")
+        value["text"] = text or ""
+        if found.get("username"):
+            value["from"] = {"id": found["username"], "username": found["username"]}
+        value["timestamp"] = found.get("timestamp")
+        value["permalink"] = found.get("permalink") or (found.get("media") or {}).get("permalink")
+    return rejects
 
 
 def parse_delivery(payload: Any, owners: dict[str, str]) -> list[Candidate]:
@@ -132,7 +178,9 @@ async def deliver(request: Request) -> Response:
     ):
         return JSONResponse({"detail": "invalid X-Hub-Signature-256"}, status_code=401)
     try:
-        items = parse_delivery(serde.loads(body), _owners(ingestor))
+        payload = serde.loads(body)
+        rejects = await fetch_mentions(payload, settings)
+        items = [*parse_delivery(payload, _owners(ingestor)), *rejects]
     except InvalidRecord as exc:
         try:
             await ingestor.publisher.reject(body, exc.reason, source=SOURCE, code="invalid_payload")
