@@ -211,8 +211,8 @@ def _short_name(model: str | Path) -> str:
     return Path(ref).name if Path(ref).exists() else ref
 
 
-class TransformerSentimentScorer:
-    """Polarity from a sequence-classification model; score = P(pos) - P(neg)."""
+class _TransformerScorer:
+    """Shared set-up of the transformer scorers: the model, its name and its languages."""
 
     def __init__(
         self,
@@ -227,12 +227,17 @@ class TransformerSentimentScorer:
         self.name = name or f"transformer:{_short_name(model)}"
         self.languages = frozenset(languages) if languages is not None else None
         self.label_map = dict(label_map) if label_map else None
-        self._values: np.ndarray | None = None
-        self._groups: np.ndarray | None = None
 
     def supports(self, language: str) -> bool:
         """True for the configured languages, or for every language when none are set."""
         return self.languages is None or language in self.languages
+
+
+class TransformerSentimentScorer(_TransformerScorer):
+    """Polarity from a sequence-classification model; score = P(pos) - P(neg)."""
+
+    _values: np.ndarray | None = None
+    _groups: np.ndarray | None = None
 
     def load(self) -> None:
         """Load the model and resolve its label mapping."""
@@ -267,27 +272,10 @@ class TransformerSentimentScorer:
         ]
 
 
-class TransformerEmotionScorer:
+class TransformerEmotionScorer(_TransformerScorer):
     """Emotion scores from a sequence-classification model, folded onto `EMOTIONS`."""
 
-    def __init__(
-        self,
-        model: str | Path,
-        *,
-        options: InferenceOptions | None = None,
-        languages: Sequence[str] | None = None,
-        label_map: Mapping[str, str] | None = None,
-        name: str | None = None,
-    ) -> None:
-        self.classifier = SequenceClassifier(model, options)
-        self.name = name or f"transformer:{_short_name(model)}"
-        self.languages = frozenset(languages) if languages is not None else None
-        self.label_map = dict(label_map) if label_map else None
-        self._fold: np.ndarray | None = None
-
-    def supports(self, language: str) -> bool:
-        """True for the configured languages, or for every language when none are set."""
-        return self.languages is None or language in self.languages
+    _fold: np.ndarray | None = None
 
     def load(self) -> None:
         """Load the model and resolve its label mapping."""
