@@ -33,6 +33,7 @@ from shared.db.models import (
     IncidentRow,
     MentionRow,
     OutboxRow,
+    RollupAuthorRow,
     SignalRow,
 )
 
@@ -169,6 +170,20 @@ _REBUILD_SQL = text(
 )
 
 
+_REBUILD_AUTHORS_SQL = text(
+    """
+    INSERT INTO mention_rollup_authors (brand, minute, topic, platform, language, author_id)
+    SELECT DISTINCT k.brand, k.minute, t.topic, m.platform, m.language, m.author_id
+    FROM unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[]))
+         AS k(brand, minute)
+    JOIN mentions m ON m.created_at >= k.minute
+        AND m.created_at < k.minute + interval '1 minute'
+        AND m.brands @> ARRAY[k.brand]::varchar[]
+    CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
+    """
+)
+
+
 async def rebuild_rollups(session: AsyncSession, keys: Sequence[tuple[str, datetime]]) -> int:
     """Recompute the rollups of the given (brand, minute) keys from the stored mentions."""
     unique = sorted(set(keys))
@@ -183,6 +198,13 @@ async def rebuild_rollups(session: AsyncSession, keys: Sequence[tuple[str, datet
         ).bindparams(brands=brands, minutes=minutes)
     )
     await session.execute(_REBUILD_SQL.bindparams(brands=brands, minutes=minutes))
+    await session.execute(
+        text(
+            "DELETE FROM mention_rollup_authors WHERE (brand, minute) IN (SELECT * FROM "
+            "unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[])))"
+        ).bindparams(brands=brands, minutes=minutes)
+    )
+    await session.execute(_REBUILD_AUTHORS_SQL.bindparams(brands=brands, minutes=minutes))
     await rebuild_coarse_rollups(session, unique)
     return len(unique)
 
@@ -247,6 +269,8 @@ async def purge_expired(
         total += count
         if count < _PURGE_CHUNK:
             break
+    # Authors per minute are only needed while late mentions of that minute can arrive.
+    await session.execute(delete(RollupAuthorRow).where(RollupAuthorRow.minute < cutoff))
     if total:
         await audit.record(
             session,

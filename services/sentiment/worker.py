@@ -7,11 +7,15 @@ crash replays the batch; the idempotent store makes the replay a no-op.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter as CounterOf
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +29,7 @@ from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
 from shared.schemas import Mention, ScoredMention
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _Transient(Exception):
@@ -39,13 +44,14 @@ def is_transient_db_error(exc: BaseException) -> bool:
     """True for lost connections and an unreachable server, False for errors in the data."""
     if isinstance(exc, (OperationalError, InfraError, OSError, ConnectionError)):
         return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        # The driver error is wrapped twice (SQLAlchemy's adapter, then DBAPIError): an admin
-        # shutdown arrives as a generic adapter `Error` whose cause is asyncpg's
-        # AdminShutdownError, so look at every error in the chain and at its SQLSTATE.
-        for err in _error_chain(exc.orig):
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (DBAPIError, *_DRIVER_ERRORS)):
+        # Through SQLAlchemy the driver error is wrapped twice (the adapter, then DBAPIError):
+        # an admin shutdown arrives as a generic adapter `Error` whose cause is asyncpg's
+        # AdminShutdownError; the bulk paths raise asyncpg's errors directly. Look at every
+        # error in the chain and at its SQLSTATE.
+        for err in _error_chain(exc.orig if isinstance(exc, DBAPIError) else exc):
             name = type(err).__name__
             if any(word in name for word in _TRANSIENT_NAMES):
                 return True
@@ -55,6 +61,15 @@ def is_transient_db_error(exc: BaseException) -> bool:
     return False
 
 
+# Raised by the bulk paths that use the asyncpg connection directly.
+_DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    OperationalError,
+    InfraError,
+    OSError,
+    *_DRIVER_ERRORS,
+)
 # Connection exceptions (08), insufficient resources (53), operator intervention (57P:
 # admin/crash shutdown, cannot connect now).
 _TRANSIENT_SQLSTATES = ("08", "53", "57P")
@@ -107,29 +122,58 @@ class SentimentWorker:
         self._on_batch = on_batch
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process batches until `stop` is set; commit each after its side effects."""
-        last_lag = 0.0
-        while not stop.is_set():
-            records = await self._consumer.poll(timeout_ms=500, max_records=self._batch_size)
-            if records:
-                if not await self._process_until_done(records, stop):
-                    return  # stopping mid-retry: leave offsets uncommitted
-                await self._consumer.commit(records)
-                if self._on_batch:
-                    self._on_batch(len(records))
-            now = time.monotonic()
-            if now - last_lag > 5:
-                last_lag = now
-                await self._report_lag()
+        """Process batches until `stop` is set; commit each after its side effects.
 
-    async def _process_until_done(self, records: Sequence[Record], stop: asyncio.Event) -> bool:
+        Two stages overlap: while batch N is written to PostgreSQL and Kafka, batch N+1 is
+        decoded and enriched. Batches are still stored, published and committed in order.
+        """
+        last_lag = 0.0
+        persisting: asyncio.Task[bool] | None = None
+        try:
+            while not stop.is_set():
+                records = await self._consumer.poll(timeout_ms=500, max_records=self._batch_size)
+                scored = await self._until_done(functools.partial(self._prepare, records), stop)
+                if persisting is not None and not await persisting:
+                    return  # stopping mid-retry: leave offsets uncommitted
+                persisting = None
+                if scored is None:
+                    return
+                if records:
+                    persisting = asyncio.create_task(
+                        self._persist_and_commit(records, scored, stop)
+                    )
+                now = time.monotonic()
+                if now - last_lag > 5:
+                    last_lag = now
+                    await self._report_lag()
+            if persisting is not None:
+                await persisting
+        finally:
+            if persisting is not None and not persisting.done():
+                persisting.cancel()
+
+    async def process(self, records: Sequence[Record]) -> list[ScoredMention]:
+        """Decode, enrich, store and publish one batch (raises on retryable failures)."""
+        return await self._persist(await self._prepare(records))
+
+    async def _persist_and_commit(
+        self, records: Sequence[Record], scored: list[ScoredMention], stop: asyncio.Event
+    ) -> bool:
+        if await self._until_done(lambda: self._persist(scored), stop) is None:
+            return False
+        await self._consumer.commit(records)
+        if self._on_batch:
+            self._on_batch(len(records))
+        return True
+
+    async def _until_done(self, step: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+        """Run `step` until it succeeds, backing off on transient failures; None when stopping."""
         delay = 0.5
         paused = False
         try:
             while True:
                 try:
-                    await self.process(records)
-                    return True
+                    return await step()
                 except _Transient as exc:
                     self._metrics.retries.labels(exc.dependency).inc()
                     log.warning("batch failed (%s unavailable); retrying in %.1fs", exc, delay)
@@ -138,15 +182,17 @@ class SentimentWorker:
                         paused = True
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-                        return False
+                        return None
                     except TimeoutError:
                         delay = min(delay * 2, self._retry_max_s)
         finally:
             if paused:
                 self._consumer.resume()
 
-    async def process(self, records: Sequence[Record]) -> list[ScoredMention]:
-        """Decode, enrich, store and publish one batch (raises on retryable failures)."""
+    async def _prepare(self, records: Sequence[Record]) -> list[ScoredMention]:
+        """Decode and enrich a batch; undecodable records go to the dead-letter topic."""
+        if not records:
+            return []
         self._metrics.batch_size.observe(len(records))
         started = time.perf_counter()
         mentions: list[Mention] = []
@@ -167,6 +213,12 @@ class SentimentWorker:
         t0 = time.perf_counter()
         scored = await asyncio.to_thread(self._enricher.enrich_batch, mentions)
         self._metrics.stage_seconds.labels("enrich").observe(time.perf_counter() - t0)
+        return scored
+
+    async def _persist(self, scored: list[ScoredMention]) -> list[ScoredMention]:
+        """Store and publish enriched mentions (raises on retryable failures)."""
+        if not scored:
+            return []
         t0 = time.perf_counter()
         scored = await self._store(scored)
         self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - t0)
@@ -178,18 +230,32 @@ class SentimentWorker:
         except BrokerUnavailable as exc:
             raise _Transient("kafka", exc) from exc
         self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
+        self._count(scored)
+        return scored
+
+    def _count(self, scored: list[ScoredMention]) -> None:
+        """Metrics per label, language, brand and emotion (one increment per combination)."""
+        by_label: CounterOf[tuple[str, str]] = CounterOf()
+        by_brand: CounterOf[tuple[str, str]] = CounterOf()
+        by_emotion: CounterOf[tuple[str, str]] = CounterOf()
         now = datetime.now(UTC)
         for s in scored:
             label = s.sentiment.label if s.sentiment else "unscored"
-            self._metrics.scored.labels(label, s.language).inc()
+            by_label[(label, s.language)] += 1
             for brand in s.mention.brands:
-                self._metrics.brand_mentions.labels(brand, label).inc()
+                by_brand[(brand, label)] += 1
                 if s.emotion:
-                    self._metrics.brand_emotions.labels(brand, s.emotion).inc()
+                    by_emotion[(brand, s.emotion)] += 1
             latency = (now - s.mention.ingested_at).total_seconds()
             if 0 <= latency < 86_400:  # replays of old history are not pipeline latency
                 self._metrics.end_to_end_seconds.observe(latency)
-        return scored
+        for counts, metric in (
+            (by_label, self._metrics.scored),
+            (by_brand, self._metrics.brand_mentions),
+            (by_emotion, self._metrics.brand_emotions),
+        ):
+            for labels, count in counts.items():
+                metric.labels(*labels).inc(count)
 
     async def _store(self, scored: list[ScoredMention]) -> list[ScoredMention]:
         """Store the batch; a record the database refuses is dead-lettered, not retried."""
@@ -197,7 +263,7 @@ class SentimentWorker:
             async with transaction(self._engine) as session:
                 await store_scored(session, scored)
             return scored
-        except (DBAPIError, OperationalError, InfraError, OSError) as exc:
+        except _DB_ERRORS as exc:
             if is_transient_db_error(exc):
                 raise _Transient("postgres", exc) from exc
             log.warning("database refused a batch (%s); storing one by one", type(exc).__name__)
@@ -207,7 +273,7 @@ class SentimentWorker:
                 async with transaction(self._engine) as session:
                     await store_scored(session, [one])
                 kept.append(one)
-            except (DBAPIError, OperationalError, InfraError, OSError) as exc:
+            except _DB_ERRORS as exc:
                 if is_transient_db_error(exc):
                     raise _Transient("postgres", exc) from exc
                 cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -63,3 +64,18 @@ async def wait_for_database(engine: AsyncEngine, *, timeout_s: float = 30.0) -> 
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.3)
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, inside the session's open transaction.
+
+    For bulk paths (COPY, array parameters) that SQLAlchemy's executemany makes slow. The
+    transaction is started first, so driver calls commit or roll back with the session.
+    """
+    await session.execute(text("SELECT 1"))  # the adapter begins its transaction lazily
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, asyncpg.Connection):
+        raise TypeError(f"expected an asyncpg connection, got {type(driver).__name__}")
+    return driver

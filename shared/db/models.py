@@ -114,6 +114,22 @@ class RollupRow(_RollupMeasures, Base):
     distinct_authors: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class RollupAuthorRow(Base):
+    """Each author seen per minute rollup key: distinct authors grow only by new rows."""
+
+    __tablename__ = "mention_rollup_authors"
+    __table_args__ = (
+        PrimaryKeyConstraint("brand", "minute", "topic", "platform", "language", "author_id"),
+    )
+
+    brand: Mapped[str] = mapped_column(String(64))
+    minute: Mapped[datetime] = mapped_column(TZ)
+    topic: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str] = mapped_column(String(128))
+
+
 class HourlyRollupRow(_RollupMeasures, Base):
     """The minute rollups summed per hour: long-range trends read these."""
 

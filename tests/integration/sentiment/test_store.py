@@ -1,0 +1,158 @@
+"""The sentiment store against the real PostgreSQL: idempotent, exact rollups and authors."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api.privacy import erase_author
+from services.ingest.config import DEV_PSEUDONYM_SECRET
+from services.sentiment.store import ALL_DIMENSIONS
+from shared.db.engine import transaction
+from shared.db.models import HourlyRollupRow, MentionRow, RollupRow
+from shared.schemas import Engagement
+from tests.integration.api.factories import scored, store
+
+MINUTE = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
+
+
+async def _minute_rollup(engine: AsyncEngine, brand: str, topic: str = "") -> tuple[int, int]:
+    """(volume, distinct authors) of the brand's minute rollups for `topic`, all dimensions."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(RollupRow.volume, RollupRow.distinct_authors).where(
+                    RollupRow.brand == brand, RollupRow.minute == MINUTE, RollupRow.topic == topic
+                )
+            )
+        ).all()
+    return sum(r[0] for r in rows), sum(r[1] for r in rows)
+
+
+async def test_rollups_count_volume_and_distinct_authors_exactly(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"store-{unique}"
+    bot = [
+        scored(brand=brand, external_id=f"bot{i}", created_at=MINUTE + timedelta(seconds=i),
+               author="bot", topics=["recall"])
+        for i in range(6)
+    ]  # fmt: skip
+    people = [
+        scored(brand=brand, external_id=f"p{i}", created_at=MINUTE + timedelta(seconds=20 + i),
+               author=f"person{i}")
+        for i in range(3)
+    ]  # fmt: skip
+    first = await store(db_engine, [*bot, *people])
+    assert (first.inserted, first.duplicates) == (9, 0)
+    assert await _minute_rollup(db_engine, brand) == (9, 4)
+    assert await _minute_rollup(db_engine, brand, "recall") == (6, 1)
+
+    # A replay of the same batch changes nothing.
+    again = await store(db_engine, [*bot, *people])
+    assert (again.inserted, again.duplicates) == (0, 9)
+    assert await _minute_rollup(db_engine, brand) == (9, 4)
+
+    # A later batch of the same minute: one known author, one new one.
+    later = [
+        scored(brand=brand, external_id="p0-second", created_at=MINUTE + timedelta(seconds=50),
+               author="person0"),
+        scored(brand=brand, external_id="new", created_at=MINUTE + timedelta(seconds=51),
+               author="newcomer"),
+    ]  # fmt: skip
+    await store(db_engine, later)
+    assert await _minute_rollup(db_engine, brand) == (11, 5)
+
+    async with db_engine.connect() as conn:
+        hourly = (
+            await conn.execute(
+                select(HourlyRollupRow.volume).where(
+                    HourlyRollupRow.brand == brand,
+                    HourlyRollupRow.topic == "",
+                    HourlyRollupRow.platform == ALL_DIMENSIONS,
+                )
+            )
+        ).scalar_one()
+        stored = (
+            await conn.execute(
+                select(MentionRow.text, MentionRow.emotions, MentionRow.topics).where(
+                    MentionRow.external_id == f"bot0@{brand}"
+                )
+            )
+        ).one()
+    assert hourly == 11
+    assert stored.text == "the kettle broke"
+    assert stored.emotions == {"anger": 0.8}
+    assert stored.topics == ["recall"]
+
+
+async def test_concurrent_stores_count_each_author_once(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"race-{unique}"
+    batches = [
+        [
+            scored(brand=brand, external_id=f"w{w}-{i}", created_at=MINUTE + timedelta(seconds=i),
+                   author=f"author{i % 7}")
+            for i in range(40)
+        ]
+        for w in range(4)
+    ]  # fmt: skip
+    await asyncio.gather(*(store(db_engine, batch) for batch in batches))
+    assert await _minute_rollup(db_engine, brand) == (160, 7)
+
+
+async def test_updated_event_rewrites_the_row_without_growing_rollups(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"upd-{unique}"
+    original = scored(brand=brand, external_id="m1", created_at=MINUTE)
+    await store(db_engine, [original])
+    edited_mention = original.mention.model_copy(
+        update={"kind": "updated", "text": "edited text", "engagement": Engagement(likes=99)}
+    )
+    edited = original.model_copy(update={"mention": edited_mention})
+    result = await store(db_engine, [edited])
+    assert (result.inserted, result.updated) == (0, 1)
+    async with db_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(MentionRow.text, MentionRow.likes, MentionRow.version).where(
+                    MentionRow.external_id == f"m1@{brand}"
+                )
+            )
+        ).one()
+    assert tuple(row) == ("edited text", 99, 2)
+    assert await _minute_rollup(db_engine, brand) == (1, 1)
+
+
+async def test_erasure_rebuilds_volume_and_authors(db_engine: AsyncEngine, unique: str) -> None:
+    brand = f"erase-{unique}"
+    items = [
+        scored(brand=brand, external_id=f"e{i}", created_at=MINUTE + timedelta(seconds=i),
+               author=f"gone-{unique}" if i < 3 else f"stays{i}")
+        for i in range(6)
+    ]  # fmt: skip
+    await store(db_engine, items)
+    assert await _minute_rollup(db_engine, brand) == (6, 4)
+    async with transaction(db_engine) as session:
+        await erase_author(session, f"gone-{unique}", "x", DEV_PSEUDONYM_SECRET)
+    assert await _minute_rollup(db_engine, brand) == (3, 3)
+    # The erased author left no trace in the per-minute author table either.
+    async with db_engine.connect() as conn:
+        left = (
+            await conn.execute(
+                text("SELECT count(*) FROM mention_rollup_authors WHERE brand = :b"),
+                {"b": brand},
+            )
+        ).scalar_one()
+    assert left == 3
+    # New mentions after the erasure still count authors incrementally.
+    await store(
+        db_engine,
+        [scored(brand=brand, external_id="e-late", created_at=MINUTE, author="stays3")],
+    )
+    assert await _minute_rollup(db_engine, brand) == (4, 3)
