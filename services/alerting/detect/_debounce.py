@@ -11,13 +11,15 @@ class Debounce:
     """Fire once when a condition holds for `k` consecutive bins, then stay quiet.
 
     After firing, the detector is silent for `cooldown_s` seconds *and* until the
-    condition has cleared once (re-armed), so a long crisis pages once, not every hour.
+    condition has been calm for `calm_k` consecutive bins (re-armed), so a long crisis
+    pages once, not every hour.
     """
 
     streak: int = 0
     last_fire: float | None = None
     armed: bool = True
     last_ts: float | None = None
+    calm_streak: int = 0
 
     def step(
         self,
@@ -29,13 +31,16 @@ class Debounce:
         k: int,
         cooldown_s: float,
         max_gap_s: float,
+        calm_k: int = 1,
     ) -> bool:
         """Advance one bin; return True when an alert should fire now."""
         if self.last_ts is not None and ts - self.last_ts > max_gap_s:
             self.streak = 0
+            self.calm_streak = 0
         self.last_ts = ts
         self.streak = self.streak + 1 if hot else 0
-        if calm:
+        self.calm_streak = self.calm_streak + 1 if calm else 0
+        if self.calm_streak >= calm_k:
             self.armed = True
         cooling = self.last_fire is not None and ts - self.last_fire < cooldown_s
         if cooling or not self.armed:

@@ -3,12 +3,14 @@
 The statistic is the count over rolling windows (so thresholds mean the same thing for
 1-minute and 5-minute bins), compared in sqrt space with a seasonal baseline of that same
 rolling count, at four scales: `window_minutes` (bursts), `mid_window_minutes` (short
-surges spread over a few bins), `long_window_minutes` (sustained rises) and the same long
-window against a slow-level baseline (`shift`, level shifts that ramp up too gradually
-for the fast baseline to flag). A scale is *hot* when its robust z passes its threshold
-and the series' own surprise bar, the count passes its floor and the lift over expected
-passes `min_ratio`; an alert fires after `persist_minutes` of hot bins, or at once when
-the short z passes `z_burst`.
+surges spread over a few bins), `long_window_minutes` (sustained rises) and
+`shift_window_minutes` against a slow-level baseline that learns each count only
+`shift_guard_hours` later (`shift`: level shifts lasting hours, which ramp up too
+gradually for the fast baselines to flag and whose hourly lift is within daily noise).
+A scale is *hot* when its robust z passes its threshold and the series' own surprise
+bar, the count passes its floor and the lift over expected passes `min_ratio`; an alert
+fires after `persist_minutes` of hot bins, or at once when the short z passes `z_burst`,
+and re-arms after `rearm_minutes` with every scale calm.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from services.alerting.detect.baseline import BaselineConfig, SeasonalBaseline
 RULE = "volume_spike"
 SCALES: tuple[str, ...] = ("short", "mid", "long", "shift")
 # Count floor of each scale as a multiple of `min_count` (the short-window floor).
-_FLOOR_MULT = (1.0, 1.5, 2.0, 2.0)
+_FLOOR_MULT = (1.0, 1.5, 2.0, 4.0)
+# Legacy state predates `shift_window_minutes`: its shift scale used the long window.
+_LEGACY_SHIFT_KEY = "long_window_minutes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +42,14 @@ class SpikeConfig:
     window_minutes: float = 5.0
     mid_window_minutes: float = 15.0
     long_window_minutes: float = 60.0
+    shift_window_minutes: float = 360.0
     z_sustain: float = 5.0
     z_burst: float = 9.0
     z_mid: float = 5.5
     z_long: float = 6.0
-    z_shift: float = 7.0
+    z_shift: float = 8.0
     shift_level_half_life_hours: float = 48.0
-    shift_guard_hours: float = 6.0
+    shift_guard_hours: float = 12.0
     surprise_factor: float = 6.0
     peak_memory_days: int = 14
     noise_peak_z: float = 3.0
@@ -56,6 +61,7 @@ class SpikeConfig:
     min_ratio: float = 2.0
     cooldown_minutes: float = 360.0
     rearm_z: float = 2.0
+    rearm_minutes: float = 120.0
     warmup_hours: float = 6.0
     unlearned_penalty: float = 0.5
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
@@ -76,6 +82,16 @@ class SpikeConfig:
         return max(self.mid_window_bins, round(self.long_window_minutes * 60 / self.bin_seconds))
 
     @property
+    def shift_window_bins(self) -> int:
+        """Bins in the rolling level-shift window."""
+        return max(self.long_window_bins, round(self.shift_window_minutes * 60 / self.bin_seconds))
+
+    @property
+    def rearm_bins(self) -> int:
+        """Consecutive calm bins needed before the detector may page again."""
+        return max(1, math.ceil(self.rearm_minutes * 60 / self.bin_seconds))
+
+    @property
     def persist_bins(self) -> int:
         """Consecutive hot bins needed before a sustained alert."""
         return max(1, math.ceil(self.persist_minutes * 60 / self.bin_seconds))
@@ -93,7 +109,7 @@ class SpikeConfig:
             self.window_bins,
             self.mid_window_bins,
             self.long_window_bins,
-            self.long_window_bins,
+            self.shift_window_bins,
         )
 
     @property
@@ -114,7 +130,7 @@ _PRESETS: dict[str, dict[str, float]] = {
         "z_burst": 8.0,
         "z_mid": 5.0,
         "z_long": 5.0,
-        "z_shift": 6.0,
+        "z_shift": 7.5,
         "long_persist_minutes": 30.0,
         "surprise_factor": 3.0,
         "min_ratio": 1.6,
@@ -126,7 +142,7 @@ _PRESETS: dict[str, dict[str, float]] = {
         "z_burst": 11.0,
         "z_mid": 6.5,
         "z_long": 7.0,
-        "z_shift": 8.0,
+        "z_shift": 9.0,
         "surprise_factor": 8.0,
         "min_ratio": 2.5,
         "min_count": 25.0,
@@ -222,7 +238,7 @@ class SpikeDetector:
         # Each bin is stored divided by its own lift, so a planned burst stays explained
         # for as long as it sits in the rolling windows and is never learned as normal.
         self.window.append(value / lift)
-        del self.window[: -cfg.long_window_bins]
+        del self.window[: -cfg.shift_window_bins]
 
         counts: list[float] = []
         zs: list[float] = []
@@ -233,7 +249,10 @@ class SpikeDetector:
             count = sum(self.window[-n:]) * bins / n
             mu, sigma = base.expected(epoch)
             counts.append(count)
-            zs.append((math.sqrt(count) - mu) / sigma)
+            # A scale whose baseline has not yet learned `warmup_hours` (the guarded
+            # shift baseline lags) has no evidence either way.
+            ready = base.history_hours >= cfg.warmup_hours
+            zs.append((math.sqrt(count) - mu) / sigma if ready else 0.0)
             ratios.append(count / max(mu * mu, 1.0))
             if i == 0:
                 expected = mu * mu
@@ -268,6 +287,7 @@ class SpikeDetector:
             k=1,
             cooldown_s=cfg.cooldown_minutes * 60,
             max_gap_s=1.5 * cfg.bin_seconds,
+            calm_k=cfg.rearm_bins,
         )
         if credible:
             self._roll_day(epoch, zs)
@@ -315,28 +335,35 @@ class SpikeDetector:
     def from_dict(cls, data: dict[str, Any], config: SpikeConfig | None = None) -> SpikeDetector:
         """Restore from `to_dict` output; `config` overrides the stored one when given.
 
-        State saved before the mid and shift scales existed restores too: those scales
-        start learning afresh and their past daily peaks are taken from the nearest scale.
+        State saved before the mid and shift scales existed, or with another shift
+        window, restores too: those scales start learning afresh and their past daily
+        peaks are taken from the nearest scale.
         """
+        stored = data["config"]
         if config is None:
             base_cfg = BaselineConfig(**data["short"]["config"])
-            config = SpikeConfig(**data["config"], baseline=base_cfg)
+            config = SpikeConfig(**stored, baseline=base_cfg)
         det = cls(config)
         det.short = SeasonalBaseline.from_dict(data["short"], config.baseline)
         det.long = SeasonalBaseline.from_dict(data["long"], config.baseline)
         if "mid" in data:
             det.mid = SeasonalBaseline.from_dict(data["mid"], config.baseline)
-        if "shift" in data:
+        if "shift" in data and _shift_window(stored) == config.shift_window_minutes:
             det.shift = SeasonalBaseline.from_dict(data["shift"], config.shift_baseline())
-        det.pending = deque((float(a), float(b)) for a, b in data.get("pending", []))
+            det.pending = deque((float(a), float(b)) for a, b in data.get("pending", []))
         det.debounce = Debounce.from_dict(data["debounce"])
         det.streaks = [int(v) for v in data.get("streaks", [])] or [0] * len(SCALES)
-        det.window = [float(v) for v in data["window"]][-config.long_window_bins :]
+        det.window = [float(v) for v in data["window"]][-config.shift_window_bins :]
         det.last_ts = None if data["last_ts"] is None else float(data["last_ts"])
         det.day = int(data["day"])
         det.day_peak = _per_scale(data["day_peak"])
         det.peaks = [_per_scale(p) for p in data["peaks"]]
         return det
+
+
+def _shift_window(stored: dict[str, Any]) -> float:
+    """Return the shift window (minutes) a stored state was learned with."""
+    return float(stored.get("shift_window_minutes", stored.get(_LEGACY_SHIFT_KEY, 60.0)))
 
 
 def _per_scale(values: list[float]) -> list[float]:

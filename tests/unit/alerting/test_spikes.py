@@ -8,6 +8,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.spikes import SpikeDetector, preset
 from tests.unit.alerting.conftest import START, series
 
@@ -121,3 +122,45 @@ def test_gradual_ramp_to_a_sustained_plateau_alerts() -> None:
         lifted.append((ts, v * lift))
     alerts = _run(SpikeDetector(preset("balanced", bin_seconds=300)), lifted)
     assert len(alerts) == 1 and points[at][0] <= alerts[0].ts <= points[at + ramp + hold][0]
+
+
+def test_slow_level_shift_alerts_on_the_shift_scale() -> None:
+    points = series(10 * 288, 40.0, seed=7, step_s=300)
+    at, ramp, hold = 8 * 288 + 100, 10 * 12, 12 * 12
+    lifted = []
+    for i, (ts, v) in enumerate(points):
+        k = i - at
+        lift = 1.0 + 2.0 * min(1.0, k / ramp) if 0 <= k < ramp + hold else 1.0
+        lifted.append((ts, v * lift))
+    alerts = _run(SpikeDetector(preset("balanced", bin_seconds=300)), lifted)
+    assert len(alerts) == 1 and "shift" in alerts[0].details["hot"]
+    assert points[at][0] <= alerts[0].ts <= points[at + ramp + hold][0]
+
+
+def test_state_with_another_shift_window_restores_with_a_fresh_shift_baseline(
+    steady: list,
+) -> None:
+    det = SpikeDetector(preset("balanced"))
+    _run(det, steady[:2000])
+    saved = json.loads(json.dumps(det.to_dict()))
+    saved["config"].pop("shift_window_minutes")  # saved when the shift scale used 60 minutes
+    restored = SpikeDetector.from_dict(saved, config=preset("balanced"))
+    assert restored.shift.n == 0 and not restored.pending
+    assert restored.short.to_dict() == det.short.to_dict()
+    same = SpikeDetector.from_dict(det.to_dict(), config=preset("balanced"))
+    assert same.shift.to_dict() == det.shift.to_dict()
+
+
+def test_rearm_needs_calm_to_last() -> None:
+    deb = Debounce()
+    kw = {"k": 1, "cooldown_s": 0.0, "max_gap_s": 90.0, "calm_k": 3}
+
+    def step(t: int, hot: bool, calm: bool) -> bool:
+        return deb.step(60.0 * t, hot=hot, burst=False, calm=calm, **kw)
+
+    assert step(0, True, False)
+    # Two calm bins then hot again: still the same episode, no second page.
+    assert [step(t, False, True) for t in (1, 2)] == [False, False]
+    assert not step(3, True, False)
+    assert [step(t, False, True) for t in (4, 5, 6)] == [False, False, False]
+    assert step(7, True, False)
