@@ -16,7 +16,7 @@ from pathlib import Path
 
 from services.sentiment.config import SentimentSettings
 from services.sentiment.keywords import extract_hashtags, extract_keywords
-from services.sentiment.language import detect_language
+from services.sentiment.language import detect_languages
 from services.sentiment.routing import RoutingPolicy, needs_transformer
 from services.sentiment.scorers.chinese import ChineseSentimentScorer
 from services.sentiment.scorers.lexicon import LexiconSentimentScorer
@@ -28,6 +28,7 @@ from services.sentiment.scorers.transformer import (
     top_emotion,
 )
 from services.sentiment.scorers.vader import VaderScorer
+from services.sentiment.textmatch import TextTokens
 from services.sentiment.topics import TopicLexicon
 from shared.schemas import Mention, ScoredMention, SentimentScore
 
@@ -41,6 +42,11 @@ class _Row:
     confidence: float
     sentiment: SentimentScore | None = None
     emotions: dict[str, float] = field(default_factory=dict)
+    # tokenised once, shared by the lexicon scorers and the topic matcher
+    doc: TextTokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.doc = TextTokens(self.mention.text)
 
 
 class Enricher:
@@ -103,10 +109,11 @@ class Enricher:
         self, mentions: Sequence[Mention], *, alert_brands: Collection[str] = frozenset()
     ) -> list[ScoredMention]:
         """Enrich each mention; odd text (empty, emoji only, huge) never raises."""
-        rows = []
-        for m in mentions:
-            language, confidence = detect_language(m.text, m.language_hint)
-            rows.append(_Row(m, language, max(0.0, min(1.0, confidence))))
+        detected = detect_languages([m.text for m in mentions], [m.language_hint for m in mentions])
+        rows = [
+            _Row(m, language, max(0.0, min(1.0, confidence)))
+            for m, (language, confidence) in zip(mentions, detected, strict=True)
+        ]
         self._fast_path(rows)
         self._transformer_path(rows, alert_brands)
         now = datetime.now(UTC)
@@ -121,7 +128,7 @@ class Enricher:
                     sentiment=row.sentiment,
                     emotions=row.emotions,
                     emotion=top_emotion(row.emotions) if row.emotions else None,
-                    topics=self._topics.match(m.text, row.language),
+                    topics=self._topics.match(row.doc, row.language),
                     keywords=_keywords(m, row.language, self._keyword_limit),
                     scored_at=now,
                 )
@@ -134,17 +141,18 @@ class Enricher:
             by_language[row.language].append(row)
         for language, group in by_language.items():
             texts = [r.mention.text for r in group]
+            docs = [r.doc for r in group]
             scores: Sequence[SentimentScore | None]
             if self._vader.supports(language):
                 scores = self._vader.score(texts)
             elif self._chinese.supports(language):
                 scores = self._chinese.score(texts)
             elif self._lexicon.supports(language):
-                scores = self._lexicon.score(texts, language=language)
+                scores = self._lexicon.score(docs, language=language)
             else:
                 scores = [None] * len(texts)
             emotions: Sequence[dict[str, float]] = (
-                self._emotion_lexicon.score(texts, language=language)
+                self._emotion_lexicon.score(docs, language=language)
                 if self._emotion_lexicon.supports(language)
                 else [{}] * len(texts)
             )

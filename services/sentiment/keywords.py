@@ -42,8 +42,16 @@ def stopwords(language: str) -> frozenset[str]:
     return table.get(language, frozenset()) | table.get("any", frozenset())
 
 
+@functools.lru_cache(maxsize=256)
+def _keyword_stopwords(language: str) -> frozenset[str]:
+    """Stopwords applied to keywords of `language`: its own plus English (built once)."""
+    return stopwords(language) | stopwords("en")
+
+
 def extract_hashtags(text: str) -> list[str]:
     """Return the hashtags in `text`, lower-cased, without ``#``, deduplicated in order."""
+    if "#" not in text and "＃" not in text:
+        return []
     found: list[str] = []
     remaining = text
     for match in _WEIBO_TAG.finditer(text):
@@ -73,15 +81,21 @@ def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:
     """Return up to `limit` content words of `text`, most frequent first (ties: first seen)."""
     if limit <= 0 or not text:
         return []
-    cleaned = _NOISE.sub(" ", text[:MAX_KEYWORD_INPUT]).replace("#", " ").replace("＃", " ")
-    stop = stopwords(language) | stopwords("en")
+    cleaned = _strip_noise(text[:MAX_KEYWORD_INPUT]).replace("#", " ").replace("＃", " ")
+    stop = _keyword_stopwords(language)
     counts: Counter[str] = Counter()
-    first_seen: dict[str, int] = {}
-    for position, token in enumerate(_tokens(cleaned, language)):
+    for token in _tokens(cleaned, language):
         word = token.lower()
-        if fold(word) in stop:
-            continue
-        counts[word] += 1
-        first_seen.setdefault(word, position)
-    ranked = sorted(counts, key=lambda w: (-counts[w], first_seen[w]))
+        # `fold` of an ASCII word is the word itself (already lower-cased)
+        if (word if word.isascii() else fold(word)) not in stop:
+            counts[word] += 1
+    # counts keeps first-seen order and sorting is stable: ties stay in order of appearance
+    ranked = sorted(counts, key=counts.__getitem__, reverse=True)
     return ranked[:limit]
+
+
+def _strip_noise(text: str) -> str:
+    """Blank URLs, @handles and e-mail addresses (skipping the regex when none can occur)."""
+    if "@" in text or "://" in text or "www." in text.lower():
+        return _NOISE.sub(" ", text)
+    return text

@@ -13,6 +13,9 @@ import math
 import re
 import threading
 import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,6 +76,7 @@ _NON_MODEL_SCRIPT = re.compile(
     "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 )
 
+LOCKSTEP_MIN_BATCH = 32  # below this the per-byte Python walk beats numpy's per-step overhead
 MAX_DETECT_CHARS = 160  # a prefix is enough to tell; cost grows with every byte walked
 LONG_TEXT_CHARS = 48  # from this length on a text counts as long (letters not counted)
 MIN_MODEL_LETTERS = 3  # below this the model is guessing
@@ -124,26 +128,94 @@ class _NaiveBayes:
         self._ptc = np.ascontiguousarray(model.nb_ptc, dtype=np.float32)
         self._pc = np.asarray(model.nb_pc, dtype=np.float32)
         self.labels: list[str] = list(model.nb_classes)
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("language list must not contain aliased duplicates")
 
     def probabilities(self, text: str) -> np.ndarray | None:
         """Normalised probability per label, or None when the text has no known feature."""
+        return self.probabilities_many([text])[0]
+
+    def probabilities_many(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        """`probabilities` of each text; the DFA walk runs in lock-step over a large batch."""
+        encoded = [self._encode(text) for text in texts]
+        if len(encoded) >= LOCKSTEP_MIN_BATCH:
+            visits = self._walk_lockstep(encoded)
+        else:
+            m = self._model
+            visits = [self._visit(m.tk_nextmove, m._rowbase, m.tk_output, e) for e in encoded]
+        return [self._score(v, len(e)) for v, e in zip(visits, encoded, strict=True)]
+
+    @staticmethod
+    def _encode(text: str) -> bytes:
         if text.isupper():
             text = text.lower()
-        encoded = unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
-        m = self._model
-        visits = self._visit(m.tk_nextmove, m._rowbase, m.tk_output, encoded)
+        return unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
+
+    def _score(self, visits: Counter[int] | None, size: int) -> np.ndarray | None:
         if not visits:
             return None
         idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
         counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
         scores = np.log1p(counts) @ self._ptc[idx] + self._pc
         # py3langid's temperature: sqrt(bytes) keeps the softmax calibrated across lengths
-        scores *= 1.0 / math.sqrt(len(encoded))
+        scores *= 1.0 / math.sqrt(size)
         scores = np.exp(scores - scores.max())
         probs: np.ndarray = scores / scores.sum()
         return probs
+
+    def _walk_lockstep(self, encoded: list[bytes]) -> list[Counter[int] | None]:
+        """Feature counts per text, equal to `visit_counts`, one numpy step per byte position.
+
+        Texts are ordered longest first, so the texts still walking at position j are a
+        prefix of the batch; each text's features keep their order, so each Counter keeps
+        the same key order (first appearance) as the pure-Python walk.
+        """
+        nextmove, rowbase, output = self._tables()
+        order = sorted(range(len(encoded)), key=lambda k: -len(encoded[k]))
+        lengths = [len(encoded[k]) for k in order]
+        width = lengths[0] if lengths else 0
+        padded = b"".join(encoded[k].ljust(width, b"\0") for k in order)
+        data = np.frombuffer(padded, dtype=np.uint8).reshape(len(order), width).astype(np.intp)
+        states = np.zeros(len(order), dtype=np.intp)
+        features = np.full((len(order), width), -1, dtype=np.intp)
+        active = len(order)
+        for j in range(width):
+            while active and lengths[active - 1] <= j:
+                active -= 1
+            live = states[:active]
+            live[:] = nextmove[rowbase[live] + data[:active, j]]
+            features[:active, j] = output[live]
+        emitted = features >= 0  # row-major: each row's features stay in walk order
+        flat: list[int] = features[emitted].tolist()
+        ends = np.cumsum(emitted.sum(axis=1)).tolist()
+        result: list[Counter[int] | None] = [None] * len(encoded)
+        start = 0
+        for k, end in zip(order, ends, strict=True):
+            result[k] = Counter(flat[start:end]) if end > start else None
+            start = end
+        return result
+
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The DFA as numpy arrays (next state, row offsets, feature per state), made once."""
+        if self._arrays is None:
+            m = self._model
+            self._arrays = (
+                np.frombuffer(m.tk_nextmove, dtype=np.dtype(m.tk_nextmove.typecode)),
+                np.asarray(m._rowbase, dtype=np.intp),
+                np.asarray(m.tk_output, dtype=np.intp),
+            )
+        return self._arrays
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A text waiting for the model: its cleaned form, letter count and hint."""
+
+    cleaned: str
+    letters: int
+    hint_code: str | None
+    result: tuple[str, float] = (UNDETERMINED, 0.0)
 
 
 class LanguageDetector:
@@ -167,6 +239,25 @@ class LanguageDetector:
 
     def detect(self, text: str, hint: str | None = None) -> tuple[str, float]:
         """Return (ISO 639-1 code or ``und``, confidence in [0, 1]) for `text`."""
+        return self.detect_many([text], [hint])[0]
+
+    def detect_many(
+        self, texts: Sequence[str], hints: Sequence[str | None]
+    ) -> list[tuple[str, float]]:
+        """`detect` for each (text, hint); the statistical model scores them as one batch."""
+        prepared = [self._prepare(text, hint) for text, hint in zip(texts, hints, strict=True)]
+        pending = [p for p in prepared if isinstance(p, _Pending)]
+        if not pending:
+            return [p for p in prepared if not isinstance(p, _Pending)]
+        model = self._identifier()
+        for item, probs in zip(
+            pending, model.probabilities_many([p.cleaned for p in pending]), strict=True
+        ):
+            item.result = self._decide(model, item, probs)
+        return [p.result if isinstance(p, _Pending) else p for p in prepared]
+
+    def _prepare(self, text: str, hint: str | None) -> tuple[str, float] | _Pending:
+        """Answer without the model when possible; otherwise what the model step needs."""
         hint_code = normalize_hint(hint)
         cleaned = clean_for_detection(text)
         if not _LETTER.search(cleaned):
@@ -179,9 +270,13 @@ class LanguageDetector:
             if by_script is not None:
                 # combining vowel signs (Thai, Bengali) are script characters but not letters
                 return by_script[0], min(by_script[1], 1.0)
+        if letters < MIN_MODEL_LETTERS:
+            return (hint_code, 0.3) if hint_code else (UNDETERMINED, 0.0)
+        return _Pending(cleaned, letters, hint_code)
 
-        model = self._identifier()
-        probs = model.probabilities(cleaned) if letters >= MIN_MODEL_LETTERS else None
+    @staticmethod
+    def _decide(model: _NaiveBayes, item: _Pending, probs: np.ndarray | None) -> tuple[str, float]:
+        hint_code, letters = item.hint_code, item.letters
         if probs is None:
             return (hint_code, 0.3) if hint_code else (UNDETERMINED, 0.0)
         top = int(probs.argmax())
@@ -230,3 +325,8 @@ _DEFAULT = LanguageDetector()
 def detect_language(text: str, hint: str | None = None) -> tuple[str, float]:
     """Detect the ISO 639-1 language of `text` with a confidence in [0, 1] (``und``, 0.0)."""
     return _DEFAULT.detect(text, hint)
+
+
+def detect_languages(texts: Sequence[str], hints: Sequence[str | None]) -> list[tuple[str, float]]:
+    """`detect_language` for many texts at once (faster per text for large batches)."""
+    return _DEFAULT.detect_many(texts, hints)

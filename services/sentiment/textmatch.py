@@ -38,13 +38,52 @@ def fold(text: str, accents: bool = True) -> str:
 
 def tokenize(text: str, accents: bool = True) -> list[str]:
     """Split folded `text` into word tokens and clause punctuation (``n'est`` -> ``n est``)."""
+    folded = fold(text, accents)
+    found: list[str] = _TOKEN.findall(folded)
+    if "'" not in folded and "’" not in folded:
+        return found
     tokens: list[str] = []
-    for token in _TOKEN.findall(fold(text, accents)):
+    for token in found:
         if "'" in token or "’" in token:
             tokens.extend(_APOSTROPHE.split(token))
         else:
             tokens.append(token)
     return tokens
+
+
+class TextTokens:
+    """One text and its token lists, computed once per accents setting and then shared.
+
+    The topic matcher and the lexicon scorers all tokenise the same mention; passing one
+    `TextTokens` to each saves the repeated folding and regex work. Treat the returned
+    lists as read-only: they are shared by every caller.
+    """
+
+    __slots__ = ("_by_accents", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._by_accents: dict[bool, list[str]] = {}
+
+    @classmethod
+    def of(cls, text: str | TextTokens) -> TextTokens:
+        """Wrap a plain string; pass a `TextTokens` through unchanged."""
+        return text if isinstance(text, TextTokens) else cls(text)
+
+    def tokens(self, accents: bool = True) -> list[str]:
+        """`tokenize(text, accents)`, computed on first use (ASCII text shares one list)."""
+        found = self._by_accents.get(accents)
+        if found is None:
+            found = tokenize(self.text, accents)
+            if self.text.isascii():  # folding accents changes nothing: both settings agree
+                self._by_accents[not accents] = found
+            self._by_accents[accents] = found
+        return found
+
+
+def text_of(text: str | TextTokens) -> str:
+    """The plain string behind `text`."""
+    return text.text if isinstance(text, TextTokens) else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +97,24 @@ class Hit(Generic[T]):
 
 
 class TokenTable(Generic[T]):
-    """Longest-match lookup of words, phrases and ``prefix*`` terms in a token list."""
+    """Longest-match lookup of words, phrases and ``prefix*`` terms in a token list.
+
+    Single-token answers are memoised in a bounded dict: social text is Zipfian, so a
+    few thousand tokens cover most lookups, and the table is immutable after build.
+    """
+
+    memo_limit = 50_000  # tokens remembered before the memo starts over
 
     def __init__(self, terms: Mapping[str, T], accents: bool = True) -> None:
         self.accents = accents
+        self._memo: dict[str, tuple[str, T] | None] = {}
         self._exact: dict[tuple[str, ...], tuple[str, T]] = {}
         self._prefix: dict[str, tuple[str, T]] = {}
         # phrases whose last word is a prefix ("battery drain*"), keyed by the leading words
         self._phrase_prefix: dict[tuple[str, ...], list[tuple[str, str, T]]] = {}
         self._prefix_lengths: list[int] = []
-        self._phrase_starts: set[str] = set()  # first words of phrases: only they need n-grams
-        self._max_len = 1
+        # first word of a phrase -> the phrase sizes (in tokens) starting with it, longest first
+        self._phrase_sizes: dict[str, tuple[int, ...]] = {}
         for term, value in terms.items():
             if "*" in term.rstrip("*"):
                 raise ValueError(f"term {term!r}: `*` is only allowed at the end")
@@ -83,8 +129,8 @@ class TokenTable(Generic[T]):
             else:
                 self._exact[tuple(words)] = (term, value)
             if len(words) > 1:
-                self._phrase_starts.add(words[0])
-            self._max_len = max(self._max_len, len(words))
+                sizes = {*self._phrase_sizes.get(words[0], ()), len(words)}
+                self._phrase_sizes[words[0]] = tuple(sorted(sizes, reverse=True))
         self._prefix_lengths = sorted({len(p) for p in self._prefix}, reverse=True)
 
     def __len__(self) -> int:
@@ -92,6 +138,17 @@ class TokenTable(Generic[T]):
 
     def lookup(self, token: str) -> tuple[str, T] | None:
         """Return (term, value) for one token, exact entries before prefixes."""
+        try:
+            return self._memo[token]
+        except KeyError:
+            pass
+        found = self._lookup_uncached(token)
+        if len(self._memo) >= self.memo_limit:
+            self._memo.clear()
+        self._memo[token] = found
+        return found
+
+    def _lookup_uncached(self, token: str) -> tuple[str, T] | None:
         found = self._exact.get((token,))
         if found is not None:
             return found
@@ -105,11 +162,24 @@ class TokenTable(Generic[T]):
     def scan(self, tokens: list[str]) -> list[Hit[T]]:
         """Return non-overlapping hits left to right, preferring the longest phrase."""
         hits: list[Hit[T]] = []
+        memo, phrase_sizes, lookup = self._memo, self._phrase_sizes, self.lookup
         i, n = 0, len(tokens)
         while i < n:
+            token = tokens[i]
+            sizes = phrase_sizes.get(token)
+            if sizes is None:  # the common case: one memoised single-token lookup
+                try:
+                    single = memo[token]
+                except KeyError:
+                    single = lookup(token)
+                if single is not None:
+                    hits.append(Hit(i, i + 1, single[0], single[1]))
+                i += 1
+                continue
             matched = False
-            longest = min(self._max_len, n - i) if tokens[i] in self._phrase_starts else 1
-            for size in range(longest, 1, -1):
+            for size in sizes:  # only sizes some phrase starting with `token` has
+                if size > n - i:
+                    continue
                 found = self._exact.get(tuple(tokens[i : i + size])) or self._phrase_with_prefix(
                     tokens, i, size
                 )
@@ -120,7 +190,7 @@ class TokenTable(Generic[T]):
                     break
             if matched:
                 continue
-            single = self.lookup(tokens[i])
+            single = lookup(token)
             if single is not None:
                 hits.append(Hit(i, i + 1, single[0], single[1]))
             i += 1

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from services.sentiment.textmatch import (
     UNSEGMENTED,
     SubstringTable,
+    TextTokens,
     TokenTable,
     build_table,
     merge_terms,
-    tokenize,
 )
 
 DEFAULT_PATH = Path(__file__).with_name("topics.yaml")
@@ -121,23 +121,18 @@ class TopicLexicon:
         """Risk weight in [0, 1] of `topic` (KeyError for an unknown topic)."""
         return self._spec.topics[topic].risk_weight
 
-    def match(self, text: str, language: str) -> list[str]:
+    def match(self, text: str | TextTokens, language: str) -> list[str]:
         """Return the topics mentioned in `text`, in file order, each once."""
-        if not text:
+        doc = TextTokens.of(text)
+        if not doc.text:
             return []
         found: set[str] = set()
-        tokens: list[str] | None = None
-        accents_tokens: dict[bool, list[str]] = {}
         for lang in self._languages_for(language):
             table = self._tables[lang]
             if isinstance(table, SubstringTable):
-                hits = table.scan(text)
+                hits = table.scan(doc.text)
             else:
-                tokens = accents_tokens.get(table.accents)
-                if tokens is None:
-                    tokens = tokenize(text, table.accents)
-                    accents_tokens[table.accents] = tokens
-                hits = table.scan(tokens)
+                hits = table.scan(doc.tokens(table.accents))
             for hit in hits:
                 found.update(hit.value)
         return sorted(found, key=self._order.__getitem__)

@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.sentiment.textmatch import PUNCTUATION, TokenTable, tokenize
-from shared.schemas import SentimentScore
+from services.sentiment.textmatch import PUNCTUATION, TextTokens, TokenTable, text_of, tokenize
+from shared.schemas import SentimentLabel, SentimentScore
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 NAME = "lexicon-v1"
@@ -129,14 +129,16 @@ class Lexicon:
         except (ValueError, IndexError) as exc:
             raise LexiconError(f"{path}: {exc}") from exc
 
-    def valence(self, text: str) -> tuple[float, int]:
+    def valence(self, text: str | TextTokens) -> tuple[float, int]:
         """Return (raw valence sum, number of polar hits) for `text` in this language."""
+        doc = TextTokens.of(text)
+        text = doc.text
         raw_words = re.findall(r"[^\W_]+", text)
         shouting = sum(1 for w in raw_words if len(w) > 1 and w.isupper())
         mixed_case = 0 < shouting < len(raw_words)
         caps = {w.lower() for w in raw_words if mixed_case and len(w) > 1 and w.isupper()}
 
-        tokens = tokenize(text, self.accents)
+        tokens = doc.tokens(self.accents)
         hits = self.words.scan(tokens)
         contrast_at = max((i for i, t in enumerate(tokens) if t in self.contrast), default=-1)
         total = 0.0
@@ -198,16 +200,18 @@ class LexiconSentimentScorer:
         """True when a lexicon for `language` was loaded."""
         return language in self._lexicons
 
-    def score(self, texts: Sequence[str], language: str | None = None) -> list[SentimentScore]:
+    def score(
+        self, texts: Sequence[str | TextTokens], language: str | None = None
+    ) -> list[SentimentScore]:
         """Score texts; without `language`, each text's language is detected."""
         return [self.score_one(text, language) for text in texts]
 
-    def score_one(self, text: str, language: str | None = None) -> SentimentScore:
+    def score_one(self, text: str | TextTokens, language: str | None = None) -> SentimentScore:
         """Score one text in `language` (detected when not given)."""
         if language is None:
             from services.sentiment.language import detect_language
 
-            language = detect_language(text)[0]
+            language = detect_language(text_of(text))[0]
         lexicon = self._lexicons.get(language)
         if lexicon is None:
             raise LexiconError(f"language {language!r} is not supported by {self.name}")
@@ -215,7 +219,10 @@ class LexiconSentimentScorer:
         value = round(normalize(total), 4)
         if hits == 0:
             # nothing polar found: neutral, with the low confidence absence of evidence earns
-            return SentimentScore(label="neutral", score=0.0, confidence=0.3, scorer=self.name)
+            return SentimentScore.model_construct(
+                label="neutral", score=0.0, confidence=0.3, scorer=self.name
+            )
+        label: SentimentLabel
         if value >= POLAR_THRESHOLD:
             label = "positive"
         elif value <= -POLAR_THRESHOLD:
@@ -223,6 +230,7 @@ class LexiconSentimentScorer:
         else:
             label = "neutral"
         confidence = 0.5 + 0.5 * abs(value) if label != "neutral" else 0.6
-        return SentimentScore(
+        # in range by construction: skip validation, a noticeable share of the per-text cost
+        return SentimentScore.model_construct(
             label=label, score=value, confidence=round(min(confidence, 1.0), 4), scorer=self.name
         )

@@ -19,8 +19,10 @@ from services.sentiment.textmatch import (
     PUNCTUATION,
     UNSEGMENTED,
     SubstringTable,
+    TextTokens,
     TokenTable,
     merge_terms,
+    text_of,
     tokenize,
 )
 from shared.schemas import EMOTIONS
@@ -89,17 +91,18 @@ class EmotionLexicon:
         self.accents = spec.fold_accents
         self.negators = frozenset(w for n in spec.negators for w in tokenize(n, self.accents))
 
-    def counts(self, text: str) -> dict[str, float]:
+    def counts(self, text: str | TextTokens) -> dict[str, float]:
         """Return the number of non-negated hits per emotion in `text`."""
         found = dict.fromkeys(FEELINGS, 0.0)
         if self.unsegmented:
+            text = text_of(text)
             for hit in self._substrings.scan(text):
                 before = text[max(0, hit.start - 2) : hit.start]
                 if not before.endswith(_ZH_NEGATORS):
                     for emotion in hit.value:
                         found[emotion] += 1.0
         else:
-            tokens = tokenize(text, self.accents)
+            tokens = TextTokens.of(text).tokens(self.accents)
             for hit in self._tokens.scan(tokens):
                 if not self._negated(tokens, hit.start):
                     for emotion in hit.value:
@@ -157,21 +160,26 @@ class LexiconEmotionScorer:
         """True when an emotion lexicon for `language` was loaded."""
         return language in self._lexicons
 
-    def score(self, texts: Sequence[str], language: str | None = None) -> list[dict[str, float]]:
+    def score(
+        self, texts: Sequence[str | TextTokens], language: str | None = None
+    ) -> list[dict[str, float]]:
         """Score texts; without `language`, each text's language is detected."""
         return [self.score_one(text, language) for text in texts]
 
-    def score_one(self, text: str, language: str | None = None) -> dict[str, float]:
+    def score_one(self, text: str | TextTokens, language: str | None = None) -> dict[str, float]:
         """Return a score in [0, 1] for each of `EMOTIONS` (they sum to 1)."""
-        if language is None:
-            from services.sentiment.language import detect_language
-
-            language = detect_language(text)[0]
-        lexicon = self._lexicons.get(language)
-        if lexicon is None:
-            raise EmotionLexiconError(f"language {language!r} is not supported by {self.name}")
-        counts = lexicon.counts(text)
-        for hit in self._emoji.scan(text.replace("\ufe0f", "")):
+        counts = self._lexicon_for(text, language).counts(text)
+        for hit in self._emoji.scan(text_of(text).replace("\ufe0f", "")):
             for emotion in hit.value:
                 counts[emotion] += 1.0
         return distribution(counts)
+
+    def _lexicon_for(self, text: str | TextTokens, language: str | None) -> EmotionLexicon:
+        if language is None:
+            from services.sentiment.language import detect_language
+
+            language = detect_language(text_of(text))[0]
+        lexicon = self._lexicons.get(language)
+        if lexicon is None:
+            raise EmotionLexiconError(f"language {language!r} is not supported by {self.name}")
+        return lexicon

@@ -42,3 +42,18 @@ def test_limit_is_respected() -> None:
 
 def test_stopwords_include_social_filler() -> None:
     assert "lol" in stopwords("fr") and "le" in stopwords("fr")
+
+
+def test_keyword_ties_keep_first_seen_order_and_noise_is_dropped() -> None:
+    from services.sentiment.keywords import extract_keywords
+
+    text = "zeta alpha zeta beta alpha gamma https://t.co/alpha @alpha WWW.alpha.com/x"
+    assert extract_keywords(text, "en") == ["zeta", "alpha", "beta", "gamma"]
+    assert extract_keywords("Café café CAFÉ résumé", "fr") == ["café", "résumé"]
+
+
+def test_hashtags_without_marks_is_empty() -> None:
+    from services.sentiment.keywords import extract_hashtags
+
+    assert extract_hashtags("no tags at all") == []
+    assert extract_hashtags("full width ＃タグ and #tag") == ["タグ", "tag"]

@@ -78,3 +78,34 @@ def test_urls_mentions_and_hashtag_marks_are_stripped() -> None:
 )
 def test_normalize_hint(hint: str, expected: str | None) -> None:
     assert normalize_hint(hint) == expected
+
+
+def test_batch_detection_equals_one_by_one() -> None:
+    from py3langid import langid
+
+    from services.sentiment.language import _DEFAULT, LOCKSTEP_MIN_BATCH, detect_languages
+
+    texts = [
+        "My phone exploded while charging, this is dangerous!",
+        "El producto llegó roto y nadie responde",
+        "ok",
+        "",
+        "配送太慢了",
+        "Das Paket kam beschädigt an " * 9,
+        "SHOUTING IN CAPITALS IS STILL ENGLISH",
+        "https://t.co/x @someone #tag",
+    ] * 6
+    hints = [None, "es", "en", None, "zh", "de", None, "fr"] * 6
+    assert len(texts) >= LOCKSTEP_MIN_BATCH  # exercises the lock-step walk
+    assert detect_languages(texts, hints) == [
+        detect_language(t, h) for t, h in zip(texts, hints, strict=True)
+    ]
+    model = _DEFAULT._identifier()
+    encoded = [model._encode(t) for t in texts]
+    m = model._model
+    expected = [langid.visit_counts(m.tk_nextmove, m._rowbase, m.tk_output, e) for e in encoded]
+    walked = model._walk_lockstep(encoded)
+    assert walked == expected
+    assert [list(c.items()) if c else c for c in walked] == [  # same order: same float sums
+        list(c.items()) if c else c for c in expected
+    ]
