@@ -6,7 +6,9 @@ object is built in `main()` or `create_app()` and passed down, never created at 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, model_validator
@@ -48,6 +50,10 @@ class CommonSettings(BaseSettings):
     )
     pg_database: str = Field(default="crisiswatch", description="PostgreSQL database")
     pg_pool_size: int = Field(default=5, ge=1, le=100, description="connections per process")
+    pg_sslmode: Literal["auto", "disable", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        default="auto",
+        description="TLS to PostgreSQL; auto = disable for a loopback host, else prefer",
+    )
     # Local directories
     state_dir: Path = Field(
         default_factory=_default_state_dir, description="local broker data, logs and pids"
@@ -74,4 +80,20 @@ class CommonSettings(BaseSettings):
         password = quote(self.pg_password.get_secret_value(), safe="")
         user = quote(self.pg_user, safe="")
         name = database or self.pg_database
-        return f"postgresql+asyncpg://{user}:{password}@{self.pg_host}:{self.pg_port}/{name}"
+        url = f"postgresql+asyncpg://{user}:{password}@{self.pg_host}:{self.pg_port}/{name}"
+        return f"{url}?ssl={self.effective_pg_sslmode()}"
+
+    def effective_pg_sslmode(self) -> str:
+        """The TLS mode used: `auto` skips TLS on loopback, where it only costs CPU."""
+        if self.pg_sslmode != "auto":
+            return self.pg_sslmode
+        return "disable" if _is_loopback(self.pg_host) else "prefer"
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "") or host.startswith("/"):  # a Unix socket directory
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

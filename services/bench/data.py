@@ -24,6 +24,56 @@ TEXTS = (
     ("de", "Die neue {b} Uhr ist super, sehr zufrieden."),
     ("pt", "Comprei um {b} e chegou quebrado, que decepção."),
 )
+# Words mixed into every text so that (almost) no two texts are alike: scorers and caches
+# see a varied vocabulary, as with real posts, not the same few sentences over and over.
+FILLERS = {
+    "en": (
+        "honestly", "tbh", "again", "today", "yesterday", "lol", "ngl", "seriously", "wow",
+        "my", "sister", "friend", "colleague", "the", "store", "downtown", "online", "week",
+        "price", "delivery", "screen", "charger", "update", "review", "unboxing", "video",
+        "waiting", "refund", "warranty", "shipping", "box", "manual", "color", "size",
+        "morning", "weekend", "launch", "event", "ad", "campaign", "meh", "fine", "okay",
+        "love", "hate", "great", "awful", "slow", "fast", "cheap", "expensive", "random",
+    ),
+    "es": (
+        "hoy", "ayer", "otra", "vez", "mi", "hermana", "tienda", "envío", "precio",
+        "pantalla", "cargador", "semana", "caja", "reembolso", "garantía", "la", "verdad",
+    ),
+    "fr": (
+        "aujourd'hui", "encore", "ma", "sœur", "magasin", "livraison", "prix", "écran",
+        "chargeur", "semaine", "boîte", "remboursement", "garantie", "franchement", "bon",
+    ),
+    "de": (
+        "heute", "gestern", "wieder", "meine", "Schwester", "Laden", "Lieferung", "Preis",
+        "Bildschirm", "Ladegerät", "Woche", "Karton", "Garantie", "ehrlich", "gut",
+    ),
+    "pt": (
+        "hoje", "ontem", "de", "novo", "minha", "irmã", "loja", "entrega", "preço", "tela",
+        "carregador", "semana", "caixa", "reembolso", "garantia", "sinceramente",
+    ),
+    "zh": (
+        "今天", "昨天", "又", "我姐姐", "商店", "快递", "价格", "屏幕", "充电器", "这周",
+        "包装", "退款", "保修", "说实话", "新款", "朋友",
+    ),
+}  # fmt: skip
+
+
+def varied_text(rng: random.Random, language: str, template: str, brand: str) -> str:
+    """`template` for `brand` with a few random words, a number and maybe a tag around it."""
+    words = FILLERS[language]
+    joiner = "" if language == "zh" else " "
+    before = joiner.join(rng.choice(words) for _ in range(rng.randrange(0, 4)))
+    after = joiner.join(rng.choice(words) for _ in range(rng.randrange(1, 5)))
+    extra = rng.choice(
+        (
+            "",
+            f" #{rng.choice(words)}{rng.randrange(100)}",
+            f" @user{rng.randrange(10_000)}",
+            f" {rng.randrange(2, 500)}",
+        )
+    )
+    body = template.format(b=brand.capitalize())
+    return f"{before}{joiner if before else ''}{body}{joiner}{after}{extra}".strip()
 
 
 def generate_payloads(
@@ -47,7 +97,7 @@ def generate_payloads(
                 "external_id": f"{prefix}-{i}",
                 "author": f"user{rng.randrange(max(10, n // 5))}",
                 "author_reach": rng.randrange(50_000),
-                "text": template.format(b=brand.capitalize()),
+                "text": varied_text(rng, lang, template, brand),
                 "language": lang,
                 "created_at": (start + timedelta(milliseconds=i * 50)).isoformat(),
                 "engagement": {"likes": rng.randrange(100), "shares": rng.randrange(20)},

@@ -43,3 +43,21 @@ def test_env_example_lists_every_setting() -> None:
     rendered = render_env_example()
     committed = (ROOT / ".env.example").read_text()
     assert committed == rendered, "run `make env-example` to refresh .env.example"
+
+
+@pytest.mark.parametrize(
+    ("host", "mode", "expected"),
+    [
+        ("127.0.0.1", "auto", "disable"),
+        ("localhost", "auto", "disable"),
+        ("::1", "auto", "disable"),
+        ("/var/run/postgresql", "auto", "disable"),
+        ("db.internal", "auto", "prefer"),
+        ("10.0.0.5", "auto", "prefer"),
+        ("127.0.0.1", "require", "require"),
+    ],
+)
+def test_postgres_tls_mode(host: str, mode: str, expected: str) -> None:
+    settings = CommonSettings(pg_host=host, pg_sslmode=mode)  # type: ignore[arg-type]
+    assert settings.effective_pg_sslmode() == expected
+    assert settings.database_url().endswith(f"?ssl={expected}")
