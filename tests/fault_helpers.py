@@ -252,6 +252,20 @@ class WorkerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def children(self) -> list[int]:
+        """Process ids whose parent is this worker (its enrichment processes)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.pid:
+                found.append(int(entry.name))
+        return found
+
     def alive(self) -> bool:
         """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None

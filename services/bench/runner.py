@@ -51,26 +51,27 @@ def machine_info() -> dict[str, Any]:
 
 async def _vader_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     from services.bench.scoring import scoring_figures
-    from services.sentiment.enrich import Enricher
+    from services.sentiment.config import SentimentSettings
 
-    enricher = await asyncio.to_thread(Enricher)
     n, repeats = (5_000, 1) if quick else (30_000, 3)
-    return await scoring_figures(env, n=n, repeats=repeats, enricher=enricher, path="vader")
+    settings = SentimentSettings(sentiment_transformer_enabled=False)
+    return await scoring_figures(env, n=n, repeats=repeats, settings=settings, path="vader")
 
 
 async def _transformer_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     from services.bench.scoring import scoring_figures
     from services.sentiment.config import SentimentSettings
-    from services.sentiment.enrich import Enricher
-    from services.sentiment.routing import RoutingPolicy
 
-    settings = SentimentSettings(sentiment_transformer_enabled=True)
-    enricher = await asyncio.to_thread(Enricher.from_settings, settings)
     # Route every English mention to the transformer: the path's worst case.
-    enricher.policy = RoutingPolicy(confidence_below=1.0, negative=True, reach_at_least=0)
+    settings = SentimentSettings(
+        sentiment_transformer_enabled=True,
+        sentiment_route_confidence_below=1.0,
+        sentiment_route_negative=True,
+        sentiment_route_reach_at_least=0,
+    )
     n, repeats = (1_000, 1) if quick else (4_000, 3)
     figures = await scoring_figures(
-        env, n=n, repeats=repeats, enricher=enricher, path="transformer"
+        env, n=n, repeats=repeats, settings=settings, path="transformer"
     )
     return [
         Figure(f.stage, f.name, f.value, f.unit, f.ceiling, f.ceiling_name,

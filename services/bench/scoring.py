@@ -19,6 +19,8 @@ from services.bench.figures import Figure
 from services.sentiment.config import SentimentSettings
 from services.sentiment.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.service import build_stage
+from services.sentiment.stage import EnrichStage
 from services.sentiment.worker import SentimentWorker
 from shared import serde
 from shared.db.engine import create_engine
@@ -63,7 +65,9 @@ class _Progress:
         return (self.done - self.first[1]) / (self.last - self.first[0])
 
 
-async def worker_rate(env: BenchEnv, enricher: Enricher, mentions: list[Mention]) -> float:
+async def worker_rate(
+    env: BenchEnv, enricher: Enricher | EnrichStage, mentions: list[Mention]
+) -> float:
     """Mentions/s of one sentiment worker end to end (consume, enrich, upsert, produce)."""
     raw, scored, dlq = await env.new_topics("raw", "scored", "dlq")
     await _fill(env.bootstrap, raw, mentions)
@@ -144,20 +148,28 @@ async def consume_produce_rate(env: BenchEnv, mentions: list[Mention]) -> float:
 
 
 async def scoring_figures(
-    env: BenchEnv, *, n: int, repeats: int, enricher: Enricher, path: str
+    env: BenchEnv, *, n: int, repeats: int, settings: SentimentSettings, path: str
 ) -> list[Figure]:
-    """Worker rate with both ceilings, median of `repeats` runs each."""
+    """Worker rate (as configured by `settings`) with both ceilings, median of `repeats`."""
     import statistics
 
     mentions_runs = [
         generate_mentions(n, prefix=f"{path}-{env.run_id}-{r}") for r in range(repeats)
     ]
+    stage = await build_stage(settings, None)
+    try:
+        await stage.enrich([serde.dumps(m) for m in mentions_runs[0][: min(500, n)]])  # warm-up
+        worker = [await worker_rate(env, stage, m) for m in mentions_runs]
+    finally:
+        await stage.close()
+    enricher = await asyncio.to_thread(Enricher.from_settings, settings)
     bare_enricher_rate(enricher, mentions_runs[0][: min(500, n)])  # warm-up
-    worker = [await worker_rate(env, enricher, m) for m in mentions_runs]
     bare = [bare_enricher_rate(enricher, m) for m in mentions_runs]
     raw = [await consume_produce_rate(env, m) for m in mentions_runs]
     w, b, r = statistics.median(worker), statistics.median(bare), statistics.median(raw)
-    note = f"{n} mentions per run, median of {repeats}; one worker, one process"
+    processes = settings.sentiment_enrich_processes
+    where = f"{processes} enrichment process(es)" if processes else "enrichment in a thread"
+    note = f"{n} mentions per run, median of {repeats}; one worker, {where}"
     return [
         Figure(
             f"scoring/{path}",

@@ -18,6 +18,12 @@ class SentimentSettings(CommonSettings):
     sentiment_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="records per processed batch"
     )
+    sentiment_enrich_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="child processes that decode and score (0 = a thread of the worker)",
+    )
     sentiment_metrics_host: str = Field(default="127.0.0.1", description="metrics listen address")
     sentiment_metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 disables")
     sentiment_fast_scorer: Literal["vader"] = Field(

@@ -31,12 +31,17 @@ def jieba_tokenizer() -> Any:
     return _tokenizer
 
 
+def cut(text: str) -> tuple[str, ...]:
+    """Cut `text` with jieba's precise mode, exactly as `lcut` (whitespace tokens kept)."""
+    return _cut_cached(text)
+
+
 def segment(text: str) -> list[str]:
     """Cut Chinese `text` into words (jieba precise mode), whitespace tokens dropped."""
-    return list(_segment_cached(text))
+    return [word for word in _cut_cached(text) if word.strip()]
 
 
 @functools.lru_cache(maxsize=2048)
-def _segment_cached(text: str) -> tuple[str, ...]:
-    # Sentiment, keywords and topics segment the same text in one batch: cut it once.
-    return tuple(word for word in jieba_tokenizer().lcut(text) if word.strip())
+def _cut_cached(text: str) -> tuple[str, ...]:
+    # The Chinese scorer, keywords and topics cut the same text in one batch: cut it once.
+    return tuple(jieba_tokenizer().lcut(text))

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from services.sentiment.config import SentimentSettings
 from services.sentiment.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.stage import EnrichStage, ProcessStage, ThreadStage
 from services.sentiment.worker import SentimentWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
@@ -17,6 +18,25 @@ from shared.metrics import MetricsServer
 from shared.process_metrics import register_process_metrics
 
 log = logging.getLogger(__name__)
+
+
+async def build_stage(settings: SentimentSettings, enricher: Enricher | None) -> EnrichStage:
+    """Child processes when configured (the default), else a thread with `enricher`."""
+    if enricher is None and settings.sentiment_enrich_processes > 0:
+        pool = ProcessStage(settings, settings.sentiment_enrich_processes)
+        try:
+            await pool.start()
+        except BaseException:
+            await pool.close()
+            raise
+        log.info("enriching in %d child processes", settings.sentiment_enrich_processes)
+        return pool
+    scorer = (
+        enricher
+        if enricher is not None
+        else await asyncio.to_thread(Enricher.from_settings, settings)
+    )
+    return ThreadStage(scorer)
 
 
 async def serve(
@@ -33,11 +53,20 @@ async def serve(
     metrics_server = MetricsServer(
         registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port
     )
-    scorer = (
-        enricher
-        if enricher is not None
-        else await asyncio.to_thread(Enricher.from_settings, settings)
-    )
+    stage = await build_stage(settings, enricher)
+    try:
+        await _consume(settings, stop, stage, metrics, metrics_server)
+    finally:
+        await stage.close()
+
+
+async def _consume(
+    settings: SentimentSettings,
+    stop: asyncio.Event,
+    stage: EnrichStage,
+    metrics: SentimentMetrics,
+    metrics_server: MetricsServer,
+) -> None:
     engine = create_engine(settings)
     producer = EventProducer(settings.bootstrap_servers, client_id="crisiswatch-sentiment")
     consumer = EventConsumer(
@@ -55,7 +84,7 @@ async def serve(
         consumer=consumer,
         producer=producer,
         engine=engine,
-        enricher=scorer,
+        enricher=stage,
         metrics=metrics,
         scored_topic=settings.topic_scored,
         dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="sentiment"),

@@ -14,15 +14,18 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import serde
+from services.sentiment.prepared import (
+    MENTION_COLUMNS,
+    ROLLUP_EMOTIONS,
+    PreparedMention,
+    prepare,
+)
 from shared.db.engine import driver_connection
-from shared.db.models import DailyRollupRow, HourlyRollupRow, MentionRow, RollupRow
-from shared.schemas import EMOTIONS, ScoredMention
-
-_EMOTION_COLUMNS = [e for e in EMOTIONS if e != "neutral"]
+from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
+from shared.schemas import ScoredMention
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,85 +37,28 @@ class StoreResult:
     duplicates: int
 
 
-def mention_row(scored: ScoredMention) -> dict[str, Any]:
-    """Column values of the `mentions` row for `scored`."""
-    m = scored.mention
-    s = scored.sentiment
-    return {
-        "platform": m.platform,
-        "external_id": m.external_id,
-        "brand": m.brands[0],
-        "brands": m.brands,
-        "url": m.url,
-        "author_id": m.author_id,
-        "author_handle": m.author_handle,
-        "author_reach": m.author_reach,
-        "text": m.text,
-        "truncated": m.truncated,
-        "language_hint": m.language_hint,
-        "created_at": m.created_at,
-        "ingested_at": m.ingested_at,
-        "scored_at": scored.scored_at,
-        "likes": m.engagement.likes,
-        "shares": m.engagement.shares,
-        "replies": m.engagement.replies,
-        "views": m.engagement.views,
-        "hashtags": m.hashtags,
-        "in_reply_to": m.in_reply_to,
-        "quote_of": m.quote_of,
-        "language": scored.language,
-        "language_confidence": scored.language_confidence,
-        "sentiment_label": s.label if s else None,
-        "sentiment_score": s.score if s else None,
-        "sentiment_confidence": s.confidence if s else None,
-        "scorer": s.scorer if s else None,
-        "emotion": scored.emotion,
-        "emotions": scored.emotions,
-        "topics": scored.topics,
-        "keywords": scored.keywords,
-        "source": m.source,
-        "version": 1,
-    }
-
-
-def minute_of(ts: datetime) -> datetime:
-    """The start of the minute containing `ts`."""
-    return ts.replace(second=0, microsecond=0)
-
-
 RollupKey = tuple[str, datetime, str, str, str]
 
 
-def rollup_increments(mentions: Sequence[ScoredMention]) -> dict[RollupKey, dict[str, float]]:
+def rollup_increments(
+    mentions: Sequence[PreparedMention],
+) -> dict[RollupKey, dict[str, float]]:
     """Per (brand, minute, topic, platform, language) sums for new mentions; topic '' = all."""
     sums: dict[RollupKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for scored in mentions:
-        m = scored.mention
-        minute = minute_of(m.created_at)
-        label = scored.sentiment.label if scored.sentiment else "unscored"
-        for brand in m.brands:
-            for topic in ("", *scored.topics):
-                acc = sums[(brand, minute, topic, m.platform, scored.language)]
+    for p in mentions:
+        for brand in p.brands:
+            for topic in ("", *p.topics):
+                acc = sums[(brand, p.minute, topic, p.platform, p.language)]
                 acc["volume"] += 1
-                acc[label] += 1
-                acc["sentiment_sum"] += scored.sentiment.score if scored.sentiment else 0.0
-                for emotion in _EMOTION_COLUMNS:
-                    acc[emotion] += scored.emotions.get(emotion, 0.0)
-                acc["engagement"] += m.engagement.total
-                acc["reach"] += m.author_reach or 0
+                acc[p.label] += 1
+                acc["sentiment_sum"] += p.score
+                for emotion, value in zip(ROLLUP_EMOTIONS, p.emotions, strict=True):
+                    acc[emotion] += value
+                acc["engagement"] += p.engagement
+                acc["reach"] += p.reach
     return sums
 
 
-# Columns written for a new mention, in COPY order (`id` comes from the table's sequence).
-MENTION_COLUMNS: tuple[str, ...] = (
-    "platform", "external_id", "brand", "brands", "url", "author_id", "author_handle",
-    "author_reach", "text", "truncated", "language_hint", "created_at", "ingested_at",
-    "scored_at", "likes", "shares", "replies", "views", "hashtags", "in_reply_to", "quote_of",
-    "language", "language_confidence", "sentiment_label", "sentiment_score",
-    "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords", "source",
-    "version",
-)  # fmt: skip
-_JSON_COLUMNS = frozenset({"emotions", "source"})
 _STAGE = "mention_stage"
 _COLUMN_LIST = ", ".join(MENTION_COLUMNS)
 # A per-connection staging table with the mentions' column types and no constraints.
@@ -129,66 +75,56 @@ _INSERT_STAGED = (
 )
 
 
-def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
-    """The `mentions` row for `scored` as a tuple in `MENTION_COLUMNS` order (JSON as text)."""
-    row = mention_row(scored)
-    return tuple(
-        serde.dumps(row[c]).decode() if c in _JSON_COLUMNS else row[c] for c in MENTION_COLUMNS
-    )
-
-
 async def store_scored(session: AsyncSession, batch: Sequence[ScoredMention]) -> StoreResult:
-    """Upsert `batch` and grow the rollups for the new rows, inside the caller's transaction.
+    """Upsert `batch` and grow the rollups for the new rows, inside the caller's transaction."""
+    return await store_prepared(session, [prepare(s) for s in batch])
+
+
+async def store_prepared(session: AsyncSession, batch: Sequence[PreparedMention]) -> StoreResult:
+    """`store_scored` for mentions already reduced by `prepare` (the worker's path).
 
     New mentions are copied into a staging table and moved with one INSERT ... ON CONFLICT
     DO NOTHING, which is several times cheaper than a parameterised executemany.
     """
-    latest: dict[tuple[str, str], ScoredMention] = {}
-    for scored in batch:
-        latest[scored.mention.identity] = scored  # a later event of the same mention wins
+    latest: dict[tuple[str, str], PreparedMention] = {}
+    for p in batch:
+        latest[p.identity] = p  # a later event of the same mention wins
     if not latest:
         return StoreResult(0, 0, 0)
     await session.execute(_CREATE_STAGE)
     conn = await driver_connection(session)
     await conn.copy_records_to_table(
-        _STAGE, records=[mention_record(s) for s in latest.values()], columns=MENTION_COLUMNS
+        _STAGE, records=[p.record for p in latest.values()], columns=MENTION_COLUMNS
     )
     inserted_ids = {(r["platform"], r["external_id"]) for r in await conn.fetch(_INSERT_STAGED)}
     updated = 0
-    for identity, scored in latest.items():
-        if identity in inserted_ids or scored.mention.kind != "updated":
+    for identity, p in latest.items():
+        if identity in inserted_ids or p.kind != "updated":
             continue
-        updated += await _apply_update(session, scored)
+        updated += await _apply_update(conn, p)
     new = [latest[i] for i in inserted_ids]
-    await _grow_rollups(session, conn, new)
+    await _grow_rollups(conn, new)
     duplicates = len(batch) - len(inserted_ids) - updated
     return StoreResult(len(inserted_ids), updated, duplicates)
 
 
-async def _apply_update(session: AsyncSession, scored: ScoredMention) -> int:
-    m = scored.mention
-    s = scored.sentiment
-    stmt = (
-        update(MentionRow)
-        .where(MentionRow.platform == m.platform, MentionRow.external_id == m.external_id)
-        .values(
-            text=m.text,
-            likes=m.engagement.likes,
-            shares=m.engagement.shares,
-            replies=m.engagement.replies,
-            views=m.engagement.views,
-            sentiment_label=s.label if s else None,
-            sentiment_score=s.score if s else None,
-            sentiment_confidence=s.confidence if s else None,
-            emotion=scored.emotion,
-            emotions=scored.emotions,
-            topics=scored.topics,
-            keywords=scored.keywords,
-            version=MentionRow.version + 1,
-        )
-    )
-    result = await session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)
+# Columns an `updated` event rewrites (an edit or new engagement counts).
+_UPDATED_COLUMNS = (
+    "text", "likes", "shares", "replies", "views", "sentiment_label", "sentiment_score",
+    "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords",
+)  # fmt: skip
+_UPDATE_SQL = (
+    "UPDATE mentions SET "  # noqa: S608 - column names are the constants above
+    + ", ".join(f"{c} = ${i}" for i, c in enumerate(_UPDATED_COLUMNS, start=3))
+    + ", version = version + 1 WHERE platform = $1 AND external_id = $2"
+)
+_COLUMN_INDEX = {c: i for i, c in enumerate(MENTION_COLUMNS)}
+
+
+async def _apply_update(conn: asyncpg.Connection, p: PreparedMention) -> int:
+    values = [p.record[_COLUMN_INDEX[c]] for c in _UPDATED_COLUMNS]
+    status = await conn.execute(_UPDATE_SQL, p.platform, p.external_id, *values)
+    return int(status.rsplit(" ", 1)[-1])  # "UPDATE <count>"
 
 
 ADDITIVE: tuple[str, ...] = (
@@ -198,7 +134,7 @@ ADDITIVE: tuple[str, ...] = (
     "positive",
     "unscored",
     "sentiment_sum",
-    *_EMOTION_COLUMNS,
+    *ROLLUP_EMOTIONS,
     "engagement",
     "reach",
 )
@@ -254,9 +190,7 @@ async def _upsert_additive(
     await conn.execute(_additive_upsert(model.__tablename__, time_column, with_authors), *columns)
 
 
-async def _grow_rollups(
-    session: AsyncSession, conn: asyncpg.Connection, new: Sequence[ScoredMention]
-) -> None:
+async def _grow_rollups(conn: asyncpg.Connection, new: Sequence[PreparedMention]) -> None:
     sums = rollup_increments(new)
     if not sums:
         return
@@ -295,21 +229,20 @@ SELECT g.position FROM given g JOIN added a USING (brand, minute, topic, platfor
 """
 
 
-def author_keys(mentions: Sequence[ScoredMention]) -> list[AuthorKey]:
+def author_keys(mentions: Sequence[PreparedMention]) -> list[AuthorKey]:
     """Sorted distinct (rollup key, author) pairs of `mentions`."""
     return sorted(
         {
-            (brand, minute_of(s.mention.created_at), topic, s.mention.platform, s.language,
-             s.mention.author_id)
-            for s in mentions
-            for brand in s.mention.brands
-            for topic in ("", *s.topics)
+            (brand, p.minute, topic, p.platform, p.language, p.author_id)
+            for p in mentions
+            for brand in p.brands
+            for topic in ("", *p.topics)
         }
     )  # fmt: skip
 
 
 async def _count_new_authors(
-    conn: asyncpg.Connection, mentions: Sequence[ScoredMention]
+    conn: asyncpg.Connection, mentions: Sequence[PreparedMention]
 ) -> Counter[RollupKey]:
     """Record the authors of `mentions` per rollup key; count those not seen there before.
 

@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
-from services.sentiment.store import store_scored
+from services.sentiment.prepared import PreparedMention
+from services.sentiment.stage import EnrichStage, ThreadStage
+from services.sentiment.store import store_prepared
 from shared import serde
 from shared.db.engine import transaction
-from shared.errors import BrokerUnavailable, InfraError, InvalidRecord
+from shared.errors import BrokerUnavailable, InfraError
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
-from shared.schemas import Mention, ScoredMention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,7 +101,7 @@ class SentimentWorker:
         consumer: EventConsumer,
         producer: EventProducer,
         engine: AsyncEngine,
-        enricher: Enricher,
+        enricher: Enricher | EnrichStage,
         metrics: SentimentMetrics,
         scored_topic: str,
         dead_letters: DeadLetterWriter,
@@ -112,7 +113,9 @@ class SentimentWorker:
         self._consumer = consumer
         self._producer = producer
         self._engine = engine
-        self._enricher = enricher
+        self._stage: EnrichStage = (
+            ThreadStage(enricher) if isinstance(enricher, Enricher) else enricher
+        )
         self._metrics = metrics
         self._scored_topic = scored_topic
         self._dead_letters = dead_letters
@@ -152,12 +155,12 @@ class SentimentWorker:
             if persisting is not None and not persisting.done():
                 persisting.cancel()
 
-    async def process(self, records: Sequence[Record]) -> list[ScoredMention]:
+    async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""
         return await self._persist(await self._prepare(records))
 
     async def _persist_and_commit(
-        self, records: Sequence[Record], scored: list[ScoredMention], stop: asyncio.Event
+        self, records: Sequence[Record], scored: list[PreparedMention], stop: asyncio.Event
     ) -> bool:
         if await self._until_done(lambda: self._persist(scored), stop) is None:
             return False
@@ -189,64 +192,56 @@ class SentimentWorker:
             if paused:
                 self._consumer.resume()
 
-    async def _prepare(self, records: Sequence[Record]) -> list[ScoredMention]:
+    async def _prepare(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode and enrich a batch; undecodable records go to the dead-letter topic."""
         if not records:
             return []
         self._metrics.batch_size.observe(len(records))
         started = time.perf_counter()
-        mentions: list[Mention] = []
-        for rec in records:
+        batch = await self._stage.enrich([rec.value for rec in records])
+        self._metrics.stage_seconds.labels("enrich").observe(time.perf_counter() - started)
+        for position, reason in batch.invalid:
+            rec = records[position]
+            self._metrics.dead_lettered.labels(_reason_code(reason)).inc()
             try:
-                mentions.append(serde.decode(Mention, rec.value))
-            except InvalidRecord as exc:
-                self._metrics.dead_lettered.labels(_reason_code(exc.reason)).inc()
-                try:
-                    await self._dead_letters.send(
-                        rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
-                    )
-                except BrokerUnavailable as kafka_exc:
-                    raise _Transient("kafka", kafka_exc) from kafka_exc
-        self._metrics.stage_seconds.labels("decode").observe(time.perf_counter() - started)
-        if not mentions:
-            return []
-        t0 = time.perf_counter()
-        scored = await asyncio.to_thread(self._enricher.enrich_batch, mentions)
-        self._metrics.stage_seconds.labels("enrich").observe(time.perf_counter() - t0)
-        return scored
+                await self._dead_letters.send(
+                    rec.value, reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
+                )
+            except BrokerUnavailable as kafka_exc:
+                raise _Transient("kafka", kafka_exc) from kafka_exc
+        return batch.prepared
 
-    async def _persist(self, scored: list[ScoredMention]) -> list[ScoredMention]:
+    async def _persist(self, prepared: list[PreparedMention]) -> list[PreparedMention]:
         """Store and publish enriched mentions (raises on retryable failures)."""
-        if not scored:
+        if not prepared:
             return []
         t0 = time.perf_counter()
-        scored = await self._store(scored)
+        prepared = await self._store(prepared)
         self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - t0)
         t0 = time.perf_counter()
         try:
             await self._producer.send_many(
-                self._scored_topic, ((s.mention.key, serde.dumps(s)) for s in scored)
+                self._scored_topic, ((p.key, p.payload) for p in prepared)
             )
         except BrokerUnavailable as exc:
             raise _Transient("kafka", exc) from exc
         self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
-        self._count(scored)
-        return scored
+        self._count(prepared)
+        return prepared
 
-    def _count(self, scored: list[ScoredMention]) -> None:
+    def _count(self, prepared: list[PreparedMention]) -> None:
         """Metrics per label, language, brand and emotion (one increment per combination)."""
         by_label: CounterOf[tuple[str, str]] = CounterOf()
         by_brand: CounterOf[tuple[str, str]] = CounterOf()
         by_emotion: CounterOf[tuple[str, str]] = CounterOf()
         now = datetime.now(UTC)
-        for s in scored:
-            label = s.sentiment.label if s.sentiment else "unscored"
-            by_label[(label, s.language)] += 1
-            for brand in s.mention.brands:
-                by_brand[(brand, label)] += 1
-                if s.emotion:
-                    by_emotion[(brand, s.emotion)] += 1
-            latency = (now - s.mention.ingested_at).total_seconds()
+        for p in prepared:
+            by_label[(p.label, p.language)] += 1
+            for brand in p.brands:
+                by_brand[(brand, p.label)] += 1
+                if p.emotion:
+                    by_emotion[(brand, p.emotion)] += 1
+            latency = (now - p.ingested_at).total_seconds()
             if 0 <= latency < 86_400:  # replays of old history are not pipeline latency
                 self._metrics.end_to_end_seconds.observe(latency)
         for counts, metric in (
@@ -257,21 +252,21 @@ class SentimentWorker:
             for labels, count in counts.items():
                 metric.labels(*labels).inc(count)
 
-    async def _store(self, scored: list[ScoredMention]) -> list[ScoredMention]:
+    async def _store(self, scored: list[PreparedMention]) -> list[PreparedMention]:
         """Store the batch; a record the database refuses is dead-lettered, not retried."""
         try:
             async with transaction(self._engine) as session:
-                await store_scored(session, scored)
+                await store_prepared(session, scored)
             return scored
         except _DB_ERRORS as exc:
             if is_transient_db_error(exc):
                 raise _Transient("postgres", exc) from exc
             log.warning("database refused a batch (%s); storing one by one", type(exc).__name__)
-        kept: list[ScoredMention] = []
+        kept: list[PreparedMention] = []
         for one in scored:
             try:
                 async with transaction(self._engine) as session:
-                    await store_scored(session, [one])
+                    await store_prepared(session, [one])
                 kept.append(one)
             except _DB_ERRORS as exc:
                 if is_transient_db_error(exc):
@@ -281,7 +276,7 @@ class SentimentWorker:
                 self._metrics.dead_lettered.labels("database_refused").inc()
                 try:
                     await self._dead_letters.send(
-                        serde.dumps(one.mention), reason, source="sentiment-store"
+                        _original_mention(one), reason, source="sentiment-store"
                     )
                 except BrokerUnavailable as kafka_exc:
                     raise _Transient("kafka", kafka_exc) from kafka_exc
@@ -295,6 +290,11 @@ class SentimentWorker:
             return
         for (topic, partition), lag in lags.items():
             self._metrics.lag.labels(self._group_id, topic, str(partition)).set(lag)
+
+
+def _original_mention(prepared: PreparedMention) -> bytes:
+    """The mention inside a prepared payload, as it was on `mentions.raw`."""
+    return serde.dumps(serde.loads(prepared.payload)["mention"])
 
 
 def _reason_code(reason: str) -> str:

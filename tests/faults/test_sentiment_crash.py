@@ -48,7 +48,15 @@ async def test_kill9_mid_batch_then_restart_stores_each_mention_once(
             interval_s=0.05,
             what=f"the first batches of {brand}",
         )
+        children = worker.children()
+        assert children, "the worker runs its enrichment in child processes by default"
         worker.kill9()
+        # Its enrichment processes notice and end by themselves: no orphans keep memory.
+        await poll_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in children),
+            timeout_s=15,
+            what=f"enrichment processes {children} to end after their parent was killed",
+        )
         before = await stored_counts(db_engine, brand)
         assert 0 < before.rows < TOTAL, "the kill did not land mid-stream"
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from services.sentiment.scorers.lexicon import emoji_valence
-from services.sentiment.segment import jieba_tokenizer
+from services.sentiment.segment import cut, jieba_tokenizer
 from shared.schemas import SentimentScore
 
 NAME = "zh-logreg-v1"
@@ -73,7 +73,7 @@ class ChineseSentimentScorer:
 
     def logit(self, text: str) -> float:
         """Return the model's log-odds that `text` is positive (emoji included)."""
-        buckets = hashed_features(self._jieba.lcut(text[:MAX_CHARS]), self._bits)
+        buckets = hashed_features(list(cut(text[:MAX_CHARS])), self._bits)
         value = self._bias
         if buckets:
             value += float(self._weights[buckets].sum()) / math.sqrt(len(buckets))

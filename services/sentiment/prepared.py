@@ -1,0 +1,136 @@
+"""A scored mention reduced to what the store, the scored topic and the metrics need.
+
+`prepare()` runs where the mention was enriched (possibly another process), so the worker's
+event loop only moves plain tuples and bytes: the Kafka payload is already encoded, the
+`mentions` row is already in COPY order, and the rollup facts are plain values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from shared import serde
+from shared.schemas import EMOTIONS, ScoredMention
+
+# Emotions summed in the rollups (neutral is what is left over).
+ROLLUP_EMOTIONS: tuple[str, ...] = tuple(e for e in EMOTIONS if e != "neutral")
+
+# Columns written for a new mention, in COPY order (`id` comes from the table's sequence).
+MENTION_COLUMNS: tuple[str, ...] = (
+    "platform", "external_id", "brand", "brands", "url", "author_id", "author_handle",
+    "author_reach", "text", "truncated", "language_hint", "created_at", "ingested_at",
+    "scored_at", "likes", "shares", "replies", "views", "hashtags", "in_reply_to", "quote_of",
+    "language", "language_confidence", "sentiment_label", "sentiment_score",
+    "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords", "source",
+    "version",
+)  # fmt: skip
+JSON_COLUMNS = frozenset({"emotions", "source"})
+
+
+class PreparedMention(NamedTuple):
+    """One enriched mention, ready to store, publish and count."""
+
+    platform: str
+    external_id: str
+    kind: str
+    key: bytes  # Kafka partition key
+    payload: bytes  # the ScoredMention as published on the scored topic
+    record: tuple[Any, ...]  # the `mentions` row in MENTION_COLUMNS order, JSON as text
+    brands: tuple[str, ...]
+    minute: datetime
+    topics: tuple[str, ...]
+    language: str
+    label: str  # negative / neutral / positive / unscored
+    score: float
+    emotions: tuple[float, ...]  # ROLLUP_EMOTIONS order
+    emotion: str | None
+    engagement: int
+    reach: int
+    author_id: str
+    ingested_at: datetime
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """The (platform, external id) pair that identifies the mention."""
+        return (self.platform, self.external_id)
+
+
+def minute_of(ts: datetime) -> datetime:
+    """The start of the minute containing `ts`."""
+    return ts.replace(second=0, microsecond=0)
+
+
+def mention_row(scored: ScoredMention) -> dict[str, Any]:
+    """Column values of the `mentions` row for `scored`."""
+    m = scored.mention
+    s = scored.sentiment
+    return {
+        "platform": m.platform,
+        "external_id": m.external_id,
+        "brand": m.brands[0],
+        "brands": m.brands,
+        "url": m.url,
+        "author_id": m.author_id,
+        "author_handle": m.author_handle,
+        "author_reach": m.author_reach,
+        "text": m.text,
+        "truncated": m.truncated,
+        "language_hint": m.language_hint,
+        "created_at": m.created_at,
+        "ingested_at": m.ingested_at,
+        "scored_at": scored.scored_at,
+        "likes": m.engagement.likes,
+        "shares": m.engagement.shares,
+        "replies": m.engagement.replies,
+        "views": m.engagement.views,
+        "hashtags": m.hashtags,
+        "in_reply_to": m.in_reply_to,
+        "quote_of": m.quote_of,
+        "language": scored.language,
+        "language_confidence": scored.language_confidence,
+        "sentiment_label": s.label if s else None,
+        "sentiment_score": s.score if s else None,
+        "sentiment_confidence": s.confidence if s else None,
+        "scorer": s.scorer if s else None,
+        "emotion": scored.emotion,
+        "emotions": scored.emotions,
+        "topics": scored.topics,
+        "keywords": scored.keywords,
+        "source": m.source,
+        "version": 1,
+    }
+
+
+def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
+    """The `mentions` row for `scored` as a tuple in `MENTION_COLUMNS` order (JSON as text)."""
+    row = mention_row(scored)
+    return tuple(
+        serde.dumps(row[c]).decode() if c in JSON_COLUMNS else row[c] for c in MENTION_COLUMNS
+    )
+
+
+def prepare(scored: ScoredMention) -> PreparedMention:
+    """Reduce `scored` to a `PreparedMention` (encodes the payload and the row once)."""
+    m = scored.mention
+    s = scored.sentiment
+    return PreparedMention(
+        platform=m.platform,
+        external_id=m.external_id,
+        kind=m.kind,
+        key=m.key,
+        payload=serde.dumps(scored),
+        record=mention_record(scored),
+        brands=tuple(m.brands),
+        minute=minute_of(m.created_at),
+        topics=tuple(scored.topics),
+        language=scored.language,
+        label=s.label if s else "unscored",
+        score=s.score if s else 0.0,
+        emotions=tuple(scored.emotions.get(e, 0.0) for e in ROLLUP_EMOTIONS),
+        emotion=scored.emotion,
+        engagement=m.engagement.total,
+        reach=m.author_reach or 0,
+        author_id=m.author_id,
+        ingested_at=m.ingested_at,
+    )
