@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.bench.memory import process_tree
 from shared import serde
 from shared.db.models import MentionRow, RollupRow
 from shared.infra.settings import InfraSettings
@@ -253,18 +254,8 @@ class WorkerProcess:
         return self.proc.pid
 
     def children(self) -> list[int]:
-        """Process ids whose parent is this worker (its enrichment processes)."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self.pid:
-                found.append(int(entry.name))
-        return found
+        """Process ids descending from this worker (its enrichment processes)."""
+        return process_tree(self.pid)[1:]
 
     def alive(self) -> bool:
         """True while the process runs."""

@@ -38,6 +38,22 @@ READY_TIMEOUT_S = 180.0
 MiB = 1024 * 1024
 
 
+def process_tree(root: int) -> list[int]:
+    """`root` and every process descending from it (enrichment children, for example)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree = [root]
+    for pid in tree:  # grows while iterating: breadth-first
+        tree.extend(child for child, parent in parents.items() if parent == pid)
+    return tree
+
+
 def proc_status_kib(pid: int, field_name: str) -> int:
     """A `Vm*` field of /proc/<pid>/status in KiB (0 when the process is gone)."""
     try:
@@ -174,8 +190,11 @@ class Fleet:
         return brand, accepted
 
     def peaks_mib(self) -> dict[str, float]:
-        """VmHWM of every service in MiB."""
-        return {name: proc_status_kib(svc.pid, "VmHWM") / 1024 for name, svc in self.procs.items()}
+        """VmHWM of every service in MiB, its child processes included (sum of their peaks)."""
+        return {
+            name: sum(proc_status_kib(pid, "VmHWM") for pid in process_tree(svc.pid)) / 1024
+            for name, svc in self.procs.items()
+        }
 
     async def stop(self) -> None:
         """SIGTERM every service and wait (SIGKILL after 30 s)."""
