@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from services.sentiment.scorers.vader_fast import FastSentimentIntensityAnalyzer
 from shared.schemas import SentimentLabel, SentimentScore
 
 # Standard VADER cut-offs on the compound score. Measured on TweetEval sentiment val and
@@ -28,14 +29,19 @@ class VaderScorer:
         positive_threshold: float = POSITIVE_THRESHOLD,
         negative_threshold: float = NEGATIVE_THRESHOLD,
         max_chars: int = MAX_CHARS,
+        exact_library: bool = False,
     ) -> None:
         if not -1.0 < negative_threshold <= positive_threshold < 1.0:
             raise ValueError("need -1 < negative_threshold <= positive_threshold < 1")
         self.positive_threshold = positive_threshold
         self.negative_threshold = negative_threshold
         self.max_chars = max_chars
-        # Builds the lexicon from files inside the package: ~15 ms, no network.
-        self._analyzer = SentimentIntensityAnalyzer()
+        # Builds the lexicon from files inside the package: ~15 ms, no network. The fast
+        # subclass gives bit-identical scores at ~3x less CPU; `exact_library=True` runs the
+        # untouched library instead (for comparisons).
+        self._analyzer: SentimentIntensityAnalyzer = (
+            SentimentIntensityAnalyzer() if exact_library else FastSentimentIntensityAnalyzer()
+        )
 
     def supports(self, language: str) -> bool:
         """True for English only: the lexicon and its rules are English."""

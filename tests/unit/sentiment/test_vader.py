@@ -1,8 +1,11 @@
+import random
 import time
 
 import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from services.sentiment.scorers.vader import VaderScorer
+from services.sentiment.scorers.vader_fast import FastSentimentIntensityAnalyzer
 from shared.schemas import SentimentScore
 
 
@@ -82,3 +85,117 @@ def test_fast_enough_for_the_hot_path(vader: VaderScorer) -> None:
     rate = len(texts) / (time.perf_counter() - started)
     # ~10,000/s on an idle core; the bound leaves room for a busy shared machine.
     assert rate > 2_000
+
+
+# --- the fast analyzer must match the library exactly --------------------------------------
+
+_EDGE_CASES = [
+    "",
+    " ",
+    "\t\n",
+    "😀",
+    "😀😀😀",
+    " 😀 ",
+    "good😀bad",
+    "😀good",
+    "good  😀😀",
+    "!!!",
+    "???",
+    "?!?!?!",
+    "...",
+    ":) :( :D :-)",
+    "I LOVE THIS",
+    "I LOVE this",
+    "this is GREAT!!!",
+    "VERY good",
+    "very GOOD thing",
+    "The food was good but the service was awful",
+    "good but bad but great",
+    "but",
+    "I have never been so happy",
+    "never this good",
+    "It was kind of good",
+    "KIND OF GOOD",
+    "kind-of good, sort of bad, sorta sux",
+    "just enough fun",
+    "at least it is good",
+    "the least good",
+    "very least good",
+    "least good",
+    "This is the bomb",
+    "that party was the shit",
+    "yeah right, great idea",
+    "it cannot cut the mustard",
+    "the kiss of death for us",
+    "a cake to die for",
+    "bad ass movie at the bus stop",
+    "not good",
+    "isn't good",
+    "I don't think it's not bad",
+    "no good",
+    "no no good",
+    "no or nor good",
+    "not no good",
+    "without doubt great",
+    "without a doubt great",
+    "uh-uh nice",
+    "nope, bad",
+    "Not bad at all",
+    "bad?? good!!",
+    "***good*** (sad) 'fun' \"amazing\" #love @hate",
+    "Ça va très bien, merci! 😍",
+    "Привет, это ужасно 😡",
+    "我很惊讶地看到VADER是如此有用!",
+    "İstanbul is GREAT, ΣΟΦΟΣ good",
+    "\u00a0good\u00a0bad\u2003nice good\u200bbad",
+    "I hate it! " * 400,
+    ("The weather is lovely, but the traffic is not great. " * 800)[:40_000],
+]
+
+_WORDS = [
+    "good", "bad", "great", "awful", "love", "hate", "happy", "sad", "ok", "the", "a", "it",
+    "is", "was", "no", "not", "never", "so", "this", "least", "at", "very", "but", "kind",
+    "of", "sort", "without", "doubt", "or", "nor", "n't", "isn't", "don't", "won't",
+    "despite", "extremely", "barely", "kinda", "bomb", "shit", "yeah", "right", "kiss",
+    "death", "die", "for", "cut", "mustard", "lol", "sux", ":)", ":(", ":D", "😀", "😡",
+    "💔", "!", "?", "!!", "??", "...",
+]  # fmt: skip
+_AFFIXES = ["", "", "", ",", ".", "!", "?", '"', "'", "(", ")", "#", "@", "..."]
+
+
+def _generated_texts(n: int = 400, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        words = []
+        for _ in range(rng.randrange(1, 20)):
+            word = rng.choice(_WORDS)
+            roll = rng.random()
+            if roll < 0.12:
+                word = word.upper()
+            elif roll < 0.18:
+                word = word.capitalize()
+            words.append(rng.choice(_AFFIXES) + word + rng.choice(_AFFIXES))
+        texts.append(rng.choice([" ", " ", "  ", "\t"]).join(words))
+    return texts
+
+
+def test_fast_analyzer_matches_library_exactly() -> None:
+    library = SentimentIntensityAnalyzer()
+    fast = FastSentimentIntensityAnalyzer()
+    texts = _EDGE_CASES + _generated_texts()
+    for text in texts:
+        expected = library.polarity_scores(text)
+        got = fast.polarity_scores(text)
+        # repr() also tells 0.0 from -0.0: the results must be bit-identical.
+        assert {k: repr(v) for k, v in got.items()} == {k: repr(v) for k, v in expected.items()}, (
+            text
+        )
+
+
+def test_scorer_uses_fast_analyzer_with_library_results(vader: VaderScorer) -> None:
+    assert isinstance(vader._analyzer, FastSentimentIntensityAnalyzer)
+    exact = VaderScorer(exact_library=True)
+    assert type(exact._analyzer) is SentimentIntensityAnalyzer
+    texts = _EDGE_CASES + _generated_texts(100, seed=5)
+    assert vader.score(texts) == exact.score(texts)
