@@ -189,22 +189,18 @@ async def rebuild_rollups(session: AsyncSession, keys: Sequence[tuple[str, datet
     unique = sorted(set(keys))
     if not unique:
         return 0
-    brands = [b for b, _ in unique]
-    minutes = [m for _, m in unique]
-    await session.execute(
-        text(
-            "DELETE FROM mention_rollups WHERE (brand, minute) IN (SELECT * FROM "
+    params = {"brands": [b for b, _ in unique], "minutes": [m for _, m in unique]}
+    for table, rebuild in (
+        ("mention_rollups", _REBUILD_SQL),
+        ("mention_rollup_authors", _REBUILD_AUTHORS_SQL),
+    ):
+        # The table name is one of the two constants above; values are bound parameters.
+        delete_sql = (
+            f"DELETE FROM {table} WHERE (brand, minute) IN (SELECT * FROM "  # noqa: S608
             "unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[])))"
-        ).bindparams(brands=brands, minutes=minutes)
-    )
-    await session.execute(_REBUILD_SQL.bindparams(brands=brands, minutes=minutes))
-    await session.execute(
-        text(
-            "DELETE FROM mention_rollup_authors WHERE (brand, minute) IN (SELECT * FROM "
-            "unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[])))"
-        ).bindparams(brands=brands, minutes=minutes)
-    )
-    await session.execute(_REBUILD_AUTHORS_SQL.bindparams(brands=brands, minutes=minutes))
+        )
+        await session.execute(text(delete_sql).bindparams(**params))
+        await session.execute(rebuild.bindparams(**params))
     await rebuild_coarse_rollups(session, unique)
     return len(unique)
 
