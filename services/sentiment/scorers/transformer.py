@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from shared.schemas import EMOTIONS, SentimentScore
 
@@ -150,6 +149,9 @@ class SequenceClassifier:
         with self._lock:
             if self._model is not None:
                 return
+            # torch and transformers load only here: a process that never loads a model
+            # (the worker's parent when scoring runs in child processes) stays small.
+            import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
             opts = self.options
@@ -187,6 +189,8 @@ class SequenceClassifier:
         out = np.zeros((n, len(self.labels)), dtype=np.float32)
         if n == 0:
             return out
+        import torch
+
         # Sorting by length before batching keeps padding (wasted compute) small.
         order = sorted(range(n), key=lambda i: len(texts[i]))
         size = self.options.batch_size
