@@ -138,6 +138,16 @@ async def _scrub_table(session: AsyncSession, model: Any, column: str, needles: 
     return changed
 
 
+# The mentions of the given (brand, minute) keys, once per topic ('' = all topics).
+_KEY_MENTIONS = """
+    FROM unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[]))
+         AS k(brand, minute)
+    JOIN mentions m ON m.created_at >= k.minute
+        AND m.created_at < k.minute + interval '1 minute'
+        AND m.brands @> ARRAY[k.brand]::varchar[]
+    CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
+"""
+
 _REBUILD_SQL = text(
     """
     INSERT INTO mention_rollups (brand, minute, topic, platform, language, volume, negative,
@@ -159,14 +169,9 @@ _REBUILD_SQL = text(
         coalesce(sum(m.likes + m.shares + m.replies), 0),
         coalesce(sum(coalesce(m.author_reach, 0)), 0),
         count(DISTINCT m.author_id)
-    FROM unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[]))
-         AS k(brand, minute)
-    JOIN mentions m ON m.created_at >= k.minute
-        AND m.created_at < k.minute + interval '1 minute'
-        AND m.brands @> ARRAY[k.brand]::varchar[]
-    CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
-    GROUP BY k.brand, k.minute, t.topic, m.platform, m.language
     """
+    + _KEY_MENTIONS
+    + "GROUP BY k.brand, k.minute, t.topic, m.platform, m.language"
 )
 
 
@@ -174,13 +179,8 @@ _REBUILD_AUTHORS_SQL = text(
     """
     INSERT INTO mention_rollup_authors (brand, minute, topic, platform, language, author_id)
     SELECT DISTINCT k.brand, k.minute, t.topic, m.platform, m.language, m.author_id
-    FROM unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[]))
-         AS k(brand, minute)
-    JOIN mentions m ON m.created_at >= k.minute
-        AND m.created_at < k.minute + interval '1 minute'
-        AND m.brands @> ARRAY[k.brand]::varchar[]
-    CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
     """
+    + _KEY_MENTIONS
 )
 
 
