@@ -62,7 +62,7 @@ def rollup_increments(
 _STAGE = "mention_stage"
 _COLUMN_LIST = ", ".join(MENTION_COLUMNS)
 # A per-connection staging table with the mentions' column types and no constraints.
-_CREATE_STAGE = text(
+_CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "  # noqa: S608
     f"SELECT {_COLUMN_LIST} FROM mentions WITH NO DATA"
 )
@@ -91,8 +91,8 @@ async def store_prepared(session: AsyncSession, batch: Sequence[PreparedMention]
         latest[p.identity] = p  # a later event of the same mention wins
     if not latest:
         return StoreResult(0, 0, 0)
-    await session.execute(_CREATE_STAGE)
     conn = await driver_connection(session)
+    await conn.execute(_CREATE_STAGE)
     await conn.copy_records_to_table(
         _STAGE, records=[p.record for p in latest.values()], columns=MENTION_COLUMNS
     )
