@@ -26,7 +26,7 @@ from aiokafka.errors import (
     RebalanceInProgressError,
     TopicAlreadyExistsError,
 )
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared import serde
 from shared.errors import BrokerUnavailable
@@ -54,6 +54,30 @@ class Record:
     headers: tuple[Header, ...] = ()
 
 
+class KeyPartitioner:
+    """Partitions records like the Java client (murmur2 of the key), remembering key hashes.
+
+    Keys are brands, so a handful of distinct keys recur: the pure-Python murmur2 runs once
+    per key instead of once per record. Records without a key go to a random partition.
+    """
+
+    def __init__(self, max_keys: int = 4096) -> None:
+        self._hashes: dict[bytes, int] = {}
+        self._max_keys = max_keys
+        self._random = DefaultPartitioner()
+
+    def __call__(self, key: bytes | None, partitions: Sequence[int]) -> int:
+        """The partition of `key` among `partitions` (sorted partition ids)."""
+        if key is None:
+            return int(self._random(None, partitions, partitions))
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._max_keys:
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return partitions[hashed % len(partitions)]
+
+
 class EventProducer:
     """Idempotent producer with batching; call `start()` before sending."""
 
@@ -72,7 +96,7 @@ class EventProducer:
         self._send_timeout_s = send_timeout_s
         self._max_batch_size = max_batch_size
         self._producer: AIOKafkaProducer | None = None
-        self._partitioner = DefaultPartitioner()
+        self._partitioner = KeyPartitioner()
 
     async def start(self) -> None:
         """Connect to the cluster; raise `BrokerUnavailable` when it cannot be reached."""
@@ -154,7 +178,7 @@ class EventProducer:
                     raise BrokerUnavailable(f"topic {topic} has no partitions")
                 builders: dict[int, Any] = {}
                 for key, value in messages:
-                    partition = self._partitioner(key, partitions, partitions)
+                    partition = self._partitioner(key, partitions)
                     builder = builders.get(partition)
                     if builder is None:
                         builder = builders[partition] = producer.create_batch()

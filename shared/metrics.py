@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_left
+from collections.abc import Iterable
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +16,30 @@ from starlette.responses import Response
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
+    """`histogram.observe(v)` for every value, with one increment per bucket, not per value.
+
+    Falls back to one `observe()` per value if the client library's internals change.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:
+        for value in values:
+            histogram.observe(value)
+        return
+    counts = [0] * len(bounds)
+    summed = 0.0
+    for value in values:
+        summed += value
+        if value == value:  # NaN falls in no bucket, as with observe()
+            counts[bisect_left(bounds, value)] += 1
+    total.inc(summed)
+    for bucket, count in zip(buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

@@ -7,6 +7,7 @@ event loop only moves plain tuples and bytes: the Kafka payload is already encod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -25,7 +26,6 @@ MENTION_COLUMNS: tuple[str, ...] = (
     "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords", "source",
     "version",
 )  # fmt: skip
-JSON_COLUMNS = frozenset({"emotions", "source"})
 
 
 class PreparedMention(NamedTuple):
@@ -61,53 +61,39 @@ def minute_of(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
 
 
-def mention_row(scored: ScoredMention) -> dict[str, Any]:
-    """Column values of the `mentions` row for `scored`."""
-    m = scored.mention
-    s = scored.sentiment
-    return {
-        "platform": m.platform,
-        "external_id": m.external_id,
-        "brand": m.brands[0],
-        "brands": m.brands,
-        "url": m.url,
-        "author_id": m.author_id,
-        "author_handle": m.author_handle,
-        "author_reach": m.author_reach,
-        "text": m.text,
-        "truncated": m.truncated,
-        "language_hint": m.language_hint,
-        "created_at": m.created_at,
-        "ingested_at": m.ingested_at,
-        "scored_at": scored.scored_at,
-        "likes": m.engagement.likes,
-        "shares": m.engagement.shares,
-        "replies": m.engagement.replies,
-        "views": m.engagement.views,
-        "hashtags": m.hashtags,
-        "in_reply_to": m.in_reply_to,
-        "quote_of": m.quote_of,
-        "language": scored.language,
-        "language_confidence": scored.language_confidence,
-        "sentiment_label": s.label if s else None,
-        "sentiment_score": s.score if s else None,
-        "sentiment_confidence": s.confidence if s else None,
-        "scorer": s.scorer if s else None,
-        "emotion": scored.emotion,
-        "emotions": scored.emotions,
-        "topics": scored.topics,
-        "keywords": scored.keywords,
-        "source": m.source,
-        "version": 1,
-    }
+# Array columns travel as PostgreSQL array literals (text), cast back in the INSERT: the
+# driver would otherwise inspect every element of every list in the worker's event loop.
+ARRAY_COLUMNS = frozenset({"brands", "hashtags", "topics", "keywords"})
+_ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """`values` as a PostgreSQL text array literal: `{"a","b \\"c\\""}`."""
+    return "{" + ",".join(map(_quoted, values)) + "}"
+
+
+def _quoted(value: str) -> str:
+    if '"' in value or "\\" in value:
+        value = value.translate(_ARRAY_ESCAPES)
+    return f'"{value}"'
 
 
 def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
-    """The `mentions` row for `scored` as a tuple in `MENTION_COLUMNS` order (JSON as text)."""
-    row = mention_row(scored)
-    return tuple(
-        serde.dumps(row[c]).decode() if c in JSON_COLUMNS else row[c] for c in MENTION_COLUMNS
-    )
+    """The `mentions` row for `scored` in `MENTION_COLUMNS` order (JSON and arrays as text)."""
+    m = scored.mention
+    s = scored.sentiment
+    e = m.engagement
+    return (
+        m.platform, m.external_id, m.brands[0], array_literal(m.brands), m.url, m.author_id,
+        m.author_handle, m.author_reach, m.text, m.truncated, m.language_hint, m.created_at,
+        m.ingested_at, scored.scored_at, e.likes, e.shares, e.replies, e.views,
+        array_literal(m.hashtags), m.in_reply_to, m.quote_of, scored.language,
+        scored.language_confidence,
+        s.label if s else None, s.score if s else None, s.confidence if s else None,
+        s.scorer if s else None,
+        scored.emotion, serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
+        array_literal(scored.keywords), serde.dumps(m.source).decode(), 1,
+    )  # fmt: skip
 
 
 def prepare(scored: ScoredMention) -> PreparedMention:

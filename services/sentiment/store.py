@@ -18,11 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sentiment.prepared import (
+    ARRAY_COLUMNS,
     MENTION_COLUMNS,
     ROLLUP_EMOTIONS,
     PreparedMention,
     prepare,
 )
+from shared import serde
 from shared.db.engine import driver_connection
 from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
 from shared.schemas import ScoredMention
@@ -61,15 +63,19 @@ def rollup_increments(
 
 _STAGE = "mention_stage"
 _COLUMN_LIST = ", ".join(MENTION_COLUMNS)
-# A per-connection staging table with the mentions' column types and no constraints.
+# A per-connection staging table with the mentions' column types (arrays as their text
+# literals) and no constraints.
 _CREATE_STAGE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS "  # noqa: S608
-    f"SELECT {_COLUMN_LIST} FROM mentions WITH NO DATA"
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS SELECT "  # noqa: S608
+    + ", ".join(f"{c}::text AS {c}" if c in ARRAY_COLUMNS else c for c in MENTION_COLUMNS)
+    + " FROM mentions WITH NO DATA"
 )
 # Move the staged rows into `mentions`; existing (platform, external_id) pairs are skipped.
 _INSERT_STAGED = (
     f"WITH staged AS (DELETE FROM {_STAGE} RETURNING *) "  # noqa: S608
-    f"INSERT INTO mentions ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM staged "
+    f"INSERT INTO mentions ({_COLUMN_LIST}) SELECT "
+    + ", ".join(f"{c}::text[]" if c in ARRAY_COLUMNS else c for c in MENTION_COLUMNS)
+    + " FROM staged "
     "ON CONFLICT ON CONSTRAINT uq_mentions_platform_external_id DO NOTHING "
     "RETURNING platform, external_id"
 )
@@ -115,7 +121,10 @@ _UPDATED_COLUMNS = (
 )  # fmt: skip
 _UPDATE_SQL = (
     "UPDATE mentions SET "  # noqa: S608 - column names are the constants above
-    + ", ".join(f"{c} = ${i}" for i, c in enumerate(_UPDATED_COLUMNS, start=3))
+    + ", ".join(
+        f"{c} = ${i}::text::text[]" if c in ARRAY_COLUMNS else f"{c} = ${i}"
+        for i, c in enumerate(_UPDATED_COLUMNS, start=3)
+    )
     + ", version = version + 1 WHERE platform = $1 AND external_id = $2"
 )
 _COLUMN_INDEX = {c: i for i, c in enumerate(MENTION_COLUMNS)}
@@ -159,18 +168,19 @@ _KEY_COLUMNS = ("brand", "{time}", "topic", "platform", "language")
 
 @functools.cache
 def _additive_upsert(table: str, time_column: str, with_authors: bool) -> str:
-    """INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE adding the measures."""
+    """INSERT ... SELECT FROM a JSON array of rows ON CONFLICT DO UPDATE adding the measures."""
     keys = [c.format(time=time_column) for c in _KEY_COLUMNS]
     columns = [*keys, *ADDITIVE, *(["distinct_authors"] if with_authors else [])]
     key_types = ["varchar", "timestamptz", "varchar", "varchar", "varchar"]
     measure_types = ["int8" if c in _INTEGER else "float8" for c in ADDITIVE]
     types = [*key_types, *measure_types, *(["int4"] if with_authors else [])]
-    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
+    values = ", ".join(f"(e->>{i})::{t}" for i, t in enumerate(types))
     added = [*ADDITIVE, *(["distinct_authors"] if with_authors else [])]
     updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in added)
     # Table and column names come from the constants above; values are bound parameters.
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} "  # noqa: S608
+        "FROM json_array_elements($1::text::json) AS rows(e) "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
@@ -179,15 +189,17 @@ async def _upsert_additive(
     conn: asyncpg.Connection, model: Any, time_column: str, sums: dict[RollupKey, dict[str, float]]
 ) -> None:
     # Sorted keys: concurrent workers lock rollup rows in the same order (no deadlocks).
-    keys = sorted(sums)
-    columns: list[list[Any]] = [[k[i] for k in keys] for i in range(5)]
-    for column in ADDITIVE:
-        integer = column in _INTEGER
-        columns.append([int(sums[k][column]) if integer else sums[k][column] for k in keys])
     with_authors = model is RollupRow
-    if with_authors:
-        columns.append([int(sums[k].get("distinct_authors", 0)) for k in keys])
-    await conn.execute(_additive_upsert(model.__tablename__, time_column, with_authors), *columns)
+    rows = []
+    for key in sorted(sums):
+        acc = sums[key]
+        row: list[Any] = [*key]
+        row.extend(int(acc[c]) if c in _INTEGER else acc[c] for c in ADDITIVE)
+        if with_authors:
+            row.append(int(acc.get("distinct_authors", 0)))
+        rows.append(row)
+    sql = _additive_upsert(model.__tablename__, time_column, with_authors)
+    await conn.execute(sql, serde.dumps(rows).decode())
 
 
 async def _grow_rollups(conn: asyncpg.Connection, new: Sequence[PreparedMention]) -> None:
@@ -212,12 +224,15 @@ async def _grow_rollups(conn: asyncpg.Connection, new: Sequence[PreparedMention]
 
 
 AuthorKey = tuple[str, datetime, str, str, str, str]
-# Insert the (rollup key, author) pairs; return the positions of those that were new.
+# Insert the (rollup key, author) pairs; return the positions of those that were new. The
+# pairs arrive as one JSON array of arrays: one parameter for the driver to encode, instead
+# of six arrays whose every element it would inspect.
 _INSERT_AUTHORS = """
 WITH given AS (
-    SELECT * FROM unnest($1::varchar[], $2::timestamptz[], $3::varchar[], $4::varchar[],
-                         $5::varchar[], $6::varchar[]) WITH ORDINALITY
-        AS g(brand, minute, topic, platform, language, author_id, position)
+    SELECT (e->>0)::varchar AS brand, (e->>1)::timestamptz AS minute, (e->>2)::varchar AS topic,
+           (e->>3)::varchar AS platform, (e->>4)::varchar AS language,
+           (e->>5)::varchar AS author_id, position
+    FROM json_array_elements($1::text::json) WITH ORDINALITY AS g(e, position)
 ), added AS (
     INSERT INTO mention_rollup_authors (brand, minute, topic, platform, language, author_id)
     SELECT brand, minute, topic, platform, language, author_id FROM given ORDER BY position
@@ -252,9 +267,8 @@ async def _count_new_authors(
     keys = author_keys(mentions)
     if not keys:
         return Counter()
-    columns = [[k[i] for k in keys] for i in range(6)]
     # Positions, not the returned values: the driver maps some timestamps to +-infinity.
-    rows = await conn.fetch(_INSERT_AUTHORS, *columns)
+    rows = await conn.fetch(_INSERT_AUTHORS, serde.dumps(keys).decode())
     return Counter(keys[r[0] - 1][:5] for r in rows)
 
 

@@ -11,6 +11,7 @@ import functools
 import logging
 import time
 from collections import Counter as CounterOf
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -28,6 +29,7 @@ from shared import serde
 from shared.db.engine import transaction
 from shared.errors import BrokerUnavailable, InfraError
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
+from shared.metrics import observe_many
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,6 +110,7 @@ class SentimentWorker:
         group_id: str,
         batch_size: int = 500,
         retry_max_s: float = 30.0,
+        prefetch: int = 2,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._consumer = consumer
@@ -122,38 +125,44 @@ class SentimentWorker:
         self._group_id = group_id
         self._batch_size = batch_size
         self._retry_max_s = retry_max_s
+        self._prefetch = max(0, prefetch)
         self._on_batch = on_batch
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; commit each after its side effects.
 
-        Two stages overlap: while batch N is written to PostgreSQL and Kafka, batch N+1 is
-        decoded and enriched. Batches are still stored, published and committed in order.
+        Up to `prefetch` batches are decoded and enriched ahead of the one being written to
+        PostgreSQL and Kafka, so the enrichment stage never waits for the store. Batches are
+        still stored, published and committed in the order they were polled.
         """
+        ahead: deque[tuple[list[Record], asyncio.Task[list[PreparedMention] | None]]] = deque()
         last_lag = 0.0
-        persisting: asyncio.Task[bool] | None = None
         try:
             while not stop.is_set():
-                records = await self._consumer.poll(timeout_ms=500, max_records=self._batch_size)
-                scored = await self._until_done(functools.partial(self._prepare, records), stop)
-                if persisting is not None and not await persisting:
-                    return  # stopping mid-retry: leave offsets uncommitted
-                persisting = None
-                if scored is None:
-                    return
-                if records:
-                    persisting = asyncio.create_task(
-                        self._persist_and_commit(records, scored, stop)
+                while len(ahead) <= self._prefetch and not stop.is_set():
+                    records = await self._consumer.poll(
+                        timeout_ms=0 if ahead else 500, max_records=self._batch_size
                     )
+                    if not records:
+                        break
+                    enriching = asyncio.create_task(
+                        self._until_done(functools.partial(self._prepare, records), stop)
+                    )
+                    ahead.append((records, enriching))
+                if ahead:
+                    records, enriching = ahead.popleft()
+                    scored = await enriching
+                    if scored is None or not await self._persist_and_commit(records, scored, stop):
+                        return  # stopping mid-retry: leave offsets uncommitted
                 now = time.monotonic()
                 if now - last_lag > 5:
                     last_lag = now
                     await self._report_lag()
-            if persisting is not None:
-                await persisting
         finally:
-            if persisting is not None and not persisting.done():
-                persisting.cancel()
+            for _, enriching in ahead:
+                enriching.cancel()
+            if ahead:
+                await asyncio.gather(*(task for _, task in ahead), return_exceptions=True)
 
     async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""
@@ -235,6 +244,7 @@ class SentimentWorker:
         by_brand: CounterOf[tuple[str, str]] = CounterOf()
         by_emotion: CounterOf[tuple[str, str]] = CounterOf()
         now = datetime.now(UTC)
+        latencies = []
         for p in prepared:
             by_label[(p.label, p.language)] += 1
             for brand in p.brands:
@@ -243,7 +253,8 @@ class SentimentWorker:
                     by_emotion[(brand, p.emotion)] += 1
             latency = (now - p.ingested_at).total_seconds()
             if 0 <= latency < 86_400:  # replays of old history are not pipeline latency
-                self._metrics.end_to_end_seconds.observe(latency)
+                latencies.append(latency)
+        observe_many(self._metrics.end_to_end_seconds, latencies)
         for counts, metric in (
             (by_label, self._metrics.scored),
             (by_brand, self._metrics.brand_mentions),
