@@ -3,7 +3,8 @@
 The statistic is the count over rolling windows (so thresholds mean the same thing for
 1-minute and 5-minute bins), compared in sqrt space with a seasonal baseline of that same
 rolling count, at four scales: `window_minutes` (bursts), `mid_window_minutes` (short
-surges spread over a few bins), `long_window_minutes` (sustained rises) and
+surges spread over a few bins), `long_window_minutes` (sustained rises, counted without
+the window's largest bin so one burst cannot pass for a plateau) and
 `shift_window_minutes` against a slow-level baseline that learns each count only
 `shift_guard_hours` later (`shift`: level shifts lasting hours, which ramp up too
 gradually for the fast baselines to flag and whose hourly lift is within daily noise).
@@ -30,6 +31,11 @@ RULE = "volume_spike"
 SCALES: tuple[str, ...] = ("short", "mid", "long", "shift")
 # Count floor of each scale as a multiple of `min_count` (the short-window floor).
 _FLOOR_MULT = (1.0, 1.5, 2.0, 4.0)
+# Scales whose count leaves out the window's largest bin. The long scale stands for
+# sustained rises: one burst bin sliding through its window would otherwise keep it hot
+# for its whole persistence and page an hour after a burst the short scale judged
+# ordinary for this series (bursts are the short scale's job, with their own bar).
+_TRIM_PEAK = (False, False, True, False)
 # Legacy state predates `shift_window_minutes`: its shift scale used the long window.
 _LEGACY_SHIFT_KEY = "long_window_minutes"
 
@@ -245,8 +251,7 @@ class SpikeDetector:
         ratios: list[float] = []
         expected = 0.0
         for i, (bins, base) in enumerate(zip(cfg.scale_bins, self.baselines, strict=True)):
-            n = min(bins, len(self.window))
-            count = sum(self.window[-n:]) * bins / n
+            count = rolling_count(self.window, bins, trim_peak=_TRIM_PEAK[i])
             mu, sigma = base.expected(epoch)
             counts.append(count)
             # A scale whose baseline has not yet learned `warmup_hours` (the guarded
@@ -359,6 +364,20 @@ class SpikeDetector:
         det.day_peak = _per_scale(data["day_peak"])
         det.peaks = [_per_scale(p) for p in data["peaks"]]
         return det
+
+
+def rolling_count(window: list[float], bins: int, *, trim_peak: bool = False) -> float:
+    """Return the count over the last `bins` bins, scaled up while fewer are known.
+
+    With `trim_peak`, the largest bin is left out and the rest scaled to `bins`, so the
+    count measures how broad a rise is rather than how tall its highest bin was.
+    """
+    recent = window[-bins:]
+    if not recent:
+        return 0.0
+    if trim_peak and len(recent) > 1:
+        return (sum(recent) - max(recent)) * bins / (len(recent) - 1)
+    return sum(recent) * bins / len(recent)
 
 
 def _shift_window(stored: dict[str, Any]) -> float:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.alerting.detect._debounce import Debounce
-from services.alerting.detect.spikes import SpikeDetector, preset
+from services.alerting.detect.spikes import SpikeDetector, preset, rolling_count
 from tests.unit.alerting.conftest import START, series
 
 
@@ -87,6 +88,34 @@ def test_five_minute_bins_use_same_thresholds() -> None:
     points = _with_spike(points, at, 2, 8.0)
     alerts = _run(SpikeDetector(preset("balanced", bin_seconds=300)), points)
     assert len(alerts) == 1 and alerts[0].ts - points[at][0] <= timedelta(minutes=10)
+
+
+def test_rolling_count_scales_partial_windows_and_can_leave_out_the_peak() -> None:
+    assert rolling_count([], 12) == 0.0
+    assert rolling_count([1.0, 2.0, 3.0], 6) == 12.0
+    assert rolling_count([5.0, 1.0, 2.0, 3.0], 3) == 6.0
+    assert rolling_count([1.0, 9.0, 2.0], 3, trim_peak=True) == 4.5
+    assert rolling_count([7.0], 4, trim_peak=True) == 28.0
+
+
+def _long_scale_only(bin_seconds: int) -> SpikeDetector:
+    never = 1e9
+    cfg = preset("balanced", bin_seconds=bin_seconds)
+    return SpikeDetector(replace(cfg, z_sustain=never, z_burst=never, z_mid=never, z_shift=never))
+
+
+def test_one_tall_bin_does_not_pass_for_a_sustained_rise() -> None:
+    points = series(4 * 288, 100.0, step_s=300)
+    at = 3 * 288 + 100
+    assert _run(_long_scale_only(300), _with_spike(points, at, 1, 20.0)) == []
+
+
+def test_long_scale_still_pages_a_sustained_rise() -> None:
+    points = series(4 * 288, 100.0, step_s=300)
+    at = 3 * 288 + 100
+    alerts = _run(_long_scale_only(300), _with_spike(points, at, 24, 3.0))
+    assert len(alerts) == 1 and alerts[0].details["hot"] == ["long"]
+    assert alerts[0].ts - points[at][0] <= timedelta(minutes=90)
 
 
 @settings(max_examples=40, deadline=None)
