@@ -16,6 +16,15 @@ from shared.schemas import EMOTIONS, ScoredMention
 
 # Emotions summed in the rollups (neutral is what is left over).
 ROLLUP_EMOTIONS: tuple[str, ...] = tuple(e for e in EMOTIONS if e != "neutral")
+# What each mention adds to its rollup rows, in `PreparedMention.measures` order.
+ADDITIVE: tuple[str, ...] = (
+    "volume", "negative", "neutral", "positive", "unscored", "sentiment_sum", *ROLLUP_EMOTIONS,
+    "engagement", "reach",
+)  # fmt: skip
+INTEGER_MEASURES = frozenset(
+    {"volume", "negative", "neutral", "positive", "unscored", "engagement", "reach"}
+)
+_LABEL_COLUMNS = ("negative", "neutral", "positive", "unscored")
 
 # Columns written for a new mention, in COPY order (`id` comes from the table's sequence).
 MENTION_COLUMNS: tuple[str, ...] = (
@@ -42,8 +51,7 @@ class PreparedMention(NamedTuple):
     topics: tuple[str, ...]
     language: str
     label: str  # negative / neutral / positive / unscored
-    score: float
-    emotions: tuple[float, ...]  # ROLLUP_EMOTIONS order
+    measures: tuple[float, ...]  # what this mention adds to a rollup row, ADDITIVE order
     emotion: str | None
     engagement: int
     reach: int
@@ -100,6 +108,7 @@ def prepare(scored: ScoredMention) -> PreparedMention:
     """Reduce `scored` to a `PreparedMention` (encodes the payload and the row once)."""
     m = scored.mention
     s = scored.sentiment
+    label = s.label if s else "unscored"
     return PreparedMention(
         platform=m.platform,
         external_id=m.external_id,
@@ -111,9 +120,15 @@ def prepare(scored: ScoredMention) -> PreparedMention:
         minute=minute_of(m.created_at),
         topics=tuple(scored.topics),
         language=scored.language,
-        label=s.label if s else "unscored",
-        score=s.score if s else 0.0,
-        emotions=tuple(scored.emotions.get(e, 0.0) for e in ROLLUP_EMOTIONS),
+        label=label,
+        measures=(
+            1.0,
+            *(1.0 if label == column else 0.0 for column in _LABEL_COLUMNS),
+            s.score if s else 0.0,
+            *(scored.emotions.get(e, 0.0) for e in ROLLUP_EMOTIONS),
+            float(m.engagement.total),
+            float(m.author_reach or 0),
+        ),
         emotion=scored.emotion,
         engagement=m.engagement.total,
         reach=m.author_reach or 0,

@@ -18,9 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sentiment.prepared import (
+    ADDITIVE,
     ARRAY_COLUMNS,
+    INTEGER_MEASURES,
     MENTION_COLUMNS,
-    ROLLUP_EMOTIONS,
     PreparedMention,
     prepare,
 )
@@ -40,25 +41,28 @@ class StoreResult:
 
 
 RollupKey = tuple[str, datetime, str, str, str]
+# Sums in ADDITIVE order, then the count of authors new to the row.
+Measures = list[float]
+_AUTHORS = len(ADDITIVE)
 
 
-def rollup_increments(
-    mentions: Sequence[PreparedMention],
-) -> dict[RollupKey, dict[str, float]]:
-    """Per (brand, minute, topic, platform, language) sums for new mentions; topic '' = all."""
-    sums: dict[RollupKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+def rollup_increments(mentions: Sequence[PreparedMention]) -> dict[RollupKey, Measures]:
+    """Per (brand, minute, topic, platform, language) sums for new mentions; topic '' = all.
+
+    Each value is the ADDITIVE sums followed by a 0 for the authors count.
+    """
+    grouped: dict[RollupKey, list[tuple[float, ...]]] = defaultdict(list)
     for p in mentions:
         for brand in p.brands:
-            for topic in ("", *p.topics):
-                acc = sums[(brand, p.minute, topic, p.platform, p.language)]
-                acc["volume"] += 1
-                acc[p.label] += 1
-                acc["sentiment_sum"] += p.score
-                for emotion, value in zip(ROLLUP_EMOTIONS, p.emotions, strict=True):
-                    acc[emotion] += value
-                acc["engagement"] += p.engagement
-                acc["reach"] += p.reach
-    return sums
+            grouped[(brand, p.minute, "", p.platform, p.language)].append(p.measures)
+            for topic in p.topics:
+                grouped[(brand, p.minute, topic, p.platform, p.language)].append(p.measures)
+    return {key: [*_column_sums(rows), 0.0] for key, rows in grouped.items()}
+
+
+def _column_sums(rows: Sequence[Sequence[float]]) -> Measures:
+    """Column sums of equally long rows."""
+    return list(map(sum, zip(*rows, strict=True)))
 
 
 _STAGE = "mention_stage"
@@ -136,18 +140,7 @@ async def _apply_update(conn: asyncpg.Connection, p: PreparedMention) -> int:
     return int(status.rsplit(" ", 1)[-1])  # "UPDATE <count>"
 
 
-ADDITIVE: tuple[str, ...] = (
-    "volume",
-    "negative",
-    "neutral",
-    "positive",
-    "unscored",
-    "sentiment_sum",
-    *ROLLUP_EMOTIONS,
-    "engagement",
-    "reach",
-)
-_INTEGER = {"volume", "negative", "neutral", "positive", "unscored", "engagement", "reach"}
+_INTEGER = INTEGER_MEASURES
 # Hourly and daily rollups also hold one row per (brand, bucket, topic) summed over every
 # platform and language, so unfiltered trends read a single row per bucket.
 ALL_DIMENSIONS = "*"
@@ -185,8 +178,11 @@ def _additive_upsert(table: str, time_column: str, with_authors: bool) -> str:
     )
 
 
+_IS_INTEGER = tuple(c in _INTEGER for c in ADDITIVE)
+
+
 async def _upsert_additive(
-    conn: asyncpg.Connection, model: Any, time_column: str, sums: dict[RollupKey, dict[str, float]]
+    conn: asyncpg.Connection, model: Any, time_column: str, sums: dict[RollupKey, Measures]
 ) -> None:
     # Sorted keys: concurrent workers lock rollup rows in the same order (no deadlocks).
     with_authors = model is RollupRow
@@ -194,9 +190,9 @@ async def _upsert_additive(
     for key in sorted(sums):
         acc = sums[key]
         row: list[Any] = [*key]
-        row.extend(int(acc[c]) if c in _INTEGER else acc[c] for c in ADDITIVE)
+        row.extend(int(v) if integer else v for v, integer in zip(acc, _IS_INTEGER, strict=False))
         if with_authors:
-            row.append(int(acc.get("distinct_authors", 0)))
+            row.append(int(acc[_AUTHORS]))
         rows.append(row)
     sql = _additive_upsert(model.__tablename__, time_column, with_authors)
     await conn.execute(sql, serde.dumps(rows).decode())
@@ -207,19 +203,15 @@ async def _grow_rollups(conn: asyncpg.Connection, new: Sequence[PreparedMention]
     if not sums:
         return
     for key, count in (await _count_new_authors(conn, new)).items():
-        sums[key]["distinct_authors"] += count
+        sums[key][_AUTHORS] += count
     await _upsert_additive(conn, RollupRow, "minute", sums)
     for model, unit in _COARSE:
-        coarse: dict[RollupKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        grouped: dict[RollupKey, list[Measures]] = defaultdict(list)
         for (brand, minute, topic, platform, language), acc in sums.items():
             bucket = truncate(minute, unit)
-            for key in (
-                (brand, bucket, topic, platform, language),
-                (brand, bucket, topic, ALL_DIMENSIONS, ALL_DIMENSIONS),
-            ):
-                target = coarse[key]
-                for column in ADDITIVE:
-                    target[column] += acc[column]
+            grouped[(brand, bucket, topic, platform, language)].append(acc)
+            grouped[(brand, bucket, topic, ALL_DIMENSIONS, ALL_DIMENSIONS)].append(acc)
+        coarse = {key: _column_sums(rows) for key, rows in grouped.items()}
         await _upsert_additive(conn, model, unit, coarse)
 
 
