@@ -129,6 +129,35 @@ async def test_updated_event_rewrites_the_row_without_growing_rollups(
     assert await _minute_rollup(db_engine, brand) == (1, 1)
 
 
+AWKWARD = ['say "hi"', "back\\slash", "a,b", "{braces}", "NULL", "", " spaced ", "日本語", '\\"']
+
+
+async def test_array_columns_keep_awkward_strings_exactly(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"arr-{unique}"
+    original = scored(brand=brand, external_id="m1", created_at=MINUTE, keywords=AWKWARD,
+                      hashtags=AWKWARD[:4], topics=[])  # fmt: skip
+    await store(db_engine, [original])
+    query = select(MentionRow.keywords, MentionRow.hashtags, MentionRow.topics).where(
+        MentionRow.external_id == f"m1@{brand}"
+    )
+    async with db_engine.connect() as conn:
+        assert tuple((await conn.execute(query)).one()) == (AWKWARD, AWKWARD[:4], [])
+    # The update path binds the same literals.
+    edited = original.model_copy(
+        update={
+            "mention": original.mention.model_copy(update={"kind": "updated"}),
+            "keywords": list(reversed(AWKWARD)),
+            "topics": ["recall", 'x"y'],
+        }
+    )
+    assert (await store(db_engine, [edited])).updated == 1
+    async with db_engine.connect() as conn:
+        row = (await conn.execute(query)).one()
+    assert tuple(row) == (list(reversed(AWKWARD)), AWKWARD[:4], ["recall", 'x"y'])
+
+
 async def test_erasure_rebuilds_volume_and_authors(db_engine: AsyncEngine, unique: str) -> None:
     brand = f"erase-{unique}"
     items = [
