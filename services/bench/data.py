@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -83,13 +84,20 @@ def generate_payloads(
     seed: int = 7,
     start: datetime | None = None,
     prefix: str = "bench",
+    languages: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """`n` push/replay payloads (the `MentionIn` shape), spread over the last hours."""
+    """`n` push/replay payloads (the `MentionIn` shape), spread over the last hours.
+
+    `languages` keeps only the templates of those languages (all of them by default).
+    """
     rng = random.Random(seed)
     start = start or datetime.now(UTC) - timedelta(hours=2)
+    texts = [t for t in TEXTS if languages is None or t[0] in languages]
+    if not texts:
+        raise ValueError(f"no benchmark texts in {sorted(languages or ())}")
     out = []
     for i in range(n):
-        lang, template = TEXTS[rng.randrange(len(TEXTS))]
+        lang, template = texts[rng.randrange(len(texts))]
         brand = brands[i % len(brands)]
         out.append(
             {
@@ -107,11 +115,13 @@ def generate_payloads(
     return out
 
 
-def generate_mentions(n: int, *, seed: int = 7, prefix: str = "bench") -> list[Mention]:
+def generate_mentions(
+    n: int, *, seed: int = 7, prefix: str = "bench", languages: Collection[str] | None = None
+) -> list[Mention]:
     """`n` normalised `Mention` events, as ingest would produce them."""
     secret = b"bench-pseudonym-secret"
     mentions = []
-    for p in generate_payloads(n, seed=seed, prefix=prefix):
+    for p in generate_payloads(n, seed=seed, prefix=prefix, languages=languages):
         mentions.append(
             Mention(
                 platform=p["platform"],

@@ -61,6 +61,13 @@ async def _vader_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
         )
         found = await scoring_figures(env, n=n, repeats=repeats, settings=settings, path="vader")
         figures.extend(found if processes == 1 else found[:1])
+    # The VADER path proper: English mentions, which VADER scores (the mix above also runs
+    # the Chinese model and the lexicon scorers of other languages).
+    settings = SentimentSettings(sentiment_transformer_enabled=False, sentiment_enrich_processes=2)
+    found = await scoring_figures(
+        env, n=n, repeats=repeats, settings=settings, path="vader-en", languages=("en",)
+    )
+    figures.extend(found[:1])
     return figures
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Collection
 
 from prometheus_client import CollectorRegistry
 
@@ -148,13 +149,23 @@ async def consume_produce_rate(env: BenchEnv, mentions: list[Mention]) -> float:
 
 
 async def scoring_figures(
-    env: BenchEnv, *, n: int, repeats: int, settings: SentimentSettings, path: str
+    env: BenchEnv,
+    *,
+    n: int,
+    repeats: int,
+    settings: SentimentSettings,
+    path: str,
+    languages: Collection[str] | None = None,
 ) -> list[Figure]:
-    """Worker rate (as configured by `settings`) with both ceilings, median of `repeats`."""
+    """Worker rate (as configured by `settings`) with both ceilings, median of `repeats`.
+
+    `languages` limits the generated mentions to those languages (default: the whole mix).
+    """
     import statistics
 
     mentions_runs = [
-        generate_mentions(n, prefix=f"{path}-{env.run_id}-{r}") for r in range(repeats)
+        generate_mentions(n, prefix=f"{path}-{env.run_id}-{r}", languages=languages)
+        for r in range(repeats)
     ]
     stage = await build_stage(settings, None)
     try:
@@ -169,7 +180,12 @@ async def scoring_figures(
     w, b, r = statistics.median(worker), statistics.median(bare), statistics.median(raw)
     processes = settings.sentiment_enrich_processes
     where = f"{processes} enrichment process(es)" if processes else "enrichment in a thread"
-    note = f"{n} mentions per run, median of {repeats}; one worker, {where}"
+    mix = (
+        "English only"
+        if languages == ("en",)
+        else (f"languages {', '.join(languages)}" if languages else "multilingual mix")
+    )
+    note = f"{n} mentions per run ({mix}), median of {repeats}; one worker, {where}"
     return [
         Figure(
             f"scoring/{path}",
