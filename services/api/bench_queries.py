@@ -1,8 +1,9 @@
 """Benchmark of the trend queries: synthesize rollups for N mentions, time p50/p95, EXPLAIN.
 
 Rows are generated inside PostgreSQL with `INSERT ... SELECT generate_series` (fast), for
-brands named `bench-<run>-<i>`, and deleted afterwards. Run by `make bench`, not by tests
-(tests call it with a tiny N).
+brands named `bench-<run>-<i>`, and deleted afterwards. Each trend timing covers what the
+route does: the rollup read and the encoded JSON body (`queries.trends_json`). Run by
+`make bench`, not by tests (tests call it with a tiny N).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment import queries
 from services.sentiment.store import rebuild_coarse_rollups
-from shared.db.engine import transaction
+from shared.db.engine import driver_connection, transaction
 from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
 
 PLATFORMS = ("x", "reddit", "mastodon")
@@ -127,17 +128,17 @@ async def run_bench(
         async with transaction(engine) as session:
 
             async def hourly() -> Any:
-                return await queries.trends(
+                return await queries.trends_json(
                     session, brands=brands[:1], start=start, end=end, resolution="hour"
                 )
 
             async def daily_compare() -> Any:
-                return await queries.trends(
+                return await queries.trends_json(
                     session, brands=brands[:3], start=start, end=end, resolution="day"
                 )
 
             async def filtered() -> Any:
-                return await queries.trends(
+                return await queries.trends_json(
                     session,
                     brands=brands[:1],
                     start=start,
@@ -148,7 +149,7 @@ async def run_bench(
                 )
 
             async def minute_day() -> Any:
-                return await queries.trends(
+                return await queries.trends_json(
                     session,
                     brands=brands[:1],
                     start=end - timedelta(days=1),
@@ -170,12 +171,12 @@ async def run_bench(
             ):
                 result.timings_ms[name] = await _time(repeats, fn)
             aligned_start, aligned_end = queries.align_range(start, end, "hour")
-            stmt = queries.trend_statement(
+            sql, args = queries.trend_query(
                 brands=brands[:1], start=aligned_start, end=aligned_end, resolution="hour"
             )
-            compiled = stmt.compile(compile_kwargs={"literal_binds": True})
-            plan = await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
-            result.plan = [str(r[0]) for r in plan.all()]
+            conn = await driver_connection(session)
+            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+            result.plan = [str(r[0]) for r in plan]
     finally:
         if not keep:
             async with transaction(engine) as session:

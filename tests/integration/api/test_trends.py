@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.sentiment import queries
+from shared.db.engine import transaction
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.factories import ext, scored, store
 
@@ -96,6 +101,66 @@ async def test_trends_per_hour_and_filters(api: RunningApi, db_engine, unique) -
         shares = {s["brand"]: s for s in sov["shares"]}
         assert shares[acme]["volume"] == 11 and abs(shares[acme]["share"] - 11 / 12) < 1e-3
         assert sov["competitors_from"] == "query"
+
+
+async def test_trends_body_is_the_model_encoding(
+    api: RunningApi, db_engine: AsyncEngine, unique: str
+) -> None:
+    """The route encodes with orjson; its bytes equal pydantic's encoding of `TrendsRead`."""
+    brand, rival = f"café-{unique}", f"globex-{unique}"
+    labels = ("negative", "neutral", "positive", None)
+    items = [
+        scored(
+            brand=brand,
+            external_id=f"c{i}",
+            created_at=T0 + timedelta(minutes=37 * i),
+            label=labels[i % 4],
+            platform=("x", "reddit")[i % 2],
+            language=("en", "de", "fr")[i % 3],
+            topics=["safety"] if i % 3 == 0 else [],
+            emotions={"anger": 1 / 3, "fear": i / 7, "joy": 0.00005 * i},
+            reach=None if i % 5 == 0 else 10**12 + i,
+        )
+        for i in range(60)
+    ] + [scored(brand=rival, external_id="u", created_at=T0, label=None)]
+    await store(db_engine, items)
+    span = {"start": T0.isoformat(), "end": (T0 + timedelta(days=2)).isoformat()}
+    cases: list[dict[str, str]] = [
+        {"resolution": "hour"},  # the stored all-dimensions rows, no grouping
+        {"resolution": "hour", "platform": "x", "market": "de"},
+        {"resolution": "minute", "language": "fr"},
+        {"resolution": "day", "topic": "safety"},
+        {
+            "resolution": "day",
+            "start": "2026-11-20T10:17:00+05:30",
+            "end": "2026-11-21T03:00:00-05:00",
+        },
+        {"resolution": "hour", "start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z"},
+    ]
+    async with api.client("viewer") as client:
+        for case in cases:
+            params = {**span, **case}
+            resp = await client.get("/v1/trends", params={"brand": [brand, rival], **params})
+            assert resp.status_code == 200, resp.text
+            assert resp.headers["content-type"] == "application/json"
+            async with transaction(db_engine) as session:
+                model = await queries.trends(
+                    session,
+                    brands=[brand, rival],
+                    start=datetime.fromisoformat(params["start"]),
+                    end=datetime.fromisoformat(params["end"]),
+                    resolution=cast(queries.Resolution, params["resolution"]),
+                    topic=params.get("topic", ""),
+                    platforms=[params["platform"]] if "platform" in params else [],
+                    languages=[params[k] for k in ("language", "market") if k in params],
+                )
+            assert resp.content == model.model_dump_json().encode(), case
+            if case == cases[0]:
+                assert model.series[0].total_volume == 60
+                assert model.series[1].points[0].mean_score is None  # unscored only
+        openapi = (await client.get("/openapi.json")).json()
+    ok = openapi["paths"]["/v1/trends"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/TrendsRead"}
 
 
 async def test_share_of_voice_uses_watchlist_competitors(
