@@ -1,10 +1,23 @@
 """Transactional outbox: enqueue notifications with the incident change, deliver them later.
 
 `enqueue` runs inside the caller's transaction, so a notification exists exactly when the
-incident change committed. `OutboxDispatcher` claims due rows with `FOR UPDATE SKIP LOCKED`,
-sends them and marks them sent in the same transaction: several dispatchers never send the
-same row, and a crash before commit only re-sends rows whose idempotency key (webhook
-`Idempotency-Key`, email `Message-ID`) lets the receiver drop the duplicate.
+incident change committed. `OutboxDispatcher` delivers in two phases, never holding a
+transaction open while it talks to Slack or SMTP:
+
+1. `claim`: a short transaction takes due rows with `FOR UPDATE SKIP LOCKED` and marks them
+   `sending`, with the dispatcher's id and a lease (`next_attempt_at`); several dispatchers
+   never claim the same row.
+2. `deliver` outside any transaction, then `settle` each row (sent, retry with back-off,
+   failed) in a second transaction, fenced on the claim: a dispatcher whose lease was taken
+   over changes nothing.
+
+A dispatcher that dies between sending and settling leaves its rows `sending`; once the lease
+expires, any dispatcher claims them again *in doubt* (as it does rows whose attempt ended in
+a timeout). An in-doubt row is first checked with the channel when it can tell
+(`DeliveryCheck`, the Slack Web API) and only resent when it was not delivered. Otherwise it
+is resent with the same idempotency key: webhook receivers drop the repeat, email repeats the
+`Message-ID`, and a Slack incoming webhook may show it twice, which the incident timeline
+(`notification_recovered`) and `crisiswatch_notify_recoveries_total` record.
 """
 
 from __future__ import annotations
@@ -12,18 +25,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.alerting.notifiers.base import (
+    DeliveryCheck,
     DeliveryError,
     Notifier,
     TransientDeliveryError,
@@ -36,6 +53,25 @@ from shared.errors import InfraError
 log = logging.getLogger(__name__)
 
 OutboxStatus = Literal["pending", "held"]
+RecoveryOutcome = Literal[
+    "confirmed",  # the channel had it: marked sent without sending again
+    "not_delivered",  # the channel did not have it: sent once
+    "deduplicated",  # resent; the receiver drops a repeated idempotency key
+    "same_message_id",  # resent with the same Message-ID
+    "possibly_repeated",  # resent; the receiver may show it twice
+    "check_failed",  # the channel could not answer; resent, possibly a repeat
+]
+RECOVERY_OUTCOMES: tuple[RecoveryOutcome, ...] = (
+    "confirmed",
+    "not_delivered",
+    "deduplicated",
+    "same_message_id",
+    "possibly_repeated",
+    "check_failed",
+)
+_MAYBE_REPEATED = frozenset({"same_message_id", "possibly_repeated", "check_failed"})
+# Rows' times are the database's clock and Slack's are its own: search a little earlier.
+_CLOCK_SKEW = timedelta(minutes=5)
 
 
 async def enqueue(
@@ -71,7 +107,7 @@ def backoff_delay(attempts: int, *, base_s: float, max_s: float) -> float:
 
 
 class OutboxMetrics:
-    """Deliveries per channel and outcome (sent, retry, failed), and time to delivery."""
+    """Deliveries per channel and outcome, recoveries of in-doubt rows, time to delivery."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(
@@ -87,6 +123,14 @@ class OutboxMetrics:
             buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
             registry=registry,
         )
+        self.recoveries = Counter(
+            "crisiswatch_notify_recoveries_total",
+            "Notifications delivered after an interrupted attempt, per channel and how "
+            "(confirmed, not_delivered, deduplicated, same_message_id, possibly_repeated, "
+            "check_failed).",
+            ["channel", "outcome"],
+            registry=registry,
+        )
 
     def prime(self, channels: Iterable[str]) -> None:
         """Export zero-valued series for each configured channel, so rates and alerts evaluate."""
@@ -94,10 +138,14 @@ class OutboxMetrics:
             for outcome in ("sent", "retry", "failed"):
                 self.deliveries.labels(channel, outcome)
             self.latency.labels(channel)
+            for recovery in RECOVERY_OUTCOMES:
+                self.recoveries.labels(channel, recovery)
 
 
 @dataclass(frozen=True, slots=True)
-class _Claimed:
+class ClaimedRow:
+    """An outbox row this dispatcher holds the lease on, for attempt number `attempts`."""
+
     id: int
     incident_id: int | None
     channel: str
@@ -105,6 +153,34 @@ class _Claimed:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    first_attempt_at: datetime
+    in_doubt: bool
+    doubt: str | None  # why an earlier attempt may have reached the receiver
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """How an in-doubt row was handled, and why it was in doubt."""
+
+    outcome: RecoveryOutcome
+    reason: str
+
+    @property
+    def possibly_repeated(self) -> bool:
+        """Whether people may see the message twice."""
+        return self.outcome in _MAYBE_REPEATED
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The result of delivering one claimed row: `error` is None when it was delivered."""
+
+    error: DeliveryError | None
+    recovery: Recovery | None = None
+
+
+def _dispatcher_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class OutboxDispatcher:
@@ -121,7 +197,11 @@ class OutboxDispatcher:
         backoff_base_s: float = 2.0,
         backoff_max_s: float = 600.0,
         poll_interval_s: float = 1.0,
+        lease_s: float = 120.0,
+        dispatcher_id: str | None = None,
     ) -> None:
+        if lease_s <= 0:
+            raise ValueError("lease_s must be positive")
         self._engine = engine
         self._notifiers = dict(notifiers)
         self._metrics = metrics
@@ -130,6 +210,11 @@ class OutboxDispatcher:
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._poll_interval_s = poll_interval_s
+        self._lease = timedelta(seconds=lease_s)
+        # An attempt must end well inside its lease, or another dispatcher may take it over
+        # and send while this one still waits for an answer.
+        self._deadline_s = lease_s / 2
+        self.dispatcher_id = (dispatcher_id or _dispatcher_id())[:64]
         self._paused_until: dict[str, float] = {}
 
     @classmethod
@@ -141,7 +226,7 @@ class OutboxDispatcher:
         notifiers: Mapping[str, Notifier],
         metrics: OutboxMetrics,
     ) -> OutboxDispatcher:
-        """Build a dispatcher with the batch, retry and poll settings of `settings`."""
+        """Build a dispatcher with the batch, retry, lease and poll settings of `settings`."""
         return cls(
             engine=engine,
             notifiers=notifiers,
@@ -151,6 +236,7 @@ class OutboxDispatcher:
             backoff_base_s=settings.outbox_backoff_base_s,
             backoff_max_s=settings.outbox_backoff_max_s,
             poll_interval_s=settings.outbox_poll_interval_s,
+            lease_s=settings.outbox_lease_s,
         )
 
     async def start(self) -> None:
@@ -184,15 +270,24 @@ class OutboxDispatcher:
         return [ch for ch in self._notifiers if self._paused_until.get(ch, 0.0) <= now]
 
     async def dispatch_once(self) -> int:
-        """Claim, send and settle one batch of due rows; return how many were handled."""
+        """Claim, deliver and settle one batch of due rows; return how many were handled."""
+        rows = await self.claim()
+        if not rows:
+            return 0
+        attempts = await self.deliver(rows)
+        await self.settle(rows, attempts)
+        return len(rows)
+
+    async def claim(self) -> list[ClaimedRow]:
+        """Lease due rows (pending, or sending with an expired lease) in a short transaction."""
         channels = self._ready_channels()
         if not channels:
-            return 0
+            return []
         async with transaction(self._engine) as session:
-            claim = (
-                select(OutboxRow)
+            due = (
+                select(OutboxRow.id, OutboxRow.status, OutboxRow.claimed_by, OutboxRow.last_error)
                 .where(
-                    OutboxRow.status == "pending",
+                    OutboxRow.status.in_(("pending", "sending")),
                     OutboxRow.next_attempt_at <= func.now(),
                     OutboxRow.channel.in_(channels),
                 )
@@ -200,27 +295,105 @@ class OutboxDispatcher:
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             )
-            rows = [
-                _Claimed(
-                    r.id,
-                    r.incident_id,
-                    r.channel,
-                    r.dedupe_key,
-                    r.payload,
-                    r.attempts,
-                    r.created_at,
+            found = {r.id: r for r in (await session.execute(due)).all()}
+            if not found:
+                return []
+            leased = (
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(list(found)))
+                .values(
+                    status="sending",
+                    attempts=OutboxRow.attempts + 1,
+                    claimed_by=self.dispatcher_id,
+                    # A row still `sending` here was abandoned mid-attempt by a dispatcher.
+                    in_doubt=or_(OutboxRow.in_doubt, OutboxRow.status == "sending"),
+                    first_attempt_at=func.coalesce(OutboxRow.first_attempt_at, func.now()),
+                    next_attempt_at=func.now() + self._lease,
                 )
-                for r in (await session.scalars(claim)).all()
-            ]
-            if not rows:
-                return 0
-            outcomes = await asyncio.gather(*(self._send(row) for row in rows))
-            now = await session.scalar(select(func.now()))
-            for row, error in zip(rows, outcomes, strict=True):
-                await self._settle(session, row, error, now)
-        return len(rows)
+                .returning(
+                    OutboxRow.id,
+                    OutboxRow.incident_id,
+                    OutboxRow.channel,
+                    OutboxRow.dedupe_key,
+                    OutboxRow.payload,
+                    OutboxRow.attempts,
+                    OutboxRow.created_at,
+                    OutboxRow.first_attempt_at,
+                    OutboxRow.in_doubt,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            claimed = []
+            for r in (await session.execute(leased)).all():
+                before = found[r.id]
+                doubt = None
+                if before.status == "sending":
+                    doubt = f"attempt {r.attempts - 1} by {before.claimed_by} was interrupted"
+                    log.warning("notification %d on %s: %s; recovering", r.id, r.channel, doubt)
+                elif r.in_doubt:
+                    doubt = f"an earlier attempt may have been delivered ({before.last_error})"
+                claimed.append(
+                    ClaimedRow(
+                        r.id,
+                        r.incident_id,
+                        r.channel,
+                        r.dedupe_key,
+                        r.payload,
+                        r.attempts,
+                        r.created_at,
+                        r.first_attempt_at,
+                        r.in_doubt,
+                        doubt,
+                    )
+                )
+        return sorted(claimed, key=lambda c: c.id)
 
-    async def _send(self, row: _Claimed) -> DeliveryError | None:
+    async def deliver(self, rows: Sequence[ClaimedRow]) -> list[Attempt]:
+        """Deliver claimed rows concurrently, outside any transaction."""
+        return list(await asyncio.gather(*(self._deliver(row) for row in rows)))
+
+    async def _deliver(self, row: ClaimedRow) -> Attempt:
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                return await self._attempt(row)
+        except TimeoutError:
+            error = TransientDeliveryError(
+                f"{row.channel}: no answer within {self._deadline_s:g}s", maybe_delivered=True
+            )
+            return Attempt(error)
+
+    async def _attempt(self, row: ClaimedRow) -> Attempt:
+        recovery = None
+        if row.in_doubt:
+            recovery = await self._recover(row)
+            if recovery.outcome == "confirmed":
+                return Attempt(None, recovery)
+            if row.attempts > self._max_attempts:
+                # Only a recovered row gets here: the interrupted attempt was the last one.
+                return Attempt(
+                    DeliveryError(f"{row.channel}: no attempt left after an interrupted one"),
+                    recovery,
+                )
+        return Attempt(await self._send(row), recovery)
+
+    async def _recover(self, row: ClaimedRow) -> Recovery:
+        """Ask the channel whether an in-doubt row arrived, or say what a resend will do."""
+        notifier = self._notifiers[row.channel]
+        reason = row.doubt or "an earlier attempt may have been delivered"
+        if not isinstance(notifier, DeliveryCheck):
+            return Recovery(notifier.redelivery, reason)
+        try:
+            delivered = await notifier.already_delivered(
+                row.payload,
+                idempotency_key=row.dedupe_key,
+                since=row.first_attempt_at - _CLOCK_SKEW,
+            )
+        except DeliveryError as exc:
+            log.warning("notification %d: delivery check failed (%s); resending", row.id, exc)
+            return Recovery("check_failed", f"{reason}; the delivery check failed: {exc}")
+        return Recovery("confirmed" if delivered else "not_delivered", reason)
+
+    async def _send(self, row: ClaimedRow) -> DeliveryError | None:
         try:
             await self._notifiers[row.channel].send(row.payload, idempotency_key=row.dedupe_key)
         except DeliveryError as exc:
@@ -230,53 +403,110 @@ class OutboxDispatcher:
             return DeliveryError(f"{row.channel}: malformed payload ({type(exc).__name__})")
         return None
 
+    async def settle(self, rows: Sequence[ClaimedRow], attempts: Sequence[Attempt]) -> None:
+        """Record the outcome of each attempt in one transaction."""
+        async with transaction(self._engine) as session:
+            now = await session.scalar(select(func.now()))
+            for row, attempt in zip(rows, attempts, strict=True):
+                await self._settle(session, row, attempt, now)
+
     async def _settle(
         self,
         session: AsyncSession,
-        row: _Claimed,
-        error: DeliveryError | None,
+        row: ClaimedRow,
+        attempt: Attempt,
         now: datetime | None,
     ) -> None:
-        attempts = row.attempts + 1
+        error = attempt.error
         values: dict[str, Any]
         if error is None:
             values = {"status": "sent", "sent_at": func.now(), "last_error": None}
             outcome = "sent"
-            if now is not None:
-                self._metrics.latency.labels(row.channel).observe(
-                    max((now - row.created_at).total_seconds(), 0.0)
-                )
-        elif isinstance(error, TransientDeliveryError) and attempts < self._max_attempts:
-            delay = backoff_delay(attempts, base_s=self._backoff_base_s, max_s=self._backoff_max_s)
+        elif isinstance(error, TransientDeliveryError) and row.attempts < self._max_attempts:
+            delay = backoff_delay(
+                row.attempts, base_s=self._backoff_base_s, max_s=self._backoff_max_s
+            )
             if error.retry_after_s is not None:
                 delay = max(delay, error.retry_after_s)
                 self._paused_until[row.channel] = (
                     asyncio.get_running_loop().time() + error.retry_after_s
                 )
             values = {
+                "status": "pending",
                 "next_attempt_at": func.now() + timedelta(seconds=delay),
                 "last_error": str(error),
+                "in_doubt": row.in_doubt or error.maybe_delivered,
             }
             outcome = "retry"
         else:
             values = {"status": "failed", "last_error": str(error)}
             outcome = "failed"
-            log.error("notification %d on %s failed for good: %s", row.id, row.channel, error)
-        await session.execute(
-            update(OutboxRow).where(OutboxRow.id == row.id).values(attempts=attempts, **values)
+        # Fenced on the claim: if the lease expired and another dispatcher took the row over,
+        # its attempt is the one that counts.
+        settled = await session.scalar(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == row.id,
+                OutboxRow.status == "sending",
+                OutboxRow.claimed_by == self.dispatcher_id,
+                OutboxRow.attempts == row.attempts,
+            )
+            .values(claimed_by=None, **values)
+            .returning(OutboxRow.id)
+            .execution_options(synchronize_session=False)
         )
+        if settled is None:
+            log.warning(
+                "notification %d on %s: lease lost before settling attempt %d (%s)",
+                row.id,
+                row.channel,
+                row.attempts,
+                outcome,
+            )
+            return
+        if outcome == "failed":
+            log.error("notification %d on %s failed for good: %s", row.id, row.channel, error)
         self._metrics.deliveries.labels(row.channel, outcome).inc()
-        if row.incident_id is not None and outcome != "retry":
+        if outcome == "sent" and now is not None:
+            self._metrics.latency.labels(row.channel).observe(
+                max((now - row.created_at).total_seconds(), 0.0)
+            )
+        if outcome == "retry":
+            return
+        recovery = attempt.recovery
+        if recovery is not None:
+            self._metrics.recoveries.labels(row.channel, recovery.outcome).inc()
+            if recovery.possibly_repeated and outcome == "sent":
+                log.warning(
+                    "notification %d on %s resent after an interrupted attempt (%s): "
+                    "it may have been delivered twice",
+                    row.id,
+                    row.channel,
+                    recovery.outcome,
+                )
+        if row.incident_id is None:
+            return
+        base = {"channel": row.channel, "dedupe_key": row.dedupe_key, "attempts": row.attempts}
+        if recovery is not None:
             session.add(
                 IncidentEventRow(
                     incident_id=row.incident_id,
-                    kind="notified" if outcome == "sent" else "notification_failed",
+                    kind="notification_recovered",
                     actor="system",
                     data={
-                        "channel": row.channel,
-                        "dedupe_key": row.dedupe_key,
-                        "attempts": attempts,
-                        **({"error": str(error)} if error else {}),
+                        **base,
+                        "outcome": recovery.outcome,
+                        "resent": recovery.outcome != "confirmed",
+                        "possibly_repeated": recovery.possibly_repeated,
+                        "reason": recovery.reason,
                     },
                 )
             )
+        session.add(
+            IncidentEventRow(
+                incident_id=row.incident_id,
+                kind="notified" if outcome == "sent" else "notification_failed",
+                actor="system",
+                data={**base, **({"error": str(error)} if error else {})},
+            )
+        )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -228,12 +229,22 @@ class DetectorStateRow(Base):
 
 
 class OutboxRow(Base):
-    """A notification to deliver; `dedupe_key` makes a retried enqueue a no-op."""
+    """A notification to deliver; `dedupe_key` makes a retried enqueue a no-op.
+
+    Status: `held` (waits for the digest), `pending` (due at `next_attempt_at`), `sending`
+    (claimed by `claimed_by` until `next_attempt_at`, the lease; a crashed dispatcher's rows
+    are taken over when it expires), then `sent`, `failed` or `digested`. `in_doubt` marks a
+    row whose earlier attempt may have reached the receiver: it is confirmed before a resend.
+    """
 
     __tablename__ = "notification_outbox"
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
         Index("ix_outbox_pending", "status", "next_attempt_at"),
+        CheckConstraint(
+            "status IN ('held', 'pending', 'sending', 'sent', 'failed', 'digested')",
+            name="ck_outbox_status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -247,6 +258,9 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(TZ)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class PlaybookRunRow(Base):

@@ -5,12 +5,18 @@
 - The alerting service crashes (its task is cancelled: no final checkpoint) during a growing
   crisis and restarts with no detector state: one incident, no repeated notification, the
   detectors are rebuilt from the rollups.
+- A dispatcher process is killed (SIGKILL) after Slack accepted a message and before it could
+  mark it sent: after a restart the message is found in the channel history, not posted again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.config import AlertingSettings
 from services.alerting.notifiers.config import NotifySettings
+from services.alerting.notifiers.slack_api import SlackApiNotifier
+from services.alerting.outbox import OutboxDispatcher, OutboxMetrics, enqueue
 from services.alerting.service import serve as serve_alerting
 from shared.db.engine import transaction
-from shared.db.models import DetectorStateRow, OutboxRow
+from shared.db.models import DetectorStateRow, IncidentEventRow, OutboxRow
 from shared.kafka import EventProducer
 from tests.fault_helpers import FlakySlack, poll_until
 from tests.integration.alerting.test_detection_streaming import (
@@ -39,7 +47,12 @@ from tests.integration.alerting.test_detection_streaming import (
     processed_until,
     publish,
 )
-from tests.integration.alerting.test_notify_fakes import notify_settings
+from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
+    FakeHttp,
+    make_incident_fixture,
+    notify_settings,
+    slack_api_fixture,
+)
 
 SLACK_DOWN_S = 8.0  # how long the fake Slack keeps failing once it saw the first message
 ALL_TO_SLACK = {sev: ["slack"] for sev in ("SEV1", "SEV2", "SEV3", "SEV4")}
@@ -245,3 +258,108 @@ async def _wait_rows_settled(engine: AsyncEngine, brand: str) -> list[OutboxRow]
 
     await poll_until(settled, timeout_s=60, what="notifications to settle")
     return rows
+
+
+# A dispatcher in its own process: killed for real, it cannot clean anything up.
+_DISPATCHER = """
+import asyncio, sys
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from services.alerting.notifiers.slack_api import SlackApiNotifier
+from services.alerting.outbox import OutboxDispatcher, OutboxMetrics
+from shared.db.engine import create_engine
+from shared.infra.settings import InfraSettings
+
+async def main(database: str, api_base: str, channel: str) -> None:
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=api_base)
+    dispatcher = OutboxDispatcher(
+        engine=create_engine(InfraSettings(), database=database),
+        notifiers={channel: notifier},
+        metrics=OutboxMetrics(CollectorRegistry()),
+        poll_interval_s=0.05,
+        lease_s=2.0,
+        dispatcher_id="doomed",
+    )
+    await dispatcher.run(asyncio.Event())
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_dispatcher_killed_after_slack_accepted_does_not_post_twice(
+    test_database: str,
+    db_engine: AsyncEngine,
+    make_incident: Callable[..., Any],
+    slack_api: FakeHttp,
+    unique: str,
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    async with transaction(db_engine) as session:
+        await enqueue(
+            session,
+            incident_id=incident_id,
+            channel=channel,
+            dedupe_key=f"incident:{incident_id}:opened:SEV1:slack",
+            payload={"text": "Battery fires", "blocks": []},
+        )
+    process = subprocess.Popen(
+        [sys.executable, "-c", _DISPATCHER, test_database, slack_api.url, channel],
+        cwd=os.getcwd(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def kill() -> None:
+        # Slack has the message; the dispatcher dies before it reads the answer.
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    slack_api.on_posted = kill
+    try:
+        await poll_until(lambda: process.poll() is not None, timeout_s=60, what="the kill")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        stderr = process.communicate(timeout=10)[1]
+    assert process.returncode == -signal.SIGKILL, stderr.decode(errors="replace")[-2000:]
+    slack_api.on_posted = None
+    assert len(slack_api.messages) == 1
+
+    async def row() -> OutboxRow:
+        async with transaction(db_engine) as session:
+            return (
+                await session.scalars(select(OutboxRow).where(OutboxRow.channel == channel))
+            ).one()
+
+    async def sent() -> bool:
+        return (await row()).status == "sent"
+
+    left = await row()
+    assert (left.status, left.claimed_by) == ("sending", "doomed")
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    restarted = OutboxDispatcher(
+        engine=db_engine,
+        notifiers={channel: notifier},
+        metrics=OutboxMetrics(CollectorRegistry()),
+        poll_interval_s=0.05,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(restarted.run(stop))
+    try:
+        await poll_until(sent, timeout_s=30, what="the killed dispatcher's row to be recovered")
+    finally:
+        stop.set()
+        await task
+        await notifier.stop()
+    assert len(slack_api.messages) == 1, "the message was posted twice"
+    assert len(slack_api.lookups) == 1
+    async with transaction(db_engine) as session:
+        events = (
+            await session.scalars(
+                select(IncidentEventRow).where(IncidentEventRow.incident_id == incident_id)
+            )
+        ).all()
+    recovered = [e.data for e in events if e.kind == "notification_recovered"]
+    assert [r["outcome"] for r in recovered] == ["confirmed"]
+    assert [e.kind for e in events].count("notified") == 1

@@ -72,7 +72,9 @@ class NotifySettings(BaseSettings):
         default=None, description="Slack bot token for chat.postMessage"
     )
     slack_channel: str | None = Field(
-        default=None, description="Slack channel for chat.postMessage"
+        default=None,
+        description="Slack channel ID (C...) for chat.postMessage; with a #name, crash "
+        "recovery cannot check the history and resends",
     )
     slack_api_base: str = Field(
         default="https://slack.com/api", description="Slack Web API base URL"
@@ -127,6 +129,11 @@ class NotifySettings(BaseSettings):
     )
     outbox_backoff_base_s: float = Field(default=2.0, ge=0, description="first retry delay")
     outbox_backoff_max_s: float = Field(default=600.0, ge=0, description="longest retry delay")
+    outbox_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="seconds a dispatcher owns a claimed notification; a crashed one's expire",
+    )
     # Escalation of unacknowledged incidents, and overdue playbook steps
     escalation_tiers: list[EscalationTier] = Field(
         default_factory=list,
@@ -156,6 +163,10 @@ class NotifySettings(BaseSettings):
             raise ValueError("webhook_url needs webhook_secret (payloads are signed)")
         if self.outbox_backoff_max_s < self.outbox_backoff_base_s:
             raise ValueError("outbox_backoff_max_s must be >= outbox_backoff_base_s")
+        if self.outbox_lease_s < 4 * self.http_timeout_s:
+            # A send may be preceded by a delivery check; both must end well inside the lease,
+            # or another dispatcher takes the row over while it is still being sent.
+            raise ValueError("outbox_lease_s must be at least 4 x http_timeout_s")
         for severity, targets in self.routes.items():
             if severity not in SEVERITIES:
                 raise ValueError(f"routes: unknown severity {severity!r}, use {SEVERITIES}")

@@ -10,6 +10,8 @@ import httpx
 from services.alerting.notifiers.base import PermanentDeliveryError, TransientDeliveryError
 
 _MAX_RETRY_AFTER_S = 3600.0
+# Failures before the request left this host: the receiver cannot have acted on it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -45,11 +47,43 @@ async def post(
     json: Any = None,
 ) -> httpx.Response:
     """POST and classify errors; exception messages never include the URL or headers."""
+    return await _request(
+        client, "POST", url, what=what, headers=headers, content=content, json=json
+    )
+
+
+async def get(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """GET and classify errors like `post`."""
+    return await _request(client, "GET", url, what=what, headers=headers, params=params)
+
+
+async def _request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    headers: Mapping[str, str] | None,
+    content: bytes | None = None,
+    json: Any = None,
+    params: Mapping[str, str] | None = None,
+) -> httpx.Response:
     try:
-        response = await client.post(url, headers=headers, content=content, json=json)
+        response = await client.request(
+            method, url, headers=headers, content=content, json=json, params=params
+        )
     except httpx.TransportError as exc:
         # Not chained: the cause's message can carry the URL, which is a secret for Slack.
-        raise TransientDeliveryError(f"{what}: {type(exc).__name__}") from None
+        raise TransientDeliveryError(
+            f"{what}: {type(exc).__name__}", maybe_delivered=not isinstance(exc, _NOT_SENT)
+        ) from None
     raise_for_status(response, what)
     return response
 

@@ -8,13 +8,19 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from services.alerting.notifiers.base import Redelivery
 from services.alerting.notifiers.http import new_client, post
 
 
 class SlackWebhookNotifier:
-    """Posts to a Slack incoming webhook (the URL itself is the secret)."""
+    """Posts to a Slack incoming webhook (the URL itself is the secret).
+
+    A webhook cannot read the channel back, so a message whose delivery is in doubt after a
+    crash is posted again: at least once, never lost.
+    """
 
     channel = "slack"
+    redelivery: Redelivery = "possibly_repeated"
 
     def __init__(self, url: SecretStr, *, timeout_s: float = 10.0) -> None:
         self._url = url

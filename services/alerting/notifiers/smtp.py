@@ -12,8 +12,18 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from services.alerting.chart import render_chart_payload
-from services.alerting.notifiers.base import PermanentDeliveryError, TransientDeliveryError
+from services.alerting.notifiers.base import (
+    PermanentDeliveryError,
+    Redelivery,
+    TransientDeliveryError,
+)
 from services.alerting.notify_content import CHART_CID
+
+
+def message_id(idempotency_key: str) -> str:
+    """The Message-ID of a notification: derived from its outbox key, so a resend repeats it."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@crisiswatch>"
 
 
 def build_email(
@@ -26,8 +36,7 @@ def build_email(
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False)
     # Derived from the outbox key, so a resend after a crash carries the same Message-ID.
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-    msg["Message-ID"] = f"<{digest}@crisiswatch>"
+    msg["Message-ID"] = message_id(idempotency_key)
     msg.set_content(payload["text"])
     msg.add_alternative(payload["html"], subtype="html")
     chart = payload.get("chart")
@@ -46,9 +55,14 @@ def build_email(
 
 
 class SmtpNotifier:
-    """Sends one email per notification; STARTTLS/implicit TLS and auth are configurable."""
+    """Sends one email per notification; STARTTLS/implicit TLS and auth are configurable.
+
+    SMTP cannot be asked what it already accepted; a resend after a crash carries the same
+    Message-ID, so the repeat is recognisable (mail stores such as Gmail collapse it).
+    """
 
     channel = "email"
+    redelivery: Redelivery = "same_message_id"
 
     def __init__(
         self,
@@ -109,7 +123,14 @@ class SmtpNotifier:
             if exc.code >= 500:
                 raise PermanentDeliveryError(f"smtp: {type(exc).__name__} {exc.code}") from None
             raise TransientDeliveryError(f"smtp: {type(exc).__name__} {exc.code}") from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except aiosmtplib.SMTPConnectError as exc:
+            raise TransientDeliveryError(f"smtp: {type(exc).__name__}") from None
+        except (aiosmtplib.SMTPServerDisconnected, TimeoutError) as exc:
+            # A timeout or a dropped connection mid-session may follow an accepted message.
+            raise TransientDeliveryError(
+                f"smtp: {type(exc).__name__}", maybe_delivered=True
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
             raise TransientDeliveryError(f"smtp: {type(exc).__name__}") from None
 
     async def stop(self) -> None:

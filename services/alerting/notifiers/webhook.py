@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from services.alerting.notifiers.base import PermanentDeliveryError
+from services.alerting.notifiers.base import PermanentDeliveryError, Redelivery
 from services.alerting.notifiers.http import new_client, post
 from shared.net import ForbiddenAddress, check_url
 
@@ -32,9 +32,14 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
 
 
 class WebhookNotifier:
-    """POSTs the JSON payload with `X-Crisiswatch-Signature` and `Idempotency-Key` headers."""
+    """POSTs the JSON payload with `X-Crisiswatch-Signature` and `Idempotency-Key` headers.
+
+    The key is the outbox dedupe key, the same on every attempt: resending is safe because
+    the receiver drops a key it has processed (the signature covers body and timestamp only).
+    """
 
     channel = "webhook"
+    redelivery: Redelivery = "deduplicated"
 
     def __init__(
         self,

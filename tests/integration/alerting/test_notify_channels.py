@@ -185,3 +185,25 @@ async def test_webhook_to_a_loopback_address_is_refused_unless_allowed(webhook_r
         assert not webhook_receiver.received
     finally:
         await notifier.stop()
+
+
+def _drop_connection() -> None:
+    # Raised inside the receiver's handler: the connection closes without an answer.
+    raise ConnectionAbortedError("the receiver went away after accepting the message")
+
+
+async def test_only_a_dropped_answer_leaves_delivery_in_doubt(slack_api: FakeHttp) -> None:
+    refused = SlackApiNotifier(
+        SecretStr("xoxb-test"), "C0CRISIS", api_base=f"http://127.0.0.1:{free_port()}"
+    )
+    with pytest.raises(TransientDeliveryError) as caught:
+        await refused.send({"text": "hi"}, idempotency_key="k")
+    await refused.stop()
+    assert caught.value.maybe_delivered is False
+    slack_api.on_posted = _drop_connection
+    dropped = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    with pytest.raises(TransientDeliveryError) as caught:
+        await dropped.send({"text": "hi"}, idempotency_key="k")
+    await dropped.stop()
+    assert caught.value.maybe_delivered is True
+    assert len(slack_api.messages) == 1

@@ -7,14 +7,20 @@ imported by the other notification tests.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
+import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -46,14 +52,36 @@ class Received:
 
 
 @dataclass
+class SlackMessage:
+    """A message the fake Slack holds in a channel's history."""
+
+    channel: str
+    ts: str
+    text: str
+    metadata: dict[str, Any] | None
+
+
+@dataclass
 class FakeHttp:
-    """A scripted HTTP receiver: answers from `script` first, then with `default`."""
+    """A scripted HTTP receiver: answers from `script` first, then with `default`.
+
+    As `slack_api` it keeps what `chat.postMessage` posted and serves it back from
+    `conversations.history` the way Slack does: channel IDs only (a `#name` is
+    `channel_not_found`), newest first, `oldest` exclusive, cursor paging, and message
+    metadata only with `include_all_metadata`. As `webhook` it processes each
+    `Idempotency-Key` once and answers a repeat with success without processing it again.
+    """
 
     kind: str  # "slack_webhook", "slack_api" or "webhook"
     script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    messages: list[SlackMessage] = field(default_factory=list)
+    lookups: list[dict[str, str]] = field(default_factory=list)
+    history_scope: bool = True  # False: the token lacks channels:history
+    processed_keys: dict[str, Received] = field(default_factory=dict)
+    on_posted: Callable[[], None] | None = None  # runs after a Slack post, before the answer
 
     def answer(
         self, path: str, headers: dict[str, str], body: bytes
@@ -63,33 +91,99 @@ class FakeHttp:
             if self.script:
                 status, extra, payload = self.script.pop(0)
             else:
-                status, extra, payload = self._default(headers, body)
+                status, extra, payload = self._default(path, headers, body)
             self.received.append(Received(path, headers, body, status))
             return status, extra, payload
 
-    def _default(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def answer_get(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """Answer a GET: `conversations.history` for the Slack API, 404 otherwise."""
+        url = urlsplit(path)
+        if self.kind != "slack_api" or not url.path.endswith("/conversations.history"):
+            return 404, {}, b""
+        params = dict(parse_qsl(url.query))
+        with self.lock:
+            self.lookups.append(params)
+            answer = self._history(headers, params)
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+
+    def _default(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         if self.kind == "slack_webhook":
             return 200, {"Content-Type": "text/plain"}, b"ok"
         if self.kind == "slack_api":
             if headers.get("authorization") != "Bearer xoxb-test":
                 return 200, {}, b'{"ok": false, "error": "invalid_auth"}'
-            return (
-                200,
-                {"Content-Type": "application/json"},
-                b'{"ok": true, "ts": "1700000000.000100"}',
-            )
+            answer = json.dumps(self._post(body)).encode()
+            if self.on_posted is not None:
+                self.on_posted()
+            return 200, {"Content-Type": "application/json"}, answer
         ok = verify(
             WEBHOOK_SECRET.encode(),
             headers.get(TIMESTAMP_HEADER.lower(), ""),
             body,
             headers.get(SIGNATURE_HEADER.lower(), ""),
         )
-        return (200, {}, b"{}") if ok and headers.get("idempotency-key") else (401, {}, b"")
+        key = headers.get("idempotency-key")
+        if not ok or not key:
+            return 401, {}, b""
+        # Like a receiver storing processed keys: a repeat is acknowledged, not processed.
+        self.processed_keys.setdefault(key, Received(path, headers, body, 200))
+        return 200, {}, b"{}"
+
+    def _post(self, body: bytes) -> dict[str, Any]:
+        request = json.loads(body)
+        channel = channel_id(str(request.get("channel", "")))
+        previous = float(self.messages[-1].ts) if self.messages else 0.0
+        ts = f"{max(time.time(), previous + 0.000001):.6f}"
+        metadata = request.get("metadata")
+        self.messages.append(SlackMessage(channel, ts, request.get("text", ""), metadata))
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _history(self, headers: dict[str, str], params: dict[str, str]) -> dict[str, Any]:
+        if headers.get("authorization") != "Bearer xoxb-test":
+            return {"ok": False, "error": "invalid_auth"}
+        if not self.history_scope:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "channels:history",
+                "provided": "chat:write",
+            }
+        channel = params.get("channel", "")
+        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(params.get("oldest", "0"))
+        found = [m for m in self.messages if m.channel == channel and float(m.ts) > oldest]
+        found.sort(key=lambda m: float(m.ts), reverse=True)
+        start = int(base64.b64decode(params["cursor"]).decode()) if params.get("cursor") else 0
+        limit = min(int(params.get("limit", "100")), 999)
+        page = found[start : start + limit]
+        with_metadata = params.get("include_all_metadata") in {"true", "1"}
+        messages = []
+        for m in page:
+            message: dict[str, Any] = {"type": "message", "text": m.text, "ts": m.ts}
+            if with_metadata and m.metadata is not None:
+                message["metadata"] = m.metadata
+            messages.append(message)
+        more = start + limit < len(found)
+        cursor = base64.b64encode(str(start + limit).encode()).decode() if more else ""
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def delivered(self) -> list[Received]:
         """Requests answered with success (for Slack API: with `"ok": true`)."""
         with self.lock:
             return [r for r in self.received if r.status == 200 and self._succeeded(r)]
+
+    def processed(self) -> list[Received]:
+        """Webhook deliveries the receiver acted on: one per idempotency key."""
+        with self.lock:
+            return list(self.processed_keys.values())
 
     def _succeeded(self, request: Received) -> bool:
         if self.kind != "slack_api":
@@ -102,18 +196,33 @@ class FakeHttp:
             self.script.extend(answers)
 
 
+def channel_id(name: str) -> str:
+    """The ID the fake Slack gives a channel: IDs stay, `#name` maps to a stable `C…`."""
+    if re.fullmatch(r"[CGD][A-Z0-9]{2,}", name):
+        return name
+    return "C" + hashlib.sha256(name.encode()).hexdigest()[:8].upper()
+
+
 def _serve(fake: FakeHttp) -> tuple[ThreadingHTTPServer, threading.Thread]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, payload = fake.answer(self.path, headers, body)
-            self.send_response(status)
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self._reply(*fake.answer(self.path, headers, body))
+
+        def do_GET(self) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self._reply(*fake.answer_get(self.path, headers))
+
+        def _reply(self, status: int, extra: dict[str, str], payload: bytes) -> None:
+            # The client may be gone (a killed dispatcher): nobody left to answer.
+            with contextlib.suppress(ConnectionError):
+                self.send_response(status)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -142,13 +251,13 @@ def slack_webhook_fixture() -> Iterator[FakeHttp]:
 
 @pytest.fixture(name="slack_api")
 def slack_api_fixture() -> Iterator[FakeHttp]:
-    """A Slack Web API look-alike: chat.postMessage answers `{"ok": true, "ts": ...}`."""
+    """A Slack Web API look-alike: chat.postMessage and conversations.history."""
     yield from _fake("slack_api")
 
 
 @pytest.fixture(name="webhook_receiver")
 def webhook_receiver_fixture() -> Iterator[FakeHttp]:
-    """A webhook consumer that verifies the HMAC signature and needs an Idempotency-Key."""
+    """A webhook consumer: verifies the HMAC signature, processes each Idempotency-Key once."""
     yield from _fake("webhook")
 
 
@@ -202,6 +311,44 @@ def test_fake_slack_api_rejects_bad_token(slack_api: FakeHttp) -> None:
     assert answer.status_code == 200
     assert answer.json() == {"ok": False, "error": "invalid_auth"}
     assert slack_api.delivered() == []
+
+
+def test_fake_slack_history_is_like_slacks(slack_api: FakeHttp) -> None:
+    """History: IDs only, newest first, `oldest` exclusive, cursor paging, opt-in metadata."""
+    auth = {"Authorization": "Bearer xoxb-test"}
+    metadata = {"event_type": "crisiswatch_notification", "event_payload": {"dedupe_key": "k"}}
+    posted = [
+        httpx.post(
+            f"{slack_api.url}/chat.postMessage",
+            json={"channel": "#crisis", "text": f"m{i}", "metadata": metadata},
+            headers=auth,
+        ).json()
+        for i in range(3)
+    ]
+    channel = posted[0]["channel"]
+    assert channel == channel_id("#crisis") and channel.startswith("C")
+
+    def history(**params: str) -> Any:
+        url = f"{slack_api.url}/conversations.history"
+        return httpx.get(url, params={"channel": channel, **params}, headers=auth).json()
+
+    plain = history()
+    assert [m["text"] for m in plain["messages"]] == ["m2", "m1", "m0"]
+    assert all("metadata" not in m for m in plain["messages"])
+    first = history(include_all_metadata="true", limit="2", oldest=posted[0]["ts"])
+    assert [m["text"] for m in first["messages"]] == ["m2", "m1"]
+    assert first["messages"][0]["metadata"] == metadata
+    assert first["has_more"] is False
+    paged = history(limit="2")
+    assert paged["has_more"] is True
+    rest = history(limit="2", cursor=paged["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["m0"]
+    by_name = httpx.get(
+        f"{slack_api.url}/conversations.history", params={"channel": "#crisis"}, headers=auth
+    ).json()
+    assert by_name == {"ok": False, "error": "channel_not_found"}
+    slack_api.history_scope = False
+    assert history()["error"] == "missing_scope"
 
 
 @pytest.fixture(name="make_incident")

@@ -1,4 +1,4 @@
-"""The outbox against the real database: dedupe, retries through outages, exactly-once sends."""
+"""The outbox against the real database: dedupe, retries, replicas, recovery after a crash."""
 
 from __future__ import annotations
 
@@ -6,21 +6,28 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.alerting.notifiers.slack_api import METADATA_EVENT_TYPE, SlackApiNotifier
 from services.alerting.notifiers.slack_webhook import SlackWebhookNotifier
-from services.alerting.notifiers.smtp import SmtpNotifier
+from services.alerting.notifiers.smtp import SmtpNotifier, message_id
+from services.alerting.notifiers.webhook import WebhookNotifier
 from services.alerting.outbox import OutboxDispatcher, OutboxMetrics, enqueue
 from shared.db.engine import transaction
-from shared.db.models import OutboxRow
+from shared.db.models import IncidentEventRow, OutboxRow
 from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
+    WEBHOOK_SECRET,
     FakeHttp,
     SmtpServer,
     make_incident_fixture,
+    slack_api_fixture,
     slack_webhook_fixture,
+    smtp_server_fixture,
+    webhook_receiver_fixture,
 )
 from tests.kafka_helpers import free_port, wait_for
 
@@ -215,3 +222,321 @@ async def test_sent_rows_are_counted_once_in_the_timeline(
             .where(OutboxRow.status == "sent", OutboxRow.channel == channel)
         )
     assert sent == 1
+
+
+# Crash recovery: a dispatcher dies after the channel accepted a message but before the
+# transaction that marks it sent. `claim` and `deliver` run, `settle` never does; a restarted
+# dispatcher (another id) takes the row over once the lease expires.
+
+CRASH_LEASE_S = 2.0
+
+
+async def _events(engine: AsyncEngine, incident_id: int) -> list[IncidentEventRow]:
+    async with transaction(engine) as session:
+        rows = await session.scalars(
+            select(IncidentEventRow)
+            .where(IncidentEventRow.incident_id == incident_id)
+            .order_by(IncidentEventRow.id)
+        )
+        return list(rows.all())
+
+
+async def _enqueue_one(
+    engine: AsyncEngine, incident_id: int, channel: str, payload: dict[str, Any]
+) -> str:
+    key = f"incident:{incident_id}:opened:SEV1:{channel}"
+    async with transaction(engine) as session:
+        await enqueue(
+            session, incident_id=incident_id, channel=channel, dedupe_key=key, payload=payload
+        )
+    return key
+
+
+async def _crash_mid_delivery(
+    engine: AsyncEngine, notifiers: dict[str, Any], *, send: bool = True
+) -> None:
+    """Claim and (unless `send` is false) deliver, then die before settling."""
+    crashed = _dispatcher(
+        engine, notifiers, CollectorRegistry(), lease_s=CRASH_LEASE_S, dispatcher_id="crashed"
+    )
+    rows = await crashed.claim()
+    assert len(rows) == 1
+    if send:
+        (attempt,) = await crashed.deliver(rows)
+        assert attempt.error is None
+    (row,) = await _rows(engine, rows[0].channel)
+    assert (row.status, row.claimed_by, row.attempts) == ("sending", "crashed", 1)
+
+
+async def _recover(
+    engine: AsyncEngine, notifiers: dict[str, Any], registry: CollectorRegistry, channel: str
+) -> OutboxRow:
+    """Run a restarted dispatcher until the crashed row's lease expired and it is settled."""
+    restarted = _dispatcher(engine, notifiers, registry, dispatcher_id="restarted")
+    handled = await wait_for(restarted.dispatch_once, lambda n: n == 1, timeout_s=20)
+    assert handled == 1, "the crashed row was never recovered"
+    assert await restarted.dispatch_once() == 0
+    (row,) = await _rows(engine, channel)
+    assert (row.status, row.claimed_by, row.attempts) == ("sent", None, 2)
+    return row
+
+
+def _recovered_event(events: list[IncidentEventRow]) -> dict[str, Any]:
+    (event,) = [e for e in events if e.kind == "notification_recovered"]
+    assert [e.kind for e in events].count("notified") == 1
+    return event.data
+
+
+def _recoveries(registry: CollectorRegistry, channel: str, outcome: str) -> float:
+    value = registry.get_sample_value(
+        "crisiswatch_notify_recoveries_total", {"channel": channel, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_slack_api_crash_after_posting_is_confirmed_not_reposted(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_api: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    key = await _enqueue_one(db_engine, incident_id, channel, {"text": "fire", "blocks": []})
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    registry = CollectorRegistry()
+    try:
+        await _crash_mid_delivery(db_engine, {channel: notifier})
+        (posted,) = slack_api.messages
+        assert posted.metadata == {
+            "event_type": METADATA_EVENT_TYPE,
+            "event_payload": {"dedupe_key": key},
+        }
+        row = await _recover(db_engine, {channel: notifier}, registry, channel)
+    finally:
+        await notifier.stop()
+    assert len(slack_api.messages) == 1, "the recovered row was posted again"
+    assert len(slack_api.delivered()) == 1
+    (lookup,) = slack_api.lookups
+    assert lookup["channel"] == "C0CRISIS" and lookup["include_all_metadata"] == "true"
+    assert row.first_attempt_at is not None
+    assert float(lookup["oldest"]) < row.first_attempt_at.timestamp() < float(posted.ts) + 1
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert recovered["outcome"] == "confirmed"
+    assert recovered["resent"] is False and recovered["possibly_repeated"] is False
+    assert "crashed" in recovered["reason"]
+    assert _recoveries(registry, channel, "confirmed") == 1
+    assert _count(registry, channel, "sent") == 1
+
+
+async def test_slack_api_crash_before_posting_posts_once(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_api: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    await _enqueue_one(db_engine, incident_id, channel, {"text": "fire", "blocks": []})
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    registry = CollectorRegistry()
+    try:
+        await _crash_mid_delivery(db_engine, {channel: notifier}, send=False)
+        await _recover(db_engine, {channel: notifier}, registry, channel)
+    finally:
+        await notifier.stop()
+    assert len(slack_api.messages) == 1 and len(slack_api.lookups) == 1
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert (recovered["outcome"], recovered["resent"]) == ("not_delivered", True)
+    assert recovered["possibly_repeated"] is False
+    assert _recoveries(registry, channel, "not_delivered") == 1
+
+
+@pytest.mark.parametrize(
+    ("slack_channel", "history_scope", "error"),
+    [("#crisis", True, "channel_not_found"), ("C0CRISIS", False, "missing_scope")],
+)
+async def test_slack_api_failed_lookup_falls_back_to_resending(
+    db_engine: AsyncEngine,
+    make_incident: MakeIncident,
+    slack_api: FakeHttp,
+    unique: str,
+    slack_channel: str,
+    history_scope: bool,
+    error: str,
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    await _enqueue_one(db_engine, incident_id, channel, {"text": "fire", "blocks": []})
+    slack_api.history_scope = history_scope
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), slack_channel, api_base=slack_api.url)
+    registry = CollectorRegistry()
+    try:
+        await _crash_mid_delivery(db_engine, {channel: notifier})
+        await _recover(db_engine, {channel: notifier}, registry, channel)
+    finally:
+        await notifier.stop()
+    # At least once: never lost, and the repeat is on record with the reason.
+    assert len(slack_api.messages) == 2
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert recovered["outcome"] == "check_failed" and recovered["possibly_repeated"] is True
+    assert error in recovered["reason"]
+    assert _recoveries(registry, channel, "check_failed") == 1
+
+
+async def test_webhook_crash_after_delivery_is_processed_once(
+    db_engine: AsyncEngine, make_incident: MakeIncident, webhook_receiver: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"webhook-{unique}"
+    key = await _enqueue_one(db_engine, incident_id, channel, {"event": "incident.opened"})
+    notifier = WebhookNotifier(
+        SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET), allow_private=True
+    )
+    registry = CollectorRegistry()
+    try:
+        await _crash_mid_delivery(db_engine, {channel: notifier})
+        await _recover(db_engine, {channel: notifier}, registry, channel)
+    finally:
+        await notifier.stop()
+    assert [r.headers["idempotency-key"] for r in webhook_receiver.delivered()] == [key, key]
+    (processed,) = webhook_receiver.processed()
+    assert processed.json() == {"event": "incident.opened"}
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert (recovered["outcome"], recovered["resent"]) == ("deduplicated", True)
+    assert recovered["possibly_repeated"] is False
+    assert _recoveries(registry, channel, "deduplicated") == 1
+
+
+async def test_email_crash_after_delivery_resends_the_same_message_id(
+    db_engine: AsyncEngine, make_incident: MakeIncident, smtp_server: SmtpServer, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"email-{unique}"
+    key = await _enqueue_one(
+        db_engine, incident_id, channel, {"subject": "SEV1", "text": "t", "html": "<p>t</p>"}
+    )
+    notifier = SmtpNotifier(
+        host="127.0.0.1",
+        port=smtp_server.port,
+        sender="a@crisiswatch.local",
+        recipients=["pr@brand.local"],
+        starttls=False,
+        timeout_s=2,
+    )
+    registry = CollectorRegistry()
+    await _crash_mid_delivery(db_engine, {channel: notifier})
+    await _recover(db_engine, {channel: notifier}, registry, channel)
+    ids = [m["Message-ID"] for m in smtp_server.inbox.messages]
+    assert ids == [message_id(key), message_id(key)]
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert recovered["outcome"] == "same_message_id" and recovered["possibly_repeated"] is True
+    assert _recoveries(registry, channel, "same_message_id") == 1
+
+
+async def test_slack_webhook_crash_after_delivery_is_resent_and_recorded(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_webhook: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    await _enqueue_one(db_engine, incident_id, channel, {"text": "fire", "blocks": []})
+    notifier = SlackWebhookNotifier(SecretStr(f"{slack_webhook.url}/hook"))
+    registry = CollectorRegistry()
+    try:
+        await _crash_mid_delivery(db_engine, {channel: notifier})
+        await _recover(db_engine, {channel: notifier}, registry, channel)
+    finally:
+        await notifier.stop()
+    # An incoming webhook cannot be asked: at least once, and the possible repeat is recorded.
+    assert len(slack_webhook.delivered()) == 2
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert recovered["outcome"] == "possibly_repeated" and recovered["resent"] is True
+    assert recovered["possibly_repeated"] is True
+    assert _recoveries(registry, channel, "possibly_repeated") == 1
+
+
+async def test_a_live_lease_is_not_taken_over_and_a_stale_settle_changes_nothing(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_api: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    await _enqueue_one(db_engine, incident_id, channel, {"text": "fire", "blocks": []})
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    slow_registry, registry = CollectorRegistry(), CollectorRegistry()
+    slow = _dispatcher(
+        db_engine, {channel: notifier}, slow_registry, lease_s=CRASH_LEASE_S, dispatcher_id="slow"
+    )
+    other = _dispatcher(db_engine, {channel: notifier}, registry, dispatcher_id="other")
+    try:
+        rows = await slow.claim()
+        assert await other.dispatch_once() == 0, "a live lease was taken over"
+        attempts = await slow.deliver(rows)
+        # The slow dispatcher misses its lease; the other one confirms and settles the row.
+        handled = await wait_for(other.dispatch_once, lambda n: n == 1, timeout_s=20)
+        assert handled == 1
+        await slow.settle(rows, attempts)
+    finally:
+        await notifier.stop()
+    (row,) = await _rows(db_engine, channel)
+    assert (row.status, row.attempts, row.claimed_by) == ("sent", 2, None)
+    assert len(slack_api.messages) == 1
+    assert _count(slow_registry, channel, "sent") == 0
+    assert _count(registry, channel, "sent") == 1
+    kinds = [e.kind for e in await _events(db_engine, incident_id)]
+    assert kinds.count("notified") == 1
+
+
+async def test_replicas_claim_disjoint_rows(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_webhook: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    async with transaction(db_engine) as session:
+        for i in range(30):
+            await enqueue(
+                session,
+                incident_id=incident_id,
+                channel=channel,
+                dedupe_key=f"{channel}:{i}",
+                payload={"text": str(i)},
+            )
+    notifier = SlackWebhookNotifier(SecretStr(slack_webhook.url))
+    replicas = [
+        _dispatcher(db_engine, {channel: notifier}, CollectorRegistry(), batch_size=4)
+        for _ in range(4)
+    ]
+    claims = await asyncio.gather(*(r.claim() for r in replicas))
+    ids = [row.id for claimed in claims for row in claimed]
+    assert len(ids) == 16 and len(set(ids)) == 16
+    for replica, claimed in zip(replicas, claims, strict=True):
+        await replica.settle(claimed, await replica.deliver(claimed))
+    while sum(await asyncio.gather(*(r.dispatch_once() for r in replicas))):
+        pass
+    await notifier.stop()
+    assert sorted(int(r.json()["text"]) for r in slack_webhook.delivered()) == list(range(30))
+
+
+async def test_a_dropped_answer_is_confirmed_before_retrying(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_api: FakeHttp, unique: str
+) -> None:
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    await _enqueue_one(db_engine, incident_id, channel, {"text": "fire", "blocks": []})
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    registry = CollectorRegistry()
+    dispatcher = _dispatcher(db_engine, {channel: notifier}, registry)
+
+    def drop() -> None:
+        slack_api.on_posted = None
+        raise ConnectionAbortedError("Slack took the message, then the connection dropped")
+
+    slack_api.on_posted = drop
+    try:
+        assert await dispatcher.dispatch_once() == 1
+        (row,) = await _rows(db_engine, channel)
+        assert (row.status, row.in_doubt) == ("pending", True)
+        handled = await wait_for(dispatcher.dispatch_once, lambda n: n == 1, timeout_s=20)
+        assert handled == 1
+    finally:
+        await notifier.stop()
+    (row,) = await _rows(db_engine, channel)
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(slack_api.messages) == 1, "a timed-out post was repeated"
+    recovered = _recovered_event(await _events(db_engine, incident_id))
+    assert recovered["outcome"] == "confirmed"
+    assert "RemoteProtocolError" in recovered["reason"]
+    assert _count(registry, channel, "retry") == 1 and _count(registry, channel, "sent") == 1
