@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from itertools import compress, filterfalse
 from pathlib import Path
 
 import yaml
@@ -25,7 +26,14 @@ _WEIBO_TAG = re.compile(r"[#＃]([^#＃\s]{1,64})[#＃]")
 _TAG = re.compile(r"(?<![\w&/])[#＃](\w+)")
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@\w+|\S+@\S+\.\w+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*")
+# `_WORD` on lower-cased ASCII text, spelt with ranges (cheaper to match than categories)
+_ASCII_WORD = re.compile(r"[a-z][a-z0-9]*(?:['-][a-z0-9]+)*")
 _KANJI_KATAKANA_RUN = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff]{2,}")
+# Only "w", "W" and "." lower-case to "w" and "." (checked over every code point), so this
+# finds "www." in `text` exactly when `text.lower()` contains it, without lowering a copy.
+_WWW = re.compile(r"www\.", re.IGNORECASE)
+_AT_LEAST_THREE = (2).__lt__  # keyword length filter, as a C callable for `map`
+_FOLDED_LIMIT = 50_000  # non-ASCII words whose folded form is remembered
 
 
 @functools.cache
@@ -74,7 +82,10 @@ def _tokens(text: str, language: str) -> list[str]:
         return [w for w in segment(text) if len(w) >= 2 and (_CJK.search(w) or w.isalpha())]
     if language == "ja":
         return _KANJI_KATAKANA_RUN.findall(text)
-    return [w for w in _WORD.findall(text) if len(w) >= 3 or (len(w) >= 2 and _CJK.search(w))]
+    words: list[str] = _WORD.findall(text)
+    if text.isascii():  # no CJK character can occur: only the length counts
+        return [w for w in words if len(w) >= 3]
+    return [w for w in words if len(w) >= 3 or (len(w) >= 2 and _CJK.search(w))]
 
 
 def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:
@@ -83,19 +94,43 @@ def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:
         return []
     cleaned = _strip_noise(text[:MAX_KEYWORD_INPUT]).replace("#", " ").replace("＃", " ")
     stop = _keyword_stopwords(language)
-    counts: Counter[str] = Counter()
-    for token in _tokens(cleaned, language):
-        word = token.lower()
-        # `fold` of an ASCII word is the word itself (already lower-cased)
-        if (word if word.isascii() else fold(word)) not in stop:
-            counts[word] += 1
-    # counts keeps first-seen order and sorting is stable: ties stay in order of appearance
-    ranked = sorted(counts, key=counts.__getitem__, reverse=True)
+    # Counter keeps first-seen order; dropping stopwords afterwards keeps the order of the
+    # rest, and each distinct word is checked once instead of once per occurrence.
+    counts: Counter[str]
+    if cleaned.isascii() and language not in {"zh", "ja"}:
+        # ASCII letters lower-case to letters: lowering first finds the same (lowered)
+        # words, and `fold` of a lowered ASCII word is the word itself.
+        words: list[str] = _ASCII_WORD.findall(cleaned.lower())
+        words = list(compress(words, map(_AT_LEAST_THREE, map(len, words))))
+        distinct = dict.fromkeys(words)
+        if len(distinct) == len(words):  # every word once: the ranking is the text order
+            return list(filterfalse(stop.__contains__, distinct))[:limit]
+        counts = Counter(words)
+        content = list(filterfalse(stop.__contains__, counts))
+    else:
+        counts = Counter(map(str.lower, _tokens(cleaned, language)))
+        content = [w for w in counts if (w if w.isascii() else _folded(w)) not in stop]
+    # sorting is stable: ties stay in order of appearance
+    ranked = sorted(content, key=counts.__getitem__, reverse=True)
     return ranked[:limit]
+
+
+_FOLDED: dict[str, str] = {}
+
+
+def _folded(word: str) -> str:
+    """`fold(word)`, remembered (bounded): the stopword check of a non-ASCII word."""
+    found = _FOLDED.get(word)
+    if found is None:
+        found = fold(word)
+        if len(_FOLDED) >= _FOLDED_LIMIT:
+            _FOLDED.clear()
+        _FOLDED[word] = found
+    return found
 
 
 def _strip_noise(text: str) -> str:
     """Blank URLs, @handles and e-mail addresses (skipping the regex when none can occur)."""
-    if "@" in text or "://" in text or "www." in text.lower():
+    if "@" in text or "://" in text or _WWW.search(text):
         return _NOISE.sub(" ", text)
     return text

@@ -9,6 +9,7 @@ platforms, which cuts cost and keeps rare look-alike languages from winning shor
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -49,8 +50,9 @@ _URL = re.compile(
     r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|net|org|io|co|ly)/\S*|\S+@\S+\.\w+",
     re.IGNORECASE,
 )
+# `_URL` for text without "/": the domain branch needs a "/", so it is left out (cheaper).
+_URL_NO_SLASH = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<!\w)@\w+")
-_SPACE = re.compile(r"\s+")
 
 # Single-language scripts: character class -> language.
 _SCRIPT_LANGS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -85,10 +87,24 @@ CONFIDENT = 0.5
 MIN_CONFIDENCE = 0.15  # a model answer weaker than this is a guess: report `und`
 
 
+_NORMALIZED_HINTS: dict[str, str | None] = {}  # hint as sent -> `normalize_hint` of it
+
+
 def normalize_hint(hint: str | None) -> str | None:
     """Map a platform language tag (``en-US``, ``zh-Hant``, ``in``) to an ISO 639-1 code."""
     if not hint:
         return None
+    try:
+        return _NORMALIZED_HINTS[hint]
+    except KeyError:
+        pass
+    code = _normalize_hint(hint)
+    if len(_NORMALIZED_HINTS) < 4_096:  # platforms send a handful of distinct tags
+        _NORMALIZED_HINTS[hint] = code
+    return code
+
+
+def _normalize_hint(hint: str) -> str | None:
     tag = hint.strip().lower().replace("_", "-")
     if tag in _HINT_ALIASES:
         return _HINT_ALIASES[tag]
@@ -102,11 +118,36 @@ def normalize_hint(hint: str | None) -> str | None:
 def clean_for_detection(text: str) -> str:
     """Drop URLs, e-mail addresses, @handles and hashtag marks that carry no language."""
     text = text[: MAX_DETECT_CHARS * 2]
-    if "/" in text or "www." in text or "@" in text:
+    if "/" in text:
         text = _URL.sub(" ", text)
+    elif ("www." in text or "@" in text) and "." in text:  # both branches left need a "."
+        text = _URL_NO_SLASH.sub(" ", text)
     if "@" in text:
         text = _HANDLE.sub(" ", text)
-    return _SPACE.sub(" ", text.replace("#", " ")).strip()[:MAX_DETECT_CHARS]
+    # split() and strip() use the same whitespace as `\s`: this is _SPACE.sub(" ", t).strip()
+    return " ".join(text.replace("#", " ").split())[:MAX_DETECT_CHARS]
+
+
+# Features of a batch: feature ids and counts of all texts end to end, and each text's
+# (start, end) slice of them, features in order of first appearance.
+_Features = tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]
+
+
+def _flatten(visits: Sequence[Counter[int] | None]) -> _Features:
+    """`visit_counts` results as one `_Features` (Counter order kept)."""
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for v in visits:
+        end = start + (len(v) if v else 0)
+        bounds.append((start, end))
+        start = end
+    idx = np.fromiter(
+        itertools.chain.from_iterable(v.keys() for v in visits if v), dtype=np.intp, count=start
+    )
+    counts = np.fromiter(
+        itertools.chain.from_iterable(v.values() for v in visits if v), dtype=np.intp, count=start
+    )
+    return idx, counts, bounds
 
 
 class _NaiveBayes:
@@ -140,11 +181,13 @@ class _NaiveBayes:
         """`probabilities` of each text; the DFA walk runs in lock-step over a large batch."""
         encoded = [self._encode(text) for text in texts]
         if len(encoded) >= LOCKSTEP_MIN_BATCH:
-            visits = self._walk_lockstep(encoded)
+            features = self._features_lockstep(encoded)
         else:
             m = self._model
-            visits = [self._visit(m.tk_nextmove, m._rowbase, m.tk_output, e) for e in encoded]
-        return [self._score(v, len(e)) for v, e in zip(visits, encoded, strict=True)]
+            features = _flatten(
+                [self._visit(m.tk_nextmove, m._rowbase, m.tk_output, e) for e in encoded]
+            )
+        return self._score_many(features, [len(e) for e in encoded])
 
     @staticmethod
     def _encode(text: str) -> bytes:
@@ -152,24 +195,49 @@ class _NaiveBayes:
             text = text.lower()
         return unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
 
-    def _score(self, visits: Counter[int] | None, size: int) -> np.ndarray | None:
-        if not visits:
-            return None
-        idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
-        counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
-        scores = np.log1p(counts) @ self._ptc[idx] + self._pc
+    def _score_many(self, features: _Features, sizes: list[int]) -> list[np.ndarray | None]:
+        """Softmax scores of each text; None for a text without features.
+
+        Each text keeps its own vector-matrix product over its features in walk order (the
+        float32 sum order of the per-text code); the steps after it are element-wise, or
+        row-wise over the same 34 values, so running them on all rows at once is exact.
+        """
+        idx, counts, bounds = features
+        live = [k for k, (start, end) in enumerate(bounds) if end > start]
+        result: list[np.ndarray | None] = [None] * len(sizes)
+        if not live:
+            return result
+        weights = np.log1p(counts.astype(np.float32))
+        rows = self._ptc[idx]
+        scores = np.empty((len(live), len(self.labels)), dtype=np.float32)
+        for j, k in enumerate(live):
+            start, end = bounds[k]
+            scores[j] = weights[start:end] @ rows[start:end]
+        scores += self._pc
         # py3langid's temperature: sqrt(bytes) keeps the softmax calibrated across lengths
-        scores *= 1.0 / math.sqrt(size)
-        scores = np.exp(scores - scores.max())
-        probs: np.ndarray = scores / scores.sum()
-        return probs
+        scores *= np.array([1.0 / math.sqrt(sizes[k]) for k in live], dtype=np.float32)[:, None]
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        for j, k in enumerate(live):
+            result[k] = scores[j]
+        return result
 
     def _walk_lockstep(self, encoded: list[bytes]) -> list[Counter[int] | None]:
-        """Feature counts per text, equal to `visit_counts`, one numpy step per byte position.
+        """Feature counts per text, equal to `visit_counts` (same keys, same key order)."""
+        idx, counts, bounds = self._features_lockstep(encoded)
+        keys, values = idx.tolist(), counts.tolist()
+        return [
+            Counter(dict(zip(keys[s:e], values[s:e], strict=True))) if e > s else None
+            for s, e in bounds
+        ]
+
+    def _features_lockstep(self, encoded: list[bytes]) -> _Features:
+        """Distinct features and their counts per text, one numpy step per byte position.
 
         Texts are ordered longest first, so the texts still walking at position j are a
-        prefix of the batch; each text's features keep their order, so each Counter keeps
-        the same key order (first appearance) as the pure-Python walk.
+        prefix of the batch. Each text's distinct features come out in order of first
+        appearance, the key order of `visit_counts`' Counter.
         """
         nextmove, rowbase, output = self._tables()
         order = sorted(range(len(encoded)), key=lambda k: -len(encoded[k]))
@@ -186,15 +254,28 @@ class _NaiveBayes:
             live = states[:active]
             live[:] = nextmove[rowbase[live] + data[:active, j]]
             features[:active, j] = output[live]
-        emitted = features >= 0  # row-major: each row's features stay in walk order
-        flat: list[int] = features[emitted].tolist()
-        ends = np.cumsum(emitted.sum(axis=1)).tolist()
-        result: list[Counter[int] | None] = [None] * len(encoded)
-        start = 0
-        for k, end in zip(order, ends, strict=True):
-            result[k] = Counter(flat[start:end]) if end > start else None
-            start = end
-        return result
+        row, column = np.nonzero(features >= 0)  # row-major: each row in walk order
+        # one key per (text, feature), in walk order; a stable sort groups equal keys with
+        # the first occurrence leading, and keeping the first occurrences in walk order
+        # gives each text's distinct features in order of appearance
+        span = len(self._ptc)
+        walk = row * span + features[row, column]
+        by_key = np.argsort(walk, kind="stable")
+        grouped = walk[by_key]
+        leads = np.flatnonzero(np.diff(grouped, prepend=grouped[:1] - 1))  # key changes
+        first = by_key[leads]
+        is_first = np.zeros(len(walk), dtype=bool)
+        is_first[first] = True
+        count_at = np.zeros(len(walk), dtype=np.intp)
+        count_at[first] = np.diff(np.append(leads, len(walk)))
+        keys, counts = walk[is_first], count_at[is_first]
+        text_of_key = keys // span
+        starts = np.searchsorted(text_of_key, np.arange(len(order)), side="left").tolist()
+        ends = np.searchsorted(text_of_key, np.arange(len(order)), side="right").tolist()
+        bounds: list[tuple[int, int]] = [(0, 0)] * len(encoded)
+        for position, k in enumerate(order):
+            bounds[k] = (starts[position], ends[position])
+        return keys - text_of_key * span, counts, bounds
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The DFA as numpy arrays (next state, row offsets, feature per state), made once."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, Generic, TypeVar
 
 import ahocorasick
@@ -21,9 +22,10 @@ T = TypeVar("T")
 # Languages written without spaces between words: matched by substring.
 UNSEGMENTED = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[!?.,;:]")
+# Words are maximal runs of letters and digits, so "n'est" gives "n", "est": an apostrophe
+# is not a word character and simply ends the run.
+_TOKEN = re.compile(r"[^\W_]+|[!?.,;:]")
 PUNCTUATION = frozenset("!?.,;:")
-_APOSTROPHE = re.compile(r"['’]")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 
 
@@ -38,17 +40,8 @@ def fold(text: str, accents: bool = True) -> str:
 
 def tokenize(text: str, accents: bool = True) -> list[str]:
     """Split folded `text` into word tokens and clause punctuation (``n'est`` -> ``n est``)."""
-    folded = fold(text, accents)
-    found: list[str] = _TOKEN.findall(folded)
-    if "'" not in folded and "’" not in folded:
-        return found
-    tokens: list[str] = []
-    for token in found:
-        if "'" in token or "’" in token:
-            tokens.extend(_APOSTROPHE.split(token))
-        else:
-            tokens.append(token)
-    return tokens
+    found: list[str] = _TOKEN.findall(fold(text, accents))
+    return found
 
 
 class TextTokens:
@@ -59,11 +52,12 @@ class TextTokens:
     lists as read-only: they are shared by every caller.
     """
 
-    __slots__ = ("_by_accents", "text")
+    __slots__ = ("_folded", "_kept", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._by_accents: dict[bool, list[str]] = {}
+        self._folded: list[str] | None = None  # tokens with accents folded
+        self._kept: list[str] | None = None  # tokens with accents kept
 
     @classmethod
     def of(cls, text: str | TextTokens) -> TextTokens:
@@ -72,12 +66,15 @@ class TextTokens:
 
     def tokens(self, accents: bool = True) -> list[str]:
         """`tokenize(text, accents)`, computed on first use (ASCII text shares one list)."""
-        found = self._by_accents.get(accents)
+        found = self._folded if accents else self._kept
         if found is None:
             found = tokenize(self.text, accents)
             if self.text.isascii():  # folding accents changes nothing: both settings agree
-                self._by_accents[not accents] = found
-            self._by_accents[accents] = found
+                self._folded = self._kept = found
+            elif accents:
+                self._folded = found
+            else:
+                self._kept = found
         return found
 
 
@@ -96,6 +93,32 @@ class Hit(Generic[T]):
     value: T
 
 
+class _Memo(dict[str, Any]):
+    """Token -> lookup answer; a missing token is looked up (and remembered) on access.
+
+    Subscripting is then one C call for the tokens seen before, which lets `scan` map it
+    over a whole token list.
+    """
+
+    __slots__ = ("_compute", "_limit")
+
+    def __init__(self, compute: Callable[[str], Any], limit: Callable[[], int]) -> None:
+        super().__init__()
+        self._compute = compute
+        self._limit = limit
+
+    def __missing__(self, token: str) -> Any:
+        found = self._compute(token)
+        if len(self) >= self._limit():
+            self.clear()
+        self[token] = found
+        return found
+
+
+# A token's memo entry: its single-token answer and the sizes of phrases it starts.
+_Entry = tuple[tuple[str, T] | None, tuple[int, ...] | None]
+
+
 class TokenTable(Generic[T]):
     """Longest-match lookup of words, phrases and ``prefix*`` terms in a token list.
 
@@ -107,7 +130,9 @@ class TokenTable(Generic[T]):
 
     def __init__(self, terms: Mapping[str, T], accents: bool = True) -> None:
         self.accents = accents
-        self._memo: dict[str, tuple[str, T] | None] = {}
+        # token -> None when it neither matches alone nor starts a phrase, else
+        # (single-token answer or None, phrase sizes starting with it or None)
+        self._memo = _Memo(self._entry, lambda: self.memo_limit)
         self._exact: dict[tuple[str, ...], tuple[str, T]] = {}
         self._prefix: dict[str, tuple[str, T]] = {}
         # phrases whose last word is a prefix ("battery drain*"), keyed by the leading words
@@ -138,15 +163,13 @@ class TokenTable(Generic[T]):
 
     def lookup(self, token: str) -> tuple[str, T] | None:
         """Return (term, value) for one token, exact entries before prefixes."""
-        try:
-            return self._memo[token]
-        except KeyError:
-            pass
-        found = self._lookup_uncached(token)
-        if len(self._memo) >= self.memo_limit:
-            self._memo.clear()
-        self._memo[token] = found
-        return found
+        entry: _Entry[T] | None = self._memo[token]
+        return entry[0] if entry is not None else None
+
+    def _entry(self, token: str) -> _Entry[T] | None:
+        single = self._lookup_uncached(token)
+        sizes = self._phrase_sizes.get(token)
+        return None if single is None and sizes is None else (single, sizes)
 
     def _lookup_uncached(self, token: str) -> tuple[str, T] | None:
         found = self._exact.get((token,))
@@ -161,40 +184,43 @@ class TokenTable(Generic[T]):
 
     def scan(self, tokens: list[str]) -> list[Hit[T]]:
         """Return non-overlapping hits left to right, preferring the longest phrase."""
+        # One memo entry per token in a C-level pass; most tokens have none (None). A token
+        # without an entry only moves the scan on by one, so only tokens with an entry are
+        # visited, skipping those that an earlier phrase consumed.
+        entries: list[_Entry[T] | None] = list(map(self._memo.__getitem__, tokens))
         hits: list[Hit[T]] = []
-        memo, phrase_sizes, lookup = self._memo, self._phrase_sizes, self.lookup
-        i, n = 0, len(tokens)
-        while i < n:
-            token = tokens[i]
-            sizes = phrase_sizes.get(token)
-            if sizes is None:  # the common case: one memoised single-token lookup
-                try:
-                    single = memo[token]
-                except KeyError:
-                    single = lookup(token)
-                if single is not None:
-                    hits.append(Hit(i, i + 1, single[0], single[1]))
-                i += 1
+        if not any(entries):
+            return hits
+        following = 0  # first position not consumed by an earlier hit
+        for i, entry in compress(enumerate(entries), entries):
+            if i < following or entry is None:  # (compress already left out the None)
                 continue
-            matched = False
-            for size in sizes:  # only sizes some phrase starting with `token` has
-                if size > n - i:
+            single, sizes = entry
+            if sizes is not None:
+                match = self._phrase_at(tokens, i, sizes)
+                if match is not None:
+                    hits.append(Hit(i, i + match[0], match[1], match[2]))
+                    following = i + match[0]
                     continue
-                found = self._exact.get(tuple(tokens[i : i + size])) or self._phrase_with_prefix(
-                    tokens, i, size
-                )
-                if found is not None:
-                    hits.append(Hit(i, i + size, found[0], found[1]))
-                    i += size
-                    matched = True
-                    break
-            if matched:
-                continue
-            single = lookup(token)
             if single is not None:
                 hits.append(Hit(i, i + 1, single[0], single[1]))
-            i += 1
+            following = i + 1
         return hits
+
+    def _phrase_at(
+        self, tokens: list[str], i: int, sizes: tuple[int, ...]
+    ) -> tuple[int, str, T] | None:
+        """The longest phrase starting at `i`: (size, term, value), or None."""
+        n = len(tokens)
+        for size in sizes:  # only sizes some phrase starting with `token` has
+            if size > n - i:
+                continue
+            found = self._exact.get(tuple(tokens[i : i + size])) or self._phrase_with_prefix(
+                tokens, i, size
+            )
+            if found is not None:
+                return size, found[0], found[1]
+        return None
 
     def _phrase_with_prefix(self, tokens: list[str], i: int, size: int) -> tuple[str, T] | None:
         candidates = self._phrase_prefix.get(tuple(tokens[i : i + size - 1]))
@@ -212,11 +238,14 @@ class SubstringTable(Generic[T]):
     def __init__(self, terms: Mapping[str, T]) -> None:
         self._automaton: Any = ahocorasick.Automaton()
         self._size = 0
+        # An ASCII text (lower-cased, still ASCII) contains only all-ASCII keys.
+        self._ascii_keys = False
         for term, value in terms.items():
             key = term.lower().rstrip("*")
             if key:
                 self._automaton.add_word(key, (key, value))
                 self._size += 1
+                self._ascii_keys = self._ascii_keys or key.isascii()
         if self._size:
             self._automaton.make_automaton()
 
@@ -225,7 +254,7 @@ class SubstringTable(Generic[T]):
 
     def scan(self, text: str) -> list[Hit[T]]:
         """Return non-overlapping hits, longest first where matches overlap."""
-        if not self._size or not text:
+        if not self._size or not text or (not self._ascii_keys and text.isascii()):
             return []
         found: list[Hit[T]] = [
             Hit(end - len(key) + 1, end + 1, key, value)

@@ -86,6 +86,7 @@ class TopicLexicon:
             except ValueError as exc:
                 raise TopicLexiconError(f"{language} terms: {exc}") from exc
         self._order = {topic_id: i for i, topic_id in enumerate(spec.topics)}
+        self._chosen: dict[str, list[str]] = {}  # language -> tables to try, worked out once
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> TopicLexicon:
@@ -126,8 +127,13 @@ class TopicLexicon:
         doc = TextTokens.of(text)
         if not doc.text:
             return []
+        chosen = self._chosen.get(language)
+        if chosen is None:
+            chosen = self._languages_for(language)
+            if len(self._chosen) < 1_024:  # language tags come from detection and hints
+                self._chosen[language] = chosen
         found: set[str] = set()
-        for lang in self._languages_for(language):
+        for lang in chosen:
             table = self._tables[lang]
             if isinstance(table, SubstringTable):
                 hits = table.scan(doc.text)
@@ -135,6 +141,8 @@ class TopicLexicon:
                 hits = table.scan(doc.tokens(table.accents))
             for hit in hits:
                 found.update(hit.value)
+        if not found:
+            return []
         return sorted(found, key=self._order.__getitem__)
 
     def _languages_for(self, language: str) -> list[str]:

@@ -13,7 +13,9 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
+from itertools import compress
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +24,7 @@ from services.sentiment.textmatch import PUNCTUATION, TextTokens, TokenTable, te
 from shared.schemas import SentimentLabel, SentimentScore
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
+_RAW_WORD = re.compile(r"[^\W_]+")
 NAME = "lexicon-v1"
 
 NEGATION_SCALAR = -0.74  # VADER's: "not good" is mildly negative, not the mirror of "good"
@@ -67,8 +70,17 @@ def _load_yaml(path: Path) -> object:
         raise LexiconError(f"cannot read lexicon {path}: {exc}") from exc
 
 
+class _EmojiMatcher(NamedTuple):
+    """The emoji/emoticon pattern, its valences, and cheaper patterns for texts it allows."""
+
+    pattern: re.Pattern[str]
+    table: dict[str, float]
+    emoji_start: re.Pattern[str]  # any first character of an emoji key
+    emoticons: re.Pattern[str]  # the emoticon branch of `pattern` alone
+
+
 @functools.cache
-def _emoji_pattern() -> tuple[re.Pattern[str], dict[str, float]]:
+def _emoji_matcher() -> _EmojiMatcher:
     path = LEXICON_DIR / "emoji.yaml"
     try:
         data = EmojiFile.model_validate(_load_yaml(path))
@@ -76,22 +88,36 @@ def _emoji_pattern() -> tuple[re.Pattern[str], dict[str, float]]:
         raise LexiconError(f"{path}: {exc}") from exc
     table = {key.replace("\ufe0f", ""): value for key, value in data.emoji.items()}
     table.update(data.emoticons)
-    emoji_alt = "|".join(
-        re.escape(e) for e in sorted(table, key=len, reverse=True) if e not in data.emoticons
-    )
+    emoji = [e for e in sorted(table, key=len, reverse=True) if e not in data.emoticons]
+    emoji_alt = "|".join(re.escape(e) for e in emoji)
     emoticon_alt = "|".join(re.escape(e) for e in sorted(data.emoticons, key=len, reverse=True))
     pattern = f"(?:{emoji_alt})"
+    emoticon_branch = rf"(?:(?<!\S)(?:{emoticon_alt})(?=\s|$|[.,!?]))" if emoticon_alt else "(?!)"
     if emoticon_alt:
-        pattern += rf"|(?:(?<!\S)(?:{emoticon_alt})(?=\s|$|[.,!?]))"
-    return re.compile(pattern), table
+        pattern += "|" + emoticon_branch
+    starts = "".join(sorted({re.escape(e[0]) for e in emoji}))
+    return _EmojiMatcher(
+        re.compile(pattern),
+        table,
+        re.compile(f"[{starts}]" if starts else "(?!)"),
+        re.compile(emoticon_branch),
+    )
 
 
 def emoji_valence(text: str) -> tuple[float, int]:
     """Return (summed valence, count) of the emoji and emoticons in `text`."""
-    pattern, table = _emoji_pattern()
+    matcher = _emoji_matcher()
+    text = text.replace("\ufe0f", "")
+    # The emoji alternation is slow to try at every position. Where no emoji can start,
+    # only the emoticon branch can match, and it matches the same as in the whole pattern.
+    if matcher.emoji_start.search(text) is None:
+        found = matcher.emoticons.findall(text)
+    else:
+        found = matcher.pattern.findall(text)
+    table = matcher.table
     total, count = 0.0, 0
-    for found in pattern.findall(text.replace("\ufe0f", "")):
-        total += table[found]
+    for key in found:
+        total += table[key]
         count += 1
     return total, count
 
@@ -133,15 +159,20 @@ class Lexicon:
         """Return (raw valence sum, number of polar hits) for `text` in this language."""
         doc = TextTokens.of(text)
         text = doc.text
-        raw_words = re.findall(r"[^\W_]+", text)
-        shouting = sum(1 for w in raw_words if len(w) > 1 and w.isupper())
-        mixed_case = 0 < shouting < len(raw_words)
-        caps = {w.lower() for w in raw_words if mixed_case and len(w) > 1 and w.isupper()}
-
         tokens = doc.tokens(self.accents)
         hits = self.words.scan(tokens)
-        contrast_at = max((i for i, t in enumerate(tokens) if t in self.contrast), default=-1)
         total = 0.0
+        caps: set[str] = set()
+        contrast_at = -1
+        if hits:  # caps and contrast only change the value of a hit
+            raw_words: list[str] = _RAW_WORD.findall(text)
+            shouting = [w for w in compress(raw_words, map(str.isupper, raw_words)) if len(w) > 1]
+            if 0 < len(shouting) < len(raw_words):  # mixed case: CAPS words stand out
+                caps = {w.lower() for w in shouting}
+            if not self.contrast.isdisjoint(tokens):
+                contrast_at = max(
+                    compress(range(len(tokens)), map(self.contrast.__contains__, tokens))
+                )
         consumed: set[int] = set()
         for hit in hits:
             value = hit.value
@@ -189,7 +220,7 @@ class LexiconSentimentScorer:
     def __init__(self, languages: Iterable[str] | None = None) -> None:
         wanted = tuple(languages) if languages is not None else available_languages()
         self._lexicons = {lang: Lexicon.load(lang) for lang in wanted}
-        _emoji_pattern()
+        _emoji_matcher()
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -131,6 +131,24 @@ def distribution(counts: dict[str, float]) -> dict[str, float]:
     return {emotion: scores[emotion] for emotion in EMOTIONS}
 
 
+# Hit counts are small whole numbers and most texts have none or one: a few hundred
+# distinct count vectors cover nearly every text, so their distributions are remembered.
+_DISTRIBUTIONS: dict[tuple[float, ...], dict[str, float]] = {}
+_DISTRIBUTIONS_LIMIT = 4_096
+
+
+def _distribution_of(counts: dict[str, float]) -> dict[str, float]:
+    """`distribution(counts)` for counts keyed by `FEELINGS` in order (a fresh dict)."""
+    key = tuple(counts.values())
+    found = _DISTRIBUTIONS.get(key)
+    if found is None:
+        found = distribution(counts)
+        if len(_DISTRIBUTIONS) >= _DISTRIBUTIONS_LIMIT:
+            _DISTRIBUTIONS.clear()
+        _DISTRIBUTIONS[key] = found
+    return dict(found)
+
+
 class LexiconEmotionScorer:
     """Scores emotions for the languages that have an emotion lexicon."""
 
@@ -172,7 +190,7 @@ class LexiconEmotionScorer:
         for hit in self._emoji.scan(text_of(text).replace("\ufe0f", "")):
             for emotion in hit.value:
                 counts[emotion] += 1.0
-        return distribution(counts)
+        return _distribution_of(counts)
 
     def _lexicon_for(self, text: str | TextTokens, language: str | None) -> EmotionLexicon:
         if language is None:

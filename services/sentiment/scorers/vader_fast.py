@@ -3,17 +3,20 @@
 The library re-lowers the whole word list inside every negation and idiom check (quadratic
 in the text length), strips punctuation through a Python call per word and walks every
 character of the text against the emoji table. `FastSentimentIntensityAnalyzer` keeps the
-library's lexicon, emoji table, constants and final `score_valence` step, and replaces
-`polarity_scores` with one pass that lowers each word once and uses set/dict lookups.
+library's lexicon, emoji table and constants, and replaces `polarity_scores` with one pass
+that works out each distinct token once (remembered), uses set/dict lookups, skips the
+rules that cannot apply, and redoes `score_valence` with the same float operations.
 Each rule below mirrors a library method; the comments say why the rewrite is equivalent.
 `tests/unit/sentiment/test_vader.py` checks exact equality against the library.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
-from itertools import compress, repeat
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from vaderSentiment import vaderSentiment as _vs
@@ -23,6 +26,35 @@ C_INCR: float = _vs.C_INCR
 _PUNCTUATION = string.punctuation  # what SentiText._strip_punc_if_word strips
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SHORT = 3  # _strip_punc_if_word keeps the token when len(stripped) <= 2
+
+
+_LOWER, _UPPER, _IN_LEXICON = itemgetter(0), itemgetter(1), itemgetter(2)
+TOKEN_MEMO_LIMIT = 30_000  # tokens remembered before the memo starts over
+
+
+class _TokenInfo(dict[str, tuple[str, bool, bool]]):
+    """Token -> (word.lower(), word.isupper(), word.lower() in lexicon), computed on access.
+
+    `word` is `SentiText._strip_punc_if_word(token)`: the token without surrounding
+    punctuation, or the token as it is when two characters or fewer would remain.
+    """
+
+    __slots__ = ("_lexicon",)
+
+    def __init__(self, lexicon: dict[str, float]) -> None:
+        super().__init__()
+        self._lexicon = lexicon
+
+    def __missing__(self, token: str) -> tuple[str, bool, bool]:
+        word = token.strip(_PUNCTUATION)
+        if len(word) < _SHORT:
+            word = token
+        lower = word.lower()
+        found = (lower, word.isupper(), lower in self._lexicon)
+        if len(self) >= TOKEN_MEMO_LIMIT:
+            self.clear()
+        self[token] = found
+        return found
 
 
 def _word_tuples(table: dict[str, Any]) -> dict[tuple[str, ...], Any]:
@@ -38,6 +70,8 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._booster: dict[str, float] = _vs.BOOSTER_DICT
+        # per-token answers; like the tables below, it assumes the lexicon is not edited later
+        self._token_info = _TokenInfo(self.lexicon)
         # negated([w]) is `w.lower() in NEGATE or "n't" in w.lower()`; lower() is idempotent
         # (checked over every code point), so testing the already lowered word is the same.
         self._negate = frozenset(_vs.NEGATE)
@@ -46,6 +80,12 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
         # Every multi-word key starts with one of these words; if none of the words an
         # idiom check looks at starts a key, no lookup there can match.
         self._idiom_heads = frozenset(k[0] for k in (*self._special, *self._booster_ngrams))
+        # Words that let a rule of `_valence` change a lexicon word's valence when they are
+        # the word itself or one of the three before it (the "n't" rule is checked apart).
+        self._rule_words = frozenset(
+            {*self._booster, *self._negate, *self._idiom_heads}
+            | {"no", "never", "so", "this", "without", "doubt", "least"}
+        )
         # The library replaces a character only when it is a key of `emojis`, so only the
         # one-character keys can ever fire. None of them is ASCII (checked), so an ASCII
         # text passes through unchanged.
@@ -83,34 +123,103 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
         if not text.isascii():
             text = self._replace_emojis(text)
         text = text.strip()
-        # SentiText._words_and_emoticons: strip punctuation from each token, but keep the
-        # token as it was when <= 2 chars remain. The maps run in C; only short results
-        # (a minority) take the Python fix-up loop.
+        # SentiText._words_and_emoticons, lower(), isupper() and the lexicon test are
+        # functions of the token alone: one memo lookup per token, all in C for the tokens
+        # seen before (social text is Zipfian), then C-level column picks.
         tokens = text.split()
         n = len(tokens)
-        words = list(map(str.strip, tokens, repeat(_PUNCTUATION, n)))
-        for i in compress(range(n), map(_SHORT.__gt__, map(len, words))):
-            words[i] = tokens[i]
-        lower = list(map(str.lower, words))
+        info = list(map(self._token_info.__getitem__, tokens))
+        lower: list[str] = list(map(_LOWER, info))
+        upper: list[bool] = list(map(_UPPER, info))
         # allcap_differential: 0 < n - caps < n  <=>  0 < caps < n.
-        caps = sum(map(str.isupper, words))
+        caps = sum(upper)
         is_cap_diff = 0 < caps < n
         lexicon = self.lexicon
         booster = self._booster
         # polarity_scores appends 0 for boosters and "kind of", sentiment_valence appends
         # 0 for words outside the lexicon; only the remaining words get a valence.
         sentiments: list[float] = [0] * n
-        for i in compress(range(n), map(lexicon.__contains__, lower)):
+        # A lowered word contains "n't" only if the text has "'t" or "'T": no other code
+        # point lowers to "'" or "t" (checked over all of them).
+        apostrophe = "'t" in text or "'T" in text
+        rule_words = self._rule_words
+        for i in compress(range(n), map(_IN_LEXICON, info)):
             item = lower[i]
             if item in booster or (item == "kind" and i < n - 1 and lower[i + 1] == "of"):
                 continue
-            sentiments[i] = self._valence(words, lower, i, is_cap_diff)
+            if apostrophe or not rule_words.isdisjoint(lower[i - 3 if i > 3 else 0 : i + 1]):
+                sentiments[i] = self._valence(upper, lower, i, is_cap_diff)
+                continue
+            # No rule applies: every step of `_valence` leaves the valence as it is, apart
+            # from the caps boost (adding the boosters' 0.0 to a non-zero valence is exact;
+            # lexicon values are at least 0.1 away from zero and the boost moves away from it).
+            valence = lexicon[item]
+            if is_cap_diff and upper[i]:
+                if valence > 0:
+                    valence += C_INCR
+                else:
+                    valence -= C_INCR
+            sentiments[i] = valence
         if "but" in lower:
             self._but(lower, sentiments)
-        return self.score_valence(sentiments, text)  # type: ignore[no-any-return]
+        return self._score_valence(sentiments, text)
 
-    def _valence(self, words: list[str], lower: list[str], i: int, is_cap_diff: bool) -> float:
-        """Body of `sentiment_valence` for a lexicon word, on pre-lowered words."""
+    def _score_valence(self, sentiments: list[float], text: str) -> dict[str, float]:
+        """The library's `score_valence`, with the same float operations in the same order.
+
+        Zeros add nothing to the positive and negative sums, so only the non-zero values
+        are walked; a text without any is neutral, which the library works out as below.
+        """
+        if not sentiments:
+            return {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
+        polar = list(filter(None, sentiments))  # the non-zero values, in order
+        if not polar:
+            # sum 0.0, compound normalize(0.0) == 0.0, neu = n / (0.0 + 0.0 + n) == 1.0
+            return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
+        sum_s = float(sum(sentiments))
+        # _punctuation_emphasis: _amplify_ep + _amplify_qm
+        ep_count = text.count("!")
+        if ep_count > 4:
+            ep_count = 4
+        qm_count = text.count("?")
+        qm_amplifier: float = 0
+        if qm_count > 1:
+            qm_amplifier = qm_count * 0.18 if qm_count <= 3 else 0.96
+        punct_emph_amplifier = ep_count * 0.292 + qm_amplifier
+        if sum_s > 0:
+            sum_s += punct_emph_amplifier
+        elif sum_s < 0:
+            sum_s -= punct_emph_amplifier
+        compound = _vs.normalize(sum_s)
+        # _sift_sentiment_scores
+        pos_sum = 0.0
+        neg_sum = 0.0
+        for sentiment_score in polar:
+            if sentiment_score > 0:
+                pos_sum += float(sentiment_score) + 1
+            if sentiment_score < 0:
+                neg_sum += float(sentiment_score) - 1
+        neu_count = len(sentiments) - len(polar)
+        if pos_sum > math.fabs(neg_sum):
+            pos_sum += punct_emph_amplifier
+        elif pos_sum < math.fabs(neg_sum):
+            neg_sum -= punct_emph_amplifier
+        total = pos_sum + math.fabs(neg_sum) + neu_count
+        pos = math.fabs(pos_sum / total)
+        neg = math.fabs(neg_sum / total)
+        neu = math.fabs(neu_count / total)
+        return {
+            "neg": round(neg, 3),
+            "neu": round(neu, 3),
+            "pos": round(pos, 3),
+            "compound": round(compound, 4),
+        }
+
+    def _valence(self, upper: list[bool], lower: list[str], i: int, is_cap_diff: bool) -> float:
+        """Body of `sentiment_valence` for a lexicon word, on pre-lowered words.
+
+        `upper[k]` is `words[k].isupper()`, `lower[k]` is `words[k].lower()`.
+        """
         lexicon = self.lexicon
         item = lower[i]
         n = len(lower)
@@ -123,7 +232,7 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
             or (i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor"))
         ):
             valence = lexicon[item] * N_SCALAR
-        if is_cap_diff and words[i].isupper():
+        if is_cap_diff and upper[i]:
             if valence > 0:
                 valence += C_INCR
             else:
@@ -143,7 +252,7 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
                 s = booster[prev]
                 if valence < 0:
                     s *= -1
-                if words[j].isupper() and is_cap_diff:
+                if upper[j] and is_cap_diff:
                     if valence > 0:
                         s += C_INCR
                     else:

@@ -81,3 +81,25 @@ def test_bad_weights_file_is_refused(tmp_path: Path) -> None:
     np.savez(path, weights=np.zeros(8), bias=0.0, neutral_band=0.2, hash_bits=18)
     with pytest.raises(ValueError, match="hash_bits"):
         ChineseSentimentScorer(path)
+
+
+def test_segment_cut_equals_jieba_lcut_with_and_without_remembered_blocks() -> None:
+    from services.sentiment import segment
+
+    texts = [
+        "充电宝起火了，要求召回！客服不理人，充电宝质量太差",
+        "很快，好吃，味道足，量大 #好吃# @user1 https://t.co/x iPhone15 Pro 2.5kg",
+        "",
+        "   ",
+        "abc def，中文English混合 100% 好评！！",
+    ]
+    tokenizer = segment.jieba_tokenizer()
+    for limit in (1, segment.BLOCK_MEMO_LIMIT):
+        segment._cut_cached.cache_clear()
+        saved, segment.BLOCK_MEMO_LIMIT = segment.BLOCK_MEMO_LIMIT, limit
+        try:
+            for text in texts * 2:
+                assert list(segment.cut(text)) == tokenizer.lcut(text)
+        finally:
+            segment.BLOCK_MEMO_LIMIT = saved
+    segment._cut_cached.cache_clear()

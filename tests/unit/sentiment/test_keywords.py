@@ -57,3 +57,28 @@ def test_hashtags_without_marks_is_empty() -> None:
 
     assert extract_hashtags("no tags at all") == []
     assert extract_hashtags("full width ＃タグ and #tag") == ["タグ", "tag"]
+
+
+def test_ascii_shortcut_equals_the_general_word_path() -> None:
+    from collections import Counter
+
+    from services.sentiment.keywords import _keyword_stopwords, _tokens
+
+    def general(text: str, language: str, limit: int) -> list[str]:
+        stop = _keyword_stopwords(language)
+        counts = Counter(w.lower() for w in _tokens(text.replace("#", " "), language))
+        kept = [w for w in counts if w not in stop]
+        return sorted(kept, key=counts.__getitem__, reverse=True)[:limit]
+
+    texts = [
+        "The Battery battery BATTERY died, the screen too; screen-time x-ray 4real",
+        "it's the DON'T won't won't rock-n-roll rock-n-roll ab abc abcd",
+        "Nothing but stopwords and the and of the",
+        "one two three one two one",
+    ]
+    for text in texts:
+        for language in ("en", "es", "und"):
+            for limit in (1, 3, 8):
+                assert extract_keywords(text, language, limit=limit) == general(
+                    text, language, limit
+                )

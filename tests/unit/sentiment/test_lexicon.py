@@ -162,3 +162,20 @@ def test_english_emotion_lexicon_catches_crisis_feelings(emotions: LexiconEmotio
     assert top("Found a cockroach in my salad, disgusting") == "disgust"
     assert top("The store opens at nine tomorrow") == "neutral"
     assert top("I'm not angry at all, love the new design") == "joy"
+
+
+def test_emoji_shortcut_finds_what_the_whole_pattern_finds() -> None:
+    import random
+
+    from services.sentiment.scorers.lexicon import _emoji_matcher
+
+    matcher = _emoji_matcher()
+    pieces = [*list(matcher.table)[:40], ":)", ":(", "<3", "xD", " ", "a", ".", "!", "\ufe0f", "é"]
+    rng = random.Random(4)
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 10)))
+        found = matcher.pattern.findall(text.replace("\ufe0f", ""))
+        expected_total = 0.0
+        for key in found:
+            expected_total += matcher.table[key]
+        assert emoji_valence(text) == (expected_total, len(found)), text

@@ -77,3 +77,54 @@ def test_scorers_give_the_same_result_for_shared_tokens_and_plain_text() -> None
         assert lexicon.score_one(doc, language) == lexicon.score_one(text, language)
         assert emotion.score_one(doc, language) == emotion.score_one(text, language)
         assert topics.match(doc, language) == topics.match(text, language)
+
+
+def _reference_scan(terms: dict[str, float], tokens: list[str]) -> list[tuple[int, int, str]]:
+    """The matching rules spelt out naively: longest phrase first, then exact, then prefix."""
+    parsed = [(term, tokenize(term.rstrip("*")), term.endswith("*")) for term in terms]
+
+    def matches(i: int, words: list[str], prefix: bool) -> bool:
+        window = tokens[i : i + len(words)]
+        if len(window) < len(words) or window[:-1] != words[:-1]:
+            return False
+        return window[-1].startswith(words[-1]) if prefix else window[-1] == words[-1]
+
+    hits, i = [], 0
+    while i < len(tokens):
+        phrases = [(len(w), t) for t, w, p in parsed if len(w) > 1 and matches(i, w, p)]
+        exact = [t for t, w, p in parsed if len(w) == 1 and not p and w[0] == tokens[i]]
+        prefixes = [(len(w[0]), t) for t, w, p in parsed if len(w) == 1 and p and matches(i, w, p)]
+        if phrases:
+            size, term = max(phrases)
+            hits.append((i, i + size, term))
+            i += size
+            continue
+        if exact or prefixes:
+            hits.append((i, i + 1, exact[0] if exact else max(prefixes)[1]))
+        i += 1
+    return hits
+
+
+def test_scan_equals_the_naive_rules_on_random_token_lists() -> None:
+    import random
+
+    rng = random.Random(11)
+    vocabulary = ["bad", "recall", "recalled", "rec", "record", "not", "working", "battery",
+                  "drain", "draining", "ok", ",", "x", "fine"]  # fmt: skip
+    for memo_limit in (3, 50_000):  # a memo that keeps starting over gives the same hits
+        table = TokenTable(TERMS)
+        table.memo_limit = memo_limit
+        for _ in range(400):
+            tokens = [rng.choice(vocabulary) for _ in range(rng.randrange(0, 12))]
+            got = [(h.start, h.end, h.term) for h in table.scan(tokens)]
+            assert got == _reference_scan(TERMS, tokens), tokens
+
+
+def test_tokenize_splits_at_every_apostrophe_like_the_two_step_split() -> None:
+    import re
+
+    pair = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[!?.,;:]")
+    for text in ["a'b'c d", "l’été, c'est 'cool'!", "rock'n'roll's", "'", "x''y", "don't."]:
+        folded = text.lower()
+        expected = [part for token in pair.findall(folded) for part in re.split("['’]", token)]
+        assert tokenize(text, accents=False) == expected

@@ -199,3 +199,14 @@ def test_scorer_uses_fast_analyzer_with_library_results(vader: VaderScorer) -> N
     assert type(exact._analyzer) is SentimentIntensityAnalyzer
     texts = _EDGE_CASES + _generated_texts(100, seed=5)
     assert vader.score(texts) == exact.score(texts)
+
+
+def test_token_memo_starting_over_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.sentiment.scorers import vader_fast
+
+    monkeypatch.setattr(vader_fast, "TOKEN_MEMO_LIMIT", 2)
+    library = SentimentIntensityAnalyzer()
+    fast = FastSentimentIntensityAnalyzer()
+    for text in _EDGE_CASES + _generated_texts(200, seed=9):
+        assert repr(fast.polarity_scores(text)) == repr(library.polarity_scores(text)), text
+    assert len(fast._token_info) <= 2
