@@ -14,7 +14,7 @@ from collections import Counter as CounterOf
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -131,17 +131,20 @@ class SentimentWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; commit each after its side effects.
 
-        Up to `prefetch` batches are decoded and enriched ahead of the one being written to
-        PostgreSQL and Kafka, so the enrichment stage never waits for the store. Batches are
-        still stored, published and committed in the order they were polled.
+        Three stages overlap: up to `prefetch` batches are decoded and enriched ahead, one
+        batch is written to PostgreSQL, and the batch stored before it is published and its
+        offsets committed. Batches are still stored, published and committed in the order
+        they were polled.
         """
         ahead: deque[tuple[list[Record], asyncio.Task[list[PreparedMention] | None]]] = deque()
+        publishing: asyncio.Task[bool] | None = None
         last_lag = 0.0
         try:
             while not stop.is_set():
                 while len(ahead) <= self._prefetch and not stop.is_set():
                     records = await self._consumer.poll(
-                        timeout_ms=0 if ahead else 500, max_records=self._batch_size
+                        timeout_ms=0 if ahead or publishing else 500,
+                        max_records=self._batch_size,
                     )
                     if not records:
                         break
@@ -152,26 +155,39 @@ class SentimentWorker:
                 if ahead:
                     records, enriching = ahead.popleft()
                     scored = await enriching
-                    if scored is None or not await self._persist_and_commit(records, scored, stop):
+                    if scored is None:
                         return  # stopping mid-retry: leave offsets uncommitted
+                    kept = await self._until_done(functools.partial(self._store, scored), stop)
+                    if kept is None or (publishing is not None and not await publishing):
+                        return
+                    publishing = asyncio.create_task(self._publish_and_commit(records, kept, stop))
+                elif publishing is not None:
+                    if not await publishing:
+                        return
+                    publishing = None
                 now = time.monotonic()
                 if now - last_lag > 5:
                     last_lag = now
                     await self._report_lag()
+            if publishing is not None:
+                await publishing
         finally:
-            for _, enriching in ahead:
-                enriching.cancel()
-            if ahead:
-                await asyncio.gather(*(task for _, task in ahead), return_exceptions=True)
+            pending: list[asyncio.Task[Any]] = [task for _, task in ahead]
+            if publishing is not None and not publishing.done():
+                pending.append(publishing)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
     async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""
-        return await self._persist(await self._prepare(records))
+        return await self._publish(await self._store(await self._prepare(records)))
 
-    async def _persist_and_commit(
-        self, records: Sequence[Record], scored: list[PreparedMention], stop: asyncio.Event
+    async def _publish_and_commit(
+        self, records: Sequence[Record], stored: list[PreparedMention], stop: asyncio.Event
     ) -> bool:
-        if await self._until_done(lambda: self._persist(scored), stop) is None:
+        if await self._until_done(functools.partial(self._publish, stored), stop) is None:
             return False
         await self._consumer.commit(records)
         if self._on_batch:
@@ -220,23 +236,18 @@ class SentimentWorker:
                 raise _Transient("kafka", kafka_exc) from kafka_exc
         return batch.prepared
 
-    async def _persist(self, prepared: list[PreparedMention]) -> list[PreparedMention]:
-        """Store and publish enriched mentions (raises on retryable failures)."""
-        if not prepared:
+    async def _publish(self, stored: list[PreparedMention]) -> list[PreparedMention]:
+        """Publish stored mentions on the scored topic (raises on retryable failures)."""
+        if not stored:
             return []
-        t0 = time.perf_counter()
-        prepared = await self._store(prepared)
-        self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        started = time.perf_counter()
         try:
-            await self._producer.send_many(
-                self._scored_topic, ((p.key, p.payload) for p in prepared)
-            )
+            await self._producer.send_many(self._scored_topic, ((p.key, p.payload) for p in stored))
         except BrokerUnavailable as exc:
             raise _Transient("kafka", exc) from exc
-        self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
-        self._count(prepared)
-        return prepared
+        self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - started)
+        self._count(stored)
+        return stored
 
     def _count(self, prepared: list[PreparedMention]) -> None:
         """Metrics per label, language, brand and emotion (one increment per combination)."""
@@ -265,6 +276,14 @@ class SentimentWorker:
 
     async def _store(self, scored: list[PreparedMention]) -> list[PreparedMention]:
         """Store the batch; a record the database refuses is dead-lettered, not retried."""
+        if not scored:
+            return []
+        started = time.perf_counter()
+        kept = await self._store_all(scored)
+        self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - started)
+        return kept
+
+    async def _store_all(self, scored: list[PreparedMention]) -> list[PreparedMention]:
         try:
             async with transaction(self._engine) as session:
                 await store_prepared(session, scored)
