@@ -16,7 +16,7 @@ class SentimentSettings(CommonSettings):
         default="crisiswatch-sentiment", description="consumer group of the sentiment workers"
     )
     sentiment_batch_size: int = Field(
-        default=500, ge=1, le=10_000, description="records per processed batch"
+        default=1000, ge=1, le=10_000, description="records per processed batch"
     )
     sentiment_enrich_processes: int = Field(
         default=1,
