@@ -11,10 +11,9 @@ import functools
 import logging
 import time
 from collections import Counter as CounterOf
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -33,6 +32,7 @@ from shared.metrics import observe_many
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_LAG_EVERY_S = 5.0  # how often consumer lag is measured
 
 
 class _Transient(Exception):
@@ -110,7 +110,6 @@ class SentimentWorker:
         group_id: str,
         batch_size: int = 500,
         retry_max_s: float = 30.0,
-        prefetch: int = 2,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._consumer = consumer
@@ -125,60 +124,65 @@ class SentimentWorker:
         self._group_id = group_id
         self._batch_size = batch_size
         self._retry_max_s = retry_max_s
-        self._prefetch = max(0, prefetch)
         self._on_batch = on_batch
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; commit each after its side effects.
 
-        Three stages overlap: up to `prefetch` batches are decoded and enriched ahead, one
-        batch is written to PostgreSQL, and the batch stored before it is published and its
-        offsets committed. Batches are still stored, published and committed in the order
-        they were polled.
+        Three stages overlap: a feeder polls and enriches batches, the loop below writes
+        them to PostgreSQL, and the batch stored before is published and its offsets
+        committed. At most one enriched batch waits for the store, and the feeder blocks
+        behind it, so under load batches grow to `batch_size` instead of queueing up while
+        the enrichment stays busy. Batches are stored, published and committed in the
+        order they were polled.
         """
-        ahead: deque[tuple[list[Record], asyncio.Task[list[PreparedMention] | None]]] = deque()
+        enriched: asyncio.Queue[tuple[list[Record], list[PreparedMention]]] = asyncio.Queue(1)
+        feeder = asyncio.create_task(self._feed(enriched, stop))
         publishing: asyncio.Task[bool] | None = None
         last_lag = 0.0
         try:
-            while not stop.is_set():
-                while len(ahead) <= self._prefetch and not stop.is_set():
-                    records = await self._consumer.poll(
-                        timeout_ms=0 if ahead or publishing else 500,
-                        max_records=self._batch_size,
-                    )
-                    if not records:
-                        break
-                    enriching = asyncio.create_task(
-                        self._until_done(functools.partial(self._prepare, records), stop)
-                    )
-                    ahead.append((records, enriching))
-                if ahead:
-                    records, enriching = ahead.popleft()
-                    scored = await enriching
-                    if scored is None:
-                        return  # stopping mid-retry: leave offsets uncommitted
+            while True:
+                taking = asyncio.ensure_future(enriched.get())
+                done, _ = await asyncio.wait({taking, feeder}, timeout=_LAG_EVERY_S,
+                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                if taking in done:
+                    records, scored = taking.result()
                     kept = await self._until_done(functools.partial(self._store, scored), stop)
                     if kept is None or (publishing is not None and not await publishing):
-                        return
+                        return  # stopping mid-retry: leave offsets uncommitted
                     publishing = asyncio.create_task(self._publish_and_commit(records, kept, stop))
-                elif publishing is not None:
-                    if not await publishing:
-                        return
-                    publishing = None
+                else:
+                    taking.cancel()
+                    if feeder in done:
+                        feeder.result()  # raises what stopped the feeder, if anything
+                        break  # stopping
                 now = time.monotonic()
-                if now - last_lag > 5:
+                if now - last_lag > _LAG_EVERY_S:
                     last_lag = now
                     await self._report_lag()
             if publishing is not None:
                 await publishing
         finally:
-            pending: list[asyncio.Task[Any]] = [task for _, task in ahead]
-            if publishing is not None and not publishing.done():
-                pending.append(publishing)
+            pending = [feeder, *([publishing] if publishing is not None else [])]
             for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _feed(
+        self,
+        enriched: asyncio.Queue[tuple[list[Record], list[PreparedMention]]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Poll and enrich batches into `enriched` until `stop` is set."""
+        while not stop.is_set():
+            records = await self._consumer.poll(timeout_ms=500, max_records=self._batch_size)
+            if not records:
+                continue
+            scored = await self._until_done(functools.partial(self._prepare, records), stop)
+            if scored is None:
+                return
+            await enriched.put((records, scored))
 
     async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""
