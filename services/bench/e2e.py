@@ -232,7 +232,11 @@ async def _drain(pipe: Pipeline, brand: str, expected: int, timeout_s: float) ->
 async def ramp(
     pipe: Pipeline, steps: tuple[float, ...], *, seconds: float, grace: float
 ) -> list[Step]:
-    """Step the offered load up until the backlog grows; return every step run."""
+    """Step the offered load up until the backlog grows; return every step run.
+
+    The pipeline is drained before returning, also when the top step was held (a held step
+    may leave up to a second of backlog), so whatever runs next starts from idle.
+    """
     out: list[Step] = []
     for rate in steps:
         brand = f"e2e{pipe.run}n{pipe.counter}r{int(rate)}"  # fresh per ramp and step
@@ -241,8 +245,9 @@ async def ramp(
         backlog = offered.accepted - await pipe.stored(brand)
         held = backlog <= rate * 1.0 and offered.rate >= 0.9 * rate and not offered.refused
         out.append(Step(rate, offered.rate, backlog, held, offered.refused))
-        if not held:
+        if not held or rate == steps[-1]:
             await _drain(pipe, brand, offered.accepted, timeout_s=30)  # leave no backlog behind
+        if not held:
             break
     return out
 
