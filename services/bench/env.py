@@ -64,4 +64,21 @@ async def bench_env(settings: CommonSettings | None = None) -> AsyncIterator[Ben
         await asyncio.to_thread(upgrade, base, database=database)
         yield BenchEnv(run_id, database, base.bootstrap_servers, base)
     finally:
-        await _admin(base, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await _drop(base, database)
+
+
+async def _drop(settings: CommonSettings, database: str, attempts: int = 20) -> None:
+    """Drop the run's database. FORCE ends our own sessions but may not end an autovacuum
+    worker (a superuser process) that is busy in it: wait for that to finish and retry."""
+    import asyncio
+
+    from sqlalchemy.exc import ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            await _admin(settings, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            return
+        except ProgrammingError as exc:
+            if "pg_signal_backend" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
