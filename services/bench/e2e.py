@@ -254,7 +254,9 @@ async def ramp(
 
 async def visible_latencies(pipe: Pipeline, *, rate: float, seconds: float) -> list[float]:
     """Seconds from HTTP accept to the scored row visible in PostgreSQL, per mention."""
-    brand = f"e2e{pipe.run}lat{int(rate)}"
+    # Fresh per run: the poll below reads this brand's rows, and a brand carried over from
+    # the previous run would make each poll (and the process it shares) ever heavier.
+    brand = f"e2e{pipe.run}lat{pipe.counter}r{int(rate)}"
     accept_times: dict[str, float] = {}
     visible: dict[str, float] = {}
 
