@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -62,20 +63,18 @@ class KeyPartitioner:
     """
 
     def __init__(self, max_keys: int = 4096) -> None:
-        self._hashes: dict[bytes, int] = {}
-        self._max_keys = max_keys
+        self._hash = functools.lru_cache(maxsize=max_keys)(_key_hash)
         self._random = DefaultPartitioner()
 
     def __call__(self, key: bytes | None, partitions: Sequence[int]) -> int:
         """The partition of `key` among `partitions` (sorted partition ids)."""
         if key is None:
             return int(self._random(None, partitions, partitions))
-        hashed = self._hashes.get(key)
-        if hashed is None:
-            if len(self._hashes) >= self._max_keys:
-                self._hashes.clear()
-            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
-        return partitions[hashed % len(partitions)]
+        return partitions[self._hash(key) % len(partitions)]
+
+
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 class EventProducer:

@@ -115,18 +115,8 @@ def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:
     return ranked[:limit]
 
 
-_FOLDED: dict[str, str] = {}
-
-
-def _folded(word: str) -> str:
-    """`fold(word)`, remembered (bounded): the stopword check of a non-ASCII word."""
-    found = _FOLDED.get(word)
-    if found is None:
-        found = fold(word)
-        if len(_FOLDED) >= _FOLDED_LIMIT:
-            _FOLDED.clear()
-        _FOLDED[word] = found
-    return found
+# `fold(word)`, remembered (bounded): the stopword check of a non-ASCII word.
+_folded = functools.lru_cache(maxsize=_FOLDED_LIMIT)(fold)
 
 
 def _strip_noise(text: str) -> str:
