@@ -12,6 +12,12 @@ A scale is *hot* when its robust z passes its threshold and the series' own surp
 bar, the count passes its floor and the lift over expected passes `min_ratio`; an alert
 fires after `persist_minutes` of hot bins, or at once when the short z passes `z_burst`,
 and re-arms after `rearm_minutes` with every scale calm.
+
+The surprise bar ignores a brand's routine daily peaks, but routine peaks come on
+ordinary days. When the last `day_window_hours` run `z_day` above the same hours on
+recent days (`detect.daily`), the day itself is news and that rise stands in for
+persistence: one short-window bin past `z_sustain` pages (`confirmed`), with no
+surprise bar.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import Alert, from_epoch, to_epoch
 from services.alerting.detect.baseline import BaselineConfig, SeasonalBaseline
+from services.alerting.detect.daily import DailyConfig, DayOverDay
 
 RULE = "volume_spike"
 SCALES: tuple[str, ...] = ("short", "mid", "long", "shift")
@@ -70,6 +77,9 @@ class SpikeConfig:
     rearm_minutes: float = 120.0
     warmup_hours: float = 6.0
     unlearned_penalty: float = 0.5
+    z_day: float = 3.0
+    day_window_hours: float = 12.0
+    day_history_days: int = 7
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     @property
@@ -122,6 +132,10 @@ class SpikeConfig:
     def scale_z(self) -> tuple[float, ...]:
         """Base z threshold of each scale in `SCALES`."""
         return (self.z_sustain, self.z_mid, self.z_long, self.z_shift)
+
+    def daily(self) -> DailyConfig:
+        """Config of the day-over-day comparison behind the `confirmed` rule."""
+        return DailyConfig(window_hours=self.day_window_hours, days=self.day_history_days)
 
     def shift_baseline(self) -> BaselineConfig:
         """Baseline config of the level-shift scale: the same, with a slow level."""
@@ -176,6 +190,7 @@ class SpikeDetector:
         self.mid = SeasonalBaseline(self.config.baseline)
         self.long = SeasonalBaseline(self.config.baseline)
         self.shift = SeasonalBaseline(self.config.shift_baseline())
+        self.daily = DayOverDay(self.config.daily())
         # (epoch, long count) pairs not yet learned by `shift`: a guard band, so a rise
         # that ramps up over a few hours is still compared with the level before it.
         self.pending: deque[tuple[float, float]] = deque()
@@ -245,6 +260,7 @@ class SpikeDetector:
         # for as long as it sits in the rolling windows and is never learned as normal.
         self.window.append(value / lift)
         del self.window[: -cfg.shift_window_bins]
+        z_day = self.daily.update(epoch, value / lift)
 
         counts: list[float] = []
         zs: list[float] = []
@@ -283,11 +299,12 @@ class SpikeDetector:
         sustained = [n >= k for n, k in zip(self.streaks, cfg.scale_persist_bins, strict=True)]
         short_ok = counts[0] >= cfg.min_count and ratios[0] >= cfg.min_ratio
         burst = short_ok and zs[0] >= max(cfg.z_burst * penalty, floors[0])
+        confirmed = short_ok and z_day >= cfg.z_day and zs[0] >= cfg.z_sustain * penalty
         score = max(z * cfg.z_sustain / t for z, t in zip(zs, cfg.scale_z, strict=True))
         fire = self.debounce.step(
             epoch,
             hot=credible and any(sustained),
-            burst=credible and burst,
+            burst=credible and (burst or confirmed),
             calm=max(zs) < cfg.rearm_z,
             k=1,
             cooldown_s=cfg.cooldown_minutes * 60,
@@ -310,6 +327,8 @@ class SpikeDetector:
             window_minutes=cfg.window_minutes,
             expected_lift=lift,
             surprise_floor=round(max(floors), 3),
+            z_day=round(z_day, 3),
+            confirmed=confirmed and not burst,
             hot=[name for name, hot in zip(SCALES, sustained, strict=True) if hot],
         )
         return Alert(
@@ -334,6 +353,7 @@ class SpikeDetector:
             "peaks": [list(p) for p in self.peaks],
             "pending": [list(p) for p in self.pending],
             "streaks": list(self.streaks),
+            "daily": self.daily.to_dict(),
         }
 
     @classmethod
@@ -356,6 +376,8 @@ class SpikeDetector:
         if "shift" in data and _shift_window(stored) == config.shift_window_minutes:
             det.shift = SeasonalBaseline.from_dict(data["shift"], config.shift_baseline())
             det.pending = deque((float(a), float(b)) for a, b in data.get("pending", []))
+        if "daily" in data and DailyConfig(**data["daily"]["config"]) == config.daily():
+            det.daily = DayOverDay.from_dict(data["daily"])
         det.debounce = Debounce.from_dict(data["debounce"])
         det.streaks = [int(v) for v in data.get("streaks", [])] or [0] * len(SCALES)
         det.window = [float(v) for v in data["window"]][-config.shift_window_bins :]

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.alerting.detect._debounce import Debounce
+from services.alerting.detect.alert import to_epoch
+from services.alerting.detect.daily import DailyConfig, DayOverDay
 from services.alerting.detect.spikes import SpikeDetector, preset, rolling_count
 from tests.unit.alerting.conftest import START, series
 
@@ -161,7 +163,9 @@ def test_slow_level_shift_alerts_on_the_shift_scale() -> None:
         k = i - at
         lift = 1.0 + 2.0 * min(1.0, k / ramp) if 0 <= k < ramp + hold else 1.0
         lifted.append((ts, v * lift))
-    alerts = _run(SpikeDetector(preset("balanced", bin_seconds=300)), lifted)
+    # Without the day-over-day rule, which would page this rise earlier on its own.
+    cfg = replace(preset("balanced", bin_seconds=300), z_day=float("inf"))
+    alerts = _run(SpikeDetector(cfg), lifted)
     assert len(alerts) == 1 and "shift" in alerts[0].details["hot"]
     assert points[at][0] <= alerts[0].ts <= points[at + ramp + hold][0]
 
@@ -193,3 +197,65 @@ def test_rearm_needs_calm_to_last() -> None:
     assert not step(3, True, False)
     assert [step(t, False, True) for t in (4, 5, 6)] == [False, False, False]
     assert step(7, True, False)
+
+
+def _day_z(points: list, det: DayOverDay | None = None) -> list[float]:
+    det = det or DayOverDay()
+    return [det.update(to_epoch(ts), v) for ts, v in points]
+
+
+def _lift(points: list, start: int, stop: int, factor: float) -> list:
+    return [(ts, v * factor if start <= i < stop else v) for i, (ts, v) in enumerate(points)]
+
+
+def test_day_over_day_waits_for_a_week_then_flags_only_a_busier_day() -> None:
+    days = 9
+    points = series(days * 288, 40.0, seed=11, step_s=300)
+    zs = _day_z(points)
+    warm = (7 * 288) + 144  # seven compared days plus one window
+    assert all(z == 0.0 for z in zs[:warm])
+    assert max(abs(z) for z in zs[warm:]) < 3.0
+    busy = _day_z(_lift(points, (days - 1) * 288, days * 288, 1.6))
+    assert max(busy[(days - 1) * 288 + 144 :]) > 3.0
+
+
+def test_day_over_day_state_round_trips() -> None:
+    points = _lift(series(9 * 288, 40.0, seed=12, step_s=300), 8 * 288, 9 * 288, 1.5)
+    det = DayOverDay(DailyConfig(window_hours=6.0))
+    _day_z(points[:2000], det)
+    restored = DayOverDay.from_dict(json.loads(json.dumps(det.to_dict())))
+    assert _day_z(points[2000:], restored) == _day_z(points[2000:], det)
+
+
+def _confirmed_only(**overrides: float) -> SpikeDetector:
+    never = 1e9
+    cfg = preset("balanced", bin_seconds=300)
+    cfg = replace(cfg, z_burst=never, z_mid=never, z_long=never, z_shift=never)
+    return SpikeDetector(replace(cfg, **overrides))
+
+
+def test_one_modest_burst_pages_only_on_a_day_already_busier_than_usual() -> None:
+    days, at = 10, 10 * 288 - 20
+    quiet = series(days * 288, 40.0, seed=13, step_s=300)
+    busy = _lift(quiet, at - 144, at + 1, 1.5)
+
+    def burst(points: list) -> list:
+        return [(ts, 2.5 * v if i == at else v) for i, (ts, v) in enumerate(points)]
+
+    assert _run(_confirmed_only(), burst(quiet)) == []
+    assert _run(_confirmed_only(z_day=float("inf")), burst(busy)) == []
+    assert _run(_confirmed_only(), busy) == []
+    alerts = _run(_confirmed_only(), burst(busy))
+    assert len(alerts) == 1 and alerts[0].ts == quiet[at][0]
+    assert alerts[0].details["confirmed"] and alerts[0].details["z_day"] >= 3.0
+
+
+def test_state_saved_before_the_day_over_day_rule_restores(steady: list) -> None:
+    det = SpikeDetector(preset("balanced"))
+    _run(det, steady[:2000])
+    legacy = json.loads(json.dumps(det.to_dict()))
+    legacy.pop("daily")
+    restored = SpikeDetector.from_dict(legacy)
+    assert restored.daily.slots == {} and restored.daily.z == 0.0
+    same = SpikeDetector.from_dict(det.to_dict())
+    assert same.daily.to_dict() == det.daily.to_dict()
