@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -24,6 +23,7 @@ from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
 from services.sentiment import routes as sentiment_routes
 from shared.db.engine import create_engine
+from shared.heap import freeze_startup_objects
 from shared.process_metrics import register_process_metrics
 
 DESCRIPTION = """Social listening and crisis detection: push mentions, query trends, work
@@ -62,10 +62,7 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
                     stop=stop,
                 )
             )
-        # Everything loaded at start-up lives as long as the process: keep it out of the
-        # cyclic collector's full passes, which otherwise stall requests for tens of ms.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -175,12 +175,27 @@ _REBUILD_SQL = text(
 )
 
 
+# Author keys are per minute (services/sentiment/author_keys.py): rebuild whole minutes, for
+# every brand, from the mentions that remain.
 _REBUILD_AUTHORS_SQL = text(
     """
-    INSERT INTO mention_rollup_authors (brand, minute, topic, platform, language, author_id)
-    SELECT DISTINCT k.brand, k.minute, t.topic, m.platform, m.language, m.author_id
+    INSERT INTO mention_rollup_authors (minute, author_key)
+    SELECT DISTINCT k.minute, crisiswatch_author_key(b.brand, k.minute, t.topic, m.platform,
+                                                     m.language, m.author_id)
+    FROM unnest(CAST(:minutes AS timestamptz[])) AS k(minute)
+    JOIN mentions m ON m.created_at >= k.minute
+        AND m.created_at < k.minute + interval '1 minute'
+    CROSS JOIN LATERAL unnest(m.brands) AS b(brand)
+    CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
+    ON CONFLICT DO NOTHING
     """
-    + _KEY_MENTIONS
+)
+_DELETE_AUTHORS_SQL = text(
+    "DELETE FROM mention_rollup_authors WHERE minute = ANY(CAST(:minutes AS timestamptz[]))"
+)
+_DELETE_ROLLUPS_SQL = text(
+    "DELETE FROM mention_rollups WHERE (brand, minute) IN (SELECT * FROM "
+    "unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[])))"
 )
 
 
@@ -190,17 +205,11 @@ async def rebuild_rollups(session: AsyncSession, keys: Sequence[tuple[str, datet
     if not unique:
         return 0
     params = {"brands": [b for b, _ in unique], "minutes": [m for _, m in unique]}
-    for table, rebuild in (
-        ("mention_rollups", _REBUILD_SQL),
-        ("mention_rollup_authors", _REBUILD_AUTHORS_SQL),
-    ):
-        # The table name is one of the two constants above; values are bound parameters.
-        delete_sql = (
-            f"DELETE FROM {table} WHERE (brand, minute) IN (SELECT * FROM "  # noqa: S608
-            "unnest(CAST(:brands AS varchar[]), CAST(:minutes AS timestamptz[])))"
-        )
-        await session.execute(text(delete_sql).bindparams(**params))
-        await session.execute(rebuild.bindparams(**params))
+    await session.execute(_DELETE_ROLLUPS_SQL.bindparams(**params))
+    await session.execute(_REBUILD_SQL.bindparams(**params))
+    minutes = {"minutes": sorted({m for _, m in unique})}
+    await session.execute(_DELETE_AUTHORS_SQL.bindparams(**minutes))
+    await session.execute(_REBUILD_AUTHORS_SQL.bindparams(**minutes))
     await rebuild_coarse_rollups(session, unique)
     return len(unique)
 

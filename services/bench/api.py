@@ -8,6 +8,7 @@ from services.api import bench_queries
 from services.bench.env import BenchEnv
 from services.bench.figures import Figure
 from shared.db.engine import create_engine
+from shared.heap import freeze_startup_objects
 
 TARGET_MS = 100.0
 
@@ -18,8 +19,7 @@ async def api_figures(env: BenchEnv, *, mentions: int, days: int, repeats: int) 
     # The API server freezes its start-up heap (services/api/app.py); do the same with this
     # process's heap, which also holds earlier stages' models, so the collector scans a heap
     # of the server's size, not the whole benchmark's.
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()
     try:
         result = await bench_queries.run_bench(
             engine, mentions=mentions, days=days, repeats=repeats

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections.abc import Collection
@@ -25,6 +26,7 @@ from services.sentiment.stage import EnrichStage
 from services.sentiment.worker import SentimentWorker
 from shared import serde
 from shared.db.engine import create_engine
+from shared.heap import freeze_startup_objects
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.schemas import Mention
 
@@ -168,10 +170,14 @@ async def scoring_figures(
         for r in range(repeats)
     ]
     stage = await build_stage(settings, None)
+    # A worker process holds no such data set: keep it out of the collector's passes, as
+    # the service keeps its start-up heap (services/sentiment/service.py).
+    freeze_startup_objects()
     try:
         await stage.enrich([serde.dumps(m) for m in mentions_runs[0][: min(500, n)]])  # warm-up
         worker = [await worker_rate(env, stage, m) for m in mentions_runs]
     finally:
+        gc.unfreeze()
         await stage.close()
     enricher = await asyncio.to_thread(Enricher.from_settings, settings)
     bare_enricher_rate(enricher, mentions_runs[0][: min(500, n)])  # warm-up

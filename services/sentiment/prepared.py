@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from services.sentiment.author_keys import author_key
 from shared import serde
 from shared.schemas import EMOTIONS, ScoredMention
 
@@ -57,6 +58,9 @@ class PreparedMention(NamedTuple):
     reach: int
     author_id: str
     ingested_at: datetime
+    # `author_key` of each rollup row this mention counts in: every brand with topic ''
+    # (all topics) and then each of its topics.
+    author_keys: tuple[int, ...]
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -77,6 +81,12 @@ _ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
 def array_literal(values: Sequence[str]) -> str:
     """`values` as a PostgreSQL text array literal: `{"a","b \\"c\\""}`."""
+    if not values:
+        return "{}"
+    joined = '","'.join(values)
+    # Only the separators hold quotes and nothing holds a backslash: nothing to escape.
+    if "\\" not in joined and joined.count('"') == 2 * (len(values) - 1):
+        return '{"' + joined + '"}'
     return "{" + ",".join(map(_quoted, values)) + "}"
 
 
@@ -109,6 +119,7 @@ def prepare(scored: ScoredMention) -> PreparedMention:
     m = scored.mention
     s = scored.sentiment
     label = s.label if s else "unscored"
+    minute = minute_of(m.created_at)
     return PreparedMention(
         platform=m.platform,
         external_id=m.external_id,
@@ -117,7 +128,7 @@ def prepare(scored: ScoredMention) -> PreparedMention:
         payload=serde.dumps(scored),
         record=mention_record(scored),
         brands=tuple(m.brands),
-        minute=minute_of(m.created_at),
+        minute=minute,
         topics=tuple(scored.topics),
         language=scored.language,
         label=label,
@@ -134,4 +145,9 @@ def prepare(scored: ScoredMention) -> PreparedMention:
         reach=m.author_reach or 0,
         author_id=m.author_id,
         ingested_at=m.ingested_at,
+        author_keys=tuple(
+            author_key(brand, minute, topic, m.platform, scored.language, m.author_id)
+            for brand in m.brands
+            for topic in ("", *scored.topics)
+        ),
     )

@@ -13,6 +13,7 @@ from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.stage import EnrichStage, ProcessStage, ThreadStage
 from services.sentiment.worker import SentimentWorker
 from shared.db.engine import create_engine, wait_for_database
+from shared.heap import freeze_startup_objects
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
 from shared.process_metrics import register_process_metrics
@@ -93,6 +94,7 @@ async def _consume(
         retry_max_s=settings.sentiment_retry_max_s,
     )
     log.info("sentiment worker consuming %s", settings.topic_raw)
+    freeze_startup_objects()
     try:
         await worker.run(stop)
     finally:

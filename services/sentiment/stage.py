@@ -23,6 +23,7 @@ from services.sentiment.enrich import Enricher
 from services.sentiment.prepared import PreparedMention, prepare
 from shared import serde
 from shared.errors import InvalidRecord
+from shared.heap import freeze_startup_objects
 from shared.schemas import Mention
 
 
@@ -83,6 +84,7 @@ def _init_child(settings: SentimentSettings, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     _child_enricher = Enricher.from_settings(settings)
+    freeze_startup_objects()
 
 
 def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -215,37 +215,29 @@ async def _grow_rollups(conn: asyncpg.Connection, new: Sequence[PreparedMention]
         await _upsert_additive(conn, model, unit, coarse)
 
 
-AuthorKey = tuple[str, datetime, str, str, str, str]
-# Insert the (rollup key, author) pairs; return the positions of those that were new. The
-# pairs arrive as one JSON array of arrays: one parameter for the driver to encode, instead
-# of six arrays whose every element it would inspect.
-_INSERT_AUTHORS = """
-WITH given AS (
-    SELECT (e->>0)::varchar AS brand, (e->>1)::timestamptz AS minute, (e->>2)::varchar AS topic,
-           (e->>3)::varchar AS platform, (e->>4)::varchar AS language,
-           (e->>5)::varchar AS author_id, position
-    FROM json_array_elements($1::text::json) WITH ORDINALITY AS g(e, position)
-), added AS (
-    INSERT INTO mention_rollup_authors (brand, minute, topic, platform, language, author_id)
-    SELECT brand, minute, topic, platform, language, author_id FROM given ORDER BY position
-    ON CONFLICT DO NOTHING
-    RETURNING brand, minute, topic, platform, language, author_id
+# Insert the (minute, author key) pairs, two int8 arrays as text literals; return the keys
+# that were new. Ordered by (minute, key): concurrent workers lock in the same order.
+_INSERT_AUTHORS = (
+    "INSERT INTO mention_rollup_authors (minute, author_key) "
+    "SELECT to_timestamp(epoch), key "
+    "FROM unnest($1::text::int8[], $2::text::int8[]) AS given(epoch, key) "
+    "ORDER BY epoch, key ON CONFLICT DO NOTHING RETURNING author_key"
 )
-SELECT g.position FROM given g JOIN added a USING (brand, minute, topic, platform, language,
-                                                   author_id)
-"""
 
 
-def author_keys(mentions: Sequence[PreparedMention]) -> list[AuthorKey]:
-    """Sorted distinct (rollup key, author) pairs of `mentions`."""
-    return sorted(
-        {
-            (brand, p.minute, topic, p.platform, p.language, p.author_id)
-            for p in mentions
-            for brand in p.brands
-            for topic in ("", *p.topics)
-        }
-    )  # fmt: skip
+def author_pairs(mentions: Sequence[PreparedMention]) -> dict[int, RollupKey]:
+    """The rollup row of each author key of `mentions` (see `PreparedMention.author_keys`)."""
+    rows: dict[int, RollupKey] = {}
+    for p in mentions:
+        keys = iter(p.author_keys)
+        for brand in p.brands:
+            for topic in ("", *p.topics):
+                rows[next(keys)] = (brand, p.minute, topic, p.platform, p.language)
+    return rows
+
+
+def _int_array(values: Iterable[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 async def _count_new_authors(
@@ -256,12 +248,13 @@ async def _count_new_authors(
     The primary key makes this exact with concurrent workers: only one insert of an
     (key, author) pair succeeds, so only one worker counts it.
     """
-    keys = author_keys(mentions)
-    if not keys:
+    rows = author_pairs(mentions)
+    if not rows:
         return Counter()
-    # Positions, not the returned values: the driver maps some timestamps to +-infinity.
-    rows = await conn.fetch(_INSERT_AUTHORS, serde.dumps(keys).decode())
-    return Counter(keys[r[0] - 1][:5] for r in rows)
+    epochs = {key: int(row[1].timestamp()) for key, row in rows.items()}
+    keys = sorted(rows, key=lambda k: (epochs[k], k))
+    added = await conn.fetch(_INSERT_AUTHORS, _int_array(epochs[k] for k in keys), _int_array(keys))
+    return Counter(rows[r[0]] for r in added)
 
 
 async def rebuild_coarse_rollups(

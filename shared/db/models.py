@@ -116,19 +116,16 @@ class RollupRow(_RollupMeasures, Base):
 
 
 class RollupAuthorRow(Base):
-    """Each author seen per minute rollup key: distinct authors grow only by new rows."""
+    """Each author seen per minute rollup row, as a 64-bit key of (row, author).
+
+    Distinct authors grow only by new rows; see services/sentiment/author_keys.py.
+    """
 
     __tablename__ = "mention_rollup_authors"
-    __table_args__ = (
-        PrimaryKeyConstraint("brand", "minute", "topic", "platform", "language", "author_id"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("minute", "author_key"),)
 
-    brand: Mapped[str] = mapped_column(String(64))
     minute: Mapped[datetime] = mapped_column(TZ)
-    topic: Mapped[str] = mapped_column(String(64))
-    platform: Mapped[str] = mapped_column(String(32))
-    language: Mapped[str] = mapped_column(String(16))
-    author_id: Mapped[str] = mapped_column(String(128))
+    author_key: Mapped[int] = mapped_column(BigInteger)
 
 
 class HourlyRollupRow(_RollupMeasures, Base):

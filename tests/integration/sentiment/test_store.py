@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.privacy import erase_author
 from services.ingest.config import DEV_PSEUDONYM_SECRET
+from services.ingest.normalize import pseudonymize
+from services.sentiment.author_keys import author_key
 from services.sentiment.store import ALL_DIMENSIONS
 from shared.db.engine import transaction
 from shared.db.models import HourlyRollupRow, MentionRow, RollupRow
@@ -30,6 +32,44 @@ async def _minute_rollup(engine: AsyncEngine, brand: str, topic: str = "") -> tu
             )
         ).all()
     return sum(r[0] for r in rows), sum(r[1] for r in rows)
+
+
+async def _author_keys_stored(engine: AsyncEngine, brand: str, authors: list[str]) -> int:
+    """How many of the authors' keys (brand, MINUTE, all topics, x, en) are stored."""
+    keys = [author_key(brand, MINUTE, "", "x", "en", a) for a in authors]
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM mention_rollup_authors "
+                    "WHERE minute = :m AND author_key = ANY(:keys)"
+                ),
+                {"m": MINUTE, "keys": keys},
+            )
+        ).scalar_one()
+
+
+async def test_author_key_is_the_same_in_python_and_sql(db_engine: AsyncEngine) -> None:
+    pairs = [
+        ("acme", MINUTE, "", "x", "en", "a_1"),
+        ("Acme Corp", MINUTE + timedelta(minutes=7), "recall", "reddit", "zh", "a_é中🔥"),
+        ('q"uote', datetime(1999, 12, 31, 23, 59, tzinfo=UTC), "x\\y", "bluesky", "und", "a"),
+        ("acme", datetime(2038, 1, 19, 3, 15, tzinfo=UTC), "data_privacy", "x", "en", "z" * 128),
+    ]
+    async with db_engine.connect() as conn:
+        for pair in pairs:
+            in_sql = (
+                await conn.execute(
+                    text("SELECT crisiswatch_author_key(:b, :m, :t, :p, :l, :a)"),
+                    dict(zip("bmtpla", pair, strict=True)),
+                )
+            ).scalar_one()
+            assert in_sql == author_key(*pair), pair
+    # Every part of the pair changes the key.
+    base = pairs[0]
+    variants = {author_key(*base[:i], f"{base[i]}!" if i != 1 else MINUTE + timedelta(minutes=1),
+                           *base[i + 1 :]) for i in range(6)}  # fmt: skip
+    assert len(variants | {author_key(*base)}) == 7
 
 
 async def test_rollups_count_volume_and_distinct_authors_exactly(
@@ -168,17 +208,12 @@ async def test_erasure_rebuilds_volume_and_authors(db_engine: AsyncEngine, uniqu
     await store(db_engine, items)
     assert await _minute_rollup(db_engine, brand) == (6, 4)
     async with transaction(db_engine) as session:
-        await erase_author(session, f"gone-{unique}", "x", DEV_PSEUDONYM_SECRET)
+        report = await erase_author(session, f"gone-{unique}", "x", DEV_PSEUDONYM_SECRET)
     assert await _minute_rollup(db_engine, brand) == (3, 3)
-    # The erased author left no trace in the per-minute author table either.
-    async with db_engine.connect() as conn:
-        left = (
-            await conn.execute(
-                text("SELECT count(*) FROM mention_rollup_authors WHERE brand = :b"),
-                {"b": brand},
-            )
-        ).scalar_one()
-    assert left == 3
+    # The erased author left no trace in the per-minute author table either; the others stay.
+    stays = [pseudonymize("x", f"stays{i}", DEV_PSEUDONYM_SECRET.encode()) for i in (3, 4, 5)]
+    assert await _author_keys_stored(db_engine, brand, [report.author_id]) == 0
+    assert await _author_keys_stored(db_engine, brand, stays) == 3
     # New mentions after the erasure still count authors incrementally.
     await store(
         db_engine,
