@@ -7,7 +7,7 @@ event loop only moves plain tuples and bytes: the Kafka payload is already encod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -46,7 +46,8 @@ class PreparedMention(NamedTuple):
     kind: str
     key: bytes  # Kafka partition key
     payload: bytes  # the ScoredMention as published on the scored topic
-    record: tuple[Any, ...]  # the `mentions` row in MENTION_COLUMNS order, JSON as text
+    copy_line: bytes  # the `mentions` row in MENTION_COLUMNS order, in COPY text format
+    update_values: tuple[Any, ...]  # UPDATED_COLUMNS values (`updated` events only, else ())
     brands: tuple[str, ...]
     minute: datetime
     topics: tuple[str, ...]
@@ -58,9 +59,11 @@ class PreparedMention(NamedTuple):
     reach: int
     author_id: str
     ingested_at: datetime
-    # `author_key` of each rollup row this mention counts in: every brand with topic ''
-    # (all topics) and then each of its topics.
-    author_keys: tuple[int, ...]
+    # The minute rollup rows this mention counts in: (brand, minute, topic, platform,
+    # language) for each brand with topic '' (all topics) and then each of its topics.
+    rollup_keys: tuple[tuple[str, datetime, str, str, str], ...]
+    author_keys: tuple[int, ...]  # `author_key` of this mention's author in each of them
+    minute_epoch: int  # `minute` in seconds since the epoch
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -96,6 +99,55 @@ def _quoted(value: str) -> str:
     return f'"{value}"'
 
 
+# Columns an `updated` event rewrites (an edit or new engagement counts).
+UPDATED_COLUMNS: tuple[str, ...] = (
+    "text", "likes", "shares", "replies", "views", "sentiment_label", "sentiment_score",
+    "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords",
+)  # fmt: skip
+_UPDATED_INDEX = tuple(MENTION_COLUMNS.index(c) for c in UPDATED_COLUMNS)
+# COPY text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_field(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format (text, bool, int, float, datetime, None)."""
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
+    convert = _COPY_FORMATS.get(type(value))
+    if convert is None:
+        raise TypeError(f"no COPY text form for {type(value).__name__}")
+    return convert(value)
+
+
+_COPY_FORMATS: dict[type, Callable[[Any], str]] = {
+    type(None): lambda _: "\\N",
+    bool: lambda v: "t" if v else "f",
+    int: int.__repr__,
+    float: float.__repr__,  # the shortest text that reads back as the same double
+    datetime: datetime.isoformat,
+}
+
+
+def copy_line(record: Sequence[Any]) -> bytes:
+    """`record` as one line of COPY text format."""
+    try:
+        line = "\t".join([v if type(v) is str else _COPY_FORMATS[type(v)](v) for v in record])
+    except KeyError:  # a subclass of a known type: the general path below handles it
+        line = ""
+    # Values rarely hold a character to escape: look for one in the whole line at once
+    # (each NULL brings one backslash).
+    if (
+        line.count("\\") != record.count(None)
+        or "\n" in line
+        or "\r" in line
+        or line.count("\t") != len(record) - 1
+    ):
+        line = "\t".join(map(copy_field, record))
+    return (line + "\n").encode()
+
+
 def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
     """The `mentions` row for `scored` in `MENTION_COLUMNS` order (JSON and arrays as text)."""
     m = scored.mention
@@ -120,13 +172,20 @@ def prepare(scored: ScoredMention) -> PreparedMention:
     s = scored.sentiment
     label = s.label if s else "unscored"
     minute = minute_of(m.created_at)
+    record = mention_record(scored)
+    rollup_keys = tuple(
+        (brand, minute, topic, m.platform, scored.language)
+        for brand in m.brands
+        for topic in ("", *scored.topics)
+    )
     return PreparedMention(
         platform=m.platform,
         external_id=m.external_id,
         kind=m.kind,
         key=m.key,
         payload=serde.dumps(scored),
-        record=mention_record(scored),
+        copy_line=copy_line(record),
+        update_values=(tuple(record[i] for i in _UPDATED_INDEX) if m.kind == "updated" else ()),
         brands=tuple(m.brands),
         minute=minute,
         topics=tuple(scored.topics),
@@ -145,9 +204,7 @@ def prepare(scored: ScoredMention) -> PreparedMention:
         reach=m.author_reach or 0,
         author_id=m.author_id,
         ingested_at=m.ingested_at,
-        author_keys=tuple(
-            author_key(brand, minute, topic, m.platform, scored.language, m.author_id)
-            for brand in m.brands
-            for topic in ("", *scored.topics)
-        ),
+        rollup_keys=rollup_keys,
+        author_keys=tuple(author_key(*key, m.author_id) for key in rollup_keys),
+        minute_epoch=int(minute.timestamp()),
     )

@@ -169,7 +169,33 @@ async def test_updated_event_rewrites_the_row_without_growing_rollups(
     assert await _minute_rollup(db_engine, brand) == (1, 1)
 
 
-AWKWARD = ['say "hi"', "back\\slash", "a,b", "{braces}", "NULL", "", " spaced ", "日本語", '\\"']
+AWKWARD = ['say "hi"', "back\\slash", "a,b", "{braces}", "NULL", "", " spaced ", "日本語", '\\"',
+           "tab\there", "new\nline\r\n", "\\N", "\\t"]  # fmt: skip
+
+
+async def test_every_column_keeps_awkward_values_exactly(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    """Rows travel in COPY text format: tabs, newlines, backslashes and \\N must survive."""
+    brand = f"copy-{unique}"
+    awkward_text = "line one\n\tindented \\N back\\slash\r\nend 🔥 \\\\"
+    item = scored(brand=brand, external_id="c1\tx", created_at=MINUTE, text=awkward_text,
+                  keywords=AWKWARD, emotions={"anger": 0.1 + 0.2})  # fmt: skip
+    item = item.model_copy(
+        update={"mention": item.mention.model_copy(update={"source": {"q": 'a\\b\t"c"'}})}
+    )
+    assert (await store(db_engine, [item])).inserted == 1
+    query = select(
+        MentionRow.text, MentionRow.keywords, MentionRow.source, MentionRow.emotions,
+        MentionRow.author_handle, MentionRow.url, MentionRow.created_at,
+    ).where(MentionRow.external_id == f"c1\tx@{brand}")  # fmt: skip
+    async with db_engine.connect() as conn:
+        row = (await conn.execute(query)).one()
+    assert row.text == awkward_text
+    assert row.keywords == AWKWARD
+    assert row.source == {"q": 'a\\b\t"c"'}
+    assert row.emotions == {"anger": 0.1 + 0.2}  # the float reads back bit for bit
+    assert (row.author_handle, row.url, row.created_at) == ("@user1", None, MINUTE)
 
 
 async def test_array_columns_keep_awkward_strings_exactly(
