@@ -283,10 +283,12 @@ class EventConsumer:
 
     async def commit(self, records: Sequence[Record]) -> None:
         """Commit the offsets just past `records` (the side effects for them are done)."""
-        offsets: dict[TopicPartition, int] = {}
+        last: dict[tuple[str, int], int] = {}
         for rec in records:
-            tp = TopicPartition(rec.topic, rec.partition)
-            offsets[tp] = max(offsets.get(tp, 0), rec.offset + 1)
+            where = (rec.topic, rec.partition)
+            if rec.offset >= last.get(where, -1):
+                last[where] = rec.offset
+        offsets = {TopicPartition(*where): offset + 1 for where, offset in last.items()}
         # A rebalance may have revoked partitions since the poll: their records go to the new
         # owner, which replays them (idempotent store), so skip them instead of crashing.
         assigned = self._consumer.assignment()

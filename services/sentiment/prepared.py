@@ -58,7 +58,7 @@ class PreparedMention(NamedTuple):
     engagement: int
     reach: int
     author_id: str
-    ingested_at: datetime
+    ingested_epoch: float  # when ingest accepted the mention, seconds since the epoch
     # The minute rollup rows this mention counts in: (brand, minute, topic, platform,
     # language) for each brand with topic '' (all topics) and then each of its topics.
     rollup_keys: tuple[tuple[str, datetime, str, str, str], ...]
@@ -203,7 +203,7 @@ def prepare(scored: ScoredMention) -> PreparedMention:
         engagement=m.engagement.total,
         reach=m.author_reach or 0,
         author_id=m.author_id,
-        ingested_at=m.ingested_at,
+        ingested_epoch=m.ingested_at.timestamp(),
         rollup_keys=rollup_keys,
         author_keys=tuple(author_key(*key, m.author_id) for key in rollup_keys),
         minute_epoch=int(minute.timestamp()),

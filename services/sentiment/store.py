@@ -191,8 +191,9 @@ def _additive_upsert(table: str, time_column: str, with_authors: bool) -> str:
     keys = [c.format(time=time_column) for c in _KEY_COLUMNS]
     columns = [*keys, *ADDITIVE, *(["distinct_authors"] if with_authors else [])]
     key_types = ["varchar", "timestamptz", "varchar", "varchar", "varchar"]
-    measure_types = ["int8" if c in _INTEGER else "float8" for c in ADDITIVE]
-    types = [*key_types, *measure_types, *(["int4"] if with_authors else [])]
+    # Measures arrive as JSON floats (sums of floats); counts are whole numbers in them.
+    measure_types = ["float8::int8" if c in _INTEGER else "float8" for c in ADDITIVE]
+    types = [*key_types, *measure_types, *(["float8::int4"] if with_authors else [])]
     values = ", ".join(f"(e->>{i})::{t}" for i, t in enumerate(types))
     added = [*ADDITIVE, *(["distinct_authors"] if with_authors else [])]
     updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in added)
@@ -204,23 +205,12 @@ def _additive_upsert(table: str, time_column: str, with_authors: bool) -> str:
     )
 
 
-_IS_INTEGER = tuple(c in _INTEGER for c in ADDITIVE)
-
-
 async def _upsert_additive(
     conn: asyncpg.Connection, model: Any, time_column: str, sums: dict[RollupKey, Measures]
 ) -> None:
     # Sorted keys: concurrent workers lock rollup rows in the same order (no deadlocks).
-    with_authors = model is RollupRow
-    rows = []
-    for key in sorted(sums):
-        acc = sums[key]
-        row: list[Any] = [*key]
-        row.extend(int(v) if integer else v for v, integer in zip(acc, _IS_INTEGER, strict=False))
-        if with_authors:
-            row.append(int(acc[_AUTHORS]))
-        rows.append(row)
-    sql = _additive_upsert(model.__tablename__, time_column, with_authors)
+    rows = [[*key, *sums[key]] for key in sorted(sums)]
+    sql = _additive_upsert(model.__tablename__, time_column, model is RollupRow)
     await conn.execute(sql, serde.dumps(rows).decode())
 
 
@@ -244,10 +234,11 @@ async def _grow_rollups(conn: asyncpg.Connection, new: Sequence[PreparedMention]
 # Insert the (minute, author key) pairs, two int8 arrays as text literals; return the keys
 # that were new. Ordered by (minute, key): concurrent workers lock in the same order.
 _INSERT_AUTHORS = (
-    "INSERT INTO mention_rollup_authors (minute, author_key) "
+    "WITH added AS (INSERT INTO mention_rollup_authors (minute, author_key) "
     "SELECT to_timestamp(epoch), key "
     "FROM unnest($1::text::int8[], $2::text::int8[]) AS given(epoch, key) "
-    "ORDER BY epoch, key ON CONFLICT DO NOTHING RETURNING author_key"
+    "ORDER BY epoch, key ON CONFLICT DO NOTHING RETURNING author_key) "
+    "SELECT coalesce(array_agg(author_key), '{}') FROM added"
 )
 
 
@@ -269,8 +260,8 @@ async def _count_new_authors(
         return Counter()
     rows = dict(zip(keys, chain.from_iterable(p.rollup_keys for p in mentions), strict=True))
     epochs = chain.from_iterable(repeat(p.minute_epoch, len(p.author_keys)) for p in mentions)
-    added = await conn.fetch(_INSERT_AUTHORS, _int_array(epochs), _int_array(keys))
-    return Counter(rows[r[0]] for r in added)
+    added = await conn.fetchval(_INSERT_AUTHORS, _int_array(epochs), _int_array(keys))
+    return Counter(map(rows.__getitem__, added))
 
 
 async def rebuild_coarse_rollups(

@@ -255,20 +255,16 @@ class SentimentWorker:
 
     def _count(self, prepared: list[PreparedMention]) -> None:
         """Metrics per label, language, brand and emotion (one increment per combination)."""
-        by_label: CounterOf[tuple[str, str]] = CounterOf()
-        by_brand: CounterOf[tuple[str, str]] = CounterOf()
-        by_emotion: CounterOf[tuple[str, str]] = CounterOf()
-        now = datetime.now(UTC)
-        latencies = []
-        for p in prepared:
-            by_label[(p.label, p.language)] += 1
-            for brand in p.brands:
-                by_brand[(brand, p.label)] += 1
-                if p.emotion:
-                    by_emotion[(brand, p.emotion)] += 1
-            latency = (now - p.ingested_at).total_seconds()
-            if 0 <= latency < 86_400:  # replays of old history are not pipeline latency
-                latencies.append(latency)
+        by_label = CounterOf((p.label, p.language) for p in prepared)
+        by_brand = CounterOf((b, p.label) for p in prepared for b in p.brands)
+        by_emotion = CounterOf((b, p.emotion) for p in prepared if p.emotion for b in p.brands)
+        now = datetime.now(UTC).timestamp()
+        latencies = [
+            latency
+            for p in prepared
+            # replays of old history are not pipeline latency
+            if 0 <= (latency := now - p.ingested_epoch) < 86_400
+        ]
         observe_many(self._metrics.end_to_end_seconds, latencies)
         for counts, metric in (
             (by_label, self._metrics.scored),
