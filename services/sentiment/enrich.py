@@ -185,6 +185,8 @@ class Enricher:
 def _keywords(mention: Mention, language: str, limit: int) -> list[str]:
     tags = mention.hashtags or extract_hashtags(mention.text)
     words = extract_keywords(mention.text, language, limit=limit)
+    if not tags:  # the words are distinct and at most `limit`: nothing to merge or cut
+        return words
     return list(dict.fromkeys([*(f"#{t}" for t in tags[:limit]), *words]))[: limit * 2]
 
 

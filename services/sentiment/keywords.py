@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from itertools import compress, filterfalse
+from itertools import filterfalse
 from pathlib import Path
 
 import yaml
@@ -26,13 +26,18 @@ _WEIBO_TAG = re.compile(r"[#＃]([^#＃\s]{1,64})[#＃]")
 _TAG = re.compile(r"(?<![\w&/])[#＃](\w+)")
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@\w+|\S+@\S+\.\w+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’-][^\W_]+)*")
-# `_WORD` on lower-cased ASCII text, spelt with ranges (cheaper to match than categories)
-_ASCII_WORD = re.compile(r"[a-z][a-z0-9]*(?:['-][a-z0-9]+)*")
+# The `_WORD` matches of three characters or more in lower-cased ASCII text, spelt with
+# ranges (cheaper than categories). `[a-z][a-z0-9]*(?:['-][a-z0-9]+)*` is `_WORD` there;
+# the lookahead holds exactly when its greedy match from that letter is that long, and a
+# shorter word is skipped as a whole (no match can start inside it and run past its end).
+_ASCII_KEYWORD = re.compile(
+    r"[a-z](?=[a-z0-9]{2}|[a-z0-9]?['-][a-z0-9])[a-z0-9]*(?:['-][a-z0-9]+)*"
+)
+_HANDLE = re.compile(r"(?<!\w)@\w+")
 _KANJI_KATAKANA_RUN = re.compile(r"[\u30a0-\u30ff\u4e00-\u9fff]{2,}")
 # Only "w", "W" and "." lower-case to "w" and "." (checked over every code point), so this
 # finds "www." in `text` exactly when `text.lower()` contains it, without lowering a copy.
 _WWW = re.compile(r"www\.", re.IGNORECASE)
-_AT_LEAST_THREE = (2).__lt__  # keyword length filter, as a C callable for `map`
 _FOLDED_LIMIT = 50_000  # non-ASCII words whose folded form is remembered
 
 
@@ -100,8 +105,7 @@ def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:
     if cleaned.isascii() and language not in {"zh", "ja"}:
         # ASCII letters lower-case to letters: lowering first finds the same (lowered)
         # words, and `fold` of a lowered ASCII word is the word itself.
-        words: list[str] = _ASCII_WORD.findall(cleaned.lower())
-        words = list(compress(words, map(_AT_LEAST_THREE, map(len, words))))
+        words: list[str] = _ASCII_KEYWORD.findall(cleaned.lower())
         distinct = dict.fromkeys(words)
         if len(distinct) == len(words):  # every word once: the ranking is the text order
             return list(filterfalse(stop.__contains__, distinct))[:limit]
@@ -121,6 +125,18 @@ _folded = functools.lru_cache(maxsize=_FOLDED_LIMIT)(fold)
 
 def _strip_noise(text: str) -> str:
     """Blank URLs, @handles and e-mail addresses (skipping the regex when none can occur)."""
-    if "@" in text or "://" in text or _WWW.search(text):
+    url = "://" in text or _WWW.search(text)
+    if "@" not in text:
+        return _NOISE.sub(" ", text) if url else text
+    if url or not handles_only(text):
         return _NOISE.sub(" ", text)
-    return text
+    return _HANDLE.sub(" ", text)  # the other branches of `_NOISE` cannot match
+
+
+def handles_only(text: str) -> bool:
+    """True when every "@" starts `text` or follows a space: no e-mail address can match.
+
+    (An e-mail address needs a non-space right before its "@"; a tab or newline before
+    one gives False, which only costs the caller the full pattern.)
+    """
+    return text.count("@") == text.count(" @") + text.startswith("@")

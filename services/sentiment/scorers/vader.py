@@ -16,6 +16,7 @@ NEGATIVE_THRESHOLD = -0.05
 # VADER's cost grows with text length; the head of a long article carries its tone, and an
 # uncapped 40,000-character text would stall the hot path.
 MAX_CHARS = 5_000
+SCORE_MEMO_LIMIT = 50_000  # distinct compounds (4 decimals: at most 20,001) remembered
 
 
 class VaderScorer:
@@ -42,6 +43,9 @@ class VaderScorer:
         self._analyzer: SentimentIntensityAnalyzer = (
             SentimentIntensityAnalyzer() if exact_library else FastSentimentIntensityAnalyzer()
         )
+        # compound -> its (frozen) score, for the thresholds in `_memo_for`
+        self._memo: dict[float | str, SentimentScore] = {}
+        self._memo_for = (positive_threshold, negative_threshold)
 
     def supports(self, language: str) -> bool:
         """True for English only: the lexicon and its rules are English."""
@@ -53,10 +57,31 @@ class VaderScorer:
 
     def score_one(self, text: str) -> SentimentScore:
         """Score a single text."""
-        compound = self._analyzer.polarity_scores(text[: self.max_chars])["compound"]
+        analyzer = self._analyzer
+        text = text[: self.max_chars]
+        if isinstance(analyzer, FastSentimentIntensityAnalyzer):
+            compound = analyzer.compound(text)
+        else:
+            compound = analyzer.polarity_scores(text)["compound"]
+        # The score is a function of the compound (4 decimals): remember each one built.
+        # `-0.0 == 0.0` as a key, so a zero is keyed by its repr to keep its sign.
+        key = compound if compound else repr(compound)
+        thresholds = (self.positive_threshold, self.negative_threshold)
+        if thresholds != self._memo_for:
+            self._memo, self._memo_for = {}, thresholds
+        found = self._memo.get(key)
+        if found is None:
+            found = self._build(compound)
+            if len(self._memo) >= SCORE_MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+    def _build(self, compound: float) -> SentimentScore:
         label, confidence = self.decide(compound)
         # model_construct skips validation: every field is in range by construction and
-        # validation would cost a noticeable share of the per-text budget.
+        # validation would cost a noticeable share of the per-text budget. The model is
+        # frozen, so one instance can stand for every text with the same compound.
         return SentimentScore.model_construct(
             label=label, score=compound, confidence=confidence, scorer=self.name
         )

@@ -120,6 +120,21 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
         """Same dict as the library's `polarity_scores` (neg, neu, pos, compound)."""
         if type(text) is not str:  # the library's odd paths for non-str input
             return super().polarity_scores(text)  # type: ignore[no-any-return]
+        sentiments, text = self._sentiments(text)
+        return self._score_valence(sentiments, text)
+
+    def compound(self, text: Any) -> float:
+        """`polarity_scores(text)["compound"]`, without working out neg, neu and pos."""
+        if type(text) is not str:
+            return super().polarity_scores(text)["compound"]  # type: ignore[no-any-return]
+        sentiments, text = self._sentiments(text)
+        if not any(sentiments):  # no text, or no polar word: see `_score_valence`
+            return 0.0
+        sum_s, _ = self._emphasised_sum(sentiments, text)
+        return round(_vs.normalize(sum_s), 4)
+
+    def _sentiments(self, text: str) -> tuple[list[float], str]:
+        """Each word's valence (0 for most), and the stripped text the scores look at."""
         if not text.isascii():
             text = self._replace_emojis(text)
         text = text.strip()
@@ -162,7 +177,7 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
             sentiments[i] = valence
         if "but" in lower:
             self._but(lower, sentiments)
-        return self._score_valence(sentiments, text)
+        return sentiments, text
 
     def _score_valence(self, sentiments: list[float], text: str) -> dict[str, float]:
         """The library's `score_valence`, with the same float operations in the same order.
@@ -176,20 +191,7 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
         if not polar:
             # sum 0.0, compound normalize(0.0) == 0.0, neu = n / (0.0 + 0.0 + n) == 1.0
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
-        sum_s = float(sum(sentiments))
-        # _punctuation_emphasis: _amplify_ep + _amplify_qm
-        ep_count = text.count("!")
-        if ep_count > 4:
-            ep_count = 4
-        qm_count = text.count("?")
-        qm_amplifier: float = 0
-        if qm_count > 1:
-            qm_amplifier = qm_count * 0.18 if qm_count <= 3 else 0.96
-        punct_emph_amplifier = ep_count * 0.292 + qm_amplifier
-        if sum_s > 0:
-            sum_s += punct_emph_amplifier
-        elif sum_s < 0:
-            sum_s -= punct_emph_amplifier
+        sum_s, punct_emph_amplifier = self._emphasised_sum(sentiments, text)
         compound = _vs.normalize(sum_s)
         # _sift_sentiment_scores
         pos_sum = 0.0
@@ -214,6 +216,25 @@ class FastSentimentIntensityAnalyzer(_vs.SentimentIntensityAnalyzer):  # type: i
             "pos": round(pos, 3),
             "compound": round(compound, 4),
         }
+
+    @staticmethod
+    def _emphasised_sum(sentiments: list[float], text: str) -> tuple[float, float]:
+        """The valence sum moved away from zero by "!" and "?" emphasis, and that emphasis."""
+        sum_s = float(sum(sentiments))
+        # _punctuation_emphasis: _amplify_ep + _amplify_qm
+        ep_count = text.count("!")
+        if ep_count > 4:
+            ep_count = 4
+        qm_count = text.count("?")
+        qm_amplifier: float = 0
+        if qm_count > 1:
+            qm_amplifier = qm_count * 0.18 if qm_count <= 3 else 0.96
+        punct_emph_amplifier = ep_count * 0.292 + qm_amplifier
+        if sum_s > 0:
+            sum_s += punct_emph_amplifier
+        elif sum_s < 0:
+            sum_s -= punct_emph_amplifier
+        return sum_s, punct_emph_amplifier
 
     def _valence(self, upper: list[bool], lower: list[str], i: int, is_cap_diff: bool) -> float:
         """Body of `sentiment_valence` for a lexicon word, on pre-lowered words.

@@ -82,3 +82,56 @@ def test_ascii_shortcut_equals_the_general_word_path() -> None:
                 assert extract_keywords(text, language, limit=limit) == general(
                     text, language, limit
                 )
+
+
+def test_ascii_keyword_pattern_keeps_exactly_the_words_of_three_or_more() -> None:
+    import random
+    import re
+
+    from services.sentiment.keywords import _ASCII_KEYWORD
+
+    word = re.compile(r"[a-z][a-z0-9]*(?:['-][a-z0-9]+)*")  # `_WORD` on lowered ASCII
+    rng = random.Random(8)
+    for _ in range(3_000):
+        text = "".join(rng.choice("ab1'- .") for _ in range(rng.randrange(0, 25)))
+        expected = [w for w in word.findall(text) if len(w) >= 3]
+        assert _ASCII_KEYWORD.findall(text) == expected, text
+
+
+def test_noise_shortcut_equals_the_full_pattern() -> None:
+    import random
+
+    from services.sentiment.keywords import _NOISE, _strip_noise, handles_only
+
+    assert handles_only("@a hi @b") and handles_only("no at sign")
+    assert not handles_only("mail a@b.co") and not handles_only("tab\t@x")
+    pieces = ["@user1", "a@b.co", "x@y", "\t@z", "@@", "@", " ", "www.x.org", "WWW.Y", "://", "ab"]
+    rng = random.Random(2)
+    for _ in range(3_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 8)))
+        assert _strip_noise(text) == _NOISE.sub(" ", text), text
+
+
+def test_mention_keywords_put_hashtags_first() -> None:
+    from datetime import UTC, datetime
+
+    from services.sentiment.enrich import _keywords
+    from shared.schemas import Mention
+
+    def mention(text: str, tags: list[str]) -> Mention:
+        now = datetime.now(UTC)
+        return Mention(
+            platform="x",
+            external_id="1",
+            author_id="a",
+            text=text,
+            created_at=now,
+            brands=["acme"],
+            hashtags=tags,
+        )
+
+    text = "battery Battery fire recall refund scam phone screen"
+    words = extract_keywords(text, "en", limit=3)
+    assert _keywords(mention(text, []), "en", 3) == words == ["battery", "fire", "recall"]
+    assert _keywords(mention(text + " #Fire", []), "en", 3) == ["#fire", *words]
+    assert _keywords(mention(text, ["a", "a", "b"]), "en", 3) == ["#a", "#b", *words]

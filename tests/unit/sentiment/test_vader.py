@@ -210,3 +210,23 @@ def test_token_memo_starting_over_changes_nothing(monkeypatch: pytest.MonkeyPatc
     for text in _EDGE_CASES + _generated_texts(200, seed=9):
         assert repr(fast.polarity_scores(text)) == repr(library.polarity_scores(text)), text
     assert len(fast._token_info) <= 2
+
+
+def test_compound_alone_matches_the_library_exactly() -> None:
+    library = SentimentIntensityAnalyzer()
+    fast = FastSentimentIntensityAnalyzer()
+    for text in _EDGE_CASES + _generated_texts(300, seed=3):
+        assert repr(fast.compound(text)) == repr(library.polarity_scores(text)["compound"]), text
+
+
+def test_remembered_scores_keep_the_sign_of_zero_and_follow_thresholds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scorer = VaderScorer()
+    compounds = iter([0.0, -0.0, 0.3, 0.3])
+    monkeypatch.setattr(scorer._analyzer, "compound", lambda text: next(compounds))
+    zero, negative_zero = scorer.score_one("a"), scorer.score_one("b")
+    assert (repr(zero.score), repr(negative_zero.score)) == ("0.0", "-0.0")
+    assert scorer.score_one("c").label == "positive"
+    scorer.positive_threshold = 0.5  # a changed threshold must not reuse the old score
+    assert scorer.score_one("d").label == "neutral"
