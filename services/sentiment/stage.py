@@ -52,6 +52,10 @@ def enrich_values(enricher: Enricher, values: Sequence[bytes]) -> EnrichedBatch:
 class EnrichStage(Protocol):
     """Turns a batch of raw record values into prepared mentions."""
 
+    # How many batches the worker may hand over at once (a pool keeps its processes busy
+    # with the next batch while the slowest part of the current one finishes).
+    concurrent_batches: int
+
     async def enrich(self, values: Sequence[bytes]) -> EnrichedBatch:
         """Decode, enrich and prepare `values` (order kept)."""
         ...
@@ -63,6 +67,8 @@ class EnrichStage(Protocol):
 
 class ThreadStage:
     """Enrichment in a thread of this process (tests, and when processes are set to 0)."""
+
+    concurrent_batches = 1  # one enricher, used by one thread at a time
 
     def __init__(self, enricher: Enricher) -> None:
         self._enricher = enricher
@@ -104,6 +110,7 @@ class ProcessStage:
     """Enrichment spread over `processes` child processes, each with its own scorers."""
 
     MIN_CHUNK = 64  # smaller chunks cost more in hand-over than they save
+    concurrent_batches = 2
 
     def __init__(self, settings: SentimentSettings, processes: int) -> None:
         if processes < 1:

@@ -11,6 +11,7 @@ import functools
 import logging
 import time
 from collections import Counter as CounterOf
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -174,15 +175,41 @@ class SentimentWorker:
         enriched: asyncio.Queue[tuple[list[Record], list[PreparedMention]]],
         stop: asyncio.Event,
     ) -> None:
-        """Poll and enrich batches into `enriched` until `stop` is set."""
-        while not stop.is_set():
-            records = await self._consumer.poll(timeout_ms=500, max_records=self._batch_size)
-            if not records:
-                continue
-            scored = await self._until_done(functools.partial(self._prepare, records), stop)
-            if scored is None:
-                return
-            await enriched.put((records, scored))
+        """Poll and enrich batches into `enriched` (in poll order) until `stop` is set.
+
+        With a backlog (the last batch polled was full), up to `concurrent_batches` of the
+        stage are enriched at once, so an enrichment process that finished its part of one
+        batch starts on the next instead of waiting. Without one, the next poll waits for
+        the batch in hand: records gather into one larger batch instead of many small ones
+        that would each pay the store's per-batch cost and add latency.
+        """
+        enriching: deque[tuple[list[Record], asyncio.Task[list[PreparedMention] | None]]]
+        enriching = deque()
+        backlog = False
+        try:
+            while not stop.is_set():
+                if not enriching or (backlog and len(enriching) < self._stage.concurrent_batches):
+                    # Only wait for records when nothing is being enriched.
+                    records = await self._consumer.poll(
+                        timeout_ms=0 if enriching else 500, max_records=self._batch_size
+                    )
+                    backlog = len(records) >= self._batch_size
+                    if records:
+                        step = functools.partial(self._prepare, records)
+                        task = asyncio.create_task(self._until_done(step, stop))
+                        enriching.append((records, task))
+                        continue
+                if not enriching:
+                    continue
+                records, task = enriching.popleft()
+                scored = await task
+                if scored is None:
+                    return
+                await enriched.put((records, scored))
+        finally:
+            for _, task in enriching:
+                task.cancel()
+            await asyncio.gather(*(task for _, task in enriching), return_exceptions=True)
 
     async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""

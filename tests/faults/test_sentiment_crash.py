@@ -6,6 +6,7 @@ what it means in production: no `finally`, no offset commit, no group leave.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -107,20 +108,29 @@ async def test_worker_killed_during_rebalance_loses_and_doubles_nothing(
             state = await group_state(settings.bootstrap_servers, group)
             offsets = await committed_offsets(settings.bootstrap_servers, group)
             raise AssertionError(f"{exc}; group {state}, offsets {offsets}: {first.log()}") from exc
+        seen: list[tuple[str, int]] = []
+        rebalanced = asyncio.Event()
+
+        async def watch_group() -> None:
+            # From before b starts: a quick rebalance can be over before the tail is produced.
+            while not rebalanced.is_set():
+                state = await group_state(settings.bootstrap_servers, group)
+                seen.append(state)
+                if state[0] in {"PreparingRebalance", "CompletingRebalance"}:
+                    rebalanced.set()
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch_group())
         second.start()  # its join makes the coordinator rebalance the group
         await poll_until(
             lambda: "worker consuming" in second.log(), timeout_s=90, what="worker b to subscribe"
         )
         # The bulk arrives while b joins: a is mid-batch when the rebalance starts.
         await produce(settings.bootstrap_servers, settings.topic_raw, tail)
-        seen: list[tuple[str, int]] = []
-
-        async def rebalancing() -> bool:
-            state = await group_state(settings.bootstrap_servers, group)
-            seen.append(state)
-            return state[0] in {"PreparingRebalance", "CompletingRebalance"}
-
-        await poll_until(rebalancing, timeout_s=60, interval_s=0.05, what="a rebalance")
+        try:
+            await asyncio.wait_for(rebalanced.wait(), timeout=60)
+        finally:
+            watcher.cancel()
         first.kill9()
         assert (await stored_counts(db_engine, brand)).rows < REBALANCE_TOTAL, "killed too late"
 

@@ -1,0 +1,104 @@
+"""The sentiment worker with two batches enriching at once keeps poll order and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from services.sentiment.config import SentimentSettings
+from services.sentiment.enrich import Enricher
+from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.stage import EnrichedBatch, ThreadStage
+from services.sentiment.worker import SentimentWorker
+from shared import serde
+from shared.db.engine import create_engine
+from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
+from shared.schemas import ScoredMention
+from tests.fault_helpers import assert_exactly_once, mentions, produce, stored_counts
+from tests.kafka_helpers import read_topic, wait_for
+
+TOTAL = 1200
+BATCH = 100
+
+
+class _UnevenStage:
+    """A thread stage that lets two batches run at once; every odd batch is slower."""
+
+    concurrent_batches = 2
+
+    def __init__(self, enricher: Enricher) -> None:
+        self._inner = ThreadStage(enricher)
+        self.calls = 0
+        self.overlapped = 0
+        self._running = 0
+
+    async def enrich(self, values: Sequence[bytes]) -> EnrichedBatch:
+        self.calls += 1
+        slow = self.calls % 2 == 1
+        self._running += 1
+        try:
+            if self._running > 1:
+                self.overlapped += 1
+            if slow:
+                # Let the next batch start (and finish) before this one returns.
+                await asyncio.sleep(0.2)
+            return await self._inner.enrich(values)
+        finally:
+            self._running -= 1
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+async def test_concurrent_enrichment_keeps_order_and_exactly_once(
+    settings_factory: Any, db_engine: Any, unique: str
+) -> None:
+    brand = f"order-{unique}"
+    settings: SentimentSettings = settings_factory(SentimentSettings, sentiment_batch_size=BATCH)
+    items = mentions(brand, TOTAL)  # one brand: one partition, one order
+    await produce(settings.bootstrap_servers, settings.topic_raw, items)
+
+    enricher = Enricher.from_settings(SentimentSettings(sentiment_transformer_enabled=False))
+    stage = _UnevenStage(enricher)
+    producer = EventProducer(settings.bootstrap_servers)
+    consumer = EventConsumer(
+        settings.bootstrap_servers,
+        [settings.topic_raw],
+        group_id=settings.sentiment_group_id,
+        max_poll_records=BATCH,
+    )
+    engine = create_engine(settings)
+    await producer.start()
+    await consumer.start()
+    worker = SentimentWorker(
+        consumer=consumer,
+        producer=producer,
+        engine=engine,
+        enricher=stage,
+        metrics=SentimentMetrics(CollectorRegistry()),
+        scored_topic=settings.topic_scored,
+        dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="test"),
+        group_id=settings.sentiment_group_id,
+        batch_size=BATCH,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        counts = await wait_for(
+            lambda: stored_counts(db_engine, brand), lambda c: c.rows >= TOTAL, timeout_s=120
+        )
+        scored = await read_topic(settings.bootstrap_servers, settings.topic_scored, expected=TOTAL)
+    finally:
+        stop.set()
+        await task
+        await consumer.stop()
+        await producer.stop()
+        await engine.dispose()
+
+    assert stage.overlapped > 0, "the backlog should have put two batches in flight"
+    assert_exactly_once(counts, {m.external_id for m in items})
+    published = [serde.decode(ScoredMention, r.value).mention.external_id for r in scored]
+    assert published == [m.external_id for m in items]
