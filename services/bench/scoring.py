@@ -21,13 +21,11 @@ from services.bench.figures import Figure
 from services.sentiment.config import SentimentSettings
 from services.sentiment.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
-from services.sentiment.service import build_stage
+from services.sentiment.service import build_stage, build_worker, running
 from services.sentiment.stage import EnrichStage
-from services.sentiment.worker import SentimentWorker
 from shared import serde
-from shared.db.engine import create_engine
 from shared.heap import freeze_startup_objects
-from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
+from shared.kafka import EventConsumer, EventProducer
 from shared.schemas import Mention
 
 
@@ -82,39 +80,12 @@ async def worker_rate(
         sentiment_group_id=f"bench-{uuid.uuid4().hex[:6]}",
         sentiment_metrics_port=0,
     )
-    engine = create_engine(settings)
-    producer = EventProducer(settings.bootstrap_servers, client_id="bench-worker")
-    consumer = EventConsumer(
-        settings.bootstrap_servers,
-        [raw],
-        group_id=settings.sentiment_group_id,
-        max_poll_records=settings.sentiment_batch_size,
-    )
     progress = _Progress(len(mentions))
-    await producer.start()
-    await consumer.start()
-    worker = SentimentWorker(
-        consumer=consumer,
-        producer=producer,
-        engine=engine,
-        enricher=enricher,
-        metrics=SentimentMetrics(CollectorRegistry()),
-        scored_topic=scored,
-        dead_letters=DeadLetterWriter(producer, dlq, stage="bench"),
-        group_id=settings.sentiment_group_id,
-        batch_size=settings.sentiment_batch_size,
-        on_batch=progress,
+    worker = build_worker(
+        settings, enricher, SentimentMetrics(CollectorRegistry()), on_batch=progress
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
+    async with running(worker):
         await asyncio.wait_for(progress.finished.wait(), timeout=600)
-    finally:
-        stop.set()
-        await task
-        await consumer.stop()
-        await producer.stop()
-        await engine.dispose()
     return progress.rate()
 
 

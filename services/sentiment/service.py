@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
 
@@ -61,14 +63,18 @@ async def serve(
         await stage.close()
 
 
-async def _consume(
+def build_worker(
     settings: SentimentSettings,
-    stop: asyncio.Event,
-    stage: EnrichStage,
+    stage: EnrichStage | Enricher,
     metrics: SentimentMetrics,
-    metrics_server: MetricsServer,
-) -> None:
-    engine = create_engine(settings)
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> SentimentWorker:
+    """A worker with its own consumer, producer and database engine, from `settings`.
+
+    The caller starts the consumer and producer and, after `run`, stops them and disposes
+    of the engine (`worker.consumer`, `worker.producer`, `worker.engine`).
+    """
     producer = EventProducer(settings.bootstrap_servers, client_id="crisiswatch-sentiment")
     consumer = EventConsumer(
         settings.bootstrap_servers,
@@ -77,14 +83,10 @@ async def _consume(
         client_id="crisiswatch-sentiment",
         max_poll_records=settings.sentiment_batch_size,
     )
-    await wait_for_database(engine)
-    await producer.start()
-    await consumer.start()
-    metrics_server.start()
-    worker = SentimentWorker(
+    return SentimentWorker(
         consumer=consumer,
         producer=producer,
-        engine=engine,
+        engine=create_engine(settings),
         enricher=stage,
         metrics=metrics,
         scored_topic=settings.topic_scored,
@@ -92,7 +94,40 @@ async def _consume(
         group_id=settings.sentiment_group_id,
         batch_size=settings.sentiment_batch_size,
         retry_max_s=settings.sentiment_retry_max_s,
+        on_batch=on_batch,
     )
+
+
+@asynccontextmanager
+async def running(worker: SentimentWorker) -> AsyncIterator[None]:
+    """Start the worker's Kafka clients and run it; on exit stop it and release its clients."""
+    await worker.producer.start()
+    await worker.consumer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await worker.consumer.stop()
+        await worker.producer.stop()
+        await worker.engine.dispose()
+
+
+async def _consume(
+    settings: SentimentSettings,
+    stop: asyncio.Event,
+    stage: EnrichStage,
+    metrics: SentimentMetrics,
+    metrics_server: MetricsServer,
+) -> None:
+    worker = build_worker(settings, stage, metrics)
+    consumer, producer, engine = worker.consumer, worker.producer, worker.engine
+    await wait_for_database(engine)
+    await producer.start()
+    await consumer.start()
+    metrics_server.start()
     log.info("sentiment worker consuming %s", settings.topic_raw)
     freeze_startup_objects()
     try:

@@ -127,6 +127,21 @@ class SentimentWorker:
         self._retry_max_s = retry_max_s
         self._on_batch = on_batch
 
+    @property
+    def consumer(self) -> EventConsumer:
+        """The consumer of the raw topic (started and stopped by the owner)."""
+        return self._consumer
+
+    @property
+    def producer(self) -> EventProducer:
+        """The producer of the scored and dead-letter topics (started and stopped by the owner)."""
+        return self._producer
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database engine (disposed of by the owner)."""
+        return self._engine
+
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until `stop` is set; commit each after its side effects.
 

@@ -11,11 +11,9 @@ from prometheus_client import CollectorRegistry
 from services.sentiment.config import SentimentSettings
 from services.sentiment.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.service import build_worker, running
 from services.sentiment.stage import EnrichedBatch, ThreadStage
-from services.sentiment.worker import SentimentWorker
 from shared import serde
-from shared.db.engine import create_engine
-from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.schemas import ScoredMention
 from tests.fault_helpers import assert_exactly_once, mentions, produce, stored_counts
 from tests.kafka_helpers import read_topic, wait_for
@@ -63,40 +61,12 @@ async def test_concurrent_enrichment_keeps_order_and_exactly_once(
 
     enricher = Enricher.from_settings(SentimentSettings(sentiment_transformer_enabled=False))
     stage = _UnevenStage(enricher)
-    producer = EventProducer(settings.bootstrap_servers)
-    consumer = EventConsumer(
-        settings.bootstrap_servers,
-        [settings.topic_raw],
-        group_id=settings.sentiment_group_id,
-        max_poll_records=BATCH,
-    )
-    engine = create_engine(settings)
-    await producer.start()
-    await consumer.start()
-    worker = SentimentWorker(
-        consumer=consumer,
-        producer=producer,
-        engine=engine,
-        enricher=stage,
-        metrics=SentimentMetrics(CollectorRegistry()),
-        scored_topic=settings.topic_scored,
-        dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="test"),
-        group_id=settings.sentiment_group_id,
-        batch_size=BATCH,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
+    worker = build_worker(settings, stage, SentimentMetrics(CollectorRegistry()))
+    async with running(worker):
         counts = await wait_for(
             lambda: stored_counts(db_engine, brand), lambda c: c.rows >= TOTAL, timeout_s=120
         )
         scored = await read_topic(settings.bootstrap_servers, settings.topic_scored, expected=TOTAL)
-    finally:
-        stop.set()
-        await task
-        await consumer.stop()
-        await producer.stop()
-        await engine.dispose()
 
     assert stage.overlapped > 0, "the backlog should have put two batches in flight"
     assert_exactly_once(counts, {m.external_id for m in items})
