@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -43,9 +44,8 @@ class VaderScorer:
         self._analyzer: SentimentIntensityAnalyzer = (
             SentimentIntensityAnalyzer() if exact_library else FastSentimentIntensityAnalyzer()
         )
-        # compound -> its (frozen) score, for the thresholds in `_memo_for`
-        self._memo: dict[float | str, SentimentScore] = {}
-        self._memo_for = (positive_threshold, negative_threshold)
+        # One frozen score per (compound, thresholds): the score depends on nothing else.
+        self._score_for = functools.lru_cache(maxsize=SCORE_MEMO_LIMIT)(self._build)
 
     def supports(self, language: str) -> bool:
         """True for English only: the lexicon and its rules are English."""
@@ -63,27 +63,22 @@ class VaderScorer:
             compound = analyzer.compound(text)
         else:
             compound = analyzer.polarity_scores(text)["compound"]
-        # The score is a function of the compound (4 decimals): remember each one built.
-        # `-0.0 == 0.0` as a key, so a zero is keyed by its repr to keep its sign.
-        key = compound if compound else repr(compound)
-        thresholds = (self.positive_threshold, self.negative_threshold)
-        if thresholds != self._memo_for:
-            self._memo, self._memo_for = {}, thresholds
-        found = self._memo.get(key)
-        if found is None:
-            found = self._build(compound)
-            if len(self._memo) >= SCORE_MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = found
-        return found
+        # `-0.0 == 0.0` as a cache key, so a zero goes by its repr to keep its sign.
+        return self._score_for(
+            compound if compound else repr(compound),
+            self.positive_threshold,
+            self.negative_threshold,
+        )
 
-    def _build(self, compound: float) -> SentimentScore:
-        label, confidence = self.decide(compound)
+    def _build(self, compound: float | str, positive: float, negative: float) -> SentimentScore:
+        # `positive` and `negative` are the thresholds `decide` reads: part of the cache key.
+        value = float(compound)
+        label, confidence = self.decide(value)
         # model_construct skips validation: every field is in range by construction and
         # validation would cost a noticeable share of the per-text budget. The model is
         # frozen, so one instance can stand for every text with the same compound.
         return SentimentScore.model_construct(
-            label=label, score=compound, confidence=confidence, scorer=self.name
+            label=label, score=value, confidence=confidence, scorer=self.name
         )
 
     def decide(self, compound: float) -> tuple[SentimentLabel, float]:
