@@ -387,6 +387,27 @@ async def ensure_topics(bootstrap_servers: str, partitions: dict[str, int]) -> l
         await admin.close()
 
 
+async def delete_topics(bootstrap_servers: str, *, prefix: str, batch: int = 200) -> int:
+    """Delete every topic whose name starts with `prefix`; return how many were deleted.
+
+    Tests and benchmarks create topics per run: deleting them afterwards keeps a long-lived
+    broker from collecting thousands of topics, which slow its start-up.
+    """
+    if not prefix:
+        raise ValueError("a non-empty prefix is required")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crisiswatch-admin")
+    try:
+        await admin.start()
+        names = sorted(n for n in await admin.list_topics() if n.startswith(prefix))
+        for start in range(0, len(names), batch):
+            await admin.delete_topics(names[start : start + batch], timeout_ms=60_000)
+        return len(names)
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from exc
+    finally:
+        await admin.close()
+
+
 async def list_topics(bootstrap_servers: str) -> dict[str, int]:
     """Topic name to partition count, from a metadata request."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="crisiswatch-admin")

@@ -16,18 +16,26 @@ from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import manage
 from shared.infra.settings import InfraSettings
-from shared.kafka import ensure_topics
+from shared.kafka import delete_topics, ensure_topics
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Every topic a test creates starts with this; the session deletes them all at the end.
+TEST_TOPIC_PREFIX = "test."
+
 
 @pytest.fixture(scope="session")
-def infra() -> InfraSettings:
-    """Kafka and PostgreSQL up (started here when not running already)."""
+def infra() -> Iterator[InfraSettings]:
+    """Kafka and PostgreSQL up (started here when not running already).
+
+    At the end, every `test.` topic is deleted (this session's and any left by earlier
+    ones), so a long-lived broker does not collect thousands of topics.
+    """
     settings = InfraSettings()
     manage.up(settings)
-    return settings
+    yield settings
+    asyncio.run(delete_topics(settings.bootstrap_servers, prefix=TEST_TOPIC_PREFIX))
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +67,9 @@ def unique() -> str:
 def topics(infra: InfraSettings, unique: str) -> dict[str, str]:
     """Fresh raw/scored/dlq topics for one test, so tests never see each other's records."""
     names = {
-        "topic_raw": f"test.{unique}.mentions.raw",
-        "topic_scored": f"test.{unique}.mentions.scored",
-        "topic_dlq": f"test.{unique}.mentions.dlq",
+        "topic_raw": f"{TEST_TOPIC_PREFIX}{unique}.mentions.raw",
+        "topic_scored": f"{TEST_TOPIC_PREFIX}{unique}.mentions.scored",
+        "topic_dlq": f"{TEST_TOPIC_PREFIX}{unique}.mentions.dlq",
     }
     asyncio.run(ensure_topics(infra.bootstrap_servers, {n: 3 for n in names.values()}))
     return names

@@ -187,6 +187,7 @@ _REBUILD_AUTHORS_SQL = text(
         AND m.created_at < k.minute + interval '1 minute'
     CROSS JOIN LATERAL unnest(m.brands) AS b(brand)
     CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)
+    WHERE isfinite(k.minute)
     ON CONFLICT DO NOTHING
     """
 )

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.migrate import upgrade
-from shared.kafka import ensure_topics
+from shared.kafka import delete_topics, ensure_topics
 from shared.settings import CommonSettings
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
@@ -53,7 +53,7 @@ async def _admin(settings: CommonSettings, sql: str) -> None:
 
 @asynccontextmanager
 async def bench_env(settings: CommonSettings | None = None) -> AsyncIterator[BenchEnv]:
-    """Create a migrated database for the run and drop it afterwards."""
+    """Create a migrated database for the run; drop it and the run's topics afterwards."""
     base = settings or CommonSettings()
     run_id = uuid.uuid4().hex[:8]
     database = f"crisiswatch_bench_{run_id}"
@@ -65,6 +65,7 @@ async def bench_env(settings: CommonSettings | None = None) -> AsyncIterator[Ben
         yield BenchEnv(run_id, database, base.bootstrap_servers, base)
     finally:
         await _drop(base, database)
+        await delete_topics(base.bootstrap_servers, prefix=f"bench.{run_id}.")
 
 
 async def _drop(settings: CommonSettings, database: str, attempts: int = 20) -> None:

@@ -41,9 +41,9 @@ async def test_push_during_broker_restart_gets_503_then_loses_nothing(
 ) -> None:
     brand = f"kr-{unique}"
     topics = {
-        "topic_raw": f"faults.{unique}.raw",
-        "topic_scored": f"faults.{unique}.scored",
-        "topic_dlq": f"faults.{unique}.dlq",
+        "topic_raw": f"test.faults.{unique}.raw",
+        "topic_scored": f"test.faults.{unique}.scored",
+        "topic_dlq": f"test.faults.{unique}.dlq",
     }
     broker = private_kafka_settings(tmp_path / "kafka", topics)
     await asyncio.to_thread(kafka_broker.start, broker)

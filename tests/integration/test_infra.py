@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from shared.errors import InfraError
 from shared.infra import kafka_broker, manage
 from shared.infra.settings import InfraSettings
+from shared.kafka import delete_topics, ensure_topics, list_topics
+from tests.fault_helpers import poll_until
 
 
 def test_second_up_is_a_no_op(infra: InfraSettings) -> None:
@@ -75,3 +78,24 @@ def test_taken_port_gives_a_clear_error(tmp_path: Path) -> None:
 def test_stop_without_a_broker_reports_nothing_to_do(tmp_path: Path) -> None:
     settings = InfraSettings(state_dir=tmp_path / "state")
     assert kafka_broker.stop(settings) is False
+
+
+async def test_delete_topics_removes_only_the_prefixed_ones(infra: InfraSettings) -> None:
+    run = uuid.uuid4().hex[:8]
+    mine = [f"test.del.{run}.a", f"test.del.{run}.b"]
+    other = f"test.keep.{run}"
+    await ensure_topics(infra.bootstrap_servers, dict.fromkeys([*mine, other], 1))
+
+    async def all_listed() -> bool:
+        return {*mine, other} <= set(await list_topics(infra.bootstrap_servers))
+
+    await poll_until(all_listed, timeout_s=30, what="new topics listed")
+    assert await delete_topics(infra.bootstrap_servers, prefix=f"test.del.{run}.") == 2
+
+    async def only_other_left() -> bool:
+        names = set(await list_topics(infra.bootstrap_servers))
+        return other in names and not names & set(mine)
+
+    await poll_until(only_other_left, timeout_s=30, what="prefixed topics deleted")
+    with pytest.raises(ValueError, match="prefix"):
+        await delete_topics(infra.bootstrap_servers, prefix="")

@@ -25,11 +25,14 @@ CREATE OR REPLACE FUNCTION crisiswatch_author_key(
 $$
 """
 
-# Every (minute rollup row, author) pair of the stored mentions.
+# Every (minute rollup row, author) pair of the stored mentions. Rows stored with an
+# infinite created_at (older releases let asyncpg turn year 1 and 9999 into +-infinity)
+# belong to no minute and have no key.
 _PAIRS = (
     "FROM mentions m "
     "CROSS JOIN LATERAL unnest(m.brands) AS b(brand) "
-    "CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic)"
+    "CROSS JOIN LATERAL unnest(ARRAY['']::varchar[] || m.topics) AS t(topic) "
+    "WHERE isfinite(m.created_at)"
 )
 _MINUTE = "date_trunc('minute', m.created_at, 'UTC')"
 
