@@ -38,6 +38,11 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# No platform counts beyond a trillion; the bound keeps per-minute sums inside PostgreSQL's
+# bigint, so an absurd count is refused with a reason instead of failing a whole batch.
+MAX_COUNT = 10**12
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -45,10 +50,10 @@ class _Event(BaseModel):
 class Engagement(_Event):
     """Interaction counts at the time the mention was seen."""
 
-    likes: int = Field(default=0, ge=0)
-    shares: int = Field(default=0, ge=0, description="shares, reposts, retweets, boosts")
-    replies: int = Field(default=0, ge=0)
-    views: int = Field(default=0, ge=0)
+    likes: int = Field(default=0, ge=0, le=MAX_COUNT)
+    shares: int = Field(default=0, ge=0, le=MAX_COUNT, description="shares, reposts, boosts")
+    replies: int = Field(default=0, ge=0, le=MAX_COUNT)
+    views: int = Field(default=0, ge=0, le=MAX_COUNT)
 
     @property
     def total(self) -> int:
@@ -72,7 +77,9 @@ class Mention(_Event):
     author_handle: str | None = Field(
         default=None, max_length=256, description="raw handle, only when retention is allowed"
     )
-    author_reach: int | None = Field(default=None, ge=0, description="followers, when known")
+    author_reach: int | None = Field(
+        default=None, ge=0, le=MAX_COUNT, description="followers, when known"
+    )
     text: str = Field(max_length=40_000)
     truncated: bool = False
     language_hint: str | None = Field(default=None, max_length=16)

@@ -31,6 +31,14 @@ def loads(data: bytes | str) -> Any:
 
 def decode(model: type[ModelT], data: bytes | str) -> ModelT:
     """Decode JSON bytes into `model`; raise `InvalidRecord` naming the failing fields."""
+    # pydantic-core parses and validates in one pass, without an intermediate dict. Its
+    # parser accepts NaN and Infinity, which are not JSON: such input, and anything it
+    # refuses, takes the orjson path below, which gives the reason.
+    if isinstance(data, bytes) and b"NaN" not in data and b"Infinity" not in data:
+        try:
+            return model.model_validate_json(data)
+        except ValidationError:
+            pass
     payload = loads(data)
     try:
         return model.model_validate(payload)

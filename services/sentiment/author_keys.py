@@ -13,6 +13,8 @@ one in ten million for 300,000 pairs in a minute.
 from __future__ import annotations
 
 import hashlib
+import struct
+from collections.abc import Iterable
 from datetime import datetime
 
 SEPARATOR = "\x1f"  # ASCII unit separator: absent from brands, topics, platforms, ids
@@ -27,3 +29,23 @@ def author_key(
     )
     digest = hashlib.md5(text.encode(), usedforsecurity=False).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+_md5 = hashlib.md5
+_FAST = {"usedforsecurity": False}
+_first_int64 = struct.Struct(">q").unpack_from
+
+
+def author_keys(
+    rows: Iterable[tuple[str, str]],
+    minute_epoch: int,
+    platform: str,
+    language: str,
+    author_id: str,
+) -> tuple[int, ...]:
+    """`author_key` for each (brand, topic) in `rows`, with the rest of the pair shared."""
+    tail = SEPARATOR.join(("", platform, language, author_id, str(minute_epoch)))
+    return tuple(
+        _first_int64(_md5(f"{brand}{SEPARATOR}{topic}{tail}".encode(), **_FAST).digest())[0]
+        for brand, topic in rows
+    )

@@ -72,6 +72,7 @@ def _raw_records(brand: str) -> dict[str, bytes]:
         "invalid-utf8": b'{"platform": "x", "text": "\xff\xfe\xc3\x28"}',
         "too-long": variant(external_id="raw-long", text="x" * 50_000),
         "nul-direct": variant(external_id="raw-nul", text="nul\u0000inside"),
+        "huge-count": variant(external_id="raw-huge", engagement={"likes": 2**64 - 1}),
         "future-direct": variant(external_id="raw-future", created_at="9999-12-31T23:59:00Z"),
         "past-direct": variant(external_id="raw-past", created_at="0001-01-01T00:00:00Z"),
         "empty": b"",
@@ -158,11 +159,11 @@ async def test_nasty_corpus_is_stored_safely_or_dead_lettered(
     assert "\x00" not in rows["h-nul"].text and rows["h-nul"].text.startswith("before")
     if outcomes["ten-mb"] == "accepted":
         assert rows["h-ten-mb"].truncated and len(rows["h-ten-mb"].text) <= api.max_text_chars
-    assert "raw-nul" not in rows and "raw-long" not in rows and "raw-v99" not in rows
+    assert not {"raw-nul", "raw-long", "raw-v99", "raw-huge"} & set(rows)
 
     rejected = sum(1 for status in outcomes.values() if status != "accepted")
     dlq = await read_topic(
-        infra.bootstrap_servers, api.topic_dlq, expected=8 + rejected, timeout_s=60
+        infra.bootstrap_servers, api.topic_dlq, expected=9 + rejected, timeout_s=60
     )
     letters = [serde.decode(DeadLetter, r.value) for r in dlq]
     assert len([x for x in letters if x.stage == "ingest"]) == rejected
@@ -170,8 +171,9 @@ async def test_nasty_corpus_is_stored_safely_or_dead_lettered(
         assert any("cut to" in x.reason for x in letters if x.stage == "ingest")
     sentiment_letters = [x for x in letters if x.stage == "sentiment"]
     assert all(x.reason for x in letters)
-    # invalid-json, not-an-object, v99, missing-text, invalid-utf8, too-long, empty, nul-direct
-    assert len(sentiment_letters) == 8, [x.reason for x in sentiment_letters]
+    # invalid-json, not-an-object, v99, missing-text, invalid-utf8, too-long, empty, nul-direct,
+    # huge-count
+    assert len(sentiment_letters) == 9, [x.reason for x in sentiment_letters]
     assert any(x.original_b64 for x in sentiment_letters), "non-UTF-8 bytes were not kept"
     reasons = " | ".join(x.reason for x in sentiment_letters)
     assert "invalid JSON" in reasons and "schema_version" in reasons and "text" in reasons

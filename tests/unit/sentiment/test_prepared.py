@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from services.sentiment.prepared import array_literal, copy_field, copy_line
+from services.sentiment.author_keys import author_key
+from services.sentiment.prepared import (
+    MENTION_COLUMNS,
+    UPDATED_COLUMNS,
+    array_literal,
+    copy_field,
+    copy_line,
+    mention_record,
+    prepare,
+)
+from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
 
 _ELEMENT = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -80,3 +91,73 @@ def test_copy_field_formats_non_text_values() -> None:
     assert copy_field(2**62) == str(2**62)
     with pytest.raises(TypeError):
         copy_field(b"bytes")
+
+
+def _scored(**changes: Any) -> ScoredMention:
+    mention = Mention(
+        platform="reddit",
+        external_id="t3_abc",
+        author_id="a" * 64,
+        text="The kettle broke",
+        created_at=datetime(2026, 3, 2, 10, 15, 7, 120, tzinfo=UTC),
+        ingested_at=datetime(2026, 3, 2, 10, 15, 9, tzinfo=UTC),
+        brands=["acme", "globex"],
+        **changes.pop("mention", {}),
+    )
+    fields: dict[str, Any] = {
+        "mention": mention,
+        "language": "en",
+        "language_confidence": 0.97,
+        "sentiment": SentimentScore(label="negative", score=-0.6, confidence=0.8, scorer="vader"),
+        "emotions": {"anger": 0.5, "neutral": 0.1},
+        "emotion": "anger",
+        "topics": ["product_quality", "recall"],
+        "keywords": ["kettle"],
+        "scored_at": datetime(2026, 3, 2, 10, 15, 10, tzinfo=UTC),
+    }
+    return ScoredMention(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    "scored_mention",
+    [
+        _scored(),
+        _scored(sentiment=None, emotion=None, emotions={}, topics=[], keywords=[]),
+        _scored(
+            mention={
+                "url": "https://e.example/x?a=1\tb",
+                "author_handle": "@h\\x",
+                "author_reach": 0,
+                "language_hint": "en",
+                "hashtags": ['q"uote', "back\\slash", "NULL"],
+                "in_reply_to": "\\N",
+                "quote_of": "q",
+                "source": {"feed": "tab\there", "n": 1, "nested": {"k": [1.5, None]}},
+                "engagement": Engagement(likes=5, shares=2, replies=1, views=10**12),
+                "truncated": True,
+            }
+        ),
+        _scored(mention={"kind": "updated", "author_reach": 10**9}, keywords=["line\nbreak"]),
+    ],
+)
+def test_prepare_writes_the_row_and_keys_of_the_general_path(
+    scored_mention: ScoredMention,
+) -> None:
+    prepared = prepare(scored_mention)
+    record = mention_record(scored_mention)
+    assert prepared.copy_line == copy_line(record)
+    fields = prepared.copy_line[:-1].decode().split("\t")
+    assert len(fields) == len(MENTION_COLUMNS)
+    m = scored_mention.mention
+    pairs = [(b, t) for b in m.brands for t in ("", *scored_mention.topics)]
+    minute = prepared.minute
+    assert prepared.author_keys == tuple(
+        author_key(b, minute, t, m.platform, scored_mention.language, m.author_id) for b, t in pairs
+    )
+    assert len(set(prepared.author_keys)) == len(pairs)
+    assert prepared.minute_epoch == int(minute.timestamp())
+    if m.kind == "updated":
+        columns = [MENTION_COLUMNS.index(c) for c in UPDATED_COLUMNS]
+        assert prepared.update_values == tuple(record[i] for i in columns)
+    else:
+        assert prepared.update_values == ()

@@ -9,7 +9,14 @@ import pytest
 
 from shared import serde
 from shared.errors import InvalidRecord
-from shared.schemas import DeadLetter, Engagement, Mention, ScoredMention, SentimentScore
+from shared.schemas import (
+    MAX_COUNT,
+    DeadLetter,
+    Engagement,
+    Mention,
+    ScoredMention,
+    SentimentScore,
+)
 
 
 def _mention(**overrides: object) -> Mention:
@@ -58,6 +65,39 @@ def test_unknown_schema_version_is_refused_with_reason() -> None:
 def test_invalid_json_names_the_problem() -> None:
     with pytest.raises(InvalidRecord, match="invalid JSON"):
         serde.decode(Mention, b"{not json")
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(literal: bytes) -> None:
+    payload = serde.dumps(_mention(source={"x": 1}))
+    with pytest.raises(InvalidRecord, match="invalid JSON"):
+        serde.decode(Mention, payload.replace(b'{"x":1}', b'{"x":' + literal + b"}"))
+    # The same bytes inside a string are text, and decode normally.
+    text = serde.dumps(_mention(text=f"score {literal.decode()}"))
+    assert serde.decode(Mention, text).text == f"score {literal.decode()}"
+
+
+def test_decoding_bytes_and_str_agree_on_valid_and_invalid_input() -> None:
+    payload = serde.dumps(_mention(text='中文 🔥 \\ "q"', hashtags=["a"]))
+    assert serde.decode(Mention, payload) == serde.decode(Mention, payload.decode())
+    broken = payload.replace(b'"brands":["acme","kettleco"]', b'"brands":[]')
+    with pytest.raises(InvalidRecord) as from_bytes:
+        serde.decode(Mention, broken)
+    with pytest.raises(InvalidRecord) as from_str:
+        serde.decode(Mention, broken.decode())
+    assert from_bytes.value.reason == from_str.value.reason and "brands" in from_bytes.value.reason
+
+
+@pytest.mark.parametrize("field", ["likes", "shares", "replies", "views"])
+def test_counts_beyond_a_trillion_are_refused(field: str) -> None:
+    payload = serde.loads(serde.dumps(_mention()))
+    payload["engagement"][field] = MAX_COUNT
+    assert getattr(serde.decode(Mention, serde.dumps(payload)).engagement, field) == MAX_COUNT
+    payload["engagement"][field] = 2**63  # would overflow PostgreSQL's bigint
+    with pytest.raises(InvalidRecord, match=field):
+        serde.decode(Mention, serde.dumps(payload))
+    with pytest.raises(ValueError, match="author_reach"):
+        _mention(author_reach=MAX_COUNT + 1)
 
 
 def test_missing_fields_are_listed() -> None:
