@@ -93,6 +93,8 @@ def settings_factory(
             "alerting_group_id": f"test-alerting-{unique}",
             "sentiment_metrics_port": 0,
             "alerting_metrics_port": 0,
+            # One enrichment process is the same code path as the default two, started faster.
+            "sentiment_enrich_processes": 1,
         }.items():
             if key in fields:
                 values[key] = value

@@ -19,10 +19,11 @@ class SentimentSettings(CommonSettings):
         default=1000, ge=1, le=10_000, description="records per processed batch"
     )
     sentiment_enrich_processes: int = Field(
-        default=1,
+        default=2,
         ge=0,
         le=64,
-        description="child processes that decode and score (0 = a thread of the worker)",
+        description="child processes that decode and score, about one per core of the worker "
+        "(0 = a thread of the worker)",
     )
     sentiment_metrics_host: str = Field(default="127.0.0.1", description="metrics listen address")
     sentiment_metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 disables")
