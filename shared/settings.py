@@ -27,7 +27,11 @@ class CommonSettings(BaseSettings):
     """Where Kafka and PostgreSQL are, topic names, and local directories."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CRISISWATCH_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="CRISISWATCH_",
+        env_file=".env",
+        env_ignore_empty=True,  # `NAME=` as in .env.example means the default
+        extra="ignore",
+        frozen=True,
     )
 
     # Kafka

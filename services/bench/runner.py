@@ -89,7 +89,7 @@ async def _transformer_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     return [
         Figure(f.stage, f.name, f.value, f.unit, f.ceiling, f.ceiling_name,
                f"{f.note}; every English mention through the default transformer "
-               f"({settings.sentiment_torch_threads} torch threads)", f.runs)
+               f"({settings.torch_threads()} torch threads per process)", f.runs)
         for f in figures
     ]  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -55,8 +56,12 @@ class SentimentSettings(CommonSettings):
     sentiment_route_reach_at_least: int | None = Field(
         default=10_000, ge=0, description="route mentions from authors with this many followers"
     )
-    sentiment_torch_threads: int = Field(
-        default=2, ge=1, le=64, description="torch intra-op threads"
+    sentiment_torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="torch intra-op threads per enrichment process (unset: the worker's cores "
+        "shared among its enrichment processes)",
     )
     sentiment_quantize: bool = Field(
         default=False, description="int8 dynamic quantisation of the transformer on CPU"
@@ -64,3 +69,13 @@ class SentimentSettings(CommonSettings):
     sentiment_retry_max_s: float = Field(
         default=30.0, gt=0, description="longest back-off while PostgreSQL or Kafka is down"
     )
+
+    def torch_threads(self) -> int:
+        """Torch threads for each enriching process: as set, else the cores shared out.
+
+        More threads than cores make OpenMP threads wait on each other (see the model card).
+        """
+        if self.sentiment_torch_threads is not None:
+            return self.sentiment_torch_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, (cores or 1) // max(1, self.sentiment_enrich_processes))

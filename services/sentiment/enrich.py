@@ -79,7 +79,7 @@ class Enricher:
             options = InferenceOptions(
                 max_length=settings.sentiment_max_length,
                 batch_size=settings.sentiment_transformer_batch,
-                num_threads=settings.sentiment_torch_threads,
+                num_threads=settings.torch_threads(),
                 quantize=settings.sentiment_quantize,
             )
             ref, languages = _resolve_model(

@@ -1,0 +1,30 @@
+"""Sentiment settings that are derived from the machine."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from services.sentiment.config import SentimentSettings
+
+
+@pytest.mark.parametrize(
+    ("cores", "processes", "threads"), [(2, 2, 1), (8, 2, 4), (2, 0, 2), (1, 4, 1), (6, 4, 1)]
+)
+def test_torch_threads_share_the_cores_among_enrichment_processes(
+    monkeypatch: pytest.MonkeyPatch, cores: int, processes: int, threads: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    settings = SentimentSettings(sentiment_enrich_processes=processes)
+    assert settings.torch_threads() == threads
+
+
+def test_torch_threads_as_set_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)))
+    monkeypatch.setenv("CRISISWATCH_SENTIMENT_TORCH_THREADS", "3")
+    assert SentimentSettings(sentiment_enrich_processes=2).torch_threads() == 3
+    monkeypatch.setenv("CRISISWATCH_SENTIMENT_TORCH_THREADS", "")  # as in .env.example: unset
+    assert SentimentSettings(sentiment_enrich_processes=2).torch_threads() == 8
+    with pytest.raises(ValueError, match="sentiment_torch_threads"):
+        SentimentSettings(sentiment_torch_threads=0)
