@@ -191,9 +191,15 @@ def _mention_line(scored: ScoredMention) -> bytes:
         array_literal(scored.keywords), serde.dumps(m.source).decode(), "1",
     )  # fmt: skip
     line = "\t".join(parts)
-    # As in `copy_line`: without a character to escape, each backslash is a NULL's.
+    # As in `copy_line`: without a character to escape, each backslash is a NULL's. (Count
+    # the NULLs from the values: a text that reads `\N` is not one.)
+    nulls = (
+        (m.url is None) + (m.author_handle is None) + (m.author_reach is None)
+        + (m.language_hint is None) + (m.in_reply_to is None) + (m.quote_of is None)
+        + (0 if s else 4) + (scored.emotion is None)
+    )  # fmt: skip
     if (
-        line.count("\\") == parts.count(null)
+        line.count("\\") == nulls
         and "\n" not in line
         and "\r" not in line
         and line.count("\t") == len(parts) - 1

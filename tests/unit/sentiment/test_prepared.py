@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.sentiment.author_keys import author_key
 from services.sentiment.prepared import (
@@ -94,16 +96,16 @@ def test_copy_field_formats_non_text_values() -> None:
 
 
 def _scored(**changes: Any) -> ScoredMention:
-    mention = Mention(
-        platform="reddit",
-        external_id="t3_abc",
-        author_id="a" * 64,
-        text="The kettle broke",
-        created_at=datetime(2026, 3, 2, 10, 15, 7, 120, tzinfo=UTC),
-        ingested_at=datetime(2026, 3, 2, 10, 15, 9, tzinfo=UTC),
-        brands=["acme", "globex"],
-        **changes.pop("mention", {}),
-    )
+    mention_fields: dict[str, Any] = {
+        "platform": "reddit",
+        "external_id": "t3_abc",
+        "author_id": "a" * 64,
+        "text": "The kettle broke",
+        "created_at": datetime(2026, 3, 2, 10, 15, 7, 120, tzinfo=UTC),
+        "ingested_at": datetime(2026, 3, 2, 10, 15, 9, tzinfo=UTC),
+        "brands": ["acme", "globex"],
+    }
+    mention = Mention(**{**mention_fields, **changes.pop("mention", {})})
     fields: dict[str, Any] = {
         "mention": mention,
         "language": "en",
@@ -138,6 +140,9 @@ def _scored(**changes: Any) -> ScoredMention:
             }
         ),
         _scored(mention={"kind": "updated", "author_reach": 10**9}, keywords=["line\nbreak"]),
+        # Texts that read like COPY's NULL, with nothing else to escape on the line.
+        _scored(mention={"in_reply_to": "\\N"}),
+        _scored(mention={"text": "\\N", "url": None}, sentiment=None, emotion=None),
     ],
 )
 def test_prepare_writes_the_row_and_keys_of_the_general_path(
@@ -161,3 +166,30 @@ def test_prepare_writes_the_row_and_keys_of_the_general_path(
         assert prepared.update_values == tuple(record[i] for i in columns)
     else:
         assert prepared.update_values == ()
+
+
+_AWKWARD = st.text(
+    alphabet=st.sampled_from(["a", "N", "\\", "\t", "\n", "\r", '"', "中", " "]), max_size=16
+)
+
+
+@given(
+    text=_AWKWARD.filter(bool),
+    optional=st.lists(st.one_of(st.none(), st.just("\\N"), _AWKWARD), min_size=5, max_size=5),
+    scored_at_all=st.booleans(),
+    keyword=_AWKWARD,
+)
+@settings(max_examples=300, deadline=None)
+def test_prepare_matches_the_general_path_on_awkward_text(
+    text: str, optional: list[str | None], scored_at_all: bool, keyword: str
+) -> None:
+    url, handle, hint, reply, quote = optional
+    scored_mention = _scored(
+        mention={
+            "text": text, "url": url, "author_handle": handle, "language_hint": hint,
+            "in_reply_to": reply, "quote_of": quote,
+        },
+        keywords=[keyword],
+        **({} if scored_at_all else {"sentiment": None, "emotion": None}),
+    )  # fmt: skip
+    assert prepare(scored_mention).copy_line == copy_line(mention_record(scored_mention))
