@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment import queries
 from shared.db.engine import transaction
+from shared.schemas import MAX_COUNT
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.factories import ext, scored, store
 
@@ -119,7 +120,7 @@ async def test_trends_body_is_the_model_encoding(
             language=("en", "de", "fr")[i % 3],
             topics=["safety"] if i % 3 == 0 else [],
             emotions={"anger": 1 / 3, "fear": i / 7, "joy": 0.00005 * i},
-            reach=None if i % 5 == 0 else 10**12 + i,
+            reach=None if i % 5 == 0 else MAX_COUNT - i,  # the largest counts accepted
         )
         for i in range(60)
     ] + [scored(brand=rival, external_id="u", created_at=T0, label=None)]
