@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from asyncpg import PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -47,21 +48,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
-        # SQLSTATE class 22 (data exception): a value PostgreSQL cannot represent, such as
-        # a NUL character or an out-of-range number. Anything else is a genuine 5xx.
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-        if sqlstate.startswith("22"):
-            return JSONResponse(
-                {
-                    "detail": "a value cannot be stored or compared by the "
-                    "database (out of range or invalid characters)"
-                },
-                422,
-            )
-        log.error("database error: %s", type(exc.orig).__name__, exc_info=exc)
-        return JSONResponse(
-            {"detail": "database error"}, status_code=503, headers={"Retry-After": "5"}
-        )
+        return _database_error(exc.orig)
+
+    # Queries that read thousands of rows use the driver connection directly, so asyncpg's
+    # own errors reach here unwrapped.
+    @app.exception_handler(PostgresError)
+    async def _driver(_: Request, exc: PostgresError) -> JSONResponse:
+        return _database_error(exc)
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:
@@ -77,3 +70,20 @@ def install(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _database_error(error: BaseException | None) -> JSONResponse:
+    """422 for a value the database refuses, else 503 (the database is unwell)."""
+    # SQLSTATE class 22 (data exception): a value PostgreSQL cannot represent, such as a NUL
+    # character or an out-of-range number. Anything else is a genuine 5xx.
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
+        return JSONResponse(
+            {
+                "detail": "a value cannot be stored or compared by the "
+                "database (out of range or invalid characters)"
+            },
+            422,
+        )
+    log.error("database error: %s", type(error).__name__, exc_info=error)
+    return JSONResponse({"detail": "database error"}, status_code=503, headers={"Retry-After": "5"})

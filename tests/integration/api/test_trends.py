@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment import queries
@@ -193,6 +194,22 @@ async def test_share_of_voice_uses_watchlist_competitors(
         ).json()
     assert sov["competitors_from"] == "watchlist"
     assert {s["brand"]: s["volume"] for s in sov["shares"]} == {acme: 1, rival: 2}
+
+
+@pytest.mark.parametrize("param", ["brand", "topic", "language", "platform", "market"])
+async def test_nul_in_a_filter_is_a_4xx_with_a_reason(api: RunningApi, param: str) -> None:
+    """PostgreSQL cannot compare text holding NUL: the driver's error is the client's fault."""
+    params: dict[str, str] = {
+        "brand": "acme",
+        "start": T0.isoformat(),
+        "end": (T0 + timedelta(days=1)).isoformat(),
+        "resolution": "day",
+        param: "bad\x00value",
+    }
+    async with api.client("viewer") as client:
+        resp = await client.get("/v1/trends", params=params)
+    assert resp.status_code == 422, resp.text
+    assert "invalid characters" in resp.json()["detail"]
 
 
 async def test_rising_terms(api: RunningApi, db_engine, unique) -> None:
