@@ -24,15 +24,9 @@ def author_key(
     brand: str, minute: datetime, topic: str, platform: str, language: str, author_id: str
 ) -> int:
     """Signed 64-bit key of one author in one rollup row (first 8 bytes of an MD5)."""
-    text = SEPARATOR.join(
-        (brand, topic, platform, language, author_id, str(int(minute.timestamp())))
-    )
-    digest = hashlib.md5(text.encode(), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return author_keys([(brand, topic)], int(minute.timestamp()), platform, language, author_id)[0]
 
 
-_md5 = hashlib.md5
-_FAST = {"usedforsecurity": False}
 _first_int64 = struct.Struct(">q").unpack_from
 
 
@@ -46,6 +40,8 @@ def author_keys(
     """`author_key` for each (brand, topic) in `rows`, with the rest of the pair shared."""
     tail = SEPARATOR.join(("", platform, language, author_id, str(minute_epoch)))
     return tuple(
-        _first_int64(_md5(f"{brand}{SEPARATOR}{topic}{tail}".encode(), **_FAST).digest())[0]
+        _first_int64(
+            hashlib.md5(f"{brand}{SEPARATOR}{topic}{tail}".encode(), usedforsecurity=False).digest()
+        )[0]
         for brand, topic in rows
     )

@@ -132,19 +132,31 @@ _COPY_FORMATS: dict[type, Callable[[Any], str]] = {
 
 def copy_line(record: Sequence[Any]) -> bytes:
     """`record` as one line of COPY text format."""
-    try:
-        line = "\t".join([v if type(v) is str else _COPY_FORMATS[type(v)](v) for v in record])
-    except KeyError:  # a subclass of a known type: the general path below handles it
-        line = ""
+    return _text_line([v if v is None or type(v) is str else _as_text(v) for v in record])
+
+
+def _as_text(value: Any) -> str:
+    """A non-NULL value's text before escaping (only text can hold a character to escape)."""
+    if isinstance(value, str):
+        return str(value)
+    convert = _COPY_FORMATS.get(type(value))
+    if convert is None:
+        raise TypeError(f"no COPY text form for {type(value).__name__}")
+    return convert(value)
+
+
+def _text_line(texts: Sequence[str | None]) -> bytes:
+    """One COPY line of values already in text form (None for NULL), escaped where needed."""
+    line = "\t".join(["\\N" if t is None else t for t in texts])
     # Values rarely hold a character to escape: look for one in the whole line at once
     # (each NULL brings one backslash).
     if (
-        line.count("\\") != record.count(None)
+        line.count("\\") != texts.count(None)
         or "\n" in line
         or "\r" in line
-        or line.count("\t") != len(record) - 1
+        or line.count("\t") != len(texts) - 1
     ):
-        line = "\t".join(map(copy_field, record))
+        line = "\t".join(map(copy_field, texts))
     return (line + "\n").encode()
 
 
@@ -167,45 +179,24 @@ def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
 
 
 def _mention_line(scored: ScoredMention) -> bytes:
-    """`copy_line(mention_record(scored))`, written out field by field (the hot path)."""
+    """`copy_line(mention_record(scored))`, with each value put in text form directly."""
     m = scored.mention
     s = scored.sentiment
     e = m.engagement
-    null = "\\N"
-    parts = (
-        m.platform, m.external_id, m.brands[0], array_literal(m.brands),
-        null if m.url is None else m.url, m.author_id,
-        null if m.author_handle is None else m.author_handle,
-        null if m.author_reach is None else int.__repr__(m.author_reach), m.text,
-        "t" if m.truncated else "f", null if m.language_hint is None else m.language_hint,
+    reach = m.author_reach
+    return _text_line((
+        m.platform, m.external_id, m.brands[0], array_literal(m.brands), m.url, m.author_id,
+        m.author_handle, None if reach is None else int.__repr__(reach), m.text,
+        "t" if m.truncated else "f", m.language_hint,
         m.created_at.isoformat(), m.ingested_at.isoformat(), scored.scored_at.isoformat(),
         int.__repr__(e.likes), int.__repr__(e.shares), int.__repr__(e.replies),
-        int.__repr__(e.views), array_literal(m.hashtags),
-        null if m.in_reply_to is None else m.in_reply_to,
-        null if m.quote_of is None else m.quote_of, scored.language,
-        float.__repr__(scored.language_confidence),
+        int.__repr__(e.views), array_literal(m.hashtags), m.in_reply_to, m.quote_of,
+        scored.language, float.__repr__(scored.language_confidence),
         *((s.label, float.__repr__(s.score), float.__repr__(s.confidence), s.scorer) if s
-          else (null, null, null, null)),
-        null if scored.emotion is None else scored.emotion,
-        serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
+          else (None, None, None, None)),
+        scored.emotion, serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
         array_literal(scored.keywords), serde.dumps(m.source).decode(), "1",
-    )  # fmt: skip
-    line = "\t".join(parts)
-    # As in `copy_line`: without a character to escape, each backslash is a NULL's. (Count
-    # the NULLs from the values: a text that reads `\N` is not one.)
-    nulls = (
-        (m.url is None) + (m.author_handle is None) + (m.author_reach is None)
-        + (m.language_hint is None) + (m.in_reply_to is None) + (m.quote_of is None)
-        + (0 if s else 4) + (scored.emotion is None)
-    )  # fmt: skip
-    if (
-        line.count("\\") == nulls
-        and "\n" not in line
-        and "\r" not in line
-        and line.count("\t") == len(parts) - 1
-    ):
-        return (line + "\n").encode()
-    return copy_line(mention_record(scored))
+    ))  # fmt: skip
 
 
 def prepare(scored: ScoredMention) -> PreparedMention:
