@@ -38,12 +38,12 @@ soak: infra-up ## long load test with a crisis injected midway (CRISISWATCH_SOAK
 
 lint: ## ruff and mypy
 	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check shared services tests
+	$(PYTHON) -m ruff format --check shared services tools tests
 	$(PYTHON) -m mypy
 
 format: ## apply ruff's formatting and safe fixes
 	$(PYTHON) -m ruff check --fix .
-	$(PYTHON) -m ruff format shared services tests
+	$(PYTHON) -m ruff format shared services tools tests
 
 env-example: ## regenerate .env.example from the settings classes
 	$(CW) config env-example > .env.example

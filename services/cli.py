@@ -37,7 +37,7 @@ def _infra(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> int:
     from shared.db.migrate import downgrade, upgrade
-    from shared.settings import CommonSettings
+    from shared.settings.common import CommonSettings
 
     settings = CommonSettings()
     if args.action == "upgrade":
@@ -62,7 +62,7 @@ def _run(_: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from services.config_reference import render_env_example
+    from shared.settings.reference import render_env_example
 
     sys.stdout.write(render_env_example())
     return 0
@@ -72,7 +72,7 @@ def _bench(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
-    from services.bench.runner import run_bench
+    from tools.bench.runner import run_bench
 
     report = asyncio.run(
         run_bench(
@@ -87,7 +87,7 @@ def _bench(args: argparse.Namespace) -> int:
 # Commands whose options belong to the module that implements them: "module:function"
 # receives the remaining arguments (one mapping instead of a registry of imports).
 DELEGATED: dict[str, tuple[str, str]] = {
-    "demo": ("services.demo.__main__:main", "the one-command demo with a live view"),
+    "demo": ("tools.demo.__main__:main", "the one-command demo with a live view"),
 }
 
 
@@ -105,11 +105,11 @@ def _eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     if args.task == "detection":
-        from services.alerting.evaluate_detection import run_detection_eval
+        from tools.eval.detection import run_detection_eval
 
         summary = run_detection_eval(args.file, args.preset, labels_path=args.labels)
         return 0 if summary else 1
-    from services.sentiment.eval_cli import run_eval
+    from tools.eval.sentiment_cli import run_eval
 
     result = run_eval(args.task, Path(args.file), args.scorer, args.model)
     print(json.dumps(result))
@@ -120,8 +120,8 @@ def _replay(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
-    from services.ingest.config import IngestSettings
     from services.ingest.replay import run_replay
+    from shared.settings.ingest import IngestSettings
 
     stats = asyncio.run(
         run_replay(
@@ -171,8 +171,8 @@ def _backtest(args: argparse.Namespace) -> int:
     import asyncio
     from datetime import datetime
 
-    from services.alerting.backtest import run_backtest
-    from services.alerting.config import AlertingSettings
+    from shared.settings.alerting import AlertingSettings
+    from tools.eval.backtest import run_backtest
 
     asyncio.run(
         run_backtest(
@@ -187,7 +187,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _apikey(args: argparse.Namespace) -> int:
-    from services.api.keys import apikey_cli
+    from shared.http.keys import apikey_cli
 
     return apikey_cli(args.action, name=args.name, role=args.role, key_id=args.id)
 
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(command=argv[0], rest=argv[1:], handler=_delegate)
     else:
         args = build_parser().parse_args(argv)
-    from shared.settings import CommonSettings
+    from shared.settings.common import CommonSettings
 
     configure_logging(CommonSettings().log_level)
     handler: Handler = args.handler

@@ -32,21 +32,21 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 def run_service(name: str) -> None:
     """Run one service in this process until interrupted."""
     if name == "sentiment":
-        from services.sentiment.config import SentimentSettings
         from services.sentiment.service import serve as serve_sentiment
+        from shared.settings.sentiment import SentimentSettings
 
         sentiment_settings = SentimentSettings()
         run_until_signal(lambda stop: serve_sentiment(sentiment_settings, stop))
     elif name == "alerting":
-        from services.alerting.config import AlertingSettings
         from services.alerting.service import serve as serve_alerting
+        from shared.settings.alerting import AlertingSettings
 
         alerting_settings = AlertingSettings()
         run_until_signal(lambda stop: serve_alerting(alerting_settings, stop))
     elif name == "api":
         from services.api.app import create_app
-        from services.api.config import ApiSettings
-        from services.api.server import serve_app
+        from shared.http.server import serve_app
+        from shared.settings.api import ApiSettings
 
         api_settings = ApiSettings()
         app = create_app(api_settings)
@@ -56,8 +56,8 @@ def run_service(name: str) -> None:
             )
         )
     elif name == "ingest":
-        from services.ingest.config import IngestSettings
         from services.ingest.service import serve as serve_ingest
+        from shared.settings.ingest import IngestSettings
 
         ingest_settings = IngestSettings()
         run_until_signal(lambda stop: serve_ingest(ingest_settings, stop))

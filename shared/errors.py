@@ -23,3 +23,15 @@ class InvalidRecord(CrisiswatchError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotFound(CrisiswatchError):
+    """The addressed resource does not exist (HTTP 404 at the API's edge)."""
+
+
+class Conflict(CrisiswatchError):
+    """The request contradicts the resource's current state (HTTP 409)."""
+
+
+class BadInput(CrisiswatchError):
+    """A request is well-formed but its values are unusable (HTTP 422)."""

@@ -26,12 +26,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.bench.memory import process_tree
 from shared import serde
 from shared.db.models import MentionRow, RollupRow
 from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer
 from shared.schemas import Engagement, Mention
+from tools.bench.memory import process_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.alerting import queries
-from services.alerting.playbooks.loader import default_playbooks
-from services.alerting.queries import (
+from services.alerting.incidents import queries
+from services.alerting.incidents.queries import (
     AssignIn,
     CampaignIn,
     CampaignRead,
@@ -31,9 +30,9 @@ from services.alerting.queries import (
     StepRead,
     StepUpdate,
 )
-from services.api.deps import Admin, Responder, SessionDep
-from services.api.errors import BadInput
-from shared.errors import ConfigError
+from services.alerting.playbooks.loader import default_playbooks
+from shared.errors import BadInput, ConfigError
+from shared.http.deps import Admin, Responder, SessionDep
 
 router = APIRouter(prefix="/v1")
 

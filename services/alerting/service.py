@@ -9,24 +9,24 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.campaigns import CampaignCalendar
-from services.alerting.config import AlertingSettings
+from services.alerting.campaigns.calendar import CampaignCalendar
 from services.alerting.detect.authors import AuthorGateConfig
+from services.alerting.detect.engine import DetectionEngine, EngineConfig
 from services.alerting.detect.keywords import KeywordConfig
-from services.alerting.engine import DetectionEngine, EngineConfig
-from services.alerting.incidents import IncidentChange, IncidentHooks
+from services.alerting.incidents.store import IncidentChange, IncidentHooks
 from services.alerting.metrics import AlertingMetrics
-from services.alerting.notifiers import build_notifiers
-from services.alerting.notifiers.config import NotifySettings
-from services.alerting.notifiers.housekeeping import NotificationHousekeeper
-from services.alerting.notifiers.routing import notify_incident
-from services.alerting.outbox import OutboxDispatcher, OutboxMetrics
+from services.alerting.notify.channels import build_notifiers
+from services.alerting.notify.housekeeping import NotificationHousekeeper
+from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
+from services.alerting.notify.routing import notify_incident
 from services.alerting.playbooks.runs import start_playbook_run, switch_playbook_run
 from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
 from shared.process_metrics import register_process_metrics
+from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
 
 log = logging.getLogger(__name__)
 

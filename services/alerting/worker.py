@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.campaigns import CampaignCalendar, load_calendar
-from services.alerting.engine import Decisions, DetectionEngine
-from services.alerting.incidents import (
+from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
+from services.alerting.detect.engine import Decisions, DetectionEngine
+from services.alerting.incidents.store import (
     IncidentChange,
     IncidentHooks,
     open_story_keys,

@@ -12,19 +12,20 @@ from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.alerting import routes as alerting_routes
-from services.api import admin_routes, errors, health
-from services.api.config import ApiSettings
-from services.api.deps import DatabaseKeyAwareAuthenticator, require_ingest
-from services.api.limits import BodySizeLimit
+from services.analytics import routes as sentiment_routes
+from services.api import admin as admin_routes
 from services.api.privacy import retention_loop
-from services.api.ratelimit import RateLimiter
 from services.ingest import routes as ingest_routes
 from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
-from services.sentiment import routes as sentiment_routes
 from shared.db.engine import create_engine
 from shared.heap import freeze_startup_objects
+from shared.http import errors, health
+from shared.http.deps import DatabaseKeyAwareAuthenticator, require_ingest
+from shared.http.limits import BodySizeLimit
+from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
+from shared.settings.api import ApiSettings
 
 DESCRIPTION = """Social listening and crisis detection: push mentions, query trends, work
 incidents.

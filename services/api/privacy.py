@@ -1,6 +1,6 @@
 """Privacy: retention purge of old mentions and erasure of one author's data (GDPR, PIPL).
 
-Author ids are pseudonymous everywhere (keyed HMAC, see `services.ingest.normalize`); an
+Author ids are pseudonymous everywhere (keyed HMAC, see `services.ingest.core.normalize`); an
 erasure request may name either that id (`a_...`) or the raw platform id plus its platform.
 Erasure deletes the author's mentions, rebuilds the rollups of every affected
 (brand, minute) from the mentions that remain, and scrubs references from signals,
@@ -23,9 +23,7 @@ from sqlalchemy import Text, cast, delete, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from services.api import audit
-from services.api.errors import BadInput
-from services.ingest.normalize import pseudonymize
+from services.ingest.core.normalize import pseudonymize
 from services.sentiment.store import rebuild_coarse_rollups
 from shared.db.engine import transaction
 from shared.db.models import (
@@ -36,6 +34,8 @@ from shared.db.models import (
     RollupAuthorRow,
     SignalRow,
 )
+from shared.errors import BadInput
+from shared.http import audit
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ _REBUILD_SQL = text(
 )
 
 
-# Author keys are per minute (services/sentiment/author_keys.py): rebuild whole minutes, for
+# Author keys are per minute (services/sentiment/core/author_keys.py): rebuild whole minutes, for
 # every brand, from the mentions that remain.
 _REBUILD_AUTHORS_SQL = text(
     """
@@ -309,8 +309,8 @@ async def retention_loop(
 
 def privacy_erase_cli(author: str, platform: str | None = None) -> int:
     """`crisiswatch privacy erase --author ... [--platform ...]`: print the report as JSON."""
-    from services.api.config import ApiSettings
     from shared.db.engine import create_engine
+    from shared.settings.api import ApiSettings
 
     settings = ApiSettings()
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import SecretStr
 
-from services.ingest.dedupe import SeenCache
+from services.ingest.core.dedupe import SeenCache
 
 TIMESTAMP_HEADER = "x-crisiswatch-timestamp"
 SIGNATURE_HEADER = "x-crisiswatch-signature"

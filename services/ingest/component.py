@@ -6,13 +6,13 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.ingest.auth import PushAuthenticator
-from services.ingest.config import IngestSettings
-from services.ingest.ingestor import Ingestor
+from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.metrics import IngestMetrics
+from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.push import BrandResolver
-from services.ingest.watchlist import WatchlistStore
 from shared.kafka import DeadLetterWriter, EventProducer
+from shared.settings.ingest import IngestSettings
 
 
 class IngestComponent:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.ingest.normalize import MentionIn, to_mention
+from services.ingest.core.normalize import MentionIn, to_mention
 from shared import serde
 from shared.errors import InvalidRecord
 from shared.schemas import Mention

@@ -26,16 +26,16 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from services.ingest.config import IngestSettings
-from services.ingest.ingestor import Ingestor, content_digest, resolve_brands
-from services.ingest.matching import Matcher
+from services.ingest.core.matching import Matcher
+from services.ingest.core.normalize import MentionIn, encode_fields, mention_fields
+from services.ingest.core.watchlist import Watchlist, WatchlistStore
 from services.ingest.metrics import IngestMetrics
-from services.ingest.normalize import MentionIn, encode_fields, mention_fields
+from services.ingest.pipeline import Ingestor, content_digest, resolve_brands
 from services.ingest.publisher import MentionPublisher
-from services.ingest.watchlist import Watchlist, WatchlistStore
 from shared import serde
 from shared.errors import ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
+from shared.settings.ingest import IngestSettings
 
 SOURCE = "replay"
 BATCH = 5_000

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from services.ingest.auth import PushAuthenticator
-from services.ingest.config import IngestSettings
-from services.ingest.ingestor import Ingestor
+from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.push import BrandResolver, parse_batch, validate_items
 from shared.errors import BrokerUnavailable, InvalidRecord
+from shared.settings.ingest import IngestSettings
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 

@@ -12,17 +12,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from services.api import errors, health
-from services.api.server import serve_app
 from services.ingest import routes, webhooks
 from services.ingest.component import IngestComponent
-from services.ingest.config import IngestSettings
 from services.ingest.connectors import run_connectors
+from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.cursors import PgCursorStore
 from services.ingest.sources.base import SourceContext
-from services.ingest.watchlist import WatchlistStore
 from shared.db.engine import create_engine
 from shared.errors import ConfigError
+from shared.http import errors, health
+from shared.http.server import serve_app
+from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
 

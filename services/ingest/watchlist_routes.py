@@ -10,11 +10,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api import audit
-from services.api.deps import Admin, SessionDep
-from services.api.errors import BadInput, NotFound
-from services.ingest.watchlist import Watchlist
+from services.ingest.core.watchlist import Watchlist
 from shared.db.models import WatchlistRow
+from shared.errors import BadInput, NotFound
+from shared.http import audit
+from shared.http.deps import Admin, SessionDep
 
 router = APIRouter(prefix="/v1/watchlists", tags=["watchlists"])
 

@@ -17,12 +17,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from services.ingest.auth import check_hub_signature
-from services.ingest.config import IngestSettings
-from services.ingest.ingestor import Candidate, Ingestor, Rejected
+from services.ingest.pipeline import Candidate, Ingestor, Rejected
 from services.ingest.sources.base import candidate
 from services.ingest.sources.meta_graph import GraphFetchError, fetch_mention
 from shared import serde
 from shared.errors import BrokerUnavailable, InvalidRecord
+from shared.settings.ingest import IngestSettings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 SOURCE = "meta"

@@ -9,8 +9,7 @@ from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
 
-from services.sentiment.config import SentimentSettings
-from services.sentiment.enrich import Enricher
+from services.sentiment.core.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.stage import EnrichStage, ProcessStage, ThreadStage
 from services.sentiment.worker import SentimentWorker
@@ -19,6 +18,7 @@ from shared.heap import freeze_startup_objects
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
 from shared.process_metrics import register_process_metrics
+from shared.settings.sentiment import SentimentSettings
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.sentiment.config import SentimentSettings
-from services.sentiment.enrich import Enricher
-from services.sentiment.prepared import PreparedMention, prepare
+from services.sentiment.core.enrich import Enricher
+from services.sentiment.core.prepared import PreparedMention, prepare
 from shared import serde
 from shared.errors import InvalidRecord
 from shared.heap import freeze_startup_objects
 from shared.schemas import Mention
+from shared.settings.sentiment import SentimentSettings
 
 
 @dataclass

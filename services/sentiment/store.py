@@ -18,7 +18,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.sentiment.prepared import (
+from services.sentiment.core.prepared import (
     ADDITIVE,
     ARRAY_COLUMNS,
     INTEGER_MEASURES,
@@ -30,6 +30,7 @@ from services.sentiment.prepared import (
 from shared import serde
 from shared.db.engine import driver_connection
 from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
+from shared.db.rollups import ALL_DIMENSIONS, truncate
 from shared.schemas import ScoredMention
 
 
@@ -167,19 +168,10 @@ async def _apply_update(conn: asyncpg.Connection, p: PreparedMention) -> int:
 
 
 _INTEGER = INTEGER_MEASURES
-# Hourly and daily rollups also hold one row per (brand, bucket, topic) summed over every
-# platform and language, so unfiltered trends read a single row per bucket.
-ALL_DIMENSIONS = "*"
 _COARSE: tuple[tuple[type[HourlyRollupRow] | type[DailyRollupRow], str], ...] = (
     (HourlyRollupRow, "hour"),
     (DailyRollupRow, "day"),
 )
-
-
-def truncate(ts: datetime, unit: str) -> datetime:
-    """Start of the UTC hour or day containing `ts`."""
-    ts = ts.replace(minute=0, second=0, microsecond=0)
-    return ts.replace(hour=0) if unit == "day" else ts
 
 
 _KEY_COLUMNS = ("brand", "{time}", "topic", "platform", "language")

@@ -20,9 +20,9 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.sentiment.enrich import Enricher
+from services.sentiment.core.enrich import Enricher
+from services.sentiment.core.prepared import PreparedMention
 from services.sentiment.metrics import SentimentMetrics
-from services.sentiment.prepared import PreparedMention
 from services.sentiment.stage import EnrichStage, ThreadStage
 from services.sentiment.store import store_prepared
 from shared import serde

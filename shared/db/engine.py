@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from shared.errors import InfraError
-from shared.settings import CommonSettings
+from shared.settings.common import CommonSettings
 
 
 def create_engine(settings: CommonSettings, *, database: str | None = None) -> AsyncEngine:

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from shared.settings import CommonSettings
+from shared.settings.common import CommonSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from shared.settings import CommonSettings
+from shared.settings.common import CommonSettings
 
 
 class InfraSettings(CommonSettings):

@@ -23,17 +23,17 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from services.alerting.config import AlertingSettings
-from services.alerting.notifiers.config import NotifySettings
 from services.alerting.service import serve as serve_alerting
-from services.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver
-from services.ingest.config import IngestSettings
 from services.ingest.replay import run_replay
-from services.sentiment.config import SentimentSettings
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.engine import transaction
 from shared.db.models import CampaignRow, IncidentRow, MentionRow, PlaybookRunRow, SignalRow
+from shared.settings.alerting import AlertingSettings
+from shared.settings.ingest import IngestSettings
+from shared.settings.notify import NotifySettings
+from shared.settings.sentiment import SentimentSettings
 from tests.kafka_helpers import wait_for
+from tools.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver
 
 CALM = [
     ("en", "Just got my {b} headphones, they sound great"),

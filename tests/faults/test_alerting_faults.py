@@ -29,14 +29,14 @@ from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.config import AlertingSettings
-from services.alerting.notifiers.config import NotifySettings
-from services.alerting.notifiers.slack_api import SlackApiNotifier
-from services.alerting.outbox import OutboxDispatcher, OutboxMetrics, enqueue
+from services.alerting.notify.channels.slack_api import SlackApiNotifier
+from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics, enqueue
 from services.alerting.service import serve as serve_alerting
 from shared.db.engine import transaction
 from shared.db.models import DetectorStateRow, IncidentEventRow, OutboxRow
 from shared.kafka import EventProducer
+from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
 from tests.fault_helpers import FlakySlack, poll_until
 from tests.integration.alerting.test_detection_streaming import (
     CALM_HOURS,
@@ -265,8 +265,8 @@ _DISPATCHER = """
 import asyncio, sys
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
-from services.alerting.notifiers.slack_api import SlackApiNotifier
-from services.alerting.outbox import OutboxDispatcher, OutboxMetrics
+from services.alerting.notify.channels.slack_api import SlackApiNotifier
+from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from shared.db.engine import create_engine
 from shared.infra.settings import InfraSettings
 

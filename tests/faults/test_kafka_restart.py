@@ -16,11 +16,11 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from services.api.app import create_app
-from services.api.config import ApiSettings
-from services.api.server import serve_app
 from shared import serde
+from shared.http.server import serve_app
 from shared.infra import kafka_broker
 from shared.schemas import Mention
+from shared.settings.api import ApiSettings
 from tests.fault_helpers import poll_until, private_kafka_settings
 from tests.kafka_helpers import free_port, read_topic, wait_for
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from services.sentiment.config import SentimentSettings
 from shared import serde
 from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import postgres
 from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer
+from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import (
     PRIVATE_PG_CLUSTER,
     WorkerProcess,

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from services.sentiment.config import SentimentSettings
+from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import (
     WorkerProcess,
     assert_exactly_once,

@@ -16,16 +16,16 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from services.alerting.notify_content import escape_slack
+from services.alerting.notify.content import escape_slack
 from services.api.app import create_app
-from services.api.config import ApiSettings
-from services.api.keys import create_key
-from services.sentiment.config import SentimentSettings
 from services.sentiment.service import serve as serve_sentiment
 from shared import serde
 from shared.db.engine import transaction
 from shared.db.models import MentionRow
+from shared.http.keys import create_key
 from shared.schemas import DeadLetter
+from shared.settings.api import ApiSettings
+from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import mention, poll_until
 from tests.kafka_helpers import read_topic
 

@@ -11,15 +11,15 @@ from aiosmtpd.smtp import AuthResult
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from services.alerting.notifiers.base import DeliveryError
-from services.alerting.notifiers.slack_api import SlackApiNotifier
-from services.alerting.notifiers.slack_webhook import SlackWebhookNotifier
-from services.alerting.notifiers.smtp import SmtpNotifier
+from services.alerting.notify.channels.base import DeliveryError
+from services.alerting.notify.channels.slack_api import SlackApiNotifier
+from services.alerting.notify.channels.slack_webhook import SlackWebhookNotifier
+from services.alerting.notify.channels.smtp import SmtpNotifier
 from services.api.app import create_app
-from services.api.config import ApiSettings
 from shared.db.engine import create_engine, ping
 from shared.errors import InfraError
 from shared.logging import configure_logging
+from shared.settings.api import ApiSettings
 from tests.fault_helpers import FlakySlack
 from tests.kafka_helpers import free_port
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.sentiment.author_keys import author_key
+from services.sentiment.core.author_keys import author_key
 from shared.db.migrate import downgrade, upgrade
 from shared.infra.settings import InfraSettings
 

@@ -11,16 +11,16 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from services.alerting.config import AlertingSettings
 from services.alerting.service import serve as serve_alerting
 from services.api.app import create_app
-from services.api.config import ApiSettings
-from services.api.server import serve_app
-from services.sentiment.config import SentimentSettings
 from services.sentiment.service import serve as serve_sentiment
 from shared import serde
 from shared.db.models import IncidentRow, MentionRow
+from shared.http.server import serve_app
 from shared.schemas import DeadLetter, ScoredMention
+from shared.settings.alerting import AlertingSettings
+from shared.settings.api import ApiSettings
+from shared.settings.sentiment import SentimentSettings
 from tests.kafka_helpers import free_port, read_topic, wait_for
 
 NEGATIVE = [

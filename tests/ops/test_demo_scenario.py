@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.demo.scenario import CRISIS_BRAND, generate, hourly_weight
+from tools.demo.scenario import CRISIS_BRAND, generate, hourly_weight
 
 END = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -64,7 +64,7 @@ def test_crisis_grows_in_volume_negativity_and_authors() -> None:
 @pytest.mark.timeout(240)
 def test_unattended_demo_opens_an_incident(infra) -> None:
     """A short unattended run: the crisis opens an incident within the timeout."""
-    from services.demo.run import run_demo
+    from tools.demo.run import run_demo
 
     summary = run_demo(duration_s=60, day_s=8, crisis_s=20, free_ports=True, notify_grace_s=10)
     assert summary["scored"] > 500

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.api.health import router as health_router
 from services.cli import build_parser
+from shared.http.health import router as health_router
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -156,8 +156,8 @@ def test_keda_scales_sentiment_on_consumer_lag() -> None:
 def test_configmap_and_secret_use_real_settings() -> None:
     """Every key is a crisiswatch setting listed in .env.example (or a notifier setting)."""
     documented = set(re.findall(r"^(CRISISWATCH_\w+)=", (ROOT / ".env.example").read_text(), re.M))
-    from services.alerting.notifiers.config import NotifySettings
-    from services.api.config import ApiSettings
+    from shared.settings.api import ApiSettings
+    from shared.settings.notify import NotifySettings
 
     known = documented | {
         f"CRISISWATCH_{name.upper()}"

@@ -38,22 +38,22 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import text, update
 
-from services.alerting.config import AlertingSettings
-from services.alerting.notifiers.config import NotifySettings
 from services.alerting.service import serve as serve_alerting
 from services.api.app import create_app
-from services.api.config import ApiSettings
-from services.api.server import serve_app
-from services.demo.receivers import Inbox, SlackWebhookReceiver
-from services.ingest.config import IngestSettings
 from services.ingest.service import create_ingest_app
-from services.sentiment.config import SentimentSettings
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.engine import create_engine
 from shared.db.models import IncidentRow
+from shared.http.server import serve_app
 from shared.kafka import EventProducer, ensure_topics
+from shared.settings.alerting import AlertingSettings
+from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
+from shared.settings.notify import NotifySettings
+from shared.settings.sentiment import SentimentSettings
 from tests.kafka_helpers import free_port, wait_for
 from tests.ops import prometheus_helpers as ph
+from tools.demo.receivers import Inbox, SlackWebhookReceiver
 
 pytestmark = pytest.mark.timeout(120)
 

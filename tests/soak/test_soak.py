@@ -18,12 +18,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from services.alerting.config import AlertingSettings
 from services.alerting.service import serve as serve_alerting
-from services.sentiment.config import SentimentSettings
 from shared import serde
 from shared.db.models import IncidentRow
 from shared.kafka import EventProducer
+from shared.settings.alerting import AlertingSettings
+from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import (
     CALM_TEXTS,
     NEGATIVE_TEXTS,

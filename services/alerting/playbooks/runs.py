@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.notifiers.config import NotifySettings
-from services.alerting.notify_content import incident_links, notice_payloads
-from services.alerting.outbox import enqueue
+from services.alerting.notify.content import incident_links, notice_payloads
+from services.alerting.notify.outbox import enqueue
 from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.models import Playbook
 from shared.db.models import IncidentEventRow, IncidentRow, PlaybookRunRow, PlaybookStepRow
+from shared.settings.notify import NotifySettings
 
 
 async def start_playbook_run(

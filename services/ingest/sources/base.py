@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from services.ingest.config import IngestSettings
+from services.ingest.core.normalize import MentionIn
+from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.cursors import CursorStore
-from services.ingest.ingestor import Candidate, Ingestor, Rejected, wait_or_stop
-from services.ingest.normalize import MentionIn
-from services.ingest.watchlist import WatchlistStore
+from services.ingest.pipeline import Candidate, Ingestor, Rejected, wait_or_stop
 from shared import serde
+from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

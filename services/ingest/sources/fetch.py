@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import httpx
 
-from services.ingest.config import IngestSettings
 from shared.net import ForbiddenAddress, check_url
+from shared.settings.ingest import IngestSettings
 
 __all__ = ["ForbiddenAddress", "check_url", "make_client"]
 

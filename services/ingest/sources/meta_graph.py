@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from services.ingest.config import IngestSettings
 from services.ingest.sources.fetch import ForbiddenAddress, check_url, make_client
 from shared import serde
 from shared.errors import InvalidRecord
+from shared.settings.ingest import IngestSettings
 
 COMMENT_FIELDS = "text,timestamp,username,like_count,media{id,permalink}"
 MEDIA_FIELDS = "caption,timestamp,permalink,username,like_count,comments_count"

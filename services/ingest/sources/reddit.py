@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
-from services.ingest.ingestor import Candidate
-from services.ingest.normalize import from_epoch
+from services.ingest.core.normalize import from_epoch
+from services.ingest.pipeline import Candidate
 from services.ingest.sources.base import Backoff, Emit, Source, candidate, sleep_or_stop
 from services.ingest.sources.fetch import make_client
 from shared import serde

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import feedparser
 import httpx
 
-from services.ingest.normalize import html_to_text
+from services.ingest.core.normalize import html_to_text
 from services.ingest.sources.base import Backoff, Emit, Source, candidate, sleep_or_stop
 from services.ingest.sources.fetch import ForbiddenAddress, check_url, make_client
 

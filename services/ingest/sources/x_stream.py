@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from services.ingest.ingestor import Rejected
-from services.ingest.normalize import language_tag
+from services.ingest.core.normalize import language_tag
+from services.ingest.core.watchlist import Watchlist
+from services.ingest.pipeline import Rejected
 from services.ingest.sources.base import (
     Backoff,
     Emit,
@@ -27,7 +28,6 @@ from services.ingest.sources.base import (
     unless_stopped,
 )
 from services.ingest.sources.fetch import make_client
-from services.ingest.watchlist import Watchlist
 from shared import serde
 from shared.errors import CrisiswatchError, InvalidRecord
 

@@ -35,8 +35,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
-from services.sentiment.evaluate import summarize
 from shared.schemas import EMOTIONS, SENTIMENT_LABELS
+from tools.eval.sentiment import summarize
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from services.sentiment.core.segment import cut, jieba_tokenizer
 from services.sentiment.scorers.lexicon import emoji_valence
-from services.sentiment.segment import cut, jieba_tokenizer
 from shared.schemas import SentimentScore
 
 NAME = "zh-logreg-v1"

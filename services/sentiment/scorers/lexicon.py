@@ -20,7 +20,7 @@ from typing import NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.sentiment.textmatch import PUNCTUATION, TextTokens, TokenTable, text_of, tokenize
+from services.sentiment.core.textmatch import PUNCTUATION, TextTokens, TokenTable, text_of, tokenize
 from shared.schemas import SentimentLabel, SentimentScore
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -240,7 +240,7 @@ class LexiconSentimentScorer:
     def score_one(self, text: str | TextTokens, language: str | None = None) -> SentimentScore:
         """Score one text in `language` (detected when not given)."""
         if language is None:
-            from services.sentiment.language import detect_language
+            from services.sentiment.core.language import detect_language
 
             language = detect_language(text_of(text))[0]
         lexicon = self._lexicons.get(language)

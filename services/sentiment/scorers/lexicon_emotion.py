@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.sentiment.textmatch import (
+from services.sentiment.core.textmatch import (
     PUNCTUATION,
     UNSEGMENTED,
     SubstringTable,
@@ -194,7 +194,7 @@ class LexiconEmotionScorer:
 
     def _lexicon_for(self, text: str | TextTokens, language: str | None) -> EmotionLexicon:
         if language is None:
-            from services.sentiment.language import detect_language
+            from services.sentiment.core.language import detect_language
 
             language = detect_language(text_of(text))[0]
         lexicon = self._lexicons.get(language)

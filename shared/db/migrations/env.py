@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.models import Base
-from shared.settings import CommonSettings
+from shared.settings.common import CommonSettings
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,7 +19,6 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.config import AlertingSettings
 from services.alerting.service import serve as serve_alerting
 from services.sentiment.store import store_scored
 from shared import serde
@@ -27,6 +26,7 @@ from shared.db.engine import transaction
 from shared.db.models import CampaignRow, DetectorStateRow, IncidentRow, SignalRow
 from shared.kafka import EventProducer
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
+from shared.settings.alerting import AlertingSettings
 from tests.kafka_helpers import wait_for
 
 CALM_HOURS = 8
@@ -393,7 +393,7 @@ async def test_backtest_replays_rollups_and_reports_the_crisis(
     import io
     import json
 
-    from services.alerting.backtest import run_backtest
+    from tools.eval.backtest import run_backtest
 
     brand = f"brand-{unique}"
     stream = Stream(brand)

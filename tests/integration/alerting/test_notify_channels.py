@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from services.alerting.notifiers import PermanentDeliveryError, TransientDeliveryError
-from services.alerting.notifiers.slack_api import SlackApiNotifier
-from services.alerting.notifiers.slack_webhook import SlackWebhookNotifier
-from services.alerting.notifiers.smtp import SmtpNotifier
-from services.alerting.notifiers.webhook import WebhookNotifier
-from services.alerting.notify_content import (
+from services.alerting.notify.channels import PermanentDeliveryError, TransientDeliveryError
+from services.alerting.notify.channels.slack_api import SlackApiNotifier
+from services.alerting.notify.channels.slack_webhook import SlackWebhookNotifier
+from services.alerting.notify.channels.smtp import SmtpNotifier
+from services.alerting.notify.channels.webhook import WebhookNotifier
+from services.alerting.notify.content import (
     CHART_CID,
     IncidentSummary,
     SampleMention,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.escalation import escalate_unacknowledged
+from services.alerting.notify.escalation import escalate_unacknowledged
 from shared.db.engine import transaction
 from shared.db.models import OutboxRow
 from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)

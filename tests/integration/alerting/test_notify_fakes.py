@@ -28,10 +28,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.notifiers.config import NotifySettings
-from services.alerting.notifiers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from services.alerting.notify.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from shared.db.engine import transaction
 from shared.db.models import IncidentRow
+from shared.settings.notify import NotifySettings
 from tests.kafka_helpers import free_port
 
 WEBHOOK_SECRET = "test-webhook-secret"

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.notifiers import build_notifiers
-from services.alerting.notifiers.routing import flush_digest, notify_incident
-from services.alerting.outbox import OutboxDispatcher, OutboxMetrics
+from services.alerting.notify.channels import build_notifiers
+from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
+from services.alerting.notify.routing import flush_digest, notify_incident
 from shared.db.engine import transaction
 from shared.db.models import OutboxRow
 from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)

@@ -12,11 +12,11 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.notifiers.slack_api import METADATA_EVENT_TYPE, SlackApiNotifier
-from services.alerting.notifiers.slack_webhook import SlackWebhookNotifier
-from services.alerting.notifiers.smtp import SmtpNotifier, message_id
-from services.alerting.notifiers.webhook import WebhookNotifier
-from services.alerting.outbox import OutboxDispatcher, OutboxMetrics, enqueue
+from services.alerting.notify.channels.slack_api import METADATA_EVENT_TYPE, SlackApiNotifier
+from services.alerting.notify.channels.slack_webhook import SlackWebhookNotifier
+from services.alerting.notify.channels.smtp import SmtpNotifier, message_id
+from services.alerting.notify.channels.webhook import WebhookNotifier
+from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics, enqueue
 from shared.db.engine import transaction
 from shared.db.models import IncidentEventRow, OutboxRow
 from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)

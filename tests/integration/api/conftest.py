@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
-from services.api.config import ApiSettings
-from services.api.keys import create_key
-from services.api.server import serve_app
 from shared.db.engine import transaction
+from shared.http.keys import create_key
+from shared.http.server import serve_app
+from shared.settings.api import ApiSettings
 from tests.kafka_helpers import free_port, wait_for
 
 ROLES = ("viewer", "responder", "admin", "ingest")

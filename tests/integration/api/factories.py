@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest.config import DEV_PSEUDONYM_SECRET
-from services.ingest.normalize import pseudonymize
+from services.ingest.core.normalize import pseudonymize
 from services.sentiment.store import store_scored
 from shared.db.engine import transaction
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
+from shared.settings.ingest import DEV_PSEUDONYM_SECRET
 
 SCORES = {"negative": -0.7, "neutral": 0.0, "positive": 0.6}
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from services.api.app import create_app
-from services.api.config import ApiSettings
+from shared.settings.api import ApiSettings
 from tests.integration.api.conftest import RunningApi
 
 RANK = {"ingest": 0, "viewer": 1, "responder": 2, "admin": 3}

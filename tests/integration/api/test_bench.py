@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.api.bench_queries import run_bench
+from tools.bench.queries import run_bench
 
 
 async def test_bench_tiny(db_engine) -> None:

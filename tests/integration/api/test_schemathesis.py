@@ -16,9 +16,9 @@ from hypothesis import settings as hypothesis_settings
 from prometheus_client import CollectorRegistry
 
 from services.api.app import create_app
-from services.api.config import ApiSettings
-from services.api.server import serve_app
 from shared.db.engine import create_engine
+from shared.http.server import serve_app
+from shared.settings.api import ApiSettings
 from tests.integration.api.conftest import make_keys
 from tests.kafka_helpers import free_port
 

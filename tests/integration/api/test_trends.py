@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.sentiment import queries
+from services.analytics import queries
 from shared.db.engine import transaction
 from shared.schemas import MAX_COUNT
 from tests.integration.api.conftest import RunningApi

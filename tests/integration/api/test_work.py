@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.ingest.config import DEV_PSEUDONYM_SECRET
-from services.ingest.normalize import pseudonymize
+from services.ingest.core.normalize import pseudonymize
 from shared.db.engine import transaction
 from shared.db.models import (
     AuditLogRow,
@@ -20,6 +19,7 @@ from shared.db.models import (
     RollupRow,
     SignalRow,
 )
+from shared.settings.ingest import DEV_PSEUDONYM_SECRET
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.factories import scored, store
 

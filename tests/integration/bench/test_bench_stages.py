@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.bench.alerts import alert_figures
-from services.bench.e2e import E2eSizes, e2e_figures
-from services.bench.env import BenchEnv, bench_env
-from services.bench.figures import Figure
-from services.bench.memory import memory_figures
 from services.runner import SERVICES
 from shared.infra.settings import InfraSettings
+from tools.bench.alerts import alert_figures
+from tools.bench.e2e import E2eSizes, e2e_figures
+from tools.bench.env import BenchEnv, bench_env
+from tools.bench.figures import Figure
+from tools.bench.memory import memory_figures
 
 
 @pytest.fixture

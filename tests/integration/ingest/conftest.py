@@ -13,12 +13,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from services.api.server import serve_app
 from services.ingest.component import IngestComponent
-from services.ingest.config import IngestSettings
+from services.ingest.core.watchlist import Watchlist, WatchlistStore
 from services.ingest.cursors import PgCursorStore
 from services.ingest.sources.base import Source, SourceContext
-from services.ingest.watchlist import Watchlist, WatchlistStore
+from shared.http.server import serve_app
+from shared.settings.ingest import IngestSettings
 from tests.kafka_helpers import free_port
 
 ACME = {

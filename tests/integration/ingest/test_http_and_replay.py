@@ -12,11 +12,11 @@ from prometheus_client import CollectorRegistry
 
 from services.ingest.auth import hub_signature, sign
 from services.ingest.component import IngestComponent
-from services.ingest.config import IngestSettings
+from services.ingest.core.watchlist import Watchlist, WatchlistStore
 from services.ingest.replay import run_replay
 from services.ingest.service import create_ingest_app
-from services.ingest.watchlist import Watchlist, WatchlistStore
 from shared.schemas import Mention
+from shared.settings.ingest import IngestSettings
 from tests.benchmarks.make_replay_sample import write_sample
 from tests.integration.ingest.conftest import ACME
 from tests.kafka_helpers import read_topic

@@ -15,10 +15,10 @@ from starlette.routing import Route
 
 from services.ingest.auth import hub_signature
 from services.ingest.component import IngestComponent
-from services.ingest.config import IngestSettings
+from services.ingest.core.watchlist import Watchlist, WatchlistStore
 from services.ingest.service import create_ingest_app
-from services.ingest.watchlist import Watchlist, WatchlistStore
 from shared.schemas import DeadLetter, Mention
+from shared.settings.ingest import IngestSettings
 from tests.integration.ingest.conftest import ACME, local_server
 from tests.kafka_helpers import read_topic
 

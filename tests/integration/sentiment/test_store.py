@@ -9,13 +9,13 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.privacy import erase_author
-from services.ingest.config import DEV_PSEUDONYM_SECRET
-from services.ingest.normalize import pseudonymize
-from services.sentiment.author_keys import author_key
-from services.sentiment.store import ALL_DIMENSIONS
+from services.ingest.core.normalize import pseudonymize
+from services.sentiment.core.author_keys import author_key
 from shared.db.engine import transaction
 from shared.db.models import HourlyRollupRow, MentionRow, RollupRow
+from shared.db.rollups import ALL_DIMENSIONS
 from shared.schemas import Engagement
+from shared.settings.ingest import DEV_PSEUDONYM_SECRET
 from tests.integration.api.factories import scored, store
 
 MINUTE = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)

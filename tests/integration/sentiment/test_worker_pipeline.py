@@ -8,13 +8,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from services.sentiment.config import SentimentSettings
-from services.sentiment.enrich import Enricher
+from services.sentiment.core.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.service import build_worker, running
 from services.sentiment.stage import EnrichedBatch, ThreadStage
 from shared import serde
 from shared.schemas import ScoredMention
+from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import assert_exactly_once, mentions, produce, stored_counts
 from tests.kafka_helpers import read_topic, wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from services.alerting.bins import BRAND_TOPIC, BinAggregator
+from services.alerting.detect.bins import BRAND_TOPIC, BinAggregator
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
 
 T0 = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from services.alerting.campaigns import Campaign, CampaignCalendar
-from services.alerting.engine import (
+from services.alerting.campaigns.calendar import Campaign, CampaignCalendar
+from services.alerting.detect.engine import (
     Decisions,
     DetectionEngine,
     EngineConfig,
@@ -159,7 +159,7 @@ def test_state_round_trip_continues_identically() -> None:
 
 
 def test_rebuild_from_rollups_warms_the_detectors() -> None:
-    from services.alerting.engine import RollupMinute
+    from services.alerting.detect.engine import RollupMinute
 
     minutes = [
         RollupMinute(

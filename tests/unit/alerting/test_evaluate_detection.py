@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from services.alerting.evaluate_detection import run_detection_eval
 from tests.unit.alerting.conftest import series
+from tools.eval.detection import run_detection_eval
 
 
 def test_eval_prints_json_lines(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from services.alerting.detect.ratios import (
     negative_share_detector,
 )
 from services.alerting.detect.velocity import VelocityDetector, weighted_engagement
-from services.alerting.severity import assess_severity
+from services.alerting.incidents.severity import assess_severity
 from tests.unit.alerting.conftest import START
 
 DAY = 1440

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.bench.data import generate_mentions, generate_payloads
+from tools.bench.data import generate_mentions, generate_payloads
 
 
 def test_language_filter_keeps_only_those_languages() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from services.ingest.auth import PushAuthenticator, check_hub_signature, hub_signature, sign
-from services.ingest.dedupe import SeenCache
+from services.ingest.core.dedupe import SeenCache
 
 SECRET = SecretStr("s3cret-s3cret-s3cret")
 BODY = b'[{"platform":"x"}]'

@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.normalize import (
+from services.ingest.core.normalize import (
     MentionIn,
     clean_text,
     html_to_text,
     language_tag,
     to_mention,
 )
+from services.ingest.core.watchlist import Watchlist
 from services.ingest.sources.jetstream import post_fields
 from services.ingest.sources.mastodon import status_fields
 from services.ingest.sources.reddit import post_fields as reddit_fields
 from services.ingest.sources.x_stream import rules_for, tweet_fields
-from services.ingest.watchlist import Watchlist
 from shared.schemas import Mention
 
 _CONTROL = {chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), *range(127, 160)]}

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.matching import Matcher
-from services.ingest.watchlist import Watchlist, WatchlistStore, load_watchlists, parse_watchlist
+from services.ingest.core.matching import Matcher
+from services.ingest.core.watchlist import (
+    Watchlist,
+    WatchlistStore,
+    load_watchlists,
+    parse_watchlist,
+)
 from shared.errors import ConfigError
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "watchlists"

@@ -84,7 +84,7 @@ def test_bad_weights_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_segment_cut_equals_jieba_lcut_with_and_without_remembered_blocks() -> None:
-    from services.sentiment import segment
+    from services.sentiment.core import segment
 
     texts = [
         "充电宝起火了，要求召回！客服不理人，充电宝质量太差",

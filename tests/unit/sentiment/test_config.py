@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from services.sentiment.config import SentimentSettings
+from shared.settings.sentiment import SentimentSettings
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from services.sentiment.evaluate import EvalFileError, evaluate_file, summarize
 from shared.schemas import EMOTIONS, SENTIMENT_LABELS, SentimentScore
+from tools.eval.sentiment import EvalFileError, evaluate_file, summarize
 
 
 class KeywordSentiment:

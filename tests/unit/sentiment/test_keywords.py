@@ -1,6 +1,6 @@
 """Hashtag and keyword extraction."""
 
-from services.sentiment.keywords import extract_hashtags, extract_keywords, stopwords
+from services.sentiment.core.keywords import extract_hashtags, extract_keywords, stopwords
 
 
 def test_hashtags_unicode_lowercase_dedup() -> None:
@@ -45,7 +45,7 @@ def test_stopwords_include_social_filler() -> None:
 
 
 def test_keyword_ties_keep_first_seen_order_and_noise_is_dropped() -> None:
-    from services.sentiment.keywords import extract_keywords
+    from services.sentiment.core.keywords import extract_keywords
 
     text = "zeta alpha zeta beta alpha gamma https://t.co/alpha @alpha WWW.alpha.com/x"
     assert extract_keywords(text, "en") == ["zeta", "alpha", "beta", "gamma"]
@@ -53,7 +53,7 @@ def test_keyword_ties_keep_first_seen_order_and_noise_is_dropped() -> None:
 
 
 def test_hashtags_without_marks_is_empty() -> None:
-    from services.sentiment.keywords import extract_hashtags
+    from services.sentiment.core.keywords import extract_hashtags
 
     assert extract_hashtags("no tags at all") == []
     assert extract_hashtags("full width ＃タグ and #tag") == ["タグ", "tag"]
@@ -62,7 +62,7 @@ def test_hashtags_without_marks_is_empty() -> None:
 def test_ascii_shortcut_equals_the_general_word_path() -> None:
     from collections import Counter
 
-    from services.sentiment.keywords import _keyword_stopwords, _tokens
+    from services.sentiment.core.keywords import _keyword_stopwords, _tokens
 
     def general(text: str, language: str, limit: int) -> list[str]:
         stop = _keyword_stopwords(language)
@@ -88,7 +88,7 @@ def test_ascii_keyword_pattern_keeps_exactly_the_words_of_three_or_more() -> Non
     import random
     import re
 
-    from services.sentiment.keywords import _ASCII_KEYWORD
+    from services.sentiment.core.keywords import _ASCII_KEYWORD
 
     word = re.compile(r"[a-z][a-z0-9]*(?:['-][a-z0-9]+)*")  # `_WORD` on lowered ASCII
     rng = random.Random(8)
@@ -101,7 +101,7 @@ def test_ascii_keyword_pattern_keeps_exactly_the_words_of_three_or_more() -> Non
 def test_noise_shortcut_equals_the_full_pattern() -> None:
     import random
 
-    from services.sentiment.keywords import _NOISE, _strip_noise, handles_only
+    from services.sentiment.core.keywords import _NOISE, _strip_noise, handles_only
 
     assert handles_only("@a hi @b") and handles_only("no at sign")
     assert not handles_only("mail a@b.co") and not handles_only("tab\t@x")
@@ -115,7 +115,7 @@ def test_noise_shortcut_equals_the_full_pattern() -> None:
 def test_mention_keywords_put_hashtags_first() -> None:
     from datetime import UTC, datetime
 
-    from services.sentiment.enrich import _keywords
+    from services.sentiment.core.enrich import _keywords
     from shared.schemas import Mention
 
     def mention(text: str, tags: list[str]) -> Mention:

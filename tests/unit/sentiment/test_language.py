@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.sentiment.language import clean_for_detection, detect_language, normalize_hint
+from services.sentiment.core.language import clean_for_detection, detect_language, normalize_hint
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_normalize_hint(hint: str, expected: str | None) -> None:
 def test_batch_detection_equals_one_by_one() -> None:
     from py3langid import langid
 
-    from services.sentiment.language import _DEFAULT, LOCKSTEP_MIN_BATCH, detect_languages
+    from services.sentiment.core.language import _DEFAULT, LOCKSTEP_MIN_BATCH, detect_languages
 
     texts = [
         "My phone exploded while charging, this is dangerous!",

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.sentiment.author_keys import author_key
-from services.sentiment.prepared import (
+from services.sentiment.core.author_keys import author_key
+from services.sentiment.core.prepared import (
     MENTION_COLUMNS,
     UPDATED_COLUMNS,
     array_literal,

@@ -3,10 +3,10 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.sentiment.keywords import extract_hashtags, extract_keywords
-from services.sentiment.language import detect_language
+from services.sentiment.core.keywords import extract_hashtags, extract_keywords
+from services.sentiment.core.language import detect_language
+from services.sentiment.core.topics import TopicLexicon
 from services.sentiment.scorers.lexicon import LexiconSentimentScorer
-from services.sentiment.topics import TopicLexicon
 
 LEXICON = TopicLexicon.load()
 SENTIMENT = LexiconSentimentScorer()

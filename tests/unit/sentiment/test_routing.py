@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.sentiment.routing import RoutingPolicy, needs_transformer, route_reason
+from services.sentiment.core.routing import RoutingPolicy, needs_transformer, route_reason
 from shared.schemas import Mention, SentimentScore
 
 

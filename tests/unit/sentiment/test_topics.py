@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sentiment.topics import TopicLexicon, TopicLexiconError
+from services.sentiment.core.topics import TopicLexicon, TopicLexiconError
 
 REQUIRED = {
     "product_quality", "safety", "recall", "delivery", "customer_service",

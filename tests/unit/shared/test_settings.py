@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.config_reference import render_env_example
 from shared.infra.settings import InfraSettings
-from shared.settings import CommonSettings
+from shared.settings.common import CommonSettings
+from shared.settings.reference import render_env_example
 
 ROOT = Path(__file__).resolve().parents[3]
 

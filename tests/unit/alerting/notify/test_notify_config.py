@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.alerting.notifiers import build_notifiers
-from services.alerting.notifiers.config import NotifySettings
-from services.alerting.notifiers.slack_api import SlackApiNotifier
+from services.alerting.notify.channels import build_notifiers
+from services.alerting.notify.channels.slack_api import SlackApiNotifier
+from shared.settings.notify import NotifySettings
 
 
 def make(**values: Any) -> NotifySettings:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from services.alerting.chart import render_chart_payload
-from services.alerting.notify_content import (
+from services.alerting.notify.chart import render_chart_payload
+from services.alerting.notify.content import (
     IncidentSummary,
     SampleMention,
     StepSummary,
@@ -18,7 +18,7 @@ from services.alerting.notify_content import (
     safe_url,
     slack_message,
 )
-from services.alerting.outbox import backoff_delay
+from services.alerting.notify.outbox import backoff_delay
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EVIL = SampleMention("<!channel> @here <@U123> & <https://evil.example|click>", "javascript:x()")

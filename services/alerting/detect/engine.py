@@ -1,0 +1,638 @@
+"""Detection engine: bins -> detectors -> alerts -> gated, assessed signals. Pure, no I/O.
+
+Per brand: a volume-spike detector on the brand series and on each crisis-topic series,
+negative-share, emotion-burst and engagement-velocity detectors on the brand series, the
+critical-keyword rule per mention, and a cold-start negative-burst rule that only speaks
+while the brand has no credible volume baseline. Every volume or ratio alert must pass the
+distinct-author gate over the recent window; a gated alert re-arms its detector, so a bot
+flood neither pages nor uses up the cooldown a real crisis would need. Signals carry their
+severity (`assess_severity`), scope and story topic; `route_signal` decides which open
+incident a signal belongs to, so one story opens one incident.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from services.alerting.detect.alert import Alert, as_utc, from_epoch
+from services.alerting.detect.authors import AuthorGateConfig, author_gate
+from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
+from services.alerting.detect.burst import NegativeBurstRule
+from services.alerting.detect.keywords import KeywordConfig, critical_mention
+from services.alerting.detect.ratios import (
+    EMOTION_BURST,
+    NEGATIVE_SHARE,
+    ShareSurgeDetector,
+    emotion_burst_detector,
+    negative_share_detector,
+)
+from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
+from services.alerting.detect.velocity import VelocityConfig, VelocityDetector
+from services.alerting.incidents.severity import Severity, assess_severity
+from shared.schemas import ScoredMention
+
+CRISIS_TOPICS: tuple[str, ...] = (
+    "product_quality",
+    "safety",
+    "recall",
+    "delivery",
+    "customer_service",
+    "pricing_fraud",
+    "data_privacy",
+    "legal",
+    "offensive_boycott",
+)
+GENERIC = "generic"
+SPIKE = "volume_spike"
+VELOCITY = "engagement_velocity"
+_BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
+_SEVERITY_RANK: dict[str, int] = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4}
+
+
+def worse(a: str, b: str) -> str:
+    """Return the more severe of two levels (SEV1 is the worst)."""
+    return a if _SEVERITY_RANK.get(a, 9) <= _SEVERITY_RANK.get(b, 9) else b
+
+
+def category_of(topic: str) -> str:
+    """Return the incident category of a story topic (`generic` for volume-only stories)."""
+    return topic or GENERIC
+
+
+class LiftLookup(Protocol):
+    """Expected-volume multiplier of a brand at a time (planned campaigns)."""
+
+    def lift(self, brand: str, at: datetime) -> float:
+        """Return the multiplier (1.0 when nothing is planned)."""
+        ...
+
+
+class _NoLift:
+    def lift(self, brand: str, at: datetime) -> float:
+        return 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything the engine needs; built from `AlertingSettings` by the service."""
+
+    bin_seconds: int = 60
+    preset: str = "balanced"
+    topics: tuple[str, ...] = CRISIS_TOPICS
+    lateness_s: float = 20.0
+    idle_flush_s: float = 30.0
+    max_fill_bins: int = 1440
+    gate: AuthorGateConfig = field(default_factory=AuthorGateConfig)
+    keywords: KeywordConfig = field(default_factory=KeywordConfig)
+    gate_window_minutes: float = 15.0
+    dominance: float = 0.5
+    # The story's topic is judged on the latest bins: an hour of calm must not hide it.
+    dominance_bins: int = 10
+    keyword_cooldown_minutes: float = 360.0
+    burst_window_s: int = 300
+    burst_min_negative: int = 20
+    burst_min_authors: int = 5
+    burst_cooldown_s: int = 600
+    recovery_minutes: float = 60.0
+    recovery_ratio: float = 1.5
+
+    @property
+    def gate_bins(self) -> int:
+        """Bins in the author-gate and scope window."""
+        return max(1, round(self.gate_window_minutes * 60 / self.bin_seconds))
+
+    def spike_config(self) -> SpikeConfig:
+        """The volume-spike config of the selected preset."""
+        return preset(self.preset, bin_seconds=self.bin_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A gated, assessed detector firing, ready to be stored and grouped into an incident."""
+
+    brand: str
+    topic: str  # series the detector ran on; "" for the brand level
+    story_topic: str  # topic the story is about; "" when volume-only
+    rule: str
+    at: datetime
+    score: float
+    value: float
+    baseline: float
+    severity: Severity
+    mentions: int
+    tipping_ingested_at: datetime | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def category(self) -> str:
+        """Incident category: the story topic, or `generic`."""
+        return category_of(self.story_topic)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A story whose metrics have been back to baseline for `calm_minutes`."""
+
+    brand: str
+    topic: str
+    at: datetime
+    calm_minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """An alert refused by the distinct-author gate."""
+
+    brand: str
+    topic: str
+    rule: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Decisions:
+    """What one engine step produced."""
+
+    signals: list[Signal] = field(default_factory=list)
+    gated: list[Gated] = field(default_factory=list)
+    recoveries: list[Recovery] = field(default_factory=list)
+    late: int = 0
+    bins: int = 0
+    brands: set[str] = field(default_factory=set)
+
+    def extend(self, other: Decisions) -> None:
+        """Append another step's decisions."""
+        self.brands |= other.brands
+        self.signals += other.signals
+        self.gated += other.gated
+        self.recoveries += other.recoveries
+        self.late += other.late
+        self.bins += other.bins
+
+
+@dataclass(frozen=True, slots=True)
+class RollupMinute:
+    """One minute of one series as stored in `mention_rollups` (for rebuilds and backtests)."""
+
+    start: float
+    topic: str
+    count: int
+    negatives: int
+    scored: int
+    burst: float
+    neg_engagement: float
+    distinct_authors: int
+
+
+@dataclass(slots=True)
+class _Series:
+    spike: SpikeDetector
+    recent: deque[Bin]
+    calm: int = 0
+
+
+@dataclass(slots=True)
+class _Brand:
+    series: dict[str, _Series]
+    neg_share: ShareSurgeDetector
+    emotion: ShareSurgeDetector
+    velocity: VelocityDetector
+    keyword_last: dict[str, float] = field(default_factory=dict)
+
+
+class DetectionEngine:
+    """Streaming crisis detection over scored mentions; state exported per detector."""
+
+    def __init__(self, config: EngineConfig | None = None, *, lift: LiftLookup | None = None):
+        self.config = config or EngineConfig()
+        self.lift: LiftLookup = lift or _NoLift()
+        self.bins = BinAggregator(
+            bin_seconds=self.config.bin_seconds,
+            lateness_s=self.config.lateness_s,
+            idle_flush_s=self.config.idle_flush_s,
+            max_fill_bins=self.config.max_fill_bins,
+            topics=self.config.topics,
+        )
+        self._spike_cfg = self.config.spike_config()
+        self._brands: dict[str, _Brand] = {}
+        self._burst = NegativeBurstRule(
+            window=timedelta(seconds=self.config.burst_window_s),
+            min_negative=self.config.burst_min_negative,
+            min_authors=self.config.burst_min_authors,
+            cooldown=timedelta(seconds=self.config.burst_cooldown_s),
+        )
+        self.open_stories: set[tuple[str, str]] = set()
+
+    # -- brands ---------------------------------------------------------------------------
+
+    def knows(self, brand: str) -> bool:
+        """True when the brand's detectors exist (fresh, restored or rebuilt)."""
+        return brand in self._brands
+
+    def _new_series(self) -> _Series:
+        return _Series(SpikeDetector(self._spike_cfg), deque(maxlen=self.config.gate_bins))
+
+    def _brand(self, brand: str) -> _Brand:
+        state = self._brands.get(brand)
+        if state is None:
+            bs = self.config.bin_seconds
+            state = _Brand(
+                series={t: self._new_series() for t in (BRAND_TOPIC, *self.config.topics)},
+                neg_share=negative_share_detector(bs),
+                emotion=emotion_burst_detector(bs),
+                velocity=VelocityDetector(VelocityConfig(bin_seconds=bs)),
+            )
+            self._brands[brand] = state
+        return state
+
+    def _series(self, brand: _Brand, topic: str) -> _Series:
+        series = brand.series.get(topic)
+        if series is None:
+            series = brand.series[topic] = self._new_series()
+        return series
+
+    def _unexplained(self, brand: str, negatives: int) -> bool:
+        """True when the brand has no credible baseline, or one far below `negatives`."""
+        spike = self._brand(brand).series[BRAND_TOPIC].spike
+        if spike.short.history_hours < spike.config.warmup_hours:
+            return True
+        mu, _ = spike.short.expected(spike.last_ts or 0.0)
+        per_window = mu * mu * self.config.burst_window_s / (spike.config.window_minutes * 60)
+        return negatives >= 10 * max(per_window, 1.0)
+
+    # -- live path ------------------------------------------------------------------------
+
+    def observe(self, scored: ScoredMention, *, wall_now: float) -> Decisions:
+        """Count one mention into the bins; return the per-mention rules' decisions."""
+        m = scored.mention
+        out = Decisions(brands=set(m.brands))
+        for brand in dict.fromkeys(m.brands):
+            self._brand(brand)
+        late = set(self.bins.add(scored, wall_now=wall_now))
+        out.late = len(late)
+        # Close this mention's due bins now, so per-mention rules see up-to-date detectors.
+        for group in self.bins.close(wall_now=wall_now, brands=m.brands):
+            out.extend(self.process_group(group))
+        for brand in dict.fromkeys(m.brands):
+            if brand in late:
+                continue
+            out.extend(self._keyword(brand, scored))
+        for burst in self._burst.observe(scored):
+            if burst.brand in late or not self._unexplained(burst.brand, burst.negatives):
+                continue  # a warm brand's usual volume explains it: baseline rules decide
+            window = list(self._brand(burst.brand).series[BRAND_TOPIC].recent)
+            alert = Alert(
+                ts=burst.at,
+                rule=burst.rule,
+                score=float(burst.negatives),
+                value=float(burst.negatives),
+                baseline=0.0,
+                details={
+                    "negatives": burst.negatives,
+                    "authors": burst.authors,
+                    "ratio": burst.negatives / self.config.burst_min_negative,
+                },
+            )
+            out.signals.append(
+                self._signal(burst.brand, BRAND_TOPIC, alert, window, m.ingested_at, scored)
+            )
+        return out
+
+    def _keyword(self, brand: str, scored: ScoredMention) -> Decisions:
+        out = Decisions()
+        m = scored.mention
+        alert = critical_mention(
+            ts=m.created_at,
+            topics=scored.topics,
+            author_reach=m.author_reach,
+            engagement=m.engagement.total,
+            config=self.config.keywords,
+        )
+        if alert is None:
+            return out
+        state = self._brand(brand)
+        topic = str(alert.details["topics"][0])
+        epoch = m.created_at.timestamp()
+        last = state.keyword_last.get(topic)
+        if last is not None and abs(epoch - last) < self.config.keyword_cooldown_minutes * 60:
+            return out
+        state.keyword_last[topic] = epoch
+        window = list(state.series[BRAND_TOPIC].recent)
+        out.signals.append(self._signal(brand, topic, alert, window, m.ingested_at, scored))
+        return out
+
+    def advance(self, *, wall_now: float) -> Decisions:
+        """Close the bins that are due and run the per-bin detectors on them."""
+        out = Decisions()
+        for group in self.bins.close(wall_now=wall_now):
+            out.extend(self.process_group(group))
+        return out
+
+    def process_group(self, group: Sequence[Bin], *, emit: bool = True) -> Decisions:
+        """Feed one minute of every series of one brand to the detectors."""
+        out = Decisions(bins=len(group))
+        if not group:
+            return out
+        brand_name = group[0].brand
+        out.brands.add(brand_name)
+        brand = self._brand(brand_name)
+        by_topic = {b.topic: b for b in group}
+        end = group[0].end
+        lift = max(1.0, self.lift.lift(brand_name, end))
+        for b in group:
+            self._series(brand, b.topic).recent.append(b)
+        alerts: list[tuple[str, Alert, Any]] = []
+        for topic, b in by_topic.items():
+            det = self._series(brand, topic).spike
+            alert = det.update(end, b.count, expected_lift=lift)
+            if alert is not None:
+                alerts.append((topic, alert, det))
+        top = by_topic.get(BRAND_TOPIC) or Bin(brand=brand_name, topic=BRAND_TOPIC, start=0)
+        for det_share, part in ((brand.neg_share, top.negatives), (brand.emotion, top.burst)):
+            alert = det_share.update(end, part, top.scored)
+            if alert is not None:
+                alerts.append((BRAND_TOPIC, alert, det_share))
+        alert = brand.velocity.update(end, top.neg_engagement)
+        if alert is not None:
+            alerts.append((BRAND_TOPIC, alert, brand.velocity))
+        if emit:
+            for topic, alert, det in alerts:
+                window = list(self._series(brand, topic).recent)
+                decision = self._gate(window)
+                if decision is not None:
+                    _rearm(det)
+                    out.gated.append(Gated(brand_name, topic, alert.rule, decision))
+                    continue
+                tip = by_topic[topic].last_ingested if topic in by_topic else None
+                tipped = from_epoch(tip) if tip is not None else None
+                out.signals.append(self._signal(brand_name, topic, alert, window, tipped, None))
+            out.recoveries += self._recovery(brand_name, brand, end)
+        return out
+
+    def _gate(self, window: Sequence[Bin]) -> str | None:
+        volume = sum(b.count for b in window)
+        authors: Counter[str] = Counter()
+        hint = 0
+        for b in window:
+            authors.update(b.authors)
+            hint += b.distinct_hint
+        distinct = len(authors) or hint
+        top = max(authors.values()) / volume if authors and volume else None
+        decision = author_gate(
+            volume=volume, distinct_authors=distinct, top_author_share=top, config=self.config.gate
+        )
+        return None if decision.passed else decision.reason
+
+    def _story_topic(self, brand: str, topic: str) -> str:
+        """Return the story topic: the series topic, or a dominant topic of the brand window."""
+        if topic:
+            return topic
+        state = self._brand(brand)
+        last = self.config.dominance_bins
+        total = sum(b.count for b in list(state.series[BRAND_TOPIC].recent)[-last:])
+        if total <= 0:
+            return BRAND_TOPIC
+        best, best_count = BRAND_TOPIC, 0
+        for name, series in state.series.items():
+            if name == BRAND_TOPIC:
+                continue
+            count = sum(b.count for b in list(series.recent)[-last:])
+            if count > best_count:
+                best, best_count = name, count
+        return best if best_count / total >= self.config.dominance else BRAND_TOPIC
+
+    def _signal(
+        self,
+        brand: str,
+        topic: str,
+        alert: Alert,
+        window: Sequence[Bin],
+        tipping: datetime | None,
+        mention: ScoredMention | None,
+    ) -> Signal:
+        story = self._story_topic(brand, topic)
+        brand_window = list(self._brand(brand).series[BRAND_TOPIC].recent)
+        reach: dict[str, int] = {}
+        markets: set[str] = set()
+        languages: set[str] = set()
+        platforms: set[str] = set()
+        for b in window:
+            for author, r in b.author_reach.items():
+                reach[author] = max(r, reach.get(author, 0))
+            markets |= set(b.markets)
+            languages |= set(b.languages)
+            platforms |= set(b.platforms)
+        if mention is not None:
+            m = mention.mention
+            if m.author_reach:
+                reach[m.author_id] = max(m.author_reach, reach.get(m.author_id, 0))
+            languages.add(mention.language)
+            platforms.add(m.platform)
+        negatives = sum(b.negatives for b in brand_window)
+        scored = sum(b.scored for b in brand_window)
+        severity = assess_severity(
+            magnitude=float(alert.details.get("ratio", alert.score)),
+            reach=sum(reach.values()),
+            velocity_ratio=_velocity_ratio(brand_window),
+            negative_share=negatives / scored if scored else 0.0,
+            topics=[story] if story else [],
+            markets=markets,
+            languages=languages,
+            platforms=platforms,
+        )
+        mentions = sum(b.count for b in window)
+        return Signal(
+            brand=brand,
+            topic=topic,
+            story_topic=story,
+            rule=alert.rule,
+            at=as_utc(alert.ts),
+            score=float(alert.score),
+            value=float(alert.value),
+            baseline=float(alert.baseline),
+            severity=severity,
+            mentions=mentions if mention is None else max(mentions, 1),
+            tipping_ingested_at=tipping,
+            details={**alert.details, "window_mentions": mentions},
+        )
+
+    def _recovery(self, brand_name: str, brand: _Brand, end: datetime) -> list[Recovery]:
+        """Track calm minutes of the series of open stories; propose recovery once per story."""
+        out: list[Recovery] = []
+        need = max(1, round(self.config.recovery_minutes * 60 / self.config.bin_seconds))
+        for story_brand, topic in self.open_stories:
+            if story_brand != brand_name:
+                continue
+            series = brand.series.get(topic) or brand.series[BRAND_TOPIC]
+            cfg = series.spike.config
+            mu, _ = series.spike.short.expected(end)
+            recent = list(series.recent)[-cfg.window_bins :]
+            count = sum(b.count for b in recent) * cfg.window_bins / max(1, len(recent))
+            calm = count <= max(cfg.min_count, self.config.recovery_ratio * mu * mu)
+            series.calm = series.calm + 1 if calm else 0
+            if series.calm == need:
+                out.append(Recovery(brand_name, topic, end, self.config.recovery_minutes))
+        return out
+
+    # -- state ----------------------------------------------------------------------------
+
+    def export(self, brand: str) -> dict[str, dict[str, Any]]:
+        """Return the brand's state as `detector_state` rows: key -> JSON-ready dict."""
+        state = self._brand(brand)
+        rows: dict[str, dict[str, Any]] = {}
+        for topic, series in state.series.items():
+            rows[state_key(brand, topic, SPIKE)] = series.spike.to_dict()
+        rows[state_key(brand, BRAND_TOPIC, NEGATIVE_SHARE)] = state.neg_share.to_dict()
+        rows[state_key(brand, BRAND_TOPIC, EMOTION_BURST)] = state.emotion.to_dict()
+        rows[state_key(brand, BRAND_TOPIC, VELOCITY)] = state.velocity.to_dict()
+        rows[state_key(brand, BRAND_TOPIC, "engine")] = {
+            "bins": self.bins.to_dict(brand),
+            "recent": {
+                t: [b.to_dict() for b in s.recent] for t, s in state.series.items() if s.recent
+            },
+            "calm": {t: s.calm for t, s in state.series.items() if s.calm},
+            "keyword_last": dict(state.keyword_last),
+        }
+        return rows
+
+    def load(self, brand: str, rows: dict[str, dict[str, Any]], *, wall_now: float) -> None:
+        """Restore a brand from `export` rows, with the current configs (not the stored ones)."""
+        bs = self.config.bin_seconds
+        state = self._brand(brand)
+        for key, data in rows.items():
+            _, topic, rule = split_key(key)
+            if rule == SPIKE:
+                series = self._series(state, topic)
+                series.spike = SpikeDetector.from_dict(data, config=self._spike_cfg)
+            elif rule == NEGATIVE_SHARE:
+                state.neg_share = ShareSurgeDetector.from_dict(
+                    data, config=negative_share_detector(bs).config
+                )
+            elif rule == EMOTION_BURST:
+                state.emotion = ShareSurgeDetector.from_dict(
+                    data, config=emotion_burst_detector(bs).config
+                )
+            elif rule == VELOCITY:
+                state.velocity = VelocityDetector.from_dict(
+                    data, config=VelocityConfig(bin_seconds=bs)
+                )
+        engine = rows.get(state_key(brand, BRAND_TOPIC, "engine"))
+        if engine is None:
+            return
+        if engine.get("bins"):
+            self.bins.restore(brand, engine["bins"], wall_now=wall_now)
+        for topic, raw in engine.get("recent", {}).items():
+            self._series(state, topic).recent.extend(Bin.from_dict(b) for b in raw)
+        for topic, calm in engine.get("calm", {}).items():
+            self._series(state, topic).calm = int(calm)
+        state.keyword_last = {k: float(v) for k, v in engine.get("keyword_last", {}).items()}
+
+    def replay(
+        self, brand: str, minutes: Iterable[RollupMinute], *, until: float, emit: bool
+    ) -> Decisions:
+        """Feed stored per-minute rollups (every minute up to `until`, zeros filled).
+
+        With `emit=False` this rebuilds state (alerts are dropped, but the detectors' cooldowns
+        remember them); with `emit=True` it is a backtest through the live code path.
+        """
+        out = Decisions()
+        by_start: dict[float, list[RollupMinute]] = {}
+        for row in minutes:
+            if row.start < until:
+                by_start.setdefault(row.start, []).append(row)
+        if not by_start:
+            return out
+        state = self._brand(brand)
+        bs = self.config.bin_seconds
+        start = min(by_start)
+        while start < until:
+            rows = {r.topic: r for r in by_start.get(start, [])}
+            group = []
+            for topic in sorted(set(state.series) | set(rows)):
+                b = Bin(brand=brand, topic=topic, start=start, seconds=bs)
+                r = rows.get(topic)
+                if r is not None:
+                    b.count, b.negatives, b.scored = r.count, r.negatives, r.scored
+                    b.burst = round(r.burst)
+                    b.neg_engagement = r.neg_engagement
+                    b.distinct_hint = r.distinct_authors
+                group.append(b)
+            out.extend(self.process_group(group, emit=emit))
+            start += bs
+        return out
+
+
+def _velocity_ratio(window: Sequence[Bin]) -> float:
+    """Return negative engagement of the last third of the window over the earlier part."""
+    if len(window) < 3:
+        return 1.0
+    cut = len(window) * 2 // 3
+    before = sum(b.neg_engagement for b in window[:cut]) / cut
+    after = sum(b.neg_engagement for b in window[cut:]) / (len(window) - cut)
+    return after / before if before > 0 else (1.0 if after == 0 else 5.0)
+
+
+def _rearm(detector: Any) -> None:
+    """Forget a gated firing, so the detector may fire for a credible crisis right after."""
+    debounce = detector.debounce
+    debounce.last_fire = None
+    debounce.armed = True
+
+
+def state_key(brand: str, topic: str, rule: str) -> str:
+    """Return the `detector_state` key of a (brand, topic, rule)."""
+    return f"{brand}|{topic}|{rule}"
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    """Split a `state_key` back into (brand, topic, rule)."""
+    brand, topic, rule = key.rsplit("|", 2)
+    return brand, topic, rule
+
+
+# -- grouping -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenStory:
+    """An incident that is not resolved, as the grouping rule sees it."""
+
+    incident_id: int
+    topic: str
+    last_signal_at: datetime
+    severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a signal goes: an existing incident (possibly re-topiced) or a new one."""
+
+    incident_id: int | None
+    retopic: bool = False
+
+
+def route_signal(
+    *, story_topic: str, at: datetime, open_stories: Sequence[OpenStory], window: timedelta
+) -> Route:
+    """Pick the incident a signal belongs to, so one story opens one incident.
+
+    Same (brand, topic): join it. A brand-level signal joins the brand's open incident with
+    the most recent signal within `window`. A topic signal with no incident of its own
+    joins (and gives its topic to) a generic incident of the brand active within `window`.
+    """
+    same = [s for s in open_stories if s.topic == story_topic]
+    if same:
+        return Route(same[0].incident_id)
+    active = [s for s in open_stories if abs(at - s.last_signal_at) <= window]
+    if not active:
+        return Route(None)
+    if not story_topic:
+        return Route(max(active, key=lambda s: s.last_signal_at).incident_id)
+    generic = [s for s in active if not s.topic]
+    if generic:
+        return Route(generic[0].incident_id, retopic=True)
+    return Route(None)

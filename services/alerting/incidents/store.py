@@ -1,0 +1,384 @@
+"""Incident storage: signals grouped into one open incident per story, with its timeline.
+
+`record_signal` writes the `signals` row and opens or updates the story's incident in the
+caller's transaction (routing by `engine.route_signal`); severity only escalates while the
+incident is open. Lifecycle helpers (acknowledge, mitigate, resolve with a review, snooze,
+recovery proposal) write the matching `incident_events`. `IncidentHooks` is where
+notifications, playbooks and escalation plug in, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerting.detect.engine import (
+    GENERIC,
+    OpenStory,
+    Signal,
+    category_of,
+    route_signal,
+    worse,
+)
+from shared.db.models import IncidentEventRow, IncidentReviewRow, IncidentRow, SignalRow
+from shared.errors import CrisiswatchError
+
+ChangeKind = Literal["opened", "updated", "severity_changed", "recovery_proposed"]
+OPEN_STATUSES = ("open", "acknowledged", "mitigated", "snoozed")
+
+
+class IncidentNotFound(CrisiswatchError):
+    """The incident does not exist or is in a state that forbids the change."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """What a signal (or recovery) did to an incident."""
+
+    incident_id: int
+    kind: ChangeKind
+    severity: str
+    previous_severity: str | None
+    category: str
+    signal_id: int | None = None
+    recategorized: bool = False  # a topic signal gave a generic incident its category
+
+    @property
+    def opened(self) -> bool:
+        """True when the change opened the incident."""
+        return self.kind == "opened"
+
+
+class IncidentHooks(Protocol):
+    """Side effects of an incident change (notifications, playbook runs, escalation)."""
+
+    async def __call__(self, session: AsyncSession, change: IncidentChange) -> None:
+        """Run inside the transaction that made `change`."""
+        ...
+
+
+def _title(signal: Signal) -> str:
+    what = signal.category.replace("_", " ") if signal.story_topic else "volume"
+    return (
+        f"{signal.brand}: {what} crisis ({signal.rule.replace('_', ' ')}, "
+        f"{signal.mentions} mentions in window)"
+    )
+
+
+def _scope(signal: Signal) -> dict[str, list[str]]:
+    s = signal.severity.scope
+    return {
+        "markets": list(s.markets),
+        "languages": list(s.languages),
+        "platforms": list(s.platforms),
+    }
+
+
+def _merge_scope(old: dict[str, Any], new: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {k: sorted(set(old.get(k, [])) | set(v)) for k, v in new.items()}
+
+
+async def _open_stories(session: AsyncSession, brand: str) -> list[IncidentRow]:
+    stmt = (
+        select(IncidentRow)
+        .where(IncidentRow.brand == brand, IncidentRow.status != "resolved")
+        .order_by(IncidentRow.id)
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def _story(row: IncidentRow) -> OpenStory:
+    last = row.details.get("last_signal_at")
+    at = datetime.fromisoformat(last) if isinstance(last, str) else row.updated_at
+    return OpenStory(row.id, row.topic, at, row.severity)
+
+
+async def record_signal(
+    session: AsyncSession, signal: Signal, *, grouping_window: timedelta
+) -> IncidentChange:
+    """Store the signal and open or update its story's incident (in the caller's transaction)."""
+    rows = await _open_stories(session, signal.brand)
+    route = route_signal(
+        story_topic=signal.story_topic,
+        at=signal.at,
+        open_stories=[_story(r) for r in rows],
+        window=grouping_window,
+    )
+    target = next((r for r in rows if r.id == route.incident_id), None)
+    if target is None:
+        change = await _open(session, signal)
+    else:
+        change = await _update(session, target, signal, retopic=route.retopic)
+    sig = SignalRow(
+        brand=signal.brand,
+        topic=signal.topic,
+        rule=signal.rule,
+        at=signal.at,
+        score=signal.score,
+        value=signal.value,
+        baseline=signal.baseline,
+        incident_id=change.incident_id,
+        details={**signal.details, "severity": signal.severity.level},
+    )
+    session.add(sig)
+    await session.flush()
+    return IncidentChange(
+        change.incident_id,
+        change.kind,
+        change.severity,
+        change.previous_severity,
+        change.category,
+        int(sig.id),
+        change.recategorized,
+    )
+
+
+async def _open(session: AsyncSession, signal: Signal) -> IncidentChange:
+    at = signal.at.isoformat()
+    stmt = (
+        insert(IncidentRow)
+        .values(
+            brand=signal.brand,
+            topic=signal.story_topic,
+            category=signal.category,
+            rule=signal.rule,
+            status="open",
+            severity=signal.severity.level,
+            title=_title(signal),
+            signal_count=1,
+            mention_count=signal.mentions,
+            peak_score=signal.score,
+            scope=_scope(signal),
+            reasons=list(signal.severity.reasons),
+            details={
+                "first_signal_at": at,
+                "last_signal_at": at,
+                "rules": [signal.rule],
+                "severity_points": signal.severity.points,
+            },
+        )
+        .on_conflict_do_nothing(
+            index_elements=["brand", "topic"], index_where=text("status <> 'resolved'")
+        )
+        .returning(IncidentRow.id)
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    if new_id is None:  # another writer opened the story first: fold into it
+        row = (
+            await session.execute(
+                select(IncidentRow)
+                .where(
+                    IncidentRow.brand == signal.brand,
+                    IncidentRow.topic == signal.story_topic,
+                    IncidentRow.status != "resolved",
+                )
+                .with_for_update()
+            )
+        ).scalar_one()
+        return await _update(session, row, signal, retopic=False)
+    session.add(
+        IncidentEventRow(
+            incident_id=new_id,
+            kind="opened",
+            data=_event_data(signal),
+        )
+    )
+    return IncidentChange(int(new_id), "opened", signal.severity.level, None, signal.category)
+
+
+async def _update(
+    session: AsyncSession, row: IncidentRow, signal: Signal, *, retopic: bool
+) -> IncidentChange:
+    previous = row.severity
+    previous_category = row.category
+    row.severity = worse(previous, signal.severity.level)
+    if retopic and signal.story_topic:
+        row.topic = signal.story_topic
+        row.category = category_of(signal.story_topic)
+        row.title = _title(signal)
+    row.signal_count += 1
+    row.mention_count = max(row.mention_count, signal.mentions)
+    row.peak_score = max(row.peak_score, signal.score)
+    row.scope = _merge_scope(row.scope or {}, _scope(signal))
+    row.reasons = list(dict.fromkeys([*(row.reasons or []), *signal.severity.reasons]))
+    rules = list(dict.fromkeys([*row.details.get("rules", []), signal.rule]))
+    last = row.details.get("last_signal_at")
+    row.details = {
+        **row.details,
+        "last_signal_at": max(last, signal.at.isoformat()) if last else signal.at.isoformat(),
+        "rules": rules,
+        "recovery_proposed": False,
+    }
+    row.updated_at = datetime.now(UTC)
+    escalated = row.severity != previous
+    session.add(
+        IncidentEventRow(
+            incident_id=row.id,
+            kind="severity_changed" if escalated else "signal",
+            data={**_event_data(signal), "previous_severity": previous},
+        )
+    )
+    await session.flush()
+    kind: ChangeKind = "severity_changed" if escalated else "updated"
+    return IncidentChange(
+        row.id,
+        kind,
+        row.severity,
+        previous,
+        row.category or GENERIC,
+        recategorized=row.category != previous_category,
+    )
+
+
+def _event_data(signal: Signal) -> dict[str, Any]:
+    return {
+        "rule": signal.rule,
+        "topic": signal.topic,
+        "at": signal.at.isoformat(),
+        "score": signal.score,
+        "value": signal.value,
+        "baseline": signal.baseline,
+        "severity": signal.severity.level,
+        "reasons": list(signal.severity.reasons),
+        "mentions": signal.mentions,
+    }
+
+
+async def propose_recovery(
+    session: AsyncSession, *, brand: str, topic: str, at: datetime, calm_minutes: float
+) -> IncidentChange | None:
+    """Record a `recovery_proposed` event on the story's open incident (once per calm spell)."""
+    row = (
+        await session.execute(
+            select(IncidentRow)
+            .where(
+                IncidentRow.brand == brand,
+                IncidentRow.topic == topic,
+                IncidentRow.status != "resolved",
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None or row.details.get("recovery_proposed"):
+        return None
+    row.details = {**row.details, "recovery_proposed": True}
+    session.add(
+        IncidentEventRow(
+            incident_id=row.id,
+            kind="recovery_proposed",
+            data={"at": at.isoformat(), "calm_minutes": calm_minutes},
+        )
+    )
+    await session.flush()
+    return IncidentChange(row.id, "recovery_proposed", row.severity, row.severity, row.category)
+
+
+async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:
+    """Return (brand, topic) of every incident that is not resolved."""
+    stmt = select(IncidentRow.brand, IncidentRow.topic).where(IncidentRow.status != "resolved")
+    return {(b, t) for b, t in (await session.execute(stmt)).all()}
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+async def _transition(
+    session: AsyncSession,
+    incident_id: int,
+    *,
+    to: str,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> IncidentRow:
+    row = await session.get(IncidentRow, incident_id, with_for_update=True)
+    if row is None:
+        raise IncidentNotFound(f"incident {incident_id} does not exist")
+    if row.status == "resolved":
+        raise IncidentNotFound(f"incident {incident_id} is resolved")
+    now = datetime.now(UTC)
+    previous = row.status
+    row.status = to
+    row.updated_at = now
+    if to == "acknowledged" and row.acknowledged_at is None:
+        row.acknowledged_at = now
+    if to == "resolved":
+        row.resolved_at = now
+    session.add(
+        IncidentEventRow(
+            incident_id=incident_id,
+            kind=to,
+            actor=actor,
+            data={"from": previous, **(data or {})},
+        )
+    )
+    await session.flush()
+    return row
+
+
+async def acknowledge(session: AsyncSession, incident_id: int, *, actor: str) -> IncidentRow:
+    """Mark the incident acknowledged by `actor`."""
+    return await _transition(session, incident_id, to="acknowledged", actor=actor)
+
+
+async def mitigate(
+    session: AsyncSession, incident_id: int, *, actor: str, note: str = ""
+) -> IncidentRow:
+    """Mark the incident mitigated (response in place, still watched)."""
+    return await _transition(session, incident_id, to="mitigated", actor=actor, data={"note": note})
+
+
+async def snooze(
+    session: AsyncSession, incident_id: int, *, until: datetime, actor: str
+) -> IncidentRow:
+    """Snooze the incident's notifications until `until`; signals still fold into it."""
+    row = await _transition(
+        session, incident_id, to="snoozed", actor=actor, data={"until": until.isoformat()}
+    )
+    row.snoozed_until = until
+    return row
+
+
+async def resolve(
+    session: AsyncSession,
+    incident_id: int,
+    *,
+    actor: str,
+    summary: str | None = None,
+    root_cause: str | None = None,
+    actions: list[str] | None = None,
+) -> IncidentRow:
+    """Resolve the incident; write its post-incident review when a summary is given."""
+    row = await _transition(session, incident_id, to="resolved", actor=actor)
+    if summary:
+        stmt = insert(IncidentReviewRow).values(
+            incident_id=incident_id,
+            summary=summary,
+            root_cause=root_cause,
+            actions=actions or [],
+            author=actor,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["incident_id"],
+                set_={
+                    "summary": stmt.excluded.summary,
+                    "root_cause": stmt.excluded.root_cause,
+                    "actions": stmt.excluded.actions,
+                    "author": stmt.excluded.author,
+                },
+            )
+        )
+    return row
+
+
+def due_for_escalation(row: IncidentRow, *, now: datetime, ack_timeout: timedelta) -> bool:
+    """True when an open, unacknowledged incident has waited longer than `ack_timeout`."""
+    return (
+        row.status == "open" and row.acknowledged_at is None and now - row.opened_at > ack_timeout
+    )

@@ -1,0 +1,110 @@
+"""Route incident notifications by severity into the outbox, and batch low ones into a digest."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerting.notify.content import digest_payloads, incident_links, incident_payloads
+from services.alerting.notify.outbox import enqueue
+from services.alerting.notify.summary import load_summary
+from shared.db.models import IncidentEventRow, OutboxRow
+from shared.settings.notify import DIGEST, NotifySettings
+
+UpdateKind = Literal["opened", "severity_changed", "updated", "resolved", "escalated"]
+
+
+async def notify_incident(
+    session: AsyncSession,
+    incident_id: int,
+    *,
+    update_kind: UpdateKind,
+    settings: NotifySettings,
+    revision: str | None = None,
+) -> list[str]:
+    """Enqueue the incident's notifications per severity routing; return the channels queued.
+
+    The dedupe key is (incident, update_kind, revision, channel); `revision` defaults to the
+    current severity, so calling this twice for the same update enqueues nothing new.
+    """
+    summary = await load_summary(session, incident_id)
+    if summary is None:
+        return []
+    rev = revision if revision is not None else summary.severity
+    key = f"incident:{incident_id}:{update_kind}:{rev}"
+    channels, to_digest = settings.route(summary.severity)
+    links = incident_links(settings.api_base_url, incident_id, settings.grafana_url)
+    payloads = incident_payloads(summary, links, update_kind=update_kind, channels=channels)
+    queued = [
+        channel
+        for channel, payload in payloads.items()
+        if await enqueue(
+            session,
+            incident_id=incident_id,
+            channel=channel,
+            dedupe_key=f"{key}:{channel}",
+            payload=payload,
+        )
+        is not None
+    ]
+    if to_digest and update_kind != "resolved":
+        held = await enqueue(
+            session,
+            incident_id=incident_id,
+            channel=DIGEST,
+            dedupe_key=f"{key}:{DIGEST}",
+            payload={"incident_id": incident_id, "update_kind": update_kind},
+            status="held",
+        )
+        if held is not None:
+            queued.append(DIGEST)
+    if queued:
+        session.add(
+            IncidentEventRow(
+                incident_id=incident_id,
+                kind="notification_queued",
+                actor="system",
+                data={"update_kind": update_kind, "channels": queued, "severity": summary.severity},
+            )
+        )
+        await session.flush()
+    return queued
+
+
+async def flush_digest(session: AsyncSession, *, settings: NotifySettings) -> int:
+    """Turn every held digest entry into one message per digest channel; return the count."""
+    held = (
+        await session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == "held", OutboxRow.channel == DIGEST)
+            .order_by(OutboxRow.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not held:
+        return 0
+    items = []
+    for incident_id in dict.fromkeys(r.incident_id for r in held if r.incident_id is not None):
+        summary = await load_summary(session, incident_id)
+        if summary is not None and summary.status != "resolved":
+            items.append(
+                (summary, incident_links(settings.api_base_url, incident_id, settings.grafana_url))
+            )
+    channels = [ch for ch in settings.digest_channels if ch in settings.enabled_channels()]
+    if items:
+        for channel, payload in digest_payloads(items, channels=channels).items():
+            await enqueue(
+                session,
+                incident_id=None,
+                channel=channel,
+                dedupe_key=f"digest:{held[0].id}-{held[-1].id}:{channel}",
+                payload=payload,
+            )
+    await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_([r.id for r in held]))
+        .values(status="digested", sent_at=None)
+    )
+    return len(items)

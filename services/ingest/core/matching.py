@@ -1,0 +1,114 @@
+"""Pure brand matching: one Aho-Corasick pass over the text finds every watched term.
+
+Latin-script terms match on word boundaries ("Apple" is not in "Pineapple"); CJK terms
+(Han, kana, Hangul: scripts written without spaces) match as substrings. Matching is
+case-insensitive and width-insensitive (NFKC). An exclusion ("apple pie") suppresses the
+brand terms it covers, so "apple pie" alone is not Apple but "apple pie and an Apple
+Watch" still is.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from services.ingest.core.watchlist import Watchlist
+
+_CJK_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3100, 0x312F),  # Bopomofo
+    (0x3130, 0x318F),  # Hangul compatibility Jamo
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x2FA1F),  # CJK extensions B-F
+)
+
+
+def is_cjk(char: str) -> bool:
+    """True for characters of scripts written without spaces between words."""
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
+def fold(text: str) -> str:
+    """The form both terms and texts are compared in: NFKC, lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _is_word(char: str) -> bool:
+    return (char.isalnum() or char == "_") and not is_cjk(char)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    brand: str
+    length: int
+    exclusion: bool
+    bound_start: bool
+    bound_end: bool
+
+
+class Matcher:
+    """Finds which watched brands a text mentions; build once per watchlist version."""
+
+    def __init__(self, watchlists: Iterable[Watchlist]) -> None:
+        self._automaton = ahocorasick.Automaton()
+        table: dict[str, list[_Pattern]] = {}
+        self.brands: list[str] = []
+        for watchlist in watchlists:
+            self.brands.append(watchlist.brand)
+            for term, exclusion in [(t, False) for t in watchlist.terms] + [
+                (t, True) for t in watchlist.exclusions
+            ]:
+                key = fold(term).strip()
+                if not key:
+                    continue
+                pattern = _Pattern(
+                    brand=watchlist.brand,
+                    length=len(key),
+                    exclusion=exclusion,
+                    bound_start=_is_word(key[0]),
+                    bound_end=_is_word(key[-1]),
+                )
+                table.setdefault(key, []).append(pattern)
+        for key, patterns in table.items():
+            self._automaton.add_word(key, tuple(patterns))
+        self._empty = not table
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def match(self, text: str) -> list[str]:
+        """Brands mentioned in `text`, in watchlist order (empty when none)."""
+        if self._empty or not text:
+            return []
+        folded = fold(text)
+        hits: dict[str, list[tuple[int, int]]] = {}
+        excluded: dict[str, list[tuple[int, int]]] = {}
+        last = len(folded) - 1
+        for end, patterns in self._automaton.iter(folded):
+            for p in patterns:
+                start = end - p.length + 1
+                if p.bound_start and start > 0 and _is_word(folded[start - 1]):
+                    continue
+                if p.bound_end and end < last and _is_word(folded[end + 1]):
+                    continue
+                (excluded if p.exclusion else hits).setdefault(p.brand, []).append((start, end))
+        found = {
+            brand
+            for brand, spans in hits.items()
+            if any(not _covered(span, excluded.get(brand, ())) for span in spans)
+        }
+        return [b for b in self.brands if b in found]
+
+
+def _covered(span: tuple[int, int], exclusions: Iterable[tuple[int, int]]) -> bool:
+    start, end = span
+    return any(x_start <= start and end <= x_end for x_start, x_end in exclusions)

@@ -1,0 +1,200 @@
+"""Enrichment of mentions: language, sentiment, emotion, crisis topics, keywords.
+
+`Enricher` holds the loaded scorers; otherwise it is pure: mentions in, scored mentions out.
+Every mention gets the fast path (VADER for English, the Chinese model, lexicons for other
+covered languages); the transformer re-scores what matters (uncertain, negative, high reach,
+brands inside an alert window). A language no method covers stays unscored (`sentiment` None).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.sentiment.core.keywords import extract_hashtags, extract_keywords
+from services.sentiment.core.language import detect_languages
+from services.sentiment.core.routing import RoutingPolicy, needs_transformer
+from services.sentiment.core.textmatch import TextTokens
+from services.sentiment.core.topics import TopicLexicon
+from services.sentiment.scorers.chinese import ChineseSentimentScorer
+from services.sentiment.scorers.lexicon import LexiconSentimentScorer
+from services.sentiment.scorers.lexicon_emotion import LexiconEmotionScorer
+from services.sentiment.scorers.transformer import (
+    InferenceOptions,
+    TransformerEmotionScorer,
+    TransformerSentimentScorer,
+    top_emotion,
+)
+from services.sentiment.scorers.vader import VaderScorer
+from shared.schemas import Mention, ScoredMention, SentimentScore
+from shared.settings.sentiment import SentimentSettings
+
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class _Row:
+    mention: Mention
+    language: str
+    confidence: float
+    sentiment: SentimentScore | None = None
+    emotions: dict[str, float] = field(default_factory=dict)
+    # tokenised once, shared by the lexicon scorers and the topic matcher
+    doc: TextTokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.doc = TextTokens(self.mention.text)
+
+
+class Enricher:
+    """Scores batches of mentions with the configured scorers."""
+
+    def __init__(
+        self,
+        *,
+        transformer: TransformerSentimentScorer | None = None,
+        emotion_model: TransformerEmotionScorer | None = None,
+        policy: RoutingPolicy | None = None,
+        topics: TopicLexicon | None = None,
+        keyword_limit: int = 8,
+    ) -> None:
+        self._vader = VaderScorer()
+        self._chinese = ChineseSentimentScorer()
+        self._lexicon = LexiconSentimentScorer()
+        self._emotion_lexicon = LexiconEmotionScorer()
+        self._topics = topics or TopicLexicon.load()
+        self._transformer = transformer
+        self._emotion_model = emotion_model
+        self.policy = policy or RoutingPolicy()
+        self._keyword_limit = keyword_limit
+
+    @classmethod
+    def from_settings(cls, settings: SentimentSettings) -> Enricher:
+        """Build the enricher, loading the transformer models when they are enabled."""
+        transformer = emotion_model = None
+        if settings.sentiment_transformer_enabled:
+            options = InferenceOptions(
+                max_length=settings.sentiment_max_length,
+                batch_size=settings.sentiment_transformer_batch,
+                num_threads=settings.torch_threads(),
+                quantize=settings.sentiment_quantize,
+            )
+            ref, languages = _resolve_model(
+                settings.sentiment_transformer_model, "sentiment", settings.cache_dir
+            )
+            transformer = TransformerSentimentScorer(ref, options=options, languages=languages)
+            transformer.load()
+            eref, elanguages = _resolve_model(
+                settings.sentiment_emotion_model, "emotion", settings.cache_dir
+            )
+            emotion_model = TransformerEmotionScorer(eref, options=options, languages=elanguages)
+            emotion_model.load()
+        policy = RoutingPolicy(
+            confidence_below=settings.sentiment_route_confidence_below,
+            negative=settings.sentiment_route_negative,
+            reach_at_least=settings.sentiment_route_reach_at_least,
+        )
+        return cls(transformer=transformer, emotion_model=emotion_model, policy=policy)
+
+    def supports(self, language: str) -> bool:
+        """True when some sentiment method covers `language`."""
+        return any(s.supports(language) for s in (self._vader, self._chinese, self._lexicon)) or (
+            self._transformer is not None and self._transformer.supports(language)
+        )
+
+    def enrich_batch(
+        self, mentions: Sequence[Mention], *, alert_brands: Collection[str] = frozenset()
+    ) -> list[ScoredMention]:
+        """Enrich each mention; odd text (empty, emoji only, huge) never raises."""
+        detected = detect_languages([m.text for m in mentions], [m.language_hint for m in mentions])
+        rows = [
+            _Row(m, language, max(0.0, min(1.0, confidence)))
+            for m, (language, confidence) in zip(mentions, detected, strict=True)
+        ]
+        self._fast_path(rows)
+        self._transformer_path(rows, alert_brands)
+        now = datetime.now(UTC)
+        out = []
+        for row in rows:
+            m = row.mention
+            out.append(
+                ScoredMention(
+                    mention=m,
+                    language=row.language,
+                    language_confidence=row.confidence,
+                    sentiment=row.sentiment,
+                    emotions=row.emotions,
+                    emotion=top_emotion(row.emotions) if row.emotions else None,
+                    topics=self._topics.match(row.doc, row.language),
+                    keywords=_keywords(m, row.language, self._keyword_limit),
+                    scored_at=now,
+                )
+            )
+        return out
+
+    def _fast_path(self, rows: list[_Row]) -> None:
+        by_language: dict[str, list[_Row]] = defaultdict(list)
+        for row in rows:
+            by_language[row.language].append(row)
+        for language, group in by_language.items():
+            texts = [r.mention.text for r in group]
+            docs = [r.doc for r in group]
+            scores: Sequence[SentimentScore | None]
+            if self._vader.supports(language):
+                scores = self._vader.score(texts)
+            elif self._chinese.supports(language):
+                scores = self._chinese.score(texts)
+            elif self._lexicon.supports(language):
+                scores = self._lexicon.score(docs, language=language)
+            else:
+                scores = [None] * len(texts)
+            emotions: Sequence[dict[str, float]] = (
+                self._emotion_lexicon.score(docs, language=language)
+                if self._emotion_lexicon.supports(language)
+                else [{}] * len(texts)
+            )
+            for row, score, emotion in zip(group, scores, emotions, strict=True):
+                row.sentiment = score
+                row.emotions = emotion
+
+    def _transformer_path(self, rows: list[_Row], alert_brands: Collection[str]) -> None:
+        if self._transformer is None:
+            return
+        routed = [
+            r
+            for r in rows
+            if self._transformer.supports(r.language)
+            and needs_transformer(r.mention, r.sentiment, policy=self.policy,
+                                  alert_brands=alert_brands)
+        ]  # fmt: skip
+        if not routed:
+            return
+        texts = [r.mention.text for r in routed]
+        for row, score in zip(routed, self._transformer.score(texts), strict=True):
+            row.sentiment = score
+        if self._emotion_model is not None:
+            eligible = [r for r in routed if self._emotion_model.supports(r.language)]
+            scores = self._emotion_model.score([r.mention.text for r in eligible])
+            for row, emotion in zip(eligible, scores, strict=True):
+                row.emotions = emotion
+
+
+def _keywords(mention: Mention, language: str, limit: int) -> list[str]:
+    tags = mention.hashtags or extract_hashtags(mention.text)
+    words = extract_keywords(mention.text, language, limit=limit)
+    if not tags:  # the words are distinct and at most `limit`: nothing to merge or cut
+        return words
+    return list(dict.fromkeys([*(f"#{t}" for t in tags[:limit]), *words]))[: limit * 2]
+
+
+def _resolve_model(ref: str, kind: str, cache_dir: Path) -> tuple[str, list[str] | None]:
+    """`default` becomes the shipped English model directory; anything else is used as given."""
+    if ref != DEFAULT_MODEL:
+        return ref, None
+    from services.sentiment.model.build import materialize_default_model
+
+    path = materialize_default_model(kind, cache_dir / "models")  # type: ignore[arg-type]
+    return str(path), ["en"]

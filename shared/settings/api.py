@@ -1,0 +1,45 @@
+"""Settings of the HTTP API process."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings.ingest import IngestSettings
+
+
+class ApiSettings(IngestSettings):
+    """Where the API listens, how it authenticates, limits and retains data.
+
+    Authentication: every `/v1` query and admin endpoint always requires an API key
+    (`X-API-Key` or `Authorization: Bearer`), roles viewer < responder < admin.
+    `/healthz`, `/readyz` and `/metrics` never do. The ingest push route `POST /v1/mentions`
+    requires a key with role `ingest` or `admin` only when `api_require_auth` is true
+    (`CRISISWATCH_API_REQUIRE_AUTH=true`); it defaults to false so local development and
+    the pipeline tests can push without keys. Set it to true in every shared deployment.
+    A database key (`cwk_...`) sent to the push route is always verified (401/403); signed
+    pushes and the ingest service's static `ingest_api_keys` are checked by ingest itself.
+
+    Market: mentions carry no country, so the `market` filter of the trend endpoints is the
+    detected language code (documented in the OpenAPI description).
+    """
+
+    api_host: str = Field(default="127.0.0.1", description="API listen address")
+    api_port: int = Field(default=8080, ge=1, le=65535, description="API port")
+    api_require_auth: bool = Field(
+        default=False, description="require an `ingest` or `admin` key on POST /v1/mentions"
+    )
+    api_rate_per_s: float = Field(default=20.0, gt=0, description="tokens refilled per second")
+    api_rate_burst: int = Field(default=100, ge=1, description="token bucket size per key")
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="request body limit (push uses max_body_bytes)"
+    )
+    api_show_handles: bool = Field(
+        default=False, description="return raw author handles in mention results (lawful basis)"
+    )
+    api_max_range_days: int = Field(default=400, ge=1, description="longest queryable range")
+    retention_days: int = Field(
+        default=365, ge=1, description="mentions older than this are deleted (rollups kept)"
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, ge=0, description="how often the API runs the purge; 0 disables it"
+    )

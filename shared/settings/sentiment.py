@@ -1,0 +1,81 @@
+"""Settings of the sentiment service."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field
+
+from shared.settings.common import CommonSettings
+
+
+class SentimentSettings(CommonSettings):
+    """Consumer group, batching, scorers and routing of the sentiment workers."""
+
+    sentiment_group_id: str = Field(
+        default="crisiswatch-sentiment", description="consumer group of the sentiment workers"
+    )
+    sentiment_batch_size: int = Field(
+        default=1000, ge=1, le=10_000, description="records per processed batch"
+    )
+    sentiment_enrich_processes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="child processes that decode and score, about one per core of the worker "
+        "(0 = a thread of the worker)",
+    )
+    sentiment_metrics_host: str = Field(default="127.0.0.1", description="metrics listen address")
+    sentiment_metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 disables")
+    sentiment_fast_scorer: Literal["vader"] = Field(
+        default="vader", description="scorer run on every English mention"
+    )
+    sentiment_transformer_model: str = Field(
+        default="default",
+        description="`default` (the shipped model), a Hugging Face model id or a local directory",
+    )
+    sentiment_transformer_enabled: bool = Field(
+        default=False, description="route uncertain, negative or high-reach mentions to it"
+    )
+    sentiment_emotion_model: str = Field(
+        default="default", description="emotion model: `default`, a model id or a directory"
+    )
+    sentiment_max_length: int = Field(
+        default=128, ge=8, le=512, description="transformer input length in tokens"
+    )
+    sentiment_transformer_batch: int = Field(
+        default=64, ge=1, le=1024, description="texts per transformer forward pass"
+    )
+    sentiment_route_confidence_below: float | None = Field(
+        default=0.5, ge=0, le=1, description="route fast scores less confident than this"
+    )
+    sentiment_route_negative: bool = Field(
+        default=True, description="route mentions the fast path judged negative"
+    )
+    sentiment_route_reach_at_least: int | None = Field(
+        default=10_000, ge=0, description="route mentions from authors with this many followers"
+    )
+    sentiment_torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="torch intra-op threads per enrichment process (unset: the worker's cores "
+        "shared among its enrichment processes)",
+    )
+    sentiment_quantize: bool = Field(
+        default=False, description="int8 dynamic quantisation of the transformer on CPU"
+    )
+    sentiment_retry_max_s: float = Field(
+        default=30.0, gt=0, description="longest back-off while PostgreSQL or Kafka is down"
+    )
+
+    def torch_threads(self) -> int:
+        """Torch threads for each enriching process: as set, else the cores shared out.
+
+        More threads than cores make OpenMP threads wait on each other (see the model card).
+        """
+        if self.sentiment_torch_threads is not None:
+            return self.sentiment_torch_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, (cores or 1) // max(1, self.sentiment_enrich_processes))

@@ -1,0 +1,187 @@
+"""Scoring benchmarks: the sentiment worker end to end against its two ceilings.
+
+- worker: consume `mentions.raw`, enrich, upsert into PostgreSQL, produce, commit.
+- ceiling 1: the bare enricher loop over the same mentions (no Kafka, no database).
+- ceiling 2: raw consume + produce of the same records (no enrichment, no database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import uuid
+from collections.abc import Collection
+
+from prometheus_client import CollectorRegistry
+
+from services.sentiment.core.enrich import Enricher
+from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.service import build_stage, build_worker, running
+from services.sentiment.stage import EnrichStage
+from shared import serde
+from shared.heap import freeze_startup_objects
+from shared.kafka import EventConsumer, EventProducer
+from shared.schemas import Mention
+from shared.settings.sentiment import SentimentSettings
+from tools.bench.data import generate_mentions
+from tools.bench.env import BenchEnv
+from tools.bench.figures import Figure
+
+
+async def _fill(bootstrap: str, topic: str, mentions: list[Mention]) -> None:
+    producer = EventProducer(bootstrap, client_id="bench-fill", send_timeout_s=120)
+    await producer.start()
+    try:
+        for i in range(0, len(mentions), 5000):
+            chunk = mentions[i : i + 5000]
+            await producer.send_many(topic, ((m.key, serde.dumps(m)) for m in chunk))
+    finally:
+        await producer.stop()
+
+
+class _Progress:
+    """Timestamps of processed batches, to measure steady-state rate after the group join."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.done = 0
+        self.first: tuple[float, int] | None = None
+        self.last = 0.0
+        self.finished = asyncio.Event()
+
+    def __call__(self, count: int) -> None:
+        now = time.perf_counter()
+        self.done += count
+        if self.first is None:
+            self.first = (now, count)
+        self.last = now
+        if self.done >= self.target:
+            self.finished.set()
+
+    def rate(self) -> float:
+        """Records/s between the first and the last batch (the first batch excluded)."""
+        if self.first is None or self.last <= self.first[0]:
+            return 0.0
+        return (self.done - self.first[1]) / (self.last - self.first[0])
+
+
+async def worker_rate(
+    env: BenchEnv, enricher: Enricher | EnrichStage, mentions: list[Mention]
+) -> float:
+    """Mentions/s of one sentiment worker end to end (consume, enrich, upsert, produce)."""
+    raw, scored, dlq = await env.new_topics("raw", "scored", "dlq")
+    await _fill(env.bootstrap, raw, mentions)
+    settings = env.settings(
+        SentimentSettings,
+        topic_raw=raw,
+        topic_scored=scored,
+        topic_dlq=dlq,
+        sentiment_group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        sentiment_metrics_port=0,
+    )
+    progress = _Progress(len(mentions))
+    worker = build_worker(
+        settings, enricher, SentimentMetrics(CollectorRegistry()), on_batch=progress
+    )
+    async with running(worker):
+        await asyncio.wait_for(progress.finished.wait(), timeout=600)
+    return progress.rate()
+
+
+def bare_enricher_rate(enricher: Enricher, mentions: list[Mention], batch: int = 500) -> float:
+    """Mentions/s of the enricher alone on the same mentions."""
+    started = time.perf_counter()
+    for i in range(0, len(mentions), batch):
+        enricher.enrich_batch(mentions[i : i + batch])
+    return len(mentions) / (time.perf_counter() - started)
+
+
+async def consume_produce_rate(env: BenchEnv, mentions: list[Mention]) -> float:
+    """Records/s of a bare consume + produce + commit loop over the same records."""
+    raw, out = await env.new_topics("cp-in", "cp-out")
+    await _fill(env.bootstrap, raw, mentions)
+    producer = EventProducer(env.bootstrap, client_id="bench-cp")
+    consumer = EventConsumer(env.bootstrap, [raw], group_id=f"bench-cp-{uuid.uuid4().hex[:6]}")
+    progress = _Progress(len(mentions))
+    await producer.start()
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 600
+        while progress.done < len(mentions) and time.monotonic() < deadline:
+            records = await consumer.poll(timeout_ms=500, max_records=500)
+            if not records:
+                continue
+            await producer.send_many(out, ((r.key, r.value) for r in records))
+            await consumer.commit(records)
+            progress(len(records))
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return progress.rate()
+
+
+async def scoring_figures(
+    env: BenchEnv,
+    *,
+    n: int,
+    repeats: int,
+    settings: SentimentSettings,
+    path: str,
+    languages: Collection[str] | None = None,
+) -> list[Figure]:
+    """Worker rate (as configured by `settings`) with both ceilings, median of `repeats`.
+
+    `languages` limits the generated mentions to those languages (default: the whole mix).
+    """
+    import statistics
+
+    mentions_runs = [
+        generate_mentions(n, prefix=f"{path}-{env.run_id}-{r}", languages=languages)
+        for r in range(repeats)
+    ]
+    stage = await build_stage(settings, None)
+    # A worker process holds no such data set: keep it out of the collector's passes, as
+    # the service keeps its start-up heap (services/sentiment/service.py).
+    freeze_startup_objects()
+    try:
+        await stage.enrich([serde.dumps(m) for m in mentions_runs[0][: min(500, n)]])  # warm-up
+        worker = [await worker_rate(env, stage, m) for m in mentions_runs]
+    finally:
+        gc.unfreeze()
+        await stage.close()
+    enricher = await asyncio.to_thread(Enricher.from_settings, settings)
+    bare_enricher_rate(enricher, mentions_runs[0][: min(500, n)])  # warm-up
+    bare = [bare_enricher_rate(enricher, m) for m in mentions_runs]
+    raw = [await consume_produce_rate(env, m) for m in mentions_runs]
+    w, b, r = statistics.median(worker), statistics.median(bare), statistics.median(raw)
+    processes = settings.sentiment_enrich_processes
+    where = f"{processes} enrichment process(es)" if processes else "enrichment in a thread"
+    mix = (
+        "English only"
+        if languages == ("en",)
+        else (f"languages {', '.join(languages)}" if languages else "multilingual mix")
+    )
+    note = f"{n} mentions per run ({mix}), median of {repeats}; one worker, {where}"
+    return [
+        Figure(
+            f"scoring/{path}",
+            "worker mentions/s vs bare scorer",
+            w,
+            "mentions/s",
+            b,
+            "bare enricher loop",
+            note,
+            worker,
+        ),
+        Figure(
+            f"scoring/{path}",
+            "worker mentions/s vs raw consume+produce",
+            w,
+            "mentions/s",
+            r,
+            "aiokafka consume+produce+commit",
+            note,
+            raw,
+        ),
+    ]

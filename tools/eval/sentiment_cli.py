@@ -1,0 +1,68 @@
+"""Glue for `crisiswatch eval sentiment|emotion FILE [--scorer ...] [--model ...]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from services.sentiment.scorers.base import EmotionScorer, SentimentScorer
+from tools.eval.sentiment import Task, evaluate_file
+
+ScorerName = Literal["pipeline", "vader", "transformer", "default"]
+
+
+def build_scorer(
+    task: Task, scorer_name: ScorerName, model: str | None = None
+) -> SentimentScorer | EmotionScorer:
+    """Return the scorer `crisiswatch eval` asked for."""
+    from services.sentiment.scorers.transformer import (
+        InferenceOptions,
+        TransformerEmotionScorer,
+        TransformerSentimentScorer,
+    )
+
+    if scorer_name == "pipeline":
+        if model:
+            raise ValueError("--model applies to --scorer transformer only")
+        from services.sentiment.scorers.pipeline import (
+            PipelineEmotionScorer,
+            PipelineSentimentScorer,
+        )
+
+        if task == "sentiment":
+            return PipelineSentimentScorer()  # type: ignore[return-value]
+        return PipelineEmotionScorer()
+    if scorer_name == "vader":
+        if task != "sentiment":
+            raise ValueError("VADER scores sentiment only; use --scorer default or transformer")
+        if model:
+            raise ValueError("--model applies to --scorer transformer only")
+        from services.sentiment.scorers.vader import VaderScorer
+
+        return VaderScorer()
+    if scorer_name == "default":
+        if model:
+            raise ValueError("--model applies to --scorer transformer only")
+        from services.sentiment.model.build import materialize_default_model
+
+        ref: str | Path = materialize_default_model(task)
+        options = InferenceOptions(local_files_only=True)
+        name = f"default-{task}"
+    elif scorer_name == "transformer":
+        if not model:
+            raise ValueError("--scorer transformer needs --model MODEL_ID_OR_DIR")
+        ref, options, name = model, InferenceOptions(), f"transformer:{model}"
+    else:
+        raise ValueError(f"unknown scorer {scorer_name!r}")
+    if task == "sentiment":
+        return TransformerSentimentScorer(ref, options=options, name=name)
+    return TransformerEmotionScorer(ref, options=options, name=name)
+
+
+def run_eval(
+    task: Task, path: Path, scorer_name: ScorerName = "pipeline", model: str | None = None
+) -> dict[str, Any]:
+    """Evaluate a scorer on a labelled CSV/JSONL file and return the summary."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return evaluate_file(path, task, build_scorer(task, scorer_name, model))
