@@ -233,6 +233,7 @@ class EventConsumer:
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = list(topics)
+        self.group_id = group_id
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,

@@ -8,7 +8,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +16,19 @@ from starlette.responses import Response
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# One name for the lag of every consumer group (sentiment, alerting): dashboards, alert rules
+# and autoscaling select it by `group`.
+CONSUMER_LAG = "crisiswatch_consumer_lag_records"
+
+
+def consumer_lag_gauge(registry: CollectorRegistry) -> Gauge:
+    """The consumer-lag gauge of a service: records behind per group, topic and partition."""
+    return Gauge(
+        CONSUMER_LAG,
+        "Records behind the end of each assigned partition, per consumer group.",
+        ["group", "topic", "partition"],
+        registry=registry,
+    )
 
 
 def observe_many(histogram: Histogram, values: Iterable[float]) -> None:

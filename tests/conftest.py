@@ -1,4 +1,9 @@
-"""Fixtures shared by every test: the real broker, the real database, unique topics."""
+"""Fixtures shared by every test: the real broker, the real database, unique topics.
+
+Also the fixtures used by more than one test folder: a started Kafka producer, incidents
+written straight to the database, and the local Slack, webhook and SMTP receivers
+(tests/notify_fakes.py).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.db.engine import create_engine
+from shared.db.engine import create_engine, transaction
 from shared.db.migrate import upgrade
+from shared.db.models import IncidentRow
 from shared.infra import manage
 from shared.infra.settings import InfraSettings
-from shared.kafka import delete_topics, ensure_topics
+from shared.kafka import EventProducer, delete_topics, ensure_topics
+from tests.kafka_helpers import free_port
+from tests.notify_fakes import FakeHttp, SmtpServer, serve_fake
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -110,3 +118,70 @@ async def db_engine(infra: InfraSettings, test_database: str) -> AsyncIterator[A
     engine = create_engine(infra, database=test_database)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def producer(infra: InfraSettings) -> AsyncIterator[EventProducer]:
+    """A started producer on the shared broker."""
+    prod = EventProducer(infra.bootstrap_servers)
+    await prod.start()
+    yield prod
+    await prod.stop()
+
+
+@pytest.fixture
+async def make_incident(db_engine: AsyncEngine, unique: str) -> AsyncIterator[Any]:
+    """Create incidents rows directly; they (and their outbox rows) are deleted afterwards."""
+    created: list[int] = []
+
+    async def make(severity: str = "SEV1", **values: Any) -> int:
+        row = IncidentRow(
+            brand=values.pop("brand", f"brand-{unique}-{len(created)}"),
+            topic="",
+            category=values.pop("category", "safety"),
+            rule="test_rule",
+            status="open",
+            severity=severity,
+            title=values.pop("title", "Battery fires <reported>"),
+            signal_count=1,
+            scope={},
+            reasons=[],
+            details=values.pop("details", {"value": 120.0, "baseline": 10.0, "metric": "volume"}),
+            **values,
+        )
+        async with transaction(db_engine) as session:
+            session.add(row)
+            await session.flush()
+            created.append(row.id)
+        return row.id
+
+    yield make
+    async with transaction(db_engine) as session:
+        await session.execute(delete(IncidentRow).where(IncidentRow.id.in_(created)))
+
+
+@pytest.fixture
+def slack_webhook() -> Iterator[FakeHttp]:
+    """A Slack incoming-webhook look-alike answering `ok`."""
+    yield from serve_fake("slack_webhook")
+
+
+@pytest.fixture
+def slack_api() -> Iterator[FakeHttp]:
+    """A Slack Web API look-alike: chat.postMessage and conversations.history."""
+    yield from serve_fake("slack_api")
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[FakeHttp]:
+    """A webhook consumer: verifies the HMAC signature, processes each Idempotency-Key once."""
+    yield from serve_fake("webhook")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server collecting messages in `inbox.messages`."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()

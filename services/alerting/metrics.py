@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from shared.metrics import consumer_lag_gauge
 
 # End-to-end latency buckets: seconds from the tipping mention's ingestion to the incident.
 LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300, 600, 1800)
@@ -63,9 +65,4 @@ class AlertingMetrics:
             "Scored records the alerting service could not decode.",
             registry=registry,
         )
-        self.lag = Gauge(
-            "crisiswatch_alerting_consumer_lag_records",
-            "Records behind the end of each assigned partition.",
-            ["topic", "partition"],
-            registry=registry,
-        )
+        self.lag = consumer_lag_gauge(registry)

@@ -220,4 +220,4 @@ class AlertingWorker:
         self._decisions = Decisions()
         self._last_checkpoint = self._clock()
         for (topic, partition), lag in (await self._consumer.lag()).items():
-            self._metrics.lag.labels(topic, str(partition)).set(lag)
+            self._metrics.lag.labels(self._consumer.group_id, topic, str(partition)).set(lag)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.metrics import LATENCY_BUCKETS
+from shared.metrics import LATENCY_BUCKETS, consumer_lag_gauge
 
 
 class SentimentMetrics:
@@ -60,9 +60,4 @@ class SentimentMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.lag = Gauge(
-            "crisiswatch_consumer_lag_records",
-            "Records behind the end of each assigned partition.",
-            ["group", "topic", "partition"],
-            registry=registry,
-        )
+        self.lag = consumer_lag_gauge(registry)

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import delete, select
@@ -37,8 +36,7 @@ from shared.db.models import DetectorStateRow, IncidentEventRow, OutboxRow
 from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
 from shared.settings.notify import NotifySettings
-from tests.fault_helpers import FlakySlack, poll_until
-from tests.integration.alerting.test_detection_streaming import (
+from tests.detection_helpers import (
     CALM_HOURS,
     MARKETS,
     PLATFORMS,
@@ -47,12 +45,8 @@ from tests.integration.alerting.test_detection_streaming import (
     processed_until,
     publish,
 )
-from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
-    FakeHttp,
-    make_incident_fixture,
-    notify_settings,
-    slack_api_fixture,
-)
+from tests.fault_helpers import FlakySlack, poll_until
+from tests.notify_fakes import FakeHttp, notify_settings
 
 SLACK_DOWN_S = 8.0  # how long the fake Slack keeps failing once it saw the first message
 ALL_TO_SLACK = {sev: ["slack"] for sev in ("SEV1", "SEV2", "SEV3", "SEV4")}
@@ -96,15 +90,6 @@ class Service:
         if self.task is not None and self.task.done():
             self.task.result()
             raise AssertionError("the alerting service returned early")
-
-
-@pytest.fixture
-async def producer(infra: Any) -> Any:
-    """A started producer on the shared broker."""
-    prod = EventProducer(infra.bootstrap_servers)
-    await prod.start()
-    yield prod
-    await prod.stop()
 
 
 def _alerting(settings_factory: Callable[..., Any]) -> AlertingSettings:

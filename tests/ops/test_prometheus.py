@@ -38,14 +38,17 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import text, update
 
+from services.alerting.metrics import AlertingMetrics
 from services.alerting.service import serve as serve_alerting
 from services.api.app import create_app
 from services.ingest.service import create_ingest_app
+from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.engine import create_engine
 from shared.db.models import IncidentRow
 from shared.http.server import serve_app
 from shared.kafka import EventProducer, ensure_topics
+from shared.metrics import CONSUMER_LAG
 from shared.settings.alerting import AlertingSettings
 from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings
@@ -292,6 +295,21 @@ def test_queries_are_collected() -> None:
     for query in (*rules, *ph.dashboard_queries()):
         assert ph.selectors(query.expr), f"{query.origin}: no selector found in {query.expr}"
         assert "$" not in query.expr, f"{query.origin}: unexpanded variable"
+
+
+def test_consumer_lag_is_one_metric() -> None:
+    """Every consumer group reports lag under one name; rules and dashboards read only it."""
+    queries = [*ph.rule_queries(ph.PROMETHEUS_DIR / "rules.yml"), *ph.dashboard_queries()]
+    selected = {selector for query in queries for selector in ph.selectors(query.expr)}
+    names = {re.split(r"[{\s]", selector)[0] for selector in selected}
+    assert {name for name in names if name.startswith("crisiswatch_") and "lag" in name} == {
+        CONSUMER_LAG
+    }
+    for metric_set in (SentimentMetrics, AlertingMetrics):
+        registry = CollectorRegistry()
+        metric_set(registry).lag.labels("group-a", "mentions.x", "0").set(7)
+        labels = {"group": "group-a", "topic": "mentions.x", "partition": "0"}
+        assert registry.get_sample_value(CONSUMER_LAG, labels) == 7, metric_set.__name__
 
 
 @needs_prometheus

@@ -32,7 +32,7 @@ from tests.fault_helpers import (
     mention,
     service_env,
 )
-from tests.integration.alerting.test_notify_fakes import notify_settings
+from tests.notify_fakes import notify_settings
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(0)]  # runs for minutes by design
 

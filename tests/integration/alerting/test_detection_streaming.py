@@ -8,8 +8,7 @@ written with the sentiment service's own `store_scored`, as the sentiment servic
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,117 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.service import serve as serve_alerting
 from services.sentiment.store import store_scored
-from shared import serde
 from shared.db.engine import transaction
-from shared.db.models import CampaignRow, DetectorStateRow, IncidentRow, SignalRow
+from shared.db.models import CampaignRow, DetectorStateRow, SignalRow
 from shared.kafka import EventProducer
-from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
 from shared.settings.alerting import AlertingSettings
+from tests.detection_helpers import (
+    CALM_HOURS,
+    MARKETS,
+    PLATFORMS,
+    Stream,
+    floor_minute,
+    incidents,
+    processed_until,
+    publish,
+)
 from tests.kafka_helpers import wait_for
-
-CALM_HOURS = 8
-MARKETS = ("US", "GB", "DE")
-PLATFORMS = ("x", "reddit", "tiktok")
-
-
-@dataclass
-class Stream:
-    """Builds the scored mentions of one brand, with unique ids."""
-
-    brand: str
-    rng: random.Random = field(default_factory=lambda: random.Random(7))
-    n: int = 0
-
-    def mention(
-        self,
-        at: datetime,
-        *,
-        negative: bool,
-        topics: Sequence[str] = (),
-        author: str | None = None,
-        emotion: str | None = None,
-        market: str = "US",
-        platform: str = "x",
-        language: str = "en",
-    ) -> ScoredMention:
-        """Return one scored mention created at `at`."""
-        self.n += 1
-        label = "negative" if negative else self.rng.choice(["neutral", "positive"])
-        score = -0.8 if negative else (0.6 if label == "positive" else 0.0)
-        return ScoredMention(
-            mention=Mention(
-                platform=platform,
-                external_id=f"{self.brand}-{self.n}",
-                author_id=author or f"a_{self.rng.randrange(10**9)}",
-                author_reach=self.rng.randrange(50, 3000),
-                text="recall now" if "recall" in topics else "some text",
-                created_at=at,
-                engagement=Engagement(likes=self.rng.randrange(3), shares=self.rng.randrange(2)),
-                brands=[self.brand],
-                source={"market": market},
-            ),
-            language=language,
-            language_confidence=0.99,
-            sentiment=SentimentScore(label=label, score=score, confidence=0.9, scorer="test"),
-            emotions={emotion: 0.9} if emotion else {},
-            emotion=emotion,
-            topics=list(topics),
-        )
-
-    def calm(self, start: datetime, end: datetime, per_minute: float = 3.0) -> list[ScoredMention]:
-        """Return calm chatter between `start` and `end` (15% negative)."""
-        out = []
-        minute = start
-        while minute < end:
-            for _ in range(_poisson(self.rng, per_minute)):
-                at = minute + timedelta(seconds=self.rng.uniform(0, 59.9))
-                topics = ["delivery"] if self.rng.random() < 0.05 else []
-                out.append(self.mention(at, negative=self.rng.random() < 0.15, topics=topics))
-            minute += timedelta(minutes=1)
-        return out
-
-    def crisis(self, start: datetime, minutes: int, *, first_rate: int = 4) -> list[ScoredMention]:
-        """Return a growing recall crisis: mostly negative, angry, in 3 markets and platforms."""
-        out = []
-        for k in range(minutes):
-            minute = start + timedelta(minutes=k)
-            for i in range(first_rate + 3 * k):
-                at = minute + timedelta(seconds=self.rng.uniform(0, 59.9))
-                negative = self.rng.random() < 0.85
-                out.append(
-                    self.mention(
-                        at,
-                        negative=negative,
-                        topics=["recall"] if self.rng.random() < 0.8 else [],
-                        emotion="anger" if negative else None,
-                        market=MARKETS[i % 3],
-                        platform=PLATFORMS[i % 3],
-                        language="de" if i % 3 == 2 else "en",
-                    )
-                )
-        return out
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    return max(0, round(rng.gauss(lam, lam**0.5)))
-
-
-def _minute(ts: datetime) -> datetime:
-    return ts.replace(second=0, microsecond=0)
-
-
-async def publish(
-    engine: AsyncEngine, producer: EventProducer, topic: str, items: Sequence[ScoredMention]
-) -> None:
-    """Store rollups (as sentiment does) and produce the scored mentions in time order."""
-    ordered = sorted(items, key=lambda s: s.mention.created_at)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        async with transaction(engine) as session:
-            await store_scored(session, chunk)
-        await producer.send_many(
-            topic, [(s.mention.key, serde.dumps(s.model_dump(mode="json"))) for s in chunk]
-        )
 
 
 @dataclass
@@ -164,15 +67,6 @@ class Alerting:
 
 
 @pytest.fixture
-async def producer(infra: Any) -> AsyncIterator[EventProducer]:
-    """A started producer."""
-    prod = EventProducer(infra.bootstrap_servers)
-    await prod.start()
-    yield prod
-    await prod.stop()
-
-
-@pytest.fixture
 def alerting(settings_factory: Callable[..., Any]) -> Iterator[Alerting]:
     """An alerting service on this test's topics, tuned for a fast test clock."""
     settings = settings_factory(
@@ -187,41 +81,12 @@ def alerting(settings_factory: Callable[..., Any]) -> Iterator[Alerting]:
         service.stop.set()
 
 
-async def incidents(engine: AsyncEngine, brand: str) -> list[Any]:
-    """Every incident of `brand` (rows with the table's columns)."""
-    async with engine.connect() as conn:
-        q = select(IncidentRow).where(IncidentRow.brand == brand)
-        return list((await conn.execute(q)).all())
-
-
-async def spike_state(engine: AsyncEngine, brand: str) -> dict[str, Any]:
-    """The stored state of the brand-level volume detector ({} until saved)."""
-    async with engine.connect() as conn:
-        key = f"{brand}||volume_spike"
-        row = (
-            await conn.execute(select(DetectorStateRow.state).where(DetectorStateRow.key == key))
-        ).scalar_one_or_none()
-    return row or {}
-
-
-async def processed_until(engine: AsyncEngine, brand: str, ts: datetime) -> dict[str, Any]:
-    """Wait until the brand's bins up to `ts` went through the detectors; return the state."""
-    target = _minute(ts).timestamp() + 60
-
-    def done(state: dict[str, Any]) -> bool:
-        return bool(state) and (state.get("last_ts") or 0) >= target
-
-    state = await wait_for(lambda: spike_state(engine, brand), done, timeout_s=120)
-    assert done(state), f"bins up to {ts} not processed: {state.get('last_ts')}"
-    return state
-
-
 async def test_recall_crisis_after_calm_hours_opens_one_incident(
     alerting: Alerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
-    now = _minute(datetime.now(UTC))
+    now = floor_minute(datetime.now(UTC))
     crisis_start = now - timedelta(minutes=20)
     calm = stream.calm(crisis_start - timedelta(hours=CALM_HOURS), crisis_start)
     crisis = stream.crisis(crisis_start, 19)
@@ -278,7 +143,7 @@ async def test_bot_flood_from_one_author_opens_no_incident(
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
-    now = _minute(datetime.now(UTC))
+    now = floor_minute(datetime.now(UTC))
     flood_start = now - timedelta(minutes=20)
     calm = stream.calm(flood_start - timedelta(hours=CALM_HOURS), flood_start)
     flood = [
@@ -306,7 +171,7 @@ async def test_registered_campaign_burst_opens_no_incident(
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
-    now = _minute(datetime.now(UTC))
+    now = floor_minute(datetime.now(UTC))
     launch = now - timedelta(minutes=20)
     async with transaction(db_engine) as session:
         session.add(
@@ -336,7 +201,7 @@ async def test_restart_mid_crisis_keeps_one_incident_and_rebuilds_state(
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
-    now = _minute(datetime.now(UTC))
+    now = floor_minute(datetime.now(UTC))
     crisis_start = now - timedelta(minutes=14)
     calm = stream.calm(crisis_start - timedelta(hours=CALM_HOURS), crisis_start)
     first = stream.crisis(crisis_start, 13)
@@ -397,7 +262,7 @@ async def test_backtest_replays_rollups_and_reports_the_crisis(
 
     brand = f"brand-{unique}"
     stream = Stream(brand)
-    crisis_start = _minute(datetime.now(UTC)) - timedelta(minutes=30)
+    crisis_start = floor_minute(datetime.now(UTC)) - timedelta(minutes=30)
     calm_start = crisis_start - timedelta(hours=CALM_HOURS)
     items = stream.calm(calm_start, crisis_start) + stream.crisis(crisis_start, 20)
     async with transaction(db_engine) as session:

@@ -21,16 +21,8 @@ from services.alerting.notify.content import (
     slack_message,
     webhook_payload,
 )
-from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
-    WEBHOOK_SECRET,
-    FakeHttp,
-    SmtpServer,
-    slack_api_fixture,
-    slack_webhook_fixture,
-    smtp_server_fixture,
-    webhook_receiver_fixture,
-)
 from tests.kafka_helpers import free_port
+from tests.notify_fakes import WEBHOOK_SECRET, FakeHttp, SmtpServer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUMMARY = IncidentSummary(

@@ -12,10 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.alerting.notify.escalation import escalate_unacknowledged
 from shared.db.engine import transaction
 from shared.db.models import OutboxRow
-from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
-    make_incident_fixture,
-    notify_settings,
-)
+from tests.notify_fakes import notify_settings
 
 MakeIncident = Callable[..., Coroutine[Any, Any, int]]
 

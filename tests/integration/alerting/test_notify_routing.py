@@ -15,17 +15,8 @@ from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.notify.routing import flush_digest, notify_incident
 from shared.db.engine import transaction
 from shared.db.models import OutboxRow
-from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
-    WEBHOOK_SECRET,
-    FakeHttp,
-    SmtpServer,
-    make_incident_fixture,
-    notify_settings,
-    slack_api_fixture,
-    smtp_server_fixture,
-    webhook_receiver_fixture,
-)
 from tests.kafka_helpers import wait_for
+from tests.notify_fakes import WEBHOOK_SECRET, FakeHttp, SmtpServer, notify_settings
 
 MakeIncident = Callable[..., Coroutine[Any, Any, int]]
 

@@ -19,17 +19,8 @@ from services.alerting.notify.channels.webhook import WebhookNotifier
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics, enqueue
 from shared.db.engine import transaction
 from shared.db.models import IncidentEventRow, OutboxRow
-from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
-    WEBHOOK_SECRET,
-    FakeHttp,
-    SmtpServer,
-    make_incident_fixture,
-    slack_api_fixture,
-    slack_webhook_fixture,
-    smtp_server_fixture,
-    webhook_receiver_fixture,
-)
 from tests.kafka_helpers import free_port, wait_for
+from tests.notify_fakes import WEBHOOK_SECRET, FakeHttp, SmtpServer
 
 MakeIncident = Callable[..., Coroutine[Any, Any, int]]
 

@@ -12,10 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.alerting.playbooks import overdue_steps, playbook_for, start_playbook_run
 from shared.db.engine import transaction
 from shared.db.models import IncidentRow, OutboxRow, PlaybookStepRow
-from tests.integration.alerting.test_notify_fakes import (  # noqa: F401  (fixtures)
-    make_incident_fixture,
-    notify_settings,
-)
+from tests.notify_fakes import notify_settings
 
 MakeIncident = Callable[..., Coroutine[Any, Any, int]]
 DETECTED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -29,8 +29,7 @@ from shared.infra import kafka_broker
 from shared.schemas import Mention
 from tests.fault_helpers import poll_until, private_kafka_settings
 from tests.integration.ingest.conftest import ACME, local_server
-from tests.integration.ingest.test_reddit import _post
-from tests.integration.ingest.test_streams import _status
+from tests.integration.ingest.payloads import mastodon_status, reddit_post
 from tests.kafka_helpers import read_topic
 
 REDDIT_PAGE = 2  # the fake listing pages by 2, so a poll walks several pages
@@ -47,11 +46,11 @@ class Platform:
 
     def publish_reddit(self, n: int) -> None:
         """A new post on the subreddit."""
-        self.reddit.append(_post(n, f"Acme kettle report number {n}"))
+        self.reddit.append(reddit_post(n, f"Acme kettle report number {n}"))
 
     def publish_mastodon(self, n: int) -> None:
         """A new status: on the timeline and pushed to the open stream."""
-        status = _status(n, f"Acme outage toot {n}")
+        status = mastodon_status(n, f"Acme outage toot {n}")
         self.statuses.append(status)
         self.live.put_nowait(status)
 

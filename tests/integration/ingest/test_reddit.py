@@ -12,27 +12,8 @@ from starlette.routing import Route
 from services.ingest.sources.reddit import RedditSource
 from shared.schemas import DeadLetter, Mention
 from tests.integration.ingest.conftest import ACME, local_server, running
+from tests.integration.ingest.payloads import reddit_post
 from tests.kafka_helpers import read_topic, wait_for
-
-
-def _post(n: int, text: str) -> dict[str, Any]:
-    return {
-        "kind": "t3",
-        "data": {
-            "name": f"t3_{n}",
-            "id": str(n),
-            "title": text,
-            "selftext": "",
-            "author": f"user{n}",
-            "author_fullname": f"t2_{n}",
-            "created_utc": 1_764_000_000 + n,
-            "permalink": f"/r/acmetest/comments/{n}/",
-            "subreddit": "acmetest",
-            "score": n,
-            "num_comments": 1,
-            "edited": False,
-        },
-    }
 
 
 class FakeReddit:
@@ -40,9 +21,9 @@ class FakeReddit:
 
     def __init__(self) -> None:
         self.posts = [
-            _post(1, "Acme kettle caught fire"),
-            _post(2, "I love pineapple"),
-            _post(3, "Acme support is slow"),
+            reddit_post(1, "Acme kettle caught fire"),
+            reddit_post(2, "I love pineapple"),
+            reddit_post(3, "Acme support is slow"),
         ]
         self.calls = 0
         self.afters: list[str | None] = []
@@ -86,10 +67,10 @@ async def test_reddit_pages_resumes_and_dead_letters(make_context: Any, topics: 
             )
             # New posts arrive, more than one page: the poller follows `after` to its cursor.
             fake.posts += [
-                _post(4, "ACME recall announced"),
-                _post(5, "acme of perfection"),
+                reddit_post(4, "ACME recall announced"),
+                reddit_post(5, "acme of perfection"),
                 {"kind": "t3", "data": {"name": "t3_6", "title": "Acme broken"}},
-                _post(7, "アクメのケトルが壊れた"),
+                reddit_post(7, "アクメのケトルが壊れた"),
             ]
             await wait_for(
                 lambda: context.cursors.get("reddit:r/acmetest"),

@@ -15,28 +15,8 @@ from services.ingest.sources.mastodon import MastodonSource
 from services.ingest.sources.x_stream import XStreamSource
 from shared.schemas import Mention
 from tests.integration.ingest.conftest import ACME, local_server, running
+from tests.integration.ingest.payloads import mastodon_status
 from tests.kafka_helpers import read_topic
-
-
-def _status(n: int, text: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": str(100 + n),
-        "uri": f"https://m.example/users/u/statuses/{100 + n}",
-        "url": f"https://m.example/@u/{100 + n}",
-        "created_at": "2026-11-25T10:00:00.000Z",
-        "content": f"<p>{text}</p>",
-        "language": "en",
-        "favourites_count": n,
-        "reblogs_count": 0,
-        "replies_count": 0,
-        "tags": [{"name": "acme"}],
-        "in_reply_to_id": None,
-        "edited_at": None,
-        "spoiler_text": "",
-        "reblog": None,
-        "account": {"id": "1", "acct": "u", "url": "https://m.example/@u", "followers_count": 42},
-        **extra,
-    }
 
 
 async def test_mastodon_sse_reconnect_and_catch_up(make_context: Any, topics: dict) -> None:
@@ -52,11 +32,15 @@ async def test_mastodon_sse_reconnect_and_catch_up(make_context: Any, topics: di
         async def events() -> Any:
             if first:
                 yield b": keep-alive\n\n"
-                yield b"event: update\ndata: " + orjson.dumps(_status(1, "Acme rocks")) + b"\n\n"
+                yield (
+                    b"event: update\ndata: "
+                    + orjson.dumps(mastodon_status(1, "Acme rocks"))
+                    + b"\n\n"
+                )
                 yield b"event: update\ndata: {broken\n\n"
                 yield b"event: delete\ndata: 999\n\n"
                 return  # dropped connection
-            edited = _status(1, "Acme rocks (edited)", edited_at="2026-11-25T10:01:00.000Z")
+            edited = mastodon_status(1, "Acme rocks (edited)", edited_at="2026-11-25T10:01:00.000Z")
             yield b"event: status.update\ndata: " + orjson.dumps(edited) + b"\n\n"
             await asyncio.sleep(30)
 
@@ -65,7 +49,7 @@ async def test_mastodon_sse_reconnect_and_catch_up(make_context: Any, topics: di
     async def timeline(request: Request) -> Response:
         timeline_calls.append(request.query_params.get("min_id"))
         if request.query_params.get("min_id") == "101":
-            return JSONResponse([_status(2, "Missed while away: ACME outage")])
+            return JSONResponse([mastodon_status(2, "Missed while away: ACME outage")])
         return JSONResponse([])
 
     app = Starlette(
