@@ -36,10 +36,13 @@ bench-quick: infra-up ## the benchmark suite on small inputs (under 2 minutes)
 soak: infra-up ## long load test with a crisis injected midway (CRISISWATCH_SOAK_MINUTES, default 10)
 	$(PYTHON) -m pytest -m soak tests/soak -p no:cacheprovider
 
-lint: ## ruff and mypy
+lint: ## ruff, mypy, import contracts (import-linter, see docs/architecture.md), module sizes
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check shared services tools tests
 	$(PYTHON) -m mypy
+	@# lint-imports has no `python -m` entry point; this is the same call on this interpreter.
+	$(PYTHON) -c 'import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True, no_logo=True))'
+	$(PYTHON) deploy/scripts/module_sizes.py
 
 format: ## apply ruff's formatting and safe fixes
 	$(PYTHON) -m ruff check --fix .

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Callable
+
+from pydantic import ValidationError
 
 from shared.errors import CrisiswatchError
 from shared.logging import configure_logging
@@ -203,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crisiswatch", description="Social listening and crisis detection."
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error (before COMMAND)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     infra = sub.add_parser("infra", help="local Kafka and PostgreSQL")
@@ -296,22 +302,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: Exception) -> str:
+    """The error as one line: pydantic's report field by field, other messages unwrapped."""
+    if isinstance(exc, ValidationError):
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+        return f"invalid {exc.title}: {'; '.join(problems)}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `crisiswatch` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in DELEGATED:
+    debug = argv[:1] == ["--debug"]
+    rest = argv[1:] if debug else argv
+    if rest and rest[0] in DELEGATED:
         # The delegated module parses its own options (including --help).
-        args = argparse.Namespace(command=argv[0], rest=argv[1:], handler=_delegate)
+        args = argparse.Namespace(command=rest[0], rest=rest[1:], handler=_delegate)
     else:
         args = build_parser().parse_args(argv)
-    from shared.settings.common import CommonSettings
-
-    configure_logging(CommonSettings().log_level)
+        debug = args.debug
     handler: Handler = args.handler
     try:
+        from shared.settings.common import CommonSettings
+
+        log_level = CommonSettings().log_level
+        debug = debug or log_level.upper() == "DEBUG"
+        configure_logging(log_level)
         return handler(args)
-    except CrisiswatchError as exc:
-        print(f"crisiswatch: error: {exc}", file=sys.stderr)
+    # The edge: our errors, and settings or files that fail validation, are one line on
+    # stderr and exit code 2; a traceback only when asked for (--debug or log level DEBUG).
+    except (CrisiswatchError, ValidationError) as exc:
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"crisiswatch: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -27,7 +27,7 @@ from services.sentiment.stage import EnrichStage, ThreadStage
 from services.sentiment.store import store_prepared
 from shared import serde
 from shared.db.engine import transaction
-from shared.errors import BrokerUnavailable, InfraError
+from shared.errors import BrokerUnavailable, CrisiswatchError, InfraError
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
 from shared.metrics import observe_many
 
@@ -36,7 +36,7 @@ T = TypeVar("T")
 _LAG_EVERY_S = 5.0  # how often consumer lag is measured
 
 
-class _Transient(Exception):
+class _Transient(CrisiswatchError):
     """A dependency failed in a way that retrying later can fix."""
 
     def __init__(self, dependency: str, cause: BaseException) -> None:

@@ -7,8 +7,10 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import CrisiswatchError
 
-class _TooLarge(HTTPException):
+
+class _TooLarge(HTTPException, CrisiswatchError):
     """Raised inside the app while streaming, so its exception middleware answers 413."""
 
     def __init__(self, limit: int) -> None:

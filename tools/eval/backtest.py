@@ -21,6 +21,7 @@ from services.alerting.detect.engine import DetectionEngine, Signal
 from services.alerting.service import engine_config
 from services.alerting.state import load_rollups
 from shared.db.engine import create_engine, transaction
+from shared.errors import BadInput
 from shared.settings.alerting import AlertingSettings
 
 
@@ -57,7 +58,7 @@ async def run_backtest(
     """Replay `brand`'s rollups in [start, end) and report the alerts the engine would raise."""
     start, end = as_utc(start), as_utc(end)
     if end <= start:
-        raise ValueError("backtest end must be after start")
+        raise BadInput("backtest end must be after start")
     updates = {"alerting_preset": preset} if preset else {}
     settings = settings.model_copy(update=updates)
     warm_from = start - timedelta(hours=warmup_hours)

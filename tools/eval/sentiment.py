@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from services.sentiment.scorers.base import EmotionScorer, SentimentScorer
+from shared.errors import BadInput
 from shared.schemas import EMOTIONS, SENTIMENT_LABELS
 
 Task = Literal["sentiment", "emotion"]
 TASK_LABELS: dict[str, tuple[str, ...]] = {"sentiment": SENTIMENT_LABELS, "emotion": EMOTIONS}
 
 
-class EvalFileError(ValueError):
+class EvalFileError(BadInput):
     """The evaluation file is malformed."""
 
 

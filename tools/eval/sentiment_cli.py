@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from services.sentiment.scorers.base import EmotionScorer, SentimentScorer
+from shared.errors import BadInput
 from tools.eval.sentiment import Task, evaluate_file
 
 ScorerName = Literal["pipeline", "vader", "transformer", "default"]
@@ -23,7 +24,7 @@ def build_scorer(
 
     if scorer_name == "pipeline":
         if model:
-            raise ValueError("--model applies to --scorer transformer only")
+            raise BadInput("--model applies to --scorer transformer only")
         from services.sentiment.scorers.pipeline import (
             PipelineEmotionScorer,
             PipelineSentimentScorer,
@@ -34,15 +35,15 @@ def build_scorer(
         return PipelineEmotionScorer()
     if scorer_name == "vader":
         if task != "sentiment":
-            raise ValueError("VADER scores sentiment only; use --scorer default or transformer")
+            raise BadInput("VADER scores sentiment only; use --scorer default or transformer")
         if model:
-            raise ValueError("--model applies to --scorer transformer only")
+            raise BadInput("--model applies to --scorer transformer only")
         from services.sentiment.scorers.vader import VaderScorer
 
         return VaderScorer()
     if scorer_name == "default":
         if model:
-            raise ValueError("--model applies to --scorer transformer only")
+            raise BadInput("--model applies to --scorer transformer only")
         from services.sentiment.model.build import materialize_default_model
 
         ref: str | Path = materialize_default_model(task)
@@ -50,10 +51,10 @@ def build_scorer(
         name = f"default-{task}"
     elif scorer_name == "transformer":
         if not model:
-            raise ValueError("--scorer transformer needs --model MODEL_ID_OR_DIR")
+            raise BadInput("--scorer transformer needs --model MODEL_ID_OR_DIR")
         ref, options, name = model, InferenceOptions(), f"transformer:{model}"
     else:
-        raise ValueError(f"unknown scorer {scorer_name!r}")
+        raise BadInput(f"unknown scorer {scorer_name!r}")
     if task == "sentiment":
         return TransformerSentimentScorer(ref, options=options, name=name)
     return TransformerEmotionScorer(ref, options=options, name=name)
@@ -64,5 +65,5 @@ def run_eval(
 ) -> dict[str, Any]:
     """Evaluate a scorer on a labelled CSV/JSONL file and return the summary."""
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise BadInput(f"no such file: {path}")
     return evaluate_file(path, task, build_scorer(task, scorer_name, model))

@@ -15,14 +15,14 @@ import httpx
 
 from services.ingest.sources.fetch import ForbiddenAddress, check_url, make_client
 from shared import serde
-from shared.errors import InvalidRecord
+from shared.errors import CrisiswatchError, InvalidRecord
 from shared.settings.ingest import IngestSettings
 
 COMMENT_FIELDS = "text,timestamp,username,like_count,media{id,permalink}"
 MEDIA_FIELDS = "caption,timestamp,permalink,username,like_count,comments_count"
 
 
-class GraphFetchError(Exception):
+class GraphFetchError(CrisiswatchError):
     """A mention's text could not be fetched; `reason` says why (for the dead letter)."""
 
     def __init__(self, reason: str) -> None:

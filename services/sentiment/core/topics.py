@@ -22,12 +22,13 @@ from services.sentiment.core.textmatch import (
     build_table,
     merge_terms,
 )
+from shared.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).with_name("topics.yaml")
 FALLBACK_LANGUAGE = "en"
 
 
-class TopicLexiconError(ValueError):
+class TopicLexiconError(ConfigError):
     """The topic lexicon file is missing or invalid."""
 
 

@@ -35,6 +35,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
+from shared.errors import CrisiswatchError
 from shared.schemas import EMOTIONS, SENTIMENT_LABELS
 from tools.eval.sentiment import summarize
 
@@ -55,7 +56,7 @@ _GROUP = {1: "negative", 2: "neutral", 3: "positive"}  # 0 is `ambiguous`: dropp
 _TWEETEVAL_EMOTION = {0: "anger", 1: "joy", 3: "sadness"}  # 2 `optimism` has no counterpart
 
 
-class ModelBuildError(RuntimeError):
+class ModelBuildError(CrisiswatchError):
     """The default model cannot be built or assembled."""
 
 

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.sentiment.core.textmatch import PUNCTUATION, TextTokens, TokenTable, text_of, tokenize
+from shared.errors import ConfigError
 from shared.schemas import SentimentLabel, SentimentScore
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -37,7 +38,7 @@ NORMALIZE_ALPHA = 15.0
 POLAR_THRESHOLD = 0.05
 
 
-class LexiconError(ValueError):
+class LexiconError(ConfigError):
     """A lexicon file is missing or malformed."""
 
 

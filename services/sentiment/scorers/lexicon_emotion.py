@@ -25,6 +25,7 @@ from services.sentiment.core.textmatch import (
     text_of,
     tokenize,
 )
+from shared.errors import ConfigError
 from shared.schemas import EMOTIONS
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -36,7 +37,7 @@ NEGATION_WINDOW = 3
 _ZH_NEGATORS = ("没有", "并不", "不是", "不", "没", "别", "未", "无")
 
 
-class EmotionLexiconError(ValueError):
+class EmotionLexiconError(ConfigError):
     """An emotion lexicon file is missing or malformed."""
 
 

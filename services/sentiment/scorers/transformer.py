@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.errors import ConfigError
 from shared.schemas import EMOTIONS, SentimentScore
 
 # Polarity of each recognised raw label name (normalised: lower case, `_`/`-` to space).
@@ -48,7 +49,7 @@ _GENERIC = re.compile(r"label (\d+)")
 _STARS = re.compile(r"([1-5]) stars?")
 
 
-class ModelLabelError(ValueError):
+class ModelLabelError(ConfigError):
     """The model's labels cannot be mapped onto ours."""
 
 

@@ -1,0 +1,126 @@
+"""The CLI's edge: our errors and invalid settings are one line on stderr and exit code 2.
+
+A traceback is printed only with `--debug` (before the command) or log level DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services import cli
+from services.sentiment.core.topics import TopicLexicon
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _crisiswatch(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m services.cli ARGS` from this checkout in `cwd` (no .env there)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CRISISWATCH_")}
+    environ.update(env, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("crisiswatch: error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.fixture
+def bad_eval_file(tmp_path: Path) -> Path:
+    """A labelled-text file without the `text,label` header."""
+    path = tmp_path / "bad.csv"
+    path.write_text("words,mood\nlovely kettle,positive\n", encoding="utf-8")
+    return path
+
+
+def test_a_malformed_input_file_is_one_clear_line(bad_eval_file: Path, tmp_path: Path) -> None:
+    done = _crisiswatch("eval", "sentiment", str(bad_eval_file), "--scorer", "vader", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    line = _one_error_line(done.stderr)
+    assert str(bad_eval_file) in line and "needs a header with `text` and `label`" in line
+
+
+def test_invalid_settings_are_one_clear_line(tmp_path: Path) -> None:
+    done = _crisiswatch(
+        "config",
+        "env-example",
+        cwd=tmp_path,
+        CRISISWATCH_TOPIC_RAW="mentions.same",
+        CRISISWATCH_TOPIC_SCORED="mentions.same",
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    line = _one_error_line(done.stderr)
+    assert "topic names must be distinct" in line
+
+
+def test_an_invalid_port_names_the_setting(tmp_path: Path) -> None:
+    done = _crisiswatch("config", "env-example", cwd=tmp_path, CRISISWATCH_PG_PORT="five")
+    assert done.returncode == 2, done.stderr
+    assert "pg_port: Input should be a valid integer" in _one_error_line(done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(("--debug",), {}), ((), {"CRISISWATCH_LOG_LEVEL": "DEBUG"})],
+    ids=["--debug", "log-level-debug"],
+)
+def test_debug_adds_the_traceback(
+    bad_eval_file: Path, tmp_path: Path, args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    done = _crisiswatch(
+        *args, "eval", "sentiment", str(bad_eval_file), "--scorer", "vader", cwd=tmp_path, **env
+    )
+    assert done.returncode == 2
+    assert "Traceback" in done.stderr and "EvalFileError" in done.stderr
+    assert done.stderr.rstrip().splitlines()[-1].startswith("crisiswatch: error: ")
+
+
+def _load_topics(argv: list[str]) -> int:
+    """A command that loads the topic lexicon given as its argument."""
+    TopicLexicon.load(argv[0])
+    return 0
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`cli.main` configures the root logger; put pytest's handlers back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_a_bad_lexicon_is_one_clear_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    root_logging: None,
+) -> None:
+    lexicon = tmp_path / "topics.yaml"
+    lexicon.write_text("version: 1\ntopics:\n  Recall:\n    name: Recall\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in [k for k in os.environ if k.startswith("CRISISWATCH_")]:
+        monkeypatch.delenv(name)
+    # A command of the real CLI (through its one mapping of delegated commands).
+    monkeypatch.setitem(cli.DELEGATED, "load-topics", (f"{__name__}:_load_topics", "test"))
+    assert cli.main(["load-topics", str(lexicon)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{lexicon} is not a valid topic lexicon" in line
