@@ -1,4 +1,4 @@
-"""One exception root: every exception class of shared/, services/ and tools/ is a CrisiswatchError."""
+"""One exception root: every exception class in shared/, services/, tools/ is a CrisiswatchError."""
 
 from __future__ import annotations
 
