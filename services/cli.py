@@ -157,12 +157,13 @@ def _model(args: argparse.Namespace) -> int:
 
     results: dict[str, object] = {}
     if args.kind in ("transformer", "all"):
-        from services.sentiment.model.build import run_model_build
+        from tools.train.heads import run_model_build
 
         results["transformer"] = run_model_build(Path(args.output) if args.output else None)
     if args.kind in ("chinese", "all"):
-        from services.sentiment.model.build import default_data_dir
-        from services.sentiment.scorers.chinese import DEFAULT_MODEL, build_chinese_model
+        from services.sentiment.scorers.chinese import DEFAULT_MODEL
+        from tools.train.chinese import build_chinese_model
+        from tools.train.datasets import default_data_dir
 
         out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
         results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)

@@ -1,4 +1,4 @@
-"""HTTP read API of the sentiment data: trends, share of voice, rising terms, mention search."""
+"""HTTP read API of the analytics: trends, share of voice, rising terms, mention search."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from services.analytics import queries
-from services.analytics.queries import (
+from services.analytics import mentions, terms, trends, voice
+from services.analytics.schemas import (
     MentionFilter,
     MentionPage,
     Resolution,
@@ -114,7 +114,7 @@ async def get_trends(
     market: Markets = None,
 ) -> Response:
     """Trend series per brand, already encoded: thousands of points skip a model each."""
-    body = await queries.trends_json(
+    body = await trends.trends_json(
         session,
         brands=brand,
         start=start,
@@ -146,7 +146,7 @@ async def get_share_of_voice(
     market: Markets = None,
 ) -> ShareOfVoiceRead:
     """Volume shares of the brand and its competitors."""
-    return await queries.share_of_voice(
+    return await voice.share_of_voice(
         session,
         brand=brand,
         competitors=competitor or [],
@@ -175,7 +175,7 @@ async def get_rising_terms(
     min_count: Annotated[int, Query(ge=1, le=1000)] = 2,
 ) -> RisingTermsRead:
     """Rising terms of the brand."""
-    return await queries.rising_terms(
+    return await terms.rising_terms(
         session,
         brand=brand,
         end=end or datetime.now(UTC),
@@ -228,7 +228,7 @@ async def get_mentions(
         min_reach=min_reach,
         q=q,
     )
-    page = await queries.search_mentions(
+    page = await mentions.search_mentions(
         session,
         criteria=criteria,
         limit=limit,
@@ -243,6 +243,6 @@ async def get_mentions(
         if page.next_cursor:
             headers["X-Next-Cursor"] = page.next_cursor
         return Response(
-            queries.mentions_csv(page), media_type="text/csv; charset=utf-8", headers=headers
+            mentions.mentions_csv(page), media_type="text/csv; charset=utf-8", headers=headers
         )
     return page

@@ -2,7 +2,7 @@
 
 Rows are generated inside PostgreSQL with `INSERT ... SELECT generate_series` (fast), for
 brands named `bench-<run>-<i>`, and deleted afterwards. Each trend timing covers what the
-route does: the rollup read and the encoded JSON body (`queries.trends_json`). Run by
+route does: the rollup read and the encoded JSON body (`trends.trends_json`). Run by
 `make bench`, not by tests (tests call it with a tiny N).
 """
 
@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.analytics import queries
+from services.analytics import trends, voice
+from services.analytics.ranges import align_range
 from services.sentiment.store import rebuild_coarse_rollups
 from shared.db.engine import driver_connection, transaction
 from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
@@ -128,17 +129,17 @@ async def run_bench(
         async with transaction(engine) as session:
 
             async def hourly() -> Any:
-                return await queries.trends_json(
+                return await trends.trends_json(
                     session, brands=brands[:1], start=start, end=end, resolution="hour"
                 )
 
             async def daily_compare() -> Any:
-                return await queries.trends_json(
+                return await trends.trends_json(
                     session, brands=brands[:3], start=start, end=end, resolution="day"
                 )
 
             async def filtered() -> Any:
-                return await queries.trends_json(
+                return await trends.trends_json(
                     session,
                     brands=brands[:1],
                     start=start,
@@ -149,7 +150,7 @@ async def run_bench(
                 )
 
             async def minute_day() -> Any:
-                return await queries.trends_json(
+                return await trends.trends_json(
                     session,
                     brands=brands[:1],
                     start=end - timedelta(days=1),
@@ -158,7 +159,7 @@ async def run_bench(
                 )
 
             async def share() -> Any:
-                return await queries.share_of_voice(
+                return await voice.share_of_voice(
                     session, brand=brands[0], competitors=brands[1:], start=start, end=end
                 )
 
@@ -170,8 +171,8 @@ async def run_bench(
                 ("share_of_voice_90d", share),
             ):
                 result.timings_ms[name] = await _time(repeats, fn)
-            aligned_start, aligned_end = queries.align_range(start, end, "hour")
-            sql, args = queries.trend_query(
+            aligned_start, aligned_end = align_range(start, end, "hour")
+            sql, args = trends.trend_query(
                 brands=brands[:1], start=aligned_start, end=aligned_end, resolution="hour"
             )
             conn = await driver_connection(session)

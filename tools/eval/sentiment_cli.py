@@ -44,7 +44,7 @@ def build_scorer(
     if scorer_name == "default":
         if model:
             raise BadInput("--model applies to --scorer transformer only")
-        from services.sentiment.model.build import materialize_default_model
+        from services.sentiment.model.assemble import materialize_default_model
 
         ref: str | Path = materialize_default_model(task)
         options = InferenceOptions(local_files_only=True)

@@ -2,9 +2,9 @@
 
 `record_signal` writes the `signals` row and opens or updates the story's incident in the
 caller's transaction (routing by `engine.route_signal`); severity only escalates while the
-incident is open. Lifecycle helpers (acknowledge, mitigate, resolve with a review, snooze,
-recovery proposal) write the matching `incident_events`. `IncidentHooks` is where
-notifications, playbooks and escalation plug in, inside the same transaction.
+incident is open. `propose_recovery` marks a calm story on its timeline. The responder's
+status changes (acknowledge, snooze, resolve) are in `incidents.work`. `IncidentHooks` is
+where notifications, playbooks and escalation plug in, inside the same transaction.
 """
 
 from __future__ import annotations
@@ -25,15 +25,9 @@ from services.alerting.detect.engine import (
     route_signal,
     worse,
 )
-from shared.db.models import IncidentEventRow, IncidentReviewRow, IncidentRow, SignalRow
-from shared.errors import CrisiswatchError
+from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 
 ChangeKind = Literal["opened", "updated", "severity_changed", "recovery_proposed"]
-OPEN_STATUSES = ("open", "acknowledged", "mitigated", "snoozed")
-
-
-class IncidentNotFound(CrisiswatchError):
-    """The incident does not exist or is in a state that forbids the change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,102 +277,3 @@ async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:
     """Return (brand, topic) of every incident that is not resolved."""
     stmt = select(IncidentRow.brand, IncidentRow.topic).where(IncidentRow.status != "resolved")
     return {(b, t) for b, t in (await session.execute(stmt)).all()}
-
-
-# -- lifecycle ------------------------------------------------------------------------------
-
-
-async def _transition(
-    session: AsyncSession,
-    incident_id: int,
-    *,
-    to: str,
-    actor: str,
-    data: dict[str, Any] | None = None,
-) -> IncidentRow:
-    row = await session.get(IncidentRow, incident_id, with_for_update=True)
-    if row is None:
-        raise IncidentNotFound(f"incident {incident_id} does not exist")
-    if row.status == "resolved":
-        raise IncidentNotFound(f"incident {incident_id} is resolved")
-    now = datetime.now(UTC)
-    previous = row.status
-    row.status = to
-    row.updated_at = now
-    if to == "acknowledged" and row.acknowledged_at is None:
-        row.acknowledged_at = now
-    if to == "resolved":
-        row.resolved_at = now
-    session.add(
-        IncidentEventRow(
-            incident_id=incident_id,
-            kind=to,
-            actor=actor,
-            data={"from": previous, **(data or {})},
-        )
-    )
-    await session.flush()
-    return row
-
-
-async def acknowledge(session: AsyncSession, incident_id: int, *, actor: str) -> IncidentRow:
-    """Mark the incident acknowledged by `actor`."""
-    return await _transition(session, incident_id, to="acknowledged", actor=actor)
-
-
-async def mitigate(
-    session: AsyncSession, incident_id: int, *, actor: str, note: str = ""
-) -> IncidentRow:
-    """Mark the incident mitigated (response in place, still watched)."""
-    return await _transition(session, incident_id, to="mitigated", actor=actor, data={"note": note})
-
-
-async def snooze(
-    session: AsyncSession, incident_id: int, *, until: datetime, actor: str
-) -> IncidentRow:
-    """Snooze the incident's notifications until `until`; signals still fold into it."""
-    row = await _transition(
-        session, incident_id, to="snoozed", actor=actor, data={"until": until.isoformat()}
-    )
-    row.snoozed_until = until
-    return row
-
-
-async def resolve(
-    session: AsyncSession,
-    incident_id: int,
-    *,
-    actor: str,
-    summary: str | None = None,
-    root_cause: str | None = None,
-    actions: list[str] | None = None,
-) -> IncidentRow:
-    """Resolve the incident; write its post-incident review when a summary is given."""
-    row = await _transition(session, incident_id, to="resolved", actor=actor)
-    if summary:
-        stmt = insert(IncidentReviewRow).values(
-            incident_id=incident_id,
-            summary=summary,
-            root_cause=root_cause,
-            actions=actions or [],
-            author=actor,
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["incident_id"],
-                set_={
-                    "summary": stmt.excluded.summary,
-                    "root_cause": stmt.excluded.root_cause,
-                    "actions": stmt.excluded.actions,
-                    "author": stmt.excluded.author,
-                },
-            )
-        )
-    return row
-
-
-def due_for_escalation(row: IncidentRow, *, now: datetime, ack_timeout: timedelta) -> bool:
-    """True when an open, unacknowledged incident has waited longer than `ack_timeout`."""
-    return (
-        row.status == "open" and row.acknowledged_at is None and now - row.opened_at > ack_timeout
-    )

@@ -14,10 +14,11 @@ transaction open while it talks to Slack or SMTP:
 A dispatcher that dies between sending and settling leaves its rows `sending`; once the lease
 expires, any dispatcher claims them again *in doubt* (as it does rows whose attempt ended in
 a timeout). An in-doubt row is first checked with the channel when it can tell
-(`DeliveryCheck`, the Slack Web API) and only resent when it was not delivered. Otherwise it
-is resent with the same idempotency key: webhook receivers drop the repeat, email repeats the
-`Message-ID`, and a Slack incoming webhook may show it twice, which the incident timeline
-(`notification_recovered`) and `crisiswatch_notify_recoveries_total` record.
+(`DeliveryCheck`, the Slack Web API; see `delivery.recover`) and only resent when it was not
+delivered. Otherwise it is resent with the same idempotency key: webhook receivers drop the
+repeat, email repeats the `Message-ID`, and a Slack incoming webhook may show it twice, which
+the incident timeline (`notification_recovered`) and `crisiswatch_notify_recoveries_total`
+record.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -40,10 +40,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.alerting.notify.channels.base import (
-    DeliveryCheck,
     DeliveryError,
     Notifier,
     TransientDeliveryError,
+)
+from services.alerting.notify.delivery import (
+    RECOVERY_OUTCOMES,
+    Attempt,
+    ClaimedRow,
+    recover,
 )
 from shared.db.engine import transaction
 from shared.db.models import IncidentEventRow, OutboxRow
@@ -53,25 +58,6 @@ from shared.settings.notify import NotifySettings
 log = logging.getLogger(__name__)
 
 OutboxStatus = Literal["pending", "held"]
-RecoveryOutcome = Literal[
-    "confirmed",  # the channel had it: marked sent without sending again
-    "not_delivered",  # the channel did not have it: sent once
-    "deduplicated",  # resent; the receiver drops a repeated idempotency key
-    "same_message_id",  # resent with the same Message-ID
-    "possibly_repeated",  # resent; the receiver may show it twice
-    "check_failed",  # the channel could not answer; resent, possibly a repeat
-]
-RECOVERY_OUTCOMES: tuple[RecoveryOutcome, ...] = (
-    "confirmed",
-    "not_delivered",
-    "deduplicated",
-    "same_message_id",
-    "possibly_repeated",
-    "check_failed",
-)
-_MAYBE_REPEATED = frozenset({"same_message_id", "possibly_repeated", "check_failed"})
-# Rows' times are the database's clock and Slack's are its own: search a little earlier.
-_CLOCK_SKEW = timedelta(minutes=5)
 
 
 async def enqueue(
@@ -140,43 +126,6 @@ class OutboxMetrics:
             self.latency.labels(channel)
             for recovery in RECOVERY_OUTCOMES:
                 self.recoveries.labels(channel, recovery)
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedRow:
-    """An outbox row this dispatcher holds the lease on, for attempt number `attempts`."""
-
-    id: int
-    incident_id: int | None
-    channel: str
-    dedupe_key: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime
-    first_attempt_at: datetime
-    in_doubt: bool
-    doubt: str | None  # why an earlier attempt may have reached the receiver
-
-
-@dataclass(frozen=True, slots=True)
-class Recovery:
-    """How an in-doubt row was handled, and why it was in doubt."""
-
-    outcome: RecoveryOutcome
-    reason: str
-
-    @property
-    def possibly_repeated(self) -> bool:
-        """Whether people may see the message twice."""
-        return self.outcome in _MAYBE_REPEATED
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """The result of delivering one claimed row: `error` is None when it was delivered."""
-
-    error: DeliveryError | None
-    recovery: Recovery | None = None
 
 
 def _dispatcher_id() -> str:
@@ -365,7 +314,7 @@ class OutboxDispatcher:
     async def _attempt(self, row: ClaimedRow) -> Attempt:
         recovery = None
         if row.in_doubt:
-            recovery = await self._recover(row)
+            recovery = await recover(self._notifiers[row.channel], row)
             if recovery.outcome == "confirmed":
                 return Attempt(None, recovery)
             if row.attempts > self._max_attempts:
@@ -375,23 +324,6 @@ class OutboxDispatcher:
                     recovery,
                 )
         return Attempt(await self._send(row), recovery)
-
-    async def _recover(self, row: ClaimedRow) -> Recovery:
-        """Ask the channel whether an in-doubt row arrived, or say what a resend will do."""
-        notifier = self._notifiers[row.channel]
-        reason = row.doubt or "an earlier attempt may have been delivered"
-        if not isinstance(notifier, DeliveryCheck):
-            return Recovery(notifier.redelivery, reason)
-        try:
-            delivered = await notifier.already_delivered(
-                row.payload,
-                idempotency_key=row.dedupe_key,
-                since=row.first_attempt_at - _CLOCK_SKEW,
-            )
-        except DeliveryError as exc:
-            log.warning("notification %d: delivery check failed (%s); resending", row.id, exc)
-            return Recovery("check_failed", f"{reason}; the delivery check failed: {exc}")
-        return Recovery("confirmed" if delivered else "not_delivered", reason)
 
     async def _send(self, row: ClaimedRow) -> DeliveryError | None:
         try:

@@ -194,7 +194,7 @@ def _resolve_model(ref: str, kind: str, cache_dir: Path) -> tuple[str, list[str]
     """`default` becomes the shipped English model directory; anything else is used as given."""
     if ref != DEFAULT_MODEL:
         return ref, None
-    from services.sentiment.model.build import materialize_default_model
+    from services.sentiment.model.assemble import materialize_default_model
 
     path = materialize_default_model(kind, cache_dir / "models")  # type: ignore[arg-type]
     return str(path), ["en"]

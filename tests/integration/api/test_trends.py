@@ -10,7 +10,8 @@ from typing import cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.analytics import queries
+from services.analytics import trends
+from services.analytics.schemas import Resolution
 from shared.db.engine import transaction
 from shared.schemas import MAX_COUNT
 from tests.integration.api.conftest import RunningApi
@@ -146,12 +147,12 @@ async def test_trends_body_is_the_model_encoding(
             assert resp.status_code == 200, resp.text
             assert resp.headers["content-type"] == "application/json"
             async with transaction(db_engine) as session:
-                model = await queries.trends(
+                model = await trends.trends(
                     session,
                     brands=[brand, rival],
                     start=datetime.fromisoformat(params["start"]),
                     end=datetime.fromisoformat(params["end"]),
-                    resolution=cast(queries.Resolution, params["resolution"]),
+                    resolution=cast(Resolution, params["resolution"]),
                     topic=params.get("topic", ""),
                     platforms=[params["platform"]] if "platform" in params else [],
                     languages=[params[k] for k in ("language", "market") if k in params],

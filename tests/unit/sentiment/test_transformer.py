@@ -9,7 +9,7 @@ from transformers import (
     BertForSequenceClassification,
 )
 
-from services.sentiment.model.build import encoder_dir, materialize_default_model
+from services.sentiment.model.assemble import encoder_dir, materialize_default_model
 from services.sentiment.scorers.transformer import (
     InferenceOptions,
     ModelLabelError,

@@ -1,0 +1,140 @@
+"""Request and response models of the incident API, and the statuses an incident can have."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+from services.alerting.schemas import StrictInput
+
+# The one lifecycle: open -> acknowledged / snoozed -> resolved (see `work.TRANSITIONS`).
+IncidentStatus = Literal["open", "acknowledged", "snoozed", "resolved"]
+INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
+
+
+class IncidentRead(BaseModel):
+    """An incident as listed."""
+
+    id: int
+    brand: str
+    topic: str
+    category: str
+    rule: str
+    status: IncidentStatus
+    severity: str
+    title: str
+    owner: str | None
+    opened_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    snoozed_until: datetime | None
+    signal_count: int
+    mention_count: int
+    peak_score: float
+    playbook: str | None
+
+
+class EventRead(BaseModel):
+    """One timeline entry."""
+
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    data: dict[str, Any]
+
+
+class SignalRead(BaseModel):
+    """A detector firing folded into the incident."""
+
+    id: int
+    rule: str
+    at: datetime
+    score: float
+    value: float
+    baseline: float
+    details: dict[str, Any]
+
+
+class SampleMention(BaseModel):
+    """A representative mention of the incident's story (pseudonymous author)."""
+
+    id: int
+    platform: str
+    author_id: str
+    text: str
+    url: str | None
+    created_at: datetime
+    sentiment_label: str | None
+    author_reach: int | None
+
+
+class ReviewIn(StrictInput):
+    """Input of the post-incident review."""
+
+    summary: str = Field(
+        min_length=1,
+        max_length=20_000,
+        examples=["A batch of faulty kettles; recall announced within 2h."],
+    )
+    root_cause: str | None = Field(default=None, max_length=20_000)
+    actions: list[str] = Field(
+        default_factory=list, max_length=50, examples=[["QA gate on heating elements"]]
+    )
+
+
+class ReviewRead(BaseModel):
+    """A stored post-incident review."""
+
+    incident_id: int
+    summary: str
+    root_cause: str | None
+    actions: list[str]
+    author: str
+    created_at: datetime
+
+
+class IncidentDetail(IncidentRead):
+    """An incident with its timeline, signals, sample mentions and review."""
+
+    details: dict[str, Any]
+    timeline: list[EventRead]
+    signals: list[SignalRead]
+    samples: list[SampleMention]
+    review: ReviewRead | None
+
+
+class IncidentPage(BaseModel):
+    """A page of incidents, newest first; pass `next_before_id` as `before_id`."""
+
+    items: list[IncidentRead]
+    next_before_id: int | None
+
+
+class AssignIn(StrictInput):
+    """Input of assign."""
+
+    owner: str = Field(min_length=1, max_length=128, examples=["maria@pr-team"])
+
+
+class NoteIn(StrictInput):
+    """Input of add-note."""
+
+    text: str = Field(min_length=1, max_length=10_000, examples=["Statement drafted, in legal."])
+
+
+class SnoozeIn(StrictInput):
+    """Input of snooze: for how long."""
+
+    minutes: int = Field(ge=1, le=7 * 24 * 60, examples=[60])
+
+
+class ResolveIn(StrictInput):
+    """Input of resolve."""
+
+    resolution: str | None = Field(
+        default=None, max_length=10_000, examples=["Recall announced; sentiment back to baseline."]
+    )

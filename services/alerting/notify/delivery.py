@@ -1,0 +1,91 @@
+"""One delivery attempt of an outbox row, and the recovery of a row in doubt.
+
+A row is in doubt when an earlier attempt may have reached the receiver; before it is sent
+again, `recover` asks the channel when it can tell (`DeliveryCheck`) or says what a resend
+will do (`Notifier.redelivery`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from services.alerting.notify.channels.base import DeliveryCheck, DeliveryError, Notifier
+
+log = logging.getLogger(__name__)
+
+RecoveryOutcome = Literal[
+    "confirmed",  # the channel had it: marked sent without sending again
+    "not_delivered",  # the channel did not have it: sent once
+    "deduplicated",  # resent; the receiver drops a repeated idempotency key
+    "same_message_id",  # resent with the same Message-ID
+    "possibly_repeated",  # resent; the receiver may show it twice
+    "check_failed",  # the channel could not answer; resent, possibly a repeat
+]
+RECOVERY_OUTCOMES: tuple[RecoveryOutcome, ...] = (
+    "confirmed",
+    "not_delivered",
+    "deduplicated",
+    "same_message_id",
+    "possibly_repeated",
+    "check_failed",
+)
+_MAYBE_REPEATED = frozenset({"same_message_id", "possibly_repeated", "check_failed"})
+# Rows' times are the database's clock and Slack's are its own: search a little earlier.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    """An outbox row this dispatcher holds the lease on, for attempt number `attempts`."""
+
+    id: int
+    incident_id: int | None
+    channel: str
+    dedupe_key: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    first_attempt_at: datetime
+    in_doubt: bool
+    doubt: str | None  # why an earlier attempt may have reached the receiver
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """How an in-doubt row was handled, and why it was in doubt."""
+
+    outcome: RecoveryOutcome
+    reason: str
+
+    @property
+    def possibly_repeated(self) -> bool:
+        """Whether people may see the message twice."""
+        return self.outcome in _MAYBE_REPEATED
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The result of delivering one claimed row: `error` is None when it was delivered."""
+
+    error: DeliveryError | None
+    recovery: Recovery | None = None
+
+
+async def recover(notifier: Notifier, row: ClaimedRow) -> Recovery:
+    """Ask the channel whether an in-doubt row arrived, or say what a resend will do."""
+    reason = row.doubt or "an earlier attempt may have been delivered"
+    if not isinstance(notifier, DeliveryCheck):
+        return Recovery(notifier.redelivery, reason)
+    try:
+        delivered = await notifier.already_delivered(
+            row.payload,
+            idempotency_key=row.dedupe_key,
+            since=row.first_attempt_at - _CLOCK_SKEW,
+        )
+    except DeliveryError as exc:
+        log.warning("notification %d: delivery check failed (%s); resending", row.id, exc)
+        return Recovery("check_failed", f"{reason}; the delivery check failed: {exc}")
+    return Recovery("confirmed" if delivered else "not_delivered", reason)

@@ -1,0 +1,94 @@
+"""HTTP routes of playbooks: the packaged definitions, runs with their steps, step changes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from services.alerting.playbooks import work
+from services.alerting.playbooks.loader import default_playbooks
+from services.alerting.playbooks.work import RunRead, StepRead, StepUpdate
+from services.alerting.schemas import Id
+from shared.errors import BadInput, ConfigError
+from shared.http.deps import Responder, SessionDep
+
+router = APIRouter()
+
+
+class PlaybookStepDef(BaseModel):
+    """A step of a playbook definition."""
+
+    title: str
+    owner_role: str
+    due_after_minutes: float
+    channels: list[str]
+
+
+class PlaybookDef(BaseModel):
+    """A playbook definition as loaded from YAML."""
+
+    name: str
+    title: str
+    categories: list[str]
+    languages: list[str] = Field(description="languages of its holding statements")
+    steps: list[PlaybookStepDef]
+
+
+@router.get("/playbooks", tags=["playbooks"], summary="Playbook definitions (role responder)")
+async def list_playbooks(_: Responder) -> list[PlaybookDef]:
+    """The packaged playbook definitions."""
+    try:
+        books = default_playbooks()
+    except ConfigError as exc:
+        raise BadInput(f"playbook definitions are invalid: {exc}") from exc
+    return [
+        PlaybookDef(
+            name=b.name,
+            title=b.title,
+            categories=list(b.categories),
+            languages=sorted(b.holding_statements),
+            steps=[
+                PlaybookStepDef(
+                    title=s.title,
+                    owner_role=s.owner_role,
+                    due_after_minutes=s.due_after.total_seconds() / 60,
+                    channels=list(s.channels),
+                )
+                for s in b.steps
+            ],
+        )
+        for b in books.values()
+    ]
+
+
+@router.get("/playbook-runs", tags=["playbooks"], summary="Playbook runs (role responder)")
+async def list_runs(
+    session: SessionDep,
+    _: Responder,
+    incident_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[RunRead]:
+    """Runs with their steps."""
+    return await work.list_runs(session, incident_id=incident_id, limit=limit)
+
+
+@router.get("/playbook-runs/{run_id}", tags=["playbooks"], summary="One run (role responder)")
+async def get_run(session: SessionDep, _: Responder, run_id: Id) -> RunRead:
+    """One run with its steps."""
+    return await work.get_run(session, run_id=run_id)
+
+
+@router.patch(
+    "/playbook-steps/{step_id}",
+    tags=["playbooks"],
+    summary="Update a step's status (role responder)",
+    description="pending ⇄ in_progress → done|skipped; done is final (409).",
+    responses={409: {"description": "illegal step transition"}},
+)
+async def update_step(
+    session: SessionDep, who: Responder, step_id: Id, body: StepUpdate
+) -> StepRead:
+    """Change a step's status."""
+    return await work.update_step(session, step_id=step_id, update=body, actor=who.actor)

@@ -1,0 +1,1 @@
+"""Threshold rules on rollup aggregates: stored definitions, CRUD and a dry run."""
