@@ -23,27 +23,23 @@ from shared.db.models import IncidentRow
 from shared.infra import manage
 from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer, delete_topics, ensure_topics
-from tests.kafka_helpers import free_port
+from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port
 from tests.notify_fakes import FakeHttp, SmtpServer, serve_fake
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# Every topic a test creates starts with this; the session deletes them all at the end.
-TEST_TOPIC_PREFIX = "test."
-
-
 @pytest.fixture(scope="session")
 def infra() -> Iterator[InfraSettings]:
     """Kafka and PostgreSQL up (started here when not running already).
 
-    At the end, every `test.` topic is deleted (this session's and any left by earlier
-    ones), so a long-lived broker does not collect thousands of topics.
+    At the end, this session's topics (SESSION_TOPIC_PREFIX) are deleted, so a long-lived
+    broker does not collect thousands of topics and a parallel session keeps its own.
     """
     settings = InfraSettings()
     manage.up(settings)
     yield settings
-    asyncio.run(delete_topics(settings.bootstrap_servers, prefix=TEST_TOPIC_PREFIX))
+    asyncio.run(delete_topics(settings.bootstrap_servers, prefix=SESSION_TOPIC_PREFIX))
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +71,9 @@ def unique() -> str:
 def topics(infra: InfraSettings, unique: str) -> dict[str, str]:
     """Fresh raw/scored/dlq topics for one test, so tests never see each other's records."""
     names = {
-        "topic_raw": f"{TEST_TOPIC_PREFIX}{unique}.mentions.raw",
-        "topic_scored": f"{TEST_TOPIC_PREFIX}{unique}.mentions.scored",
-        "topic_dlq": f"{TEST_TOPIC_PREFIX}{unique}.mentions.dlq",
+        "topic_raw": f"{SESSION_TOPIC_PREFIX}{unique}.mentions.raw",
+        "topic_scored": f"{SESSION_TOPIC_PREFIX}{unique}.mentions.scored",
+        "topic_dlq": f"{SESSION_TOPIC_PREFIX}{unique}.mentions.dlq",
     }
     asyncio.run(ensure_topics(infra.bootstrap_servers, {n: 3 for n in names.values()}))
     return names

@@ -12,6 +12,10 @@ from shared.kafka import EventConsumer, Record
 
 T = TypeVar("T")
 
+# Every topic this test session creates starts with this prefix; the session deletes its own
+# topics at the end and never another session's (two sessions may share one broker).
+SESSION_TOPIC_PREFIX = f"test.{uuid.uuid4().hex[:6]}."
+
 
 async def read_topic(
     bootstrap: str, topic: str, *, expected: int, timeout_s: float = 60.0

@@ -22,7 +22,7 @@ from shared.infra import kafka_broker
 from shared.schemas import Mention
 from shared.settings.api import ApiSettings
 from tests.fault_helpers import poll_until, private_kafka_settings
-from tests.kafka_helpers import free_port, read_topic, wait_for
+from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port, read_topic, wait_for
 
 
 def _item(brand: str, i: int) -> dict[str, Any]:
@@ -41,9 +41,9 @@ async def test_push_during_broker_restart_gets_503_then_loses_nothing(
 ) -> None:
     brand = f"kr-{unique}"
     topics = {
-        "topic_raw": f"test.faults.{unique}.raw",
-        "topic_scored": f"test.faults.{unique}.scored",
-        "topic_dlq": f"test.faults.{unique}.dlq",
+        "topic_raw": f"{SESSION_TOPIC_PREFIX}faults.{unique}.raw",
+        "topic_scored": f"{SESSION_TOPIC_PREFIX}faults.{unique}.scored",
+        "topic_dlq": f"{SESSION_TOPIC_PREFIX}faults.{unique}.dlq",
     }
     broker = private_kafka_settings(tmp_path / "kafka", topics)
     await asyncio.to_thread(kafka_broker.start, broker)

@@ -17,6 +17,7 @@ from shared.infra import kafka_broker, manage
 from shared.infra.settings import InfraSettings
 from shared.kafka import delete_topics, ensure_topics, list_topics
 from tests.fault_helpers import poll_until
+from tests.kafka_helpers import SESSION_TOPIC_PREFIX
 
 
 def test_second_up_is_a_no_op(infra: InfraSettings) -> None:
@@ -82,15 +83,15 @@ def test_stop_without_a_broker_reports_nothing_to_do(tmp_path: Path) -> None:
 
 async def test_delete_topics_removes_only_the_prefixed_ones(infra: InfraSettings) -> None:
     run = uuid.uuid4().hex[:8]
-    mine = [f"test.del.{run}.a", f"test.del.{run}.b"]
-    other = f"test.keep.{run}"
+    mine = [f"{SESSION_TOPIC_PREFIX}del.{run}.a", f"{SESSION_TOPIC_PREFIX}del.{run}.b"]
+    other = f"{SESSION_TOPIC_PREFIX}keep.{run}"
     await ensure_topics(infra.bootstrap_servers, dict.fromkeys([*mine, other], 1))
 
     async def all_listed() -> bool:
         return {*mine, other} <= set(await list_topics(infra.bootstrap_servers))
 
     await poll_until(all_listed, timeout_s=30, what="new topics listed")
-    assert await delete_topics(infra.bootstrap_servers, prefix=f"test.del.{run}.") == 2
+    assert await delete_topics(infra.bootstrap_servers, prefix=f"{SESSION_TOPIC_PREFIX}del.{run}.") == 2
 
     async def only_other_left() -> bool:
         names = set(await list_topics(infra.bootstrap_servers))

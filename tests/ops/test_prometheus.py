@@ -54,7 +54,7 @@ from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings
 from shared.settings.notify import NotifySettings
 from shared.settings.sentiment import SentimentSettings
-from tests.kafka_helpers import free_port, wait_for
+from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port, wait_for
 from tests.ops import prometheus_helpers as ph
 from tools.demo.receivers import Inbox, SlackWebhookReceiver
 
@@ -127,9 +127,9 @@ async def stack(infra, test_database) -> AsyncIterator[dict[str, Any]]:
     unique = uuid.uuid4().hex[:8]
     brand = f"ops-{unique}"
     topics = {
-        "topic_raw": f"test.{unique}.mentions.raw",
-        "topic_scored": f"test.{unique}.mentions.scored",
-        "topic_dlq": f"test.{unique}.mentions.dlq",
+        "topic_raw": f"{SESSION_TOPIC_PREFIX}{unique}.mentions.raw",
+        "topic_scored": f"{SESSION_TOPIC_PREFIX}{unique}.mentions.scored",
+        "topic_dlq": f"{SESSION_TOPIC_PREFIX}{unique}.mentions.dlq",
     }
     await ensure_topics(infra.bootstrap_servers, {name: 3 for name in topics.values()})
     common: dict[str, Any] = {
