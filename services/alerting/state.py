@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.detect.engine import RollupMinute
+from services.alerting.detect.signals import RollupMinute
 from shared.db.models import DetectorStateRow, RollupRow
 
 

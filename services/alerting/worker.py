@@ -19,7 +19,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
-from services.alerting.detect.engine import Decisions, DetectionEngine
+from services.alerting.detect.engine import DetectionEngine
+from services.alerting.detect.signals import Decisions
 from services.alerting.incidents.store import (
     IncidentChange,
     IncidentHooks,

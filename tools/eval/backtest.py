@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from services.alerting.campaigns.calendar import load_calendar
 from services.alerting.detect.alert import as_utc
-from services.alerting.detect.engine import DetectionEngine, Signal
+from services.alerting.detect.engine import DetectionEngine
+from services.alerting.detect.signals import Signal
 from services.alerting.service import engine_config
 from services.alerting.state import load_rollups
 from shared.db.engine import create_engine, transaction

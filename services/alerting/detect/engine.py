@@ -6,20 +6,22 @@ critical-keyword rule per mention, and a cold-start negative-burst rule that onl
 while the brand has no credible volume baseline. Every volume or ratio alert must pass the
 distinct-author gate over the recent window; a gated alert re-arms its detector, so a bot
 flood neither pages nor uses up the cooldown a real crisis would need. Signals carry their
-severity (`assess_severity`), scope and story topic; `route_signal` decides which open
-incident a signal belongs to, so one story opens one incident.
+severity, scope and story topic (`detect.assess`); the records are in `detect.signals`, the
+`detector_state` keys in `detect.state_keys`, and `detect.stories.route_signal` decides
+which open incident a signal belongs to, so one story opens one incident.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from services.alerting.detect.alert import Alert, as_utc, from_epoch
-from services.alerting.detect.authors import AuthorGateConfig, author_gate
+from services.alerting.detect.alert import Alert, from_epoch
+from services.alerting.detect.assess import assess, gate
+from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from services.alerting.detect.burst import NegativeBurstRule
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
@@ -30,9 +32,10 @@ from services.alerting.detect.ratios import (
     emotion_burst_detector,
     negative_share_detector,
 )
+from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupMinute, Signal
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
+from services.alerting.detect.state_keys import split_key, state_key
 from services.alerting.detect.velocity import VelocityConfig, VelocityDetector
-from services.alerting.incidents.severity import Severity, assess_severity
 from shared.schemas import ScoredMention
 
 CRISIS_TOPICS: tuple[str, ...] = (
@@ -46,21 +49,9 @@ CRISIS_TOPICS: tuple[str, ...] = (
     "legal",
     "offensive_boycott",
 )
-GENERIC = "generic"
 SPIKE = "volume_spike"
 VELOCITY = "engagement_velocity"
 _BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
-_SEVERITY_RANK: dict[str, int] = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4}
-
-
-def worse(a: str, b: str) -> str:
-    """Return the more severe of two levels (SEV1 is the worst)."""
-    return a if _SEVERITY_RANK.get(a, 9) <= _SEVERITY_RANK.get(b, 9) else b
-
-
-def category_of(topic: str) -> str:
-    """Return the incident category of a story topic (`generic` for volume-only stories)."""
-    return topic or GENERIC
 
 
 class LiftLookup(Protocol):
@@ -108,84 +99,6 @@ class EngineConfig:
     def spike_config(self) -> SpikeConfig:
         """The volume-spike config of the selected preset."""
         return preset(self.preset, bin_seconds=self.bin_seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """A gated, assessed detector firing, ready to be stored and grouped into an incident."""
-
-    brand: str
-    topic: str  # series the detector ran on; "" for the brand level
-    story_topic: str  # topic the story is about; "" when volume-only
-    rule: str
-    at: datetime
-    score: float
-    value: float
-    baseline: float
-    severity: Severity
-    mentions: int
-    tipping_ingested_at: datetime | None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def category(self) -> str:
-        """Incident category: the story topic, or `generic`."""
-        return category_of(self.story_topic)
-
-
-@dataclass(frozen=True, slots=True)
-class Recovery:
-    """A story whose metrics have been back to baseline for `calm_minutes`."""
-
-    brand: str
-    topic: str
-    at: datetime
-    calm_minutes: float
-
-
-@dataclass(frozen=True, slots=True)
-class Gated:
-    """An alert refused by the distinct-author gate."""
-
-    brand: str
-    topic: str
-    rule: str
-    reason: str
-
-
-@dataclass(slots=True)
-class Decisions:
-    """What one engine step produced."""
-
-    signals: list[Signal] = field(default_factory=list)
-    gated: list[Gated] = field(default_factory=list)
-    recoveries: list[Recovery] = field(default_factory=list)
-    late: int = 0
-    bins: int = 0
-    brands: set[str] = field(default_factory=set)
-
-    def extend(self, other: Decisions) -> None:
-        """Append another step's decisions."""
-        self.brands |= other.brands
-        self.signals += other.signals
-        self.gated += other.gated
-        self.recoveries += other.recoveries
-        self.late += other.late
-        self.bins += other.bins
-
-
-@dataclass(frozen=True, slots=True)
-class RollupMinute:
-    """One minute of one series as stored in `mention_rollups` (for rebuilds and backtests)."""
-
-    start: float
-    topic: str
-    count: int
-    negatives: int
-    scored: int
-    burst: float
-    neg_engagement: float
-    distinct_authors: int
 
 
 @dataclass(slots=True)
@@ -362,7 +275,7 @@ class DetectionEngine:
         if emit:
             for topic, alert, det in alerts:
                 window = list(self._series(brand, topic).recent)
-                decision = self._gate(window)
+                decision = gate(window, self.config.gate)
                 if decision is not None:
                     _rearm(det)
                     out.gated.append(Gated(brand_name, topic, alert.rule, decision))
@@ -372,20 +285,6 @@ class DetectionEngine:
                 out.signals.append(self._signal(brand_name, topic, alert, window, tipped, None))
             out.recoveries += self._recovery(brand_name, brand, end)
         return out
-
-    def _gate(self, window: Sequence[Bin]) -> str | None:
-        volume = sum(b.count for b in window)
-        authors: Counter[str] = Counter()
-        hint = 0
-        for b in window:
-            authors.update(b.authors)
-            hint += b.distinct_hint
-        distinct = len(authors) or hint
-        top = max(authors.values()) / volume if authors and volume else None
-        decision = author_gate(
-            volume=volume, distinct_authors=distinct, top_author_share=top, config=self.config.gate
-        )
-        return None if decision.passed else decision.reason
 
     def _story_topic(self, brand: str, topic: str) -> str:
         """Return the story topic: the series topic, or a dominant topic of the brand window."""
@@ -414,50 +313,15 @@ class DetectionEngine:
         tipping: datetime | None,
         mention: ScoredMention | None,
     ) -> Signal:
-        story = self._story_topic(brand, topic)
-        brand_window = list(self._brand(brand).series[BRAND_TOPIC].recent)
-        reach: dict[str, int] = {}
-        markets: set[str] = set()
-        languages: set[str] = set()
-        platforms: set[str] = set()
-        for b in window:
-            for author, r in b.author_reach.items():
-                reach[author] = max(r, reach.get(author, 0))
-            markets |= set(b.markets)
-            languages |= set(b.languages)
-            platforms |= set(b.platforms)
-        if mention is not None:
-            m = mention.mention
-            if m.author_reach:
-                reach[m.author_id] = max(m.author_reach, reach.get(m.author_id, 0))
-            languages.add(mention.language)
-            platforms.add(m.platform)
-        negatives = sum(b.negatives for b in brand_window)
-        scored = sum(b.scored for b in brand_window)
-        severity = assess_severity(
-            magnitude=float(alert.details.get("ratio", alert.score)),
-            reach=sum(reach.values()),
-            velocity_ratio=_velocity_ratio(brand_window),
-            negative_share=negatives / scored if scored else 0.0,
-            topics=[story] if story else [],
-            markets=markets,
-            languages=languages,
-            platforms=platforms,
-        )
-        mentions = sum(b.count for b in window)
-        return Signal(
+        return assess(
             brand=brand,
             topic=topic,
-            story_topic=story,
-            rule=alert.rule,
-            at=as_utc(alert.ts),
-            score=float(alert.score),
-            value=float(alert.value),
-            baseline=float(alert.baseline),
-            severity=severity,
-            mentions=mentions if mention is None else max(mentions, 1),
-            tipping_ingested_at=tipping,
-            details={**alert.details, "window_mentions": mentions},
+            story=self._story_topic(brand, topic),
+            alert=alert,
+            window=window,
+            brand_window=list(self._brand(brand).series[BRAND_TOPIC].recent),
+            tipping=tipping,
+            mention=mention,
         )
 
     def _recovery(self, brand_name: str, brand: _Brand, end: datetime) -> list[Recovery]:
@@ -566,73 +430,8 @@ class DetectionEngine:
         return out
 
 
-def _velocity_ratio(window: Sequence[Bin]) -> float:
-    """Return negative engagement of the last third of the window over the earlier part."""
-    if len(window) < 3:
-        return 1.0
-    cut = len(window) * 2 // 3
-    before = sum(b.neg_engagement for b in window[:cut]) / cut
-    after = sum(b.neg_engagement for b in window[cut:]) / (len(window) - cut)
-    return after / before if before > 0 else (1.0 if after == 0 else 5.0)
-
-
 def _rearm(detector: Any) -> None:
     """Forget a gated firing, so the detector may fire for a credible crisis right after."""
     debounce = detector.debounce
     debounce.last_fire = None
     debounce.armed = True
-
-
-def state_key(brand: str, topic: str, rule: str) -> str:
-    """Return the `detector_state` key of a (brand, topic, rule)."""
-    return f"{brand}|{topic}|{rule}"
-
-
-def split_key(key: str) -> tuple[str, str, str]:
-    """Split a `state_key` back into (brand, topic, rule)."""
-    brand, topic, rule = key.rsplit("|", 2)
-    return brand, topic, rule
-
-
-# -- grouping -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OpenStory:
-    """An incident that is not resolved, as the grouping rule sees it."""
-
-    incident_id: int
-    topic: str
-    last_signal_at: datetime
-    severity: str
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where a signal goes: an existing incident (possibly re-topiced) or a new one."""
-
-    incident_id: int | None
-    retopic: bool = False
-
-
-def route_signal(
-    *, story_topic: str, at: datetime, open_stories: Sequence[OpenStory], window: timedelta
-) -> Route:
-    """Pick the incident a signal belongs to, so one story opens one incident.
-
-    Same (brand, topic): join it. A brand-level signal joins the brand's open incident with
-    the most recent signal within `window`. A topic signal with no incident of its own
-    joins (and gives its topic to) a generic incident of the brand active within `window`.
-    """
-    same = [s for s in open_stories if s.topic == story_topic]
-    if same:
-        return Route(same[0].incident_id)
-    active = [s for s in open_stories if abs(at - s.last_signal_at) <= window]
-    if not active:
-        return Route(None)
-    if not story_topic:
-        return Route(max(active, key=lambda s: s.last_signal_at).incident_id)
-    generic = [s for s in active if not s.topic]
-    if generic:
-        return Route(generic[0].incident_id, retopic=True)
-    return Route(None)

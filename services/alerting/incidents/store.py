@@ -1,7 +1,7 @@
 """Incident storage: signals grouped into one open incident per story, with its timeline.
 
 `record_signal` writes the `signals` row and opens or updates the story's incident in the
-caller's transaction (routing by `engine.route_signal`); severity only escalates while the
+caller's transaction (routing by `stories.route_signal`); severity only escalates while the
 incident is open. `propose_recovery` marks a calm story on its timeline. The responder's
 status changes (acknowledge, snooze, resolve) are in `incidents.work`. `IncidentHooks` is
 where notifications, playbooks and escalation plug in, inside the same transaction.
@@ -17,14 +17,8 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.detect.engine import (
-    GENERIC,
-    OpenStory,
-    Signal,
-    category_of,
-    route_signal,
-    worse,
-)
+from services.alerting.detect.signals import GENERIC, Signal, category_of
+from services.alerting.detect.stories import OpenStory, route_signal, worse
 from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 
 ChangeKind = Literal["opened", "updated", "severity_changed", "recovery_proposed"]

@@ -6,13 +6,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from services.alerting.campaigns.calendar import Campaign, CampaignCalendar
-from services.alerting.detect.engine import (
-    Decisions,
-    DetectionEngine,
-    EngineConfig,
-    OpenStory,
-    route_signal,
-)
+from services.alerting.detect.engine import DetectionEngine, EngineConfig
+from services.alerting.detect.signals import Decisions
+from services.alerting.detect.stories import OpenStory, route_signal
 from shared.schemas import Mention, ScoredMention, SentimentScore
 
 T0 = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)
@@ -159,7 +155,7 @@ def test_state_round_trip_continues_identically() -> None:
 
 
 def test_rebuild_from_rollups_warms_the_detectors() -> None:
-    from services.alerting.detect.engine import RollupMinute
+    from services.alerting.detect.signals import RollupMinute
 
     minutes = [
         RollupMinute(

@@ -1,0 +1,100 @@
+"""What the detection engine emits: signals, refused alerts, recoveries, and its inputs.
+
+A `Signal` is a gated, assessed detector firing; `Gated` an alert the distinct-author gate
+refused; `Recovery` a story back to baseline; `Decisions` collects what one engine step
+produced. `RollupMinute` is one stored minute of one series, the input of rebuilds and
+backtests. Pure records, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.alerting.incidents.severity import Severity
+
+GENERIC = "generic"
+
+
+def category_of(topic: str) -> str:
+    """Return the incident category of a story topic (`generic` for volume-only stories)."""
+    return topic or GENERIC
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A gated, assessed detector firing, ready to be stored and grouped into an incident."""
+
+    brand: str
+    topic: str  # series the detector ran on; "" for the brand level
+    story_topic: str  # topic the story is about; "" when volume-only
+    rule: str
+    at: datetime
+    score: float
+    value: float
+    baseline: float
+    severity: Severity
+    mentions: int
+    tipping_ingested_at: datetime | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def category(self) -> str:
+        """Incident category: the story topic, or `generic`."""
+        return category_of(self.story_topic)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A story whose metrics have been back to baseline for `calm_minutes`."""
+
+    brand: str
+    topic: str
+    at: datetime
+    calm_minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """An alert refused by the distinct-author gate."""
+
+    brand: str
+    topic: str
+    rule: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Decisions:
+    """What one engine step produced."""
+
+    signals: list[Signal] = field(default_factory=list)
+    gated: list[Gated] = field(default_factory=list)
+    recoveries: list[Recovery] = field(default_factory=list)
+    late: int = 0
+    bins: int = 0
+    brands: set[str] = field(default_factory=set)
+
+    def extend(self, other: Decisions) -> None:
+        """Append another step's decisions."""
+        self.brands |= other.brands
+        self.signals += other.signals
+        self.gated += other.gated
+        self.recoveries += other.recoveries
+        self.late += other.late
+        self.bins += other.bins
+
+
+@dataclass(frozen=True, slots=True)
+class RollupMinute:
+    """One minute of one series as stored in `mention_rollups` (for rebuilds and backtests)."""
+
+    start: float
+    topic: str
+    count: int
+    negatives: int
+    scored: int
+    burst: float
+    neg_engagement: float
+    distinct_authors: int
