@@ -36,19 +36,9 @@ from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupM
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from services.alerting.detect.state_keys import split_key, state_key
 from services.alerting.detect.velocity import VelocityConfig, VelocityDetector
+from shared.contracts.topics import topic_contract
 from shared.schemas import ScoredMention
 
-CRISIS_TOPICS: tuple[str, ...] = (
-    "product_quality",
-    "safety",
-    "recall",
-    "delivery",
-    "customer_service",
-    "pricing_fraud",
-    "data_privacy",
-    "legal",
-    "offensive_boycott",
-)
 SPIKE = "volume_spike"
 VELOCITY = "engagement_velocity"
 _BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
@@ -73,7 +63,8 @@ class EngineConfig:
 
     bin_seconds: int = 60
     preset: str = "balanced"
-    topics: tuple[str, ...] = CRISIS_TOPICS
+    # The crisis topics of the topic contract, each watched as its own series.
+    topics: tuple[str, ...] = field(default_factory=lambda: topic_contract().crisis_topics)
     lateness_s: float = 20.0
     idle_flush_s: float = 30.0
     max_fill_bins: int = 1440

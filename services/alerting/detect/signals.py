@@ -13,13 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from services.alerting.incidents.severity import Severity
-
-GENERIC = "generic"
+from shared.contracts.topics import topic_contract
 
 
 def category_of(topic: str) -> str:
     """Return the incident category of a story topic (`generic` for volume-only stories)."""
-    return topic or GENERIC
+    return topic_contract().category_of(topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ class Signal:
 
     @property
     def category(self) -> str:
-        """Incident category: the story topic, or `generic`."""
+        """Incident category: the story topic's category, or `generic`."""
         return category_of(self.story_topic)
 
 

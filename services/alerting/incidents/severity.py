@@ -6,23 +6,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from shared.contracts.topics import topic_contract
+
 SeverityLevel = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 
-# Risk of a topic to the brand: harm to people and legal exposure above service complaints.
-TOPIC_RISK: dict[str, float] = {
-    "safety": 3.0,
-    "recall": 3.0,
-    "legal": 3.0,
-    "data_privacy": 2.5,
-    "security": 2.5,
-    "executive": 2.0,
-    "discrimination": 2.0,
-    "pricing": 1.0,
-    "delivery": 1.0,
-    "customer_service": 1.0,
-    "product_quality": 1.5,
-}
+# The risk of a topic to the brand is its `risk_weight` in the topic contract
+# (shared/contracts/topics.yaml); a topic the contract does not know weighs this much.
 DEFAULT_TOPIC_RISK = 1.0
+
+
+def topic_risk(topic: str) -> float:
+    """Return the severity points a story about `topic` adds (its contract risk weight)."""
+    return topic_contract().risk_weight(topic, default=DEFAULT_TOPIC_RISK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +70,7 @@ def assess_severity(
         "breadth": _tier(len(scope.markets) + len(scope.platforms), ((5, 2), (3, 1))),
     }
     topic_list = sorted(set(topics))
-    risk = max((TOPIC_RISK.get(t, DEFAULT_TOPIC_RISK) for t in topic_list), default=0.0)
+    risk = max((topic_risk(t) for t in topic_list), default=0.0)
     if parts["magnitude"]:
         reasons.append(f"volume {magnitude:.1f}x its usual level")
     if parts["reach"]:

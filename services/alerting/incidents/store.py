@@ -17,8 +17,9 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.detect.signals import GENERIC, Signal, category_of
+from services.alerting.detect.signals import Signal, category_of
 from services.alerting.detect.stories import OpenStory, route_signal, worse
+from shared.contracts.topics import GENERIC_CATEGORY
 from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 
 ChangeKind = Literal["opened", "updated", "severity_changed", "recovery_proposed"]
@@ -219,7 +220,7 @@ async def _update(
         kind,
         row.severity,
         previous,
-        row.category or GENERIC,
+        row.category or GENERIC_CATEGORY,
         recategorized=row.category != previous_category,
     )
 

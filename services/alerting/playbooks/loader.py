@@ -1,4 +1,8 @@
-"""Load and validate the YAML playbooks; map an incident category to its playbook."""
+"""Load and validate the YAML playbooks; map an incident category to its playbook.
+
+Each playbook serves one incident category: a category of the topic contract
+(`shared/contracts/topics.yaml`) or `generic`, the fallback of every other incident.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ import yaml
 from pydantic import ValidationError
 
 from services.alerting.playbooks.models import Playbook
+from shared.contracts.topics import GENERIC_CATEGORY, topic_contract
 from shared.errors import ConfigError
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
-FALLBACK = "generic"
+FALLBACK = GENERIC_CATEGORY
 
 
 def _explain(exc: ValidationError) -> str:
@@ -39,18 +44,23 @@ def load_playbook(path: Path) -> Playbook:
 
 
 def load_playbooks(directory: Path = DEFINITIONS_DIR) -> dict[str, Playbook]:
-    """Load every `*.yaml` playbook in `directory`; categories must not overlap."""
+    """Load every `*.yaml` playbook in `directory`: one per category, categories known."""
     playbooks = {p.stem: load_playbook(p) for p in sorted(directory.glob("*.yaml"))}
-    if FALLBACK not in playbooks:
-        raise ConfigError(f"playbooks in {directory}: the {FALLBACK!r} playbook is required")
+    known = {*topic_contract().categories, FALLBACK}
     owner: dict[str, str] = {}
     for playbook in playbooks.values():
-        for category in {playbook.name, *playbook.categories}:
-            if owner.setdefault(category, playbook.name) != playbook.name:
-                raise ConfigError(
-                    f"category {category!r} is claimed by both {owner[category]!r} "
-                    f"and {playbook.name!r}"
-                )
+        if playbook.category not in known:
+            raise ConfigError(
+                f"playbook {playbook.name}: category {playbook.category!r} is not a category "
+                f"of the topic contract (known: {', '.join(sorted(known))})"
+            )
+        if owner.setdefault(playbook.category, playbook.name) != playbook.name:
+            raise ConfigError(
+                f"category {playbook.category!r} is claimed by both "
+                f"{owner[playbook.category]!r} and {playbook.name!r}"
+            )
+    if FALLBACK not in owner:
+        raise ConfigError(f"playbooks in {directory}: a {FALLBACK!r} playbook is required")
     return playbooks
 
 
@@ -63,8 +73,5 @@ def default_playbooks() -> dict[str, Playbook]:
 def playbook_for(category: str, playbooks: dict[str, Playbook] | None = None) -> Playbook:
     """Return the playbook serving `category`, or the generic one."""
     books = playbooks if playbooks is not None else default_playbooks()
-    key = category.strip().lower()
-    for playbook in books.values():
-        if key == playbook.name or key in playbook.categories:
-            return playbook
-    return books[FALLBACK]
+    served = {book.category: book for book in books.values()}
+    return served.get(category.strip().lower()) or served[FALLBACK]

@@ -1,4 +1,4 @@
-"""Validated shape of a response playbook (one YAML file per crisis category)."""
+"""Validated shape of a response playbook (one YAML file per incident category)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,12 @@ class Playbook(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
     title: str = Field(min_length=3)
-    categories: list[str] = Field(default_factory=list, description="incident categories served")
+    category: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        max_length=64,
+        description="the incident category served: a topic category of the topic contract, "
+        "or `generic`",
+    )
     steps: list[PlaybookStep] = Field(min_length=1)
     holding_statements: dict[str, str]
 

@@ -31,7 +31,7 @@ class PlaybookDef(BaseModel):
 
     name: str
     title: str
-    categories: list[str]
+    category: str
     languages: list[str] = Field(description="languages of its holding statements")
     steps: list[PlaybookStepDef]
 
@@ -47,7 +47,7 @@ async def list_playbooks(_: Responder) -> list[PlaybookDef]:
         PlaybookDef(
             name=b.name,
             title=b.title,
-            categories=list(b.categories),
+            category=b.category,
             languages=sorted(b.holding_statements),
             steps=[
                 PlaybookStepDef(

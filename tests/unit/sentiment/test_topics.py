@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from services.sentiment.core.topics import TopicLexicon, TopicLexiconError
+from services.sentiment.core.topics import TopicLexicon
+from shared.contracts.topics import TopicContractError
 
 REQUIRED = {
     "product_quality", "safety", "recall", "delivery", "customer_service",
@@ -73,6 +74,10 @@ def test_results_in_file_order_without_duplicates(lexicon: TopicLexicon) -> None
     assert found == ["safety", "recall", "legal"]
 
 
+# A topic `x` up to its risk weight; each case below breaks one thing after it.
+HEAD = "version: 1\ntopics:\n  x:\n    name: X\n    category: x\n    critical: true\n"
+
+
 def _write(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "topics.yaml"
     path.write_text(body, encoding="utf-8")
@@ -83,7 +88,8 @@ def test_custom_file_loads(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         "version: 1\ntopics:\n  outage:\n    name: Outage\n"
-        "    risk_weight: 0.3\n    terms:\n      en: [outage*, down again]\n",
+        "    category: outage\n    critical: false\n    risk_weight: 0.3\n"
+        "    terms:\n      en: [outage*, down again]\n",
     )
     lexicon = TopicLexicon.load(path)
     assert lexicon.match("Outages everywhere, app down again", "en") == ["outage"]
@@ -93,35 +99,35 @@ def test_custom_file_loads(tmp_path: Path) -> None:
     ("body", "message"),
     [
         (
-            "version: 1\ntopics:\n  x:\n    name: X\n    risk_weight: 2\n    terms: {en: [a]}\n",
+            f"{HEAD}    risk_weight: 4\n    terms: {{en: [a]}}\n",
             "risk_weight",
         ),
         (
-            "version: 1\ntopics:\n  x:\n    name: X\n    risk_weight: 0.5\n    terms: {eng: [a]}\n",
+            f"{HEAD}    risk_weight: 0.5\n    terms: {{eng: [a]}}\n",
             "ISO 639-1",
         ),
         (
-            "version: 1\ntopics:\n  x:\n    name: X\n    risk_weight: 0.5\n    terms: {en: []}\n",
+            f"{HEAD}    risk_weight: 0.5\n    terms: {{en: []}}\n",
             "empty",
         ),
         (
-            "version: 1\ntopics:\n  Bad-Id:\n    name: X\n    risk_weight: 0.5\n"
+            "version: 1\ntopics:\n  Bad-Id:\n    name: X\n    category: x\n    critical: true\n"
+            "    risk_weight: 0.5\n"
             "    terms: {en: [a]}\n",
             "lower_snake_case",
         ),
         ("version: 1\ntopics: [\n", "not valid YAML"),
         (
-            "version: 1\ntopics:\n  x:\n    name: X\n    risk_weight: 0.5\n"
-            "    terms: {en: [a*b]}\n",
+            f"{HEAD}    risk_weight: 0.5\n    terms: {{en: [a*b]}}\n",
             "only allowed at the end",
         ),
     ],
 )
 def test_invalid_files_give_clear_errors(tmp_path: Path, body: str, message: str) -> None:
-    with pytest.raises(TopicLexiconError, match=message):
+    with pytest.raises(TopicContractError, match=message):
         TopicLexicon.load(_write(tmp_path, body))
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(TopicLexiconError, match="cannot read"):
+    with pytest.raises(TopicContractError, match="cannot read"):
         TopicLexicon.load(tmp_path / "absent.yaml")
