@@ -1,50 +1,27 @@
 """Pure brand matching: one Aho-Corasick pass over the text finds every watched term.
 
 Latin-script terms match on word boundaries ("Apple" is not in "Pineapple"); CJK terms
-(Han, kana, Hangul: scripts written without spaces) match as substrings. Matching is
-case-insensitive and width-insensitive (NFKC). An exclusion ("apple pie") suppresses the
-brand terms it covers, so "apple pie" alone is not Apple but "apple pie and an Apple
-Watch" still is.
+(Han, kana, Hangul: scripts written without spaces) match as substrings. Terms and texts
+are compared folded (`shared.text.fold`: NFKC, case folded, accents stripped), the form
+topic matching uses too, so "ＮＥＳＴＬＥ", "Nestlé" and "nestle" are one name. An
+exclusion ("apple pie") suppresses the brand terms it covers, so "apple pie" alone is not
+Apple but "apple pie and an Apple Watch" still is.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ahocorasick
 
 from services.ingest.core.watchlist import Watchlist
-
-_CJK_RANGES = (
-    (0x1100, 0x11FF),  # Hangul Jamo
-    (0x2E80, 0x2FDF),  # CJK radicals
-    (0x3040, 0x30FF),  # Hiragana, Katakana
-    (0x3100, 0x312F),  # Bopomofo
-    (0x3130, 0x318F),  # Hangul compatibility Jamo
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xAC00, 0xD7AF),  # Hangul syllables
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0xFF66, 0xFF9F),  # half-width Katakana
-    (0x20000, 0x2FA1F),  # CJK extensions B-F
-)
-
-
-def is_cjk(char: str) -> bool:
-    """True for characters of scripts written without spaces between words."""
-    code = ord(char)
-    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
-
-
-def fold(text: str) -> str:
-    """The form both terms and texts are compared in: NFKC, lower case."""
-    return unicodedata.normalize("NFKC", text).lower()
+from shared.text import fold, is_word_char
 
 
 def _is_word(char: str) -> bool:
-    return (char.isalnum() or char == "_") and not is_cjk(char)
+    # An underscore joins words in handles and tags: "acme_fan" is not a mention of Acme.
+    return char == "_" or is_word_char(char)
 
 
 @dataclass(frozen=True, slots=True)

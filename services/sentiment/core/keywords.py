@@ -15,13 +15,12 @@ from pathlib import Path
 
 import yaml
 
-from services.sentiment.core.textmatch import fold
+from shared.text import fold, has_cjk
 
 STOPWORDS_PATH = Path(__file__).with_name("stopwords.yaml")
 MAX_HASHTAG_CHARS = 100
 MAX_KEYWORD_INPUT = 5_000  # keywords of a 40k-char post come from its start
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _WEIBO_TAG = re.compile(r"[#＃]([^#＃\s]{1,64})[#＃]")
 _TAG = re.compile(r"(?<![\w&/])[#＃](\w+)")
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@\w+|\S+@\S+\.\w+", re.IGNORECASE)
@@ -68,7 +67,7 @@ def extract_hashtags(text: str) -> list[str]:
     found: list[str] = []
     remaining = text
     for match in _WEIBO_TAG.finditer(text):
-        if _CJK.search(match.group(1)):
+        if has_cjk(match.group(1)):
             found.append(match.group(1))
             remaining = remaining.replace(match.group(0), " ", 1)
     found.extend(m.group(1) for m in _TAG.finditer(remaining))
@@ -81,16 +80,16 @@ def extract_hashtags(text: str) -> list[str]:
 
 
 def _tokens(text: str, language: str) -> list[str]:
-    if language == "zh" or (language in {"und", ""} and _CJK.search(text)):
+    if language == "zh" or (language in {"und", ""} and has_cjk(text)):
         from services.sentiment.core.segment import segment
 
-        return [w for w in segment(text) if len(w) >= 2 and (_CJK.search(w) or w.isalpha())]
+        return [w for w in segment(text) if len(w) >= 2 and (has_cjk(w) or w.isalpha())]
     if language == "ja":
         return _KANJI_KATAKANA_RUN.findall(text)
     words: list[str] = _WORD.findall(text)
     if text.isascii():  # no CJK character can occur: only the length counts
         return [w for w in words if len(w) >= 3]
-    return [w for w in words if len(w) >= 3 or (len(w) >= 2 and _CJK.search(w))]
+    return [w for w in words if len(w) >= 3 or (len(w) >= 2 and has_cjk(w))]
 
 
 def extract_keywords(text: str, language: str, limit: int = 8) -> list[str]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared.text import CJK, HAN, HANGUL, KANA, SCRIPT_LANGUAGES, char_class
+
 UNDETERMINED = "und"
 
 # Languages the statistical model may answer; restricting it avoids e.g. "ok" -> Serbian.
@@ -54,28 +56,17 @@ _URL = re.compile(
 _URL_NO_SLASH = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<!\w)@\w+")
 
-# Single-language scripts: character class -> language.
-_SCRIPT_LANGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("th", re.compile(r"[\u0e00-\u0e7f]")),
-    ("el", re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")),
-    ("he", re.compile(r"[\u0590-\u05ff]")),
-    ("ka", re.compile(r"[\u10a0-\u10ff]")),
-    ("hy", re.compile(r"[\u0530-\u058f]")),
-    ("km", re.compile(r"[\u1780-\u17ff]")),
-    ("lo", re.compile(r"[\u0e80-\u0eff]")),
-    ("my", re.compile(r"[\u1000-\u109f]")),
-    ("ta", re.compile(r"[\u0b80-\u0bff]")),
-    ("bn", re.compile(r"[\u0980-\u09ff]")),
+# Single-language scripts and the CJK scripts (`shared.text`), as character classes.
+_SCRIPT_LANGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (language, re.compile(char_class(ranges))) for language, ranges in SCRIPT_LANGUAGES
 )
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HANGUL = re.compile(char_class(HANGUL))
+_KANA = re.compile(char_class(KANA))
+_HAN = re.compile(char_class(HAN))
 _LETTER = re.compile(r"[^\W\d_]")
 # Any character of a script decided without the model; absent in most Latin-script posts.
 _NON_MODEL_SCRIPT = re.compile(
-    "[\u0370-\u03ff\u0530-\u05ff\u0980-\u09ff\u0b80-\u0bff\u0e00-\u0eff\u1000-\u11ff"
-    "\u1780-\u17ff\u1f00-\u1fff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+    char_class(sorted([r for _, ranges in SCRIPT_LANGUAGES for r in ranges] + list(CJK)))
 )
 
 LOCKSTEP_MIN_BATCH = 32  # below this the per-byte Python walk beats numpy's per-step overhead

@@ -1,15 +1,14 @@
 """Term lookup shared by the lexicon scorers and the topic matcher.
 
-Latin-script (and other space-separated) languages are matched on whole tokens after
-lower-casing, optionally with accents folded; a term may be a phrase of several tokens
-and may end in ``*`` to match any token that starts with it (``recall*``). CJK and
-other unsegmented scripts are matched as substrings with one Aho-Corasick automaton.
+Latin-script (and other space-separated) languages are matched on whole tokens of the
+folded text (`shared.text.fold`: NFKC, case folded, optionally with accents stripped); a
+term may be a phrase of several tokens and may end in ``*`` to match any token that
+starts with it (``recall*``). CJK and other unsegmented scripts are matched as substrings
+with one Aho-Corasick automaton.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import compress
@@ -17,31 +16,9 @@ from typing import Any, Generic, TypeVar
 
 import ahocorasick
 
+from shared.text import UNSEGMENTED, fold, tokenize
+
 T = TypeVar("T")
-
-# Languages written without spaces between words: matched by substring.
-UNSEGMENTED = frozenset({"zh", "ja", "th", "lo", "km", "my"})
-
-# Words are maximal runs of letters and digits, so "n'est" gives "n", "est": an apostrophe
-# is not a word character and simply ends the run.
-_TOKEN = re.compile(r"[^\W_]+|[!?.,;:]")
-PUNCTUATION = frozenset("!?.,;:")
-_COMBINING = re.compile(r"[\u0300-\u036f]")
-
-
-def fold(text: str, accents: bool = True) -> str:
-    """Lower-case `text`; with `accents`, strip diacritics (``péssimo`` -> ``pessimo``)."""
-    text = text.lower()
-    if accents and not text.isascii():
-        text = _COMBINING.sub("", unicodedata.normalize("NFD", text))
-        text = unicodedata.normalize("NFC", text)
-    return text
-
-
-def tokenize(text: str, accents: bool = True) -> list[str]:
-    """Split folded `text` into word tokens and clause punctuation (``n'est`` -> ``n est``)."""
-    found: list[str] = _TOKEN.findall(fold(text, accents))
-    return found
 
 
 class TextTokens:
@@ -233,15 +210,21 @@ class TokenTable(Generic[T]):
 
 
 class SubstringTable(Generic[T]):
-    """Substring lookup for unsegmented scripts (Chinese, Japanese, Thai) via Aho-Corasick."""
+    """Substring lookup for unsegmented scripts (Chinese, Japanese, Thai) via Aho-Corasick.
 
-    def __init__(self, terms: Mapping[str, T]) -> None:
+    Terms and texts are compared folded (`shared.text.fold`), like every other matcher; with
+    `folded=False` only lower-cased (emoji and symbols, where NFKC would turn ``‼`` into
+    ``!!``).
+    """
+
+    def __init__(self, terms: Mapping[str, T], *, folded: bool = True) -> None:
         self._automaton: Any = ahocorasick.Automaton()
         self._size = 0
-        # An ASCII text (lower-cased, still ASCII) contains only all-ASCII keys.
+        self._folded = folded
+        # An ASCII text (folded, still ASCII) contains only all-ASCII keys.
         self._ascii_keys = False
         for term, value in terms.items():
-            key = term.lower().rstrip("*")
+            key = self.prepare(term).rstrip("*")
             if key:
                 self._automaton.add_word(key, (key, value))
                 self._size += 1
@@ -252,13 +235,21 @@ class SubstringTable(Generic[T]):
     def __len__(self) -> int:
         return self._size
 
-    def scan(self, text: str) -> list[Hit[T]]:
-        """Return non-overlapping hits, longest first where matches overlap."""
+    def prepare(self, text: str) -> str:
+        """Return the form of `text` that terms are looked up in."""
+        return fold(text) if self._folded else text.lower()
+
+    def scan(self, text: str, *, prepared: bool = False) -> list[Hit[T]]:
+        """Return non-overlapping hits, longest first where matches overlap.
+
+        Hit positions index `prepare(text)` (`text` itself when it is `prepared`).
+        """
         if not self._size or not text or (not self._ascii_keys and text.isascii()):
             return []
+        seen = text if prepared else self.prepare(text)
         found: list[Hit[T]] = [
             Hit(end - len(key) + 1, end + 1, key, value)
-            for end, (key, value) in self._automaton.iter(text.lower())
+            for end, (key, value) in self._automaton.iter(seen)
         ]
         found.sort(key=lambda h: (h.start, -(h.end - h.start)))
         kept: list[Hit[T]] = []

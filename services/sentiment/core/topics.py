@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.sentiment.core.textmatch import (
-    UNSEGMENTED,
     SubstringTable,
     TextTokens,
     TokenTable,
@@ -26,6 +25,7 @@ from shared.contracts.topics import (
     load_topics,
     topic_contract,
 )
+from shared.text import UNSEGMENTED
 
 FALLBACK_LANGUAGE = "en"
 

@@ -20,9 +20,10 @@ from typing import NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.sentiment.core.textmatch import PUNCTUATION, TextTokens, TokenTable, text_of, tokenize
+from services.sentiment.core.textmatch import TextTokens, TokenTable, text_of
 from shared.errors import ConfigError
 from shared.schemas import SentimentLabel, SentimentScore
+from shared.text import PUNCTUATION, tokenize
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 _RAW_WORD = re.compile(r"[^\W_]+")

@@ -16,17 +16,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.sentiment.core.textmatch import (
-    PUNCTUATION,
-    UNSEGMENTED,
     SubstringTable,
     TextTokens,
     TokenTable,
     merge_terms,
     text_of,
-    tokenize,
 )
 from shared.errors import ConfigError
 from shared.schemas import EMOTIONS
+from shared.text import PUNCTUATION, UNSEGMENTED, tokenize
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 NAME = "lexicon-emotion-v1"
@@ -73,7 +71,7 @@ def _load(path: Path) -> EmotionFile:
 @functools.cache
 def _emoji_table(directory: Path) -> SubstringTable[list[str]]:
     spec = _load(directory / "emotion_emoji.yaml")
-    return SubstringTable(merge_terms(spec.groups()))
+    return SubstringTable(merge_terms(spec.groups()), folded=False)  # NFKC: "‼" is not "!!"
 
 
 class EmotionLexicon:
@@ -96,8 +94,8 @@ class EmotionLexicon:
         """Return the number of non-negated hits per emotion in `text`."""
         found = dict.fromkeys(FEELINGS, 0.0)
         if self.unsegmented:
-            text = text_of(text)
-            for hit in self._substrings.scan(text):
+            text = self._substrings.prepare(text_of(text))
+            for hit in self._substrings.scan(text, prepared=True):
                 before = text[max(0, hit.start - 2) : hit.start]
                 if not before.endswith(_ZH_NEGATORS):
                     for emotion in hit.value:

@@ -1,9 +1,10 @@
 """Term tables: memoised lookups, phrase sizes and tokens shared between matchers."""
 
-from services.sentiment.core.textmatch import TextTokens, TokenTable, text_of, tokenize
+from services.sentiment.core.textmatch import TextTokens, TokenTable, text_of
 from services.sentiment.core.topics import TopicLexicon
 from services.sentiment.scorers.lexicon import LexiconSentimentScorer
 from services.sentiment.scorers.lexicon_emotion import LexiconEmotionScorer
+from shared.text import tokenize
 
 TERMS = {
     "bad": -2.0,
