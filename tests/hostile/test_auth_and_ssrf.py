@@ -36,7 +36,7 @@ def _body(unique: str, n: int) -> bytes:
 async def client(settings_factory: Any) -> Any:
     settings: ApiSettings = settings_factory(
         ApiSettings,
-        webhook_secret=SecretStr(SECRET),
+        push_hmac_secret=SecretStr(SECRET),
         ingest_require_auth=True,
         signature_max_age_s=60,
         retention_interval_s=0,

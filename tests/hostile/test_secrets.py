@@ -49,7 +49,7 @@ async def test_secrets_stay_out_of_logs_metrics_and_errors(
     api: ApiSettings = settings_factory(
         ApiSettings,
         ingest_api_keys=[SecretStr(SECRETS["api_key"])],
-        webhook_secret=SecretStr(SECRETS["webhook"]),
+        push_hmac_secret=SecretStr(SECRETS["webhook"]),
         pseudonym_secret=SecretStr(SECRETS["pseudonym"]),
         ingest_require_auth=True,
         retention_interval_s=0,

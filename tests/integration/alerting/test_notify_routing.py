@@ -36,7 +36,7 @@ def _settings(
         smtp_from="alerts@crisiswatch.local",
         smtp_to=["pr@brand.local"],
         webhook_url=webhook,
-        webhook_secret=WEBHOOK_SECRET,
+        webhook_signing_secret=WEBHOOK_SECRET,
         webhook_allow_private=True,  # the receiver runs on 127.0.0.1
     )
 
