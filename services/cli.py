@@ -18,7 +18,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _infra(args: argparse.Namespace) -> int:
     from shared.infra import manage
-    from shared.infra.settings import InfraSettings
+    from shared.settings.infra import InfraSettings
 
     settings = InfraSettings()
     if args.action == "up":

@@ -21,8 +21,8 @@ from shared.db.engine import create_engine, transaction
 from shared.db.migrate import upgrade
 from shared.db.models import IncidentRow
 from shared.infra import manage
-from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer, delete_topics, ensure_topics
+from shared.settings.infra import InfraSettings
 from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port
 from tests.notify_fakes import FakeHttp, SmtpServer, serve_fake
 

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings
 # One entry per settings class, in the order they appear in `.env.example`.
 SETTINGS_CLASSES: tuple[str, ...] = (
     "shared.settings.common:CommonSettings",
-    "shared.infra.settings:InfraSettings",
+    "shared.settings.infra:InfraSettings",
     "shared.settings.ingest:IngestSettings",
     "shared.settings.sentiment:SentimentSettings",
     "shared.settings.alerting:AlertingSettings",
