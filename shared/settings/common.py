@@ -69,6 +69,14 @@ class CommonSettings(SettingsBase):
             raise ValueError(f"topic names must be distinct, got {topics}")
         return self
 
+    def differing_common_fields(self, other: CommonSettings) -> list[str]:
+        """The common fields (Kafka, PostgreSQL, topics, directories) `other` sets differently."""
+        return [
+            name
+            for name in CommonSettings.model_fields
+            if getattr(self, name) != getattr(other, name)
+        ]
+
     @property
     def bootstrap_servers(self) -> str:
         """The Kafka bootstrap servers string clients connect to."""

@@ -55,7 +55,7 @@ class IngestSettings(CommonSettings):
         description="HMAC-SHA256 key checking X-Crisiswatch-Signature of pushes to ingest",
     )
     ingest_api_keys: list[SecretStr] = Field(
-        default_factory=list, description="API keys accepted in X-API-Key (secret, JSON list)"
+        default_factory=list, description="API keys accepted in X-API-Key (JSON list)"
     )
     signature_max_age_s: int = Field(
         default=300, ge=1, le=3600, description="replay window of signed pushes, in seconds"
@@ -117,7 +117,7 @@ class IngestSettings(CommonSettings):
         description="Graph API base URL (fetches the text of Instagram mentions)",
     )
     meta_access_token: SecretStr | None = Field(
-        default=None, description="Graph API access token of the Instagram account (secret)"
+        default=None, description="Graph API access token of the Instagram account"
     )
     meta_ig_user_id: str | None = Field(
         default=None, description="Instagram professional account id the mentions are read as"
