@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings.base import SettingsBase
 
@@ -61,6 +61,12 @@ class CommonSettings(SettingsBase):
         default_factory=_default_cache_dir, description="downloaded jars and built models"
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("state_dir", "cache_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        # .env.example writes the defaults as ~/...; nothing else would expand the tilde.
+        return value.expanduser()
 
     @model_validator(mode="after")
     def _check_topics_distinct(self) -> CommonSettings:

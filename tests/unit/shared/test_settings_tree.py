@@ -289,6 +289,15 @@ def test_the_defaults_load(clean_env: Path) -> None:
     assert settings.api.differing_common_fields(settings.ingest) == []
 
 
+def test_env_example_copied_to_env_means_the_defaults(clean_env: Path) -> None:
+    """Every section reads `NAME=` as the default (the notifier once read empty secrets), and
+    the directories written as `~/...` are the home directory's."""
+    copied = load_settings(env_file=ROOT / ".env.example")
+    expected = defaults()
+    for section in SECTIONS:
+        assert getattr(copied, section) == getattr(expected, section), section
+
+
 def test_notification_links_point_at_the_api(clean_env: Path) -> None:
     settings = defaults()
     link = urlsplit(settings.notify.api_base_url)
