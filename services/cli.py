@@ -7,71 +7,75 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from shared.errors import CrisiswatchError
 from shared.logging import configure_logging
 
-Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:
+    from shared.settings.tree import Settings
+
+# Every command receives its arguments and the settings tree, built once by `main()`.
+Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 
-def _infra(args: argparse.Namespace) -> int:
+def _infra(args: argparse.Namespace, settings: Settings) -> int:
     from shared.infra import manage
-    from shared.infra.settings import InfraSettings
 
-    settings = InfraSettings()
+    infra = settings.infra
     if args.action == "up":
-        for line in manage.up(settings):
+        for line in manage.up(infra):
             print(line)
         from shared.db.migrate import upgrade
 
-        upgrade(settings)
-        print(f"database migrated; Kafka at {settings.bootstrap_servers}")
+        upgrade(infra)
+        print(f"database migrated; Kafka at {infra.bootstrap_servers}")
         return 0
     if args.action == "down":
-        for line in manage.down(settings, include_postgres=not args.keep_postgres):
+        for line in manage.down(infra, include_postgres=not args.keep_postgres):
             print(line)
         return 0
-    status = manage.status(settings)
+    status = manage.status(infra)
     print(json.dumps(status, indent=2))
     return 0 if all(part["ready"] for part in status.values()) else 1
 
 
-def _db(args: argparse.Namespace) -> int:
+def _db(args: argparse.Namespace, settings: Settings) -> int:
     from shared.db.migrate import downgrade, upgrade
-    from shared.settings.common import CommonSettings
 
-    settings = CommonSettings()
+    common = settings.common
     if args.action == "upgrade":
-        upgrade(settings, revision=args.revision)
+        upgrade(common, revision=args.revision)
     else:
-        downgrade(settings, revision=args.revision)
-    print(f"database {settings.pg_database}: {args.action} to {args.revision} done")
+        downgrade(common, revision=args.revision)
+    print(f"database {common.pg_database}: {args.action} to {args.revision} done")
     return 0
 
 
-def _service(args: argparse.Namespace) -> int:
+def _service(args: argparse.Namespace, settings: Settings) -> int:
     from services.runner import run_service
 
-    run_service(args.command)
+    run_service(args.command, settings)
     return 0
 
 
-def _run(_: argparse.Namespace) -> int:
+def _run(_: argparse.Namespace, __: Settings) -> int:
     from services.runner import run_all
 
+    # Each child process builds the tree again from the same environment.
     return run_all()
 
 
-def _config(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace, _: Settings) -> int:
     from shared.settings.reference import render_env_example
 
     sys.stdout.write(render_env_example())
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
+def _bench(args: argparse.Namespace, _: Settings) -> int:
     import asyncio
     from pathlib import Path
 
@@ -94,7 +98,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
 }
 
 
-def _delegate(args: argparse.Namespace) -> int:
+def _delegate(args: argparse.Namespace, __: Settings) -> int:
     import importlib
 
     target, _ = DELEGATED[args.command]
@@ -104,7 +108,7 @@ def _delegate(args: argparse.Namespace) -> int:
     return code
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _eval(args: argparse.Namespace, _: Settings) -> int:
     from pathlib import Path
 
     if args.task == "detection":
@@ -119,16 +123,15 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay(args: argparse.Namespace) -> int:
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     from pathlib import Path
 
     from services.ingest.replay import run_replay
-    from shared.settings.ingest import IngestSettings
 
     stats = asyncio.run(
         run_replay(
-            IngestSettings(),
+            settings.ingest,
             Path(args.file),
             speed=args.speed,
             rebase=args.rebase,
@@ -152,7 +155,7 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model(args: argparse.Namespace) -> int:
+def _model(args: argparse.Namespace, _: Settings) -> int:
     from pathlib import Path
 
     results: dict[str, object] = {}
@@ -171,16 +174,15 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backtest(args: argparse.Namespace) -> int:
+def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     from datetime import datetime
 
-    from shared.settings.alerting import AlertingSettings
     from tools.eval.backtest import run_backtest
 
     asyncio.run(
         run_backtest(
-            AlertingSettings(),
+            settings.alerting,
             brand=args.brand,
             start=datetime.fromisoformat(args.start),
             end=datetime.fromisoformat(args.end),
@@ -190,16 +192,16 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apikey(args: argparse.Namespace) -> int:
+def _apikey(args: argparse.Namespace, settings: Settings) -> int:
     from shared.http.keys import apikey_cli
 
-    return apikey_cli(args.action, name=args.name, role=args.role, key_id=args.id)
+    return apikey_cli(settings.api, args.action, name=args.name, role=args.role, key_id=args.id)
 
 
-def _privacy(args: argparse.Namespace) -> int:
+def _privacy(args: argparse.Namespace, settings: Settings) -> int:
     from services.api.privacy import privacy_erase_cli
 
-    return privacy_erase_cli(args.author, platform=args.platform)
+    return privacy_erase_cli(settings.ingest, args.author, platform=args.platform)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,12 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         debug = args.debug
     handler: Handler = args.handler
     try:
-        from shared.settings.common import CommonSettings
+        from shared.settings.tree import load_settings
 
-        log_level = CommonSettings().log_level
+        settings = load_settings()
+        log_level = settings.common.log_level
         debug = debug or log_level.upper() == "DEBUG"
         configure_logging(log_level)
-        return handler(args)
+        return handler(args, settings)
     # The edge: our errors, and settings or files that fail validation, are one line on
     # stderr and exit code 2; a traceback only when asked for (--debug or log level DEBUG).
     except (CrisiswatchError, ValidationError) as exc:

@@ -10,6 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.settings.tree import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,38 +33,31 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(runner())
 
 
-def run_service(name: str) -> None:
-    """Run one service in this process until interrupted."""
+def run_service(name: str, settings: Settings) -> None:
+    """Run one service in this process until interrupted, with its sections of `settings`."""
     if name == "sentiment":
         from services.sentiment.service import serve as serve_sentiment
-        from shared.settings.sentiment import SentimentSettings
 
-        sentiment_settings = SentimentSettings()
-        run_until_signal(lambda stop: serve_sentiment(sentiment_settings, stop))
+        run_until_signal(lambda stop: serve_sentiment(settings.sentiment, stop))
     elif name == "alerting":
         from services.alerting.service import serve as serve_alerting
-        from shared.settings.alerting import AlertingSettings
 
-        alerting_settings = AlertingSettings()
-        run_until_signal(lambda stop: serve_alerting(alerting_settings, stop))
+        run_until_signal(
+            lambda stop: serve_alerting(settings.alerting, stop, notify_settings=settings.notify)
+        )
     elif name == "api":
         from services.api.app import create_app
         from shared.http.server import serve_app
-        from shared.settings.api import ApiSettings
 
-        api_settings = ApiSettings()
-        app = create_app(api_settings)
+        api = settings.api
+        app = create_app(api, settings.ingest)
         run_until_signal(
-            lambda stop: serve_app(
-                app, host=api_settings.api_host, port=api_settings.api_port, stop=stop
-            )
+            lambda stop: serve_app(app, host=api.api_host, port=api.api_port, stop=stop)
         )
     elif name == "ingest":
         from services.ingest.service import serve as serve_ingest
-        from shared.settings.ingest import IngestSettings
 
-        ingest_settings = IngestSettings()
-        run_until_signal(lambda stop: serve_ingest(ingest_settings, stop))
+        run_until_signal(lambda stop: serve_ingest(settings.ingest, stop))
     else:
         raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
 

@@ -21,8 +21,10 @@ from shared.db.engine import create_engine, transaction
 from shared.db.migrate import upgrade
 from shared.db.models import IncidentRow
 from shared.infra import manage
-from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer, delete_topics, ensure_topics
+from shared.settings.api import ApiSettings
+from shared.settings.infra import InfraSettings
+from shared.settings.ingest import IngestSettings
 from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port
 from tests.notify_fakes import FakeHttp, SmtpServer, serve_fake
 
@@ -105,6 +107,32 @@ def settings_factory(
                 values[key] = value
         values.update(overrides)
         return cls(**values)
+
+    return make
+
+
+@pytest.fixture
+def api_sections(
+    settings_factory: Callable[..., Any],
+) -> Callable[..., tuple[ApiSettings, IngestSettings]]:
+    """The two settings sections `create_app(api, ingest)` takes, built by `settings_factory`.
+
+    Each override goes to the section that declares it; common ones (Kafka, PostgreSQL,
+    topics) to both, so the two sections always agree on them.
+    """
+
+    def make(**overrides: Any) -> tuple[ApiSettings, IngestSettings]:
+        unknown = set(overrides) - set(ApiSettings.model_fields) - set(IngestSettings.model_fields)
+        if unknown:
+            raise TypeError(f"no settings field named {sorted(unknown)}")
+
+        def share(cls: type[Any]) -> dict[str, Any]:
+            return {k: v for k, v in overrides.items() if k in cls.model_fields}
+
+        return (
+            settings_factory(ApiSettings, **share(ApiSettings)),
+            settings_factory(IngestSettings, **share(IngestSettings)),
+        )
 
     return make
 

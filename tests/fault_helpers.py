@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import serde
 from shared.db.models import MentionRow, RollupRow
-from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer
 from shared.schemas import Engagement, Mention
+from shared.settings.infra import InfraSettings
 from tools.bench.memory import process_tree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

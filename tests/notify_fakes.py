@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from services.alerting.notify.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from shared.settings.notify import NotifySettings
 
-WEBHOOK_SECRET = "test-webhook-secret"
+WEBHOOK_SIGNING_SECRET = "test-webhook-secret"
 
 
 @dataclass
@@ -113,7 +113,7 @@ class FakeHttp:
                 self.on_posted()
             return 200, {"Content-Type": "application/json"}, answer
         ok = verify(
-            WEBHOOK_SECRET.encode(),
+            WEBHOOK_SIGNING_SECRET.encode(),
             headers.get(TIMESTAMP_HEADER.lower(), ""),
             body,
             headers.get(SIGNATURE_HEADER.lower(), ""),

@@ -101,14 +101,14 @@ async def serve(
     settings: AlertingSettings,
     stop: asyncio.Event,
     *,
+    notify_settings: NotifySettings,
     registry: CollectorRegistry | None = None,
     hooks: IncidentHooks | None = None,
-    notify_settings: NotifySettings | None = None,
 ) -> None:
     """Run the alerting worker until `stop` is set; `hooks` run with every incident change.
 
     Without `hooks`, incident changes start playbooks and enqueue notifications
-    (`NotifyHooks` over `NotifySettings` read from the environment).
+    (`NotifyHooks` over `notify_settings`, the notify section of the settings tree).
     """
     registry = registry or CollectorRegistry()
     metrics = AlertingMetrics(registry)
@@ -124,11 +124,13 @@ async def serve(
         group_id=settings.alerting_group_id,
         client_id="crisiswatch-alerting",
     )
-    notify = notify_settings if notify_settings is not None else NotifySettings()
     dispatcher = OutboxDispatcher.from_settings(
-        notify, engine=engine, notifiers=build_notifiers(notify), metrics=OutboxMetrics(registry)
+        notify_settings,
+        engine=engine,
+        notifiers=build_notifiers(notify_settings),
+        metrics=OutboxMetrics(registry),
     )
-    housekeeper = NotificationHousekeeper(engine=engine, settings=notify)
+    housekeeper = NotificationHousekeeper(engine=engine, settings=notify_settings)
     calendar = CampaignCalendar()
     detection = DetectionEngine(engine_config(settings), lift=calendar)
     await wait_for_database(engine)
@@ -146,7 +148,7 @@ async def serve(
         checkpoint_s=settings.alerting_checkpoint_s,
         rebuild_hours=settings.alerting_rebuild_hours,
         refresh_s=settings.alerting_campaign_refresh_s,
-        hooks=hooks if hooks is not None else NotifyHooks(notify),
+        hooks=hooks if hooks is not None else NotifyHooks(notify_settings),
     )
     log.info(
         "alerting worker consuming %s (preset %s)", settings.topic_scored, settings.alerting_preset

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import privacy
 from services.api.privacy import ErasureIn, ErasureReport, PurgeReport
+from services.ingest.routes import SettingsDep as IngestSettingsDep
 from shared.db.models import AuditLogRow
 from shared.http import keys
 from shared.http.deps import Admin, ApiSettingsDep, SessionDep
@@ -89,14 +90,14 @@ async def delete_key(session: SessionDep, who: Admin, key_id: Id) -> ApiKeyRead:
     "pseudonymous id `a_...` or a raw platform id with its platform.",
 )
 async def post_erasure(
-    session: SessionDep, settings: ApiSettingsDep, who: Admin, body: ErasureIn
+    session: SessionDep, ingest: IngestSettingsDep, who: Admin, body: ErasureIn
 ) -> ErasureReport:
-    """Erase an author."""
+    """Erase an author (raw ids are pseudonymised with ingest's key to find them)."""
     return await privacy.erase_author(
         session,
         body.author,
         body.platform,
-        settings.pseudonym_secret.get_secret_value(),
+        ingest.pseudonym_secret.get_secret_value(),
         actor=who.actor,
     )
 

@@ -19,6 +19,7 @@ from services.ingest import routes as ingest_routes
 from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
 from shared.db.engine import create_engine
+from shared.errors import ConfigError
 from shared.heap import freeze_startup_objects
 from shared.http import errors, health
 from shared.http.deps import DatabaseKeyAwareAuthenticator, require_ingest
@@ -26,6 +27,7 @@ from shared.http.limits import BodySizeLimit
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
 from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
 
 DESCRIPTION = """Social listening and crisis detection: push mentions, query trends, work
 incidents.
@@ -41,25 +43,32 @@ Roles: `viewer` (trends, share of voice, rising terms, mention search) < `respon
 """
 
 
-def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = None) -> FastAPI:
-    """Build the API app; Kafka and PostgreSQL connections open in its lifespan."""
+def create_app(
+    api: ApiSettings, ingest: IngestSettings, *, registry: CollectorRegistry | None = None
+) -> FastAPI:
+    """Build the API app from its two settings sections (the API's own and the ingest section
+    of the push route); Kafka and PostgreSQL connections open in its lifespan."""
+    differing = api.differing_common_fields(ingest)
+    if differing:
+        # One process, one broker and one database: two sections that disagree are a bug.
+        raise ConfigError(f"the api and ingest settings disagree on {', '.join(differing)}")
     registry = registry or CollectorRegistry()
     register_process_metrics(registry, service="api")
-    ingest = IngestComponent(settings, registry)
+    component = IngestComponent(ingest, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        engine = create_engine(api)
         app.state.engine = engine
-        await ingest.start()
+        await component.start()
         stop = asyncio.Event()
         purger = None
-        if settings.retention_interval_s > 0:
+        if api.retention_interval_s > 0:
             purger = asyncio.create_task(
                 retention_loop(
                     engine,
-                    retention=timedelta(days=settings.retention_days),
-                    interval_s=settings.retention_interval_s,
+                    retention=timedelta(days=api.retention_days),
+                    interval_s=api.retention_interval_s,
                     stop=stop,
                 )
             )
@@ -71,7 +80,7 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
             if purger is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(purger, timeout=10)
-            await ingest.stop()
+            await component.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -81,18 +90,16 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
         lifespan=lifespan,
     )
     app.state.registry = registry
-    app.state.bootstrap_servers = settings.bootstrap_servers
-    app.state.api_settings = settings
-    app.state.rate_limiter = RateLimiter(
-        rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
-    )
-    ingest.attach(app)
+    app.state.bootstrap_servers = api.bootstrap_servers
+    app.state.api_settings = api
+    app.state.rate_limiter = RateLimiter(rate_per_s=api.api_rate_per_s, burst=api.api_rate_burst)
+    component.attach(app)
     inner_auth = getattr(app.state, "push_authenticator", None)
     if inner_auth is not None:
         app.state.push_authenticator = DatabaseKeyAwareAuthenticator(inner_auth)
     errors.install(app)
     app.add_middleware(
-        BodySizeLimit, default_limit=settings.api_max_body_bytes, push_limit=settings.max_body_bytes
+        BodySizeLimit, default_limit=api.api_max_body_bytes, push_limit=ingest.max_body_bytes
     )
     app.include_router(health.router)
     app.include_router(ingest_routes.router, dependencies=[Depends(require_ingest)])

@@ -36,6 +36,7 @@ from shared.db.models import (
 )
 from shared.errors import BadInput
 from shared.http import audit
+from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -307,12 +308,12 @@ async def retention_loop(
             continue
 
 
-def privacy_erase_cli(author: str, platform: str | None = None) -> int:
-    """`crisiswatch privacy erase --author ... [--platform ...]`: print the report as JSON."""
-    from shared.db.engine import create_engine
-    from shared.settings.api import ApiSettings
+def privacy_erase_cli(settings: IngestSettings, author: str, platform: str | None = None) -> int:
+    """`crisiswatch privacy erase --author ... [--platform ...]`: print the report as JSON.
 
-    settings = ApiSettings()
+    `settings` is the ingest section: its database and the key that pseudonymised the ids.
+    """
+    from shared.db.engine import create_engine
 
     async def run() -> ErasureReport:
         engine = create_engine(settings)

@@ -50,7 +50,7 @@ class IngestComponent:
         )
         self.brand_resolver: BrandResolver = brand_resolver or self.ingestor.resolve
         self.authenticator = PushAuthenticator(
-            secret=settings.webhook_secret,
+            secret=settings.push_hmac_secret,
             api_keys=settings.ingest_api_keys,
             max_age_s=settings.signature_max_age_s,
             required=settings.ingest_require_auth,

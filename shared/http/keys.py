@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.models import ApiKeyRow
 from shared.errors import BadInput, NotFound
 from shared.http import audit
+from shared.settings.common import CommonSettings
 
 Role = Literal["viewer", "responder", "admin", "ingest"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -183,14 +184,17 @@ async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
 
 
 def apikey_cli(
-    action: str, name: str | None = None, role: str | None = None, key_id: int | None = None
+    settings: CommonSettings,
+    action: str,
+    name: str | None = None,
+    role: str | None = None,
+    key_id: int | None = None,
 ) -> int:
     """`crisiswatch apikey create|revoke|list`: print JSON, return the exit code."""
     from shared.db.engine import create_engine, transaction
-    from shared.settings.api import ApiSettings
 
     async def run() -> object:
-        engine = create_engine(ApiSettings())
+        engine = create_engine(settings)
         try:
             async with transaction(engine) as session:
                 if action == "create":

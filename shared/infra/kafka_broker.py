@@ -17,8 +17,8 @@ from pathlib import Path
 
 from shared.errors import BrokerUnavailable, InfraError
 from shared.infra.process import port_open, read_pid, terminate
-from shared.infra.settings import InfraSettings
 from shared.kafka import ensure_topics, list_topics, wait_for_broker
+from shared.settings.infra import InfraSettings
 
 log = logging.getLogger(__name__)
 

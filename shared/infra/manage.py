@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.infra import kafka_broker, postgres
-from shared.infra.settings import InfraSettings
+from shared.settings.infra import InfraSettings
 
 
 def up(settings: InfraSettings) -> list[str]:

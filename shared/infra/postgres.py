@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shared.db.engine import create_engine, ping
 from shared.errors import InfraError
-from shared.infra.settings import InfraSettings
+from shared.settings.infra import InfraSettings
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings.ingest import IngestSettings
+from shared.settings.common import CommonSettings
 
 
-class ApiSettings(IngestSettings):
+class ApiSettings(CommonSettings):
     """Where the API listens, how it authenticates, limits and retains data.
+
+    The API also serves the ingest push route; it is composed with the ingest section of
+    the settings tree (`create_app(api, ingest)`), whose settings it does not redeclare.
 
     Authentication: every `/v1` query and admin endpoint always requires an API key
     (`X-API-Key` or `Authorization: Bearer`), roles viewer < responder < admin.
@@ -17,7 +20,7 @@ class ApiSettings(IngestSettings):
     (`CRISISWATCH_API_REQUIRE_AUTH=true`); it defaults to false so local development and
     the pipeline tests can push without keys. Set it to true in every shared deployment.
     A database key (`cwk_...`) sent to the push route is always verified (401/403); signed
-    pushes and the ingest service's static `ingest_api_keys` are checked by ingest itself.
+    pushes (`push_hmac_secret`) and the static `ingest_api_keys` are checked by ingest itself.
 
     Market: mentions carry no country, so the `market` filter of the trend endpoints is the
     detected language code (documented in the OpenAPI description).

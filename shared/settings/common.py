@@ -1,7 +1,9 @@
-"""Settings common to every service, read from the environment with the `CRISISWATCH_` prefix.
+"""Settings common to the services that use Kafka and PostgreSQL: where they are, topic names,
+and local directories.
 
-Each service subclasses `CommonSettings` with its own fields (`IngestSettings`, ...); the
-object is built in `main()` or `create_app()` and passed down, never created at import.
+Each such service subclasses `CommonSettings` with its own fields (`IngestSettings`, ...).
+The sections are built once, as the settings tree (`shared/settings/tree.py`), by the
+entry points and passed down, never created at import.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from shared.settings.base import SettingsBase
 
 
 def _default_state_dir() -> Path:
@@ -23,16 +26,8 @@ def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "crisiswatch"
 
 
-class CommonSettings(BaseSettings):
+class CommonSettings(SettingsBase):
     """Where Kafka and PostgreSQL are, topic names, and local directories."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="CRISISWATCH_",
-        env_file=".env",
-        env_ignore_empty=True,  # `NAME=` as in .env.example means the default
-        extra="ignore",
-        frozen=True,
-    )
 
     # Kafka
     kafka_host: str = Field(default="127.0.0.1", description="host of the local broker")
@@ -67,12 +62,26 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
+    @field_validator("state_dir", "cache_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        # .env.example writes the defaults as ~/...; nothing else would expand the tilde.
+        return value.expanduser()
+
     @model_validator(mode="after")
     def _check_topics_distinct(self) -> CommonSettings:
         topics = [self.topic_raw, self.topic_scored, self.topic_dlq]
         if len(set(topics)) != len(topics):
             raise ValueError(f"topic names must be distinct, got {topics}")
         return self
+
+    def differing_common_fields(self, other: CommonSettings) -> list[str]:
+        """The common fields (Kafka, PostgreSQL, topics, directories) `other` sets differently."""
+        return [
+            name
+            for name in CommonSettings.model_fields
+            if getattr(self, name) != getattr(other, name)
+        ]
 
     @property
     def bootstrap_servers(self) -> str:

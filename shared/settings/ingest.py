@@ -50,11 +50,12 @@ class IngestSettings(CommonSettings):
     ingest_require_auth: bool = Field(
         default=False, description="refuse unsigned pushes without a valid API key (401)"
     )
-    webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC-SHA256 key of X-Crisiswatch-Signature (secret)"
+    push_hmac_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key checking X-Crisiswatch-Signature of pushes to ingest",
     )
     ingest_api_keys: list[SecretStr] = Field(
-        default_factory=list, description="API keys accepted in X-API-Key (secret, JSON list)"
+        default_factory=list, description="API keys accepted in X-API-Key (JSON list)"
     )
     signature_max_age_s: int = Field(
         default=300, ge=1, le=3600, description="replay window of signed pushes, in seconds"
@@ -70,7 +71,9 @@ class IngestSettings(CommonSettings):
         default=200_000, ge=100, description="identities remembered for de-duplication"
     )
     dedupe_ttl_s: float = Field(default=6 * 3600, gt=0, description="how long they are remembered")
-    http_timeout_s: float = Field(default=30.0, gt=0, description="timeout of connector requests")
+    connector_http_timeout_s: float = Field(
+        default=30.0, gt=0, description="timeout of the connectors' HTTP requests, in seconds"
+    )
     disabled_sources: list[str] = Field(
         default_factory=list, description="connectors not to run even when subscribed (JSON list)"
     )
@@ -114,7 +117,7 @@ class IngestSettings(CommonSettings):
         description="Graph API base URL (fetches the text of Instagram mentions)",
     )
     meta_access_token: SecretStr | None = Field(
-        default=None, description="Graph API access token of the Instagram account (secret)"
+        default=None, description="Graph API access token of the Instagram account"
     )
     meta_ig_user_id: str | None = Field(
         default=None, description="Instagram professional account id the mentions are read as"
@@ -131,9 +134,9 @@ class IngestSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _auth_configured(self) -> IngestSettings:
-        if self.ingest_require_auth and self.webhook_secret is None and not self.ingest_api_keys:
+        if self.ingest_require_auth and self.push_hmac_secret is None and not self.ingest_api_keys:
             raise ValueError(
-                "CRISISWATCH_INGEST_REQUIRE_AUTH needs CRISISWATCH_WEBHOOK_SECRET "
+                "CRISISWATCH_INGEST_REQUIRE_AUTH needs CRISISWATCH_PUSH_HMAC_SECRET "
                 "or CRISISWATCH_INGEST_API_KEYS"
             )
         return self

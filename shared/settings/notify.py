@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings.base import SettingsBase
 
 Channel = Literal["slack", "email", "webhook"]
 CHANNELS: tuple[Channel, ...] = ("slack", "email", "webhook")
@@ -50,15 +51,14 @@ def _slack_only() -> list[Channel]:
     return ["slack"]
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(SettingsBase):
     """Where notifications go (Slack, SMTP, webhook), how they are routed and retried."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CRISISWATCH_", env_file=".env", extra="ignore", frozen=True
-    )
-
     # Links in messages
-    api_base_url: str = Field(default="http://127.0.0.1:8000", description="public API base")
+    api_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="public base URL of the API, used in the links of notifications",
+    )
     grafana_url: str | None = Field(default=None, description="dashboard link in messages")
     brand_languages: list[str] = Field(
         default_factory=lambda: ["en", "zh", "es"],
@@ -100,13 +100,18 @@ class NotifySettings(BaseSettings):
     webhook_url: SecretStr | None = Field(
         default=None, description="generic webhook receiving signed JSON"
     )
-    webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC key that signs webhook payloads"
+    webhook_signing_secret: SecretStr | None = Field(
+        default=None, description="HMAC key that signs the payloads sent to webhook_url"
     )
     webhook_allow_private: bool = Field(
         default=False, description="allow a webhook URL on a private or loopback address"
     )
-    http_timeout_s: float = Field(default=10.0, gt=0)
+    notify_http_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="timeout of one delivery request of a channel (Slack, webhook, SMTP), "
+        "in seconds; at most outbox_lease_s / 4",
+    )
     # Routing: severity -> channels; "digest" batches the incident into the periodic digest
     routes: dict[str, list[str]] = Field(
         default_factory=_default_routes,
@@ -159,14 +164,14 @@ class NotifySettings(BaseSettings):
             raise ValueError("smtp_username and smtp_password must be set together")
         if self.smtp_starttls and self.smtp_implicit_tls:
             raise ValueError("choose one of smtp_starttls and smtp_implicit_tls")
-        if self.webhook_url is not None and self.webhook_secret is None:
-            raise ValueError("webhook_url needs webhook_secret (payloads are signed)")
+        if self.webhook_url is not None and self.webhook_signing_secret is None:
+            raise ValueError("webhook_url needs webhook_signing_secret (payloads are signed)")
         if self.outbox_backoff_max_s < self.outbox_backoff_base_s:
             raise ValueError("outbox_backoff_max_s must be >= outbox_backoff_base_s")
-        if self.outbox_lease_s < 4 * self.http_timeout_s:
+        if self.outbox_lease_s < 4 * self.notify_http_timeout_s:
             # A send may be preceded by a delivery check; both must end well inside the lease,
             # or another dispatcher takes the row over while it is still being sent.
-            raise ValueError("outbox_lease_s must be at least 4 x http_timeout_s")
+            raise ValueError("outbox_lease_s must be at least 4 x notify_http_timeout_s")
         for severity, targets in self.routes.items():
             if severity not in SEVERITIES:
                 raise ValueError(f"routes: unknown severity {severity!r}, use {SEVERITIES}")

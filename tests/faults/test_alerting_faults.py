@@ -253,7 +253,7 @@ from pydantic import SecretStr
 from services.alerting.notify.channels.slack_api import SlackApiNotifier
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from shared.db.engine import create_engine
-from shared.infra.settings import InfraSettings
+from shared.settings.infra import InfraSettings
 
 async def main(database: str, api_base: str, channel: str) -> None:
     notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=api_base)

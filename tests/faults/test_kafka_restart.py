@@ -20,7 +20,6 @@ from shared import serde
 from shared.http.server import serve_app
 from shared.infra import kafka_broker
 from shared.schemas import Mention
-from shared.settings.api import ApiSettings
 from tests.fault_helpers import poll_until, private_kafka_settings
 from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port, read_topic, wait_for
 
@@ -37,7 +36,7 @@ def _item(brand: str, i: int) -> dict[str, Any]:
 
 
 async def test_push_during_broker_restart_gets_503_then_loses_nothing(
-    settings_factory: Any, unique: str, tmp_path: Path
+    api_sections: Any, unique: str, tmp_path: Path
 ) -> None:
     brand = f"kr-{unique}"
     topics = {
@@ -50,8 +49,7 @@ async def test_push_during_broker_restart_gets_503_then_loses_nothing(
     stop = asyncio.Event()
     server: asyncio.Task[None] | None = None
     try:
-        api: ApiSettings = settings_factory(
-            ApiSettings,
+        api, ingest = api_sections(
             kafka_bootstrap=broker.bootstrap_servers,
             kafka_send_timeout_s=3.0,
             retry_after_s=2,
@@ -59,7 +57,7 @@ async def test_push_during_broker_restart_gets_503_then_loses_nothing(
             **topics,
         )
         port = free_port()
-        app = create_app(api, registry=CollectorRegistry())
+        app = create_app(api, ingest, registry=CollectorRegistry())
         server = asyncio.create_task(serve_app(app, host="127.0.0.1", port=port, stop=stop))
         accepted: set[str] = set()
         unavailable: list[httpx.Response] = []

@@ -20,8 +20,8 @@ from shared import serde
 from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import postgres
-from shared.infra.settings import InfraSettings
 from shared.kafka import EventProducer
+from shared.settings.infra import InfraSettings
 from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import (
     PRIVATE_PG_CLUSTER,

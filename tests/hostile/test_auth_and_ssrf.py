@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from services.api.app import create_app
 from services.ingest.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from services.ingest.sources.fetch import ForbiddenAddress, check_url
-from shared.settings.api import ApiSettings
 
 SECRET = "hostile-webhook-secret-0b7e"
 
@@ -33,15 +32,14 @@ def _body(unique: str, n: int) -> bytes:
 
 
 @pytest.fixture
-async def client(settings_factory: Any) -> Any:
-    settings: ApiSettings = settings_factory(
-        ApiSettings,
-        webhook_secret=SecretStr(SECRET),
+async def client(api_sections: Any) -> Any:
+    settings, ingest = api_sections(
+        push_hmac_secret=SecretStr(SECRET),
         ingest_require_auth=True,
         signature_max_age_s=60,
         retention_interval_s=0,
     )
-    app = create_app(settings, registry=CollectorRegistry())
+    app = create_app(settings, ingest, registry=CollectorRegistry())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,

@@ -24,7 +24,6 @@ from shared.db.engine import transaction
 from shared.db.models import MentionRow
 from shared.http.keys import create_key
 from shared.schemas import DeadLetter
-from shared.settings.api import ApiSettings
 from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import mention, poll_until
 from tests.kafka_helpers import read_topic
@@ -80,11 +79,11 @@ def _raw_records(brand: str) -> dict[str, bytes]:
 
 
 @pytest.fixture
-async def pipeline(settings_factory: Any) -> Any:
+async def pipeline(settings_factory: Any, api_sections: Any) -> Any:
     """The API app (in-process ASGI) and one sentiment worker on this test's topics."""
-    api: ApiSettings = settings_factory(ApiSettings, retention_interval_s=0)
+    api, ingest = api_sections(retention_interval_s=0)
     sentiment: SentimentSettings = settings_factory(SentimentSettings)
-    app = create_app(api, registry=CollectorRegistry())
+    app = create_app(api, ingest, registry=CollectorRegistry())
     stop = asyncio.Event()
     worker = asyncio.create_task(serve_sentiment(sentiment, stop, registry=CollectorRegistry()))
     async with (

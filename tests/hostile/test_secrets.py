@@ -39,22 +39,21 @@ def _refuse_all(server: Any, session: Any, envelope: Any, mechanism: str, data: 
 
 
 async def test_secrets_stay_out_of_logs_metrics_and_errors(
-    settings_factory: Any, caplog: Any, capsys: Any
+    settings_factory: Any, api_sections: Any, caplog: Any, capsys: Any
 ) -> None:
     # Production logging (httpx request lines capped at WARNING), at the most verbose level.
     configure_logging("DEBUG")
     logging.getLogger().addHandler(caplog.handler)
     caplog.handler.setLevel(logging.DEBUG)
     captured: list[str] = []
-    api: ApiSettings = settings_factory(
-        ApiSettings,
+    api, ingest = api_sections(
         ingest_api_keys=[SecretStr(SECRETS["api_key"])],
-        webhook_secret=SecretStr(SECRETS["webhook"]),
+        push_hmac_secret=SecretStr(SECRETS["webhook"]),
         pseudonym_secret=SecretStr(SECRETS["pseudonym"]),
         ingest_require_auth=True,
         retention_interval_s=0,
     )
-    app = create_app(api, registry=CollectorRegistry())
+    app = create_app(api, ingest, registry=CollectorRegistry())
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,

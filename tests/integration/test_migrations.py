@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.sentiment.core.author_keys import author_key
 from shared.db.migrate import downgrade, upgrade
-from shared.infra.settings import InfraSettings
+from shared.settings.infra import InfraSettings
 
 MINUTE = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
 

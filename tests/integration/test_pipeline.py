@@ -19,7 +19,7 @@ from shared.db.models import IncidentRow, MentionRow
 from shared.http.server import serve_app
 from shared.schemas import DeadLetter, ScoredMention
 from shared.settings.alerting import AlertingSettings
-from shared.settings.api import ApiSettings
+from shared.settings.notify import NotifySettings
 from shared.settings.sentiment import SentimentSettings
 from tests.kafka_helpers import free_port, read_topic, wait_for
 
@@ -122,9 +122,11 @@ def _mentions(brand: str, now: datetime) -> tuple[list[Any], int]:
     return mixed, valid
 
 
-async def test_push_score_store_and_one_incident(settings_factory, db_engine, unique, infra):
+async def test_push_score_store_and_one_incident(
+    settings_factory, api_sections, db_engine, unique, infra
+):
     brand = f"acme-{unique}"
-    api_settings: ApiSettings = settings_factory(ApiSettings)
+    api_settings, ingest_settings = api_sections()
     sentiment_settings: SentimentSettings = settings_factory(SentimentSettings)
     alerting_settings: AlertingSettings = settings_factory(
         AlertingSettings, burst_min_negative=20, burst_min_authors=5
@@ -134,7 +136,7 @@ async def test_push_score_store_and_one_incident(settings_factory, db_engine, un
     tasks = [
         asyncio.create_task(
             serve_app(
-                create_app(api_settings, registry=CollectorRegistry()),
+                create_app(api_settings, ingest_settings, registry=CollectorRegistry()),
                 host="127.0.0.1",
                 port=port,
                 stop=stop,
@@ -143,7 +145,14 @@ async def test_push_score_store_and_one_incident(settings_factory, db_engine, un
         asyncio.create_task(
             serve_sentiment(sentiment_settings, stop, registry=CollectorRegistry())
         ),
-        asyncio.create_task(serve_alerting(alerting_settings, stop, registry=CollectorRegistry())),
+        asyncio.create_task(
+            serve_alerting(
+                alerting_settings,
+                stop,
+                registry=CollectorRegistry(),
+                notify_settings=NotifySettings(),
+            )
+        ),
     ]
     try:
         items, valid = _mentions(brand, datetime.now(UTC).replace(microsecond=0))

@@ -153,22 +153,43 @@ def test_keda_scales_sentiment_on_consumer_lag() -> None:
     assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
 
 
-def test_configmap_and_secret_use_real_settings() -> None:
-    """Every key is a crisiswatch setting listed in .env.example (or a notifier setting)."""
-    documented = set(re.findall(r"^(CRISISWATCH_\w+)=", (ROOT / ".env.example").read_text(), re.M))
-    from shared.settings.api import ApiSettings
-    from shared.settings.notify import NotifySettings
+def _settings_names() -> set[str]:
+    """Every environment variable the settings tree reads."""
+    from shared.settings.tree import SECTIONS
 
-    known = documented | {
-        f"CRISISWATCH_{name.upper()}"
-        for cls in (NotifySettings, ApiSettings)
+    return {
+        f"{cls.model_config.get('env_prefix', '')}{name}".upper()
+        for cls in SECTIONS.values()
         for name in cls.model_fields
     }
+
+
+def test_configmap_and_secret_use_real_settings() -> None:
+    """Every key is a crisiswatch setting of the settings tree (as listed in .env.example)."""
+    documented = set(re.findall(r"^(CRISISWATCH_\w+)=", (ROOT / ".env.example").read_text(), re.M))
+    known = _settings_names()
+    assert documented == known
     for file, doc in DOCS:
         if doc["kind"] in ("ConfigMap", "Secret"):
             keys = doc.get("data") or doc.get("stringData")
             unknown = set(keys) - known
             assert not unknown, f"{file}: unknown settings {unknown}"
+
+
+def test_compose_and_dockerfile_set_only_real_settings() -> None:
+    """No deployment file sets a retired or misspelt CRISISWATCH_ variable."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    names = {
+        key
+        for service in compose["services"].values()
+        for key in service.get("environment") or {}
+        if key.startswith("CRISISWATCH_")
+    }
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    names |= set(re.findall(r"\b(CRISISWATCH_\w+)=", dockerfile))
+    assert names, "no settings found: the parsing above is broken"
+    unknown = names - _settings_names()
+    assert not unknown, f"unknown settings {unknown}"
 
 
 def test_kustomization_lists_every_manifest() -> None:

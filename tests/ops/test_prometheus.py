@@ -165,7 +165,7 @@ async def stack(infra, test_database) -> AsyncIterator[dict[str, Any]]:
     tasks = [
         asyncio.create_task(
             serve_app(
-                create_app(api, registry=CollectorRegistry()),
+                create_app(api, ingest, registry=CollectorRegistry()),
                 host="127.0.0.1",
                 port=ports["api"],
                 stop=stop,

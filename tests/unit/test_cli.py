@@ -76,6 +76,17 @@ def test_an_invalid_port_names_the_setting(tmp_path: Path) -> None:
     assert "pg_port: Input should be a valid integer" in _one_error_line(done.stderr)
 
 
+def test_a_retired_setting_name_is_one_clear_line(tmp_path: Path) -> None:
+    """An old name with two meanings stops every command, naming the names to use."""
+    done = _crisiswatch("config", "env-example", cwd=tmp_path, CRISISWATCH_HTTP_TIMEOUT_S="60")
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    line = _one_error_line(done.stderr)
+    assert "CRISISWATCH_HTTP_TIMEOUT_S is no longer read" in line
+    assert "CRISISWATCH_CONNECTOR_HTTP_TIMEOUT_S" in line
+    assert "CRISISWATCH_NOTIFY_HTTP_TIMEOUT_S" in line
+
+
 @pytest.mark.parametrize(
     ("args", "env"),
     [(("--debug",), {}), ((), {"CRISISWATCH_LOG_LEVEL": "DEBUG"})],

@@ -35,6 +35,7 @@ from shared.db.engine import create_engine
 from shared.db.models import MentionRow
 from shared.http.server import serve_app
 from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
 from shared.settings.sentiment import SentimentSettings
 from tools.bench.data import generate_payloads
 from tools.bench.env import BenchEnv
@@ -87,7 +88,11 @@ async def pipeline(env: BenchEnv, *, worker: bool) -> AsyncIterator[Pipeline]:
     topics = {"topic_raw": raw, "topic_scored": scored, "topic_dlq": dlq}
     port = free_port()
     stop = asyncio.Event()
-    app = create_app(env.settings(ApiSettings, **topics), registry=CollectorRegistry())
+    app = create_app(
+        env.settings(ApiSettings, **topics),
+        env.settings(IngestSettings, **topics),
+        registry=CollectorRegistry(),
+    )
     tasks = [asyncio.create_task(serve_app(app, host="127.0.0.1", port=port, stop=stop))]
     if worker:
         sentiment = env.settings(

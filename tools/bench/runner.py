@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from shared.infra.settings import InfraSettings
+from shared.settings.infra import InfraSettings
 from tools.bench.env import BenchEnv, bench_env
 from tools.bench.figures import Figure
 

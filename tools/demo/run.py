@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import manage
-from shared.infra.settings import InfraSettings
 from shared.kafka import ensure_topics
+from shared.settings.infra import InfraSettings
 from tools.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver, free_port
 from tools.demo.scenario import ScenarioMention, generate
 

@@ -25,7 +25,7 @@ def make_client(
     """An httpx client with the connector timeout; redirects are never followed blindly."""
     return httpx.AsyncClient(
         base_url=base_url,
-        timeout=timeout or httpx.Timeout(settings.http_timeout_s),
+        timeout=timeout or httpx.Timeout(settings.connector_http_timeout_s),
         follow_redirects=False,
         headers={"User-Agent": "crisiswatch/0.1", **(headers or {})},
     )

@@ -118,7 +118,7 @@ class MastodonSource(Source):
         headers = {"Accept": "text/event-stream"}
         if settings.mastodon_token is not None:
             headers["Authorization"] = f"Bearer {settings.mastodon_token.get_secret_value()}"
-        timeout = httpx.Timeout(settings.http_timeout_s, read=None)
+        timeout = httpx.Timeout(settings.connector_http_timeout_s, read=None)
         async with (
             make_client(
                 settings, base_url=settings.mastodon_base_url, headers=headers, timeout=timeout

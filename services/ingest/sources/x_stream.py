@@ -142,7 +142,7 @@ class XStreamSource(Source):
         if settings.x_bearer_token is None:
             return
         headers = {"Authorization": f"Bearer {settings.x_bearer_token.get_secret_value()}"}
-        timeout = httpx.Timeout(settings.http_timeout_s, read=settings.x_stream_timeout_s)
+        timeout = httpx.Timeout(settings.connector_http_timeout_s, read=settings.x_stream_timeout_s)
         backoff = Backoff(scale=settings.backoff_scale)
         async with make_client(
             settings, base_url=settings.x_base_url, headers=headers, timeout=timeout

@@ -24,6 +24,7 @@ from shared.db.engine import transaction
 from shared.db.models import CampaignRow, DetectorStateRow, SignalRow
 from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
 from tests.detection_helpers import (
     CALM_HOURS,
     MARKETS,
@@ -51,7 +52,9 @@ class Alerting:
         self.registry = CollectorRegistry()
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(
-            serve_alerting(self.settings, self.stop, registry=self.registry)
+            serve_alerting(
+                self.settings, self.stop, registry=self.registry, notify_settings=NotifySettings()
+            )
         )
 
     async def shutdown(self) -> None:

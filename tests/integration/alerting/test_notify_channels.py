@@ -22,7 +22,7 @@ from services.alerting.notify.content import (
     webhook_payload,
 )
 from tests.kafka_helpers import free_port
-from tests.notify_fakes import WEBHOOK_SECRET, FakeHttp, SmtpServer
+from tests.notify_fakes import WEBHOOK_SIGNING_SECRET, FakeHttp, SmtpServer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUMMARY = IncidentSummary(
@@ -105,7 +105,7 @@ async def test_slack_api_ok_false_is_an_error(slack_api: FakeHttp) -> None:
 
 async def test_webhook_is_signed_and_idempotent(webhook_receiver: FakeHttp) -> None:
     notifier = WebhookNotifier(
-        SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET), allow_private=True
+        SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SIGNING_SECRET), allow_private=True
     )
     payload = webhook_payload(SUMMARY, LINKS, update_kind="opened")
     await notifier.send(payload, idempotency_key="incident:7:opened:SEV1:webhook")
@@ -168,7 +168,7 @@ async def test_email_to_a_dead_server_is_transient() -> None:
 
 
 async def test_webhook_to_a_loopback_address_is_refused_unless_allowed(webhook_receiver) -> None:
-    notifier = WebhookNotifier(SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET))
+    notifier = WebhookNotifier(SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SIGNING_SECRET))
     await notifier.start()
     try:
         with pytest.raises(PermanentDeliveryError, match="private or loopback") as info:

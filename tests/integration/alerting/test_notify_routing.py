@@ -16,7 +16,7 @@ from services.alerting.notify.routing import flush_digest, notify_incident
 from shared.db.engine import transaction
 from shared.db.models import OutboxRow
 from tests.kafka_helpers import wait_for
-from tests.notify_fakes import WEBHOOK_SECRET, FakeHttp, SmtpServer, notify_settings
+from tests.notify_fakes import WEBHOOK_SIGNING_SECRET, FakeHttp, SmtpServer, notify_settings
 
 MakeIncident = Callable[..., Coroutine[Any, Any, int]]
 
@@ -36,7 +36,7 @@ def _settings(
         smtp_from="alerts@crisiswatch.local",
         smtp_to=["pr@brand.local"],
         webhook_url=webhook,
-        webhook_secret=WEBHOOK_SECRET,
+        webhook_signing_secret=WEBHOOK_SIGNING_SECRET,
         webhook_allow_private=True,  # the receiver runs on 127.0.0.1
     )
 

@@ -20,7 +20,7 @@ from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics, enq
 from shared.db.engine import transaction
 from shared.db.models import IncidentEventRow, OutboxRow
 from tests.kafka_helpers import free_port, wait_for
-from tests.notify_fakes import WEBHOOK_SECRET, FakeHttp, SmtpServer
+from tests.notify_fakes import WEBHOOK_SIGNING_SECRET, FakeHttp, SmtpServer
 
 MakeIncident = Callable[..., Coroutine[Any, Any, int]]
 
@@ -376,7 +376,7 @@ async def test_webhook_crash_after_delivery_is_processed_once(
     channel = f"webhook-{unique}"
     key = await _enqueue_one(db_engine, incident_id, channel, {"event": "incident.opened"})
     notifier = WebhookNotifier(
-        SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SECRET), allow_private=True
+        SecretStr(webhook_receiver.url), SecretStr(WEBHOOK_SIGNING_SECRET), allow_private=True
     )
     registry = CollectorRegistry()
     try:

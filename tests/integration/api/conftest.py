@@ -18,6 +18,7 @@ from shared.db.engine import transaction
 from shared.http.keys import create_key
 from shared.http.server import serve_app
 from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
 from tests.kafka_helpers import free_port, wait_for
 
 ROLES = ("viewer", "responder", "admin", "ingest")
@@ -25,10 +26,11 @@ ROLES = ("viewer", "responder", "admin", "ingest")
 
 @dataclass
 class RunningApi:
-    """A served app: its base URL, settings and one key per role."""
+    """A served app: its base URL, its two settings sections and one key per role."""
 
     base_url: str
     settings: ApiSettings
+    ingest: IngestSettings
     keys: dict[str, str]
 
     def client(self, role: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
@@ -55,7 +57,7 @@ def api_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 async def api(
-    settings_factory: Callable[..., Any],
+    api_sections: Callable[..., tuple[ApiSettings, IngestSettings]],
     db_engine: AsyncEngine,
     unique: str,
     api_overrides: dict[str, Any],
@@ -67,18 +69,19 @@ async def api(
         "api_rate_per_s": 1000.0,
         **api_overrides,
     }
-    settings: ApiSettings = settings_factory(ApiSettings, **values)
+    settings, ingest = api_sections(**values)
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
         serve_app(
-            create_app(settings, registry=CollectorRegistry()),
+            create_app(settings, ingest, registry=CollectorRegistry()),
             host="127.0.0.1",
             port=port,
             stop=stop,
         )
     )
-    running = RunningApi(f"http://127.0.0.1:{port}", settings, await make_keys(db_engine, unique))
+    keys = await make_keys(db_engine, unique)
+    running = RunningApi(f"http://127.0.0.1:{port}", settings, ingest, keys)
     try:
         async with running.client() as client:
             ready = await wait_for(

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from services.api.app import create_app
 from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
 from tests.integration.api.conftest import RunningApi
 
 RANK = {"ingest": 0, "viewer": 1, "responder": 2, "admin": 3}
@@ -67,7 +68,7 @@ REQUIRED: dict[tuple[str, str], str | None] = {
 
 def app_routes() -> set[tuple[str, str]]:
     """(method, path) of every API route of the real app."""
-    app = create_app(ApiSettings())
+    app = create_app(ApiSettings(), IngestSettings())
     out: set[tuple[str, str]] = set()
     for route in app.routes:
         # FastAPI >= 0.16x keeps included routers nested; older versions flatten APIRoutes.

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.api.app import create_app
 from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
 from tests.integration.api.conftest import RunningApi
 
 ALERTING_TAGS = {"incidents", "playbooks", "rules", "campaigns"}
@@ -46,7 +47,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
 
 
 def _routes_with_an_id() -> set[tuple[str, str]]:
-    paths = create_app(ApiSettings()).openapi()["paths"]
+    paths = create_app(ApiSettings(), IngestSettings()).openapi()["paths"]
     return {
         (method.upper(), path)
         for path, operations in paths.items()

@@ -19,6 +19,7 @@ from services.api.app import create_app
 from shared.db.engine import create_engine
 from shared.http.server import serve_app
 from shared.settings.api import ApiSettings
+from shared.settings.ingest import IngestSettings
 from tests.integration.api.conftest import make_keys
 from tests.kafka_helpers import free_port
 
@@ -33,11 +34,11 @@ SKIP = {("DELETE", "/v1/keys/{key_id}")}
 class ThreadedServer:
     """The app served by uvicorn in a thread with its own event loop (hypothesis is sync)."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, api: ApiSettings, ingest: IngestSettings) -> None:
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.stop = asyncio.Event()
-        self.app = create_app(settings, registry=CollectorRegistry())
+        self.app = create_app(api, ingest, registry=CollectorRegistry())
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -65,10 +66,10 @@ class ThreadedServer:
 
 
 @pytest.fixture
-def served(settings_factory: Callable[..., Any], unique: str) -> Iterator[tuple[str, str]]:
+def served(api_sections: Callable[..., Any], unique: str) -> Iterator[tuple[str, str]]:
     """(base URL, admin key) of an app served in a thread."""
-    settings: ApiSettings = settings_factory(
-        ApiSettings, retention_interval_s=0, api_rate_burst=1_000_000, api_rate_per_s=1e6
+    settings, ingest = api_sections(
+        retention_interval_s=0, api_rate_burst=1_000_000, api_rate_per_s=1e6
     )
 
     async def admin_key() -> str:
@@ -79,7 +80,7 @@ def served(settings_factory: Callable[..., Any], unique: str) -> Iterator[tuple[
             await engine.dispose()
 
     key = asyncio.run(admin_key())
-    with ThreadedServer(settings) as base:
+    with ThreadedServer(settings, ingest) as base:
         yield base, key
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.runner import SERVICES
-from shared.infra.settings import InfraSettings
+from shared.settings.infra import InfraSettings
 from tools.bench.alerts import alert_figures
 from tools.bench.e2e import E2eSizes, e2e_figures
 from tools.bench.env import BenchEnv, bench_env

@@ -39,7 +39,7 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
     settings: IngestSettings = settings_factory(
         IngestSettings,
         ingest_require_auth=True,
-        webhook_secret="push-secret-123",
+        push_hmac_secret="push-secret-123",
         ingest_api_keys=["key-abc"],
         meta_app_secret="meta-secret",
         meta_verify_token="vt",

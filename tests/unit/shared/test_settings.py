@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.infra.settings import InfraSettings
 from shared.settings.common import CommonSettings
+from shared.settings.infra import InfraSettings
 from shared.settings.reference import render_env_example
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -32,10 +32,10 @@ def _slack(s: NotifySettings) -> Notifier:
             s.slack_bot_token,
             s.slack_channel,
             api_base=s.slack_api_base,
-            timeout_s=s.http_timeout_s,
+            timeout_s=s.notify_http_timeout_s,
         )
     assert s.slack_webhook_url is not None
-    return SlackWebhookNotifier(s.slack_webhook_url, timeout_s=s.http_timeout_s)
+    return SlackWebhookNotifier(s.slack_webhook_url, timeout_s=s.notify_http_timeout_s)
 
 
 def _email(s: NotifySettings) -> Notifier:
@@ -49,16 +49,16 @@ def _email(s: NotifySettings) -> Notifier:
         password=s.smtp_password,
         starttls=s.smtp_starttls,
         implicit_tls=s.smtp_implicit_tls,
-        timeout_s=s.http_timeout_s,
+        timeout_s=s.notify_http_timeout_s,
     )
 
 
 def _webhook(s: NotifySettings) -> Notifier:
-    assert s.webhook_url is not None and s.webhook_secret is not None
+    assert s.webhook_url is not None and s.webhook_signing_secret is not None
     return WebhookNotifier(
         s.webhook_url,
-        s.webhook_secret,
-        timeout_s=s.http_timeout_s,
+        s.webhook_signing_secret,
+        timeout_s=s.notify_http_timeout_s,
         allow_private=s.webhook_allow_private,
     )
 

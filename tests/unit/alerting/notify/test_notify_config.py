@@ -34,7 +34,7 @@ def test_routing_uses_only_configured_channels() -> None:
     [
         ({"slack_bot_token": "xoxb-1"}, "slack_channel"),
         ({"smtp_host": "mail"}, "smtp_from"),
-        ({"webhook_url": "https://x"}, "webhook_secret"),
+        ({"webhook_url": "https://x"}, "webhook_signing_secret"),
         ({"routes": {"SEV1": ["pager"]}}, "unknown channels"),
         (
             {
@@ -57,7 +57,7 @@ def test_secrets_are_not_in_repr() -> None:
         slack_bot_token="xoxb-very-secret",
         slack_channel="#c",
         webhook_url="https://h/x",
-        webhook_secret="s3cr3t-value",
+        webhook_signing_secret="s3cr3t-value",
     )
     assert "xoxb-very-secret" not in repr(settings)
     assert "s3cr3t-value" not in repr(settings)
