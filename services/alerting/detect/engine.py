@@ -7,7 +7,7 @@ while the brand has no credible volume baseline. Every volume or ratio alert mus
 distinct-author gate over the recent window; a gated alert re-arms its detector, so a bot
 flood neither pages nor uses up the cooldown a real crisis would need. Signals carry their
 severity, scope and story topic (`detect.assess`); the records are in `detect.signals`, the
-`detector_state` keys in `detect.state_keys`, and `detect.stories.route_signal` decides
+`detector_state` keys in `detect.state_keys`, and `detect.stories.place_signal` decides
 which open incident a signal belongs to, so one story opens one incident.
 """
 

@@ -25,16 +25,16 @@ class OpenStory:
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class Placement:
     """Where a signal goes: an existing incident (possibly re-topiced) or a new one."""
 
     incident_id: int | None
     retopic: bool = False
 
 
-def route_signal(
+def place_signal(
     *, story_topic: str, at: datetime, open_stories: Sequence[OpenStory], window: timedelta
-) -> Route:
+) -> Placement:
     """Pick the incident a signal belongs to, so one story opens one incident.
 
     Same (brand, topic): join it. A brand-level signal joins the brand's open incident with
@@ -43,13 +43,13 @@ def route_signal(
     """
     same = [s for s in open_stories if s.topic == story_topic]
     if same:
-        return Route(same[0].incident_id)
+        return Placement(same[0].incident_id)
     active = [s for s in open_stories if abs(at - s.last_signal_at) <= window]
     if not active:
-        return Route(None)
+        return Placement(None)
     if not story_topic:
-        return Route(max(active, key=lambda s: s.last_signal_at).incident_id)
+        return Placement(max(active, key=lambda s: s.last_signal_at).incident_id)
     generic = [s for s in active if not s.topic]
     if generic:
-        return Route(generic[0].incident_id, retopic=True)
-    return Route(None)
+        return Placement(generic[0].incident_id, retopic=True)
+    return Placement(None)

@@ -1,7 +1,7 @@
 """Incident storage: signals grouped into one open incident per story, with its timeline.
 
 `record_signal` writes the `signals` row and opens or updates the story's incident in the
-caller's transaction (routing by `stories.route_signal`); severity only escalates while the
+caller's transaction (routing by `stories.place_signal`); severity only escalates while the
 incident is open. `propose_recovery` marks a calm story on its timeline. The responder's
 status changes (acknowledge, snooze, resolve) are in `incidents.work`. `IncidentHooks` is
 where notifications, playbooks and escalation plug in, inside the same transaction.
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.detect.signals import Signal, category_of
-from services.alerting.detect.stories import OpenStory, route_signal, worse
+from services.alerting.detect.stories import OpenStory, place_signal, worse
 from shared.contracts.topics import GENERIC_CATEGORY
 from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 
@@ -93,17 +93,17 @@ async def record_signal(
 ) -> IncidentChange:
     """Store the signal and open or update its story's incident (in the caller's transaction)."""
     rows = await _open_stories(session, signal.brand)
-    route = route_signal(
+    placement = place_signal(
         story_topic=signal.story_topic,
         at=signal.at,
         open_stories=[_story(r) for r in rows],
         window=grouping_window,
     )
-    target = next((r for r in rows if r.id == route.incident_id), None)
+    target = next((r for r in rows if r.id == placement.incident_id), None)
     if target is None:
         change = await _open(session, signal)
     else:
-        change = await _update(session, target, signal, retopic=route.retopic)
+        change = await _update(session, target, signal, retopic=placement.retopic)
     sig = SignalRow(
         brand=signal.brand,
         topic=signal.topic,

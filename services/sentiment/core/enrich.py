@@ -16,9 +16,9 @@ from pathlib import Path
 
 from services.sentiment.core.keywords import extract_hashtags, extract_keywords
 from services.sentiment.core.language import detect_languages
-from services.sentiment.core.routing import RoutingPolicy, needs_transformer
 from services.sentiment.core.textmatch import TextTokens
 from services.sentiment.core.topics import TopicLexicon
+from services.sentiment.core.triage import TriagePolicy, needs_transformer
 from services.sentiment.scorers.chinese import ChineseSentimentScorer
 from services.sentiment.scorers.lexicon import LexiconSentimentScorer
 from services.sentiment.scorers.lexicon_emotion import LexiconEmotionScorer
@@ -57,7 +57,7 @@ class Enricher:
         *,
         transformer: TransformerSentimentScorer | None = None,
         emotion_model: TransformerEmotionScorer | None = None,
-        policy: RoutingPolicy | None = None,
+        policy: TriagePolicy | None = None,
         topics: TopicLexicon | None = None,
         keyword_limit: int = 8,
     ) -> None:
@@ -68,7 +68,7 @@ class Enricher:
         self._topics = topics or TopicLexicon.load()
         self._transformer = transformer
         self._emotion_model = emotion_model
-        self.policy = policy or RoutingPolicy()
+        self.policy = policy or TriagePolicy()
         self._keyword_limit = keyword_limit
 
     @classmethod
@@ -92,7 +92,7 @@ class Enricher:
             )
             emotion_model = TransformerEmotionScorer(eref, options=options, languages=elanguages)
             emotion_model.load()
-        policy = RoutingPolicy(
+        policy = TriagePolicy(
             confidence_below=settings.sentiment_route_confidence_below,
             negative=settings.sentiment_route_negative,
             reach_at_least=settings.sentiment_route_reach_at_least,

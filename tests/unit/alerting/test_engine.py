@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.alerting.campaigns.calendar import Campaign, CampaignCalendar
 from services.alerting.detect.engine import DetectionEngine, EngineConfig
 from services.alerting.detect.signals import Decisions
-from services.alerting.detect.stories import OpenStory, route_signal
+from services.alerting.detect.stories import OpenStory, place_signal
 from shared.schemas import Mention, ScoredMention, SentimentScore
 
 T0 = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)
@@ -178,21 +178,21 @@ def test_rebuild_from_rollups_warms_the_detectors() -> None:
     assert state["short"]["n"] == 7 * 60 and state["last_ts"] == until
 
 
-def test_routing_keeps_one_incident_per_story() -> None:
+def test_placement_keeps_one_incident_per_story() -> None:
     at = T0
     window = timedelta(hours=1)
     recall = OpenStory(1, "recall", at, "SEV2")
     generic = OpenStory(2, "", at, "SEV3")
-    assert route_signal(story_topic="recall", at=at, open_stories=[recall], window=window)
-    same = route_signal(story_topic="recall", at=at, open_stories=[recall], window=window)
+    assert place_signal(story_topic="recall", at=at, open_stories=[recall], window=window)
+    same = place_signal(story_topic="recall", at=at, open_stories=[recall], window=window)
     assert same.incident_id == 1 and not same.retopic
-    joined = route_signal(story_topic="", at=at, open_stories=[recall], window=window)
+    joined = place_signal(story_topic="", at=at, open_stories=[recall], window=window)
     assert joined.incident_id == 1
-    stale = route_signal(
+    stale = place_signal(
         story_topic="", at=at + timedelta(hours=3), open_stories=[recall], window=window
     )
     assert stale.incident_id is None
-    upgraded = route_signal(story_topic="safety", at=at, open_stories=[generic], window=window)
+    upgraded = place_signal(story_topic="safety", at=at, open_stories=[generic], window=window)
     assert upgraded.incident_id == 2 and upgraded.retopic
-    other = route_signal(story_topic="safety", at=at, open_stories=[recall], window=window)
+    other = place_signal(story_topic="safety", at=at, open_stories=[recall], window=window)
     assert other.incident_id is None

@@ -1,4 +1,4 @@
-"""Which mentions, besides the VADER pass, also go to the (slower) transformer path."""
+"""Triage: which mentions, besides the VADER pass, also go to the (slower) transformer path."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Literal
 
 from shared.schemas import Mention, SentimentScore
 
-RouteReason = Literal["uncertain", "negative", "reach", "alert_window"]
+TriageReason = Literal["uncertain", "negative", "reach", "alert_window"]
 
 
 @dataclass(frozen=True, slots=True)
-class RoutingPolicy:
+class TriagePolicy:
     """Thresholds for sending a mention to the transformer; None or False disables a rule."""
 
     confidence_below: float | None = 0.5
@@ -27,13 +27,13 @@ class RoutingPolicy:
             raise ValueError("reach_at_least must be >= 0")
 
 
-def route_reason(
+def triage_reason(
     mention: Mention,
     fast: SentimentScore | None,
     *,
-    policy: RoutingPolicy,
+    policy: TriagePolicy,
     alert_brands: Collection[str] = frozenset(),
-) -> RouteReason | None:
+) -> TriageReason | None:
     """Return why `mention` also needs the transformer, or None when VADER suffices.
 
     `fast` is the VADER score (None when VADER does not cover the language: then only the
@@ -59,8 +59,8 @@ def needs_transformer(
     mention: Mention,
     fast: SentimentScore | None,
     *,
-    policy: RoutingPolicy,
+    policy: TriagePolicy,
     alert_brands: Collection[str] = frozenset(),
 ) -> bool:
     """True when `mention` should also be scored by the transformer."""
-    return route_reason(mention, fast, policy=policy, alert_brands=alert_brands) is not None
+    return triage_reason(mention, fast, policy=policy, alert_brands=alert_brands) is not None
