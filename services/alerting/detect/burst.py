@@ -1,4 +1,4 @@
-"""The negative-burst rule: N negative mentions of one brand from enough authors in a window.
+"""The negative-burst detector: N negative mentions of one brand from enough authors in a window.
 
 Pure logic over scored mentions (event time); no I/O.
 """
@@ -14,7 +14,7 @@ from shared.schemas import ScoredMention
 
 @dataclass(frozen=True, slots=True)
 class BurstAlert:
-    """A firing of the negative-burst rule."""
+    """A firing of the negative-burst detector."""
 
     brand: str
     at: datetime
@@ -30,7 +30,7 @@ class _BrandWindow:
     last_fired: datetime | None = None
 
 
-class NegativeBurstRule:
+class NegativeBurstDetector:
     """Fires once per burst; a replayed mention (same platform + id) is counted once."""
 
     def __init__(

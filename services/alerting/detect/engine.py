@@ -23,7 +23,7 @@ from services.alerting.detect.alert import Alert, from_epoch
 from services.alerting.detect.assess import assess, gate
 from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
-from services.alerting.detect.burst import NegativeBurstRule
+from services.alerting.detect.burst import NegativeBurstDetector
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
 from services.alerting.detect.ratios import (
     EMOTION_BURST,
@@ -123,7 +123,7 @@ class DetectionEngine:
         )
         self._spike_cfg = self.config.spike_config()
         self._brands: dict[str, _Brand] = {}
-        self._burst = NegativeBurstRule(
+        self._burst = NegativeBurstDetector(
             window=timedelta(seconds=self.config.burst_window_s),
             min_negative=self.config.burst_min_negative,
             min_authors=self.config.burst_min_authors,
