@@ -11,11 +11,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from shared.infra.settings import InfraSettings
 
 from shared.errors import InfraError
 from shared.infra import kafka_broker, manage
 from shared.kafka import delete_topics, ensure_topics, list_topics
+from shared.settings.infra import InfraSettings
 from tests.fault_helpers import poll_until
 from tests.kafka_helpers import SESSION_TOPIC_PREFIX
 
