@@ -3,7 +3,10 @@
 Latin-script terms match on word boundaries ("Apple" is not in "Pineapple"); CJK terms
 (Han, kana, Hangul: scripts written without spaces) match as substrings. Terms and texts
 are compared folded (`shared.text.fold`: NFKC, case folded, accents stripped), the form
-topic matching uses too, so "ＮＥＳＴＬＥ", "Nestlé" and "nestle" are one name. An
+topic matching uses too, so "ＮＥＳＴＬＥ", "Nestlé" and "nestle" are one name. Accents
+that a text leaves out are forgiven, accents it writes must agree with the term's: "nestle"
+and "NESTLÉ" are Nestlé, but German "über" is not the brand Uber and French "côté" is not
+Côte (people drop accents when they type; they do not add foreign ones). An
 exclusion ("apple pie") suppresses the brand terms it covers, so "apple pie" alone is not
 Apple but "apple pie and an Apple Watch" still is.
 """
@@ -31,6 +34,7 @@ class _Pattern:
     exclusion: bool
     bound_start: bool
     bound_end: bool
+    marked: str  # the term folded with its accents kept (same length as the key, or "")
 
 
 class Matcher:
@@ -48,12 +52,14 @@ class Matcher:
                 key = fold(term).strip()
                 if not key:
                     continue
+                marked = fold(term, accents=False).strip()
                 pattern = _Pattern(
                     brand=watchlist.brand,
                     length=len(key),
                     exclusion=exclusion,
                     bound_start=_is_word(key[0]),
                     bound_end=_is_word(key[-1]),
+                    marked=marked if len(marked) == len(key) else "",
                 )
                 table.setdefault(key, []).append(pattern)
         for key, patterns in table.items():
@@ -67,6 +73,11 @@ class Matcher:
         if self._empty or not text:
             return []
         folded = fold(text)
+        marked = fold(text, accents=False)
+        # Accents can be compared position by position only when stripping them kept the
+        # length (it does for precomposed letters); an ASCII text has none to compare.
+        if text.isascii() or len(marked) != len(folded):
+            marked = ""
         hits: dict[str, list[tuple[int, int]]] = {}
         excluded: dict[str, list[tuple[int, int]]] = {}
         last = len(folded) - 1
@@ -76,6 +87,8 @@ class Matcher:
                 if p.bound_start and start > 0 and _is_word(folded[start - 1]):
                     continue
                 if p.bound_end and end < last and _is_word(folded[end + 1]):
+                    continue
+                if marked and p.marked and not _accents_agree(marked, folded, start, p.marked):
                     continue
                 (excluded if p.exclusion else hits).setdefault(p.brand, []).append((start, end))
         found = {
@@ -89,3 +102,16 @@ class Matcher:
 def _covered(span: tuple[int, int], exclusions: Iterable[tuple[int, int]]) -> bool:
     start, end = span
     return any(x_start <= start and end <= x_end for x_start, x_end in exclusions)
+
+
+def _accents_agree(marked: str, folded: str, start: int, term: str) -> bool:
+    """True when every accented letter of the text span is the term's letter, accent and all.
+
+    A letter the text writes without its accent matches the accented term letter ("nestle"
+    is Nestlé); an accent the term does not have ("über" against Uber) is a different word.
+    """
+    for offset, wanted in enumerate(term):
+        written = marked[start + offset]
+        if written != wanted and written != folded[start + offset]:
+            return False
+    return True
