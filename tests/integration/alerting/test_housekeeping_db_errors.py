@@ -40,7 +40,9 @@ async def refusing(engine: AsyncEngine, name: str, pattern: str) -> AsyncIterato
         yield
     finally:
         async with engine.begin() as conn:
-            await conn.execute(text(f"ALTER TABLE notification_outbox DROP CONSTRAINT IF EXISTS {name}"))
+            await conn.execute(
+                text(f"ALTER TABLE notification_outbox DROP CONSTRAINT IF EXISTS {name}")
+            )
 
 
 async def _events(engine: AsyncEngine, incident_id: int) -> list[tuple[str, dict[str, Any]]]:
