@@ -115,15 +115,15 @@ def classify_db_error(exc: BaseException) -> DbErrorKind:
 
 
 def describe_db_error(exc: BaseException) -> str:
-    """One line naming the error, safe to store and log: SQLSTATE, class, first message line."""
+    """One line naming the error for a log or a dead letter: SQLSTATE, class, message."""
     chain = _chain(exc)
     # The driver's own error names the problem best (UntranslatableCharacterError...), and
-    # its message never carries the statement or its parameters.
+    # unlike SQLAlchemy's its message holds neither the statement nor the parameter list.
     err = next(
         (e for e in chain if isinstance(e, (asyncpg.PostgresError, asyncpg.InterfaceError))),
         next((e for e in chain if _definite(e) is not None), exc),
     )
-    state = sqlstate_of(exc)
+    state = _own_sqlstate(err)
     message = str(err).splitlines()[0] if str(err) else ""
     text = f"{state + ' ' if state else ''}{type(err).__name__}: {message}".rstrip(": ")
     return text.replace("\x00", "\\0")[:300]
@@ -326,8 +326,10 @@ def retrying(
 
     def told(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
+        # `next_action` holds the wait before the next try (set before `before_sleep` runs).
+        seconds = state.next_action.sleep if state.next_action is not None else 0.0
         if before_sleep is not None and error is not None:
-            before_sleep(error, state.upcoming_sleep, state.attempt_number)
+            before_sleep(error, seconds, state.attempt_number)
 
     return AsyncRetrying(
         retry=retry_if_exception(retry_if),
