@@ -31,6 +31,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared import serde
 from shared.errors import BrokerUnavailable
+from shared.resilience import Backoff
 from shared.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -445,11 +446,12 @@ async def wait_for_broker(bootstrap_servers: str, *, timeout_s: float = 60.0) ->
 async def _poll_broker(bootstrap_servers: str, deadline: float) -> None:
     loop = asyncio.get_running_loop()
     last: Exception | None = None
+    backoff = Backoff(base_s=0.25, cap_s=2.0)
     while loop.time() < deadline:
         try:
             await list_topics(bootstrap_servers)
             return
         except BrokerUnavailable as exc:
             last = exc
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(min(backoff.next_delay(), max(deadline - loop.time(), 0.0)))
     raise BrokerUnavailable(str(last))

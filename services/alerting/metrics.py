@@ -5,13 +5,14 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared.metrics import consumer_lag_gauge
+from shared.resilience import DB_ERROR_KINDS
 
 # End-to-end latency buckets: seconds from the tipping mention's ingestion to the incident.
 LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300, 600, 1800)
 
 
 class AlertingMetrics:
-    """Signals, incidents, gating, lateness, alert latency and consumer lag."""
+    """Signals, incidents, gating, lateness, alert latency, database errors and consumer lag."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.signals = Counter(
@@ -62,7 +63,17 @@ class AlertingMetrics:
         )
         self.dead_lettered = Counter(
             "crisiswatch_alerting_dlq_total",
-            "Scored records the alerting service could not decode.",
+            "Records the alerting service dead-lettered: undecodable scored records, and "
+            "signals or recoveries the database refused.",
             registry=registry,
         )
+        self.db_errors = Counter(
+            "crisiswatch_alerting_db_errors_total",
+            "Database errors of the alerting worker, per kind: transient (retried with "
+            "back-off), data (that signal dead-lettered) and fatal (the service stops).",
+            ["kind"],
+            registry=registry,
+        )
+        for kind in DB_ERROR_KINDS:
+            self.db_errors.labels(kind)
         self.lag = consumer_lag_gauge(registry)

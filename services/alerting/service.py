@@ -25,6 +25,7 @@ from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
 from shared.process_metrics import register_process_metrics
+from shared.resilience import FatalDatabaseError
 from shared.settings.alerting import AlertingSettings
 from shared.settings.notify import NotifySettings
 
@@ -161,6 +162,10 @@ async def serve(
             tasks.create_task(worker.run(stop))
             tasks.create_task(dispatcher.run(stop))
             tasks.create_task(housekeeper.run(stop))
+    except* FatalDatabaseError as group:
+        # One clear error for the entry point (one line on stderr), not a task group.
+        first = group.exceptions[0]
+        raise first from first.__cause__
     finally:
         await dispatcher.stop()
         metrics_server.stop()

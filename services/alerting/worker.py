@@ -4,6 +4,12 @@ Checkpointing: detector state, signals and incident changes are written in one
 transaction, then the Kafka offsets of every record they account for are committed. A
 crash in between replays records the restored state already holds: open bins drop them
 by mention identity, closed bins treat them as late, detectors ignore replayed bins.
+
+Database errors (`shared.resilience`): each signal and recovery is written in its own
+savepoint, so one the database refuses (a data error) is dead-lettered with the reason and
+the rest of the checkpoint commits; transient errors retry the whole checkpoint with
+back-off; a fatal one stops the service with `FatalDatabaseError`. `on_db_error` decides
+(retry, dead_letter, skip, raise); the default follows `classify_db_error`.
 """
 
 from __future__ import annotations
@@ -14,13 +20,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
 from services.alerting.detect.engine import DetectionEngine
-from services.alerting.detect.signals import Decisions
+from services.alerting.detect.signals import Decisions, Recovery, Signal
 from services.alerting.incidents.store import (
     IncidentChange,
     IncidentHooks,
@@ -32,13 +38,27 @@ from services.alerting.metrics import AlertingMetrics
 from services.alerting.state import load_brand_state, load_rollups, save_states
 from shared import serde
 from shared.db.engine import transaction
-from shared.errors import InfraError, InvalidRecord
+from shared.errors import BrokerUnavailable, InvalidRecord
 from shared.kafka import DeadLetterWriter, EventConsumer, Record
+from shared.resilience import (
+    DB_ERRORS,
+    Backoff,
+    OnDbError,
+    Refused,
+    StopRequested,
+    classify_db_error,
+    default_on_db_error,
+    describe_db_error,
+    fatal,
+    in_savepoint,
+    retry,
+)
 from shared.schemas import ScoredMention
 
 log = logging.getLogger(__name__)
 
-_DB_ERRORS = (InfraError, DBAPIError, OperationalError, OSError)
+_CHECKPOINT_SOURCE = "alerting-checkpoint"  # `source` of the signals it dead-letters
+_STEP_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, BrokerUnavailable)
 
 
 class AlertingWorker:
@@ -59,6 +79,7 @@ class AlertingWorker:
         refresh_s: float = 60.0,
         hooks: IncidentHooks | None = None,
         retry_max_s: float = 30.0,
+        on_db_error: OnDbError = default_on_db_error,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._consumer = consumer
@@ -73,6 +94,7 @@ class AlertingWorker:
         self._refresh_s = refresh_s
         self._hooks = hooks
         self._retry_max_s = retry_max_s
+        self._on_db_error = on_db_error
         self._clock = clock
         self._ready: set[str] = set()
         self._pending: list[Record] = []
@@ -85,7 +107,7 @@ class AlertingWorker:
         self._last_checkpoint = self._clock()
         while not stop.is_set():
             if self._clock() - self._last_refresh >= self._refresh_s:
-                await self._guarded(self._refresh, stop)
+                await self._guarded(self._refresh, stop, "refresh")
             records = await self._consumer.poll(timeout_ms=250, max_records=500)
             for rec in records:
                 await self._observe(rec, stop)
@@ -96,28 +118,50 @@ class AlertingWorker:
             due = self._clock() - self._last_checkpoint >= self._checkpoint_s
             urgent = bool(self._decisions.signals or self._decisions.recoveries)
             wanted = urgent or (due and bool(self._pending or self._decisions.brands))
-            if wanted and not await self._guarded(self._checkpoint, stop):
+            if wanted and not await self._guarded(self._checkpoint, stop, "checkpoint"):
                 return
         if self._pending or self._decisions.brands or self._decisions.signals:
             try:
                 await self._checkpoint()
-            except _DB_ERRORS as exc:
-                log.warning("final checkpoint failed (%s); records will be replayed", exc)
+            except _STEP_ERRORS as exc:
+                self._count(exc)
+                log.warning("final checkpoint failed (%s); records will be replayed", _what(exc))
 
-    async def _guarded(self, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> bool:
-        """Run an async DB step, retrying with bounded backoff; False when stopped meanwhile."""
-        delay = 0.5
-        while True:
-            try:
-                await step()
-                return True
-            except _DB_ERRORS as exc:
-                log.warning("database step failed (%s); retrying", type(exc).__name__)
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                    return False
-                except TimeoutError:
-                    delay = min(delay * 2, self._retry_max_s)
+    async def _guarded(
+        self, step: Callable[[], Awaitable[None]], stop: asyncio.Event, what: str
+    ) -> bool:
+        """Run a database step until it succeeds, backing off on transient errors.
+
+        False when `stop` was set while waiting to retry. An error `on_db_error` does not
+        want retried stops the worker with `FatalDatabaseError`.
+        """
+        try:
+            await retry(
+                step,
+                retry_if=self._retryable,
+                backoff=Backoff(base_s=0.5, cap_s=max(self._retry_max_s, 0.5)),
+                stop=stop,
+                before_sleep=functools.partial(_log_retry, what),
+            )
+        except StopRequested:
+            return False
+        except DB_ERRORS as exc:
+            log.critical("alerting %s stopped the worker: %s", what, describe_db_error(exc))
+            raise fatal(f"alerting {what}", exc) from exc
+        return True
+
+    def _retryable(self, exc: BaseException) -> bool:
+        """Count a failed step's error; True when it is retried (Kafka down is transient)."""
+        if isinstance(exc, BrokerUnavailable):
+            return True
+        if not isinstance(exc, DB_ERRORS):
+            return False
+        self._count(exc)
+        return self._on_db_error(exc) == "retry"
+
+    def _count(self, exc: BaseException) -> None:
+        if isinstance(exc, DB_ERRORS):
+            self._metrics.db_errors.labels(classify_db_error(exc)).inc()
 
     async def _refresh(self) -> None:
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
@@ -141,13 +185,26 @@ class AlertingWorker:
         for brand in dict.fromkeys(scored.mention.brands):
             if brand not in self._ready:
                 init = functools.partial(self._init_brand, brand, scored.mention.created_at)
-                await self._guarded(init, stop)
+                await self._guarded(init, stop, "restore")
         step = self._detection.observe(scored, wall_now=self._clock())
         self._note(step)
         self._decisions.extend(step)
 
     async def _init_brand(self, brand: str, first_event: datetime) -> None:
-        """Restore a brand's detectors from `detector_state`, or rebuild them from rollups."""
+        """Restore a brand's detectors from `detector_state`, or rebuild them from rollups.
+
+        A brand name the database refuses to look up (a data error) starts fresh detectors.
+        """
+        try:
+            await self._restore(brand, first_event)
+        except DB_ERRORS as exc:
+            if self._on_db_error(exc) not in ("dead_letter", "skip"):
+                raise
+            self._count(exc)
+            log.error("brand %r not restored (%s): fresh detectors", brand, _what(exc))
+        self._ready.add(brand)
+
+    async def _restore(self, brand: str, first_event: datetime) -> None:
         async with transaction(self._engine) as session:
             rows = await load_brand_state(session, brand)
             if rows:
@@ -165,7 +222,6 @@ class AlertingWorker:
                     bins.start_brand(brand, next_start=until, wall_now=self._clock())
                     self._decisions.brands.add(brand)
                     log.info("rebuilt %s from %d rollup rows", brand, len(minutes))
-        self._ready.add(brand)
 
     def _note(self, step: Decisions) -> None:
         for gated in step.gated:
@@ -177,33 +233,34 @@ class AlertingWorker:
             self._metrics.bins.inc(step.bins)
 
     async def _checkpoint(self) -> None:
-        """Store signals, incident changes and detector state in one transaction; commit offsets."""
+        """Store signals, incident changes and detector state in one transaction; commit offsets.
+
+        Each signal and recovery has its own savepoint: one the database refuses is rolled
+        back alone and dead-lettered with the reason, and the rest commits.
+        """
         decisions = self._decisions
         changes: list[tuple[IncidentChange, datetime | None, str]] = []
+        recoveries = 0
         async with transaction(self._engine) as session:
             for signal in decisions.signals:
-                change = await record_signal(session, signal, grouping_window=self._grouping_window)
-                changes.append((change, signal.tipping_ingested_at, signal.rule))
-                if self._hooks is not None:
-                    await self._hooks(session, change)
+                store = functools.partial(self._store_signal, session, signal)
+                change = await in_savepoint(session, store, on_db_error=self._on_db_error)
+                if isinstance(change, Refused):
+                    await self._refused(change, "signal", _signal_record(signal))
+                else:
+                    changes.append((change, signal.tipping_ingested_at, signal.rule))
             for recovery in decisions.recoveries:
-                proposed = await propose_recovery(
-                    session,
-                    brand=recovery.brand,
-                    topic=recovery.topic,
-                    at=recovery.at,
-                    calm_minutes=recovery.calm_minutes,
-                )
-                if proposed is not None:
-                    self._metrics.recoveries.inc()
-                    if self._hooks is not None:
-                        await self._hooks(session, proposed)
-            states = {}
-            for brand in decisions.brands:
-                states.update(self._detection.export(brand))
-            await save_states(session, states)
+                propose = functools.partial(self._propose, session, recovery)
+                proposed = await in_savepoint(session, propose, on_db_error=self._on_db_error)
+                if isinstance(proposed, Refused):
+                    await self._refused(proposed, "recovery", _recovery_record(recovery))
+                elif proposed is not None:
+                    recoveries += 1
+            await self._save_states(session, decisions.brands)
             stories = await open_story_keys(session) if decisions.signals else None
         stored = self._clock()
+        if recoveries:
+            self._metrics.recoveries.inc(recoveries)
         for change, tipping, rule in changes:
             self._metrics.signals.labels(rule).inc()
             if change.opened:
@@ -222,3 +279,101 @@ class AlertingWorker:
         self._last_checkpoint = self._clock()
         for (topic, partition), lag in (await self._consumer.lag()).items():
             self._metrics.lag.labels(self._consumer.group_id, topic, str(partition)).set(lag)
+
+    async def _store_signal(self, session: AsyncSession, signal: Signal) -> IncidentChange:
+        change = await record_signal(session, signal, grouping_window=self._grouping_window)
+        if self._hooks is not None:
+            await self._hooks(session, change)
+        return change
+
+    async def _propose(self, session: AsyncSession, recovery: Recovery) -> IncidentChange | None:
+        proposed = await propose_recovery(
+            session,
+            brand=recovery.brand,
+            topic=recovery.topic,
+            at=recovery.at,
+            calm_minutes=recovery.calm_minutes,
+        )
+        if proposed is not None and self._hooks is not None:
+            await self._hooks(session, proposed)
+        return proposed
+
+    async def _save_states(self, session: AsyncSession, brands: set[str]) -> None:
+        """Save the brands' detector states; brand by brand when the database refuses them.
+
+        Detector state is no record to replay: a brand whose state is refused keeps its
+        detectors in memory and is rebuilt from the rollups after a restart.
+        """
+        groups = [sorted(brands)]
+        while groups:
+            group = groups.pop()
+            states: dict[str, dict[str, Any]] = {}
+            for brand in group:
+                states.update(self._detection.export(brand))
+            save = functools.partial(save_states, session, states)
+            saved = await in_savepoint(session, save, on_db_error=self._on_db_error)
+            if not isinstance(saved, Refused):
+                continue
+            if len(group) > 1:
+                groups += [[brand] for brand in group]
+                continue
+            self._metrics.db_errors.labels(saved.kind).inc()
+            log.error("detector state of %r not saved: %s", group[0], saved.reason)
+
+    async def _refused(self, refused: Refused, what: str, record: dict[str, Any]) -> None:
+        """Dead-letter (or skip) what the database refused, before the checkpoint commits.
+
+        If the commit then fails, the retry meets the same refusal and sends the letter
+        again: at least once, like every dead letter.
+        """
+        self._metrics.db_errors.labels(refused.kind).inc()
+        reason = f"database refused the {what}: {refused.reason}"
+        if refused.action == "skip":
+            log.error("%s of %r skipped: %s", what, record.get("brand"), reason)
+            return
+        self._metrics.dead_lettered.inc()
+        await self._dead_letters.send(serde.dumps(record), reason, source=_CHECKPOINT_SOURCE)
+
+
+def _what(exc: BaseException) -> str:
+    return describe_db_error(exc) if isinstance(exc, DB_ERRORS) else str(exc)
+
+
+def _log_retry(what: str, exc: BaseException, delay: float, attempt: int) -> None:
+    log.warning(
+        "alerting %s failed (attempt %d: %s); retrying in %.1fs", what, attempt, _what(exc), delay
+    )
+
+
+def _signal_record(signal: Signal) -> dict[str, Any]:
+    """The signal as JSON for the dead-letter topic: enough to look at it and store it."""
+    scope = signal.severity.scope
+    return {
+        "kind": "signal",
+        "brand": signal.brand,
+        "topic": signal.topic,
+        "story_topic": signal.story_topic,
+        "rule": signal.rule,
+        "at": signal.at.isoformat(),
+        "score": signal.score,
+        "value": signal.value,
+        "baseline": signal.baseline,
+        "severity": signal.severity.level,
+        "scope": {
+            "markets": sorted(scope.markets),
+            "languages": sorted(scope.languages),
+            "platforms": sorted(scope.platforms),
+        },
+        "mentions": signal.mentions,
+        "details": signal.details,
+    }
+
+
+def _recovery_record(recovery: Recovery) -> dict[str, Any]:
+    return {
+        "kind": "recovery",
+        "brand": recovery.brand,
+        "topic": recovery.topic,
+        "at": recovery.at.isoformat(),
+        "calm_minutes": recovery.calm_minutes,
+    }

@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Text, cast, delete, or_, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.ingest.core.normalize import pseudonymize
@@ -36,6 +35,7 @@ from shared.db.models import (
 )
 from shared.errors import BadInput
 from shared.http import audit
+from shared.resilience import DB_ERRORS, classify_db_error, describe_db_error, wait_or_stop
 from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -292,20 +292,26 @@ async def purge_expired(
 async def retention_loop(
     engine: AsyncEngine, *, retention: timedelta, interval_s: float, stop: asyncio.Event
 ) -> None:
-    """Purge expired mentions every `interval_s` until `stop` is set (errors are logged)."""
+    """Purge expired mentions every `interval_s` until `stop` is set (errors are logged).
+
+    A failed purge is tried again at the next interval whatever the error: the API keeps
+    serving. Errors a retry cannot fix (`classify_db_error`) are logged as errors.
+    """
     while not stop.is_set():
         try:
             async with transaction(engine) as session:
                 report = await purge_expired(session, retention)
             if report.mentions_deleted:
                 log.info("retention purge deleted %d mentions", report.mentions_deleted)
-        except (DBAPIError, OSError) as exc:
-            # PostgreSQL briefly unavailable: try again at the next interval.
-            log.warning("retention purge failed: %s", type(exc).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except TimeoutError:
-            continue
+        except DB_ERRORS as exc:
+            transient = classify_db_error(exc) == "transient"
+            log.log(
+                logging.WARNING if transient else logging.ERROR,
+                "retention purge failed: %s",
+                describe_db_error(exc),
+            )
+        if await wait_or_stop(stop, interval_s):
+            return
 
 
 def privacy_erase_cli(settings: IngestSettings, author: str, platform: str | None = None) -> int:

@@ -8,12 +8,13 @@ import logging
 from collections.abc import Sequence
 
 from services.ingest.pipeline import Candidate
-from services.ingest.sources.base import Backoff, Emit, Source, SourceContext, sleep_or_stop
+from services.ingest.sources.base import Emit, Source, SourceContext
 from services.ingest.sources.jetstream import JetstreamSource
 from services.ingest.sources.mastodon import MastodonSource
 from services.ingest.sources.reddit import RedditSource
 from services.ingest.sources.rss import RssSource
 from services.ingest.sources.x_stream import XStreamSource
+from shared.resilience import Backoff, wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ def _emitter(context: SourceContext, name: str, stop: asyncio.Event) -> Emit:
 
 
 async def supervise(source: Source, emit: Emit, stop: asyncio.Event) -> None:
-    """Run `source` until `stop`; restart it with back-off when it fails."""
-    backoff = Backoff(scale=source.ctx.settings.backoff_scale)
+    """Run `source` until `stop`; restart it with jittered back-off (5 s doubling) on failure."""
+    scale = source.ctx.settings.backoff_scale
+    backoff = Backoff(base_s=5.0 * scale, cap_s=320.0 * scale)
     while not stop.is_set():
         try:
             await source.run(emit, stop)
@@ -53,7 +55,7 @@ async def supervise(source: Source, emit: Emit, stop: asyncio.Event) -> None:
             # others or the push endpoint: log it with its traceback, count it, retry.
             log.exception("connector %s failed; restarting", source.name)
             source.ctx.count_error(source.name, "crashed")
-            if await sleep_or_stop(stop, backoff.http()):
+            if await wait_or_stop(stop, backoff.next_delay()):
                 return
 
 

@@ -26,6 +26,7 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.publisher import MentionPublisher
 from shared import serde
 from shared.errors import BrokerUnavailable
+from shared.resilience import Backoff, wait_or_stop
 from shared.schemas import Engagement, Mention
 from shared.settings.ingest import IngestSettings
 
@@ -186,28 +187,17 @@ class Ingestor:
     async def emit_until_accepted(
         self, items: Sequence[Candidate], *, source: str, stop: asyncio.Event
     ) -> bool:
-        """`emit`, pausing (with a bounded back-off) while Kafka is down; False if stopped."""
+        """`emit`, pausing (bounded jittered back-off) while Kafka is down; False if stopped."""
         scale = self.settings.backoff_scale
-        delay = 0.5 * scale
+        backoff = Backoff(base_s=0.5 * scale, cap_s=30.0 * scale)
         while not stop.is_set():
             try:
                 await self.emit(items, source=source)
                 return True
             except BrokerUnavailable as exc:
                 self.metrics.source_errors.labels(source, "kafka_unavailable").inc()
+                delay = backoff.next_delay()
                 log.warning("%s: Kafka unavailable, pausing %.1fs: %s", source, delay, exc)
                 if await wait_or_stop(stop, delay):
                     return False
-                delay = min(delay * 2, 30.0 * scale)
         return False
-
-
-async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep `seconds` unless `stop` is set first; return True when stopping."""
-    if seconds <= 0:
-        return stop.is_set()
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True

@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import asyncpg
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment.core.enrich import Enricher
@@ -27,9 +25,19 @@ from services.sentiment.stage import EnrichStage, ThreadStage
 from services.sentiment.store import store_prepared
 from shared import serde
 from shared.db.engine import transaction
-from shared.errors import BrokerUnavailable, CrisiswatchError, InfraError
+from shared.errors import BrokerUnavailable, CrisiswatchError
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
 from shared.metrics import observe_many
+from shared.resilience import (
+    DB_ERRORS,
+    Backoff,
+    OnDbError,
+    StopRequested,
+    default_on_db_error,
+    describe_db_error,
+    fatal,
+    retry,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,59 +48,9 @@ class _Transient(CrisiswatchError):
     """A dependency failed in a way that retrying later can fix."""
 
     def __init__(self, dependency: str, cause: BaseException) -> None:
-        super().__init__(f"{dependency}: {type(cause).__name__}")
+        detail = describe_db_error(cause) if isinstance(cause, DB_ERRORS) else type(cause).__name__
+        super().__init__(f"{dependency}: {detail}")
         self.dependency = dependency
-
-
-def is_transient_db_error(exc: BaseException) -> bool:
-    """True for lost connections and an unreachable server, False for errors in the data."""
-    if isinstance(exc, (OperationalError, InfraError, OSError, ConnectionError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, (DBAPIError, *_DRIVER_ERRORS)):
-        # Through SQLAlchemy the driver error is wrapped twice (the adapter, then DBAPIError):
-        # an admin shutdown arrives as a generic adapter `Error` whose cause is asyncpg's
-        # AdminShutdownError; the bulk paths raise asyncpg's errors directly. Look at every
-        # error in the chain and at its SQLSTATE.
-        for err in _error_chain(exc.orig if isinstance(exc, DBAPIError) else exc):
-            name = type(err).__name__
-            if any(word in name for word in _TRANSIENT_NAMES):
-                return True
-            state = getattr(err, "sqlstate", None)
-            if isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATES):
-                return True
-    return False
-
-
-# Raised by the bulk paths that use the asyncpg connection directly.
-_DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
-_DB_ERRORS: tuple[type[Exception], ...] = (
-    DBAPIError,
-    OperationalError,
-    InfraError,
-    OSError,
-    *_DRIVER_ERRORS,
-)
-# Connection exceptions (08), insufficient resources (53), operator intervention (57P:
-# admin/crash shutdown, cannot connect now).
-_TRANSIENT_SQLSTATES = ("08", "53", "57P")
-_TRANSIENT_NAMES = (
-    "Connection",
-    "CannotConnect",
-    "AdminShutdown",
-    "CrashShutdown",
-    "Interface",
-    "TooManyConnections",
-)
-
-
-def _error_chain(err: BaseException | None) -> list[BaseException]:
-    chain: list[BaseException] = []
-    while err is not None and len(chain) < 5:
-        chain.append(err)
-        err = err.__cause__ or err.__context__
-    return chain
 
 
 class SentimentWorker:
@@ -112,6 +70,7 @@ class SentimentWorker:
         batch_size: int = 500,
         retry_max_s: float = 30.0,
         on_batch: Callable[[int], None] | None = None,
+        on_db_error: OnDbError = default_on_db_error,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -126,6 +85,7 @@ class SentimentWorker:
         self._batch_size = batch_size
         self._retry_max_s = retry_max_s
         self._on_batch = on_batch
+        self._on_db_error = on_db_error
 
     @property
     def consumer(self) -> EventConsumer:
@@ -241,24 +201,31 @@ class SentimentWorker:
         return True
 
     async def _until_done(self, step: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
-        """Run `step` until it succeeds, backing off on transient failures; None when stopping."""
-        delay = 0.5
+        """Run `step` until it succeeds, backing off on transient failures; None when stopping.
+
+        The consumer is paused while retrying, so no records pile up behind the outage.
+        """
         paused = False
+
+        def before_sleep(exc: BaseException, delay: float, attempt: int) -> None:
+            nonlocal paused
+            dependency = exc.dependency if isinstance(exc, _Transient) else "unknown"
+            self._metrics.retries.labels(dependency).inc()
+            log.warning("batch failed (%s unavailable); retrying in %.1fs", exc, delay)
+            if not paused:
+                self._consumer.pause()
+                paused = True
+
         try:
-            while True:
-                try:
-                    return await step()
-                except _Transient as exc:
-                    self._metrics.retries.labels(exc.dependency).inc()
-                    log.warning("batch failed (%s unavailable); retrying in %.1fs", exc, delay)
-                    if not paused:
-                        self._consumer.pause()
-                        paused = True
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=delay)
-                        return None
-                    except TimeoutError:
-                        delay = min(delay * 2, self._retry_max_s)
+            return await retry(
+                step,
+                retry_if=lambda exc: isinstance(exc, _Transient),
+                backoff=Backoff(base_s=0.5, cap_s=max(self._retry_max_s, 0.5)),
+                stop=stop,
+                before_sleep=before_sleep,
+            )
+        except StopRequested:
+            return None
         finally:
             if paused:
                 self._consumer.resume()
@@ -330,21 +297,21 @@ class SentimentWorker:
             async with transaction(self._engine) as session:
                 await store_prepared(session, scored)
             return scored
-        except _DB_ERRORS as exc:
-            if is_transient_db_error(exc):
-                raise _Transient("postgres", exc) from exc
-            log.warning("database refused a batch (%s); storing one by one", type(exc).__name__)
+        except DB_ERRORS as exc:
+            self._unless_refused(exc)
+            log.warning("database refused a batch (%s); storing one by one", describe_db_error(exc))
         kept: list[PreparedMention] = []
         for one in scored:
             try:
                 async with transaction(self._engine) as session:
                     await store_prepared(session, [one])
                 kept.append(one)
-            except _DB_ERRORS as exc:
-                if is_transient_db_error(exc):
-                    raise _Transient("postgres", exc) from exc
-                cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-                reason = f"database refused the record: {type(cause).__name__}"
+            except DB_ERRORS as exc:
+                action = self._unless_refused(exc)
+                reason = f"database refused the record: {describe_db_error(exc)}"
+                if action == "skip":
+                    log.error("mention skipped: %s", reason)
+                    continue
                 self._metrics.dead_lettered.labels("database_refused").inc()
                 try:
                     await self._dead_letters.send(
@@ -353,6 +320,19 @@ class SentimentWorker:
                 except BrokerUnavailable as kafka_exc:
                     raise _Transient("kafka", kafka_exc) from kafka_exc
         return kept
+
+    def _unless_refused(self, exc: Exception) -> str:
+        """Raise unless `on_db_error` refuses the data (dead_letter, skip); return the action.
+
+        Transient errors retry the batch (`_Transient`); fatal ones stop the worker.
+        """
+        action = self._on_db_error(exc)
+        if action == "retry":
+            raise _Transient("postgres", exc) from exc
+        if action == "raise":
+            log.critical("sentiment store stopped the worker: %s", describe_db_error(exc))
+            raise fatal("sentiment store", exc) from exc
+        return action
 
     async def _report_lag(self) -> None:
         try:

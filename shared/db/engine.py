@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from shared.errors import InfraError
+from shared.resilience import Backoff
 from shared.settings.common import CommonSettings
 
 
@@ -56,6 +57,7 @@ async def wait_for_database(engine: AsyncEngine, *, timeout_s: float = 30.0) -> 
     """Poll `SELECT 1` until PostgreSQL answers or `timeout_s` passes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    backoff = Backoff(base_s=0.2, cap_s=2.0)
     while True:
         try:
             await ping(engine)
@@ -63,7 +65,7 @@ async def wait_for_database(engine: AsyncEngine, *, timeout_s: float = 30.0) -> 
         except InfraError:
             if loop.time() > deadline:
                 raise
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(min(backoff.next_delay(), max(deadline - loop.time(), 0.05)))
 
 
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:

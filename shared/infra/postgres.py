@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from shared.db.engine import create_engine, ping
+from shared.db.engine import create_engine, ping, wait_for_database
 from shared.errors import InfraError
 from shared.settings.infra import InfraSettings
 
@@ -149,16 +149,7 @@ def _ensure_role_and_database(settings: InfraSettings) -> None:
 async def _wait_ready(settings: InfraSettings) -> None:
     engine = create_engine(settings)
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while True:
-            try:
-                await ping(engine)
-                return
-            except InfraError:
-                if loop.time() > deadline:
-                    raise
-                await asyncio.sleep(0.3)
+        await wait_for_database(engine, timeout_s=30)
     finally:
         await engine.dispose()
 

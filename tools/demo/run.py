@@ -34,6 +34,7 @@ from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import manage
 from shared.kafka import ensure_topics
+from shared.resilience import parse_retry_after, wait_or_stop
 from shared.settings.infra import InfraSettings
 from tools.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver, free_port
 from tools.demo.scenario import ScenarioMention, generate
@@ -175,7 +176,9 @@ async def _push(
             resp = await client.post("/v1/mentions", json=[m.payload for m in batch])
             if resp.status_code == 503:
                 index -= len(batch)
-                await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
+                wait = parse_retry_after(resp.headers.get("Retry-After"), max_s=30.0) or 1.0
+                if await wait_or_stop(stop, wait):
+                    break
                 continue
             body = resp.json()
             state.pushed += int(body.get("accepted", 0))
@@ -219,8 +222,7 @@ async def _poll(engine: AsyncEngine, state: DemoState, inbox: Inbox, stop: async
         state.rate_pushed = (state.pushed - last[1]) / dt
         state.rate_scored = (state.scored - last[2]) / dt
         last = (now, state.pushed, state.scored)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await wait_or_stop(stop, 1.0)
 
 
 def _start_children(env: dict[str, str], log_path: Path) -> dict[str, subprocess.Popen[bytes]]:

@@ -1,4 +1,4 @@
-"""One delivery attempt of an outbox row, and the recovery of a row in doubt.
+"""One delivery attempt of an outbox row, the recovery of a row in doubt, and their metrics.
 
 A row is in doubt when an earlier attempt may have reached the receiver; before it is sent
 again, `recover` asks the channel when it can tell (`DeliveryCheck`) or says what a resend
@@ -8,9 +8,12 @@ will do (`Notifier.redelivery`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.alerting.notify.channels.base import DeliveryCheck, DeliveryError, Notifier
 
@@ -72,6 +75,42 @@ class Attempt:
 
     error: DeliveryError | None
     recovery: Recovery | None = None
+
+
+class OutboxMetrics:
+    """Deliveries per channel and outcome, recoveries of in-doubt rows, time to delivery."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.deliveries = Counter(
+            "crisiswatch_notify_deliveries_total",
+            "Notification delivery attempts, per channel and outcome (sent, retry, failed).",
+            ["channel", "outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "crisiswatch_notify_delivery_seconds",
+            "Seconds from enqueue to successful delivery, per channel.",
+            ["channel"],
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+            registry=registry,
+        )
+        self.recoveries = Counter(
+            "crisiswatch_notify_recoveries_total",
+            "Notifications delivered after an interrupted attempt, per channel and how "
+            "(confirmed, not_delivered, deduplicated, same_message_id, possibly_repeated, "
+            "check_failed).",
+            ["channel", "outcome"],
+            registry=registry,
+        )
+
+    def prime(self, channels: Iterable[str]) -> None:
+        """Export zero-valued series for each configured channel, so rates and alerts evaluate."""
+        for channel in channels:
+            for outcome in ("sent", "retry", "failed"):
+                self.deliveries.labels(channel, outcome)
+            self.latency.labels(channel)
+            for recovery in RECOVERY_OUTCOMES:
+                self.recoveries.labels(channel, recovery)
 
 
 async def recover(notifier: Notifier, row: ClaimedRow) -> Recovery:

@@ -1,7 +1,13 @@
-"""Escalate incidents nobody acknowledged: notify the next contact tier, once per tier."""
+"""Escalate incidents nobody acknowledged: notify the next contact tier, once per tier.
+
+Each (incident, tier) is escalated in its own savepoint: one the database refuses (a data
+error) is recorded as `escalation_failed` with the reason and not tried again.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,11 +15,21 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.notify.content import incident_links, incident_payloads
+from services.alerting.notify.content import (
+    IncidentSummary,
+    Links,
+    incident_links,
+    incident_payloads,
+)
 from services.alerting.notify.outbox import enqueue
 from services.alerting.notify.summary import load_summary
 from shared.db.models import IncidentEventRow, IncidentRow
+from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import EscalationTier, NotifySettings
+
+log = logging.getLogger(__name__)
+# Timeline kinds that settle a tier: escalated, or refused by the database for good.
+_SETTLED = ("escalated", "escalation_failed")
 
 
 def due_tiers(
@@ -34,7 +50,11 @@ def _target(payload: dict[str, Any], channel: str, tier: EscalationTier) -> dict
 
 
 async def escalate_unacknowledged(
-    session: AsyncSession, now: datetime, *, settings: NotifySettings
+    session: AsyncSession,
+    now: datetime,
+    *,
+    settings: NotifySettings,
+    on_db_error: OnDbError = default_on_db_error,
 ) -> list[tuple[int, str]]:
     """Enqueue escalations for unacknowledged incidents; return (incident id, tier) pairs."""
     tiers = settings.escalation_tiers
@@ -56,43 +76,67 @@ async def escalate_unacknowledged(
     events = await session.execute(
         select(IncidentEventRow.incident_id, IncidentEventRow.data).where(
             IncidentEventRow.incident_id.in_([i.id for i in incidents]),
-            IncidentEventRow.kind == "escalated",
+            IncidentEventRow.kind.in_(_SETTLED),
         )
     )
     done: dict[int, set[str]] = {}
     for incident_id, data in events.all():
         done.setdefault(incident_id, set()).add(str(data.get("tier")))
-    enabled = settings.enabled_channels()
     escalated: list[tuple[int, str]] = []
     for incident in incidents:
-        pending = due_tiers(tiers, incident.opened_at, now, done.get(incident.id, set()))
-        summary = await load_summary(session, incident.id) if pending else None
+        incident_id = incident.id
+        pending = due_tiers(tiers, incident.opened_at, now, done.get(incident_id, set()))
+        summary = await load_summary(session, incident_id) if pending else None
         if summary is None:
             continue
-        links = incident_links(settings.api_base_url, incident.id, settings.grafana_url)
+        links = incident_links(settings.api_base_url, incident_id, settings.grafana_url)
         minutes = int((now - incident.opened_at).total_seconds() // 60)
         for tier in pending:
             note = f"Not acknowledged after {minutes} min: escalated to {tier.name}"
-            channels = [ch for ch in tier.channels if ch in enabled]
-            payloads = incident_payloads(
-                replace(summary, note=note), links, update_kind="escalated", channels=channels
+            escalate = functools.partial(
+                _escalate, session, replace(summary, note=note), links, tier, settings
             )
-            for channel, payload in payloads.items():
-                await enqueue(
-                    session,
-                    incident_id=incident.id,
-                    channel=channel,
-                    dedupe_key=f"incident:{incident.id}:escalation:{tier.name}:{channel}",
-                    payload=_target(payload, channel, tier),
+            refused = await in_savepoint(session, escalate, on_db_error=on_db_error)
+            if isinstance(refused, Refused):
+                error = f"database refused: {refused.reason}"
+                log.error("incident %d: escalation to %s %s", incident_id, tier.name, error)
+                session.add(
+                    IncidentEventRow(
+                        incident_id=incident_id,
+                        kind="escalation_failed",
+                        actor="system",
+                        data={"tier": tier.name, "error": error},
+                    )
                 )
-            session.add(
-                IncidentEventRow(
-                    incident_id=incident.id,
-                    kind="escalated",
-                    actor="system",
-                    data={"tier": tier.name, "channels": channels},
-                )
-            )
-            escalated.append((incident.id, tier.name))
+                continue
+            escalated.append((incident_id, tier.name))
     await session.flush()
     return escalated
+
+
+async def _escalate(
+    session: AsyncSession,
+    summary: IncidentSummary,
+    links: Links,
+    tier: EscalationTier,
+    settings: NotifySettings,
+) -> None:
+    """Enqueue one tier's escalation of an incident and note it on the timeline."""
+    channels = [ch for ch in tier.channels if ch in settings.enabled_channels()]
+    payloads = incident_payloads(summary, links, update_kind="escalated", channels=channels)
+    for channel, payload in payloads.items():
+        await enqueue(
+            session,
+            incident_id=summary.id,
+            channel=channel,
+            dedupe_key=f"incident:{summary.id}:escalation:{tier.name}:{channel}",
+            payload=_target(payload, channel, tier),
+        )
+    session.add(
+        IncidentEventRow(
+            incident_id=summary.id,
+            kind="escalated",
+            actor="system",
+            data={"tier": tier.name, "channels": channels},
+        )
+    )

@@ -1,20 +1,32 @@
-"""Periodic notification jobs: escalations, overdue playbook steps, and the digest."""
+"""Periodic notification jobs: escalations, overdue playbook steps, and the digest.
+
+Database errors follow `shared.resilience`: a row the database refuses (a data error) is
+marked failed with the reason by the job itself (`escalation_failed`, `step_overdue_failed`,
+a failed digest entry); a transient error retries the tick with jittered back-off, sooner
+than the next interval; any other error stops the service with `FatalDatabaseError`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.notify.escalation import escalate_unacknowledged
 from services.alerting.notify.routing import flush_digest
 from services.alerting.playbooks.runs import overdue_steps
 from shared.db.engine import transaction
-from shared.errors import InfraError
+from shared.resilience import (
+    DB_ERRORS,
+    Backoff,
+    OnDbError,
+    default_on_db_error,
+    describe_db_error,
+    fatal,
+    wait_or_stop,
+)
 from shared.settings.notify import NotifySettings
 
 log = logging.getLogger(__name__)
@@ -23,30 +35,52 @@ log = logging.getLogger(__name__)
 class NotificationHousekeeper:
     """Runs escalation and overdue-step checks often, and flushes the digest on its interval."""
 
-    def __init__(self, *, engine: AsyncEngine, settings: NotifySettings) -> None:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        settings: NotifySettings,
+        on_db_error: OnDbError = default_on_db_error,
+    ) -> None:
         self._engine = engine
         self._settings = settings
+        self._on_db_error = on_db_error
 
     async def tick(self, *, digest: bool) -> None:
         """Run the checks once (and flush the digest when `digest` is true)."""
         now = datetime.now(UTC)
+        on_db_error = self._on_db_error
         async with transaction(self._engine) as session:
-            await escalate_unacknowledged(session, now, settings=self._settings)
-            await overdue_steps(session, now, settings=self._settings)
+            await escalate_unacknowledged(
+                session, now, settings=self._settings, on_db_error=on_db_error
+            )
+            await overdue_steps(session, now, settings=self._settings, on_db_error=on_db_error)
             if digest:
-                await flush_digest(session, settings=self._settings)
+                await flush_digest(session, settings=self._settings, on_db_error=on_db_error)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every `housekeeping_interval_s` until `stop` is set."""
         loop = asyncio.get_running_loop()
+        interval = self._settings.housekeeping_interval_s
         next_digest = loop.time() + self._settings.digest_interval_s
+        outage = Backoff(base_s=min(1.0, interval), cap_s=interval)
         while not stop.is_set():
             due = loop.time() >= next_digest
+            wait = interval
             try:
                 await self.tick(digest=due)
+                outage.reset()
                 if due:
                     next_digest = loop.time() + self._settings.digest_interval_s
-            except (InfraError, DBAPIError, OperationalError, OSError) as exc:
-                log.warning("notification housekeeping failed (%s); retrying", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._settings.housekeeping_interval_s)
+            except DB_ERRORS as exc:
+                if self._on_db_error(exc) != "retry":
+                    log.critical("notification housekeeping stopped: %s", describe_db_error(exc))
+                    raise fatal("notification housekeeping", exc) from exc
+                wait = outage.next_delay()
+                log.warning(
+                    "notification housekeeping failed (%s); retrying in %.1fs",
+                    describe_db_error(exc),
+                    wait,
+                )
+            if await wait_or_stop(stop, wait):
+                return

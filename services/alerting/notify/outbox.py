@@ -24,19 +24,18 @@ record.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import os
+import random
 import socket
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.alerting.notify.channels.base import (
@@ -44,15 +43,20 @@ from services.alerting.notify.channels.base import (
     Notifier,
     TransientDeliveryError,
 )
-from services.alerting.notify.delivery import (
-    RECOVERY_OUTCOMES,
-    Attempt,
-    ClaimedRow,
-    recover,
-)
+from services.alerting.notify.delivery import Attempt, ClaimedRow, OutboxMetrics, recover
 from shared.db.engine import transaction
 from shared.db.models import IncidentEventRow, OutboxRow
-from shared.errors import InfraError
+from shared.resilience import (
+    DB_ERRORS,
+    Backoff,
+    OnDbError,
+    Refused,
+    default_on_db_error,
+    describe_db_error,
+    fatal,
+    in_savepoint,
+    wait_or_stop,
+)
 from shared.settings.notify import NotifySettings
 
 log = logging.getLogger(__name__)
@@ -87,45 +91,11 @@ async def enqueue(
     return int(row_id) if row_id is not None else None
 
 
-def backoff_delay(attempts: int, *, base_s: float, max_s: float) -> float:
-    """Seconds to wait before attempt `attempts + 1`: exponential, capped at `max_s`."""
-    return float(min(max_s, base_s * 2 ** max(attempts - 1, 0)))
-
-
-class OutboxMetrics:
-    """Deliveries per channel and outcome, recoveries of in-doubt rows, time to delivery."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.deliveries = Counter(
-            "crisiswatch_notify_deliveries_total",
-            "Notification delivery attempts, per channel and outcome (sent, retry, failed).",
-            ["channel", "outcome"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "crisiswatch_notify_delivery_seconds",
-            "Seconds from enqueue to successful delivery, per channel.",
-            ["channel"],
-            buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
-            registry=registry,
-        )
-        self.recoveries = Counter(
-            "crisiswatch_notify_recoveries_total",
-            "Notifications delivered after an interrupted attempt, per channel and how "
-            "(confirmed, not_delivered, deduplicated, same_message_id, possibly_repeated, "
-            "check_failed).",
-            ["channel", "outcome"],
-            registry=registry,
-        )
-
-    def prime(self, channels: Iterable[str]) -> None:
-        """Export zero-valued series for each configured channel, so rates and alerts evaluate."""
-        for channel in channels:
-            for outcome in ("sent", "retry", "failed"):
-                self.deliveries.labels(channel, outcome)
-            self.latency.labels(channel)
-            for recovery in RECOVERY_OUTCOMES:
-                self.recoveries.labels(channel, recovery)
+def backoff_delay(
+    attempts: int, *, base_s: float, max_s: float, rng: Callable[[], float] = random.random
+) -> float:
+    """Seconds before attempt `attempts + 1`: full jitter under `base_s * 2^(n-1)`, capped."""
+    return Backoff(base_s=base_s, cap_s=max_s, rng=rng).delay(attempts - 1)
 
 
 def _dispatcher_id() -> str:
@@ -148,6 +118,7 @@ class OutboxDispatcher:
         poll_interval_s: float = 1.0,
         lease_s: float = 120.0,
         dispatcher_id: str | None = None,
+        on_db_error: OnDbError = default_on_db_error,
     ) -> None:
         if lease_s <= 0:
             raise ValueError("lease_s must be positive")
@@ -165,6 +136,7 @@ class OutboxDispatcher:
         self._deadline_s = lease_s / 2
         self.dispatcher_id = (dispatcher_id or _dispatcher_id())[:64]
         self._paused_until: dict[str, float] = {}
+        self._on_db_error = on_db_error
 
     @classmethod
     def from_settings(
@@ -200,19 +172,28 @@ class OutboxDispatcher:
             await notifier.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; a database outage pauses delivery, nothing is lost."""
-        delay = self._poll_interval_s
+        """Deliver until `stop` is set; a database outage pauses delivery, nothing is lost.
+
+        Transient database errors back off; others stop the service (`FatalDatabaseError`).
+        One row's data error never gets here: `settle` marks that row failed.
+        """
+        outage = Backoff(base_s=self._poll_interval_s, cap_s=max(30.0, self._poll_interval_s))
         while not stop.is_set():
+            delay = self._poll_interval_s
             try:
                 handled = await self.dispatch_once()
-                delay = self._poll_interval_s
-            except (InfraError, DBAPIError, OperationalError, OSError) as exc:
-                log.warning("outbox dispatch failed (%s); retrying", type(exc).__name__)
+                outage.reset()
+            except DB_ERRORS as exc:
+                if self._on_db_error(exc) != "retry":
+                    log.critical("outbox dispatch stopped: %s", describe_db_error(exc))
+                    raise fatal("outbox dispatch", exc) from exc
                 handled = 0
-                delay = min(delay * 2, 30.0)
-            if handled < self._batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = outage.next_delay()
+                log.warning(
+                    "outbox dispatch failed (%s); retrying in %.1fs", describe_db_error(exc), delay
+                )
+            if handled < self._batch_size and await wait_or_stop(stop, delay):
+                return
 
     def _ready_channels(self) -> list[str]:
         now = asyncio.get_running_loop().time()
@@ -336,25 +317,27 @@ class OutboxDispatcher:
         return None
 
     async def settle(self, rows: Sequence[ClaimedRow], attempts: Sequence[Attempt]) -> None:
-        """Record the outcome of each attempt in one transaction."""
+        """Record the outcome of each attempt in one transaction, each row in a savepoint.
+
+        A row whose outcome the database refuses (a data error, e.g. in an error text) is
+        marked failed, or sent when it was delivered, with the reason, and never retried.
+        """
         async with transaction(self._engine) as session:
             now = await session.scalar(select(func.now()))
             for row, attempt in zip(rows, attempts, strict=True):
-                await self._settle(session, row, attempt, now)
+                write = functools.partial(self._write_outcome, session, row, attempt)
+                written = await in_savepoint(session, write, on_db_error=self._on_db_error)
+                if isinstance(written, Refused):
+                    written = await self._write_refused(session, row, attempt, written.reason)
+                if written is not None:
+                    self._count(row, attempt, written, now)
 
-    async def _settle(
-        self,
-        session: AsyncSession,
-        row: ClaimedRow,
-        attempt: Attempt,
-        now: datetime | None,
-    ) -> None:
+    def _outcome(self, row: ClaimedRow, attempt: Attempt) -> tuple[str, dict[str, Any]]:
+        """The outcome of an attempt and the row's new values."""
         error = attempt.error
-        values: dict[str, Any]
         if error is None:
-            values = {"status": "sent", "sent_at": func.now(), "last_error": None}
-            outcome = "sent"
-        elif isinstance(error, TransientDeliveryError) and row.attempts < self._max_attempts:
+            return "sent", {"status": "sent", "sent_at": func.now(), "last_error": None}
+        if isinstance(error, TransientDeliveryError) and row.attempts < self._max_attempts:
             delay = backoff_delay(
                 row.attempts, base_s=self._backoff_base_s, max_s=self._backoff_max_s
             )
@@ -363,16 +346,15 @@ class OutboxDispatcher:
                 self._paused_until[row.channel] = (
                     asyncio.get_running_loop().time() + error.retry_after_s
                 )
-            values = {
+            return "retry", {
                 "status": "pending",
                 "next_attempt_at": func.now() + timedelta(seconds=delay),
                 "last_error": str(error),
                 "in_doubt": row.in_doubt or error.maybe_delivered,
             }
-            outcome = "retry"
-        else:
-            values = {"status": "failed", "last_error": str(error)}
-            outcome = "failed"
+        return "failed", {"status": "failed", "last_error": str(error)}
+
+    async def _fenced(self, session: AsyncSession, row: ClaimedRow, values: dict[str, Any]) -> bool:
         # Fenced on the claim: if the lease expired and another dispatcher took the row over,
         # its attempt is the one that counts.
         settled = await session.scalar(
@@ -387,7 +369,35 @@ class OutboxDispatcher:
             .returning(OutboxRow.id)
             .execution_options(synchronize_session=False)
         )
-        if settled is None:
+        return settled is not None
+
+    async def _write_refused(
+        self, session: AsyncSession, row: ClaimedRow, attempt: Attempt, reason: str
+    ) -> str | None:
+        """Settle a row whose outcome the database refused: no retry, the reason kept."""
+        outcome = "sent" if attempt.error is None else "failed"
+        log.error("notification %d on %s: outcome refused (%s)", row.id, row.channel, reason)
+        error = f"database refused: {reason}"
+        values: dict[str, Any] = {"status": outcome, "last_error": error}
+        if outcome == "sent":
+            values["sent_at"] = func.now()
+        if not await self._fenced(session, row, values):
+            return None
+        if row.incident_id is not None:
+            kind = "notified" if outcome == "sent" else "notification_failed"
+            data = {"channel": row.channel, "attempts": row.attempts, "error": error}
+            session.add(
+                IncidentEventRow(incident_id=row.incident_id, kind=kind, actor="system", data=data)
+            )
+        return outcome
+
+    async def _write_outcome(
+        self, session: AsyncSession, row: ClaimedRow, attempt: Attempt
+    ) -> str | None:
+        """Write an attempt's outcome and its timeline events; None when the lease was lost."""
+        outcome, values = self._outcome(row, attempt)
+        error = attempt.error
+        if not await self._fenced(session, row, values):
             log.warning(
                 "notification %d on %s: lease lost before settling attempt %d (%s)",
                 row.id,
@@ -395,29 +405,10 @@ class OutboxDispatcher:
                 row.attempts,
                 outcome,
             )
-            return
-        if outcome == "failed":
-            log.error("notification %d on %s failed for good: %s", row.id, row.channel, error)
-        self._metrics.deliveries.labels(row.channel, outcome).inc()
-        if outcome == "sent" and now is not None:
-            self._metrics.latency.labels(row.channel).observe(
-                max((now - row.created_at).total_seconds(), 0.0)
-            )
-        if outcome == "retry":
-            return
+            return None
+        if outcome == "retry" or row.incident_id is None:
+            return outcome
         recovery = attempt.recovery
-        if recovery is not None:
-            self._metrics.recoveries.labels(row.channel, recovery.outcome).inc()
-            if recovery.possibly_repeated and outcome == "sent":
-                log.warning(
-                    "notification %d on %s resent after an interrupted attempt (%s): "
-                    "it may have been delivered twice",
-                    row.id,
-                    row.channel,
-                    recovery.outcome,
-                )
-        if row.incident_id is None:
-            return
         base = {"channel": row.channel, "dedupe_key": row.dedupe_key, "attempts": row.attempts}
         if recovery is not None:
             session.add(
@@ -442,3 +433,28 @@ class OutboxDispatcher:
                 data={**base, **({"error": str(error)} if error else {})},
             )
         )
+        return outcome
+
+    def _count(self, row: ClaimedRow, attempt: Attempt, outcome: str, now: datetime | None) -> None:
+        """Metrics and log lines of a settled attempt (after its savepoint was written)."""
+        if outcome == "failed":
+            log.error(
+                "notification %d on %s failed for good: %s", row.id, row.channel, attempt.error
+            )
+        self._metrics.deliveries.labels(row.channel, outcome).inc()
+        if outcome == "sent" and now is not None:
+            self._metrics.latency.labels(row.channel).observe(
+                max((now - row.created_at).total_seconds(), 0.0)
+            )
+        recovery = attempt.recovery
+        if outcome == "retry" or recovery is None:
+            return
+        self._metrics.recoveries.labels(row.channel, recovery.outcome).inc()
+        if recovery.possibly_repeated and outcome == "sent":
+            log.warning(
+                "notification %d on %s resent after an interrupted attempt (%s): "
+                "it may have been delivered twice",
+                row.id,
+                row.channel,
+                recovery.outcome,
+            )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+import logging
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,10 @@ from services.alerting.notify.content import digest_payloads, incident_links, in
 from services.alerting.notify.outbox import enqueue
 from services.alerting.notify.summary import load_summary
 from shared.db.models import IncidentEventRow, OutboxRow
+from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import DIGEST, NotifySettings
+
+log = logging.getLogger(__name__)
 
 UpdateKind = Literal["opened", "severity_changed", "updated", "resolved", "escalated"]
 
@@ -73,8 +78,14 @@ async def notify_incident(
     return queued
 
 
-async def flush_digest(session: AsyncSession, *, settings: NotifySettings) -> int:
-    """Turn every held digest entry into one message per digest channel; return the count."""
+async def flush_digest(
+    session: AsyncSession, *, settings: NotifySettings, on_db_error: OnDbError = default_on_db_error
+) -> int:
+    """Turn every held digest entry into one message per digest channel; return the count.
+
+    When the database refuses the digest messages (a data error), the held entries are
+    marked failed with the reason instead of being retried at every flush.
+    """
     held = (
         await session.scalars(
             select(OutboxRow)
@@ -85,6 +96,7 @@ async def flush_digest(session: AsyncSession, *, settings: NotifySettings) -> in
     ).all()
     if not held:
         return 0
+    ids = [r.id for r in held]
     items = []
     for incident_id in dict.fromkeys(r.incident_id for r in held if r.incident_id is not None):
         summary = await load_summary(session, incident_id)
@@ -93,18 +105,31 @@ async def flush_digest(session: AsyncSession, *, settings: NotifySettings) -> in
                 (summary, incident_links(settings.api_base_url, incident_id, settings.grafana_url))
             )
     channels = [ch for ch in settings.digest_channels if ch in settings.enabled_channels()]
+    values: dict[str, Any] = {"status": "digested", "sent_at": None}
     if items:
-        for channel, payload in digest_payloads(items, channels=channels).items():
-            await enqueue(
-                session,
-                incident_id=None,
-                channel=channel,
-                dedupe_key=f"digest:{held[0].id}-{held[-1].id}:{channel}",
-                payload=payload,
-            )
+        payloads = digest_payloads(items, channels=channels)
+        send = functools.partial(_enqueue_digest, session, payloads, f"digest:{ids[0]}-{ids[-1]}")
+        refused = await in_savepoint(session, send, on_db_error=on_db_error)
+        if isinstance(refused, Refused):
+            values = {"status": "failed", "last_error": f"database refused: {refused.reason}"}
+            log.error("digest of %d entries: %s", len(ids), values["last_error"])
     await session.execute(
         update(OutboxRow)
-        .where(OutboxRow.id.in_([r.id for r in held]))
-        .values(status="digested", sent_at=None)
+        .where(OutboxRow.id.in_(ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
-    return len(items)
+    return len(items) if values["status"] == "digested" else 0
+
+
+async def _enqueue_digest(
+    session: AsyncSession, payloads: dict[str, dict[str, Any]], key: str
+) -> None:
+    for channel, payload in payloads.items():
+        await enqueue(
+            session,
+            incident_id=None,
+            channel=channel,
+            dedupe_key=f"{key}:{channel}",
+            payload=payload,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +15,10 @@ from services.alerting.notify.outbox import enqueue
 from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.models import Playbook
 from shared.db.models import IncidentEventRow, IncidentRow, PlaybookRunRow, PlaybookStepRow
+from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import NotifySettings
+
+log = logging.getLogger(__name__)
 
 
 async def start_playbook_run(
@@ -110,9 +115,17 @@ def _with_target(payload: dict[str, Any], channel: str, role: str, s: NotifySett
 
 
 async def overdue_steps(
-    session: AsyncSession, now: datetime, *, settings: NotifySettings
+    session: AsyncSession,
+    now: datetime,
+    *,
+    settings: NotifySettings,
+    on_db_error: OnDbError = default_on_db_error,
 ) -> list[int]:
-    """Notify the owners of pending steps past due (once each); return the step ids."""
+    """Notify the owners of pending steps past due (once each); return the step ids.
+
+    Each step is handled in its own savepoint: one whose notice the database refuses (a data
+    error) is marked notified with a `step_overdue_failed` event and not tried again.
+    """
     stmt = (
         select(PlaybookStepRow, IncidentRow)
         .join(PlaybookRunRow, PlaybookRunRow.id == PlaybookStepRow.run_id)
@@ -126,35 +139,67 @@ async def overdue_steps(
         .order_by(PlaybookStepRow.due_at)
         .with_for_update(of=PlaybookStepRow, skip_locked=True)
     )
-    channels = [ch for ch in settings.overdue_channels if ch in settings.enabled_channels()]
     notified: list[int] = []
     for step, incident in (await session.execute(stmt)).all():
-        links = incident_links(settings.api_base_url, incident.id, settings.grafana_url)
-        headline = f"Overdue playbook step for {incident.brand}: {step.title}"
-        lines = [
-            f"Owner: {step.owner_role}",
-            f"Due: {step.due_at:%Y-%m-%d %H:%M} UTC",
-            f"Incident #{incident.id} ({incident.severity}): {incident.title}",
-        ]
-        payloads = notice_payloads(headline, lines, links, channels=channels)
-        for channel, payload in payloads.items():
-            _with_target(payload, channel, step.owner_role, settings)
-            await enqueue(
-                session,
-                incident_id=incident.id,
-                channel=channel,
-                dedupe_key=f"step:{step.id}:overdue:{channel}",
-                payload=payload,
+        step_id, incident_id = step.id, incident.id
+        notify = functools.partial(_notify_overdue, session, step, incident, now, settings)
+        refused = await in_savepoint(session, notify, on_db_error=on_db_error)
+        if isinstance(refused, Refused):
+            error = f"database refused: {refused.reason}"
+            log.error("overdue step %d of incident %d: %s", step_id, incident_id, error)
+            # The step object was expired with the savepoint: update the row by id.
+            await session.execute(
+                update(PlaybookStepRow)
+                .where(PlaybookStepRow.id == step_id)
+                .values(overdue_notified_at=now)
+                .execution_options(synchronize_session=False)
             )
-        step.overdue_notified_at = now
-        session.add(
-            IncidentEventRow(
-                incident_id=incident.id,
-                kind="step_overdue",
-                actor="system",
-                data={"step_id": step.id, "title": step.title, "owner_role": step.owner_role},
+            session.add(
+                IncidentEventRow(
+                    incident_id=incident_id,
+                    kind="step_overdue_failed",
+                    actor="system",
+                    data={"step_id": step_id, "error": error},
+                )
             )
-        )
-        notified.append(step.id)
+            continue
+        notified.append(step_id)
     await session.flush()
     return notified
+
+
+async def _notify_overdue(
+    session: AsyncSession,
+    step: PlaybookStepRow,
+    incident: IncidentRow,
+    now: datetime,
+    settings: NotifySettings,
+) -> None:
+    """Enqueue the overdue notice of one step, mark it notified, note it on the timeline."""
+    channels = [ch for ch in settings.overdue_channels if ch in settings.enabled_channels()]
+    links = incident_links(settings.api_base_url, incident.id, settings.grafana_url)
+    headline = f"Overdue playbook step for {incident.brand}: {step.title}"
+    lines = [
+        f"Owner: {step.owner_role}",
+        f"Due: {step.due_at:%Y-%m-%d %H:%M} UTC",
+        f"Incident #{incident.id} ({incident.severity}): {incident.title}",
+    ]
+    payloads = notice_payloads(headline, lines, links, channels=channels)
+    for channel, payload in payloads.items():
+        _with_target(payload, channel, step.owner_role, settings)
+        await enqueue(
+            session,
+            incident_id=incident.id,
+            channel=channel,
+            dedupe_key=f"step:{step.id}:overdue:{channel}",
+            payload=payload,
+        )
+    step.overdue_notified_at = now
+    session.add(
+        IncidentEventRow(
+            incident_id=incident.id,
+            kind="step_overdue",
+            actor="system",
+            data={"step_id": step.id, "title": step.title, "owner_role": step.owner_role},
+        )
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.errors import ConfigError
+from shared.resilience import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +208,7 @@ class WatchlistStore:
         if self._directory is None:
             return
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._poll_s)
-            if stop.is_set() or not self._directory.is_dir():
+            if await wait_or_stop(stop, self._poll_s) or not self._directory.is_dir():
                 continue
             if _fingerprint(self._directory) == self._fingerprint:
                 continue

@@ -21,10 +21,11 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 
 from services.ingest.core.normalize import language_tag
 from services.ingest.pipeline import Rejected
-from services.ingest.sources.base import Backoff, Emit, Source, candidate, sleep_or_stop
+from services.ingest.sources.base import Emit, ReconnectBackoff, Source, candidate
 from services.ingest.sources.fetch import check_url
 from shared import serde
 from shared.errors import InvalidRecord
+from shared.resilience import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class JetstreamSource(Source):
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Read the stream, reconnecting from the stored cursor, until stopped."""
-        backoff = Backoff(scale=self.ctx.settings.backoff_scale)
+        backoff = ReconnectBackoff(scale=self.ctx.settings.backoff_scale)
         while not stop.is_set():
             url = await self._url()
             await check_url(url, allow_private=self.ctx.settings.fetch_allow_private)
@@ -111,7 +112,7 @@ class JetstreamSource(Source):
                 self.ctx.count_error(self.name, "network")
                 log.warning("jetstream: %s", type(exc).__name__)
                 wait = backoff.network()
-            if await sleep_or_stop(stop, wait):
+            if await wait_or_stop(stop, wait):
                 return
 
     async def _read(self, ws: Any, emit: Emit, stop: asyncio.Event) -> bool:

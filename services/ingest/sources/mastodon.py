@@ -20,17 +20,17 @@ from httpx_sse import SSEError, aconnect_sse
 from services.ingest.core.normalize import html_to_text, language_tag
 from services.ingest.pipeline import Rejected
 from services.ingest.sources.base import (
-    Backoff,
     Emit,
+    ReconnectBackoff,
     Source,
     SourceContext,
     candidate,
-    sleep_or_stop,
     unless_stopped,
 )
 from services.ingest.sources.fetch import make_client
 from shared import serde
 from shared.errors import InvalidRecord
+from shared.resilience import parse_retry_after, wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class MastodonSource(Source):
         emit: Emit,
         stop: asyncio.Event,
     ) -> None:
-        backoff = Backoff(scale=self.ctx.settings.backoff_scale)
+        backoff = ReconnectBackoff(scale=self.ctx.settings.backoff_scale)
         while not stop.is_set():
             try:
                 wait = await unless_stopped(
@@ -150,7 +150,7 @@ class MastodonSource(Source):
                 self.ctx.count_error(self.name, "network")
                 log.warning("mastodon %s: %s", key, type(exc).__name__)
                 wait = backoff.network()
-            if wait is None or await sleep_or_stop(stop, wait):
+            if wait is None or await wait_or_stop(stop, wait):
                 return
 
     async def _session(
@@ -161,7 +161,7 @@ class MastodonSource(Source):
         timeline_path: str,
         params: dict[str, str],
         emit: Emit,
-        backoff: Backoff,
+        backoff: ReconnectBackoff,
     ) -> float | None:
         """One SSE connection; return the wait before reconnecting (None: stopping)."""
         last_id = self._event_ids.get(key)
@@ -169,7 +169,9 @@ class MastodonSource(Source):
         async with aconnect_sse(client, "GET", stream_path, params=params, headers=headers) as sse:
             if sse.response.status_code == 429:
                 self.ctx.count_error(self.name, "rate_limited")
-                return backoff.rate_limited(_retry_after(sse.response))
+                return backoff.rate_limited(
+                    parse_retry_after(sse.response.headers.get("retry-after"))
+                )
             if sse.response.status_code >= 400:
                 self.ctx.count_error(self.name, f"http_{sse.response.status_code}")
                 return backoff.http()
@@ -229,13 +231,6 @@ class MastodonSource(Source):
             if len(statuses) < PAGE:
                 return True
         return True
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers["retry-after"])
-    except (KeyError, ValueError):
-        return None
 
 
 def instance_host(base_url: str) -> str:

@@ -3,12 +3,12 @@
 A mention in a comment is read with `GET /{ig-user-id}?fields=mentioned_comment.comment_id(ID)
 {text,timestamp,username,...}`, one in a caption with `mentioned_media.media_id(ID){caption,
 timestamp,permalink,username,...}`. Network errors, 429 and 5xx are retried a few times with
-back-off; any other failure is final and the caller dead-letters the delivery with the reason.
+jittered back-off (at least a 429's Retry-After); any other failure is final and the caller
+dead-letters the delivery with the reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -16,10 +16,13 @@ import httpx
 from services.ingest.sources.fetch import ForbiddenAddress, check_url, make_client
 from shared import serde
 from shared.errors import CrisiswatchError, InvalidRecord
+from shared.resilience import Backoff, parse_retry_after, retry
 from shared.settings.ingest import IngestSettings
 
 COMMENT_FIELDS = "text,timestamp,username,like_count,media{id,permalink}"
 MEDIA_FIELDS = "caption,timestamp,permalink,username,like_count,comments_count"
+# Longest wait between Graph retries: the webhook delivery that needs the text is waiting.
+_MAX_WAIT_S = 30.0
 
 
 class GraphFetchError(CrisiswatchError):
@@ -56,31 +59,48 @@ async def fetch_mention(settings: IngestSettings, value: dict[str, Any]) -> dict
     return found
 
 
+class _Retryable(CrisiswatchError):
+    """A Graph answer worth another try: a network error, 429 or 5xx."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
 async def _get(settings: IngestSettings, url: str, params: dict[str, str]) -> Any:
-    """GET with bounded retries on network errors, 429 and 5xx."""
+    """GET with bounded, jittered retries on network errors, 429 and 5xx (Retry-After kept)."""
     attempts = settings.meta_graph_retries + 1
-    reason = "no attempt made"
+    scale = settings.backoff_scale
     async with make_client(settings) as client:
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(0.5 * 2 ** (attempt - 1) * settings.backoff_scale)
+
+        async def once() -> Any:
             try:
                 response = await client.get(url, params=params)
             except httpx.HTTPError as exc:
-                reason = f"Graph API unreachable: {type(exc).__name__}"
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                reason = f"Graph API HTTP {response.status_code}: {_error_message(response)}"
-                continue
-            if response.status_code >= 400:
-                raise GraphFetchError(
-                    f"Graph API HTTP {response.status_code}: {_error_message(response)}"
-                )
+                # Not chained: the cause's message can carry the URL and its access token.
+                raise _Retryable(f"Graph API unreachable: {type(exc).__name__}") from None
+            code = response.status_code
+            if code == 429 or code >= 500:
+                wait = parse_retry_after(response.headers.get("retry-after"), max_s=_MAX_WAIT_S)
+                raise _Retryable(f"Graph API HTTP {code}: {_error_message(response)}", wait)
+            if code >= 400:
+                raise GraphFetchError(f"Graph API HTTP {code}: {_error_message(response)}")
             try:
                 return serde.loads(response.content)
             except InvalidRecord as exc:
                 raise GraphFetchError(f"Graph API answer is not JSON: {exc.reason}") from exc
-    raise GraphFetchError(f"{reason} (after {attempts} attempts)")
+
+        try:
+            return await retry(
+                once,
+                retry_if=lambda exc: isinstance(exc, _Retryable),
+                backoff=Backoff(base_s=0.5 * scale, cap_s=_MAX_WAIT_S * scale),
+                attempts=attempts,
+                retry_after=lambda exc: getattr(exc, "retry_after_s", None),
+            )
+        except _Retryable as exc:
+            raise GraphFetchError(f"{exc.reason} (after {attempts} attempts)") from None
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -17,10 +17,11 @@ import httpx
 
 from services.ingest.core.normalize import from_epoch
 from services.ingest.pipeline import Candidate
-from services.ingest.sources.base import Backoff, Emit, Source, candidate, sleep_or_stop
+from services.ingest.sources.base import Emit, ReconnectBackoff, Source, candidate
 from services.ingest.sources.fetch import make_client
 from shared import serde
 from shared.errors import InvalidRecord
+from shared.resilience import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +81,14 @@ class RedditSource(Source):
         headers = {"User-Agent": settings.reddit_user_agent}
         if settings.reddit_token is not None:
             headers["Authorization"] = f"Bearer {settings.reddit_token.get_secret_value()}"
-        backoff = Backoff(scale=settings.backoff_scale)
+        backoff = ReconnectBackoff(scale=settings.backoff_scale)
         async with make_client(settings, base_url=settings.reddit_base_url, headers=headers) as c:
             while not stop.is_set():
                 for key, path, params in self._listings():
                     if stop.is_set():
                         return
                     await self._poll(c, key, path, params, emit, stop, backoff)
-                if await sleep_or_stop(stop, settings.reddit_poll_s):
+                if await wait_or_stop(stop, settings.reddit_poll_s):
                     return
 
     async def _poll(
@@ -98,7 +99,7 @@ class RedditSource(Source):
         params: dict[str, str],
         emit: Emit,
         stop: asyncio.Event,
-        backoff: Backoff,
+        backoff: ReconnectBackoff,
     ) -> None:
         cursor = await self.ctx.cursors.get(key) or {}
         newest_seen = cursor.get("newest")
@@ -145,7 +146,7 @@ class RedditSource(Source):
         path: str,
         params: dict[str, str],
         stop: asyncio.Event,
-        backoff: Backoff,
+        backoff: ReconnectBackoff,
     ) -> tuple[list[Any], str | None] | None:
         while not stop.is_set():
             try:
@@ -153,18 +154,18 @@ class RedditSource(Source):
             except httpx.HTTPError as exc:
                 self.ctx.count_error(self.name, "network")
                 log.warning("reddit %s: %s", path, type(exc).__name__)
-                if await sleep_or_stop(stop, backoff.network()):
+                if await wait_or_stop(stop, backoff.network()):
                     return None
                 continue
             if response.status_code == 429:
                 self.ctx.count_error(self.name, "rate_limited")
                 reset = _float(response.headers.get("x-ratelimit-reset"))
-                if await sleep_or_stop(stop, backoff.rate_limited(reset)):
+                if await wait_or_stop(stop, backoff.rate_limited(reset)):
                     return None
                 continue
             if response.status_code >= 400:
                 self.ctx.count_error(self.name, f"http_{response.status_code}")
-                if await sleep_or_stop(stop, backoff.http()):
+                if await wait_or_stop(stop, backoff.http()):
                     return None
                 continue
             backoff.reset()
@@ -189,7 +190,7 @@ class RedditSource(Source):
         reset = _float(response.headers.get("x-ratelimit-reset"))
         if remaining is not None and reset is not None and remaining < 1:
             log.info("reddit quota used up; waiting %.0fs for the reset", reset)
-            await sleep_or_stop(stop, reset)
+            await wait_or_stop(stop, reset)
 
 
 def _identity(child: Any) -> tuple[str | None, float | None]:

@@ -19,8 +19,9 @@ import feedparser
 import httpx
 
 from services.ingest.core.normalize import html_to_text
-from services.ingest.sources.base import Backoff, Emit, Source, candidate, sleep_or_stop
+from services.ingest.sources.base import Emit, ReconnectBackoff, Source, candidate
 from services.ingest.sources.fetch import ForbiddenAddress, check_url, make_client
+from shared.resilience import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class RssSource(Source):
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Poll all feeds until stopped."""
         settings = self.ctx.settings
-        backoff = Backoff(scale=settings.backoff_scale)
+        backoff = ReconnectBackoff(scale=settings.backoff_scale)
         async with make_client(settings) as client:
             while not stop.is_set():
                 for url in self._feeds():
@@ -88,8 +89,8 @@ class RssSource(Source):
                     except httpx.HTTPError as exc:
                         self.ctx.count_error(self.name, "network")
                         log.warning("rss %s: %s", url, type(exc).__name__)
-                        await sleep_or_stop(stop, backoff.network())
-                if await sleep_or_stop(stop, settings.rss_poll_s):
+                        await wait_or_stop(stop, backoff.network())
+                if await wait_or_stop(stop, settings.rss_poll_s):
                     return
 
     async def poll(self, client: httpx.AsyncClient, url: str, emit: Emit) -> int:

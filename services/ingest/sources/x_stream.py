@@ -20,16 +20,16 @@ from services.ingest.core.normalize import language_tag
 from services.ingest.core.watchlist import Watchlist
 from services.ingest.pipeline import Rejected
 from services.ingest.sources.base import (
-    Backoff,
     Emit,
+    ReconnectBackoff,
     Source,
     candidate,
-    sleep_or_stop,
     unless_stopped,
 )
 from services.ingest.sources.fetch import make_client
 from shared import serde
 from shared.errors import CrisiswatchError, InvalidRecord
+from shared.resilience import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class XStreamSource(Source):
             return
         headers = {"Authorization": f"Bearer {settings.x_bearer_token.get_secret_value()}"}
         timeout = httpx.Timeout(settings.connector_http_timeout_s, read=settings.x_stream_timeout_s)
-        backoff = Backoff(scale=settings.backoff_scale)
+        backoff = ReconnectBackoff(scale=settings.backoff_scale)
         async with make_client(
             settings, base_url=settings.x_base_url, headers=headers, timeout=timeout
         ) as client:
@@ -159,11 +159,11 @@ class XStreamSource(Source):
                     self.ctx.count_error(self.name, "network")
                     log.warning("x stream: %s", type(exc).__name__)
                     wait = backoff.network()
-                if wait is None or await sleep_or_stop(stop, wait):
+                if wait is None or await wait_or_stop(stop, wait):
                     return
 
     async def _stream(
-        self, client: httpx.AsyncClient, emit: Emit, stop: asyncio.Event, backoff: Backoff
+        self, client: httpx.AsyncClient, emit: Emit, stop: asyncio.Event, backoff: ReconnectBackoff
     ) -> float | None:
         """Read one connection; return the wait before reconnecting (None: stopping)."""
         async with client.stream("GET", STREAM, params=STREAM_PARAMS) as response:

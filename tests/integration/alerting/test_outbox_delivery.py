@@ -149,6 +149,54 @@ async def test_max_attempts_marks_failed(
     assert _count(registry, channel, "failed") == 1
 
 
+async def test_an_outcome_the_database_refuses_fails_that_row_only(
+    db_engine: AsyncEngine, make_incident: MakeIncident, slack_api: FakeHttp, unique: str
+) -> None:
+    """Slack's error text holds a NUL, which PostgreSQL text refuses: that row is marked
+    failed with the reason (no retry forever), and the next row is delivered."""
+    incident_id = await make_incident()
+    channel = f"slack-{unique}"
+    async with transaction(db_engine) as session:
+        for n in (1, 2):
+            await enqueue(
+                session,
+                incident_id=incident_id,
+                channel=channel,
+                dedupe_key=f"{channel}:{n}",
+                payload={"text": f"update {n}", "blocks": []},
+            )
+    slack_api.fail_next((200, {}, b'{"ok": false, "error": "is_\\u0000archived"}'))
+    registry = CollectorRegistry()
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0CRISIS", api_base=slack_api.url)
+    dispatcher = _dispatcher(db_engine, {channel: notifier}, registry, batch_size=1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        rows = await wait_for(
+            lambda: _rows(db_engine, channel),
+            lambda rs: {r.status for r in rs} == {"failed", "sent"},
+            timeout_s=20,
+        )
+        assert not task.done(), "the dispatcher stopped"
+    finally:
+        stop.set()
+        await task
+        await notifier.stop()
+    refused, sent = sorted(rows, key=lambda r: r.id)
+    assert refused.status == "failed" and refused.attempts == 1
+    assert refused.last_error is not None
+    assert refused.last_error.startswith("database refused: 22021"), refused.last_error
+    assert sent.status == "sent" and [m.text for m in slack_api.messages] == ["update 2"]
+    assert _count(registry, channel, "failed") == 1 and _count(registry, channel, "sent") == 1
+    async with transaction(db_engine) as session:
+        kinds = (
+            await session.scalars(
+                select(IncidentEventRow.kind).where(IncidentEventRow.incident_id == incident_id)
+            )
+        ).all()
+    assert sorted(kinds) == ["notification_failed", "notified"]
+
+
 async def test_email_waits_for_smtp_to_come_back(
     db_engine: AsyncEngine, make_incident: MakeIncident, unique: str
 ) -> None:

@@ -8,19 +8,15 @@ from typing import Any
 import httpx
 
 from services.alerting.notify.channels.base import PermanentDeliveryError, TransientDeliveryError
+from shared.resilience import parse_retry_after
 
-_MAX_RETRY_AFTER_S = 3600.0
 # Failures before the request left this host: the receiver cannot have acted on it.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Return the `Retry-After` seconds of a response, if it has a usable one."""
-    raw = response.headers.get("Retry-After")
-    try:
-        return min(max(float(raw), 0.0), _MAX_RETRY_AFTER_S) if raw is not None else None
-    except ValueError:
-        return None
+    """Return the `Retry-After` seconds of a response (at most an hour), if it has a usable one."""
+    return parse_retry_after(response.headers.get("Retry-After"))
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:

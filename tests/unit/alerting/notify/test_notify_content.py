@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 from services.alerting.notify.chart import render_chart_payload
@@ -97,4 +98,12 @@ def test_safe_url_rejects_other_schemes() -> None:
 
 
 def test_backoff_is_exponential_and_capped() -> None:
-    assert [backoff_delay(n, base_s=1, max_s=5) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    # The ceiling (a draw of 1.0) doubles per attempt up to max_s ...
+    ceilings = [backoff_delay(n, base_s=1, max_s=5, rng=lambda: 1.0) for n in (1, 2, 3, 4)]
+    assert ceilings == [1, 2, 4, 5]
+    # ... and each retry waits a share of it drawn at random (full jitter).
+    rng = random.Random(11).random
+    for n, ceiling in zip((1, 2, 3, 4), ceilings, strict=True):
+        delays = [backoff_delay(n, base_s=1, max_s=5, rng=rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert min(delays) < 0.1 * ceiling and max(delays) > 0.9 * ceiling
