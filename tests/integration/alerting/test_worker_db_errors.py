@@ -32,6 +32,7 @@ from shared.kafka import EventProducer
 from shared.resilience import FatalDatabaseError
 from shared.schemas import DeadLetter, Engagement, Mention, ScoredMention, SentimentScore
 from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
 from tests.detection_helpers import incidents
 from tests.kafka_helpers import read_topic, wait_for
 
@@ -48,7 +49,9 @@ class Service:
     def start(self) -> None:
         """Start the service."""
         self.task = asyncio.create_task(
-            serve_alerting(self.settings, self.stop, registry=self.registry)
+            serve_alerting(
+                self.settings, self.stop, registry=self.registry, notify_settings=NotifySettings()
+            )
         )
 
     def errors(self, kind: str) -> float:
