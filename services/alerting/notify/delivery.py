@@ -57,7 +57,7 @@ class ClaimedRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Recovery:
+class InDoubtResolution:
     """How an in-doubt row was handled, and why it was in doubt."""
 
     outcome: RecoveryOutcome
@@ -74,7 +74,7 @@ class Attempt:
     """The result of delivering one claimed row: `error` is None when it was delivered."""
 
     error: DeliveryError | None
-    recovery: Recovery | None = None
+    recovery: InDoubtResolution | None = None
 
 
 class OutboxMetrics:
@@ -113,11 +113,11 @@ class OutboxMetrics:
                 self.recoveries.labels(channel, recovery)
 
 
-async def recover(notifier: Notifier, row: ClaimedRow) -> Recovery:
+async def recover(notifier: Notifier, row: ClaimedRow) -> InDoubtResolution:
     """Ask the channel whether an in-doubt row arrived, or say what a resend will do."""
     reason = row.doubt or "an earlier attempt may have been delivered"
     if not isinstance(notifier, DeliveryCheck):
-        return Recovery(notifier.redelivery, reason)
+        return InDoubtResolution(notifier.redelivery, reason)
     try:
         delivered = await notifier.already_delivered(
             row.payload,
@@ -126,5 +126,5 @@ async def recover(notifier: Notifier, row: ClaimedRow) -> Recovery:
         )
     except DeliveryError as exc:
         log.warning("notification %d: delivery check failed (%s); resending", row.id, exc)
-        return Recovery("check_failed", f"{reason}; the delivery check failed: {exc}")
-    return Recovery("confirmed" if delivered else "not_delivered", reason)
+        return InDoubtResolution("check_failed", f"{reason}; the delivery check failed: {exc}")
+    return InDoubtResolution("confirmed" if delivered else "not_delivered", reason)
