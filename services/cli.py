@@ -123,7 +123,7 @@ def _replay(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
-    from services.ingest.replay import run_replay
+    from services.ingest.sources.replay import run_replay
     from shared.settings.ingest import IngestSettings
 
     stats = asyncio.run(

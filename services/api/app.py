@@ -8,20 +8,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.alerting import routes as alerting_routes
 from services.analytics import routes as sentiment_routes
 from services.api import admin as admin_routes
 from services.api.privacy import retention_loop
-from services.ingest import routes as ingest_routes
 from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
+from services.ingest.sources import push as push_routes
 from shared.db.engine import create_engine
 from shared.heap import freeze_startup_objects
 from shared.http import errors, health
-from shared.http.deps import DatabaseKeyAwareAuthenticator, require_ingest
 from shared.http.limits import BodySizeLimit
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
@@ -45,7 +44,11 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
     """Build the API app; Kafka and PostgreSQL connections open in its lifespan."""
     registry = registry or CollectorRegistry()
     register_process_metrics(registry, service="api")
-    ingest = IngestComponent(settings, registry)
+    # The push route is the ingest service's own (`services/ingest/sources/push.py`), with
+    # the same authentication and watchlist reloading; `api_require_auth` also requires it.
+    ingest = IngestComponent(
+        settings, registry, require_auth=settings.api_require_auth or settings.ingest_require_auth
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,15 +90,12 @@ def create_app(settings: ApiSettings, *, registry: CollectorRegistry | None = No
         rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
     )
     ingest.attach(app)
-    inner_auth = getattr(app.state, "push_authenticator", None)
-    if inner_auth is not None:
-        app.state.push_authenticator = DatabaseKeyAwareAuthenticator(inner_auth)
     errors.install(app)
     app.add_middleware(
         BodySizeLimit, default_limit=settings.api_max_body_bytes, push_limit=settings.max_body_bytes
     )
     app.include_router(health.router)
-    app.include_router(ingest_routes.router, dependencies=[Depends(require_ingest)])
+    app.include_router(push_routes.router)
     app.include_router(sentiment_routes.router)
     app.include_router(alerting_routes.router)
     app.include_router(watchlist_routes.router)

@@ -10,11 +10,11 @@ import httpx
 import orjson
 from prometheus_client import CollectorRegistry
 
-from services.ingest.auth import hub_signature, sign
 from services.ingest.component import IngestComponent
 from services.ingest.core.watchlist import Watchlist, WatchlistStore
-from services.ingest.replay import run_replay
 from services.ingest.service import create_ingest_app
+from services.ingest.sources.push_auth import hub_signature, sign
+from services.ingest.sources.replay import run_replay
 from shared.schemas import Mention
 from shared.settings.ingest import IngestSettings
 from tests.benchmarks.make_replay_sample import write_sample
@@ -65,7 +65,10 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
             }
             assert (await client.post("/v1/mentions", content=body)).status_code == 401
             ok = await client.post("/v1/mentions", content=body, headers=headers)
-            assert ok.status_code == 422, ok.text  # item 2 matches no watched brand
+            assert ok.status_code == 202, ok.text
+            # Item 2 matches no watched brand: reported as unmatched, not refused.
+            assert [i["status"] for i in ok.json()["items"]] == ["accepted", "unmatched"]
+            assert "no watched brand" in ok.json()["items"][1]["reason"]
             replayed = await client.post("/v1/mentions", content=body, headers=headers)
             assert replayed.status_code == 401 and "replay" in replayed.text
             old = {
@@ -77,6 +80,7 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
             key = {"X-API-Key": "key-abc"}
             keyed = await client.post("/v1/mentions", content=again, headers=key)
             assert keyed.status_code == 202
+            assert keyed.json()["items"][0]["status"] == "duplicate"
             bad_key = await client.post("/v1/mentions", content=again, headers={"X-API-Key": "x"})
             assert bad_key.status_code == 401
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from services.ingest.auth import PushAuthenticator, check_hub_signature, hub_signature, sign
 from services.ingest.core.dedupe import SeenCache
+from services.ingest.sources.push_auth import (
+    PushAuthenticator,
+    check_hub_signature,
+    hub_signature,
+    sign,
+)
 
 SECRET = SecretStr("s3cret-s3cret-s3cret")
 BODY = b'[{"platform":"x"}]'
