@@ -29,6 +29,7 @@ from tests.notify_fakes import FakeHttp, SmtpServer, serve_fake
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[InfraSettings]:
     """Kafka and PostgreSQL up (started here when not running already).

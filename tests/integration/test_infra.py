@@ -91,7 +91,10 @@ async def test_delete_topics_removes_only_the_prefixed_ones(infra: InfraSettings
         return {*mine, other} <= set(await list_topics(infra.bootstrap_servers))
 
     await poll_until(all_listed, timeout_s=30, what="new topics listed")
-    assert await delete_topics(infra.bootstrap_servers, prefix=f"{SESSION_TOPIC_PREFIX}del.{run}.") == 2
+    assert (
+        await delete_topics(infra.bootstrap_servers, prefix=f"{SESSION_TOPIC_PREFIX}del.{run}.")
+        == 2
+    )
 
     async def only_other_left() -> bool:
         names = set(await list_topics(infra.bootstrap_servers))
