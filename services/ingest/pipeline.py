@@ -16,8 +16,9 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Literal, NamedTuple
 
 import orjson
 
@@ -44,10 +45,10 @@ Status = Literal["accepted", "duplicate", "unmatched", "invalid"]
 STATUSES: tuple[Status, ...] = ("accepted", "duplicate", "unmatched", "invalid")
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one item; `reason` says why it was not produced (unmatched, invalid)."""
 
+    # A tuple, not a dataclass: replay builds one per record, 50k and more per second.
     status: Status
     platform: str | None = None
     external_id: str | None = None
@@ -56,11 +57,23 @@ class Outcome:
 
 def tally(outcomes: Iterable[Outcome]) -> dict[Status, int]:
     """How many items had each status (every status present, zeros included)."""
-    counts = Counter(o.status for o in outcomes)
+    counts = Counter(map(itemgetter(0), outcomes))  # C speed: replay tallies every record
     return {status: counts[status] for status in STATUSES}
 
 
 _ASSESSED = (Ready, Unmatched, Rejected)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One `accept` call's decisions, before any I/O."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    rejects: list[Rejected] = field(default_factory=list)
+    messages: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, Mention JSON)
+    fresh: dict[tuple[str, str], int] = field(default_factory=dict)  # identity -> digest
+    unmatched: int = 0
+    duplicates: int = 0
 
 
 def _as_update(value: bytes) -> bytes:
@@ -116,44 +129,48 @@ class Ingestor:
         """
         if not items:
             return []
-        assessor = self.assessor
         self.publisher.count_received(source, len(items))
-        outcomes: list[Outcome] = []
-        rejects: list[Rejected] = []
-        pending: list[tuple[bytes, bytes]] = []
-        fresh: dict[tuple[str, str], int] = {}
-        for item in items:
-            found = item if isinstance(item, _ASSESSED) else assessor.assess(item)
-            if isinstance(found, Rejected):
-                rejects.append(found)
-                outcomes.append(Outcome("invalid", reason=found.reason))
-                continue
-            if isinstance(found, Unmatched):
-                outcomes.append(
-                    Outcome("unmatched", found.platform, found.external_id, reason=UNMATCHED)
-                )
-                continue
-            identity = (found.platform, found.external_id)
-            known = fresh.get(identity)
-            if known is None:
-                known = self._seen.get(identity)
-            if known == found.digest:
-                outcomes.append(Outcome("duplicate", found.platform, found.external_id))
-                continue
-            fresh[identity] = found.digest
-            pending.append((found.key, found.value if known is None else _as_update(found.value)))
-            outcomes.append(Outcome("accepted", found.platform, found.external_id))
+        batch = self._sort(items)
         # Dead letters first: when Kafka fails midway nothing valid was produced yet, so the
         # caller's "nothing accepted, retry" holds (a retry never loses an invalid item).
-        for reject in rejects:
+        for reject in batch.rejects:
             await self.publisher.reject(reject.raw, reject.reason, source=source, code=reject.code)
-        await self.publisher.publish_encoded(pending, source=source)
-        for identity, digest in fresh.items():
+        await self.publisher.publish_encoded(batch.messages, source=source)
+        for identity, digest in batch.fresh.items():
             self._seen.put(identity, digest)
-        counts = tally(outcomes)
-        self.metrics.unmatched.labels(source).inc(counts["unmatched"])
-        self.metrics.duplicates.labels(source).inc(counts["duplicate"])
-        return outcomes
+        self.metrics.unmatched.labels(source).inc(batch.unmatched)
+        self.metrics.duplicates.labels(source).inc(batch.duplicates)
+        return batch.outcomes
+
+    def _sort(self, items: Sequence[Candidate | Assessment]) -> _Batch:
+        """Assess `items` and decide each one's outcome (no I/O; nothing remembered yet)."""
+        assess = self.assessor.assess
+        seen = self._seen.get
+        batch = _Batch()
+        outcomes, fresh = batch.outcomes, batch.fresh
+        for item in items:
+            found = item if isinstance(item, _ASSESSED) else assess(item)
+            if type(found) is Ready:
+                identity = (found.platform, found.external_id)
+                known = fresh.get(identity)
+                if known is None:
+                    known = seen(identity)
+                if known == found.digest:
+                    batch.duplicates += 1
+                    outcomes.append(Outcome("duplicate", *identity))
+                    continue
+                fresh[identity] = found.digest
+                value = found.value if known is None else _as_update(found.value)
+                batch.messages.append((found.key, value))
+                outcomes.append(Outcome("accepted", *identity))
+            elif type(found) is Unmatched:
+                batch.unmatched += 1
+                outcomes.append(Outcome("unmatched", *found, reason=UNMATCHED))
+            else:
+                assert isinstance(found, Rejected)
+                batch.rejects.append(found)
+                outcomes.append(Outcome("invalid", reason=found.reason))
+        return batch
 
     async def emit_until_accepted(
         self, items: Sequence[Candidate], *, source: str, stop: asyncio.Event

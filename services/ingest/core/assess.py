@@ -97,14 +97,13 @@ def parse(value: Any, *, raw: bytes | None = None) -> Candidate:
 
 def parse_json(raw: bytes) -> Candidate:
     """One JSON document (a replayed JSONL line) as a `MentionIn`, else `Rejected`."""
-    # pydantic-core parses and validates in one pass. Its parser accepts NaN and Infinity,
-    # which are not JSON, and its messages for non-objects differ from `parse`'s: such
-    # lines, and every line it refuses, take the slower path that gives the common reason.
-    if b"NaN" not in raw and b"Infinity" not in raw:
-        try:
-            return MentionIn.model_validate_json(raw)
-        except ValidationError:
-            pass
+    # pydantic-core parses and validates in one pass; a line it refuses takes the slower
+    # path, which gives the same reason as `parse` (its own messages differ, for instance
+    # for a line that is no object).
+    try:
+        return MentionIn.model_validate_json(raw)
+    except ValidationError:
+        pass
     try:
         value = serde.loads(raw)
     except InvalidRecord as exc:
@@ -139,10 +138,10 @@ class Assessor:
         """`item` as `Ready`, `Unmatched` or `Rejected`; `raw` is what a rejection keeps."""
         if isinstance(item, Rejected):
             return item
-        brands = self.brands(item)
+        config = self.config
+        brands = resolve_brands(item, self.matcher, configured=config.configured)
         if not brands:
             return Unmatched(item.platform, item.external_id)
-        config = self.config
         try:
             fields = mention_fields(
                 item,

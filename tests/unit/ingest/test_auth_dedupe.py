@@ -88,3 +88,5 @@ def test_seen_cache_bounded_and_expiring() -> None:
     assert len(cache) == 3 and cache.get(0) is None and cache.get(4) == 4
     now[0] = 11
     assert cache.get(4) is None
+    cache.put(9, 9)  # a put after the time-to-live drops the expired entries
+    assert len(cache) == 1 and cache.get(9) == 9
