@@ -202,10 +202,14 @@ async def test_push_score_store_and_one_incident(settings_factory, db_engine, un
         scored_ids = {serde.decode(ScoredMention, r.value).mention.external_id for r in scored}
         assert scored_ids == set(labels)
 
-        dlq = await read_topic(infra.bootstrap_servers, api_settings.topic_dlq, expected=50)
+        # Invalid items are dead-lettered; unmatched ones (no brand) are counted, not.
+        invalid = sum(1 for r in rejected if r["status"] == "invalid")
+        assert (invalid, len(rejected) - invalid) == (40, 10)
+        dlq = await read_topic(infra.bootstrap_servers, api_settings.topic_dlq, expected=invalid)
         letters = [serde.decode(DeadLetter, r.value) for r in dlq]
-        assert len(letters) == 50
+        assert len(letters) == invalid
         assert all(letter.stage == "ingest" and letter.reason for letter in letters)
+        assert not any("no watched brand" in letter.reason for letter in letters)
 
         async def incidents() -> list[Any]:
             async with db_engine.connect() as conn:
