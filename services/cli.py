@@ -127,7 +127,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     from pathlib import Path
 
-    from services.ingest.replay import run_replay
+    from services.ingest.sources.replay import run_replay
 
     stats = asyncio.run(
         run_replay(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import privacy
 from services.api.privacy import ErasureIn, ErasureReport, PurgeReport
-from services.ingest.routes import SettingsDep as IngestSettingsDep
+from services.ingest.sources.push import IngestSettingsDep
 from shared.db.models import AuditLogRow
 from shared.http import keys
 from shared.http.deps import Admin, ApiSettingsDep, SessionDep

@@ -8,21 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.alerting import routes as alerting_routes
 from services.analytics import routes as sentiment_routes
 from services.api import admin as admin_routes
 from services.api.privacy import retention_loop
-from services.ingest import routes as ingest_routes
 from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
+from services.ingest.sources import push as push_routes
 from shared.db.engine import create_engine
 from shared.errors import ConfigError
 from shared.heap import freeze_startup_objects
 from shared.http import errors, health
-from shared.http.deps import DatabaseKeyAwareAuthenticator, require_ingest
 from shared.http.limits import BodySizeLimit
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
@@ -54,7 +53,11 @@ def create_app(
         raise ConfigError(f"the api and ingest settings disagree on {', '.join(differing)}")
     registry = registry or CollectorRegistry()
     register_process_metrics(registry, service="api")
-    component = IngestComponent(ingest, registry)
+    # The push route is the ingest service's own (`services/ingest/sources/push.py`), with
+    # the same authentication and watchlist reloading; `api_require_auth` also requires it.
+    component = IngestComponent(
+        ingest, registry, require_auth=api.api_require_auth or ingest.ingest_require_auth
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,15 +97,12 @@ def create_app(
     app.state.api_settings = api
     app.state.rate_limiter = RateLimiter(rate_per_s=api.api_rate_per_s, burst=api.api_rate_burst)
     component.attach(app)
-    inner_auth = getattr(app.state, "push_authenticator", None)
-    if inner_auth is not None:
-        app.state.push_authenticator = DatabaseKeyAwareAuthenticator(inner_auth)
     errors.install(app)
     app.add_middleware(
         BodySizeLimit, default_limit=api.api_max_body_bytes, push_limit=ingest.max_body_bytes
     )
     app.include_router(health.router)
-    app.include_router(ingest_routes.router, dependencies=[Depends(require_ingest)])
+    app.include_router(push_routes.router)
     app.include_router(sentiment_routes.router)
     app.include_router(alerting_routes.router)
     app.include_router(watchlist_routes.router)

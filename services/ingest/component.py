@@ -1,30 +1,42 @@
-"""The ingest component: watchlists, producer, publisher and the shared ingest path."""
+"""The ingest component: watchlists (reloaded), producer, publisher, the ingest path and the
+push authentication; the ingest service and the API each attach one to their app."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from services.ingest.auth import PushAuthenticator
 from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
-from services.ingest.push import BrandResolver
+from services.ingest.sources.push_auth import PushAuthenticator
+from shared.errors import ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
 from shared.settings.ingest import IngestSettings
 
+log = logging.getLogger(__name__)
+
 
 class IngestComponent:
-    """Owns the Kafka producer and the watchlists; attach it to an app's state."""
+    """Owns the Kafka producer and the watchlists; attach it to an app's state.
+
+    `start()` loads the watchlists and keeps them current (file changes are polled, SIGHUP
+    reloads at once), whichever app runs the component.
+    """
 
     def __init__(
         self,
         settings: IngestSettings,
         registry: CollectorRegistry,
         *,
-        brand_resolver: BrandResolver | None = None,
         watchlists: WatchlistStore | None = None,
+        require_auth: bool | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = IngestMetrics(registry)
@@ -48,28 +60,55 @@ class IngestComponent:
             watchlists=self.watchlists,
             metrics=self.metrics,
         )
-        self.brand_resolver: BrandResolver = brand_resolver or self.ingestor.resolve
-        self.authenticator = PushAuthenticator(
-            secret=settings.push_hmac_secret,
-            api_keys=settings.ingest_api_keys,
-            max_age_s=settings.signature_max_age_s,
-            required=settings.ingest_require_auth,
-        )
+        required = settings.ingest_require_auth if require_auth is None else require_auth
+        self.authenticator = PushAuthenticator.from_settings(settings, required=required)
+        self._stop = asyncio.Event()
+        self._watching: asyncio.Task[None] | None = None
+        self._sighup = False
 
     def attach(self, app: FastAPI) -> None:
-        """Expose settings, publisher, resolver and ingest path to the routes (`app.state`)."""
+        """Expose settings, the ingest path and the push authenticator to the routes."""
         app.state.ingest_settings = self.settings
-        app.state.publisher = self.publisher
-        app.state.brand_resolver = self.brand_resolver
         app.state.ingestor = self.ingestor
         app.state.push_authenticator = self.authenticator
 
     async def start(self) -> None:
-        """Load the watchlists (`ConfigError` names file and field) and connect the producer."""
+        """Load the watchlists (`ConfigError` names file and field), keep them current and
+        connect the producer."""
         if not self.watchlists.configured:
             self.watchlists.load()
+        self._stop.clear()
+        self._watching = asyncio.create_task(self.watchlists.watch(self._stop))
+        self._sighup = _install_sighup(self.watchlists)
         await self.producer.start()
 
     async def stop(self) -> None:
-        """Flush and close the producer."""
-        await self.producer.stop()
+        """Stop watching the watchlists; flush and close the producer."""
+        self._stop.set()
+        if self._sighup:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
+        watching, self._watching = self._watching, None
+        try:
+            await self.producer.stop()
+        finally:
+            if watching is not None:
+                await watching  # returns once `_stop` is set; a crash surfaces here
+
+
+def _install_sighup(watchlists: WatchlistStore) -> bool:
+    """Reload `watchlists` on SIGHUP; False where signals cannot be handled (not the main
+    thread, not Unix)."""
+
+    def reload() -> None:
+        try:
+            watchlists.reload()
+        except ConfigError as exc:
+            log.error("watchlist reload refused: %s", exc)
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        return False
+    return True

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest import routes, webhooks
 from services.ingest.component import IngestComponent
-from services.ingest.connectors import run_connectors
-from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.cursors import PgCursorStore
+from services.ingest.sources import meta, push
 from services.ingest.sources.base import SourceContext
+from services.ingest.sources.connectors import run_connectors
 from shared.db.engine import create_engine
-from shared.errors import ConfigError
 from shared.http import errors, health
 from shared.http.server import serve_app
 from shared.settings.ingest import IngestSettings
@@ -32,10 +29,12 @@ def create_ingest_app(
     *,
     registry: CollectorRegistry | None = None,
     component: IngestComponent | None = None,
+    engine: AsyncEngine | None = None,
 ) -> FastAPI:
     """The ingest HTTP app: push endpoint, Meta webhooks, health and metrics.
 
     With `component` given, its caller starts and stops it (it is shared with connectors).
+    With `engine`, pushes may also authenticate with database API keys.
     """
     registry = registry or CollectorRegistry()
     owned = component is None
@@ -54,23 +53,14 @@ def create_ingest_app(
     app = FastAPI(title="crisiswatch ingest", version="0.1.0", lifespan=lifespan)
     app.state.registry = registry
     app.state.bootstrap_servers = settings.bootstrap_servers
+    if engine is not None:
+        app.state.engine = engine
     component.attach(app)
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(routes.router)
-    app.include_router(webhooks.router)
+    app.include_router(push.router)
+    app.include_router(meta.router)
     return app
-
-
-def _install_sighup(watchlists: WatchlistStore) -> None:
-    def reload() -> None:
-        try:
-            watchlists.reload()
-        except ConfigError as exc:
-            log.error("watchlist reload refused: %s", exc)
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
 
 
 async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
@@ -79,17 +69,15 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     component = IngestComponent(settings, registry)
     await component.start()  # invalid watchlists fail here, naming file and field
     engine = create_engine(settings)
-    app = create_ingest_app(settings, registry=registry, component=component)
+    app = create_ingest_app(settings, registry=registry, component=component, engine=engine)
     context = SourceContext(
         settings=settings,
         watchlists=component.watchlists,
         cursors=PgCursorStore(engine),
         ingestor=component.ingestor,
     )
-    _install_sighup(component.watchlists)
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(component.watchlists.watch(stop))
             group.create_task(run_connectors(context, stop))
             group.create_task(
                 serve_app(app, host=settings.ingest_host, port=settings.ingest_port, stop=stop)

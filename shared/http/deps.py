@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db.engine import session_factory
-from shared.http.keys import KEY_SCHEME, ROLE_RANK, Principal, authenticate
+from shared.http.keys import ROLE_RANK, Principal, authenticate
 from shared.http.ratelimit import RateLimiter
 from shared.settings.api import ApiSettings
 
@@ -46,7 +46,7 @@ def _unauthorized(message: str) -> HTTPException:
 async def current_principal(
     request: Request, session: SessionDep, header: _KeyHeader, bearer: _BearerCred
 ) -> Principal:
-    """Authenticate the `X-API-Key` (or bearer) key and charge its rate-limit bucket."""
+    """Authenticate the `X-API-Key` (or bearer) key and charge its rate-limit bucket, if any."""
     secret = header or (bearer.credentials if bearer else None)
     if not secret:
         raise _unauthorized("an API key is required: send X-API-Key or Authorization: Bearer")
@@ -55,9 +55,9 @@ async def current_principal(
     principal = await authenticate(session, secret)
     if principal is None:
         raise _unauthorized("invalid or revoked API key")
-    limiter: RateLimiter = request.app.state.rate_limiter
-    wait_s = limiter.take(principal.prefix)
-    if wait_s > 0:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    wait_s = limiter.take(principal.prefix) if limiter is not None else 0.0
+    if limiter is not None and wait_s > 0:
         raise HTTPException(
             429,
             f"rate limit exceeded for this key, retry in {wait_s:.1f}s",
@@ -81,46 +81,6 @@ def require_role(minimum: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     check.__name__ = f"require_{minimum}"
     return check
-
-
-async def require_ingest(
-    request: Request, session: SessionDep, header: _KeyHeader, bearer: _BearerCred
-) -> None:
-    """Guard of the push route: database keys (`cwk_...`) must be valid `ingest`/`admin` keys.
-
-    With `api_require_auth` a push without any credentials is refused here; signed pushes
-    and the ingest service's own static keys are left to its `PushAuthenticator`.
-    """
-    settings: ApiSettings = request.app.state.api_settings
-    secret = header or (bearer.credentials if bearer else None)
-    if secret is None or not secret.startswith(f"{KEY_SCHEME}_"):
-        signed = request.headers.get("x-crisiswatch-signature") or request.headers.get(
-            "x-hub-signature-256"
-        )
-        if settings.api_require_auth and secret is None and not signed:
-            raise _unauthorized("pushing mentions needs an ingest or admin API key")
-        return
-    principal = await current_principal(request, session, header, bearer)
-    if principal.role not in ("ingest", "admin"):
-        raise HTTPException(
-            403, f"pushing mentions needs role ingest or admin, not {principal.role}"
-        )
-
-
-class DatabaseKeyAwareAuthenticator:
-    """Wraps the ingest push authenticator: database keys were already checked by
-    `require_ingest`, everything else (signatures, static keys) goes to the original."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def check(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> str:
-        """'' when the request may pass, else the reason it is refused."""
-        key = headers.get("x-api-key")
-        if key is not None and key.startswith(f"{KEY_SCHEME}_"):
-            return ""
-        result: str = self._inner.check(headers, body, now=now)
-        return result
 
 
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]

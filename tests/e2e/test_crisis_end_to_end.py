@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from services.alerting.service import serve as serve_alerting
-from services.ingest.replay import run_replay
+from services.ingest.sources.replay import run_replay
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.engine import transaction
 from shared.db.models import CampaignRow, IncidentRow, MentionRow, PlaybookRunRow, SignalRow

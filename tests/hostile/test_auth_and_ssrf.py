@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from services.api.app import create_app
-from services.ingest.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from services.ingest.sources.fetch import ForbiddenAddress, check_url
+from services.ingest.sources.push_auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SECRET = "hostile-webhook-secret-0b7e"
 

@@ -169,10 +169,12 @@ async def test_push_score_store_and_one_incident(
             rejected: list[dict[str, Any]] = []
             for start in range(0, 200, 50):
                 resp = await client.post("/v1/mentions", json=items[start : start + 50])
-                assert resp.status_code == 422  # every batch has invalid items
+                assert resp.status_code == 202  # every batch has valid items
                 body = resp.json()
                 accepted += [r for r in body["items"] if r["status"] == "accepted"]
-                rejected += [r for r in body["items"] if r["status"] == "rejected"]
+                # Invalid items are dead-lettered; unmatched ones (no brand) only reported.
+                rejected += [r for r in body["items"] if r["status"] in ("invalid", "unmatched")]
+                assert body["accepted"] + body["invalid"] + body["unmatched"] == 50
             assert len(accepted) == valid == 150
             assert len(rejected) == 50
             assert all(r["reason"] for r in rejected)
@@ -209,10 +211,14 @@ async def test_push_score_store_and_one_incident(
         scored_ids = {serde.decode(ScoredMention, r.value).mention.external_id for r in scored}
         assert scored_ids == set(labels)
 
-        dlq = await read_topic(infra.bootstrap_servers, api_settings.topic_dlq, expected=50)
+        # Invalid items are dead-lettered; unmatched ones (no brand) are counted, not.
+        invalid = sum(1 for r in rejected if r["status"] == "invalid")
+        assert (invalid, len(rejected) - invalid) == (40, 10)
+        dlq = await read_topic(infra.bootstrap_servers, api_settings.topic_dlq, expected=invalid)
         letters = [serde.decode(DeadLetter, r.value) for r in dlq]
-        assert len(letters) == 50
+        assert len(letters) == invalid
         assert all(letter.stage == "ingest" and letter.reason for letter in letters)
+        assert not any("no watched brand" in letter.reason for letter in letters)
 
         async def incidents() -> list[Any]:
             async with db_engine.connect() as conn:

@@ -70,7 +70,7 @@ class Pipeline:
         resp = await self.client.post("/v1/mentions", json=items)
         if resp.status_code == 503:  # backpressure: nothing of the batch was accepted
             return 0
-        if resp.status_code not in (202, 422):
+        if resp.status_code not in (200, 202, 422):
             raise RuntimeError(f"push answered {resp.status_code}: {resp.text[:200]}")
         return sum(1 for r in resp.json()["items"] if r["status"] == "accepted")
 
@@ -169,7 +169,7 @@ async def offer(
             if resp.status_code == 503:  # overload backpressure: nothing of the batch taken
                 out.refused += 1
                 return
-            if resp.status_code not in (202, 422):
+            if resp.status_code not in (200, 202, 422):
                 raise RuntimeError(f"push answered {resp.status_code}: {resp.text[:200]}")
             for r in resp.json()["items"]:
                 if r["status"] == "accepted":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from services.ingest.replay import run_replay
+from services.ingest.sources.replay import run_replay
 from shared import serde
 from shared.kafka import EventProducer
 from shared.settings.ingest import IngestSettings

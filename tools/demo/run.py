@@ -182,7 +182,8 @@ async def _push(
                 continue
             body = resp.json()
             state.pushed += int(body.get("accepted", 0))
-            state.rejected += int(body.get("rejected", 0))
+            # Not produced: invalid (dead-lettered) and unmatched (no watched brand).
+            state.rejected += int(body.get("invalid", 0)) + int(body.get("unmatched", 0))
         await asyncio.sleep(0.1)
     state.scenario_done = True
 

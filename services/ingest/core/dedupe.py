@@ -17,6 +17,7 @@ class SeenCache:
         self._max = max_items
         self._ttl = ttl_s
         self._clock = clock
+        self._sweep_after = float("-inf")  # when the oldest entry may have expired
 
     def __len__(self) -> int:
         return len(self._items)
@@ -35,11 +36,22 @@ class SeenCache:
     def put(self, key: Hashable, fingerprint: int) -> None:
         """Remember `key` with `fingerprint`, evicting the oldest entries beyond the bounds."""
         now = self._clock()
-        self._items[key] = (now, fingerprint)
-        self._items.move_to_end(key)
-        while self._items:
-            oldest_key, (stored_at, _) = next(iter(self._items.items()))
-            if len(self._items) > self._max or now - stored_at > self._ttl:
-                del self._items[oldest_key]
+        items = self._items
+        items[key] = (now, fingerprint)
+        items.move_to_end(key)
+        # Replay puts 50k and more keys per second: look at the oldest entry only when the
+        # cache is full or that entry may have expired.
+        if len(items) > self._max or now > self._sweep_after:
+            self._evict(now)
+
+    def _evict(self, now: float) -> None:
+        items = self._items
+        while items:
+            oldest_key, (stored_at, _) = next(iter(items.items()))
+            if len(items) > self._max or now - stored_at > self._ttl:
+                del items[oldest_key]
             else:
-                break
+                # Entries only ever join at the end, so the oldest expires first.
+                self._sweep_after = stored_at + self._ttl
+                return
+        self._sweep_after = now + self._ttl

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from services.ingest.core.assess import Candidate, Rejected
 from services.ingest.core.normalize import MentionIn
 from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.cursors import CursorStore
-from services.ingest.pipeline import Candidate, Ingestor, Rejected
+from services.ingest.pipeline import Ingestor
 from shared import serde
 from shared.resilience import Backoff
 from shared.settings.ingest import IngestSettings

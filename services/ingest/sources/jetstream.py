@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 import websockets
 from websockets.exceptions import InvalidStatus, WebSocketException
 
+from services.ingest.core.assess import Rejected
 from services.ingest.core.normalize import language_tag
-from services.ingest.pipeline import Rejected
 from services.ingest.sources.base import Emit, ReconnectBackoff, Source, candidate
 from services.ingest.sources.fetch import check_url
 from shared import serde

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from services.ingest.core.assess import Rejected
 from services.ingest.core.normalize import html_to_text, language_tag
-from services.ingest.pipeline import Rejected
 from services.ingest.sources.base import (
     Emit,
     ReconnectBackoff,

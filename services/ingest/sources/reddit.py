@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
+from services.ingest.core.assess import Candidate, Rejected
 from services.ingest.core.normalize import from_epoch
-from services.ingest.pipeline import Candidate
 from services.ingest.sources.base import Emit, ReconnectBackoff, Source, candidate
 from services.ingest.sources.fetch import make_client
 from shared import serde
@@ -118,6 +118,9 @@ class RedditSource(Source):
             )
             if page is None:
                 return
+            if isinstance(page, Rejected):
+                await emit([page])
+                return
             children, after = page
             reached = False
             for child in children:
@@ -147,7 +150,8 @@ class RedditSource(Source):
         params: dict[str, str],
         stop: asyncio.Event,
         backoff: ReconnectBackoff,
-    ) -> tuple[list[Any], str | None] | None:
+    ) -> tuple[list[Any], str | None] | Rejected | None:
+        """One listing page (children, after); a `Rejected` when it is no listing."""
         while not stop.is_set():
             try:
                 response = await client.get(path, params=params)
@@ -176,13 +180,7 @@ class RedditSource(Source):
                 return list(data["children"]), data.get("after")
             except (InvalidRecord, KeyError, TypeError) as exc:
                 self.ctx.count_error(self.name, "bad_listing")
-                await self.ctx.ingestor.publisher.reject(
-                    response.content,
-                    f"not a Reddit listing: {exc}",
-                    source=self.name,
-                    code="invalid_payload",
-                )
-                return None
+                return Rejected(response.content, f"not a Reddit listing: {exc}")
         return None
 
     async def _respect_quota(self, response: httpx.Response, stop: asyncio.Event) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 import feedparser
 import httpx
 
+from services.ingest.core.assess import Rejected
 from services.ingest.core.normalize import html_to_text
 from services.ingest.sources.base import Emit, ReconnectBackoff, Source, candidate
 from services.ingest.sources.fetch import ForbiddenAddress, check_url, make_client
@@ -110,12 +111,8 @@ class RssSource(Source):
             return 0
         parsed = feedparser.parse(response.content)
         if parsed.get("bozo") and not parsed.entries:
-            await self.ctx.ingestor.publisher.reject(
-                response.content[:65_536],
-                f"feed {url} is not valid RSS/Atom: {parsed.get('bozo_exception')!r}"[:500],
-                source=self.name,
-                code="invalid_feed",
-            )
+            reason = f"feed {url} is not valid RSS/Atom: {parsed.get('bozo_exception')!r}"
+            await emit([Rejected(response.content[:65_536], reason[:500], "invalid_feed")])
             return 0
         seen: list[str] = list(cursor.get("seen", []))
         known = set(seen)

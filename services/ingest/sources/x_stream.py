@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
+from services.ingest.core.assess import Rejected
 from services.ingest.core.normalize import language_tag
 from services.ingest.core.watchlist import Watchlist
-from services.ingest.pipeline import Rejected
 from services.ingest.sources.base import (
     Emit,
     ReconnectBackoff,

@@ -10,16 +10,18 @@ import httpx
 import orjson
 from prometheus_client import CollectorRegistry
 
-from services.ingest.auth import hub_signature, sign
+from services.api.app import create_app
 from services.ingest.component import IngestComponent
 from services.ingest.core.watchlist import Watchlist, WatchlistStore
-from services.ingest.replay import run_replay
 from services.ingest.service import create_ingest_app
+from services.ingest.sources.push_auth import hub_signature, sign
+from services.ingest.sources.replay import run_replay
 from shared.schemas import Mention
 from shared.settings.ingest import IngestSettings
 from tests.benchmarks.make_replay_sample import write_sample
+from tests.integration.api.conftest import make_keys
 from tests.integration.ingest.conftest import ACME
-from tests.kafka_helpers import read_topic
+from tests.kafka_helpers import read_topic, wait_for
 
 PAGE = "104523456789012"
 
@@ -65,7 +67,10 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
             }
             assert (await client.post("/v1/mentions", content=body)).status_code == 401
             ok = await client.post("/v1/mentions", content=body, headers=headers)
-            assert ok.status_code == 422, ok.text  # item 2 matches no watched brand
+            assert ok.status_code == 202, ok.text
+            # Item 2 matches no watched brand: reported as unmatched, not refused.
+            assert [i["status"] for i in ok.json()["items"]] == ["accepted", "unmatched"]
+            assert "no watched brand" in ok.json()["items"][1]["reason"]
             replayed = await client.post("/v1/mentions", content=body, headers=headers)
             assert replayed.status_code == 401 and "replay" in replayed.text
             old = {
@@ -77,6 +82,7 @@ async def test_signed_push_and_meta_webhooks(settings_factory: Any, topics: dict
             key = {"X-API-Key": "key-abc"}
             keyed = await client.post("/v1/mentions", content=again, headers=key)
             assert keyed.status_code == 202
+            assert keyed.json()["items"][0]["status"] == "duplicate"
             bad_key = await client.post("/v1/mentions", content=again, headers={"X-API-Key": "x"})
             assert bad_key.status_code == 401
 
@@ -182,3 +188,58 @@ async def test_replay_paced_csv(settings_factory: Any, topics: dict, tmp_path: P
     stats = await run_replay(settings, path, speed=20.0, rebase=False, progress=False, workers=0)
     assert (stats.produced, stats.rejected) == (2, 1)
     assert stats.seconds >= 0.4  # 10 s of records at 20x real time
+
+
+async def test_ingest_service_takes_database_keys(
+    settings_factory: Any, topics: dict, db_engine: Any, unique: str
+) -> None:
+    """The one push authentication: database keys work on the ingest service too."""
+    settings: IngestSettings = settings_factory(
+        IngestSettings, ingest_require_auth=True, ingest_api_keys=["key-abc"]
+    )
+    keys = await make_keys(db_engine, f"ingest-{unique}")
+    component = IngestComponent(settings, CollectorRegistry())
+    with_db = create_ingest_app(settings, component=component, engine=db_engine)
+    without_db = create_ingest_app(settings, component=component)
+    await component.start()
+    try:
+        for app, expected in (
+            (with_db, {"ingest": 202, "admin": 202, "viewer": 403, "responder": 403}),
+            (without_db, {"ingest": 401, "admin": 401}),
+        ):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+                for role, status in expected.items():
+                    body = [_item(len(role), f"Acme pushed by {role}", brands=["acme"])]
+                    bearer = {"Authorization": f"Bearer {keys[role]}"}
+                    resp = await client.post("/v1/mentions", json=body, headers=bearer)
+                    assert resp.status_code == status, (role, resp.text)
+                forged = {"X-API-Key": keys["ingest"][:-2] + "xx"}
+                refused = await client.post("/v1/mentions", json=[_item(9, "Acme")], headers=forged)
+                assert refused.status_code == 401
+                anonymous = await client.post("/v1/mentions", json=[_item(9, "Acme")])
+                assert anonymous.status_code == 401
+    finally:
+        await component.stop()
+
+
+async def test_api_push_follows_watchlist_changes(
+    api_sections: Any, topics: dict, tmp_path: Path
+) -> None:
+    """The API's push reloads watchlists like the ingest service (same component)."""
+    (tmp_path / "acme.yaml").write_text("brand: acme\naliases: [Acme]\n")
+    api, ingest = api_sections(watchlist_dir=tmp_path, watchlist_poll_s=0.1, retention_interval_s=0)
+    app = create_app(api, ingest, registry=CollectorRegistry())
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c,
+    ):
+        first = await c.post("/v1/mentions", json=[_item(1, "My Globex oven died")])
+        assert first.status_code == 200 and first.json()["unmatched"] == 1, first.text
+        (tmp_path / "globex.yaml").write_text("brand: globex\naliases: [Globex]\n")
+
+        async def push() -> httpx.Response:
+            return await c.post("/v1/mentions", json=[_item(2, "My Globex oven died")])
+
+        later = await wait_for(push, lambda r: r.status_code == 202, timeout_s=10)
+        assert later.json()["items"][0]["status"] == "accepted", later.text

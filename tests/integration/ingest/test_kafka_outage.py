@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from services.ingest.pipeline import Candidate
+from services.ingest.core.assess import Candidate
 from services.ingest.sources.base import Source, SourceContext
 from services.ingest.sources.mastodon import PAGE as MASTODON_PAGE
 from services.ingest.sources.mastodon import MastodonSource

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.ingest.auth import hub_signature
 from services.ingest.component import IngestComponent
 from services.ingest.core.watchlist import Watchlist, WatchlistStore
 from services.ingest.service import create_ingest_app
+from services.ingest.sources.push_auth import hub_signature
 from shared.schemas import DeadLetter, Mention
 from shared.settings.ingest import IngestSettings
 from tests.integration.ingest.conftest import ACME, local_server
@@ -102,7 +102,11 @@ async def test_instagram_mentions_fetch_text_or_dead_letter(
                 signed = {"X-Hub-Signature-256": hub_signature(b"meta-secret", payload)}
                 answer = await client.post("/v1/webhooks/meta", content=payload, headers=signed)
                 assert answer.status_code == 200, answer.text
-                assert answer.json() == {"received": 3, "produced": 2}
+                result = answer.json()
+                counts = {k: result[k] for k in ("accepted", "duplicate", "unmatched", "invalid")}
+                assert counts == {"accepted": 2, "duplicate": 0, "unmatched": 0, "invalid": 1}
+                (failed,) = [i for i in result["items"] if i["status"] == "invalid"]
+                assert "HTTP 500" in failed["reason"]
         finally:
             await component.stop()
         records = await read_topic(settings.bootstrap_servers, topics["topic_raw"], expected=2)

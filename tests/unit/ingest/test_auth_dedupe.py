@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from services.ingest.auth import PushAuthenticator, check_hub_signature, hub_signature, sign
 from services.ingest.core.dedupe import SeenCache
+from services.ingest.sources.push_auth import (
+    PushAuthenticator,
+    check_hub_signature,
+    hub_signature,
+    is_database_key,
+    presented_key,
+    sign,
+)
 
 SECRET = SecretStr("s3cret-s3cret-s3cret")
 BODY = b'[{"platform":"x"}]'
@@ -44,6 +51,26 @@ def test_api_keys() -> None:
     auth = _auth()
     assert auth.check({"x-api-key": "key-1"}, BODY) == ""
     assert auth.check({"x-api-key": "key-2"}, BODY) == "unknown API key"
+    assert auth.check({"authorization": "Bearer key-1"}, BODY) == ""
+    assert auth.check({"authorization": "Bearer key-2"}, BODY) == "unknown API key"
+    assert auth.check({"authorization": "Basic a2V5LTE="}, BODY) == "authentication required"
+
+
+def test_every_credential_presented_must_be_valid() -> None:
+    auth = _auth()
+    assert auth.check({**_headers(1000), "x-api-key": "key-1"}, BODY, now=1000) == ""
+    assert auth.check({**_headers(1001), "x-api-key": "nope"}, BODY, now=1001) == (
+        "unknown API key"
+    )
+    bad_signature = {**_headers(1002, secret=b"other"), "x-api-key": "key-1"}
+    assert "does not match" in auth.check(bad_signature, BODY, now=1002)
+
+
+def test_database_keys_are_left_to_authenticate() -> None:
+    """A `cwk_` key counts as a credential here; `authenticate` verifies it in the database."""
+    assert presented_key({"x-api-key": "cwk_0123456789ab_s"}) == "cwk_0123456789ab_s"
+    assert is_database_key("cwk_0123456789ab_s") and not is_database_key("key-1")
+    assert _auth().check({"authorization": "Bearer cwk_0123456789ab_s"}, BODY) == ""
 
 
 def test_meta_signature() -> None:
@@ -61,3 +88,5 @@ def test_seen_cache_bounded_and_expiring() -> None:
     assert len(cache) == 3 and cache.get(0) is None and cache.get(4) == 4
     now[0] = 11
     assert cache.get(4) is None
+    cache.put(9, 9)  # a put after the time-to-live drops the expired entries
+    assert len(cache) == 1 and cache.get(9) == 9

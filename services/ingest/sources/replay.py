@@ -1,9 +1,11 @@
-"""Replay a JSONL or CSV file of mentions into Kafka, as fast as possible or at N x real time.
+"""The replay source: a JSONL or CSV file of mentions into Kafka, as fast as possible or at
+N x real time.
 
-Records have the fields of `MentionIn`. They are normalised and matched exactly like pushed
-mentions; invalid ones are dead-lettered with their reason. Throughput comes from producing
-in large batches (one await per batch, not per record) and from pydantic/orjson doing the
-per-record work in compiled code.
+Records have the fields of `MentionIn` and take the one ingest path (`Ingestor.accept`):
+assessed exactly like pushed mentions (`core/assess.py`, in worker processes), then
+de-duplicated, dead-lettered when invalid (unmatched ones are counted) and produced by the
+ingestor. Throughput comes from accepting large chunks (one produce per chunk, not per
+record) and from pydantic/orjson doing the per-record work in compiled code.
 """
 
 from __future__ import annotations
@@ -16,23 +18,30 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from services.ingest.core.matching import Matcher
-from services.ingest.core.normalize import MentionIn, encode_fields, mention_fields
-from services.ingest.core.watchlist import Watchlist, WatchlistStore
+from services.ingest.core.assess import (
+    AssessConfig,
+    Assessment,
+    Assessor,
+    Ready,
+    Rejected,
+    Unmatched,
+    parse,
+    parse_json,
+)
+from services.ingest.core.normalize import MentionIn
+from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.metrics import IngestMetrics
-from services.ingest.pipeline import Ingestor, content_digest, resolve_brands
+from services.ingest.pipeline import Ingestor, tally
 from services.ingest.publisher import MentionPublisher
-from shared import serde
 from shared.errors import ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
 from shared.settings.ingest import IngestSettings
@@ -101,89 +110,45 @@ def _count_records(path: Path) -> int:
     return lines - 1 if path.suffix.lower() == ".csv" else lines
 
 
-@dataclass(frozen=True, slots=True)
-class _DecodeConfig:
-    watchlists: list[Watchlist]
-    configured: bool
-    secret: bytes
-    keep_handles: bool
-    max_chars: int
-    offset: timedelta
+def _assess_record(assessor: Assessor, raw: bytes, record: dict[str, Any] | None) -> Assessment:
+    item = parse_json(raw) if record is None else parse(record, raw=raw)
+    return assessor.assess(item, raw=raw)
 
 
-# (platform, external_id, content digest, brand key, Mention JSON, original created_at seconds)
-_Decoded = tuple[str, str, int, bytes, bytes, float]
-# (raw bytes, reason, code)
-_Refused = tuple[bytes, str, str]
+_worker_assessor: Assessor | None = None  # one per worker process, set by its initializer
 
 
-class _Decoder:
-    """Turns raw records into encoded `Mention` events; runs inside worker processes."""
-
-    def __init__(self, config: _DecodeConfig) -> None:
-        self.config = config
-        self.matcher = Matcher(config.watchlists)
-
-    def decode(self, raw: bytes, record: dict[str, Any] | None) -> _Decoded | _Refused:
-        config = self.config
-        try:
-            # JSONL lines are parsed and validated in one pass by pydantic-core.
-            item = (
-                MentionIn.model_validate_json(raw)
-                if record is None
-                else MentionIn.model_validate(record)
-            )
-        except ValidationError as exc:
-            return raw, serde.describe_validation_error(exc), "invalid_schema"
-        brands = resolve_brands(item, self.matcher, configured=config.configured)
-        if not brands:
-            return raw, "no watched brand matched this mention", "unmatched"
-        try:
-            fields = mention_fields(
-                item,
-                brands=brands,
-                secret=config.secret,
-                keep_handles=config.keep_handles,
-                max_chars=config.max_chars,
-                created_at=item.created_at + config.offset,
-            )
-        except ValueError as exc:
-            return raw, str(exc), "invalid_value"
-        return (
-            item.platform,
-            item.external_id,
-            content_digest(fields["text"], fields["engagement"]),
-            fields["brands"][0].encode(),
-            encode_fields(fields),
-            item.created_at.timestamp(),
-        )
+def _init_worker(config: AssessConfig) -> None:
+    global _worker_assessor
+    _worker_assessor = Assessor(config)
 
 
-_worker_decoder: _Decoder | None = None  # one per worker process, set by its initializer
+# Between processes a `Ready` travels as a plain tuple: pickling named tuples costs a
+# Python call per record each way, a third of the transfer at replay's rates.
+_Shipped = Unmatched | Rejected | tuple[str, str, int, bytes, bytes, float]
 
 
-def _init_worker(config: _DecodeConfig) -> None:
-    global _worker_decoder
-    _worker_decoder = _Decoder(config)
+def _assess_chunk(chunk: list[tuple[bytes, dict[str, Any] | None]]) -> list[_Shipped]:
+    assessor = _worker_assessor
+    assert assessor is not None, "worker initializer did not run"
+    found = [_assess_record(assessor, raw, record) for raw, record in chunk]
+    return [
+        (a.platform, a.external_id, a.digest, a.key, a.value, a.created_ts)
+        if isinstance(a, Ready)
+        else a
+        for a in found
+    ]
 
 
-def _decode_chunk(chunk: list[tuple[bytes, dict[str, Any] | None]]) -> list[_Decoded | _Refused]:
-    decoder = _worker_decoder
-    assert decoder is not None, "worker initializer did not run"
-    return [decoder.decode(raw, record) for raw, record in chunk]
+def _unship(shipped: list[_Shipped]) -> list[Assessment]:
+    return [a if isinstance(a, Unmatched | Rejected) else Ready(*a) for a in shipped]
 
 
 def _first_created_at(path: Path) -> datetime | None:
     for raw, record in read_records(path):
-        try:
-            item = (
-                MentionIn.model_validate_json(raw)
-                if record is None
-                else MentionIn.model_validate(record)
-            )
-        except ValidationError:
-            continue
-        return item.created_at
+        item = parse_json(raw) if record is None else parse(record, raw=raw)
+        if isinstance(item, MentionIn):
+            return item.created_at
     return None
 
 
@@ -199,56 +164,46 @@ def _chunks(path: Path, size: int) -> Iterator[list[tuple[bytes, dict[str, Any] 
 
 
 class _Sink:
-    """Main-process side: de-duplicates, paces and produces decoded events in batches."""
+    """Main-process side: paces assessed records and hands them to the ingest path."""
 
     def __init__(self, ingestor: Ingestor, *, speed: float | None) -> None:
         self.ingestor = ingestor
         self.speed = speed
         self.counts = {"read": 0, "produced": 0, "rejected": 0, "unmatched": 0, "duplicates": 0}
-        self.pending: list[tuple[bytes, bytes]] = []
         self.first_ts: float | None = None
         self.started = time.monotonic()
 
-    async def take(self, results: list[_Decoded | _Refused]) -> None:
-        publisher = self.ingestor.publisher
-        for result in results:
-            self.counts["read"] += 1
-            if len(result) == 3:
-                raw, reason, code = result
-                if code == "unmatched":
-                    self.counts["unmatched"] += 1
-                    continue
-                self.counts["rejected"] += 1
-                await publisher.reject(raw, reason, source=SOURCE, code=code)
-                continue
-            platform, external_id, digest, key, value, created_ts = result
-            fresh = self.ingestor.is_new((platform, external_id), digest)
-            if fresh is None:
-                self.counts["duplicates"] += 1
-                continue
-            if fresh is False:
-                value = orjson.dumps({**orjson.loads(value), "kind": "updated"})
-            self.ingestor.remember_identity((platform, external_id), digest)
-            await self._pace(created_ts)
-            self.pending.append((key, value))
-        await self.flush()
-
-    async def _pace(self, created_ts: float) -> None:
+    async def take(self, results: list[Assessment]) -> None:
         if self.speed is None:
+            await self._accept(results)
             return
+        group: list[Assessment] = []
+        for result in results:
+            if isinstance(result, Ready):
+                wait = self._due_in(result.created_ts)
+                if wait > 0.005:
+                    await self._accept(group)
+                    group = []
+                    await asyncio.sleep(wait)
+            group.append(result)
+        await self._accept(group)
+
+    def _due_in(self, created_ts: float) -> float:
+        """Seconds until a record created at `created_ts` is due at `speed` x real time."""
+        assert self.speed is not None
         if self.first_ts is None:
             self.first_ts, self.started = created_ts, time.monotonic()
-        wait = (created_ts - self.first_ts) / self.speed - (time.monotonic() - self.started)
-        if wait > 0.005:
-            await self.flush()
-            await asyncio.sleep(wait)
+        return (created_ts - self.first_ts) / self.speed - (time.monotonic() - self.started)
 
-    async def flush(self) -> None:
-        if self.pending:
-            batch, self.pending = self.pending, []
-            self.counts["produced"] += await self.ingestor.publisher.publish_encoded(
-                batch, source=SOURCE
-            )
+    async def _accept(self, group: list[Assessment]) -> None:
+        if not group:
+            return
+        counts = tally(await self.ingestor.accept(group, source=SOURCE))
+        self.counts["read"] += len(group)
+        self.counts["produced"] += counts["accepted"]
+        self.counts["rejected"] += counts["invalid"]
+        self.counts["unmatched"] += counts["unmatched"]
+        self.counts["duplicates"] += counts["duplicate"]
 
 
 async def replay(
@@ -262,8 +217,8 @@ async def replay(
 ) -> ReplayStats:
     """Stream `path` through `ingestor` (whose producer is started); return the statistics.
 
-    Records are decoded in `workers` processes (0: in this process) while this process
-    produces the previous chunk, so both cores work; at most 2 chunks per worker are in
+    Records are assessed in `workers` processes (0: in this process) while this process
+    accepts the previous chunk, so both cores work; at most 2 chunks per worker are in
     flight, which bounds memory.
     """
     if speed is not None and speed <= 0:
@@ -271,22 +226,14 @@ async def replay(
     task = progress.add_task("replay", total=_count_records(path)) if progress else None
     first = _first_created_at(path)
     offset = datetime.now(UTC) - first if rebase and first is not None else timedelta(0)
-    settings = ingestor.settings
-    config = _DecodeConfig(
-        watchlists=ingestor.watchlists.watchlists,
-        configured=ingestor.watchlists.configured,
-        secret=settings.pseudonym_secret.get_secret_value().encode(),
-        keep_handles=settings.keep_raw_handles,
-        max_chars=settings.max_text_chars,
-        offset=offset,
-    )
+    config = replace(ingestor.assess_config(), offset=offset)
     sink = _Sink(ingestor, speed=speed)
     chunk_size = BATCH if speed is None else 200
     started = time.perf_counter()
     if workers <= 0:
-        decoder = _Decoder(config)
+        assessor = Assessor(config)
         for chunk in _chunks(path, chunk_size):
-            await sink.take([decoder.decode(raw, record) for raw, record in chunk])
+            await sink.take([_assess_record(assessor, raw, record) for raw, record in chunk])
             _advance(progress, task, sink)
     else:
         loop = asyncio.get_running_loop()
@@ -294,16 +241,15 @@ async def replay(
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init_worker, initargs=(config,)
         ) as pool:
-            in_flight: deque[asyncio.Future[list[_Decoded | _Refused]]] = deque()
+            in_flight: deque[asyncio.Future[list[_Shipped]]] = deque()
             for chunk in _chunks(path, chunk_size):
-                in_flight.append(loop.run_in_executor(pool, _decode_chunk, chunk))
+                in_flight.append(loop.run_in_executor(pool, _assess_chunk, chunk))
                 if len(in_flight) >= 2 * workers:
-                    await sink.take(await in_flight.popleft())
+                    await sink.take(_unship(await in_flight.popleft()))
                     _advance(progress, task, sink)
             while in_flight:
-                await sink.take(await in_flight.popleft())
+                await sink.take(_unship(await in_flight.popleft()))
                 _advance(progress, task, sink)
-    await sink.flush()
     return ReplayStats(seconds=time.perf_counter() - started, **sink.counts)
 
 

@@ -1,4 +1,4 @@
-"""Meta Graph webhooks: Facebook Page feed comments and Instagram comments and mentions.
+"""The Meta webhook source: Facebook Page feed comments and Instagram comments and mentions.
 
 `GET` answers Meta's subscription handshake (`hub.mode=subscribe`, `hub.verify_token`,
 `hub.challenge`); `POST` carries `{"object": "page"|"instagram", "entry": [{"id",
@@ -16,10 +16,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from services.ingest.auth import check_hub_signature
-from services.ingest.pipeline import Candidate, Ingestor, Rejected
+from services.ingest.core.assess import Candidate, Rejected
+from services.ingest.pipeline import Ingestor
 from services.ingest.sources.base import candidate
 from services.ingest.sources.meta_graph import GraphFetchError, fetch_mention
+from services.ingest.sources.push import PushResult
+from services.ingest.sources.push_auth import check_hub_signature
 from shared import serde
 from shared.errors import BrokerUnavailable, InvalidRecord
 from shared.settings.ingest import IngestSettings
@@ -164,9 +166,17 @@ async def verify(
     return PlainTextResponse(challenge)
 
 
-@router.post("/meta", summary="Meta webhook deliveries (Page feed, Instagram)")
+@router.post(
+    "/meta",
+    summary="Meta webhook deliveries (Page feed, Instagram)",
+    responses={200: {"model": PushResult, "description": "one outcome per change"}},
+)
 async def deliver(request: Request) -> Response:
-    """Check the signature, then ingest every change; 503 makes Meta retry later."""
+    """Check the signature, then ingest every change; 503 makes Meta retry later.
+
+    Any processed delivery answers 200 (Meta retries anything else), with the outcome of
+    each change as a push would get it; invalid changes are dead-lettered.
+    """
     settings = request.app.state.ingest_settings
     ingestor: Ingestor = request.app.state.ingestor
     body = await request.body()
@@ -188,10 +198,10 @@ async def deliver(request: Request) -> Response:
             return _retry_later(settings.retry_after_s)
         return JSONResponse({"detail": exc.reason}, status_code=400)
     try:
-        sent = await ingestor.emit(items, source=SOURCE)
+        outcomes = await ingestor.accept(items, source=SOURCE)
     except BrokerUnavailable:
         return _retry_later(settings.retry_after_s)
-    return JSONResponse({"received": len(items), "produced": sent})
+    return JSONResponse(PushResult.of(outcomes).model_dump(mode="json"))
 
 
 def _retry_later(seconds: int) -> Response:

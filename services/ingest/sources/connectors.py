@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from services.ingest.pipeline import Candidate
+from services.ingest.core.assess import Candidate
 from services.ingest.sources.base import Emit, Source, SourceContext
 from services.ingest.sources.jetstream import JetstreamSource
 from services.ingest.sources.mastodon import MastodonSource
