@@ -165,8 +165,8 @@ def _model(args: argparse.Namespace, _: Settings) -> int:
         results["transformer"] = run_model_build(Path(args.output) if args.output else None)
     if args.kind in ("chinese", "all"):
         from services.sentiment.scorers.chinese import DEFAULT_MODEL
+        from tools.data import default_data_dir
         from tools.train.chinese import build_chinese_model
-        from tools.train.datasets import default_data_dir
 
         out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
         results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)

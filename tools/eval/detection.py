@@ -18,9 +18,10 @@ from typing import Any, TextIO
 
 from services.alerting.detect.alert import as_utc
 from services.alerting.detect.spikes import SpikeDetector, preset
+from tools.data import dataset_dir
 
 _TS_FORMAT = "%Y-%m-%d %H:%M:%S"
-DEV_DIR = Path("/work/shared/data/nab_realtweets_dev")
+DEV_DATASET = "nab_realtweets_dev"
 POINTS_FILE = "anomaly_points.json"
 
 
@@ -166,15 +167,16 @@ def _run(
 
 
 def evaluate_dev(
-    data_dir: str | Path = DEV_DIR,
+    data_dir: str | Path | None = None,
     presets: tuple[str, ...] = ("sensitive", "balanced", "strict"),
     out: TextIO = sys.stdout,
 ) -> list[dict[str, Any]]:
     """Evaluate every CSV in `data_dir` against its `anomaly_windows.json`; print a table.
 
-    The ALL row's delays are the median of the per-series medians.
+    The ALL row's delays are the median of the per-series medians. `data_dir` defaults to
+    the `nab_realtweets_dev` dataset under $CRISISWATCH_DATA_DIR.
     """
-    root = Path(data_dir)
+    root = Path(data_dir) if data_dir is not None else dataset_dir(DEV_DATASET)
     labels = root / "anomaly_windows.json"
     rows: list[dict[str, Any]] = []
     for name in presets:

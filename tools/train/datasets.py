@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,12 +14,6 @@ from shared.schemas import EMOTIONS, SENTIMENT_LABELS
 _EKMAN = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 _GROUP = {1: "negative", 2: "neutral", 3: "positive"}  # 0 is `ambiguous`: dropped
 _TWEETEVAL_EMOTION = {0: "anger", 1: "joy", 3: "sadness"}  # 2 `optimism` has no counterpart
-
-
-def default_data_dir() -> Path:
-    """Return the dataset directory: $CRISISWATCH_DATA_DIR, else `../shared/data` of the repo."""
-    beside_checkout = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return Path(os.environ.get("CRISISWATCH_DATA_DIR", str(beside_checkout)))
 
 
 @dataclass

@@ -27,8 +27,9 @@ from services.sentiment.model.assemble import (
     encoder_dir,
     materialize_default_model,
 )
+from tools.data import default_data_dir
 from tools.eval.sentiment import summarize
-from tools.train.datasets import Split, default_data_dir, load_splits, task_labels
+from tools.train.datasets import Split, load_splits, task_labels
 from tools.train.encoder import (
     Features,
     cls_logits,
