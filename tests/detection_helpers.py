@@ -7,21 +7,26 @@ tests/integration/alerting and tests/faults.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.alerting.service import serve as serve_alerting
 from services.sentiment.store import store_scored
 from shared import serde
 from shared.db.engine import transaction
 from shared.db.models import DetectorStateRow, IncidentRow
 from shared.kafka import EventProducer
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
+from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
 from tests.kafka_helpers import wait_for
 
 CALM_HOURS = 8
@@ -157,3 +162,42 @@ async def processed_until(engine: AsyncEngine, brand: str, ts: datetime) -> dict
     state = await wait_for(lambda: spike_state(engine, brand), done, timeout_s=120)
     assert done(state), f"bins up to {ts} not processed: {state.get('last_ts')}"
     return state
+
+
+@dataclass
+class RunningAlerting:
+    """An alerting service running in this event loop, with its own metrics registry; it
+    can be stopped and restarted."""
+
+    settings: AlertingSettings
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start (or restart) the service with a fresh registry."""
+        self.registry = CollectorRegistry()
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(
+            serve_alerting(
+                self.settings, self.stop, registry=self.registry, notify_settings=NotifySettings()
+            )
+        )
+
+    async def shutdown(self) -> None:
+        """Stop the service and wait for its final checkpoint."""
+        self.stop.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, timeout=60)
+            self.task = None
+
+    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """Return a sample value from the service's registry (0 when absent)."""
+        return self.registry.get_sample_value(name, labels or {}) or 0.0
+
+    def assert_running(self) -> None:
+        """Fail with the service's own error if it stopped."""
+        assert self.task is not None
+        if self.task.done():
+            self.task.result()
+            raise AssertionError("the alerting service returned early")

@@ -7,28 +7,24 @@ written with the sentiment service's own `store_scored`, as the sentiment servic
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.service import serve as serve_alerting
 from services.sentiment.store import store_scored
 from shared.db.engine import transaction
 from shared.db.models import CampaignRow, DetectorStateRow, SignalRow
 from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
-from shared.settings.notify import NotifySettings
 from tests.detection_helpers import (
     CALM_HOURS,
     MARKETS,
     PLATFORMS,
+    RunningAlerting,
     Stream,
     floor_minute,
     incidents,
@@ -38,39 +34,8 @@ from tests.detection_helpers import (
 from tests.kafka_helpers import wait_for
 
 
-@dataclass
-class Alerting:
-    """A running alerting service that can be stopped and restarted."""
-
-    settings: AlertingSettings
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start (or restart) the service with a fresh registry."""
-        self.registry = CollectorRegistry()
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(
-            serve_alerting(
-                self.settings, self.stop, registry=self.registry, notify_settings=NotifySettings()
-            )
-        )
-
-    async def shutdown(self) -> None:
-        """Stop the service and wait for its final checkpoint."""
-        self.stop.set()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, timeout=60)
-            self.task = None
-
-    def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
-        """Return a sample value from the service's registry (0 when absent)."""
-        return self.registry.get_sample_value(name, labels or {}) or 0.0
-
-
 @pytest.fixture
-def alerting(settings_factory: Callable[..., Any]) -> Iterator[Alerting]:
+def alerting(settings_factory: Callable[..., Any]) -> Iterator[RunningAlerting]:
     """An alerting service on this test's topics, tuned for a fast test clock."""
     settings = settings_factory(
         AlertingSettings,
@@ -78,14 +43,14 @@ def alerting(settings_factory: Callable[..., Any]) -> Iterator[Alerting]:
         alerting_idle_flush_s=3.0,
         alerting_campaign_refresh_s=1.0,
     )
-    service = Alerting(settings)
+    service = RunningAlerting(settings)
     yield service
     if service.task is not None:
         service.stop.set()
 
 
 async def test_recall_crisis_after_calm_hours_opens_one_incident(
-    alerting: Alerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
@@ -142,7 +107,7 @@ def _first_severity(signals: Sequence[Any], rule: str) -> str:
 
 
 async def test_bot_flood_from_one_author_opens_no_incident(
-    alerting: Alerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
@@ -170,7 +135,7 @@ async def test_bot_flood_from_one_author_opens_no_incident(
 
 
 async def test_registered_campaign_burst_opens_no_incident(
-    alerting: Alerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)
@@ -200,7 +165,7 @@ async def test_registered_campaign_burst_opens_no_incident(
 
 
 async def test_restart_mid_crisis_keeps_one_incident_and_rebuilds_state(
-    alerting: Alerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"brand-{unique}"
     stream = Stream(brand)

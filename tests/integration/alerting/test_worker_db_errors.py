@@ -16,70 +16,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.service import serve as serve_alerting
 from shared import serde
 from shared.db.models import SignalRow
 from shared.kafka import EventProducer
 from shared.resilience import FatalDatabaseError
 from shared.schemas import DeadLetter, Engagement, Mention, ScoredMention, SentimentScore
 from shared.settings.alerting import AlertingSettings
-from shared.settings.notify import NotifySettings
-from tests.detection_helpers import incidents
+from tests.detection_helpers import RunningAlerting, incidents
 from tests.kafka_helpers import read_topic, wait_for
 
 
-@dataclass
-class Service:
-    """The alerting service running in this event loop, with its own metrics registry."""
-
-    settings: AlertingSettings
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start the service."""
-        self.task = asyncio.create_task(
-            serve_alerting(
-                self.settings, self.stop, registry=self.registry, notify_settings=NotifySettings()
-            )
-        )
-
-    def errors(self, kind: str) -> float:
-        """`crisiswatch_alerting_db_errors_total{kind}` so far."""
-        value = self.registry.get_sample_value(
-            "crisiswatch_alerting_db_errors_total", {"kind": kind}
-        )
-        return value or 0.0
-
-    def assert_running(self) -> None:
-        """Fail with the service's own error if it stopped."""
-        assert self.task is not None
-        if self.task.done():
-            self.task.result()
-            raise AssertionError("the alerting service returned early")
-
-
 @pytest.fixture
-async def service(settings_factory: Callable[..., Any]) -> AsyncIterator[Service]:
+async def service(settings_factory: Callable[..., Any]) -> AsyncIterator[RunningAlerting]:
     """An alerting service on this test's topics; stopped (and awaited) afterwards."""
     settings = settings_factory(
         AlertingSettings, alerting_checkpoint_s=0.5, alerting_campaign_refresh_s=60.0
     )
-    running = Service(settings)
+    running = RunningAlerting(settings)
     yield running
     running.stop.set()
     if running.task is not None and not running.task.done():
         await asyncio.wait_for(running.task, timeout=60)
+
+
+def db_errors(service: RunningAlerting, kind: str) -> float:
+    """`crisiswatch_alerting_db_errors_total{kind}` so far."""
+    return service.metric("crisiswatch_alerting_db_errors_total", {"kind": kind})
 
 
 def recall(brand: str, n: int, *, language: str = "en") -> ScoredMention:
@@ -117,7 +86,7 @@ async def signals(engine: AsyncEngine, brand: str) -> list[Any]:
 
 
 async def test_data_error_dead_letters_the_signal_and_the_next_one_is_stored(
-    service: Service, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    service: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     poisoned, healthy = f"nul-{unique}", f"fine-{unique}"
     service.start()
@@ -144,8 +113,8 @@ async def test_data_error_dead_letters_the_signal_and_the_next_one_is_stored(
     assert len(await signals(db_engine, healthy)) == 1
     assert await incidents(db_engine, poisoned) == []
     assert await signals(db_engine, poisoned) == []
-    assert service.errors("data") >= 1
-    assert service.errors("fatal") == 0
+    assert db_errors(service, "data") >= 1
+    assert db_errors(service, "fatal") == 0
     assert service.registry.get_sample_value("crisiswatch_alerting_dlq_total") == 1
 
     # The worker moved on: a later signal is stored too.
@@ -156,7 +125,7 @@ async def test_data_error_dead_letters_the_signal_and_the_next_one_is_stored(
 
 
 async def test_terminated_backend_mid_checkpoint_is_retried_and_stores_once(
-    service: Service, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    service: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"kill-{unique}"
     service.start()
@@ -184,19 +153,19 @@ async def test_terminated_backend_mid_checkpoint_is_retried_and_stores_once(
                 text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]}
             )
             assert killed.scalar_one() is True
-        await wait_for(lambda: _value(service.errors("transient")), bool, timeout_s=30)
+        await wait_for(lambda: _value(db_errors(service, "transient")), bool, timeout_s=30)
         await locker.rollback()  # release the lock: the retried checkpoint goes through
 
     found = await wait_for(lambda: incidents(db_engine, brand), bool, timeout_s=60)
     service.assert_running()
     assert len(found) == 1
     assert len(await signals(db_engine, brand)) == 1
-    assert service.errors("transient") >= 1
-    assert service.errors("data") == 0 and service.errors("fatal") == 0
+    assert db_errors(service, "transient") >= 1
+    assert db_errors(service, "data") == 0 and db_errors(service, "fatal") == 0
 
 
 async def test_fatal_error_stops_the_service_with_a_clear_error(
-    service: Service, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    service: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"fatal-{unique}"
     function, trigger = f"refuse_{unique}", f"refuse_{unique}"
@@ -225,7 +194,7 @@ async def test_fatal_error_stops_the_service_with_a_clear_error(
         message = str(stopped.value)
         assert "alerting checkpoint" in message and "42501" in message
         assert "InsufficientPrivilegeError" in message and "stopping" in message
-        assert service.errors("fatal") == 1
+        assert db_errors(service, "fatal") == 1
         assert await incidents(db_engine, brand) == []
     finally:
         async with db_engine.begin() as conn:
