@@ -21,6 +21,7 @@ from services.alerting.incidents.schemas import (
     ReviewRead,
     SnoozeIn,
 )
+from services.alerting.playbooks.work import StatementRead
 from services.alerting.schemas import BrandQ, Id
 from shared.http.deps import Responder, SessionDep
 
@@ -58,6 +59,19 @@ async def list_incidents(
 async def get_incident(session: SessionDep, _: Responder, incident_id: Id) -> IncidentDetail:
     """One incident in full."""
     return await work.incident_detail(session, incident_id=incident_id)
+
+
+@router.get(
+    "/incidents/{incident_id}/holding-statements",
+    tags=["incidents"],
+    summary="Holding statements of the incident's playbook, ready to post (role responder)",
+    description="Rendered for the incident's brand; its main languages come first (`main`).",
+)
+async def get_holding_statements(
+    session: SessionDep, _: Responder, incident_id: Id
+) -> list[StatementRead]:
+    """The incident's holding statements."""
+    return await work.holding_statements(session, incident_id=incident_id)
 
 
 _TRANSITION_DOC = "409 when the incident's status does not allow it. Role responder."

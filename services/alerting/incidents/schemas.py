@@ -7,6 +7,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from services.alerting.playbooks.work import StatementRead
 from services.alerting.schemas import StrictInput
 
 # The one lifecycle: open -> acknowledged / snoozed -> resolved (see `work.TRANSITIONS`).
@@ -105,6 +106,9 @@ class IncidentDetail(IncidentRead):
     signals: list[SignalRead]
     samples: list[SampleMention]
     review: ReviewRead | None
+    holding_statements: list[StatementRead] = Field(
+        description="the playbook's holding statements for the brand, main languages first"
+    )
 
 
 class IncidentPage(BaseModel):

@@ -24,6 +24,7 @@ from services.alerting.incidents.schemas import (
     SampleMention,
     SignalRead,
 )
+from services.alerting.playbooks.work import StatementRead, incident_statements
 from shared.db.models import (
     IncidentEventRow,
     IncidentReviewRow,
@@ -136,7 +137,13 @@ async def incident_detail(
         signals=[SignalRead.model_validate(s, from_attributes=True) for s in signals],
         samples=[SampleMention.model_validate(m, from_attributes=True) for m in mentions],
         review=ReviewRead.model_validate(review, from_attributes=True) if review else None,
+        holding_statements=await incident_statements(session, row),
     )
+
+
+async def holding_statements(session: AsyncSession, *, incident_id: int) -> list[StatementRead]:
+    """The holding statements of the incident's playbook for its brand, main languages first."""
+    return await incident_statements(session, await _incident(session, incident_id))
 
 
 async def _transition(
