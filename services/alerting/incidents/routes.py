@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from services.alerting.incidents import work
 from services.alerting.incidents.schemas import (
     AssignIn,
+    DismissIn,
     EventRead,
     IncidentDetail,
     IncidentPage,
@@ -144,6 +145,21 @@ async def resolve(
     return await work.resolve(
         session, incident_id=incident_id, resolution=body.resolution, actor=who.actor
     )
+
+
+@router.post(
+    "/incidents/{incident_id}/dismiss",
+    tags=["incidents"],
+    summary="Dismiss an incident as a false positive",
+    description="Resolves it (if not yet) with the reason; audited and counted per rule on the "
+    "alert-quality dashboard. 409 when already dismissed. Role responder.",
+    responses={409: {"description": "already dismissed"}},
+)
+async def dismiss(
+    session: SessionDep, who: Responder, incident_id: Id, body: DismissIn
+) -> IncidentRead:
+    """Dismiss as a false positive."""
+    return await work.dismiss(session, incident_id=incident_id, reason=body.reason, actor=who.actor)
 
 
 @router.put(

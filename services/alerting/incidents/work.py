@@ -41,6 +41,8 @@ TRANSITIONS: dict[str, frozenset[IncidentStatus]] = {
     "snooze": frozenset({"open", "acknowledged", "snoozed"}),
     "resolve": frozenset({"open", "acknowledged", "snoozed"}),
     "assign": frozenset({"open", "acknowledged", "snoozed"}),
+    # A resolved incident may still be judged a false positive afterwards (once).
+    "dismiss": frozenset({"open", "acknowledged", "snoozed", "resolved"}),
 }
 
 
@@ -227,6 +229,30 @@ async def resolve(
     row.status = "resolved"
     row.resolved_at = datetime.now(UTC)
     row.snoozed_until = None
+    await session.flush()
+    return _incident_read(row)
+
+
+async def dismiss(
+    session: AsyncSession, *, incident_id: int, reason: str, actor: str
+) -> IncidentRead:
+    """Close an incident as a false positive, with the reason; counted per rule.
+
+    An unresolved incident is resolved by it (its channels hear of it, like a resolution);
+    a resolved one keeps its resolution time. A second dismissal is a 409.
+    """
+    row = await _incident(session, incident_id, lock=True)
+    if row.dismissed_at is not None:
+        raise Conflict(f"incident {incident_id} was already dismissed")
+    await _transition(
+        session, row, action="dismiss", actor=actor, data={"reason": reason, "rule": row.rule}
+    )
+    now = datetime.now(UTC)
+    row.status = "resolved"
+    row.resolved_at = row.resolved_at or now
+    row.snoozed_until = None
+    row.dismissed_at = now
+    row.dismissal_reason = reason
     await session.flush()
     return _incident_read(row)
 

@@ -71,8 +71,8 @@ class IncidentSummary:
     statements: tuple[StatementSummary, ...] = ()
 
     def quoted(self, update_kind: str) -> tuple[list[StatementSummary], list[str]]:
-        """The statements a message quotes and the languages it only lists (none once resolved)."""
-        if update_kind == "resolved":
+        """The statements a message quotes and the languages it only lists (none once closed)."""
+        if update_kind in ("resolved", "dismissed"):
             return [], []
         main = [st for st in self.statements if st.main]
         return main, [st.language for st in self.statements if not st.main]
@@ -332,7 +332,7 @@ def webhook_payload(summary: IncidentSummary, links: Links, *, update_kind: str)
         "holding_statements": [
             {"language": st.language, "text": st.text, "main": st.main} for st in s.statements
         ]
-        if update_kind != "resolved"
+        if update_kind not in ("resolved", "dismissed")
         else [],
         "links": {
             "incident": links.incident,

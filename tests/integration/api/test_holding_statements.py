@@ -120,10 +120,10 @@ async def test_playbooks_api_returns_the_statements_text(api: RunningApi) -> Non
         books = (await client.get("/v1/playbooks")).json()
         one = await client.get("/v1/playbooks/safety")
         unknown = await client.get("/v1/playbooks/nope")
-        bad = await client.get("/v1/playbooks/Not-A-Name")
+        too_long = await client.get("/v1/playbooks/" + "x" * 65)
     safety = next(b for b in books if b["name"] == "safety")
     assert safety["holding_statements"] == SAFETY.holding_statements
     assert 3 <= len(safety["holding_statements"]) <= 6
     assert one.status_code == 200 and one.json() == safety
     assert unknown.status_code == 404 and "nope" in unknown.json()["detail"]
-    assert bad.status_code == 422
+    assert too_long.status_code == 422
