@@ -68,8 +68,11 @@ class SpreadLedger:
         self.posts = {k: v for k, v in self.posts.items() if v[0] >= oldest}
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the remembered posts as a JSON-ready dict."""
-        return {k: [written, engagement] for k, (written, engagement) in self.posts.items()}
+        """Return the remembered posts as a JSON-ready dict (seconds, centi-engagement)."""
+        # Rounded: the state is saved at every checkpoint, and a share is 1.0 or more.
+        return {
+            k: [round(written), round(engaged, 2)] for k, (written, engaged) in self.posts.items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpreadLedger:
