@@ -3,7 +3,8 @@
 Checkpointing: detector state, signals and incident changes are written in one
 transaction, then the Kafka offsets of every record they account for are committed. A
 crash in between replays records the restored state already holds: open bins drop them
-by mention identity, closed bins treat them as late, detectors ignore replayed bins.
+by mention identity, closed bins treat them as late, the spread ledger gives a replayed
+`updated` event no second gain, detectors ignore replayed bins.
 
 Database errors (`shared.resilience`): each signal and recovery is written in its own
 savepoint, so one the database refuses (a data error) is dead-lettered with the reason and

@@ -1,14 +1,11 @@
-"""Mention search: filters, keyset cursors on (created_at, id), and formula-safe CSV."""
+"""Mention search: filters and keyset cursors on (created_at, id); the CSV export is `export`."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.analytics.schemas import MentionFilter, MentionPage, MentionRead
 from shared.db.models import MentionRow
 from shared.errors import BadInput
-
-_CSV_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def brand_match(brand: str) -> ColumnElement[bool]:
@@ -49,7 +44,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise BadInput("cursor is not valid; use the next_cursor of a previous page") from exc
 
 
-def _search_conditions(f: MentionFilter) -> list[ColumnElement[bool]]:
+def search_conditions(f: MentionFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if f.brand:
         conditions.append(brand_match(f.brand))
@@ -122,7 +117,7 @@ async def search_mentions(
     show_handles: bool = False,
 ) -> MentionPage:
     """Mentions matching `criteria`, newest first, keyset-paginated on (created_at, id)."""
-    stmt = select(MentionRow).where(*_search_conditions(criteria))
+    stmt = select(MentionRow).where(*search_conditions(criteria))
     if cursor:
         created_at, mention_id = decode_cursor(cursor)
         stmt = stmt.where(tuple_(MentionRow.created_at, MentionRow.id) < (created_at, mention_id))
@@ -134,59 +129,3 @@ async def search_mentions(
     return MentionPage(
         items=[_to_read(r, show_handles=show_handles) for r in rows], next_cursor=next_cursor
     )
-
-
-CSV_COLUMNS: tuple[str, ...] = (
-    "id",
-    "created_at",
-    "platform",
-    "brand",
-    "author_id",
-    "author_reach",
-    "language",
-    "sentiment_label",
-    "sentiment_score",
-    "emotion",
-    "topics",
-    "hashtags",
-    "likes",
-    "shares",
-    "replies",
-    "views",
-    "url",
-    "text",
-)
-
-
-def safe_cell(value: Any) -> str:
-    """A CSV cell that spreadsheets will not evaluate as a formula."""
-    if value is None:
-        text = ""
-    elif isinstance(value, list):
-        text = " ".join(str(v) for v in value)
-    elif isinstance(value, datetime):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    if text.startswith(_CSV_DANGEROUS):
-        return "'" + text
-    return text
-
-
-def mentions_csv(page: MentionPage) -> str:
-    """The page as CSV with a header row; every cell is formula-safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for item in page.items:
-        data = item.model_dump()
-        # Numbers are data; only prefix text cells (a negative score stays a number).
-        writer.writerow(
-            [
-                data[c]
-                if isinstance(data[c], int | float) and not isinstance(data[c], bool)
-                else safe_cell(data[c])
-                for c in CSV_COLUMNS
-            ]
-        )
-    return buffer.getvalue()

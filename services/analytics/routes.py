@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime
 
 from services.analytics import mentions, terms, trends, voice
+from services.analytics.export import MentionExport
 from services.analytics.schemas import (
     MentionFilter,
     MentionPage,
@@ -19,7 +20,7 @@ from services.analytics.schemas import (
     ShareOfVoiceRead,
     TrendsRead,
 )
-from shared.http.deps import ApiSettingsDep, SessionDep, Viewer
+from shared.http.deps import ApiSettingsDep, EngineDep, SessionDep, Viewer
 
 router = APIRouter(prefix="/v1", tags=["trends"])
 
@@ -192,13 +193,15 @@ async def get_rising_terms(
     summary="Search stored mentions",
     description="Newest first with an opaque keyset cursor. `q` matches text (case-insensitive, "
     "wildcards taken literally) or an exact keyword. CSV with `format=csv` or "
-    "`Accept: text/csv`; cells starting with = + - @ are prefixed with ' so spreadsheets do "
-    "not run them. Needs role viewer.",
+    "`Accept: text/csv` is the export: every matching row (after `cursor` when given; `limit` "
+    "sizes JSON pages only), streamed; cells starting with = + - @ are prefixed with ' so "
+    "spreadsheets do not run them. Needs role viewer.",
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def get_mentions(
     request: Request,
     session: SessionDep,
+    engine: EngineDep,
     settings: ApiSettingsDep,
     _: Viewer,
     brand: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -214,8 +217,8 @@ async def get_mentions(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
-) -> MentionPage | Response:
-    """One page of mentions as JSON or CSV."""
+) -> MentionPage | StreamingResponse:
+    """One page of mentions as JSON, or every matching mention as CSV."""
     criteria = MentionFilter(
         brand=brand,
         start=start,
@@ -228,21 +231,20 @@ async def get_mentions(
         min_reach=min_reach,
         q=q,
     )
-    page = await mentions.search_mentions(
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        export = MentionExport(engine, criteria, cursor=cursor)
+        return StreamingResponse(
+            export.stream(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="mentions.csv"'},
+        )
+    return await mentions.search_mentions(
         session,
         criteria=criteria,
         limit=limit,
         cursor=cursor,
         show_handles=settings.api_show_handles,
     )
-    wants_csv = format == "csv" or (
-        format is None and "text/csv" in request.headers.get("accept", "")
-    )
-    if wants_csv:
-        headers = {"Content-Disposition": 'attachment; filename="mentions.csv"'}
-        if page.next_cursor:
-            headers["X-Next-Cursor"] = page.next_cursor
-        return Response(
-            mentions.mentions_csv(page), media_type="text/csv; charset=utf-8", headers=headers
-        )
-    return page

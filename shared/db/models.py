@@ -175,6 +175,9 @@ class IncidentRow(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(TZ)
     resolved_at: Mapped[datetime | None] = mapped_column(TZ)
     snoozed_until: Mapped[datetime | None] = mapped_column(TZ)
+    # Set when a responder dismissed the incident as a false positive (it is then resolved).
+    dismissed_at: Mapped[datetime | None] = mapped_column(TZ)
+    dismissal_reason: Mapped[str | None] = mapped_column(Text)
     signal_count: Mapped[int] = mapped_column(Integer, default=1)
     mention_count: Mapped[int] = mapped_column(Integer, default=0)
     peak_score: Mapped[float] = mapped_column(Float, default=0.0)

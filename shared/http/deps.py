@@ -24,6 +24,12 @@ def get_api_settings(request: Request) -> ApiSettings:
     return settings
 
 
+def get_engine(request: Request) -> AsyncEngine:
+    """The database engine of the running app (for work that outlives the request's session)."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the route returns, rolled back on error."""
     engine: AsyncEngine = request.app.state.engine
@@ -35,6 +41,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # write always sees it, and a failing commit still becomes an error response.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 _KeyHeader = Annotated[str | None, Depends(_api_key_header)]
 _BearerCred = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

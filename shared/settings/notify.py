@@ -60,10 +60,6 @@ class NotifySettings(SettingsBase):
         description="public base URL of the API, used in the links of notifications",
     )
     grafana_url: str | None = Field(default=None, description="dashboard link in messages")
-    brand_languages: list[str] = Field(
-        default_factory=lambda: ["en", "zh", "es"],
-        description="languages of the holding statements quoted in notifications",
-    )
     # Slack: the Web API (bot token) is used when set, otherwise the incoming webhook
     slack_webhook_url: SecretStr | None = Field(
         default=None, description="Slack incoming webhook URL"

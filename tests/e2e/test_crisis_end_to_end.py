@@ -27,7 +27,15 @@ from services.alerting.service import serve as serve_alerting
 from services.ingest.sources.replay import run_replay
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.engine import transaction
-from shared.db.models import CampaignRow, IncidentRow, MentionRow, PlaybookRunRow, SignalRow
+from shared.db.models import (
+    CampaignRow,
+    IncidentRow,
+    MentionRow,
+    OutboxRow,
+    PlaybookRunRow,
+    SignalRow,
+    WatchlistRow,
+)
 from shared.settings.alerting import AlertingSettings
 from shared.settings.ingest import IngestSettings
 from shared.settings.notify import NotifySettings
@@ -163,6 +171,17 @@ async def test_crisis_file_to_one_incident_with_playbook_slack_and_email(
                 expected_lift=15.0,
             )
         )
+        # The crisis brand speaks Spanish first: its first notification quotes that statement.
+        session.add(
+            WatchlistRow(
+                brand=brands["crisis"],
+                definition={
+                    "brand": brands["crisis"],
+                    "display_name": "Voltix",
+                    "languages": ["es", "en"],
+                },
+            )
+        )
 
     inbox = Inbox()
     slack, smtp = SlackWebhookReceiver(inbox), SmtpReceiver(inbox)
@@ -251,6 +270,22 @@ async def test_crisis_file_to_one_incident_with_playbook_slack_and_email(
         assert channels.count("slack") >= 1 and channels.count("email") >= 1
         opening = [r for r in got if "SEV" in r.summary]
         assert opening, "the notification names the severity"
+        async with db_engine.connect() as conn:
+            first = (
+                await conn.execute(
+                    select(OutboxRow.payload)
+                    .where(OutboxRow.incident_id == incident.id, OutboxRow.channel == "slack")
+                    .order_by(OutboxRow.id)
+                    .limit(1)
+                )
+            ).scalar_one()
+        quoted = [
+            b["text"]["text"]
+            for b in first["blocks"]
+            if b["type"] == "section" and "Holding statement" in b.get("text", {}).get("text", "")
+        ]
+        assert quoted and quoted[0].startswith("*Holding statement (es)*"), quoted
+        assert "Voltix" in quoted[0]
     finally:
         stop.set()
         for task in tasks:

@@ -7,6 +7,12 @@ brand's bins (zeros included) still reach the detectors. Every series of a brand
 brand itself under topic "", and each crisis topic) emits one bin per minute, gaps filled
 with empty bins, so the detectors see a regular series. A mention for a bin already
 closed is late: it is dropped from the bins (and counted by the caller).
+
+An `updated` event is not a new mention: it adds only the engagement its post gained since
+last seen (`detect.spread`) to the bins of its arrival (`ingested_at`, or the first open
+bin when that one is closed), so a post that goes viral hours later moves engagement
+velocity then; it is never late, and it neither advances the watermark nor keeps the brand
+from counting as idle.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 from services.alerting.detect.alert import from_epoch, to_epoch
 from services.alerting.detect.ratios import BURST_EMOTIONS
+from services.alerting.detect.spread import SpreadLedger
 from services.alerting.detect.velocity import weighted_engagement
 from shared.schemas import ScoredMention
 
@@ -94,7 +101,14 @@ class Bin:
             self.markets[market] += 1
         self.languages[scored.language] += 1
         self.platforms[m.platform] += 1
-        ingested = m.ingested_at.timestamp()
+        self._ingested(m.ingested_at.timestamp())
+
+    def add_spread(self, gain: float, *, ingested: float) -> None:
+        """Count engagement a negative post gained since last seen (an `updated` event)."""
+        self.neg_engagement += gain
+        self._ingested(ingested)
+
+    def _ingested(self, ingested: float) -> None:
         self.last_ingested = max(self.last_ingested or ingested, ingested)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +163,7 @@ class _BrandBins:
     topics: set[str]
     open: dict[tuple[str, float], Bin] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)  # identities in open bins -> start
+    spread: SpreadLedger = field(default_factory=SpreadLedger)
 
 
 class BinAggregator:
@@ -195,6 +210,9 @@ class BinAggregator:
     def add(self, scored: ScoredMention, *, wall_now: float) -> list[str]:
         """Count a mention into its brands' bins; return the brands for which it was late."""
         m = scored.mention
+        if m.kind == "updated":
+            self._add_update(scored, wall_now=wall_now)
+            return []
         epoch = m.created_at.timestamp()
         start = self.bin_start(epoch)
         key = f"{m.platform}:{m.external_id}"
@@ -213,14 +231,41 @@ class BinAggregator:
             if key in state.seen:
                 continue  # a replayed record already counted in an open bin
             state.seen[key] = start
+            if scored.is_negative:
+                state.spread.record(key, written=epoch, engagement=_spread_of(scored))
             for topic in (BRAND_TOPIC, *scored.topics):
-                state.topics.add(topic)
-                b = state.open.get((topic, start))
-                if b is None:
-                    b = Bin(brand=brand, topic=topic, start=start, seconds=self.bin_seconds)
-                    state.open[(topic, start)] = b
-                b.add(scored)
+                self._bin(state, brand, topic, start).add(scored)
         return late
+
+    def _bin(self, state: _BrandBins, brand: str, topic: str, start: float) -> Bin:
+        state.topics.add(topic)
+        b = state.open.get((topic, start))
+        if b is None:
+            b = Bin(brand=brand, topic=topic, start=start, seconds=self.bin_seconds)
+            state.open[(topic, start)] = b
+        return b
+
+    def _add_update(self, scored: ScoredMention, *, wall_now: float) -> None:
+        """Count the engagement an `updated` post gained into the bins of its arrival."""
+        m = scored.mention
+        written = m.created_at.timestamp()
+        arrival = max(m.ingested_at.timestamp(), written)
+        key = f"{m.platform}:{m.external_id}"
+        for brand in dict.fromkeys(m.brands):
+            state = self._brands.get(brand)
+            if state is None:
+                self.start_brand(brand, next_start=self.bin_start(arrival), wall_now=wall_now)
+                state = self._brands[brand]
+            if not scored.is_negative:
+                continue
+            gain = state.spread.gain(
+                key, written=written, engagement=_spread_of(scored), now=arrival
+            )
+            if gain <= 0:
+                continue
+            start = max(self.bin_start(arrival), state.next_start)
+            for topic in (BRAND_TOPIC, *scored.topics):
+                self._bin(state, brand, topic, start).add_spread(gain, ingested=arrival)
 
     def close(self, *, wall_now: float, brands: Iterable[str] | None = None) -> list[list[Bin]]:
         """Close every bin past its brand's watermark; return them grouped by minute, in order.
@@ -250,6 +295,7 @@ class BinAggregator:
                 out.append(group)
             state.next_start = last + self.bin_seconds
             state.seen = {k: s for k, s in state.seen.items() if s >= state.next_start}
+            state.spread.sweep(state.next_start)
         return out
 
     def to_dict(self, brand: str) -> dict[str, Any] | None:
@@ -263,6 +309,7 @@ class BinAggregator:
             "topics": sorted(state.topics),
             "open": [b.to_dict() for b in state.open.values()],
             "seen": dict(state.seen),
+            "spread": state.spread.to_dict(),
         }
 
     def restore(self, brand: str, data: dict[str, Any], *, wall_now: float) -> None:
@@ -275,6 +322,12 @@ class BinAggregator:
             b = Bin.from_dict(raw)
             state.open[(b.topic, b.start)] = b
         state.seen = {str(k): float(v) for k, v in data["seen"].items()}
+        state.spread = SpreadLedger.from_dict(data.get("spread", {}))
+
+
+def _spread_of(scored: ScoredMention) -> float:
+    m = scored.mention
+    return weighted_engagement(m.engagement.shares, m.engagement.replies, m.author_reach)
 
 
 def _fill(first: float, last: float, step: int, max_bins: int) -> list[float]:

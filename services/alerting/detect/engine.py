@@ -185,7 +185,9 @@ class DetectionEngine:
             if brand in late:
                 continue
             out.extend(self._keyword(brand, scored))
-        for burst in self._burst.observe(scored):
+        # An `updated` event is not a new negative post: only its engagement gain counts.
+        bursts = self._burst.observe(scored) if m.kind != "updated" else []
+        for burst in bursts:
             if burst.brand in late or not self._unexplained(burst.brand, burst.negatives):
                 continue  # a warm brand's usual volume explains it: baseline rules decide
             window = list(self._brand(burst.brand).series[BRAND_TOPIC].recent)

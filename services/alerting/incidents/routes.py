@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from services.alerting.incidents import work
 from services.alerting.incidents.schemas import (
     AssignIn,
+    DismissIn,
     EventRead,
     IncidentDetail,
     IncidentPage,
@@ -21,6 +22,7 @@ from services.alerting.incidents.schemas import (
     ReviewRead,
     SnoozeIn,
 )
+from services.alerting.playbooks.work import StatementRead
 from services.alerting.schemas import BrandQ, Id
 from shared.http.deps import Responder, SessionDep
 
@@ -58,6 +60,19 @@ async def list_incidents(
 async def get_incident(session: SessionDep, _: Responder, incident_id: Id) -> IncidentDetail:
     """One incident in full."""
     return await work.incident_detail(session, incident_id=incident_id)
+
+
+@router.get(
+    "/incidents/{incident_id}/holding-statements",
+    tags=["incidents"],
+    summary="Holding statements of the incident's playbook, ready to post (role responder)",
+    description="Rendered for the incident's brand; its main languages come first (`main`).",
+)
+async def get_holding_statements(
+    session: SessionDep, _: Responder, incident_id: Id
+) -> list[StatementRead]:
+    """The incident's holding statements."""
+    return await work.holding_statements(session, incident_id=incident_id)
 
 
 _TRANSITION_DOC = "409 when the incident's status does not allow it. Role responder."
@@ -130,6 +145,21 @@ async def resolve(
     return await work.resolve(
         session, incident_id=incident_id, resolution=body.resolution, actor=who.actor
     )
+
+
+@router.post(
+    "/incidents/{incident_id}/dismiss",
+    tags=["incidents"],
+    summary="Dismiss an incident as a false positive",
+    description="Resolves it (if not yet) with the reason; audited and counted per rule on the "
+    "alert-quality dashboard. 409 when already dismissed. Role responder.",
+    responses={409: {"description": "already dismissed"}},
+)
+async def dismiss(
+    session: SessionDep, who: Responder, incident_id: Id, body: DismissIn
+) -> IncidentRead:
+    """Dismiss as a false positive."""
+    return await work.dismiss(session, incident_id=incident_id, reason=body.reason, actor=who.actor)
 
 
 @router.put(

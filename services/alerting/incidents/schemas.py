@@ -7,9 +7,11 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from services.alerting.playbooks.work import StatementRead
 from services.alerting.schemas import StrictInput
 
-# The one lifecycle: open -> acknowledged / snoozed -> resolved (see `work.TRANSITIONS`).
+# The one lifecycle: open -> acknowledged / snoozed -> resolved (see `work.TRANSITIONS`); a
+# dismissal (false positive) resolves the incident and records when and why.
 IncidentStatus = Literal["open", "acknowledged", "snoozed", "resolved"]
 INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
 
@@ -31,6 +33,8 @@ class IncidentRead(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     snoozed_until: datetime | None
+    dismissed_at: datetime | None = Field(description="when it was dismissed as a false positive")
+    dismissal_reason: str | None
     signal_count: int
     mention_count: int
     peak_score: float
@@ -105,6 +109,9 @@ class IncidentDetail(IncidentRead):
     signals: list[SignalRead]
     samples: list[SampleMention]
     review: ReviewRead | None
+    holding_statements: list[StatementRead] = Field(
+        description="the playbook's holding statements for the brand, main languages first"
+    )
 
 
 class IncidentPage(BaseModel):
@@ -137,4 +144,12 @@ class ResolveIn(StrictInput):
 
     resolution: str | None = Field(
         default=None, max_length=10_000, examples=["Recall announced; sentiment back to baseline."]
+    )
+
+
+class DismissIn(StrictInput):
+    """Input of dismiss: why the incident is a false positive."""
+
+    reason: str = Field(
+        min_length=3, max_length=2000, examples=["Fan-fiction thread, not about our kettles."]
     )

@@ -24,6 +24,7 @@ from services.alerting.incidents.schemas import (
     SampleMention,
     SignalRead,
 )
+from services.alerting.playbooks.work import StatementRead, incident_statements
 from shared.db.models import (
     IncidentEventRow,
     IncidentReviewRow,
@@ -40,6 +41,8 @@ TRANSITIONS: dict[str, frozenset[IncidentStatus]] = {
     "snooze": frozenset({"open", "acknowledged", "snoozed"}),
     "resolve": frozenset({"open", "acknowledged", "snoozed"}),
     "assign": frozenset({"open", "acknowledged", "snoozed"}),
+    # A resolved incident may still be judged a false positive afterwards (once).
+    "dismiss": frozenset({"open", "acknowledged", "snoozed", "resolved"}),
 }
 
 
@@ -136,7 +139,13 @@ async def incident_detail(
         signals=[SignalRead.model_validate(s, from_attributes=True) for s in signals],
         samples=[SampleMention.model_validate(m, from_attributes=True) for m in mentions],
         review=ReviewRead.model_validate(review, from_attributes=True) if review else None,
+        holding_statements=await incident_statements(session, row),
     )
+
+
+async def holding_statements(session: AsyncSession, *, incident_id: int) -> list[StatementRead]:
+    """The holding statements of the incident's playbook for its brand, main languages first."""
+    return await incident_statements(session, await _incident(session, incident_id))
 
 
 async def _transition(
@@ -220,6 +229,30 @@ async def resolve(
     row.status = "resolved"
     row.resolved_at = datetime.now(UTC)
     row.snoozed_until = None
+    await session.flush()
+    return _incident_read(row)
+
+
+async def dismiss(
+    session: AsyncSession, *, incident_id: int, reason: str, actor: str
+) -> IncidentRead:
+    """Close an incident as a false positive, with the reason; counted per rule.
+
+    An unresolved incident is resolved by it (its channels hear of it, like a resolution);
+    a resolved one keeps its resolution time. A second dismissal is a 409.
+    """
+    row = await _incident(session, incident_id, lock=True)
+    if row.dismissed_at is not None:
+        raise Conflict(f"incident {incident_id} was already dismissed")
+    await _transition(
+        session, row, action="dismiss", actor=actor, data={"reason": reason, "rule": row.rule}
+    )
+    now = datetime.now(UTC)
+    row.status = "resolved"
+    row.resolved_at = row.resolved_at or now
+    row.snoozed_until = None
+    row.dismissed_at = now
+    row.dismissal_reason = reason
     await session.flush()
     return _incident_read(row)
 

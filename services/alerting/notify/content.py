@@ -41,6 +41,15 @@ class StepSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class StatementSummary:
+    """A holding statement of the incident's playbook; `main` ones are quoted in messages."""
+
+    language: str
+    text: str
+    main: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentSummary:
     """What a notification says about one incident."""
 
@@ -59,6 +68,14 @@ class IncidentSummary:
     steps: tuple[StepSummary, ...] = ()
     series: tuple[tuple[datetime, float], ...] = ()
     note: str | None = None
+    statements: tuple[StatementSummary, ...] = ()
+
+    def quoted(self, update_kind: str) -> tuple[list[StatementSummary], list[str]]:
+        """The statements a message quotes and the languages it only lists (none once closed)."""
+        if update_kind in ("resolved", "dismissed"):
+            return [], []
+        main = [st for st in self.statements if st.main]
+        return main, [st.language for st in self.statements if not st.main]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +85,15 @@ class Links:
     incident: str
     grafana: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    statements: str | None = None
 
 
 def incident_links(api_base: str, incident_id: int, grafana_url: str | None = None) -> Links:
-    """Return the API and Grafana links of one incident."""
-    return Links(incident=f"{api_base.rstrip('/')}/v1/incidents/{incident_id}", grafana=grafana_url)
+    """Return the API, holding-statement and Grafana links of one incident."""
+    incident = f"{api_base.rstrip('/')}/v1/incidents/{incident_id}"
+    return Links(
+        incident=incident, grafana=grafana_url, statements=f"{incident}/holding-statements"
+    )
 
 
 def escape_slack(text: str) -> str:
@@ -157,6 +178,14 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
         who = esc(one_line(f"{sample.platform} {sample.author}".strip(), 60))
         line = f"> {esc(one_line(sample.text))}\n_{who}_" + (f" {link}" if link else "")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+    main, others = s.quoted(update_kind)
+    for st in main:
+        text = f"*Holding statement ({esc(st.language)})*\n> {esc(one_line(st.text, 2800))}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    if others:
+        link = _slack_link(links.statements or links.incident, "all statements")
+        also = f"Holding statement also in {esc(', '.join(others))}" + (f": {link}" if link else "")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": also}]})
     if s.steps:
         steps = "\n".join(
             f"• {esc(st.title)} (_{esc(st.owner_role)}_, due {st.due_at:%Y-%m-%d %H:%M} UTC)"
@@ -230,6 +259,15 @@ def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
                 f" {_html_link(m.url, 'open')}</li>"
             )
         body.append("<h3>Sample mentions</h3><ul>" + "".join(items) + "</ul>")
+    main, others = s.quoted(update_kind)
+    for st in main:
+        text += ["", f"Holding statement ({st.language}):", st.text]
+        heading = f"<h3>Holding statement ({esc(st.language)})</h3>"
+        body.append(f"{heading}<blockquote>{esc(st.text)}</blockquote>")
+    if others:
+        also = f"Holding statement also in {', '.join(others)}"
+        text += ["", f"{also}: {links.statements or links.incident}"]
+        body.append(f"<p>{esc(also)}: {_html_link(links.statements or links.incident, 'all')}</p>")
     if s.steps:
         text += ["", "Playbook first steps:"]
         step_lines = [_step_line(st) for st in s.steps[:5]]
@@ -291,7 +329,17 @@ def webhook_payload(summary: IncidentSummary, links: Links, *, update_kind: str)
             {"title": st.title, "owner_role": st.owner_role, "due_at": st.due_at.isoformat()}
             for st in s.steps
         ],
-        "links": {"incident": links.incident, "grafana": links.grafana, **links.extra},
+        "holding_statements": [
+            {"language": st.language, "text": st.text, "main": st.main} for st in s.statements
+        ]
+        if update_kind not in ("resolved", "dismissed")
+        else [],
+        "links": {
+            "incident": links.incident,
+            "grafana": links.grafana,
+            "holding_statements": links.statements,
+            **links.extra,
+        },
     }
 
 

@@ -1,4 +1,4 @@
-"""Periodic notification jobs: escalations, overdue playbook steps, and the digest.
+"""Periodic notification jobs: escalations, overdue playbook steps, closures, and the digest.
 
 Database errors follow `shared.resilience`: a row the database refuses (a data error) is
 marked failed with the reason by the job itself (`escalation_failed`, `step_overdue_failed`,
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.alerting.notify.closures import announce_closures
 from services.alerting.notify.escalation import escalate_unacknowledged
 from services.alerting.notify.routing import flush_digest
 from services.alerting.playbooks.runs import overdue_steps
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class NotificationHousekeeper:
-    """Runs escalation and overdue-step checks often, and flushes the digest on its interval."""
+    """Runs escalation, overdue-step and closure checks often, and the digest on its interval."""
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class NotificationHousekeeper:
                 session, now, settings=self._settings, on_db_error=on_db_error
             )
             await overdue_steps(session, now, settings=self._settings, on_db_error=on_db_error)
+            await announce_closures(session, now, settings=self._settings, on_db_error=on_db_error)
             if digest:
                 await flush_digest(session, settings=self._settings, on_db_error=on_db_error)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -18,7 +20,8 @@ from shared.settings.notify import DIGEST, NotifySettings
 
 log = logging.getLogger(__name__)
 
-UpdateKind = Literal["opened", "severity_changed", "updated", "resolved", "escalated"]
+UpdateKind = Literal["opened", "severity_changed", "updated", "resolved", "dismissed", "escalated"]
+CLOSING: frozenset[str] = frozenset({"resolved", "dismissed"})
 
 
 async def notify_incident(
@@ -28,18 +31,26 @@ async def notify_incident(
     update_kind: UpdateKind,
     settings: NotifySettings,
     revision: str | None = None,
+    channels: Sequence[str] | None = None,
+    note: str | None = None,
 ) -> list[str]:
     """Enqueue the incident's notifications per severity routing; return the channels queued.
 
     The dedupe key is (incident, update_kind, revision, channel); `revision` defaults to the
     current severity, so calling this twice for the same update enqueues nothing new.
+    Explicit `channels` replace the routing (and the digest); `note` is shown in the message.
     """
     summary = await load_summary(session, incident_id)
     if summary is None:
         return []
+    if note is not None:
+        summary = replace(summary, note=note)
     rev = revision if revision is not None else summary.severity
     key = f"incident:{incident_id}:{update_kind}:{rev}"
-    channels, to_digest = settings.route(summary.severity)
+    if channels is None:
+        channels, to_digest = settings.route(summary.severity)
+    else:
+        to_digest = False
     links = incident_links(settings.api_base_url, incident_id, settings.grafana_url)
     payloads = incident_payloads(summary, links, update_kind=update_kind, channels=channels)
     queued = [
@@ -54,7 +65,7 @@ async def notify_incident(
         )
         is not None
     ]
-    if to_digest and update_kind != "resolved":
+    if to_digest and update_kind not in CLOSING:
         held = await enqueue(
             session,
             incident_id=incident_id,

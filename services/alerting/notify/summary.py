@@ -7,8 +7,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import desc, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.notify.content import IncidentSummary, SampleMention, StepSummary
+from services.alerting.notify.content import (
+    IncidentSummary,
+    SampleMention,
+    StatementSummary,
+    StepSummary,
+)
 from services.alerting.playbooks.loader import playbook_for
+from services.alerting.playbooks.work import incident_statements
 from shared.db.models import (
     IncidentRow,
     MentionRow,
@@ -118,4 +124,8 @@ async def load_summary(session: AsyncSession, incident_id: int) -> IncidentSumma
         samples=samples,
         steps=await _steps(session, incident),
         series=await _series(session, incident, since),
+        statements=tuple(
+            StatementSummary(st.language, st.text, st.main)
+            for st in await incident_statements(session, incident)
+        ),
     )

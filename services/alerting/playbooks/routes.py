@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from services.alerting.playbooks import work
 from services.alerting.playbooks.loader import default_playbooks
+from services.alerting.playbooks.models import Playbook
 from services.alerting.playbooks.work import RunRead, StepRead, StepUpdate
 from services.alerting.schemas import Id
-from shared.errors import BadInput, ConfigError
+from shared.errors import BadInput, ConfigError, NotFound
 from shared.http.deps import Responder, SessionDep
 
 router = APIRouter()
@@ -33,34 +34,58 @@ class PlaybookDef(BaseModel):
     title: str
     category: str
     languages: list[str] = Field(description="languages of its holding statements")
+    holding_statements: dict[str, str] = Field(
+        description="language -> holding statement template; `{brand}` is the brand's name"
+    )
     steps: list[PlaybookStepDef]
+
+
+def _books() -> dict[str, Playbook]:
+    try:
+        return default_playbooks()
+    except ConfigError as exc:
+        raise BadInput(f"playbook definitions are invalid: {exc}") from exc
+
+
+def _definition(b: Playbook) -> PlaybookDef:
+    return PlaybookDef(
+        name=b.name,
+        title=b.title,
+        category=b.category,
+        languages=sorted(b.holding_statements),
+        holding_statements=dict(sorted(b.holding_statements.items())),
+        steps=[
+            PlaybookStepDef(
+                title=s.title,
+                owner_role=s.owner_role,
+                due_after_minutes=s.due_after.total_seconds() / 60,
+                channels=list(s.channels),
+            )
+            for s in b.steps
+        ],
+    )
 
 
 @router.get("/playbooks", tags=["playbooks"], summary="Playbook definitions (role responder)")
 async def list_playbooks(_: Responder) -> list[PlaybookDef]:
-    """The packaged playbook definitions."""
-    try:
-        books = default_playbooks()
-    except ConfigError as exc:
-        raise BadInput(f"playbook definitions are invalid: {exc}") from exc
-    return [
-        PlaybookDef(
-            name=b.name,
-            title=b.title,
-            category=b.category,
-            languages=sorted(b.holding_statements),
-            steps=[
-                PlaybookStepDef(
-                    title=s.title,
-                    owner_role=s.owner_role,
-                    due_after_minutes=s.due_after.total_seconds() / 60,
-                    channels=list(s.channels),
-                )
-                for s in b.steps
-            ],
-        )
-        for b in books.values()
-    ]
+    """The packaged playbook definitions, with their holding statements."""
+    return [_definition(b) for b in _books().values()]
+
+
+@router.get(
+    "/playbooks/{name}",
+    tags=["playbooks"],
+    summary="One playbook definition (role responder)",
+    responses={404: {"description": "no such playbook"}},
+)
+async def get_playbook(
+    _: Responder, name: Annotated[str, Path(min_length=1, max_length=64)]
+) -> PlaybookDef:
+    """One playbook definition with its holding statements."""
+    book = _books().get(name)
+    if book is None:
+        raise NotFound(f"playbook {name!r} does not exist")
+    return _definition(book)
 
 
 @router.get("/playbook-runs", tags=["playbooks"], summary="Playbook runs (role responder)")

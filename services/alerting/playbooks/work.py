@@ -7,15 +7,24 @@ runs and reminding owners of overdue steps is the worker's side, in `runs`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerting.playbooks.loader import default_playbooks, playbook_for
+from services.alerting.playbooks.statements import holding_statements, main_languages
 from services.alerting.schemas import StrictInput
-from shared.db.models import IncidentEventRow, PlaybookRunRow, PlaybookStepRow
+from shared.db.models import (
+    IncidentEventRow,
+    IncidentRow,
+    MentionRow,
+    PlaybookRunRow,
+    PlaybookStepRow,
+    WatchlistRow,
+)
 from shared.errors import Conflict, NotFound
 from shared.http import audit
 
@@ -50,6 +59,14 @@ class RunRead(BaseModel):
     playbook: str
     started_at: datetime
     steps: list[StepRead]
+
+
+class StatementRead(BaseModel):
+    """A holding statement ready to post: `main` when in one of the incident's main languages."""
+
+    language: str
+    text: str
+    main: bool
 
 
 class StepUpdate(StrictInput):
@@ -143,3 +160,43 @@ async def update_step(
     )
     await session.flush()
     return StepRead.model_validate(step, from_attributes=True)
+
+
+# Mentions written this long before an incident opened count toward its languages.
+_LANGUAGE_LOOKBACK = timedelta(hours=2)
+
+
+async def incident_statements(session: AsyncSession, incident: IncidentRow) -> list[StatementRead]:
+    """The holding statements of the incident's playbook for its brand, main languages first.
+
+    The main languages are the brand's first watchlist language and those of most of the
+    incident's negative mentions (`playbooks.statements`); `{brand}` is the watchlist's
+    display name, else the brand key.
+    """
+    books = default_playbooks()
+    playbook = books.get(incident.playbook or "") or playbook_for(incident.category, books)
+    watchlist = await session.get(WatchlistRow, incident.brand)
+    definition = watchlist.definition if watchlist is not None else {}
+    languages = [str(lang) for lang in definition.get("languages") or []]
+    where = [
+        MentionRow.brand == incident.brand,
+        MentionRow.created_at >= incident.opened_at - _LANGUAGE_LOOKBACK,
+        MentionRow.sentiment_label == "negative",
+    ]
+    if incident.resolved_at is not None:
+        where.append(MentionRow.created_at <= incident.resolved_at)
+    if incident.topic:
+        where.append(MentionRow.topics.contains([incident.topic]))
+    counts = await session.execute(
+        select(MentionRow.language, func.count()).where(*where).group_by(MentionRow.language)
+    )
+    main = main_languages(
+        playbook,
+        brand_languages=languages,
+        mention_languages={str(lang): int(n) for lang, n in counts.all()},
+    )
+    brand = str(definition.get("display_name") or incident.brand)
+    return [
+        StatementRead(language=s.language, text=s.text, main=s.main)
+        for s in holding_statements(playbook, brand=brand, main=main)
+    ]

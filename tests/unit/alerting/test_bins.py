@@ -1,11 +1,14 @@
-"""Per-minute bins: event-time closing, lateness, idle flush, zero fill, replay dedupe."""
+"""Per-minute bins: event-time closing, lateness, idle flush, zero fill, replay dedupe, and
+engagement that arrives later (`updated` events)."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
 
-from services.alerting.detect.bins import BRAND_TOPIC, BinAggregator
+import pytest
+
+from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
 
 T0 = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
@@ -92,3 +95,91 @@ def test_state_round_trip_keeps_open_bins_and_dedupe() -> None:
     again.add(scored(2, T0 + timedelta(minutes=2)), wall_now=0)
     (group,) = again.close(wall_now=0)
     assert group[0].count == 1
+
+
+def update(n: int, written: datetime, arrived: datetime, *, shares: int) -> ScoredMention:
+    """An `updated` event of post `n` arriving at `arrived` with new counts."""
+    base = scored(n, written, negative=True)
+    mention = base.mention.model_copy(
+        update={
+            "kind": "updated",
+            "ingested_at": arrived,
+            "engagement": Engagement(shares=shares, replies=1),
+        }
+    )
+    return base.model_copy(update={"mention": mention})
+
+
+def by_minute(groups: list[list[Bin]]) -> dict[datetime, Bin]:
+    return {g[0].end: g[0] for g in groups}
+
+
+def test_engagement_arriving_later_counts_when_it_arrives() -> None:
+    agg = BinAggregator(lateness_s=0, idle_flush_s=1e9)
+    weight = 1 + math.log10(5000 / 1000)  # author reach 5000
+    agg.add(scored(1, T0 + timedelta(seconds=5), negative=True), wall_now=0)
+    agg.add(scored(2, T0 + timedelta(hours=3), author="a2"), wall_now=0)
+    first = by_minute(agg.close(wall_now=0))
+    assert first[T0 + timedelta(minutes=1)].neg_engagement == pytest.approx(3 * weight)
+
+    # Three hours later the post is shared 100 times: the gain (not the total) counts in
+    # the minute it arrived, it is not a new mention and not late.
+    viral = T0 + timedelta(hours=3, seconds=30)
+    assert agg.add(update(1, T0 + timedelta(seconds=5), viral, shares=102), wall_now=0) == []
+    assert agg.add(update(1, T0 + timedelta(seconds=5), viral, shares=102), wall_now=0) == []
+    agg.add(scored(3, T0 + timedelta(hours=3, minutes=2), author="a3"), wall_now=0)
+    now = by_minute(agg.close(wall_now=0))
+    arrived = now[T0 + timedelta(hours=3, minutes=1)]
+    assert arrived.neg_engagement == pytest.approx(100 * weight)  # the repeat gained nothing
+    assert arrived.count == 1 and arrived.negatives == 0  # only post 2 was written then
+    assert agg.late == 0
+
+
+def test_update_of_a_closed_minute_lands_in_the_first_open_bin() -> None:
+    agg = BinAggregator(lateness_s=0, idle_flush_s=1e9)
+    agg.add(scored(1, T0, negative=True), wall_now=0)
+    agg.add(scored(2, T0 + timedelta(minutes=5), author="a2"), wall_now=0)
+    agg.close(wall_now=0)
+    # Arrival stamped before the watermark (a slow connector): the next open minute.
+    agg.add(update(1, T0, T0 + timedelta(minutes=1), shares=12), wall_now=0)
+    agg.add(scored(3, T0 + timedelta(minutes=7), author="a3"), wall_now=0)
+    groups = by_minute(agg.close(wall_now=0))
+    assert groups[T0 + timedelta(minutes=6)].neg_engagement > 0
+
+
+def test_unknown_or_old_posts_gain_nothing_until_seen_again() -> None:
+    agg = BinAggregator(lateness_s=0, idle_flush_s=1e9)
+    agg.add(scored(9, T0, author="a9"), wall_now=0)
+    agg.add(scored(10, T0 + timedelta(days=3), author="a10"), wall_now=0)
+    agg.close(wall_now=0)
+    arrive = T0 + timedelta(days=3, seconds=10)
+    # Unknown post: its counts are the baseline, not a gain (a backlog is no spike).
+    agg.add(update(5, T0 + timedelta(days=3) - timedelta(hours=1), arrive, shares=500), wall_now=0)
+    # Written before the 48h horizon: never gains.
+    agg.add(update(6, T0, arrive, shares=500), wall_now=0)
+    agg.add(update(6, T0, arrive, shares=900), wall_now=0)
+    agg.add(scored(11, T0 + timedelta(days=3, minutes=2), author="a11"), wall_now=0)
+    assert all(b.neg_engagement == 0 for g in agg.close(wall_now=0) for b in g)
+    # Seen once, post 5 now gains.
+    later = arrive + timedelta(minutes=3)
+    agg.add(update(5, T0 + timedelta(days=3) - timedelta(hours=1), later, shares=600), wall_now=0)
+    agg.add(scored(12, later + timedelta(minutes=2), author="a12"), wall_now=0)
+    gains = [b.neg_engagement for g in agg.close(wall_now=0) for b in g if b.neg_engagement]
+    assert gains == [pytest.approx(100 * (1 + math.log10(5)))]
+
+
+def test_updates_do_not_advance_the_watermark_and_survive_a_restore() -> None:
+    agg = BinAggregator(lateness_s=0, idle_flush_s=1e9)
+    agg.add(scored(1, T0, negative=True), wall_now=0)
+    agg.add(update(1, T0, T0 + timedelta(hours=1), shares=50), wall_now=0)
+    groups = agg.close(wall_now=0)
+    assert groups == []  # the update's minute waits for the event-time watermark
+    data = agg.to_dict("acme")
+    assert data is not None and data["spread"]
+    again = BinAggregator(lateness_s=0, idle_flush_s=1e9)
+    again.restore("acme", data, wall_now=0)
+    # The replayed update (after a crash) gains nothing more; the open bins came back.
+    again.add(update(1, T0, T0 + timedelta(hours=1), shares=50), wall_now=0)
+    again.add(scored(2, T0 + timedelta(hours=1, minutes=2), author="a2"), wall_now=0)
+    total = sum(b.neg_engagement for g in again.close(wall_now=0) for b in g if not b.topic)
+    assert total == pytest.approx((3 + 48) * (1 + math.log10(5)))

@@ -12,10 +12,11 @@ def test_statuses() -> None:
 
 
 def test_transitions_start_from_known_statuses_and_resolved_is_final() -> None:
-    assert set(TRANSITIONS) == {"acknowledge", "snooze", "resolve", "assign"}
+    assert set(TRANSITIONS) == {"acknowledge", "snooze", "resolve", "assign", "dismiss"}
     for action, sources in TRANSITIONS.items():
         assert sources <= set(INCIDENT_STATUSES), action
-        assert "resolved" not in sources, action
+        # Only the verdict may come after the resolution: it changes no status.
+        assert ("resolved" in sources) == (action == "dismiss"), action
 
 
 def test_missing_incident_is_a_not_found() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.alerting.notify.chart import render_chart_payload
 from services.alerting.notify.content import (
     IncidentSummary,
     SampleMention,
+    StatementSummary,
     StepSummary,
     digest_payloads,
     email_message,
@@ -107,3 +109,28 @@ def test_backoff_is_exponential_and_capped() -> None:
         delays = [backoff_delay(n, base_s=1, max_s=5, rng=rng) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in delays)
         assert min(delays) < 0.1 * ceiling and max(delays) > 0.9 * ceiling
+
+
+def test_holding_statements_are_quoted_escaped_and_dropped_once_closed() -> None:
+    statements = (
+        StatementSummary("de", "Wir prüfen <!channel> & @here Meldungen zu Acme.", main=True),
+        StatementSummary("en", "We are looking into reports about Acme.", main=False),
+        StatementSummary("fr", "Nous examinons les signalements.", main=False),
+    )
+    summary = replace(SUMMARY, statements=statements)
+    slack = json.dumps(slack_message(summary, LINKS, update_kind="opened"), ensure_ascii=False)
+    assert "*Holding statement (de)*" in slack and "Wir prüfen" in slack
+    assert "<!channel>" not in slack and "@here" not in slack
+    assert "Holding statement also in en, fr" in slack
+    assert "<https://api.example/v1/incidents/42/holding-statements|all statements>" in slack
+    assert "We are looking into" not in slack  # listed, not quoted
+    mail = email_message(summary, LINKS, update_kind="opened")
+    assert "Holding statement (de):\nWir prüfen" in mail["text"]
+    assert "&lt;!channel&gt; &amp; @here" in mail["html"]
+    payloads = incident_payloads(
+        summary, LINKS, update_kind="resolved", channels=["slack", "email", "webhook"]
+    )
+    assert "Holding statement" not in json.dumps(payloads)
+    assert payloads["webhook"]["holding_statements"] == []
+    opened = incident_payloads(summary, LINKS, update_kind="opened", channels=["webhook"])
+    assert [s["language"] for s in opened["webhook"]["holding_statements"]] == ["de", "en", "fr"]
