@@ -63,7 +63,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(api)
         app.state.engine = engine
-        await component.start()
+        await component.start(engine)
         stop = asyncio.Event()
         purger = None
         if api.retention_interval_s > 0:

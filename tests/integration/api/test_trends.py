@@ -193,6 +193,8 @@ async def test_share_of_voice_uses_watchlist_competitors(
                 },
             )
         ).json()
+        # Stored watchlists are live configuration: leave none behind for other tests.
+        assert (await admin.delete(f"/v1/watchlists/{acme}")).status_code == 204
     assert sov["competitors_from"] == "watchlist"
     assert {s["brand"]: s["volume"] for s in sov["shares"]} == {acme: 1, rival: 2}
 
