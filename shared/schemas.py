@@ -90,6 +90,12 @@ class Mention(_Event):
     in_reply_to: str | None = Field(default=None, max_length=256)
     quote_of: str | None = Field(default=None, max_length=256)
     brands: list[BrandName] = Field(min_length=1, max_length=32)
+    competitors: list[BrandName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="those of `brands` that are tracked competitors of a watched brand: "
+        "counted (share of voice), never alerted on",
+    )
     source: dict[str, Any] = Field(
         default_factory=dict, description="connector metadata (feed, query, subreddit...)"
     )
@@ -98,6 +104,13 @@ class Mention(_Event):
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         return utc(value)
+
+    @property
+    def watched_brands(self) -> list[str]:
+        """The brands the mention is about, tracked competitors left out."""
+        if not self.competitors:
+            return list(self.brands)
+        return [b for b in self.brands if b not in self.competitors]
 
     @property
     def key(self) -> bytes:

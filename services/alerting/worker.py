@@ -182,6 +182,9 @@ class AlertingWorker:
                 rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
             )
             return
+        scored = watched_only(scored)
+        if scored is None:
+            return  # only tracked competitors: counted for share of voice, never alerted on
         for brand in dict.fromkeys(scored.mention.brands):
             if brand not in self._ready:
                 init = functools.partial(self._init_brand, brand, scored.mention.created_at)
@@ -333,6 +336,17 @@ class AlertingWorker:
             return
         self._metrics.dead_lettered.inc()
         await self._dead_letters.send(serde.dumps(record), reason, source=_CHECKPOINT_SOURCE)
+
+
+def watched_only(scored: ScoredMention) -> ScoredMention | None:
+    """`scored` about its watched brands alone (tracked competitors removed); None if none."""
+    m = scored.mention
+    if not m.competitors:
+        return scored
+    brands = m.watched_brands
+    if not brands:
+        return None
+    return scored.model_copy(update={"mention": m.model_copy(update={"brands": brands})})
 
 
 def _what(exc: BaseException) -> str:

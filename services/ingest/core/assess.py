@@ -9,7 +9,9 @@ one of three answers:
 
 Brand rule: with watchlists loaded, a mention's brands are the matched ones plus the
 payload's brands that are watched (a Page owner's comments need not name the brand);
-without watchlists the payload's brands are used as given.
+without watchlists the payload's brands are used as given. Tracked competitors (listed by
+a watchlist, without one of their own) count as watched: they come after the watched
+brands and are named in the mention's `competitors`.
 
 Replay assesses in worker processes, so the configuration and every answer pickle.
 """
@@ -77,7 +79,10 @@ def resolve_brands(item: MentionIn, matcher: Matcher, *, configured: bool) -> li
         return given
     matched = matcher.match(item.text)
     watched = set(matcher.brands)
-    return list(dict.fromkeys([*matched, *(b for b in given if b in watched)]))
+    rivals = set(matcher.competitors)
+    found = dict.fromkeys([*matched, *(b for b in given if b in watched or b in rivals)])
+    # Watched brands first: the first brand keys the Kafka record and the stored mention.
+    return [b for b in found if b not in rivals] + [b for b in found if b in rivals]
 
 
 def parse(value: Any, *, raw: bytes | None = None) -> Candidate:
@@ -129,6 +134,7 @@ class Assessor:
     def __init__(self, config: AssessConfig) -> None:
         self.config = config
         self.matcher = Matcher(list(config.watchlists))
+        self.rivals = frozenset(self.matcher.competitors)
 
     def brands(self, item: MentionIn) -> list[str]:
         """The brands `item` is about (see the module docstring for the rule)."""
@@ -146,6 +152,7 @@ class Assessor:
             fields = mention_fields(
                 item,
                 brands=brands,
+                competitors=[b for b in brands if b in self.rivals],
                 secret=config.secret,
                 keep_handles=config.keep_handles,
                 max_chars=config.max_chars,

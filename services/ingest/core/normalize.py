@@ -93,6 +93,7 @@ def mention_fields(
     item: MentionIn,
     *,
     brands: list[str],
+    competitors: list[str] | None = None,
     secret: bytes,
     keep_handles: bool,
     max_chars: int,
@@ -126,6 +127,7 @@ def mention_fields(
         "in_reply_to": item.in_reply_to,
         "quote_of": item.quote_of,
         "brands": check_brands(brands),
+        "competitors": competitors or [],
         "source": item.source,
     }
 

@@ -93,7 +93,13 @@ class Watchlist(_Strict):
     aliases: list[Term] = Field(default_factory=list, description="names in any script")
     keywords: list[Term] = Field(default_factory=list, description="products, slogans, people")
     exclusions: list[Term] = Field(default_factory=list, description="phrases that are not us")
-    competitors: list[Term] = Field(default_factory=list)
+    competitors: list[
+        Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    ] = Field(
+        default_factory=list,
+        description="brand keys of competitors; one without a watchlist of its own is matched "
+        "by this name and counted for share of voice, never alerted on",
+    )
     markets: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
         default_factory=list
     )

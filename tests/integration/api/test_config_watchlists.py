@@ -53,7 +53,8 @@ async def test_stored_watchlist_is_matched_without_restart(api: RunningApi, uniq
 
     async with api.client("admin") as admin:
         assert await push(admin) == "unmatched"
-        stored = await admin.put(f"/v1/watchlists/{brand}", json={"brand": brand, "aliases": [name]})
+        definition = {"brand": brand, "aliases": [name]}
+        stored = await admin.put(f"/v1/watchlists/{brand}", json=definition)
         assert stored.status_code == 201, stored.text
         put_at = time.monotonic()
         status = await wait_for(lambda: push(admin), lambda s: s == "accepted", interval_s=0.05)
