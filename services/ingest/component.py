@@ -25,6 +25,8 @@ from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
 
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
+
 
 class IngestComponent:
     """Owns the Kafka producer and the watchlists; attach it to an app's state.
@@ -86,7 +88,7 @@ class IngestComponent:
             self.watchlists.use_stored(PgWatchlists(engine))
             try:
                 await self.watchlists.refresh_stored()
-            except (OSError, *DB_ERRORS) as exc:
+            except _READ_ERRORS as exc:
                 # Not fatal: the watch loop keeps trying; until then the files alone match.
                 self._watchlist_error(exc)
         self._stop.clear()

@@ -53,6 +53,9 @@ class Bin:
     platforms: Counter[str] = field(default_factory=Counter)
     last_ingested: float | None = None
     distinct_hint: int = 0  # distinct authors when only a rollup (no author ids) is known
+    sentiment_sum: float = 0.0
+    # "platform|language" -> [count, negatives, scored, sentiment sum] (rule filters)
+    dims: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def end(self) -> datetime:
@@ -75,12 +78,18 @@ class Bin:
         """Count one mention into the bin."""
         m = scored.mention
         self.count += 1
+        dim = self.dims.setdefault(f"{m.platform}|{scored.language}", [0, 0, 0, 0.0])
+        dim[0] += 1
         if scored.sentiment is not None:
             self.scored += 1
+            self.sentiment_sum += scored.sentiment.score
+            dim[2] += 1
+            dim[3] += scored.sentiment.score
         if scored.emotion in BURST_EMOTIONS:
             self.burst += 1
         if scored.is_negative:
             self.negatives += 1
+            dim[1] += 1
             self.neg_engagement += weighted_engagement(
                 m.engagement.shares, m.engagement.replies, m.author_reach
             )
@@ -116,6 +125,8 @@ class Bin:
             "platforms": dict(self.platforms),
             "last_ingested": self.last_ingested,
             "distinct_hint": self.distinct_hint,
+            "sentiment_sum": self.sentiment_sum,
+            "dims": {k: list(v) for k, v in self.dims.items()},
         }
 
     @classmethod
@@ -138,6 +149,8 @@ class Bin:
             platforms=Counter(data["platforms"]),
             last_ingested=data["last_ingested"],
             distinct_hint=int(data.get("distinct_hint", 0)),
+            sentiment_sum=float(data.get("sentiment_sum", 0.0)),
+            dims={str(k): list(v) for k, v in data.get("dims", {}).items()},
         )
 
 

@@ -35,6 +35,7 @@ from services.alerting.detect.ratios import (
 from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupMinute, Signal
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from services.alerting.detect.state_keys import split_key, state_key
+from services.alerting.detect.thresholds import RuleBook, with_rule_severity
 from services.alerting.detect.velocity import VelocityConfig, VelocityDetector
 from shared.contracts.topics import topic_contract
 from shared.schemas import ScoredMention
@@ -130,6 +131,8 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
+        # User rules (`/v1/rules`), replaced by the worker when they change.
+        self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
 
     # -- brands ---------------------------------------------------------------------------
 
@@ -274,7 +277,29 @@ class DetectionEngine:
                 tip = by_topic[topic].last_ingested if topic in by_topic else None
                 tipped = from_epoch(tip) if tip is not None else None
                 out.signals.append(self._signal(brand_name, topic, alert, window, tipped, None))
+            out.extend(self._user_rules(brand_name, group, by_topic))
             out.recoveries += self._recovery(brand_name, brand, end)
+        return out
+
+    def _user_rules(
+        self, brand_name: str, group: Sequence[Bin], by_topic: dict[str, Bin]
+    ) -> Decisions:
+        """Run the user rules on a live minute; their firings pass the same author gate."""
+        out = Decisions()
+        step = self.rules.observe(brand_name, group)
+        out.broken_rules += step.broken
+        for firing in step.fired:
+            rule, alert = firing.rule, firing.alert
+            window = list(self._series(self._brand(brand_name), rule.topic).recent)
+            decision = gate(window, self.config.gate)
+            if decision is not None:
+                self.rules.rearm(rule, brand_name)
+                out.gated.append(Gated(brand_name, rule.topic, alert.rule, decision))
+                continue
+            tip = by_topic[rule.topic].last_ingested if rule.topic in by_topic else None
+            tipped = from_epoch(tip) if tip is not None else None
+            signal = self._signal(brand_name, rule.topic, alert, window, tipped, None)
+            out.signals.append(with_rule_severity(signal, rule))
         return out
 
     def _story_topic(self, brand: str, topic: str) -> str:

@@ -23,6 +23,9 @@ from shared.resilience import DB_ERRORS, wait_or_stop
 
 log = logging.getLogger(__name__)
 
+# What a failed read of the stored watchlists raises: the last good ones stay in use.
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
+
 Term = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 
@@ -309,7 +312,7 @@ class WatchlistStore:
                 continue
             try:
                 await self.refresh_stored()
-            except (OSError, *DB_ERRORS) as exc:
+            except _READ_ERRORS as exc:
                 log.warning("stored watchlists not reloaded: %s", exc)
                 if on_error is not None:
                     on_error(exc)
