@@ -1,0 +1,236 @@
+"""Configuration through the API drives the running services end to end.
+
+The real API (push route and admin routes), the real sentiment service and the real
+alerting service on real Kafka and PostgreSQL:
+
+- a rule created with `POST /v1/rules` opens an incident from pushed mentions;
+- a competitor listed in a watchlist stored with `PUT /v1/watchlists`, without a watchlist
+  of its own, is matched and has share of voice, and never opens an incident (not even
+  under a rule naming it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import delete, select
+
+from services.alerting.service import serve as serve_alerting
+from services.sentiment.service import serve as serve_sentiment
+from shared.db.engine import transaction
+from shared.db.models import IncidentRow, MentionRow, RuleRow, SignalRow
+from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
+from shared.settings.sentiment import SentimentSettings
+from tests.integration.api.conftest import RunningApi
+from tests.kafka_helpers import wait_for
+
+NEGATIVE = [
+    "My {b} kettle exploded while boiling, absolutely terrible and dangerous!",
+    "Worst product ever, the {b} kettle is broken and support is useless. Awful.",
+    "I hate {b}, my kettle arrived broken and they refuse a refund.",
+    "Horrible experience, the {b} kettle burned my desk. Disgusting quality.",
+]
+POLL_S = 0.5
+
+
+@pytest.fixture
+def api_overrides() -> dict[str, Any]:
+    return {"watchlist_poll_s": POLL_S}
+
+
+@pytest.fixture
+async def workers(settings_factory: Any) -> AsyncIterator[CollectorRegistry]:
+    """The sentiment and alerting services; yields the alerting service's registry."""
+    registry = CollectorRegistry()
+    sentiment: SentimentSettings = settings_factory(SentimentSettings)
+    alerting: AlertingSettings = settings_factory(
+        AlertingSettings,
+        alerting_rules_poll_s=POLL_S,
+        alerting_checkpoint_s=0.5,
+        alerting_idle_flush_s=2.0,
+        alerting_lateness_s=1.0,
+    )
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(serve_sentiment(sentiment, stop, registry=CollectorRegistry())),
+        asyncio.create_task(
+            serve_alerting(alerting, stop, registry=registry, notify_settings=NotifySettings())
+        ),
+    ]
+    try:
+        yield registry
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=30)
+
+
+def _item(n: int, text: str, at: datetime, author: str) -> dict[str, Any]:
+    return {
+        "platform": "x",
+        "external_id": f"cfg-{n}",
+        "author": author,
+        "text": text,
+        "language": "en",
+        "created_at": at.isoformat(),
+    }
+
+
+async def _rows(engine: Any, stmt: Any) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(stmt)).all())
+
+
+async def test_api_rule_opens_incident_and_competitor_has_voice_only(
+    api: RunningApi, workers: CollectorRegistry, db_engine: Any, unique: str
+) -> None:
+    brand, name, rival = f"kettlo-{unique}", f"Kettlo{unique}", f"brewco{unique}"
+    rule_name = f"kettlo-negatives-{unique}"
+    rules = [
+        {
+            "name": rule_name,
+            "brand": brand,
+            "definition": {
+                "metric": "negative",
+                "window_minutes": 5,
+                "threshold": 8,
+                "severity": "SEV2",
+            },
+        },
+        # A rule naming the competitor: competitor mentions never reach detection.
+        {
+            "name": f"brewco-negatives-{unique}",
+            "brand": rival,
+            "definition": {"metric": "negative", "window_minutes": 5, "threshold": 1},
+        },
+    ]
+    rule_ids: list[int] = []
+    async with api.client("admin") as admin:
+        try:
+            watchlist = {"brand": brand, "aliases": [name], "competitors": [rival]}
+            resp = await admin.put(f"/v1/watchlists/{brand}", json=watchlist)
+            assert resp.status_code == 201, resp.text
+            created_at = time.monotonic()
+            for rule in rules:
+                resp = await admin.post("/v1/rules", json=rule)
+                assert resp.status_code == 201, resp.text
+                rule_ids.append(resp.json()["id"])
+
+            async def loaded() -> float | None:
+                return workers.get_sample_value("crisiswatch_alerting_rules_loaded")
+
+            count = await wait_for(loaded, lambda v: v is not None and v >= 2, interval_s=0.05)
+            assert count is not None and count >= 2
+            rules_staleness = time.monotonic() - created_at
+            assert rules_staleness < POLL_S + 5.0, rules_staleness
+
+            # Twelve authors complain about the brand, twelve others about the competitor,
+            # all in the last minutes (closed bins once the brand goes idle).
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+            ours = [
+                _item(i, NEGATIVE[i % 4].format(b=name), start + timedelta(seconds=10 * i), f"u{i}")
+                for i in range(12)
+            ]
+            theirs = [
+                _item(
+                    100 + i,
+                    NEGATIVE[i % 4].format(b=rival.capitalize()),
+                    start + timedelta(seconds=10 * i),
+                    f"r{i}",
+                )
+                for i in range(12)
+            ]
+
+            async def push_first() -> httpx.Response:
+                return await admin.post("/v1/mentions", json=[ours[0], theirs[0]])
+
+            first = await wait_for(push_first, lambda r: r.json().get("accepted") == 2)
+            assert first.json()["accepted"] == 2, first.text
+            rest = await admin.post("/v1/mentions", json=ours[1:] + theirs[1:])
+            assert rest.json()["accepted"] == 22, rest.text
+
+            signals = await wait_for(
+                lambda: _rows(db_engine, select(SignalRow).where(SignalRow.brand == brand)),
+                lambda rows: any(r.rule == f"rule:{rule_name}" for r in rows),
+                timeout_s=120,
+            )
+            fired = [r for r in signals if r.rule == f"rule:{rule_name}"]
+            assert len(fired) == 1, [r.rule for r in signals]
+            assert fired[0].value >= 8 and fired[0].details["rule_id"] == rule_ids[0]
+            incidents = await _rows(
+                db_engine, select(IncidentRow).where(IncidentRow.brand == brand)
+            )
+            assert len(incidents) == 1 and incidents[0].status == "open"
+            assert fired[0].incident_id == incidents[0].id
+            assert incidents[0].severity in ("SEV1", "SEV2")
+
+            # The competitor: stored and counted, never detected on.
+            stored = await _rows(
+                db_engine,
+                select(MentionRow.brands).where(MentionRow.brand == rival),
+            )
+            assert len(stored) == 12 and all(r.brands == [rival] for r in stored)
+            sov = (
+                await admin.get(
+                    "/v1/share-of-voice",
+                    params={
+                        "brand": brand,
+                        "start": (start - timedelta(hours=1)).isoformat(),
+                        "end": (start + timedelta(hours=1)).isoformat(),
+                    },
+                )
+            ).json()
+            assert sov["competitors_from"] == "watchlist"
+            assert {s["brand"]: s["volume"] for s in sov["shares"]} == {brand: 12, rival: 12}
+            for table in (IncidentRow, SignalRow):
+                rows = await _rows(db_engine, select(table).where(table.brand == rival))
+                assert rows == []
+            print(f"rules loaded {rules_staleness:.2f}s after POST (poll every {POLL_S}s)")
+        finally:
+            for rule_id in rule_ids:
+                await admin.delete(f"/v1/rules/{rule_id}")
+            await admin.delete(f"/v1/watchlists/{brand}")
+
+
+async def test_a_broken_stored_rule_is_reported_and_skipped(
+    api: RunningApi, workers: CollectorRegistry, db_engine: Any, unique: str
+) -> None:
+    """A definition no version of the API would accept (edited in the database) is skipped."""
+    broken, good = f"broken-{unique}", f"good-{unique}"
+    async with transaction(db_engine) as session:
+        session.add(RuleRow(name=broken, brand="*", definition={"metric": "nope"}))
+    async with api.client("admin") as admin:
+        resp = await admin.post(
+            "/v1/rules",
+            json={
+                "name": good,
+                "brand": f"nobody-{unique}",
+                "definition": {"metric": "volume", "threshold": 10**6},
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        try:
+
+            async def errors() -> float | None:
+                return workers.get_sample_value(
+                    "crisiswatch_alerting_rule_errors_total", {"rule": broken}
+                )
+
+            assert (await wait_for(errors, lambda v: bool(v), interval_s=0.1)) == 1.0
+            # The worker is alive and evaluates the valid rule.
+            loaded = workers.get_sample_value("crisiswatch_alerting_rules_loaded")
+            assert loaded is not None and loaded >= 1
+        finally:
+            await admin.delete(f"/v1/rules/{resp.json()['id']}")
+            async with transaction(db_engine) as session:
+                await session.execute(delete(RuleRow).where(RuleRow.name == broken))
