@@ -26,6 +26,7 @@ Platform = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,31}$", strip_whitespace=True)
 ]
 BrandName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Market = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
 SentimentLabel = Literal["negative", "neutral", "positive"]
 EMOTIONS: tuple[str, ...] = ("anger", "fear", "sadness", "joy", "surprise", "disgust", "neutral")
 SENTIMENT_LABELS: tuple[SentimentLabel, ...] = ("negative", "neutral", "positive")
@@ -95,6 +96,12 @@ class Mention(_Event):
         max_length=32,
         description="those of `brands` that are tracked competitors of a watched brand: "
         "counted (share of voice), never alerted on",
+    )
+    markets: list[Market] = Field(
+        default_factory=list,
+        max_length=32,
+        description="countries the mention is about: set by the source, else mapped from its "
+        "language by the watchlists of its brands",
     )
     source: dict[str, Any] = Field(
         default_factory=dict, description="connector metadata (feed, query, subreddit...)"

@@ -26,11 +26,13 @@ from shared.schemas import ScoredMention
 BRAND_TOPIC = ""  # topic key of the brand-level series (all topics)
 
 
-def market_of(scored: ScoredMention) -> str | None:
-    """Return the market (country) a connector attached to the mention, if any."""
-    src = scored.mention.source
-    value = src.get("market") or src.get("country")
-    return str(value).upper() if isinstance(value, str) and value else None
+def markets_of(scored: ScoredMention) -> list[str]:
+    """The mention's markets (set at ingest), else one its source metadata names."""
+    m = scored.mention
+    if m.markets:
+        return list(m.markets)
+    value = m.source.get("market") or m.source.get("country")
+    return [value.upper()] if isinstance(value, str) and value else []
 
 
 @dataclass(slots=True)
@@ -98,8 +100,7 @@ class Bin:
             self.author_reach[m.author_id] = max(
                 m.author_reach, self.author_reach.get(m.author_id, 0)
             )
-        market = market_of(scored)
-        if market:
+        for market in markets_of(scored):
             self.markets[market] += 1
         self.languages[scored.language] += 1
         self.platforms[m.platform] += 1

@@ -135,6 +135,19 @@ class Assessor:
         self.config = config
         self.matcher = Matcher(list(config.watchlists))
         self.rivals = frozenset(self.matcher.competitors)
+        self._by_brand = {w.brand: w for w in config.watchlists}
+
+    def markets(self, item: MentionIn, brands: list[str]) -> list[str]:
+        """The source's market, else those its brands' watchlists map its language to."""
+        given = item.given_market()
+        if given is not None:
+            return [given]
+        found: dict[str, None] = {}
+        for brand in brands:
+            watchlist = self._by_brand.get(brand)
+            if watchlist is not None:
+                found.update(dict.fromkeys(watchlist.markets_of(item.language)))
+        return sorted(found)
 
     def brands(self, item: MentionIn) -> list[str]:
         """The brands `item` is about (see the module docstring for the rule)."""
@@ -153,6 +166,7 @@ class Assessor:
                 item,
                 brands=brands,
                 competitors=[b for b in brands if b in self.rivals],
+                markets=self.markets(item, brands),
                 secret=config.secret,
                 keep_handles=config.keep_handles,
                 max_chars=config.max_chars,

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from shared.errors import ConfigError
 from shared.resilience import DB_ERRORS, wait_or_stop
@@ -27,6 +34,8 @@ log = logging.getLogger(__name__)
 _READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
 
 Term = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Market = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
 
 class _Strict(BaseModel):
@@ -103,13 +112,31 @@ class Watchlist(_Strict):
         description="brand keys of competitors; one without a watchlist of its own is matched "
         "by this name and counted for share of voice, never alerted on",
     )
-    markets: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
-        default_factory=list
+    markets: list[Market] = Field(
+        default_factory=list, description="countries (ISO 3166-1 alpha-2) the brand watches"
     )
-    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
-        default_factory=list
+    languages: list[Language] = Field(default_factory=list)
+    language_markets: dict[Language, list[Market]] = Field(
+        default_factory=dict,
+        description="the market(s) of a mention written in a language, e.g. {de: [DE]}; a "
+        "mention whose source names its country keeps that country",
     )
     sources: Subscriptions = Field(default_factory=Subscriptions)
+
+    @model_validator(mode="after")
+    def _mapped_markets_are_watched(self) -> Watchlist:
+        unknown = sorted(
+            {m for ms in self.language_markets.values() for m in ms} - set(self.markets)
+        )
+        if self.markets and unknown:
+            raise ValueError(f"language_markets names markets not in markets: {unknown}")
+        return self
+
+    def markets_of(self, language: str | None) -> list[str]:
+        """The markets of a mention in `language`: mapped, else the only market, else none."""
+        if language and language in self.language_markets:
+            return list(self.language_markets[language])
+        return list(self.markets) if len(self.markets) == 1 else []
 
     @property
     def terms(self) -> list[str]:
