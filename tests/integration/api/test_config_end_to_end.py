@@ -6,7 +6,9 @@ alerting service on real Kafka and PostgreSQL:
 - a rule created with `POST /v1/rules` opens an incident from pushed mentions;
 - a competitor listed in a watchlist stored with `PUT /v1/watchlists`, without a watchlist
   of its own, is matched and has share of voice, and never opens an incident (not even
-  under a rule naming it).
+  under a rule naming it);
+- the markets of a stored watchlist (by language) and the market a source sets reach the
+  stored mentions, the incident's scope and the trends `market` filter.
 """
 
 from __future__ import annotations
@@ -234,3 +236,89 @@ async def test_a_broken_stored_rule_is_reported_and_skipped(
             await admin.delete(f"/v1/rules/{resp.json()['id']}")
             async with transaction(db_engine) as session:
                 await session.execute(delete(RuleRow).where(RuleRow.name == broken))
+
+
+GERMAN = [
+    "Mein {b} Wasserkocher ist kaputt, schrecklicher Service!",
+    "Der {b} Kundendienst antwortet nicht, sehr enttäuschend.",
+]
+ENGLISH = ["My {b} kettle stopped working after a week.", "Anyone else waiting on {b} support?"]
+
+
+async def test_watchlist_markets_reach_mentions_incident_scope_and_trends(
+    api: RunningApi, workers: CollectorRegistry, db_engine: Any, unique: str
+) -> None:
+    brand, name = f"markto-{unique}", f"Markto{unique}"
+    watchlist = {
+        "brand": brand,
+        "aliases": [name],
+        "markets": ["DE", "AT", "US"],
+        "languages": ["de", "en"],
+        "language_markets": {"de": ["DE", "AT"], "en": ["US"]},
+    }
+    rule = {
+        "name": f"markto-volume-{unique}",
+        "brand": brand,
+        "definition": {"metric": "volume", "window_minutes": 5, "threshold": 12},
+    }
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    items = []
+    for i in range(12):
+        if i < 5:
+            language, text = "de", GERMAN[i % 2]
+        else:
+            language, text = "en", ENGLISH[i % 2]
+        item = _item(200 + i, text.format(b=name), start + timedelta(seconds=10 * i), f"m{i}")
+        item["language"] = language
+        if i >= 10:
+            item["market"] = "ch"  # the source knows the country: it wins over the mapping
+        items.append(item)
+    rule_id = None
+    async with api.client("admin") as admin:
+        try:
+            resp = await admin.put(f"/v1/watchlists/{brand}", json=watchlist)
+            assert resp.status_code == 201, resp.text
+            resp = await admin.post("/v1/rules", json=rule)
+            assert resp.status_code == 201, resp.text
+            rule_id = resp.json()["id"]
+
+            async def push_first() -> httpx.Response:
+                return await admin.post("/v1/mentions", json=items[:1])
+
+            first = await wait_for(push_first, lambda r: r.json().get("accepted") == 1)
+            assert first.json()["accepted"] == 1, first.text
+            assert (await admin.post("/v1/mentions", json=items[1:])).json()["accepted"] == 11
+
+            incidents = await wait_for(
+                lambda: _rows(db_engine, select(IncidentRow).where(IncidentRow.brand == brand)),
+                lambda rows: len(rows) >= 1,
+                timeout_s=120,
+            )
+            assert len(incidents) == 1
+            assert incidents[0].scope["markets"] == ["AT", "CH", "DE", "US"]
+
+            stored = await _rows(
+                db_engine,
+                select(MentionRow.external_id, MentionRow.markets).where(
+                    MentionRow.brand == brand
+                ),
+            )
+            markets = {ext: list(ms) for ext, ms in stored}
+            assert markets["cfg-200"] == ["AT", "DE"] and markets["cfg-205"] == ["US"]
+            assert markets["cfg-211"] == ["CH"]
+
+            span = {
+                "brand": brand,
+                "start": (start - timedelta(hours=1)).isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+            }
+            volumes = {}
+            for market in ("DE", "at", "US", "CH", "FR"):
+                resp = await admin.get("/v1/trends", params={**span, "market": market})
+                assert resp.status_code == 200, resp.text
+                volumes[market] = resp.json()["series"][0]["total_volume"]
+            assert volumes == {"DE": 5, "at": 5, "US": 5, "CH": 2, "FR": 0}
+        finally:
+            if rule_id is not None:
+                await admin.delete(f"/v1/rules/{rule_id}")
+            await admin.delete(f"/v1/watchlists/{brand}")
