@@ -299,9 +299,7 @@ async def test_watchlist_markets_reach_mentions_incident_scope_and_trends(
 
             stored = await _rows(
                 db_engine,
-                select(MentionRow.external_id, MentionRow.markets).where(
-                    MentionRow.brand == brand
-                ),
+                select(MentionRow.external_id, MentionRow.markets).where(MentionRow.brand == brand),
             )
             markets = {ext: list(ms) for ext, ms in stored}
             assert markets["cfg-200"] == ["AT", "DE"] and markets["cfg-205"] == ["US"]
