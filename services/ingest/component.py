@@ -17,15 +17,12 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.sources.push_auth import PushAuthenticator
-from services.ingest.watchlist_db import PgWatchlists
+from services.ingest.watchlist_db import READ_ERRORS, PgWatchlists
 from shared.errors import ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
-from shared.resilience import DB_ERRORS
 from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
-
-_READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
 
 
 class IngestComponent:
@@ -88,7 +85,7 @@ class IngestComponent:
             self.watchlists.use_stored(PgWatchlists(engine))
             try:
                 await self.watchlists.refresh_stored()
-            except _READ_ERRORS as exc:
+            except READ_ERRORS as exc:
                 # Not fatal: the watch loop keeps trying; until then the files alone match.
                 self._watchlist_error(exc)
         self._stop.clear()

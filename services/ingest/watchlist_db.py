@@ -8,6 +8,10 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.models import WatchlistRow
+from shared.resilience import DB_ERRORS
+
+# What a failed read of the stored watchlists raises (the caller keeps what it has).
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
 
 _FINGERPRINT = text(
     "SELECT coalesce(md5(string_agg(brand || '@' || updated_at::text, ',' ORDER BY brand)), '') "
