@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 
 from services.alerting.service import serve as serve_alerting
+from services.ingest.core.watchlist import parse_watchlist
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.engine import transaction
 from shared.db.models import IncidentRow, MentionRow, RuleRow, SignalRow
@@ -42,6 +44,7 @@ NEGATIVE = [
     "Horrible experience, the {b} kettle burned my desk. Disgusting quality.",
 ]
 POLL_S = 0.5
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "watchlists" / "acme.yaml"
 
 
 @pytest.fixture
@@ -320,3 +323,54 @@ async def test_watchlist_markets_reach_mentions_incident_scope_and_trends(
             if rule_id is not None:
                 await admin.delete(f"/v1/rules/{rule_id}")
             await admin.delete(f"/v1/watchlists/{brand}")
+
+
+async def test_example_watchlist_competitors_have_share_of_voice(
+    api: RunningApi, workers: CollectorRegistry, db_engine: Any, unique: str
+) -> None:
+    """The shipped example (deploy/watchlists/acme.yaml) imported through the API: its
+    competitors, which have no watchlist, are counted."""
+    example = parse_watchlist(EXAMPLE.read_text(encoding="utf-8"), origin=str(EXAMPLE))
+    assert example.competitors == ["globex", "initech"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    texts = [
+        "Globex kettles beat the Acme RoadRunner Kettle",
+        "Switching from Acme to Initech, sorry",
+        "Globex support answered in minutes",
+        "Initech or Globex, which one?",
+    ]
+    items = [
+        {
+            **_item(300 + i, text, now - timedelta(seconds=i), f"v{i}"),
+            "external_id": f"sov-{unique}-{i}",
+        }
+        for i, text in enumerate(texts)
+    ]
+    async with api.client("admin") as admin:
+        try:
+            definition = example.model_dump(mode="json")
+            resp = await admin.put(f"/v1/watchlists/{example.brand}", json=definition)
+            assert resp.status_code in (200, 201), resp.text
+
+            async def push_first() -> httpx.Response:
+                return await admin.post("/v1/mentions", json=items[:1])
+
+            assert (await wait_for(push_first, lambda r: r.json().get("accepted") == 1)).json()[
+                "accepted"
+            ] == 1
+            assert (await admin.post("/v1/mentions", json=items[1:])).json()["accepted"] == 3
+            span = {
+                "brand": example.brand,
+                "start": (now - timedelta(hours=1)).isoformat(),
+                "end": (now + timedelta(hours=1)).isoformat(),
+            }
+
+            async def voice() -> dict[str, int]:
+                body = (await admin.get("/v1/share-of-voice", params=span)).json()
+                assert body["competitors_from"] == "watchlist", body
+                return {s["brand"]: s["volume"] for s in body["shares"]}
+
+            volumes = await wait_for(voice, lambda v: v.get("initech", 0) >= 2, timeout_s=90)
+            assert volumes["globex"] >= 3 and volumes["initech"] >= 2 and volumes["acme"] >= 2
+        finally:
+            await admin.delete(f"/v1/watchlists/{example.brand}")
