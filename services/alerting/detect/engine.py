@@ -290,8 +290,9 @@ class DetectionEngine:
         out.broken_rules += step.broken
         for firing in step.fired:
             rule, alert = firing.rule, firing.alert
-            window = list(self._series(self._brand(brand_name), rule.topic).recent)
-            decision = gate(window, self.config.gate)
+            series = self._brand(brand_name).series.get(rule.topic)
+            window = list(series.recent) if series is not None else []
+            decision = gate(window, self.config.gate) if rule.gated else None
             if decision is not None:
                 self.rules.rearm(rule, brand_name)
                 out.gated.append(Gated(brand_name, rule.topic, alert.rule, decision))

@@ -3,8 +3,10 @@
 A rule sums one series of a brand (the rule's topic, optionally one platform and one
 language) over its last `window_minutes` of closed bins, the same bins the built-in
 detectors see, and fires when the metric crosses the threshold: once per crossing (it
-re-arms when the metric is back on the other side). A rule whose evaluation fails is
-reported and left out until it is changed.
+re-arms when the metric is back on the other side). A `<=` rule judges whole windows only
+(a window still filling is low by construction). A rule whose evaluation fails is
+reported and left out until it is changed. Windows live in memory: they start empty when
+a rule is loaded or changed and after a restart.
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ class ThresholdRule:
             total += s_sum
         return Measures(volume, negative, scored, total)
 
+    @property
+    def gated(self) -> bool:
+        """True when a firing must pass the distinct-author gate (a count that falls below its
+        threshold cannot be a flood: those are not gated)."""
+        return not (self.comparison == "<=" and self.metric in ("volume", "negative"))
+
     def crossed(self, value: float) -> bool:
         """True when `value` is on the firing side of the threshold."""
         return value >= self.threshold if self.comparison == ">=" else value <= self.threshold
@@ -163,6 +171,8 @@ class RuleBook:
         if window is None:
             window = self._windows[key] = _Window(deque(maxlen=self._bins(rule)))
         window.minutes.append(rule.measures(b))
+        if rule.comparison == "<=" and len(window.minutes) < (window.minutes.maxlen or 0):
+            return None  # a partial window is low by construction: judge whole windows only
         total = Measures(*(sum(col) for col in zip(*window.minutes, strict=True)))
         value = None if total.volume < rule.min_volume else metric_value(rule.metric, total)
         if value is None or not rule.crossed(value):

@@ -50,7 +50,14 @@ def test_filters_brand_platform_and_comparison() -> None:
         [
             _rule(name="other-brand", brand="globex"),
             _rule(name="reddit-only", platform="reddit"),
-            _rule(name="mood", metric="mean_score", comparison="<=", threshold=-0.5, min_volume=5),
+            _rule(
+                name="mood",
+                metric="mean_score",
+                comparison="<=",
+                threshold=-0.5,
+                min_volume=5,
+                window_minutes=1,
+            ),
         ]
     )
     step = book.observe(BRAND, [_bin(0, negatives=12)])
@@ -83,3 +90,14 @@ def test_engine_turns_a_rule_firing_into_a_signal_at_the_rule_severity() -> None
     assert len(signals) == 1
     assert signals[0].severity.level == "SEV1"
     assert signals[0].severity.reasons[0].startswith("rule neg: negative 12")
+
+
+def test_a_falling_count_rule_waits_for_a_whole_window_and_is_not_gated() -> None:
+    engine = DetectionEngine()
+    engine.rules.replace([_rule(name="quiet", metric="volume", comparison="<=", threshold=2)])
+    fired = [
+        [s.rule for s in engine.process_group([_bin(m, neutral=n)]).signals]
+        for m, n in enumerate([0, 0, 0, 5, 5, 5])
+    ]
+    # Silent until three minutes are in the window; no authors needed to report silence.
+    assert fired == [[], [], ["rule:quiet"], [], [], []]
