@@ -42,6 +42,7 @@ from shared.schemas import ScoredMention
 
 SPIKE = "volume_spike"
 VELOCITY = "engagement_velocity"
+RULES = "user_rules"  # the `detector_state` row of a brand's user-rule windows
 _BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
 
 
@@ -370,6 +371,7 @@ class DetectionEngine:
         rows[state_key(brand, BRAND_TOPIC, NEGATIVE_SHARE)] = state.neg_share.to_dict()
         rows[state_key(brand, BRAND_TOPIC, EMOTION_BURST)] = state.emotion.to_dict()
         rows[state_key(brand, BRAND_TOPIC, VELOCITY)] = state.velocity.to_dict()
+        rows[state_key(brand, BRAND_TOPIC, RULES)] = self.rules.export(brand)
         rows[state_key(brand, BRAND_TOPIC, "engine")] = {
             "bins": self.bins.to_dict(brand),
             "recent": {
@@ -401,6 +403,8 @@ class DetectionEngine:
                 state.velocity = VelocityDetector.from_dict(
                     data, config=VelocityConfig(bin_seconds=bs)
                 )
+            elif rule == RULES:
+                self.rules.restore(brand, data)
         engine = rows.get(state_key(brand, BRAND_TOPIC, "engine"))
         if engine is None:
             return

@@ -5,8 +5,8 @@ language) over its last `window_minutes` of closed bins, the same bins the built
 detectors see, and fires when the metric crosses the threshold: once per crossing (it
 re-arms when the metric is back on the other side). A `<=` rule judges whole windows only
 (a window still filling is low by construction). A rule whose evaluation fails is
-reported and left out until it is changed. Windows live in memory: they start empty when
-a rule is loaded or changed and after a restart.
+reported and left out until it is changed. Windows are saved with the detector state and
+restored after a restart; they start empty when a rule is created or changed.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from services.alerting.detect.alert import Alert
 from services.alerting.detect.bins import Bin
@@ -198,11 +198,40 @@ class RuleBook:
         )
         return RuleFiring(rule, alert)
 
+    def export(self, brand: str) -> dict[str, Any]:
+        """The brand's rule windows as a JSON-ready dict (kept with the detector state)."""
+        return {
+            name: {
+                "rule": _fingerprint(self.rules[name]),
+                "minutes": [list(m) for m in window.minutes],
+                "armed": window.armed,
+            }
+            for (name, owner), window in self._windows.items()
+            if owner == brand and name in self.rules
+        }
+
+    def restore(self, brand: str, data: dict[str, Any]) -> None:
+        """Restore the windows of `export`; a rule changed since (or gone) starts afresh."""
+        for name, saved in data.items():
+            rule = self.rules.get(name)
+            if rule is None or saved.get("rule") != _fingerprint(rule):
+                continue
+            minutes = deque(
+                (Measures(int(v), int(n), int(s), float(t)) for v, n, s, t in saved["minutes"]),
+                maxlen=self._bins(rule),
+            )
+            self._windows[(name, brand)] = _Window(minutes, armed=bool(saved["armed"]))
+
     def rearm(self, rule: ThresholdRule, brand: str) -> None:
         """Forget a firing the author gate refused, so a credible crossing may fire next."""
         window = self._windows.get((rule.name, brand))
         if window is not None:
             window.armed = True
+
+
+def _fingerprint(rule: ThresholdRule) -> str:
+    """What identifies a rule's definition: a saved window only fits the same definition."""
+    return repr(astuple(rule))
 
 
 def with_rule_severity(signal: Signal, rule: ThresholdRule) -> Signal:

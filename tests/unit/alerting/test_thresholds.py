@@ -101,3 +101,22 @@ def test_a_falling_count_rule_waits_for_a_whole_window_and_is_not_gated() -> Non
     ]
     # Silent until three minutes are in the window; no authors needed to report silence.
     assert fired == [[], [], ["rule:quiet"], [], [], []]
+
+
+def test_rule_windows_survive_a_restart_unless_the_rule_changed() -> None:
+    engine = DetectionEngine()
+    engine.rules.replace([_rule()])
+    for minute in range(2):
+        assert not engine.process_group([_bin(minute, negatives=4)]).signals
+    saved = engine.export(BRAND)
+
+    restarted = DetectionEngine()
+    restarted.rules.replace([_rule()])
+    restarted.load(BRAND, saved, wall_now=0.0)
+    fired = restarted.process_group([_bin(2, negatives=4)]).signals
+    assert [s.rule for s in fired] == ["rule:neg"]  # 12 over three minutes, two restored
+
+    changed = DetectionEngine()
+    changed.rules.replace([_rule(threshold=11.0)])
+    changed.load(BRAND, saved, wall_now=0.0)
+    assert not changed.process_group([_bin(2, negatives=4)]).signals  # a fresh window: 4
