@@ -204,6 +204,15 @@ def _privacy(args: argparse.Namespace, settings: Settings) -> int:
     return privacy_erase_cli(settings.ingest, args.author, platform=args.platform)
 
 
+def _watchlists(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.ingest.watchlist_io import watchlists_cli
+
+    directory = Path(args.directory) if args.directory else settings.ingest.watchlist_dir
+    return watchlists_cli(settings.ingest, args.action, directory)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -288,6 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.add_argument("--author", required=True, help="pseudonymous id (a_...) or raw id")
     privacy.add_argument("--platform", help="platform of a raw author id")
     privacy.set_defaults(handler=_privacy)
+
+    watchlists = sub.add_parser(
+        "watchlists", help="import YAML watchlists into the database, or export them"
+    )
+    watchlists.add_argument("action", choices=["import", "export"])
+    watchlists.add_argument(
+        "directory",
+        nargs="?",
+        help="directory of *.yaml files (default: CRISISWATCH_WATCHLIST_DIR)",
+    )
+    watchlists.set_defaults(handler=_watchlists)
 
     for name, (_, text) in DELEGATED.items():
         delegated = sub.add_parser(name, help=text, add_help=False)

@@ -26,6 +26,7 @@ Platform = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,31}$", strip_whitespace=True)
 ]
 BrandName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Market = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
 SentimentLabel = Literal["negative", "neutral", "positive"]
 EMOTIONS: tuple[str, ...] = ("anger", "fear", "sadness", "joy", "surprise", "disgust", "neutral")
 SENTIMENT_LABELS: tuple[SentimentLabel, ...] = ("negative", "neutral", "positive")
@@ -90,6 +91,18 @@ class Mention(_Event):
     in_reply_to: str | None = Field(default=None, max_length=256)
     quote_of: str | None = Field(default=None, max_length=256)
     brands: list[BrandName] = Field(min_length=1, max_length=32)
+    competitors: list[BrandName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="those of `brands` that are tracked competitors of a watched brand: "
+        "counted (share of voice), never alerted on",
+    )
+    markets: list[Market] = Field(
+        default_factory=list,
+        max_length=32,
+        description="countries the mention is about: set by the source, else mapped from its "
+        "language by the watchlists of its brands",
+    )
     source: dict[str, Any] = Field(
         default_factory=dict, description="connector metadata (feed, query, subreddit...)"
     )
@@ -98,6 +111,13 @@ class Mention(_Event):
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         return utc(value)
+
+    @property
+    def watched_brands(self) -> list[str]:
+        """The brands the mention is about, tracked competitors left out."""
+        if not self.competitors:
+            return list(self.brands)
+        return [b for b in self.brands if b not in self.competitors]
 
     @property
     def key(self) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.metrics import consumer_lag_gauge
 from shared.resilience import DB_ERROR_KINDS
@@ -76,4 +76,15 @@ class AlertingMetrics:
         )
         for kind in DB_ERROR_KINDS:
             self.db_errors.labels(kind)
+        self.rules_loaded = Gauge(
+            "crisiswatch_alerting_rules_loaded",
+            "Enabled user rules (/v1/rules) the worker evaluates.",
+            registry=registry,
+        )
+        self.rule_errors = Counter(
+            "crisiswatch_alerting_rule_errors_total",
+            "User rules skipped because their definition or evaluation failed, per rule.",
+            ["rule"],
+            registry=registry,
+        )
         self.lag = consumer_lag_gauge(registry)

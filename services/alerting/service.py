@@ -149,6 +149,7 @@ async def serve(
         checkpoint_s=settings.alerting_checkpoint_s,
         rebuild_hours=settings.alerting_rebuild_hours,
         refresh_s=settings.alerting_campaign_refresh_s,
+        rules_poll_s=settings.alerting_rules_poll_s,
         hooks=hooks if hooks is not None else NotifyHooks(notify_settings),
     )
     log.info(

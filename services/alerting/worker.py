@@ -36,6 +36,7 @@ from services.alerting.incidents.store import (
     record_signal,
 )
 from services.alerting.metrics import AlertingMetrics
+from services.alerting.rules.active import load_active_rules, rules_fingerprint
 from services.alerting.state import load_brand_state, load_rollups, save_states
 from shared import serde
 from shared.db.engine import transaction
@@ -78,6 +79,7 @@ class AlertingWorker:
         checkpoint_s: float = 5.0,
         rebuild_hours: float = 72.0,
         refresh_s: float = 60.0,
+        rules_poll_s: float = 5.0,
         hooks: IncidentHooks | None = None,
         retry_max_s: float = 30.0,
         on_db_error: OnDbError = default_on_db_error,
@@ -93,6 +95,9 @@ class AlertingWorker:
         self._checkpoint_s = checkpoint_s
         self._rebuild = timedelta(hours=rebuild_hours)
         self._refresh_s = refresh_s
+        self._rules_poll_s = rules_poll_s
+        self._rules_fingerprint: str | None = None
+        self._last_rules_poll = -float("inf")
         self._hooks = hooks
         self._retry_max_s = retry_max_s
         self._on_db_error = on_db_error
@@ -109,6 +114,8 @@ class AlertingWorker:
         while not stop.is_set():
             if self._clock() - self._last_refresh >= self._refresh_s:
                 await self._guarded(self._refresh, stop, "refresh")
+            if self._clock() - self._last_rules_poll >= self._rules_poll_s:
+                await self._guarded(self._reload_rules, stop, "rules reload")
             records = await self._consumer.poll(timeout_ms=250, max_records=500)
             for rec in records:
                 await self._observe(rec, stop)
@@ -174,6 +181,25 @@ class AlertingWorker:
         self._detection.open_stories = stories
         self._last_refresh = self._clock()
 
+    async def _reload_rules(self) -> None:
+        """Load the stored rules when they changed (bounded staleness: `rules_poll_s`)."""
+        self._last_rules_poll = self._clock()
+        async with transaction(self._engine) as session:
+            fingerprint = await rules_fingerprint(session)
+            if fingerprint == self._rules_fingerprint:
+                return
+            rules, refused = await load_active_rules(session)
+        self._detection.rules.replace(rules)
+        self._rules_fingerprint = fingerprint
+        self._metrics.rules_loaded.set(len(rules))
+        for name, reason in refused:
+            self._rule_broken(name, reason)
+        log.info("rules reloaded: %d enabled, %d refused", len(rules), len(refused))
+
+    def _rule_broken(self, name: str, reason: str) -> None:
+        self._metrics.rule_errors.labels(name).inc()
+        log.error("rule %r skipped: %s", name, reason)
+
     async def _observe(self, rec: Record, stop: asyncio.Event) -> None:
         try:
             scored = serde.decode(ScoredMention, rec.value)
@@ -183,6 +209,10 @@ class AlertingWorker:
                 rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
             )
             return
+        watched = watched_only(scored)
+        if watched is None:
+            return  # only tracked competitors: counted for share of voice, never alerted on
+        scored = watched
         for brand in dict.fromkeys(scored.mention.brands):
             if brand not in self._ready:
                 init = functools.partial(self._init_brand, brand, scored.mention.created_at)
@@ -225,6 +255,8 @@ class AlertingWorker:
                     log.info("rebuilt %s from %d rollup rows", brand, len(minutes))
 
     def _note(self, step: Decisions) -> None:
+        for name, reason in step.broken_rules:
+            self._rule_broken(name, reason)
         for gated in step.gated:
             self._metrics.gated.labels(gated.rule).inc()
             log.info("%s %s for %s gated: %s", gated.rule, gated.topic, gated.brand, gated.reason)
@@ -334,6 +366,17 @@ class AlertingWorker:
             return
         self._metrics.dead_lettered.inc()
         await self._dead_letters.send(serde.dumps(record), reason, source=_CHECKPOINT_SOURCE)
+
+
+def watched_only(scored: ScoredMention) -> ScoredMention | None:
+    """`scored` about its watched brands alone (tracked competitors removed); None if none."""
+    m = scored.mention
+    if not m.competitors:
+        return scored
+    brands = m.watched_brands
+    if not brands:
+        return None
+    return scored.model_copy(update={"mention": m.model_copy(update={"brands": brands})})
 
 
 def _what(exc: BaseException) -> str:

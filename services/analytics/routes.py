@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, StringConstraints
 
 from services.analytics import mentions, terms, trends, voice
 from services.analytics.export import MentionExport
@@ -46,11 +46,13 @@ Topic = Annotated[str, Query(max_length=64, description="'' (default) means all 
 Platforms = Annotated[list[str] | None, Query(max_length=20, description="repeatable filter")]
 Languages = Annotated[list[str] | None, Query(max_length=20, description="repeatable filter")]
 Markets = Annotated[
-    list[str] | None,
+    list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]] | None,
     Query(
         max_length=20,
-        description="market filter; mentions carry no country, so a market "
-        "is the detected language code (`de`, `pt`...) and is combined with `language`",
+        description="market filter (ISO 3166-1 alpha-2 country, repeatable): the mentions "
+        "whose markets include one of them (set by the source, else mapped from the "
+        "language by the brand's watchlist); read from the stored mentions",
+        examples=[["DE"]],
     ),
 ]
 
@@ -89,10 +91,6 @@ _TRENDS_EXAMPLE = {
 }
 
 
-def _languages(language: list[str] | None, market: list[str] | None) -> list[str]:
-    return list(dict.fromkeys([*(language or []), *(market or [])]))
-
-
 @router.get(
     "/trends",
     summary="Sentiment and volume trends of one or more brands",
@@ -123,7 +121,8 @@ async def get_trends(
         resolution=resolution,
         topic=topic,
         platforms=platform or [],
-        languages=_languages(language, market),
+        languages=language or [],
+        markets=market or [],
     )
     return Response(body, media_type="application/json")
 
@@ -155,7 +154,8 @@ async def get_share_of_voice(
         end=end,
         topic=topic,
         platforms=platform or [],
-        languages=_languages(language, market),
+        languages=language or [],
+        markets=market or [],
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.analytics.by_market import market_trend_query
 from services.analytics.ranges import (
     MAX_RANGE,
     MINUTE_ROLLUPS,
@@ -122,21 +123,27 @@ async def _read_trends(
     topic: str,
     platforms: Sequence[str],
     languages: Sequence[str],
+    markets: Sequence[str] = (),
 ) -> _Trends:
     if not brands:
         raise BadInput("give at least one brand")
     start, end = utc_range(start, end, max_span=MAX_RANGE[resolution])
     start, end = align_range(start, end, resolution)
     unique_brands = list(dict.fromkeys(brands))
-    sql, args = trend_query(
-        brands=unique_brands,
-        start=start,
-        end=end,
-        resolution=resolution,
-        topic=topic,
-        platforms=platforms,
-        languages=languages,
-    )
+    filters: dict[str, Any] = {
+        "brands": unique_brands,
+        "start": start,
+        "end": end,
+        "resolution": resolution,
+        "topic": topic,
+        "platforms": platforms,
+        "languages": languages,
+    }
+    # A market filter reads the mentions (the rollups have no market dimension).
+    if markets:
+        sql, args = market_trend_query(markets=markets, **filters)
+    else:
+        sql, args = trend_query(**filters)
     # The driver connection: thousands of rows skip SQLAlchemy's row and ORM layers.
     rows = await (await driver_connection(session)).fetch(sql, *args)
     points: dict[str, list[dict[str, Any]]] = {b: [] for b in unique_brands}
@@ -179,6 +186,7 @@ async def trends(
     topic: str = "",
     platforms: Sequence[str] = (),
     languages: Sequence[str] = (),
+    markets: Sequence[str] = (),
 ) -> TrendsRead:
     """Per-bucket sentiment, volume, emotions and engagement of each brand, from the rollups."""
     read = await _read_trends(
@@ -190,6 +198,7 @@ async def trends(
         topic=topic,
         platforms=platforms,
         languages=languages,
+        markets=markets,
     )
     return TrendsRead.model_validate(read.payload())
 
@@ -204,6 +213,7 @@ async def trends_json(
     topic: str = "",
     platforms: Sequence[str] = (),
     languages: Sequence[str] = (),
+    markets: Sequence[str] = (),
 ) -> bytes:
     """`trends` encoded as the JSON of `TrendsRead`, without building a model per point.
 
@@ -219,5 +229,6 @@ async def trends_json(
         topic=topic,
         platforms=platforms,
         languages=languages,
+        markets=markets,
     )
     return orjson.dumps(read.payload(), option=orjson.OPT_UTC_Z)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.analytics.by_market import market_volume_query
 from services.analytics.ranges import (
     MAX_RANGE,
     align_range,
@@ -17,6 +18,7 @@ from services.analytics.ranges import (
     utc_range,
 )
 from services.analytics.schemas import ShareOfVoiceRead, VoiceShare
+from shared.db.engine import driver_connection
 from shared.db.models import WatchlistRow
 
 
@@ -41,8 +43,12 @@ async def share_of_voice(
     topic: str = "",
     platforms: Sequence[str] = (),
     languages: Sequence[str] = (),
+    markets: Sequence[str] = (),
 ) -> ShareOfVoiceRead:
-    """Volume share of `brand` against its competitors (query or watchlist) over a range."""
+    """Volume share of `brand` against its competitors (query or watchlist) over a range.
+
+    With `markets`, volumes are counted from the stored mentions of those markets.
+    """
     start, end = utc_range(start, end, max_span=MAX_RANGE["day"])
     source: Literal["query", "watchlist", "none"] = "query"
     rivals = [c for c in dict.fromkeys(competitors) if c != brand]
@@ -53,25 +59,27 @@ async def share_of_voice(
     if end - start > timedelta(days=2):
         # Long ranges are counted in whole hours so they read the hourly rollups.
         start, end = align_range(start, end, "hour")
-    src = rollup_source(start, end, None)
-    stmt = (
-        select(
-            src.column("brand"),
-            func.sum(src.column("volume")).label("volume"),
-            func.sum(src.column("negative")).label("negative"),
+    if markets:
+        totals = await _market_totals(
+            session,
+            brands=everyone,
+            start=start,
+            end=end,
+            markets=markets,
+            topic=topic,
+            platforms=platforms,
+            languages=languages,
         )
-        .where(
-            src.column("brand").in_(everyone),
-            src.time >= start,
-            src.time < end,
-            *dimension_filters(src, topic=topic, platforms=platforms, languages=languages),
+    else:
+        totals = await _rollup_totals(
+            session,
+            brands=everyone,
+            start=start,
+            end=end,
+            topic=topic,
+            platforms=platforms,
+            languages=languages,
         )
-        .group_by(src.column("brand"))
-    )
-    totals = {
-        row.brand: (int(row.volume), int(row.negative))
-        for row in (await session.execute(stmt)).all()
-    }
     total = sum(v for v, _ in totals.values())
     shares = []
     for b in everyone:
@@ -93,3 +101,45 @@ async def share_of_voice(
         total_volume=total,
         shares=shares,
     )
+
+
+async def _market_totals(
+    session: AsyncSession, *, brands: Sequence[str], **filters: Any
+) -> dict[str, tuple[int, int]]:
+    """(volume, negative) per brand from the mentions of the given markets."""
+    sql, args = market_volume_query(brands=brands, **filters)
+    rows = await (await driver_connection(session)).fetch(sql, *args)
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+
+async def _rollup_totals(
+    session: AsyncSession,
+    *,
+    brands: Sequence[str],
+    start: datetime,
+    end: datetime,
+    topic: str,
+    platforms: Sequence[str],
+    languages: Sequence[str],
+) -> dict[str, tuple[int, int]]:
+    """(volume, negative) per brand from the rollups."""
+    everyone = list(brands)
+    src = rollup_source(start, end, None)
+    stmt = (
+        select(
+            src.column("brand"),
+            func.sum(src.column("volume")).label("volume"),
+            func.sum(src.column("negative")).label("negative"),
+        )
+        .where(
+            src.column("brand").in_(everyone),
+            src.time >= start,
+            src.time < end,
+            *dimension_filters(src, topic=topic, platforms=platforms, languages=languages),
+        )
+        .group_by(src.column("brand"))
+    )
+    return {
+        row.brand: (int(row.volume), int(row.negative))
+        for row in (await session.execute(stmt)).all()
+    }

@@ -38,7 +38,9 @@ Roles: `viewer` (trends, share of voice, rising terms, mention search) < `respon
 429 with `Retry-After` when a key exceeds its rate, 413 for oversized bodies.
 `/healthz`, `/readyz` and `/metrics` need no key.
 
-**Market**: mentions carry no country, so `market` filters are language codes.
+**Market**: a mention's markets (countries, ISO 3166-1 alpha-2) are set by its source, else
+mapped from its language by the watchlist of its brand (`language_markets`); `market` filters
+select the mentions of those countries.
 """
 
 
@@ -63,7 +65,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(api)
         app.state.engine = engine
-        await component.start()
+        await component.start(engine)
         stop = asyncio.Event()
         purger = None
         if api.retention_interval_s > 0:

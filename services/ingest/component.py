@@ -10,12 +10,14 @@ import signal
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.sources.push_auth import PushAuthenticator
+from services.ingest.watchlist_db import READ_ERRORS, PgWatchlists
 from shared.errors import ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
 from shared.settings.ingest import IngestSettings
@@ -26,8 +28,10 @@ log = logging.getLogger(__name__)
 class IngestComponent:
     """Owns the Kafka producer and the watchlists; attach it to an app's state.
 
-    `start()` loads the watchlists and keeps them current (file changes are polled, SIGHUP
-    reloads at once), whichever app runs the component.
+    `start()` loads the watchlists and keeps them current (file changes and the stored
+    watchlists are polled every `watchlist_poll_s`, SIGHUP reloads the files at once),
+    whichever app runs the component. With an engine, the stored watchlists (written by
+    `PUT /v1/watchlists`) are merged over the files (`core/watchlist.py`).
     """
 
     def __init__(
@@ -72,15 +76,28 @@ class IngestComponent:
         app.state.ingestor = self.ingestor
         app.state.push_authenticator = self.authenticator
 
-    async def start(self) -> None:
+    async def start(self, engine: AsyncEngine | None = None) -> None:
         """Load the watchlists (`ConfigError` names file and field), keep them current and
-        connect the producer."""
+        connect the producer; with `engine`, the stored watchlists too."""
         if not self.watchlists.configured:
             self.watchlists.load()
+        if engine is not None:
+            self.watchlists.use_stored(PgWatchlists(engine))
+            try:
+                await self.watchlists.refresh_stored()
+            except READ_ERRORS as exc:
+                # Not fatal: the watch loop keeps trying; until then the files alone match.
+                self._watchlist_error(exc)
         self._stop.clear()
-        self._watching = asyncio.create_task(self.watchlists.watch(self._stop))
+        self._watching = asyncio.create_task(
+            self.watchlists.watch(self._stop, on_error=self._watchlist_error)
+        )
         self._sighup = _install_sighup(self.watchlists)
         await self.producer.start()
+
+    def _watchlist_error(self, exc: BaseException) -> None:
+        self.metrics.watchlist_errors.inc()
+        log.warning("stored watchlists not loaded: %s", exc)
 
     async def stop(self) -> None:
         """Stop watching the watchlists; flush and close the producer."""

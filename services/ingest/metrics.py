@@ -47,6 +47,11 @@ class IngestMetrics:
             ["source", "kind"],
             registry=registry,
         )
+        self.watchlist_errors = Counter(
+            "crisiswatch_ingest_watchlist_errors_total",
+            "Failed reads of the stored watchlists (the last good watchlists stay in use).",
+            registry=registry,
+        )
         self.produce_seconds = Histogram(
             "crisiswatch_ingest_produce_seconds",
             "Time to have a batch acknowledged by Kafka.",

@@ -43,7 +43,7 @@ def create_ingest_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owned:
-            await component.start()
+            await component.start(engine)
         try:
             yield
         finally:
@@ -67,8 +67,13 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Serve the ingest app and run the connectors until `stop` is set."""
     registry = CollectorRegistry()
     component = IngestComponent(settings, registry)
-    await component.start()  # invalid watchlists fail here, naming file and field
     engine = create_engine(settings)
+    try:
+        # Invalid watchlist files fail here, naming file and field.
+        await component.start(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     app = create_ingest_app(settings, registry=registry, component=component, engine=engine)
     context = SourceContext(
         settings=settings,

@@ -1,4 +1,8 @@
-"""HTTP CRUD of brand watchlists (role admin), validated with the ingest `Watchlist` model."""
+"""HTTP CRUD of brand watchlists (role admin), validated with the ingest `Watchlist` model.
+
+A stored watchlist is live configuration: ingest matches it within `watchlist_poll_s`, and
+it replaces the YAML file of the same brand (`core/watchlist.py`).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ _EXAMPLE = {
     "competitors": ["globex", "initech"],
     "markets": ["DE", "US"],
     "languages": ["de", "en"],
+    "language_markets": {"de": ["DE"], "en": ["US"]},
 }
 
 

@@ -80,6 +80,7 @@ class MentionRow(Base):
     keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     source: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    markets: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list, server_default="{}")
 
 
 class _RollupMeasures:

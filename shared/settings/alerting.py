@@ -60,6 +60,11 @@ class AlertingSettings(CommonSettings):
     alerting_campaign_refresh_s: float = Field(
         default=60.0, gt=0, description="how often the campaign calendar is reloaded"
     )
+    alerting_rules_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the stored rules (/v1/rules) are checked for changes",
+    )
 
     @model_validator(mode="after")
     def _check_windows(self) -> AlertingSettings:

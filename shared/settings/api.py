@@ -22,8 +22,8 @@ class ApiSettings(CommonSettings):
     A database key (`cwk_...`) sent to the push route is always verified (401/403); signed
     pushes (`push_hmac_secret`) and the static `ingest_api_keys` are checked by ingest itself.
 
-    Market: mentions carry no country, so the `market` filter of the trend endpoints is the
-    detected language code (documented in the OpenAPI description).
+    Market: the `market` filter of the trend endpoints selects the mentions of a country
+    (set by the source, else mapped from the language by the watchlists).
     """
 
     api_host: str = Field(default="127.0.0.1", description="API listen address")

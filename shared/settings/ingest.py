@@ -41,10 +41,15 @@ class IngestSettings(CommonSettings):
 
     # Watchlists
     watchlist_dir: Path | None = Field(
-        default=None, description="directory of brand watchlist YAML files; none: no matching"
+        default=None,
+        description="directory of brand watchlist YAML files (a brand's stored watchlist "
+        "replaces its file); none: only the stored watchlists",
     )
     watchlist_poll_s: float = Field(
-        default=5.0, gt=0, description="how often watchlist files are checked for changes"
+        default=5.0,
+        gt=0,
+        description="how often the watchlist files and the stored watchlists are checked for "
+        "changes (the bound on how stale matching can be)",
     )
     # Push authentication (off by default for local development)
     ingest_require_auth: bool = Field(

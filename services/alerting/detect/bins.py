@@ -33,11 +33,13 @@ from shared.schemas import ScoredMention
 BRAND_TOPIC = ""  # topic key of the brand-level series (all topics)
 
 
-def market_of(scored: ScoredMention) -> str | None:
-    """Return the market (country) a connector attached to the mention, if any."""
-    src = scored.mention.source
-    value = src.get("market") or src.get("country")
-    return str(value).upper() if isinstance(value, str) and value else None
+def markets_of(scored: ScoredMention) -> list[str]:
+    """The mention's markets (set at ingest), else one its source metadata names."""
+    m = scored.mention
+    if m.markets:
+        return list(m.markets)
+    value = m.source.get("market") or m.source.get("country")
+    return [value.upper()] if isinstance(value, str) and value else []
 
 
 @dataclass(slots=True)
@@ -60,6 +62,9 @@ class Bin:
     platforms: Counter[str] = field(default_factory=Counter)
     last_ingested: float | None = None
     distinct_hint: int = 0  # distinct authors when only a rollup (no author ids) is known
+    sentiment_sum: float = 0.0
+    # "platform|language" -> [count, negatives, scored, sentiment sum] (rule filters)
+    dims: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def end(self) -> datetime:
@@ -82,12 +87,18 @@ class Bin:
         """Count one mention into the bin."""
         m = scored.mention
         self.count += 1
+        dim = self.dims.setdefault(f"{m.platform}|{scored.language}", [0, 0, 0, 0.0])
+        dim[0] += 1
         if scored.sentiment is not None:
             self.scored += 1
+            self.sentiment_sum += scored.sentiment.score
+            dim[2] += 1
+            dim[3] += scored.sentiment.score
         if scored.emotion in BURST_EMOTIONS:
             self.burst += 1
         if scored.is_negative:
             self.negatives += 1
+            dim[1] += 1
             self.neg_engagement += weighted_engagement(
                 m.engagement.shares, m.engagement.replies, m.author_reach
             )
@@ -96,8 +107,7 @@ class Bin:
             self.author_reach[m.author_id] = max(
                 m.author_reach, self.author_reach.get(m.author_id, 0)
             )
-        market = market_of(scored)
-        if market:
+        for market in markets_of(scored):
             self.markets[market] += 1
         self.languages[scored.language] += 1
         self.platforms[m.platform] += 1
@@ -130,6 +140,8 @@ class Bin:
             "platforms": dict(self.platforms),
             "last_ingested": self.last_ingested,
             "distinct_hint": self.distinct_hint,
+            "sentiment_sum": self.sentiment_sum,
+            "dims": {k: list(v) for k, v in self.dims.items()},
         }
 
     @classmethod
@@ -152,6 +164,8 @@ class Bin:
             platforms=Counter(data["platforms"]),
             last_ingested=data["last_ingested"],
             distinct_hint=int(data.get("distinct_hint", 0)),
+            sentiment_sum=float(data.get("sentiment_sum", 0.0)),
+            dims={str(k): list(v) for k, v in data.get("dims", {}).items()},
         )
 
 

@@ -35,12 +35,14 @@ from services.alerting.detect.ratios import (
 from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupMinute, Signal
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from services.alerting.detect.state_keys import split_key, state_key
+from services.alerting.detect.thresholds import RuleBook, with_rule_severity
 from services.alerting.detect.velocity import VelocityConfig, VelocityDetector
 from shared.contracts.topics import topic_contract
 from shared.schemas import ScoredMention
 
 SPIKE = "volume_spike"
 VELOCITY = "engagement_velocity"
+RULES = "user_rules"  # the `detector_state` row of a brand's user-rule windows
 _BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
 
 
@@ -130,6 +132,8 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
+        # User rules (`/v1/rules`), replaced by the worker when they change.
+        self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
 
     # -- brands ---------------------------------------------------------------------------
 
@@ -276,7 +280,30 @@ class DetectionEngine:
                 tip = by_topic[topic].last_ingested if topic in by_topic else None
                 tipped = from_epoch(tip) if tip is not None else None
                 out.signals.append(self._signal(brand_name, topic, alert, window, tipped, None))
+            out.extend(self._user_rules(brand_name, group, by_topic))
             out.recoveries += self._recovery(brand_name, brand, end)
+        return out
+
+    def _user_rules(
+        self, brand_name: str, group: Sequence[Bin], by_topic: dict[str, Bin]
+    ) -> Decisions:
+        """Run the user rules on a live minute; their firings pass the same author gate."""
+        out = Decisions()
+        step = self.rules.observe(brand_name, group)
+        out.broken_rules += step.broken
+        for firing in step.fired:
+            rule, alert = firing.rule, firing.alert
+            series = self._brand(brand_name).series.get(rule.topic)
+            window = list(series.recent) if series is not None else []
+            decision = gate(window, self.config.gate) if rule.gated else None
+            if decision is not None:
+                self.rules.rearm(rule, brand_name)
+                out.gated.append(Gated(brand_name, rule.topic, alert.rule, decision))
+                continue
+            tip = by_topic[rule.topic].last_ingested if rule.topic in by_topic else None
+            tipped = from_epoch(tip) if tip is not None else None
+            signal = self._signal(brand_name, rule.topic, alert, window, tipped, None)
+            out.signals.append(with_rule_severity(signal, rule))
         return out
 
     def _story_topic(self, brand: str, topic: str) -> str:
@@ -346,6 +373,7 @@ class DetectionEngine:
         rows[state_key(brand, BRAND_TOPIC, NEGATIVE_SHARE)] = state.neg_share.to_dict()
         rows[state_key(brand, BRAND_TOPIC, EMOTION_BURST)] = state.emotion.to_dict()
         rows[state_key(brand, BRAND_TOPIC, VELOCITY)] = state.velocity.to_dict()
+        rows[state_key(brand, BRAND_TOPIC, RULES)] = self.rules.export(brand)
         rows[state_key(brand, BRAND_TOPIC, "engine")] = {
             "bins": self.bins.to_dict(brand),
             "recent": {
@@ -377,6 +405,8 @@ class DetectionEngine:
                 state.velocity = VelocityDetector.from_dict(
                     data, config=VelocityConfig(bin_seconds=bs)
                 )
+            elif rule == RULES:
+                self.rules.restore(brand, data)
         engine = rows.get(state_key(brand, BRAND_TOPIC, "engine"))
         if engine is None:
             return

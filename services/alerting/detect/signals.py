@@ -74,6 +74,7 @@ class Decisions:
     late: int = 0
     bins: int = 0
     brands: set[str] = field(default_factory=set)
+    broken_rules: list[tuple[str, str]] = field(default_factory=list)  # (rule name, reason)
 
     def extend(self, other: Decisions) -> None:
         """Append another step's decisions."""
@@ -83,6 +84,7 @@ class Decisions:
         self.recoveries += other.recoveries
         self.late += other.late
         self.bins += other.bins
+        self.broken_rules += other.broken_rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerting.detect.thresholds import Measures, metric_value
 from services.alerting.rules.schemas import (
     RuleDefinition,
     RuleFiring,
@@ -157,12 +158,9 @@ async def validate_rule(
         volume = int(row.volume)
         if volume < definition.min_volume:
             continue
-        value = _metric(
+        value = metric_value(
             definition.metric,
-            volume=volume,
-            negative=int(row.negative),
-            scored=int(row.scored),
-            sentiment_sum=float(row.sentiment_sum),
+            Measures(volume, int(row.negative), int(row.scored), float(row.sentiment_sum)),
         )
         if value is None:
             continue
@@ -181,15 +179,3 @@ async def validate_rule(
                 )
             )
     return RuleValidation(start=start, end=end, windows_checked=len(rows), firings=firings)
-
-
-def _metric(
-    metric: str, *, volume: int, negative: int, scored: int, sentiment_sum: float
-) -> float | None:
-    if metric == "negative":
-        return float(negative)
-    if metric == "volume":
-        return float(volume)
-    if metric == "negative_ratio":
-        return negative / volume if volume else None
-    return sentiment_sum / scored if scored else None

@@ -9,7 +9,9 @@ one of three answers:
 
 Brand rule: with watchlists loaded, a mention's brands are the matched ones plus the
 payload's brands that are watched (a Page owner's comments need not name the brand);
-without watchlists the payload's brands are used as given.
+without watchlists the payload's brands are used as given. Tracked competitors (listed by
+a watchlist, without one of their own) count as watched: they come after the watched
+brands and are named in the mention's `competitors`.
 
 Replay assesses in worker processes, so the configuration and every answer pickle.
 """
@@ -77,7 +79,10 @@ def resolve_brands(item: MentionIn, matcher: Matcher, *, configured: bool) -> li
         return given
     matched = matcher.match(item.text)
     watched = set(matcher.brands)
-    return list(dict.fromkeys([*matched, *(b for b in given if b in watched)]))
+    rivals = set(matcher.competitors)
+    found = dict.fromkeys([*matched, *(b for b in given if b in watched or b in rivals)])
+    # Watched brands first: the first brand keys the Kafka record and the stored mention.
+    return [b for b in found if b not in rivals] + [b for b in found if b in rivals]
 
 
 def parse(value: Any, *, raw: bytes | None = None) -> Candidate:
@@ -129,6 +134,20 @@ class Assessor:
     def __init__(self, config: AssessConfig) -> None:
         self.config = config
         self.matcher = Matcher(list(config.watchlists))
+        self.rivals = frozenset(self.matcher.competitors)
+        self._by_brand = {w.brand: w for w in config.watchlists}
+
+    def markets(self, item: MentionIn, brands: list[str]) -> list[str]:
+        """The source's market, else those its brands' watchlists map its language to."""
+        given = item.given_market()
+        if given is not None:
+            return [given]
+        found: dict[str, None] = {}
+        for brand in brands:
+            watchlist = self._by_brand.get(brand)
+            if watchlist is not None:
+                found.update(dict.fromkeys(watchlist.markets_of(item.language)))
+        return sorted(found)
 
     def brands(self, item: MentionIn) -> list[str]:
         """The brands `item` is about (see the module docstring for the rule)."""
@@ -146,6 +165,8 @@ class Assessor:
             fields = mention_fields(
                 item,
                 brands=brands,
+                competitors=[b for b in brands if b in self.rivals],
+                markets=self.markets(item, brands),
                 secret=config.secret,
                 keep_handles=config.keep_handles,
                 max_chars=config.max_chars,

@@ -9,6 +9,10 @@ and "NESTLÉ" are Nestlé, but German "über" is not the brand Uber and French "
 Côte (people drop accents when they type; they do not add foreign ones). An
 exclusion ("apple pie") suppresses the brand terms it covers, so "apple pie" alone is not
 Apple but "apple pie and an Apple Watch" still is.
+
+Competitors a watchlist lists without a watchlist of their own are matched too, by their
+name, so their share of voice is counted; `Matcher.competitors` names them, and a mention
+carries them apart from its watched brands (no incident is ever opened for them).
 """
 
 from __future__ import annotations
@@ -43,18 +47,25 @@ class Matcher:
     def __init__(self, watchlists: Iterable[Watchlist]) -> None:
         self._automaton = ahocorasick.Automaton()
         table: dict[str, list[_Pattern]] = {}
-        self.brands: list[str] = []
-        for watchlist in watchlists:
-            self.brands.append(watchlist.brand)
-            for term, exclusion in [(t, False) for t in watchlist.terms] + [
-                (t, True) for t in watchlist.exclusions
-            ]:
+        watchlists = list(watchlists)
+        self.brands: list[str] = [w.brand for w in watchlists]
+        owned = set(self.brands)
+        # Tracked competitors: listed by a watchlist, without one of their own.
+        self.competitors: list[str] = list(
+            dict.fromkeys(c for w in watchlists for c in w.competitors if c not in owned)
+        )
+        entries = [
+            (w.brand, [(t, False) for t in w.terms] + [(t, True) for t in w.exclusions])
+            for w in watchlists
+        ] + [(c, [(c, False)]) for c in self.competitors]
+        for brand, terms in entries:
+            for term, exclusion in terms:
                 key = fold(term).strip()
                 if not key:
                     continue
                 marked = fold(term, accents=False).strip()
                 pattern = _Pattern(
-                    brand=watchlist.brand,
+                    brand=brand,
                     length=len(key),
                     exclusion=exclusion,
                     bound_start=_is_word(key[0]),
@@ -69,7 +80,7 @@ class Matcher:
             self._automaton.make_automaton()
 
     def match(self, text: str) -> list[str]:
-        """Brands mentioned in `text`, in watchlist order (empty when none)."""
+        """Brands mentioned in `text`, in watchlist order, then tracked competitors."""
         if self._empty or not text:
             return []
         folded = fold(text)
@@ -96,7 +107,7 @@ class Matcher:
             for brand, spans in hits.items()
             if any(not _covered(span, excluded.get(brand, ())) for span in spans)
         }
-        return [b for b in self.brands if b in found]
+        return [b for b in (*self.brands, *self.competitors) if b in found]
 
 
 def _covered(span: tuple[int, int], exclusions: Iterable[tuple[int, int]]) -> bool:

@@ -39,7 +39,20 @@ class MentionIn(BaseModel):
     quote_of: str | None = Field(default=None, max_length=256)
     brands: list[str] = Field(default_factory=list, max_length=32)
     kind: str = Field(default="created", pattern=r"^(created|updated)$")
+    market: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="the country the post is from or about (ISO 3166-1 alpha-2), when known",
+        examples=["DE"],
+    )
     source: dict[str, Any] = Field(default_factory=dict)
+
+    def given_market(self) -> str | None:
+        """The market the source set: `market`, else `source.market` or `source.country`."""
+        value = self.market or self.source.get("market") or self.source.get("country")
+        if isinstance(value, str) and len(value) == 2 and value.isalpha() and value.isascii():
+            return value.upper()
+        return None
 
     @field_validator("created_at")
     @classmethod
@@ -93,6 +106,8 @@ def mention_fields(
     item: MentionIn,
     *,
     brands: list[str],
+    competitors: list[str] | None = None,
+    markets: list[str] | None = None,
     secret: bytes,
     keep_handles: bool,
     max_chars: int,
@@ -126,6 +141,8 @@ def mention_fields(
         "in_reply_to": item.in_reply_to,
         "quote_of": item.quote_of,
         "brands": check_brands(brands),
+        "competitors": competitors or [],
+        "markets": markets or [],
         "source": item.source,
     }
 

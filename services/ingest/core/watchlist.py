@@ -1,21 +1,41 @@
-"""Brand watchlists: YAML files validated at start-up and reloadable without a restart."""
+"""Brand watchlists: YAML files and stored watchlists, merged, reloaded without a restart.
+
+Two places hold watchlists: the YAML files of `CRISISWATCH_WATCHLIST_DIR` (the seed and the
+defaults, kept in version control) and the `watchlists` table that `PUT /v1/watchlists`
+writes. The stored watchlist of a brand wins over its file; a brand in only one of them is
+used from there, so deleting a stored watchlist falls back to the brand's file, if any.
+Both are polled every `watchlist_poll_s` seconds: a change is matched within that bound.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from shared.errors import ConfigError
-from shared.resilience import wait_or_stop
+from shared.resilience import DB_ERRORS, wait_or_stop
 
 log = logging.getLogger(__name__)
 
+# What a failed read of the stored watchlists raises: the last good ones stay in use.
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, *DB_ERRORS)
+
 Term = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Market = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
 
 class _Strict(BaseModel):
@@ -85,14 +105,38 @@ class Watchlist(_Strict):
     aliases: list[Term] = Field(default_factory=list, description="names in any script")
     keywords: list[Term] = Field(default_factory=list, description="products, slogans, people")
     exclusions: list[Term] = Field(default_factory=list, description="phrases that are not us")
-    competitors: list[Term] = Field(default_factory=list)
-    markets: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
-        default_factory=list
+    competitors: list[
+        Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+    ] = Field(
+        default_factory=list,
+        description="brand keys of competitors; one without a watchlist of its own is matched "
+        "by this name and counted for share of voice, never alerted on",
     )
-    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
-        default_factory=list
+    markets: list[Market] = Field(
+        default_factory=list, description="countries (ISO 3166-1 alpha-2) the brand watches"
+    )
+    languages: list[Language] = Field(default_factory=list)
+    language_markets: dict[Language, list[Market]] = Field(
+        default_factory=dict,
+        description="the market(s) of a mention written in a language, e.g. {de: [DE]}; a "
+        "mention whose source names its country keeps that country",
     )
     sources: Subscriptions = Field(default_factory=Subscriptions)
+
+    @model_validator(mode="after")
+    def _mapped_markets_are_watched(self) -> Watchlist:
+        unknown = sorted(
+            {m for ms in self.language_markets.values() for m in ms} - set(self.markets)
+        )
+        if self.markets and unknown:
+            raise ValueError(f"language_markets names markets not in markets: {unknown}")
+        return self
+
+    def markets_of(self, language: str | None) -> list[str]:
+        """The markets of a mention in `language`: mapped, else the only market, else none."""
+        if language and language in self.language_markets:
+            return list(self.language_markets[language])
+        return list(self.markets) if len(self.markets) == 1 else []
 
     @property
     def terms(self) -> list[str]:
@@ -145,21 +189,71 @@ def _fingerprint(directory: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in _files(directory))
 
 
+class StoredWatchlists(Protocol):
+    """Where the API stores watchlists (the `watchlists` table)."""
+
+    async def fingerprint(self) -> str:
+        """A value that changes whenever a stored watchlist is created, replaced or deleted."""
+        ...
+
+    async def definitions(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored (brand, definition)."""
+        ...
+
+
+def merge(files: Iterable[Watchlist], stored: Iterable[Watchlist]) -> list[Watchlist]:
+    """The watchlists in effect: a brand's stored watchlist replaces its file (by brand order)."""
+    by_brand = {w.brand: w for w in files}
+    by_brand.update((w.brand, w) for w in stored)
+    return [by_brand[b] for b in sorted(by_brand)]
+
+
+def parse_stored(rows: Iterable[tuple[str, dict[str, Any]]]) -> list[Watchlist]:
+    """Validate stored definitions; one that no longer validates is logged and left out."""
+    out: list[Watchlist] = []
+    for brand, definition in rows:
+        try:
+            watchlist = Watchlist.model_validate(definition)
+        except ValidationError as exc:
+            log.error("stored watchlist %r refused: %s", brand, exc.errors(include_url=False))
+            continue
+        if watchlist.brand != brand:
+            log.error("stored watchlist %r names brand %r: refused", brand, watchlist.brand)
+            continue
+        out.append(watchlist)
+    return out
+
+
 class WatchlistStore:
     """The current watchlists; `reload()` swaps them atomically, keeping the old on error."""
 
-    def __init__(self, directory: Path | None, *, poll_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        *,
+        poll_s: float = 5.0,
+        stored: StoredWatchlists | None = None,
+    ) -> None:
         self._directory = directory
         self._poll_s = poll_s
+        self._stored_source = stored
+        self._files: list[Watchlist] = []
+        self._stored: list[Watchlist] = []
+        self._stored_fingerprint: str | None = None
         self._watchlists: list[Watchlist] = []
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
         self._listeners: list[asyncio.Event] = []
         self.version = 0
 
+    def use_stored(self, stored: StoredWatchlists | None) -> None:
+        """Read stored watchlists from `stored` too (set before `watch` starts)."""
+        self._stored_source = stored
+
     @classmethod
     def of(cls, watchlists: list[Watchlist]) -> WatchlistStore:
         """A fixed store (tests, replay) that never reads files."""
         store = cls(None)
+        store._files = list(watchlists)
         store._watchlists = list(watchlists)
         store.version = 1
         return store
@@ -175,26 +269,50 @@ class WatchlistStore:
         return list(self._watchlists)
 
     def load(self) -> None:
-        """Load at start-up: an invalid file raises `ConfigError` (file + field)."""
+        """Load the files at start-up: an invalid file raises `ConfigError` (file + field)."""
         if self._directory is None:
             return
         self._fingerprint = _fingerprint(self._directory) if self._directory.is_dir() else ()
-        self._watchlists = load_watchlists(self._directory)
+        self._files = load_watchlists(self._directory)
+        self._swap()
+
+    def _swap(self) -> None:
+        self._watchlists = merge(self._files, self._stored)
         self.version += 1
 
     def reload(self) -> bool:
         """Re-read the files; on error keep the previous watchlists and re-raise."""
         if self._directory is None:
             return False
-        previous = self._watchlists
+        previous = self._files
         try:
             self.load()
         except ConfigError:
-            self._watchlists = previous
+            self._files = previous
             raise
+        self._changed("files")
+        return True
+
+    def _changed(self, what: str) -> None:
         for event in self._listeners:
             event.set()
-        log.info("watchlists reloaded: %d brands", len(self._watchlists))
+        log.info("watchlists reloaded (%s): %d brands", what, len(self._watchlists))
+
+    async def refresh_stored(self) -> bool:
+        """Re-read the stored watchlists when they changed; True when they did.
+
+        Database errors propagate: the caller keeps serving the last good watchlists.
+        """
+        source = self._stored_source
+        if source is None:
+            return False
+        fingerprint = await source.fingerprint()
+        if fingerprint == self._stored_fingerprint:
+            return False
+        self._stored = parse_stored(await source.definitions())
+        self._stored_fingerprint = fingerprint
+        self._swap()
+        self._changed("database")
         return True
 
     def changed(self) -> asyncio.Event:
@@ -203,17 +321,37 @@ class WatchlistStore:
         self._listeners.append(event)
         return event
 
-    async def watch(self, stop: asyncio.Event) -> None:
-        """Poll file modification times and reload on change until `stop` is set."""
-        if self._directory is None:
+    async def watch(
+        self, stop: asyncio.Event, *, on_error: Callable[[BaseException], None] | None = None
+    ) -> None:
+        """Poll the files (modification times) and the stored watchlists (a fingerprint of
+        the table) and reload what changed, until `stop` is set.
+
+        `on_error(exc)` is told about a database error; the last good watchlists stay.
+        """
+        if self._directory is None and self._stored_source is None:
             return
         while not stop.is_set():
-            if await wait_or_stop(stop, self._poll_s) or not self._directory.is_dir():
+            if await wait_or_stop(stop, self._poll_s):
                 continue
-            if _fingerprint(self._directory) == self._fingerprint:
+            self._poll_files()
+            if self._stored_source is None:
                 continue
             try:
-                self.reload()
-            except ConfigError as exc:
-                # Keep serving with the last good watchlists; the operator sees why.
-                log.error("watchlist reload refused: %s", exc)
+                await self.refresh_stored()
+            except _READ_ERRORS as exc:
+                log.warning("stored watchlists not reloaded: %s", exc)
+                if on_error is not None:
+                    on_error(exc)
+
+    def _poll_files(self) -> None:
+        directory = self._directory
+        if directory is None or not directory.is_dir():
+            return
+        if _fingerprint(directory) == self._fingerprint:
+            return
+        try:
+            self.reload()
+        except ConfigError as exc:
+            # Keep serving with the last good watchlists; the operator sees why.
+            log.error("watchlist reload refused: %s", exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import logging
 import multiprocessing
 import os
 import time
@@ -42,9 +43,13 @@ from services.ingest.core.watchlist import WatchlistStore
 from services.ingest.metrics import IngestMetrics
 from services.ingest.pipeline import Ingestor, tally
 from services.ingest.publisher import MentionPublisher
+from services.ingest.watchlist_db import READ_ERRORS, PgWatchlists
+from shared.db.engine import create_engine
 from shared.errors import ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
 from shared.settings.ingest import IngestSettings
+
+log = logging.getLogger(__name__)
 
 SOURCE = "replay"
 BATCH = 5_000
@@ -268,6 +273,25 @@ def _progress_bar() -> Progress:
     )
 
 
+async def _watchlists(settings: IngestSettings) -> WatchlistStore:
+    """The files and the stored watchlists, as the ingest service matches them.
+
+    Without a reachable database the files alone are used (with a warning): replay may run
+    where only Kafka is.
+    """
+    store = WatchlistStore(settings.watchlist_dir, poll_s=settings.watchlist_poll_s)
+    store.load()
+    engine = create_engine(settings)
+    try:
+        store.use_stored(PgWatchlists(engine))
+        await store.refresh_stored()
+    except READ_ERRORS as exc:
+        log.warning("stored watchlists not read, matching the files alone: %s", exc)
+    finally:
+        await engine.dispose()
+    return store
+
+
 async def run_replay(
     settings: IngestSettings,
     path: Path,
@@ -282,8 +306,7 @@ async def run_replay(
         raise ConfigError(f"{path}: no such file")
     if workers is None:
         workers = 1 if (os.cpu_count() or 1) > 1 else 0  # one decoder beside the producer
-    watchlists = WatchlistStore(settings.watchlist_dir, poll_s=settings.watchlist_poll_s)
-    watchlists.load()
+    watchlists = await _watchlists(settings)
     producer = EventProducer(
         settings.bootstrap_servers,
         client_id="crisiswatch-replay",

@@ -37,10 +37,11 @@ PLATFORM = "x"
 RULES = "/2/tweets/search/stream/rules"
 STREAM = "/2/tweets/search/stream"
 STREAM_PARAMS = {
-    "expansions": "author_id,referenced_tweets.id",
+    "expansions": "author_id,referenced_tweets.id,geo.place_id",
     "tweet.fields": "created_at,public_metrics,lang,author_id,conversation_id,"
-    "referenced_tweets,entities,edit_history_tweet_ids",
+    "referenced_tweets,entities,edit_history_tweet_ids,geo",
     "user.fields": "username,public_metrics",
+    "place.fields": "country_code",
 }
 MAX_RULE_LENGTH = 512
 
@@ -72,7 +73,10 @@ def tweet_fields(message: dict[str, Any]) -> dict[str, Any] | None:
     if "data" not in message:
         return None
     tweet = message["data"]
-    users = {u["id"]: u for u in (message.get("includes") or {}).get("users", [])}
+    includes = message.get("includes") or {}
+    users = {u["id"]: u for u in includes.get("users", [])}
+    places = {p["id"]: p for p in includes.get("places", []) if "id" in p}
+    place = places.get((tweet.get("geo") or {}).get("place_id"), {})
     author = users.get(tweet.get("author_id"), {})
     metrics = tweet.get("public_metrics") or {}
     refs = {r["type"]: r["id"] for r in tweet.get("referenced_tweets") or []}
@@ -99,8 +103,16 @@ def tweet_fields(message: dict[str, Any]) -> dict[str, Any] | None:
         "quote_of": refs.get("quoted"),
         "brands": brands,
         "kind": "updated" if len(history) > 1 else "created",
+        # A tagged place names the country: the mention's market (else the watchlists map).
+        "market": _country(place.get("country_code")),
         "source": {"rules": [r.get("id") for r in message.get("matching_rules", [])]},
     }
+
+
+def _country(code: Any) -> str | None:
+    if isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha():
+        return code.upper()
+    return None
 
 
 class XStreamSource(Source):

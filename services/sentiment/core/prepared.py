@@ -34,7 +34,7 @@ MENTION_COLUMNS: tuple[str, ...] = (
     "scored_at", "likes", "shares", "replies", "views", "hashtags", "in_reply_to", "quote_of",
     "language", "language_confidence", "sentiment_label", "sentiment_score",
     "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords", "source",
-    "version",
+    "version", "markets",
 )  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def minute_of(ts: datetime) -> datetime:
 
 # Array columns travel as PostgreSQL array literals (text), cast back in the INSERT: the
 # driver would otherwise inspect every element of every list in the worker's event loop.
-ARRAY_COLUMNS = frozenset({"brands", "hashtags", "topics", "keywords"})
+ARRAY_COLUMNS = frozenset({"brands", "hashtags", "topics", "keywords", "markets"})
 _ARRAY_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
 
@@ -175,6 +175,7 @@ def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
         s.scorer if s else None,
         scored.emotion, serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
         array_literal(scored.keywords), serde.dumps(m.source).decode(), 1,
+        array_literal(m.markets),
     )  # fmt: skip
 
 
@@ -196,6 +197,7 @@ def _mention_line(scored: ScoredMention) -> bytes:
           else (None, None, None, None)),
         scored.emotion, serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
         array_literal(scored.keywords), serde.dumps(m.source).decode(), "1",
+        array_literal(m.markets),
     ))  # fmt: skip
 
 

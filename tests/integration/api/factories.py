@@ -33,6 +33,7 @@ def scored(
     brands: list[str] | None = None,
     emotions: dict[str, float] | None = None,
     likes: int = 1,
+    markets: list[str] | None = None,
 ) -> ScoredMention:
     """A scored mention with a pseudonymous author, as the sentiment service would store it."""
     mention = Mention(
@@ -46,6 +47,7 @@ def scored(
         engagement=Engagement(likes=likes),
         hashtags=hashtags or [],
         brands=brands or [brand],
+        markets=markets or [],
     )
     sentiment = (
         SentimentScore(label=label, score=SCORES[label], confidence=0.9, scorer="test")  # type: ignore[arg-type]

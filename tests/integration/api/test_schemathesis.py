@@ -14,9 +14,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 from prometheus_client import CollectorRegistry
+from sqlalchemy import delete
 
 from services.api.app import create_app
-from shared.db.engine import create_engine
+from shared.db.engine import create_engine, transaction
+from shared.db.models import RuleRow, WatchlistRow
 from shared.http.server import serve_app
 from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings
@@ -79,9 +81,23 @@ def served(api_sections: Callable[..., Any], unique: str) -> Iterator[tuple[str,
         finally:
             await engine.dispose()
 
+    async def forget_configuration() -> None:
+        # Fuzzed watchlists and rules are live configuration the workers of later tests
+        # would load (random brands matched, random rules evaluated): remove them.
+        engine = create_engine(settings)
+        try:
+            async with transaction(engine) as session:
+                await session.execute(delete(WatchlistRow))
+                await session.execute(delete(RuleRow))
+        finally:
+            await engine.dispose()
+
     key = asyncio.run(admin_key())
-    with ThreadedServer(settings, ingest) as base:
-        yield base, key
+    try:
+        with ThreadedServer(settings, ingest) as base:
+            yield base, key
+    finally:
+        asyncio.run(forget_configuration())
 
 
 @pytest.mark.slow

@@ -6,6 +6,8 @@ import pickle
 from datetime import timedelta
 
 import orjson
+import pytest
+from pydantic import ValidationError
 
 from services.ingest.core.assess import (
     UNMATCHED,
@@ -124,3 +126,38 @@ def test_answers_and_configuration_pickle() -> None:
     assert isinstance(item, MentionIn)
     for answer in (Assessor(config).assess(item), Unmatched("x", "1"), Rejected(b"r", "why")):
         assert pickle.loads(pickle.dumps(answer)) == answer
+
+
+def test_markets_come_from_the_source_else_the_watchlist_language_map() -> None:
+    watchlists = (
+        Watchlist(
+            brand="acme",
+            markets=["DE", "AT", "US"],
+            language_markets={"de": ["DE", "AT"], "en": ["US"]},
+        ),
+        Watchlist(brand="solo", markets=["FR"]),
+    )
+    assessor = Assessor(_config(*watchlists))
+
+    def item(**extra: object) -> MentionIn:
+        return MentionIn.model_validate(
+            {
+                "platform": "x",
+                "external_id": "1",
+                "author": "a",
+                "text": "t",
+                "created_at": "2026-12-01T00:00:00Z",
+                **extra,
+            }
+        )
+
+    assert assessor.markets(item(language="de"), ["acme"]) == ["AT", "DE"]
+    assert assessor.markets(item(language="fr"), ["acme"]) == []  # unmapped, several markets
+    assert assessor.markets(item(language="fr"), ["acme", "solo"]) == ["FR"]  # its only one
+    assert assessor.markets(item(language="de", market="ch"), ["acme"]) == ["CH"]
+    assert assessor.markets(item(source={"country": "it"}), ["acme"]) == ["IT"]
+
+
+def test_language_markets_must_be_watched_markets() -> None:
+    with pytest.raises(ValidationError, match="not in markets"):
+        Watchlist(brand="acme", markets=["DE"], language_markets={"en": ["US"]})

@@ -117,6 +117,11 @@ def test_jetstream_and_x_and_reddit_shapes() -> None:
     x = tweet_fields(tweet)
     assert x is not None and x["external_id"] == "1" and x["kind"] == "updated"
     assert x["author_reach"] == 50 and x["engagement"]["shares"] == 2
+    assert x["market"] is None
+    tweet["data"]["geo"] = {"place_id": "p1"}
+    tweet["includes"]["places"] = [{"id": "p1", "country_code": "de"}]
+    placed = tweet_fields(tweet)
+    assert placed is not None and placed["market"] == "DE"  # the tweet's tagged country
     link = {
         "kind": "t3",
         "data": {

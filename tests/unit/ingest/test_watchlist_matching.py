@@ -11,6 +11,8 @@ from services.ingest.core.watchlist import (
     Watchlist,
     WatchlistStore,
     load_watchlists,
+    merge,
+    parse_stored,
     parse_watchlist,
 )
 from shared.errors import ConfigError
@@ -90,3 +92,28 @@ def test_reload_swaps_and_keeps_last_good_on_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="brand"):
         store.reload()
     assert store.watchlists[0].brand == "acme"
+
+
+def test_competitors_without_a_watchlist_are_matched_after_the_brands() -> None:
+    matcher = Matcher(
+        [
+            Watchlist.model_validate({"brand": "acme", "competitors": ["globex", "initech"]}),
+            Watchlist.model_validate({"brand": "initech"}),
+        ]
+    )
+    assert matcher.competitors == ["globex"]  # initech has its own watchlist
+    assert matcher.match("Globex or Acme or Initech?") == ["acme", "initech", "globex"]
+    assert matcher.match("globexcorp") == []
+
+
+def test_stored_watchlists_win_over_files_per_brand() -> None:
+    files = [Watchlist(brand="acme", aliases=["Acme"]), Watchlist(brand="zeta")]
+    stored = parse_stored(
+        [
+            ("acme", {"brand": "acme", "aliases": ["ACME Corp"]}),
+            ("bad", {"brand": "bad", "markets": ["germany"]}),  # refused, logged
+        ]
+    )
+    merged = {w.brand: w for w in merge(files, stored)}
+    assert set(merged) == {"acme", "zeta"}
+    assert merged["acme"].aliases == ["ACME Corp"]

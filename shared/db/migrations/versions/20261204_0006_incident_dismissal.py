@@ -1,6 +1,6 @@
 """incident dismissal: when and why an incident was dismissed as a false positive
 
-Revision ID: notify_0006
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-04 06:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "notify_0006"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
