@@ -22,6 +22,7 @@ from shared.db.engine import create_engine
 from shared.errors import ConfigError
 from shared.heap import freeze_startup_objects
 from shared.http import errors, health
+from shared.http.health import Readiness
 from shared.http.limits import BodySizeLimit
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
@@ -56,7 +57,10 @@ def create_app(
     # The push route is the ingest service's own (`services/ingest/sources/push.py`), with
     # the same authentication and watchlist reloading; `api_require_auth` also requires it.
     component = IngestComponent(
-        ingest, registry, require_auth=api.api_require_auth or ingest.ingest_require_auth
+        ingest,
+        registry,
+        require_auth=api.api_require_auth or ingest.ingest_require_auth,
+        kafka_optional=True,
     )
 
     @asynccontextmanager
@@ -93,7 +97,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.registry = registry
-    app.state.bootstrap_servers = api.bootstrap_servers
+    # Trends, incidents and admin need PostgreSQL only; without Kafka the API stays ready
+    # (degraded) and only the push route answers 503.
+    app.state.readiness = Readiness(api.bootstrap_servers, required=frozenset({"postgres"}))
     app.state.api_settings = api
     app.state.rate_limiter = RateLimiter(rate_per_s=api.api_rate_per_s, burst=api.api_rate_burst)
     component.attach(app)

@@ -18,6 +18,7 @@ from services.ingest.sources.base import SourceContext
 from services.ingest.sources.connectors import run_connectors
 from shared.db.engine import create_engine
 from shared.http import errors, health
+from shared.http.health import Readiness
 from shared.http.server import serve_app
 from shared.settings.ingest import IngestSettings
 
@@ -52,7 +53,8 @@ def create_ingest_app(
 
     app = FastAPI(title="crisiswatch ingest", version="0.1.0", lifespan=lifespan)
     app.state.registry = registry
-    app.state.bootstrap_servers = settings.bootstrap_servers
+    # Ingest exists to produce to Kafka; PostgreSQL (cursors, database keys) is optional.
+    app.state.readiness = Readiness(settings.bootstrap_servers, required=frozenset({"kafka"}))
     if engine is not None:
         app.state.engine = engine
     component.attach(app)
