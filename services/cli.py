@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         log_level = settings.common.log_level
         debug = debug or log_level.upper() == "DEBUG"
-        configure_logging(log_level)
+        configure_logging(log_level, settings.common.log_format)
         return handler(args, settings)
     # The edge: our errors, and settings or files that fail validation, are one line on
     # stderr and exit code 2; a traceback only when asked for (--debug or log level DEBUG).

@@ -24,6 +24,7 @@ from shared.heap import freeze_startup_objects
 from shared.http import errors, health
 from shared.http.health import Readiness
 from shared.http.limits import BodySizeLimit
+from shared.http.observe import HttpMetrics, RequestObserver
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
 from shared.settings.api import ApiSettings
@@ -107,6 +108,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, default_limit=api.api_max_body_bytes, push_limit=ingest.max_body_bytes
     )
+    # Outermost: request ids, request logs and metrics cover every answer, 413s included.
+    app.add_middleware(RequestObserver, metrics=HttpMetrics(registry, service="api"))
     app.include_router(health.router)
     app.include_router(push_routes.router)
     app.include_router(sentiment_routes.router)

@@ -19,6 +19,7 @@ from services.ingest.sources.connectors import run_connectors
 from shared.db.engine import create_engine
 from shared.http import errors, health
 from shared.http.health import Readiness
+from shared.http.observe import HttpMetrics, RequestObserver
 from shared.http.server import serve_app
 from shared.settings.ingest import IngestSettings
 
@@ -59,6 +60,7 @@ def create_ingest_app(
         app.state.engine = engine
     component.attach(app)
     errors.install(app)
+    app.add_middleware(RequestObserver, metrics=HttpMetrics(registry, service="ingest"))
     app.include_router(health.router)
     app.include_router(push.router)
     app.include_router(meta.router)

@@ -61,6 +61,10 @@ class CommonSettings(SettingsBase):
         default_factory=_default_cache_dir, description="downloaded jars and built models"
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text (terminal) or json (one object per line, for a log pipeline)",
+    )
 
     @field_validator("state_dir", "cache_dir", mode="after")
     @classmethod
