@@ -56,13 +56,8 @@ def create_app(
     registry = registry or CollectorRegistry()
     register_process_metrics(registry, service="api")
     # The push route is the ingest service's own (`services/ingest/sources/push.py`), with
-    # the same authentication and watchlist reloading; `api_require_auth` also requires it.
-    component = IngestComponent(
-        ingest,
-        registry,
-        require_auth=api.api_require_auth or ingest.ingest_require_auth,
-        kafka_optional=True,
-    )
+    # the same authentication and watchlist reloading.
+    component = IngestComponent(ingest, registry, kafka_optional=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -40,7 +40,6 @@ class IngestComponent:
         registry: CollectorRegistry,
         *,
         watchlists: WatchlistStore | None = None,
-        require_auth: bool | None = None,
         kafka_optional: bool = False,
     ) -> None:
         self.settings = settings
@@ -65,8 +64,7 @@ class IngestComponent:
             watchlists=self.watchlists,
             metrics=self.metrics,
         )
-        required = settings.ingest_require_auth if require_auth is None else require_auth
-        self.authenticator = PushAuthenticator.from_settings(settings, required=required)
+        self.authenticator = PushAuthenticator.from_settings(settings)
         self._kafka_optional = kafka_optional
         self._stop = asyncio.Event()
         self._watching: asyncio.Task[None] | None = None

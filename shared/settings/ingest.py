@@ -46,9 +46,11 @@ class IngestSettings(CommonSettings):
     watchlist_poll_s: float = Field(
         default=5.0, gt=0, description="how often watchlist files are checked for changes"
     )
-    # Push authentication (off by default for local development)
+    # Push authentication: one scheme for the API's and the ingest service's push route
     ingest_require_auth: bool = Field(
-        default=False, description="refuse unsigned pushes without a valid API key (401)"
+        default=True,
+        description="refuse pushes without a credential (401): an ingest/admin API key, a "
+        "static key or a signature; false only for local development and demos",
     )
     push_hmac_secret: SecretStr | None = Field(
         default=None,
@@ -130,13 +132,4 @@ class IngestSettings(CommonSettings):
     def _secret_long_enough(self) -> IngestSettings:
         if len(self.pseudonym_secret.get_secret_value()) < 16:
             raise ValueError("CRISISWATCH_PSEUDONYM_SECRET must be at least 16 characters")
-        return self
-
-    @model_validator(mode="after")
-    def _auth_configured(self) -> IngestSettings:
-        if self.ingest_require_auth and self.push_hmac_secret is None and not self.ingest_api_keys:
-            raise ValueError(
-                "CRISISWATCH_INGEST_REQUIRE_AUTH needs CRISISWATCH_PUSH_HMAC_SECRET "
-                "or CRISISWATCH_INGEST_API_KEYS"
-            )
         return self

@@ -139,7 +139,7 @@ async def stack(infra, test_database) -> AsyncIterator[dict[str, Any]]:
     }
     ports = {name: free_port() for name in ("api", "ingest", "sentiment", "alerting", "prom")}
     api = ApiSettings(**common)
-    ingest = IngestSettings(**common, ingest_port=ports["ingest"])
+    ingest = IngestSettings(**common, ingest_port=ports["ingest"], ingest_require_auth=False)
     sentiment = SentimentSettings(
         **common,
         sentiment_group_id=f"test-sentiment-{unique}",

@@ -127,6 +127,8 @@ def _child_env(
     env.update(
         {
             "CRISISWATCH_KAFKA_BOOTSTRAP": infra.bootstrap_servers,
+            # The demo's own generator pushes without a key; a deployment never does.
+            "CRISISWATCH_INGEST_REQUIRE_AUTH": "false",
             "CRISISWATCH_PG_DATABASE": DEMO_DATABASE,
             "CRISISWATCH_TOPIC_RAW": topics["raw"],
             "CRISISWATCH_TOPIC_SCORED": topics["scored"],
