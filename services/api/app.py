@@ -21,7 +21,7 @@ from services.ingest.sources import push as push_routes
 from shared.db.engine import create_engine
 from shared.errors import ConfigError
 from shared.heap import freeze_startup_objects
-from shared.http import errors, health
+from shared.http import errors, health, openapi
 from shared.http.health import Readiness
 from shared.http.limits import BodySizeLimit
 from shared.http.observe import HttpMetrics, RequestObserver
@@ -41,7 +41,24 @@ Roles: `viewer` (trends, share of voice, rising terms, mention search) < `respon
 `/healthz`, `/readyz` and `/metrics` need no key.
 
 **Market**: mentions carry no country, so `market` filters are language codes.
+
+**Errors**: every error answer has the body `Error` (`{"detail": ...}`), and each answers
+`X-Request-ID` (sent by the client or minted) to quote when reporting a problem.
 """
+
+TAGS = [
+    {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
+    {"name": "ingest", "description": "Push mentions (keys of role `ingest` or `admin`)."},
+    {"name": "trends", "description": "Volume, sentiment, share of voice, rising terms."},
+    {"name": "incidents", "description": "Detected crises: triage, assign, resolve, review."},
+    {"name": "playbooks", "description": "Response playbooks and their runs."},
+    {"name": "rules", "description": "Detection rules: write, validate, dry-run."},
+    {"name": "campaigns", "description": "Planned campaigns that explain expected spikes."},
+    {"name": "watchlists", "description": "Brands, aliases, exclusions and sources."},
+    {"name": "keys", "description": "API keys and their roles."},
+    {"name": "privacy", "description": "Erasure requests and the retention purge."},
+    {"name": "audit", "description": "Who changed what."},
+]
 
 
 def create_app(
@@ -91,7 +108,10 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        openapi_tags=TAGS,
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app, models=push_routes.OPENAPI_MODELS)
     app.state.registry = registry
     # Trends, incidents and admin need PostgreSQL only; without Kafka the API stays ready
     # (degraded) and only the push route answers 503.

@@ -17,7 +17,7 @@ from services.ingest.sources import meta, push
 from services.ingest.sources.base import SourceContext
 from services.ingest.sources.connectors import run_connectors
 from shared.db.engine import create_engine
-from shared.http import errors, health
+from shared.http import errors, health, openapi
 from shared.http.health import Readiness
 from shared.http.observe import HttpMetrics, RequestObserver
 from shared.http.server import serve_app
@@ -52,7 +52,13 @@ def create_ingest_app(
             if owned:
                 await component.stop()
 
-    app = FastAPI(title="crisiswatch ingest", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="crisiswatch ingest",
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
+    )
+    openapi.install(app, models=push.OPENAPI_MODELS)
     app.state.registry = registry
     # Ingest exists to produce to Kafka; PostgreSQL (cursors, database keys) is optional.
     app.state.readiness = Readiness(settings.bootstrap_servers, required=frozenset({"kafka"}))

@@ -46,7 +46,7 @@ async def test_request_id_echoed_logged_and_metrics_by_route_template(
     async with api.client("responder") as client:
         missing = await client.get("/v1/incidents/999999999", headers={"X-Request-ID": "trace-7"})
         fresh = await client.get("/v1/incidents/999999998")
-        hostile = await client.get("/v1/incidents/1", headers={"X-Request-ID": "a b"})
+        hostile = await client.get("/v1/incidents/999999997", headers={"X-Request-ID": "a b"})
     assert missing.status_code == 404
     assert missing.headers["x-request-id"] == "trace-7"
     assert len(fresh.headers["x-request-id"]) == 32
