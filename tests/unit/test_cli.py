@@ -184,3 +184,11 @@ def test_long_commands_announce_their_steps_off_a_terminal(
         "... starting Kafka",
         "... migrating the database",
     ]
+
+
+def test_a_production_service_refuses_default_secrets(tmp_path: Path) -> None:
+    done = _crisiswatch("api", cwd=tmp_path, CRISISWATCH_DEPLOYMENT="production")
+    assert done.returncode == 2
+    line = _one_error_line(done.stderr)
+    assert "production refuses insecure settings" in line
+    assert "CRISISWATCH_PG_PASSWORD" in line and "CRISISWATCH_PSEUDONYM_SECRET" in line
