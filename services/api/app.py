@@ -38,6 +38,10 @@ Roles: `viewer` (trends, share of voice, rising terms, mention search) < `respon
 (incidents, playbooks) < `admin` (watchlists, rules, campaigns, keys, privacy, audit log).
 `ingest` keys may only push mentions. 401 without a valid key, 403 for a role too low,
 429 with `Retry-After` when a key exceeds its rate, 413 for oversized bodies.
+
+**Rate limits**: a token bucket per key and API process; every answer to a key carries
+`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`. With N
+API replicas a key may send up to N times the configured rate (a per-replica budget).
 `/healthz`, `/readyz` and `/metrics` need no key.
 
 **Market**: mentions carry no country, so `market` filters are language codes.

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logging import request_id_var
@@ -28,6 +29,15 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 UNMATCHED = "unmatched"
 
 log = logging.getLogger("crisiswatch.http")
+
+
+RESPONSE_HEADERS = "crisiswatch.response_headers"
+
+
+def add_response_headers(request: Request, headers: dict[str, str]) -> None:
+    """Headers `RequestObserver` adds to the answer of `request`, whatever the route
+    returns (a model or its own `Response`), errors included."""
+    request.scope.setdefault(RESPONSE_HEADERS, {}).update(headers)
 
 
 def accept_request_id(presented: str | None) -> str:
@@ -123,10 +133,13 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER.encode()
-                ]
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                extra = {
+                    name.lower().encode(): value.encode()
+                    for name, value in scope.get(RESPONSE_HEADERS, {}).items()
+                }
+                extra[REQUEST_ID_HEADER.encode()] = request_id.encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k not in extra]
+                headers.extend(extra.items())
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -46,13 +46,23 @@ def operation_id(route: APIRoute) -> str:
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+_INTEGER = {"type": "integer"}
+_QUOTA = {
+    "RateLimit-Limit": {"description": "requests a key may burst", "schema": _INTEGER},
+    "RateLimit-Remaining": {"description": "requests left now", "schema": _INTEGER},
+    "RateLimit-Reset": {"description": "seconds until the quota is full", "schema": _INTEGER},
+    "RateLimit-Policy": {
+        "description": "`<burst>;w=<refill seconds>`",
+        "schema": {"type": "string"},
+    },
+}
 STANDARD: dict[str, tuple[str, dict[str, Any]]] = {
     "401": ("no valid API key (missing, unknown or revoked)", {}),
     "403": ("the key's role is too low for this operation", {}),
     "404": ("no such resource", {}),
     "413": ("request body too large", {}),
     "422": ("invalid input: the body, a query or a path parameter", {}),
-    "429": ("this key exceeded its rate limit", _RETRY_AFTER),
+    "429": ("this key exceeded its rate limit", {**_RETRY_AFTER, **_QUOTA}),
     "503": ("a dependency (database or Kafka) is unavailable; retry later", _RETRY_AFTER),
 }
 

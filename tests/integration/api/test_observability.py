@@ -111,3 +111,18 @@ async def test_pushed_mentions_carry_the_request_id_to_kafka(api: RunningApi) ->
     records = await read_topic(api.ingest.bootstrap_servers, api.ingest.topic_raw, expected=1)
     assert len(records) == 1
     assert dict(records[0].headers)["request_id"] == b"push-1"
+
+
+async def test_answers_carry_the_key_s_quota_in_ratelimit_headers(api: RunningApi) -> None:
+    limit = api.settings.api_rate_burst
+    async with api.client("responder") as client:
+        first = await client.get("/v1/incidents")
+        second = await client.get("/v1/incidents/999999996")  # an error answer carries it too
+    assert first.status_code == 200 and second.status_code == 404
+    assert first.headers["RateLimit-Limit"] == str(limit)
+    for answer in (first, second):
+        assert 0 <= int(answer.headers["RateLimit-Remaining"]) < limit  # this request counted
+    assert int(first.headers["RateLimit-Reset"]) >= 0
+    assert first.headers["RateLimit-Policy"].startswith(f"{limit};w=")
+    async with api.client() as anonymous:
+        assert "RateLimit-Limit" not in (await anonymous.get("/healthz")).headers

@@ -151,3 +151,14 @@ async def test_real_answers_conform_to_the_document(api: RunningApi) -> None:
         assert response.status_code == status, (method, path, response.text)
         operation(method, path).validate_response(response)
     assert [i["status"] for i in mixed.json()["items"]] == ["accepted", "invalid"]
+
+
+async def test_a_refused_request_says_when_to_come_back(api: RunningApi) -> None:
+    async with api.client("viewer") as client:
+        answers = [await client.get("/v1/mentions", params={"brand": "acme"}) for _ in range(5)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused, [a.status_code for a in answers]
+    headers = refused[0].headers
+    assert int(headers["Retry-After"]) >= 1
+    assert headers["RateLimit-Remaining"] == "0"
+    assert headers["RateLimit-Limit"] == "3"
