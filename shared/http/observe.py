@@ -27,11 +27,10 @@ from shared.metrics import LATENCY_BUCKETS
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 UNMATCHED = "unmatched"
+# Scope key of the headers a dependency asks to add to the answer (rate-limit quota).
+RESPONSE_HEADERS = "crisiswatch.response_headers"
 
 log = logging.getLogger("crisiswatch.http")
-
-
-RESPONSE_HEADERS = "crisiswatch.response_headers"
 
 
 def add_response_headers(request: Request, headers: dict[str, str]) -> None:
