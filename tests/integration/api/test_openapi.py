@@ -79,6 +79,18 @@ def test_errors_are_documented_with_one_model(document: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("app", ["api", "ingest"])
+def test_the_documents_are_valid_openapi(app: str) -> None:
+    from openapi_spec_validator import validate
+
+    built = (
+        create_app(ApiSettings(), IngestSettings())
+        if app == "api"
+        else create_ingest_app(IngestSettings())
+    )
+    validate(built.openapi())
+
+
+@pytest.mark.parametrize("app", ["api", "ingest"])
 def test_push_declares_its_typed_body_and_answer(app: str) -> None:
     built = (
         create_app(ApiSettings(), IngestSettings())
