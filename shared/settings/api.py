@@ -26,8 +26,12 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field(default="127.0.0.1", description="API listen address")
     api_port: int = Field(default=8080, ge=1, le=65535, description="API port")
-    api_rate_per_s: float = Field(default=20.0, gt=0, description="tokens refilled per second")
-    api_rate_burst: int = Field(default=100, ge=1, description="token bucket size per key")
+    api_rate_per_s: float = Field(
+        default=20.0, gt=0, description="requests per second per key and API process (replica)"
+    )
+    api_rate_burst: int = Field(
+        default=100, ge=1, description="token bucket size per key and API process (replica)"
+    )
     api_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="request body limit (push uses max_body_bytes)"
     )
