@@ -163,18 +163,23 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 def _model(args: argparse.Namespace, _: Settings) -> int:
     from pathlib import Path
 
+    from shared.progress import steps
+
     results: dict[str, object] = {}
-    if args.kind in ("transformer", "all"):
-        from tools.train.heads import run_model_build
+    with steps() as step:
+        if args.kind in ("transformer", "all"):
+            from tools.train.heads import run_model_build
 
-        results["transformer"] = run_model_build(Path(args.output) if args.output else None)
-    if args.kind in ("chinese", "all"):
-        from services.sentiment.scorers.chinese import DEFAULT_MODEL
-        from tools.data import default_data_dir
-        from tools.train.chinese import build_chinese_model
+            step("model build: sentiment and emotion heads on the MiniLM encoder")
+            results["transformer"] = run_model_build(Path(args.output) if args.output else None)
+        if args.kind in ("chinese", "all"):
+            from services.sentiment.scorers.chinese import DEFAULT_MODEL
+            from tools.data import default_data_dir
+            from tools.train.chinese import build_chinese_model
 
-        out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
-        results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)
+            step("model build: the Chinese model (jieba + logistic regression)")
+            out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
+            results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)
     print(json.dumps(results, default=str))
     return 0
 
@@ -183,17 +188,20 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     from datetime import datetime
 
+    from shared.progress import steps
     from tools.eval.backtest import run_backtest
 
-    asyncio.run(
-        run_backtest(
-            settings.alerting,
-            brand=args.brand,
-            start=datetime.fromisoformat(args.start),
-            end=datetime.fromisoformat(args.end),
-            preset=args.preset,
+    with steps() as step:
+        asyncio.run(
+            run_backtest(
+                settings.alerting,
+                brand=args.brand,
+                start=datetime.fromisoformat(args.start),
+                end=datetime.fromisoformat(args.end),
+                preset=args.preset,
+                progress=step,
+            )
         )
-    )
     return 0
 
 
