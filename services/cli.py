@@ -7,7 +7,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,11 +26,14 @@ def _infra(args: argparse.Namespace, settings: Settings) -> int:
 
     infra = settings.infra
     if args.action == "up":
-        for line in manage.up(infra):
-            print(line)
         from shared.db.migrate import upgrade
+        from shared.progress import steps
 
-        upgrade(infra)
+        with steps() as step:
+            for line in manage.up(infra, step=step):
+                print(line)
+            step("migrating the database")
+            upgrade(infra)
         print(f"database migrated; Kafka at {infra.bootstrap_servers}")
         return 0
     if args.action == "down":
@@ -47,10 +50,12 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
     common = settings.common
     if args.action == "upgrade":
-        upgrade(common, revision=args.revision)
+        revision = args.revision or "head"
+        upgrade(common, revision=revision)
     else:
-        downgrade(common, revision=args.revision)
-    print(f"database {common.pg_database}: {args.action} to {args.revision} done")
+        revision = args.revision
+        downgrade(common, revision=revision)
+    print(f"database {common.pg_database}: {args.action} to {revision} done")
     return 0
 
 
@@ -158,18 +163,23 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 def _model(args: argparse.Namespace, _: Settings) -> int:
     from pathlib import Path
 
+    from shared.progress import steps
+
     results: dict[str, object] = {}
-    if args.kind in ("transformer", "all"):
-        from tools.train.heads import run_model_build
+    with steps() as step:
+        if args.kind in ("transformer", "all"):
+            from tools.train.heads import run_model_build
 
-        results["transformer"] = run_model_build(Path(args.output) if args.output else None)
-    if args.kind in ("chinese", "all"):
-        from services.sentiment.scorers.chinese import DEFAULT_MODEL
-        from tools.data import default_data_dir
-        from tools.train.chinese import build_chinese_model
+            step("model build: sentiment and emotion heads on the MiniLM encoder")
+            results["transformer"] = run_model_build(Path(args.output) if args.output else None)
+        if args.kind in ("chinese", "all"):
+            from services.sentiment.scorers.chinese import DEFAULT_MODEL
+            from tools.data import default_data_dir
+            from tools.train.chinese import build_chinese_model
 
-        out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
-        results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)
+            step("model build: the Chinese model (jieba + logistic regression)")
+            out = Path(args.output) / "zh_sentiment.npz" if args.output else DEFAULT_MODEL
+            results["chinese"] = build_chinese_model(default_data_dir() / "chinese_reviews", out)
     print(json.dumps(results, default=str))
     return 0
 
@@ -178,17 +188,20 @@ def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     from datetime import datetime
 
+    from shared.progress import steps
     from tools.eval.backtest import run_backtest
 
-    asyncio.run(
-        run_backtest(
-            settings.alerting,
-            brand=args.brand,
-            start=datetime.fromisoformat(args.start),
-            end=datetime.fromisoformat(args.end),
-            preset=args.preset,
+    with steps() as step:
+        asyncio.run(
+            run_backtest(
+                settings.alerting,
+                brand=args.brand,
+                start=datetime.fromisoformat(args.start),
+                end=datetime.fromisoformat(args.end),
+                preset=args.preset,
+                progress=step,
+            )
         )
-    )
     return 0
 
 
@@ -213,37 +226,68 @@ def _watchlists(args: argparse.Namespace, settings: Settings) -> int:
     return watchlists_cli(settings.ingest, args.action, directory)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crisiswatch")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
+def _command(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand parser with the description and examples of `services.cli_text`."""
+    from services.cli_text import COMMANDS, epilog
+
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        description=COMMANDS[name].description,
+        epilog=epilog(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="crisiswatch", description="Social listening and crisis detection."
+        prog="crisiswatch",
+        description="Social listening and crisis detection.",
+        epilog="`crisiswatch COMMAND --help` describes a command, with examples.",
     )
     parser.add_argument(
         "--debug", action="store_true", help="print the traceback of an error (before COMMAND)"
     )
+    parser.add_argument("--version", action="version", version=f"crisiswatch {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    infra = sub.add_parser("infra", help="local Kafka and PostgreSQL")
+    infra = _command(sub, "infra", help="local Kafka and PostgreSQL")
     infra.add_argument("action", choices=["up", "down", "status"])
     infra.add_argument("--keep-postgres", action="store_true", help="down: leave PostgreSQL up")
     infra.set_defaults(handler=_infra)
 
-    db = sub.add_parser("db", help="database migrations")
+    db = _command(sub, "db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade"])
-    db.add_argument("revision", nargs="?", default="head")
+    db.add_argument(
+        "revision",
+        nargs="?",
+        help="target: a revision id, `head`, `base` or relative (`-1`); upgrade defaults to "
+        "head, downgrade requires one",
+    )
     db.set_defaults(handler=_db)
 
-    config = sub.add_parser("config", help="configuration reference")
+    config = _command(sub, "config", help="configuration reference")
     config.add_argument("action", choices=["env-example"])
     config.set_defaults(handler=_config)
 
-    bench = sub.add_parser("bench", help="throughput, latency and memory against ceilings")
+    bench = _command(sub, "bench", help="throughput, latency and memory against ceilings")
     bench.add_argument("--quick", action="store_true", help="small inputs, under 2 minutes")
     bench.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     bench.add_argument("--only", action="append", metavar="STAGE", help="run matching stages")
     bench.set_defaults(handler=_bench)
 
-    evaluate = sub.add_parser("eval", help="evaluate scorers or the detector on labelled files")
+    evaluate = _command(sub, "eval", help="evaluate scorers or the detector on labelled files")
     evaluate.add_argument("task", choices=["sentiment", "emotion", "detection"])
     evaluate.add_argument("file", help="CSV/JSONL text,label (or timestamp,value for detection)")
     evaluate.add_argument(
@@ -257,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--labels", help="detection: anomaly windows JSON to score against")
     evaluate.set_defaults(handler=_eval)
 
-    replay = sub.add_parser("replay", help="stream a JSONL or CSV file of mentions into Kafka")
+    replay = _command(sub, "replay", help="stream a JSONL or CSV file of mentions into Kafka")
     replay.add_argument("file")
     replay.add_argument("--speed", type=float, help="N x real time (default: as fast as possible)")
     replay.add_argument(
@@ -267,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--workers", type=int, help="decoder processes (default 1)")
     replay.set_defaults(handler=_replay)
 
-    model = sub.add_parser("model", help="rebuild the shipped models from the datasets")
+    model = _command(sub, "model", help="rebuild the shipped models from the datasets")
     model.add_argument("action", choices=["build"])
     model.add_argument(
         "--kind",
@@ -278,28 +322,28 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--output", help="directory for the trained weights (default: in place)")
     model.set_defaults(handler=_model)
 
-    backtest = sub.add_parser("backtest", help="alerts a rule set would have raised on history")
+    backtest = _command(sub, "backtest", help="alerts a rule set would have raised on history")
     backtest.add_argument("--brand", required=True)
     backtest.add_argument("--start", required=True, help="ISO time, e.g. 2026-11-01T00:00:00Z")
     backtest.add_argument("--end", required=True, help="ISO time")
     backtest.add_argument("--preset", choices=["sensitive", "balanced", "strict"])
     backtest.set_defaults(handler=_backtest)
 
-    apikey = sub.add_parser("apikey", help="create, revoke or list API keys")
+    apikey = _command(sub, "apikey", help="create, revoke or list API keys")
     apikey.add_argument("action", choices=["create", "revoke", "list"])
     apikey.add_argument("--name", help="create: who or what the key is for")
     apikey.add_argument("--role", choices=["viewer", "responder", "admin", "ingest"])
     apikey.add_argument("--id", type=int, help="revoke: the key id")
     apikey.set_defaults(handler=_apikey)
 
-    privacy = sub.add_parser("privacy", help="data-protection operations")
+    privacy = _command(sub, "privacy", help="data-protection operations")
     privacy.add_argument("action", choices=["erase"])
     privacy.add_argument("--author", required=True, help="pseudonymous id (a_...) or raw id")
     privacy.add_argument("--platform", help="platform of a raw author id")
     privacy.set_defaults(handler=_privacy)
 
-    watchlists = sub.add_parser(
-        "watchlists", help="import YAML watchlists into the database, or export them"
+    watchlists = _command(
+        sub, "watchlists", help="import YAML watchlists into the database, or export them"
     )
     watchlists.add_argument("action", choices=["import", "export"])
     watchlists.add_argument(
@@ -310,18 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     watchlists.set_defaults(handler=_watchlists)
 
     for name, (_, text) in DELEGATED.items():
-        delegated = sub.add_parser(name, help=text, add_help=False)
+        delegated = _command(sub, name, help=text, add_help=False)
         delegated.add_argument("rest", nargs=argparse.REMAINDER)
         delegated.set_defaults(handler=_delegate)
 
-    sub.add_parser("run", help="run every service until Ctrl-C").set_defaults(handler=_run)
+    _command(sub, "run", help="run every service until Ctrl-C").set_defaults(handler=_run)
     for name, text in (
         ("ingest", "the ingest service (push endpoint, connectors)"),
         ("sentiment", "one sentiment worker"),
         ("alerting", "the alerting service"),
         ("api", "the HTTP API"),
     ):
-        sub.add_parser(name, help=text).set_defaults(handler=_service)
+        _command(sub, name, help=text).set_defaults(handler=_service)
     return parser
 
 
@@ -346,7 +390,13 @@ def main(argv: list[str] | None = None) -> int:
         # The delegated module parses its own options (including --help).
         args = argparse.Namespace(command=rest[0], rest=rest[1:], handler=_delegate)
     else:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "db" and args.action == "downgrade" and not args.revision:
+            parser.error(
+                "db downgrade needs an explicit target (it drops data): a revision id, "
+                "`-1` for one step, or `base` for an empty schema"
+            )
         debug = args.debug
     handler: Handler = args.handler
     try:
@@ -355,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         log_level = settings.common.log_level
         debug = debug or log_level.upper() == "DEBUG"
-        configure_logging(log_level)
+        configure_logging(log_level, settings.common.log_format)
         return handler(args, settings)
     # The edge: our errors, and settings or files that fail validation, are one line on
     # stderr and exit code 2; a traceback only when asked for (--debug or log level DEBUG).

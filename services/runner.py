@@ -34,7 +34,12 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 
 def run_service(name: str, settings: Settings) -> None:
-    """Run one service in this process until interrupted, with its sections of `settings`."""
+    """Run one service in this process until interrupted, with its sections of `settings`.
+
+    Insecure settings stop it in production and are warned about in development."""
+    from shared.settings.safety import check_deployment
+
+    check_deployment(settings)
     if name == "sentiment":
         from services.sentiment.service import serve as serve_sentiment
 

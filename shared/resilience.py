@@ -360,7 +360,13 @@ async def retry(
         retry_after=retry_after,
         before_sleep=before_sleep,
     )
-    result: T = await loop(step)
+
+    # tenacity calls a function that is not declared `async def` without awaiting what it
+    # returns: a lambda returning a coroutine would "succeed" at once and never run.
+    async def attempt() -> T:
+        return await step()
+
+    result: T = await loop(attempt)
     return result
 
 

@@ -102,6 +102,8 @@ def settings_factory(
             "alerting_metrics_port": 0,
             # One enrichment process is the same code path as the default two, started faster.
             "sentiment_enrich_processes": 1,
+            # Pipeline tests push anonymously; the authentication tests require it explicitly.
+            "ingest_require_auth": False,
         }.items():
             if key in fields:
                 values[key] = value

@@ -189,6 +189,7 @@ async def get_rising_terms(
 
 @router.get(
     "/mentions",
+    operation_id="search_mentions",
     response_model=MentionPage,
     summary="Search stored mentions",
     description="Newest first with an opaque keyset cursor. `q` matches text (case-insensitive, "

@@ -56,7 +56,9 @@ async def list_audit(
     ]
 
 
-@router.get("/keys", tags=["keys"], summary="List API keys (role admin)")
+@router.get(
+    "/keys", operation_id="list_api_keys", tags=["keys"], summary="List API keys (role admin)"
+)
 async def get_keys(session: SessionDep, _: Admin) -> list[ApiKeyRead]:
     """Keys without secrets."""
     return await keys.list_keys(session)
@@ -64,6 +66,7 @@ async def get_keys(session: SessionDep, _: Admin) -> list[ApiKeyRead]:
 
 @router.post(
     "/keys",
+    operation_id="create_api_key",
     tags=["keys"],
     status_code=201,
     summary="Create an API key; the secret is shown once (role admin)",
@@ -75,7 +78,12 @@ async def post_key(session: SessionDep, who: Admin, body: ApiKeyCreate) -> ApiKe
     return ApiKeyCreated(**read.model_dump(), secret=secret)
 
 
-@router.delete("/keys/{key_id}", tags=["keys"], summary="Revoke an API key (role admin)")
+@router.delete(
+    "/keys/{key_id}",
+    operation_id="revoke_api_key",
+    tags=["keys"],
+    summary="Revoke an API key (role admin)",
+)
 async def delete_key(session: SessionDep, who: Admin, key_id: Id) -> ApiKeyRead:
     """Revoke a key (idempotent)."""
     return await keys.revoke_key(session, key_id, actor=who.actor)
@@ -83,6 +91,7 @@ async def delete_key(session: SessionDep, who: Admin, key_id: Id) -> ApiKeyRead:
 
 @router.post(
     "/privacy/erasure",
+    operation_id="erase_author",
     tags=["privacy"],
     summary="Erase one author's data (role admin)",
     description="Deletes the author's mentions, rebuilds the affected rollups and "
@@ -102,13 +111,23 @@ async def post_erasure(
     )
 
 
-@router.post("/privacy/purge", tags=["privacy"], summary="Run the retention purge now (role admin)")
+@router.post(
+    "/privacy/purge",
+    operation_id="purge_expired",
+    tags=["privacy"],
+    summary="Run the retention purge now (role admin)",
+)
 async def post_purge(session: SessionDep, settings: ApiSettingsDep, _: Admin) -> PurgeReport:
     """Delete mentions older than the configured retention."""
     return await privacy.purge_expired(session, timedelta(days=settings.retention_days))
 
 
-@router.get("/audit-log", tags=["audit"], summary="Who changed what (role admin)")
+@router.get(
+    "/audit-log",
+    operation_id="list_audit_log",
+    tags=["audit"],
+    summary="Who changed what (role admin)",
+)
 async def get_audit(
     session: SessionDep,
     _: Admin,

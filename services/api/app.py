@@ -21,8 +21,10 @@ from services.ingest.sources import push as push_routes
 from shared.db.engine import create_engine
 from shared.errors import ConfigError
 from shared.heap import freeze_startup_objects
-from shared.http import errors, health
+from shared.http import errors, health, openapi
+from shared.http.health import Readiness
 from shared.http.limits import BodySizeLimit
+from shared.http.observe import HttpMetrics, RequestObserver
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
 from shared.settings.api import ApiSettings
@@ -36,12 +38,33 @@ Roles: `viewer` (trends, share of voice, rising terms, mention search) < `respon
 (incidents, playbooks) < `admin` (watchlists, rules, campaigns, keys, privacy, audit log).
 `ingest` keys may only push mentions. 401 without a valid key, 403 for a role too low,
 429 with `Retry-After` when a key exceeds its rate, 413 for oversized bodies.
+
+**Rate limits**: a token bucket per key and API process; every answer to a key carries
+`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`. With N
+API replicas a key may send up to N times the configured rate (a per-replica budget).
 `/healthz`, `/readyz` and `/metrics` need no key.
 
 **Market**: a mention's markets (countries, ISO 3166-1 alpha-2) are set by its source, else
 mapped from its language by the watchlist of its brand (`language_markets`); `market` filters
 select the mentions of those countries.
+
+**Errors**: every error answer has the body `Error` (`{"detail": ...}`), and each answers
+`X-Request-ID` (sent by the client or minted) to quote when reporting a problem.
 """
+
+TAGS = [
+    {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
+    {"name": "ingest", "description": "Push mentions (keys of role `ingest` or `admin`)."},
+    {"name": "trends", "description": "Volume, sentiment, share of voice, rising terms."},
+    {"name": "incidents", "description": "Detected crises: triage, assign, resolve, review."},
+    {"name": "playbooks", "description": "Response playbooks and their runs."},
+    {"name": "rules", "description": "Detection rules: write, validate, dry-run."},
+    {"name": "campaigns", "description": "Planned campaigns that explain expected spikes."},
+    {"name": "watchlists", "description": "Brands, aliases, exclusions and sources."},
+    {"name": "keys", "description": "API keys and their roles."},
+    {"name": "privacy", "description": "Erasure requests and the retention purge."},
+    {"name": "audit", "description": "Who changed what."},
+]
 
 
 def create_app(
@@ -56,10 +79,8 @@ def create_app(
     registry = registry or CollectorRegistry()
     register_process_metrics(registry, service="api")
     # The push route is the ingest service's own (`services/ingest/sources/push.py`), with
-    # the same authentication and watchlist reloading; `api_require_auth` also requires it.
-    component = IngestComponent(
-        ingest, registry, require_auth=api.api_require_auth or ingest.ingest_require_auth
-    )
+    # the same authentication and watchlist reloading.
+    component = IngestComponent(ingest, registry, kafka_optional=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,9 +114,14 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        openapi_tags=TAGS,
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app, models=push_routes.OPENAPI_MODELS)
     app.state.registry = registry
-    app.state.bootstrap_servers = api.bootstrap_servers
+    # Trends, incidents and admin need PostgreSQL only; without Kafka the API stays ready
+    # (degraded) and only the push route answers 503.
+    app.state.readiness = Readiness(api.bootstrap_servers, required=frozenset({"postgres"}))
     app.state.api_settings = api
     app.state.rate_limiter = RateLimiter(rate_per_s=api.api_rate_per_s, burst=api.api_rate_burst)
     component.attach(app)
@@ -103,6 +129,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, default_limit=api.api_max_body_bytes, push_limit=ingest.max_body_bytes
     )
+    # Outermost: request ids, request logs and metrics cover every answer, 413s included.
+    app.add_middleware(RequestObserver, metrics=HttpMetrics(registry, service="api"))
     app.include_router(health.router)
     app.include_router(push_routes.router)
     app.include_router(sentiment_routes.router)

@@ -18,8 +18,9 @@ from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.sources.push_auth import PushAuthenticator
 from services.ingest.watchlist_db import READ_ERRORS, PgWatchlists
-from shared.errors import ConfigError
+from shared.errors import BrokerUnavailable, ConfigError
 from shared.kafka import DeadLetterWriter, EventProducer
+from shared.resilience import Backoff, StopRequested, retry
 from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,10 @@ class IngestComponent:
     `start()` loads the watchlists and keeps them current (file changes and the stored
     watchlists are polled every `watchlist_poll_s`, SIGHUP reloads the files at once),
     whichever app runs the component. With an engine, the stored watchlists (written by
-    `PUT /v1/watchlists`) are merged over the files (`core/watchlist.py`).
+    `PUT /v1/watchlists`) are merged over the files (`core/watchlist.py`). With
+    `kafka_optional` (the API, whose other routes need only PostgreSQL) a broker that is
+    down at start-up does not stop the start: the producer connects in the background
+    (back-off with jitter) and pushes answer 503 until it has.
     """
 
     def __init__(
@@ -40,7 +44,7 @@ class IngestComponent:
         registry: CollectorRegistry,
         *,
         watchlists: WatchlistStore | None = None,
-        require_auth: bool | None = None,
+        kafka_optional: bool = False,
     ) -> None:
         self.settings = settings
         self.metrics = IngestMetrics(registry)
@@ -64,10 +68,11 @@ class IngestComponent:
             watchlists=self.watchlists,
             metrics=self.metrics,
         )
-        required = settings.ingest_require_auth if require_auth is None else require_auth
-        self.authenticator = PushAuthenticator.from_settings(settings, required=required)
+        self.authenticator = PushAuthenticator.from_settings(settings)
+        self._kafka_optional = kafka_optional
         self._stop = asyncio.Event()
         self._watching: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self._sighup = False
 
     def attach(self, app: FastAPI) -> None:
@@ -93,7 +98,31 @@ class IngestComponent:
             self.watchlists.watch(self._stop, on_error=self._watchlist_error)
         )
         self._sighup = _install_sighup(self.watchlists)
-        await self.producer.start()
+        try:
+            await self.producer.start()
+        except BrokerUnavailable as exc:
+            if not self._kafka_optional:
+                raise
+            log.warning("Kafka is unavailable, pushes answer 503 until it is back: %s", exc)
+            self._connecting = asyncio.create_task(self._connect_later())
+
+    async def _connect_later(self) -> None:
+        """Start the producer once the broker answers (until `stop()`)."""
+
+        def note(error: BaseException, seconds: float, attempt: int) -> None:
+            log.info("Kafka still unavailable (attempt %d), next try in %.1fs", attempt, seconds)
+
+        try:
+            await retry(
+                self.producer.start,
+                retry_if=lambda exc: isinstance(exc, BrokerUnavailable),
+                backoff=Backoff(base_s=1.0, cap_s=30.0),
+                stop=self._stop,
+                before_sleep=note,
+            )
+        except StopRequested:
+            return
+        log.info("Kafka is back: pushes are accepted again")
 
     def _watchlist_error(self, exc: BaseException) -> None:
         self.metrics.watchlist_errors.inc()
@@ -107,6 +136,9 @@ class IngestComponent:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             self._sighup = False
         watching, self._watching = self._watching, None
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None:
+            await connecting  # returns once `_stop` is set, or once connected
         try:
             await self.producer.stop()
         finally:

@@ -6,8 +6,17 @@ import time
 from collections.abc import Sequence
 
 from services.ingest.metrics import IngestMetrics
-from shared.kafka import DeadLetterWriter, EventProducer
+from shared.kafka import DeadLetterWriter, EventProducer, Header
+from shared.logging import request_id_var
 from shared.schemas import Mention
+
+REQUEST_ID_HEADER = "request_id"
+
+
+def correlation_headers() -> tuple[Header, ...]:
+    """The request id of the HTTP request being served (a push), as a Kafka header."""
+    request_id = request_id_var.get()
+    return ((REQUEST_ID_HEADER, request_id.encode()),) if request_id else ()
 
 
 class MentionPublisher:
@@ -36,7 +45,9 @@ class MentionPublisher:
             return 0
         started = time.perf_counter()
         sent = await self._producer.send_many(
-            self._topic, ((m.key, m.model_dump_json().encode()) for m in mentions)
+            self._topic,
+            ((m.key, m.model_dump_json().encode()) for m in mentions),
+            headers=correlation_headers(),
         )
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
         self._metrics.produced.labels(source).inc(sent)
@@ -47,7 +58,7 @@ class MentionPublisher:
         if not messages:
             return 0
         started = time.perf_counter()
-        sent = await self._producer.send_many(self._topic, messages)
+        sent = await self._producer.send_many(self._topic, messages, headers=correlation_headers())
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
         self._metrics.produced.labels(source).inc(sent)
         return sent

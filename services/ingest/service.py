@@ -17,7 +17,9 @@ from services.ingest.sources import meta, push
 from services.ingest.sources.base import SourceContext
 from services.ingest.sources.connectors import run_connectors
 from shared.db.engine import create_engine
-from shared.http import errors, health
+from shared.http import errors, health, openapi
+from shared.http.health import Readiness
+from shared.http.observe import HttpMetrics, RequestObserver
 from shared.http.server import serve_app
 from shared.settings.ingest import IngestSettings
 
@@ -50,13 +52,21 @@ def create_ingest_app(
             if owned:
                 await component.stop()
 
-    app = FastAPI(title="crisiswatch ingest", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="crisiswatch ingest",
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
+    )
+    openapi.install(app, models=push.OPENAPI_MODELS)
     app.state.registry = registry
-    app.state.bootstrap_servers = settings.bootstrap_servers
+    # Ingest exists to produce to Kafka; PostgreSQL (cursors, database keys) is optional.
+    app.state.readiness = Readiness(settings.bootstrap_servers, required=frozenset({"kafka"}))
     if engine is not None:
         app.state.engine = engine
     component.attach(app)
     errors.install(app)
+    app.add_middleware(RequestObserver, metrics=HttpMetrics(registry, service="ingest"))
     app.include_router(health.router)
     app.include_router(push.router)
     app.include_router(meta.router)

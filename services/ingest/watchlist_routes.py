@@ -114,7 +114,7 @@ async def delete_watchlist(session: AsyncSession, *, brand: str, actor: str) -> 
     await session.flush()
 
 
-@router.get("", summary="List watchlists (role admin)")
+@router.get("", operation_id="list_watchlists", summary="List watchlists (role admin)")
 async def get_all(session: SessionDep, _: Admin) -> list[WatchlistRead]:
     """All watchlists."""
     return await list_watchlists(session)
@@ -122,6 +122,7 @@ async def get_all(session: SessionDep, _: Admin) -> list[WatchlistRead]:
 
 @router.post(
     "/validate",
+    operation_id="validate_watchlist",
     summary="Validate a watchlist without storing it (role admin)",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}},
 )
@@ -130,7 +131,7 @@ async def validate(_: Admin, body: Watchlist) -> WatchlistCheck:
     return WatchlistCheck(valid=True, brand=body.brand, terms=body.terms)
 
 
-@router.get("/{brand}", summary="One watchlist (role admin)")
+@router.get("/{brand}", operation_id="get_watchlist", summary="One watchlist (role admin)")
 async def get_one(session: SessionDep, _: Admin, brand: BrandPath) -> WatchlistRead:
     """One watchlist."""
     return await get_watchlist(session, brand=brand)
@@ -138,6 +139,7 @@ async def get_one(session: SessionDep, _: Admin, brand: BrandPath) -> WatchlistR
 
 @router.put(
     "/{brand}",
+    operation_id="put_watchlist",
     summary="Create or replace a watchlist (role admin)",
     responses={201: {"description": "created"}, 200: {"description": "replaced"}},
     openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}},
@@ -151,7 +153,12 @@ async def put_one(
     return stored
 
 
-@router.delete("/{brand}", status_code=204, summary="Delete a watchlist (role admin)")
+@router.delete(
+    "/{brand}",
+    operation_id="delete_watchlist",
+    status_code=204,
+    summary="Delete a watchlist (role admin)",
+)
 async def delete_one(session: SessionDep, who: Admin, brand: BrandPath) -> Response:
     """Delete a watchlist."""
     await delete_watchlist(session, brand=brand, actor=who.actor)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db.engine import session_factory
 from shared.http.keys import ROLE_RANK, Principal, authenticate
+from shared.http.observe import add_response_headers
 from shared.http.ratelimit import RateLimiter
 from shared.settings.api import ApiSettings
 
@@ -63,13 +64,17 @@ async def current_principal(
     if principal is None:
         raise _unauthorized("invalid or revoked API key")
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    wait_s = limiter.take(principal.prefix) if limiter is not None else 0.0
-    if limiter is not None and wait_s > 0:
+    if limiter is None:
+        return principal
+    wait_s = limiter.take(principal.prefix)
+    quota = limiter.headers(principal.prefix)
+    if wait_s > 0:
         raise HTTPException(
             429,
             f"rate limit exceeded for this key, retry in {wait_s:.1f}s",
-            headers={"Retry-After": limiter.retry_after_header(wait_s)},
+            headers={"Retry-After": limiter.retry_after_header(wait_s), **quota},
         )
+    add_response_headers(request, quota)
     return principal
 
 

@@ -1,4 +1,14 @@
-"""An in-memory token bucket per API key: 429 with Retry-After when a key runs dry."""
+"""An in-memory token bucket per API key: 429 with Retry-After when a key runs dry.
+
+Every answer to a key carries its quota in the `RateLimit-*` headers of the IETF draft
+(`RateLimit-Limit`: the burst; `RateLimit-Remaining`: requests left now;
+`RateLimit-Reset`: seconds until the bucket is full again; `RateLimit-Policy`:
+`<burst>;w=<seconds to refill it>`).
+
+The buckets live in each API process: with N replicas behind a load balancer a key may
+send up to N times the configured rate. Size `api_rate_per_s` and `api_rate_burst` per
+replica (documented in the API description and the settings reference).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +55,20 @@ class RateLimiter:
             bucket.tokens -= cost
             return 0.0
         return (cost - bucket.tokens) / self.rate_per_s
+
+    def headers(self, key: str) -> dict[str, str]:
+        """The `RateLimit-*` headers of `key`'s bucket now (a full bucket if unseen)."""
+        bucket = self._buckets.get(key)
+        tokens = float(self.burst)
+        if bucket is not None:
+            elapsed = self._clock() - bucket.updated
+            tokens = min(self.burst, bucket.tokens + elapsed * self.rate_per_s)
+        return {
+            "RateLimit-Limit": str(self.burst),
+            "RateLimit-Remaining": str(max(0, math.floor(tokens))),
+            "RateLimit-Reset": str(math.ceil((self.burst - tokens) / self.rate_per_s)),
+            "RateLimit-Policy": f"{self.burst};w={math.ceil(self.burst / self.rate_per_s)}",
+        }
 
     @staticmethod
     def retry_after_header(wait_s: float) -> str:

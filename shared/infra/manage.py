@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shared.infra import kafka_broker, postgres
 from shared.settings.infra import InfraSettings
 
 
-def up(settings: InfraSettings) -> list[str]:
-    """Start PostgreSQL and Kafka (no-op for what runs already); return what was done."""
+def up(settings: InfraSettings, *, step: Callable[[str], None] | None = None) -> list[str]:
+    """Start PostgreSQL and Kafka (no-op for what runs already); return what was done.
+
+    `step(text)` is told what is under way (a progress display)."""
+    announce = step or (lambda _: None)
     done = []
+    announce("starting PostgreSQL")
     done.append("postgres started" if postgres.start(settings) else "postgres already running")
+    announce("starting Kafka (the first start builds the broker: minutes)")
     done.append("kafka started" if kafka_broker.start(settings) else "kafka already running")
     return done
 

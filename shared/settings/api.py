@@ -15,12 +15,10 @@ class ApiSettings(CommonSettings):
 
     Authentication: every `/v1` query and admin endpoint always requires an API key
     (`X-API-Key` or `Authorization: Bearer`), roles viewer < responder < admin.
-    `/healthz`, `/readyz` and `/metrics` never do. The ingest push route `POST /v1/mentions`
-    requires a key with role `ingest` or `admin` only when `api_require_auth` is true
-    (`CRISISWATCH_API_REQUIRE_AUTH=true`); it defaults to false so local development and
-    the pipeline tests can push without keys. Set it to true in every shared deployment.
-    A database key (`cwk_...`) sent to the push route is always verified (401/403); signed
-    pushes (`push_hmac_secret`) and the static `ingest_api_keys` are checked by ingest itself.
+    `/healthz`, `/readyz` and `/metrics` never do. The push route `POST /v1/mentions` is
+    the ingest service's own, with its one authentication (`PushAuthenticator`): a key of
+    role `ingest` or `admin`, a static `ingest_api_keys` key or a signature, required unless
+    `CRISISWATCH_INGEST_REQUIRE_AUTH=false` (local development and demos only).
 
     Market: the `market` filter of the trend endpoints selects the mentions of a country
     (set by the source, else mapped from the language by the watchlists).
@@ -28,11 +26,12 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field(default="127.0.0.1", description="API listen address")
     api_port: int = Field(default=8080, ge=1, le=65535, description="API port")
-    api_require_auth: bool = Field(
-        default=False, description="require an `ingest` or `admin` key on POST /v1/mentions"
+    api_rate_per_s: float = Field(
+        default=20.0, gt=0, description="requests per second per key and API process (replica)"
     )
-    api_rate_per_s: float = Field(default=20.0, gt=0, description="tokens refilled per second")
-    api_rate_burst: int = Field(default=100, ge=1, description="token bucket size per key")
+    api_rate_burst: int = Field(
+        default=100, ge=1, description="token bucket size per key and API process (replica)"
+    )
     api_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="request body limit (push uses max_body_bytes)"
     )

@@ -34,6 +34,10 @@ RETIRED: dict[str, str] = {
         "to ingest) and/or CRISISWATCH_WEBHOOK_SIGNING_SECRET (the key that signs outgoing "
         "webhook notifications)"
     ),
+    "CRISISWATCH_API_REQUIRE_AUTH": (
+        "push authentication is one setting for the API and ingest: "
+        "CRISISWATCH_INGEST_REQUIRE_AUTH (default true)"
+    ),
     "CRISISWATCH_HTTP_TIMEOUT_S": (
         "it meant two timeouts; set CRISISWATCH_CONNECTOR_HTTP_TIMEOUT_S (requests of the "
         "ingest connectors) and/or CRISISWATCH_NOTIFY_HTTP_TIMEOUT_S (requests of the "

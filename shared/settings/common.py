@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shared.settings.base import SettingsBase
 
+DEFAULT_PG_PASSWORD = "crisiswatch"  # noqa: S105 - the local cluster's documented default
+
 
 def _default_state_dir() -> Path:
     return Path.home() / ".local" / "state" / "crisiswatch"
@@ -45,7 +47,7 @@ class CommonSettings(SettingsBase):
     pg_port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
     pg_user: str = Field(default="crisiswatch", description="PostgreSQL role")
     pg_password: SecretStr = Field(
-        default=SecretStr("crisiswatch"), description="password of the PostgreSQL role"
+        default=SecretStr(DEFAULT_PG_PASSWORD), description="password of the PostgreSQL role"
     )
     pg_database: str = Field(default="crisiswatch", description="PostgreSQL database")
     pg_pool_size: int = Field(default=5, ge=1, le=100, description="connections per process")
@@ -60,7 +62,16 @@ class CommonSettings(SettingsBase):
     cache_dir: Path = Field(
         default_factory=_default_cache_dir, description="downloaded jars and built models"
     )
+    deployment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses default passwords and secrets and open pushes; "
+        "development (laptop, demo) warns",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text (terminal) or json (one object per line, for a log pipeline)",
+    )
 
     @field_validator("state_dir", "cache_dir", mode="after")
     @classmethod

@@ -51,9 +51,11 @@ class IngestSettings(CommonSettings):
         description="how often the watchlist files and the stored watchlists are checked for "
         "changes (the bound on how stale matching can be)",
     )
-    # Push authentication (off by default for local development)
+    # Push authentication: one scheme for the API's and the ingest service's push route
     ingest_require_auth: bool = Field(
-        default=False, description="refuse unsigned pushes without a valid API key (401)"
+        default=True,
+        description="refuse pushes without a credential (401): an ingest/admin API key, a "
+        "static key or a signature; false only for local development and demos",
     )
     push_hmac_secret: SecretStr | None = Field(
         default=None,
@@ -135,13 +137,4 @@ class IngestSettings(CommonSettings):
     def _secret_long_enough(self) -> IngestSettings:
         if len(self.pseudonym_secret.get_secret_value()) < 16:
             raise ValueError("CRISISWATCH_PSEUDONYM_SECRET must be at least 16 characters")
-        return self
-
-    @model_validator(mode="after")
-    def _auth_configured(self) -> IngestSettings:
-        if self.ingest_require_auth and self.push_hmac_secret is None and not self.ingest_api_keys:
-            raise ValueError(
-                "CRISISWATCH_INGEST_REQUIRE_AUTH needs CRISISWATCH_PUSH_HMAC_SECRET "
-                "or CRISISWATCH_INGEST_API_KEYS"
-            )
         return self

@@ -103,12 +103,28 @@ def dashboard_queries() -> list[Query]:
 
 
 def write_config(
-    workdir: Path, *, targets: dict[str, str], prometheus_address: str, interval_s: int = 1
+    workdir: Path,
+    *,
+    targets: dict[str, str],
+    prometheus_address: str,
+    interval_s: int = 1,
+    alertmanager: str | None = None,
+    alert_for: str | None = None,
 ) -> Path:
-    """A copy of deploy/prometheus/prometheus.yml with `targets` per job and a short interval."""
+    """A copy of deploy/prometheus/prometheus.yml with `targets` per job and a short interval.
+
+    Alerts go to `alertmanager` (host:port), or nowhere when None; `alert_for` replaces
+    every alert's `for:` duration (to fire within a test).
+    """
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     config["global"]["scrape_interval"] = f"{interval_s}s"
     config["global"]["evaluation_interval"] = f"{interval_s}s"
+    if alertmanager is None:
+        config.pop("alerting", None)
+    else:
+        for manager in config["alerting"]["alertmanagers"]:
+            for static in manager["static_configs"]:
+                static["targets"] = [alertmanager]
     for job in config["scrape_configs"]:
         name = job["job_name"]
         address = prometheus_address if name == "prometheus" else targets[name]
@@ -117,6 +133,9 @@ def write_config(
     rules = yaml.safe_load((PROMETHEUS_DIR / "rules.yml").read_text())
     for group in rules["groups"]:
         group["interval"] = f"{interval_s}s"
+        for rule in group["rules"]:
+            if alert_for is not None and "alert" in rule:
+                rule["for"] = alert_for
     (workdir / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
     path = workdir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

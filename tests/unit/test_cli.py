@@ -5,12 +5,16 @@ A traceback is printed only with `--debug` (before the command) or log level DEB
 
 from __future__ import annotations
 
+import argparse
+import io
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +139,56 @@ def test_a_bad_lexicon_is_one_clear_line(
     assert cli.main(["load-topics", str(lexicon)]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert f"{lexicon} is not a valid topic lexicon" in line
+
+
+def _subcommands() -> dict[str, Any]:
+    parser = cli.build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(actions[0].choices)
+
+
+def test_every_subcommand_has_a_description_and_examples() -> None:
+    commands = _subcommands()
+    assert len(commands) >= 16
+    for name, sub in commands.items():
+        assert sub.description and len(sub.description) > 30, name
+        assert f"crisiswatch {name}" in sub.epilog, name
+        assert "examples:" in sub.format_help(), name
+
+
+def test_version(tmp_path: Path) -> None:
+    done = _crisiswatch("--version", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"crisiswatch \S+\n", done.stdout)
+
+
+def test_db_downgrade_needs_an_explicit_target(tmp_path: Path) -> None:
+    # Refused while parsing: no settings read, no database touched.
+    done = _crisiswatch("db", "downgrade", cwd=tmp_path, CRISISWATCH_PG_PORT="1")
+    assert done.returncode == 2
+    assert "db downgrade needs an explicit target" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_long_commands_announce_their_steps_off_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rich.console import Console
+
+    from shared.progress import steps
+
+    with steps(Console(file=io.StringIO(), force_terminal=False)) as step:
+        step("starting Kafka")
+        step("migrating the database")
+    assert capsys.readouterr().err.splitlines() == [
+        "... starting Kafka",
+        "... migrating the database",
+    ]
+
+
+def test_a_production_service_refuses_default_secrets(tmp_path: Path) -> None:
+    done = _crisiswatch("api", cwd=tmp_path, CRISISWATCH_DEPLOYMENT="production")
+    assert done.returncode == 2
+    line = _one_error_line(done.stderr)
+    assert "production refuses insecure settings" in line
+    assert "CRISISWATCH_PG_PASSWORD" in line and "CRISISWATCH_PSEUDONYM_SECRET" in line

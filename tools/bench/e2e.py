@@ -90,7 +90,7 @@ async def pipeline(env: BenchEnv, *, worker: bool) -> AsyncIterator[Pipeline]:
     stop = asyncio.Event()
     app = create_app(
         env.settings(ApiSettings, **topics),
-        env.settings(IngestSettings, **topics),
+        env.settings(IngestSettings, **topics, ingest_require_auth=False),  # the load has no key
         registry=CollectorRegistry(),
     )
     tasks = [asyncio.create_task(serve_app(app, host="127.0.0.1", port=port, stop=stop))]

@@ -71,15 +71,16 @@ async def bench_env(settings: CommonSettings | None = None) -> AsyncIterator[Ben
 async def _drop(settings: CommonSettings, database: str, attempts: int = 20) -> None:
     """Drop the run's database. FORCE ends our own sessions but may not end an autovacuum
     worker (a superuser process) that is busy in it: wait for that to finish and retry."""
-    import asyncio
-
     from sqlalchemy.exc import ProgrammingError
 
-    for attempt in range(attempts):
-        try:
-            await _admin(settings, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            return
-        except ProgrammingError as exc:
-            if "pg_signal_backend" not in str(exc) or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.5)
+    from shared.resilience import Backoff, retry
+
+    def busy(exc: BaseException) -> bool:
+        return isinstance(exc, ProgrammingError) and "pg_signal_backend" in str(exc)
+
+    await retry(
+        lambda: _admin(settings, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'),
+        retry_if=busy,
+        backoff=Backoff(base_s=0.25, cap_s=2.0),
+        attempts=attempts,
+    )

@@ -110,6 +110,7 @@ class Fleet:
             {
                 "CRISISWATCH_PG_DATABASE": self.env.database,
                 "CRISISWATCH_KAFKA_BOOTSTRAP": self.env.bootstrap,
+                "CRISISWATCH_INGEST_REQUIRE_AUTH": "false",  # the load generator has no key
                 "CRISISWATCH_TOPIC_RAW": self.topics["raw"],
                 "CRISISWATCH_TOPIC_SCORED": self.topics["scored"],
                 "CRISISWATCH_TOPIC_DLQ": self.topics["dlq"],

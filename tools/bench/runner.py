@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from shared.progress import Step, steps
 from shared.settings.infra import InfraSettings
 from tools.bench.env import BenchEnv, bench_env
 from tools.bench.figures import Figure
@@ -158,15 +159,8 @@ async def run_bench(
     figures: list[Figure] = []
     errors: dict[str, str] = {}
     async with bench_env() as env:
-        for name, stage in STAGES.items():
-            if only and not any(name.startswith(o) for o in only):
-                continue
-            console.log(f"running {name} ({'quick' if quick else 'full'})")
-            try:
-                figures.extend(await stage(env, quick))
-            except Exception as exc:  # a failed stage is reported, the others still run
-                errors[name] = f"{type(exc).__name__}: {exc}"
-                console.log(f"[red]{name} failed: {errors[name]}")
+        with steps(console) as step:
+            await _run_stages(env, quick, only, console, step, figures, errors)
     render(figures, Console())
     report = {
         "machine": machine_info(),
@@ -177,3 +171,24 @@ async def run_bench(
     if json_path is not None:
         await asyncio.to_thread(json_path.write_text, json.dumps(report, indent=2))
     return report
+
+
+async def _run_stages(
+    env: BenchEnv,
+    quick: bool,
+    only: list[str] | None,
+    console: Console,
+    step: Step,
+    figures: list[Figure],
+    errors: dict[str, str],
+) -> None:
+    """Run the selected stages, showing the one under way; a failed stage is reported."""
+    for name, stage in STAGES.items():
+        if only and not any(name.startswith(o) for o in only):
+            continue
+        step(f"bench {name} ({'quick' if quick else 'full'})")
+        try:
+            figures.extend(await stage(env, quick))
+        except Exception as exc:  # a failed stage is reported, the others still run
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            console.log(f"[red]{name} failed: {errors[name]}")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +36,7 @@ from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import manage
 from shared.kafka import ensure_topics
+from shared.logging import RequestIdFilter, formatter
 from shared.resilience import parse_retry_after, wait_or_stop
 from shared.settings.infra import InfraSettings
 from tools.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver, free_port
@@ -127,6 +130,8 @@ def _child_env(
     env.update(
         {
             "CRISISWATCH_KAFKA_BOOTSTRAP": infra.bootstrap_servers,
+            # The demo's own generator pushes without a key; a deployment never does.
+            "CRISISWATCH_INGEST_REQUIRE_AUTH": "false",
             "CRISISWATCH_PG_DATABASE": DEMO_DATABASE,
             "CRISISWATCH_TOPIC_RAW": topics["raw"],
             "CRISISWATCH_TOPIC_SCORED": topics["scored"],
@@ -275,6 +280,54 @@ async def run_demo_async(
         if free_ports
         else {"api": 8080, "ingest": 8081, "sentiment": 9102, "alerting": 9103}
     )
+    log_path = infra.state_dir / f"demo-{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # The live view is the terminal's: this process's own log records (the local SMTP
+    # receiver's protocol log among them) go to the log file, like the services' output.
+    with logs_to_file(log_path):
+        return await _run(
+            infra, run_id, topics, ports, log_path, seed, duration_s, day_s, crisis_s,
+            notify_grace_s, console,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def logs_to_file(path: Path) -> Iterator[None]:
+    """Send the log records of this process to `path` instead of the terminal meanwhile."""
+    root = logging.getLogger()
+    terminal = [
+        h
+        for h in root.handlers
+        if isinstance(h, logging.StreamHandler) and h.stream in (sys.stderr, sys.stdout)
+    ]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(formatter("text"))
+    handler.addFilter(RequestIdFilter())
+    for h in terminal:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for h in terminal:
+            root.addHandler(h)
+
+
+async def _run(
+    infra: InfraSettings,
+    run_id: str,
+    topics: dict[str, str],
+    ports: dict[str, int],
+    log_path: Path,
+    seed: int,
+    duration_s: float | None,
+    day_s: float,
+    crisis_s: float,
+    notify_grace_s: float,
+    console: Console,
+) -> dict[str, Any]:
     inbox = Inbox()
     slack = SlackWebhookReceiver(inbox)
     smtp = SmtpReceiver(inbox)
@@ -283,8 +336,6 @@ async def run_demo_async(
     env = _child_env(
         infra, run_id=run_id, topics=topics, ports=ports, slack_url=slack.url, smtp_port=smtp.port
     )
-    log_path = infra.state_dir / f"demo-{run_id}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     children = _start_children(env, log_path)
     urls = {
         "API docs": f"http://127.0.0.1:{ports['api']}/docs",

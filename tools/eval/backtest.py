@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
@@ -55,8 +56,11 @@ async def run_backtest(
     preset: str | None = None,
     warmup_hours: float = 24.0,
     out: TextIO = sys.stdout,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Replay `brand`'s rollups in [start, end) and report the alerts the engine would raise."""
+    """Replay `brand`'s rollups in [start, end) and report the alerts the engine would raise.
+
+    `progress(text)` is told the step under way (the CLI shows it)."""
     start, end = as_utc(start), as_utc(end)
     if end <= start:
         raise BadInput("backtest end must be after start")
@@ -64,6 +68,7 @@ async def run_backtest(
     settings = settings.model_copy(update=updates)
     warm_from = start - timedelta(hours=warmup_hours)
     db = create_engine(settings)
+    progress(f"backtest: loading the rollups of {brand}")
     try:
         async with transaction(db) as session:
             minutes = await load_rollups(session, brand, since=warm_from, until=end)
@@ -73,6 +78,7 @@ async def run_backtest(
     detection = DetectionEngine(engine_config(settings), lift=calendar)
     warm = [m for m in minutes if m.start < start.timestamp()]
     live = [m for m in minutes if m.start >= start.timestamp()]
+    progress(f"backtest: replaying {len(minutes)} minutes through the detector")
     detection.replay(brand, warm, until=start.timestamp(), emit=False)
     decisions = detection.replay(brand, live, until=end.timestamp(), emit=True)
     for signal in decisions.signals:

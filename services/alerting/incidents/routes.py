@@ -80,6 +80,7 @@ _TRANSITION_DOC = "409 when the incident's status does not allow it. Role respon
 
 @router.post(
     "/incidents/{incident_id}/acknowledge",
+    operation_id="acknowledge_incident",
     tags=["incidents"],
     summary="Acknowledge an open or snoozed incident",
     description=_TRANSITION_DOC,
@@ -92,6 +93,7 @@ async def acknowledge(session: SessionDep, who: Responder, incident_id: Id) -> I
 
 @router.post(
     "/incidents/{incident_id}/assign",
+    operation_id="assign_incident",
     tags=["incidents"],
     summary="Assign an unresolved incident",
     description=_TRANSITION_DOC,
@@ -106,6 +108,7 @@ async def assign(
 
 @router.post(
     "/incidents/{incident_id}/notes",
+    operation_id="add_incident_note",
     tags=["incidents"],
     status_code=201,
     summary="Add a note to the timeline (role responder)",
@@ -117,6 +120,7 @@ async def add_note(session: SessionDep, who: Responder, incident_id: Id, body: N
 
 @router.post(
     "/incidents/{incident_id}/snooze",
+    operation_id="snooze_incident",
     tags=["incidents"],
     summary="Snooze an unresolved incident",
     description=_TRANSITION_DOC,
@@ -133,6 +137,7 @@ async def snooze(
 
 @router.post(
     "/incidents/{incident_id}/resolve",
+    operation_id="resolve_incident",
     tags=["incidents"],
     summary="Resolve an incident",
     description=_TRANSITION_DOC,
@@ -164,6 +169,7 @@ async def dismiss(
 
 @router.put(
     "/incidents/{incident_id}/review",
+    operation_id="review_incident",
     tags=["incidents"],
     summary="Write the post-incident review of a resolved incident",
     description="409 while the incident is not resolved. Role responder.",

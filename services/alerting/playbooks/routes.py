@@ -88,7 +88,12 @@ async def get_playbook(
     return _definition(book)
 
 
-@router.get("/playbook-runs", tags=["playbooks"], summary="Playbook runs (role responder)")
+@router.get(
+    "/playbook-runs",
+    operation_id="list_playbook_runs",
+    tags=["playbooks"],
+    summary="Playbook runs (role responder)",
+)
 async def list_runs(
     session: SessionDep,
     _: Responder,
@@ -99,7 +104,12 @@ async def list_runs(
     return await work.list_runs(session, incident_id=incident_id, limit=limit)
 
 
-@router.get("/playbook-runs/{run_id}", tags=["playbooks"], summary="One run (role responder)")
+@router.get(
+    "/playbook-runs/{run_id}",
+    operation_id="get_playbook_run",
+    tags=["playbooks"],
+    summary="One run (role responder)",
+)
 async def get_run(session: SessionDep, _: Responder, run_id: Id) -> RunRead:
     """One run with its steps."""
     return await work.get_run(session, run_id=run_id)
@@ -107,6 +117,7 @@ async def get_run(session: SessionDep, _: Responder, run_id: Id) -> RunRead:
 
 @router.patch(
     "/playbook-steps/{step_id}",
+    operation_id="update_playbook_step",
     tags=["playbooks"],
     summary="Update a step's status (role responder)",
     description="pending ⇄ in_progress → done|skipped; done is final (409).",

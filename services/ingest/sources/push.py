@@ -14,14 +14,20 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, Field
 
 from services.ingest.core.assess import parse
+from services.ingest.core.normalize import MentionIn
 from services.ingest.pipeline import Ingestor, Outcome, Status, tally
 from services.ingest.sources.push_auth import PushAuthenticator
 from shared import serde
 from shared.errors import BrokerUnavailable, InvalidRecord
+from shared.http.openapi import REF, Error
 from shared.settings.ingest import IngestSettings
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 SOURCE = "push"
+# Models the push route documents by hand (it reads its body raw, to check signatures):
+# every app that mounts the router registers them (`shared.http.openapi.install`).
+OPENAPI_MODELS = (MentionIn,)
+_BATCH = {"type": "array", "items": {"$ref": REF.format(model="MentionIn")}, "minItems": 1}
 
 _EXAMPLE = [
     {
@@ -88,12 +94,6 @@ class PushResult(BaseModel):
         return 200
 
 
-class PushRefused(BaseModel):
-    """A push refused as a whole (not a batch, not authenticated, too large, Kafka down)."""
-
-    detail: str
-
-
 def parse_batch(body: bytes, *, max_items: int) -> list[Any]:
     """Decode the body into a list of items: a JSON array or `{"mentions": [...]}`."""
     payload = serde.loads(body)
@@ -156,10 +156,13 @@ BodyDep = Annotated[bytes, Depends(authenticated_body)]
         "answers per item: `accepted`, `duplicate` (an unchanged repeat of an accepted "
         "mention, not produced again), `unmatched` (no watched brand; not produced, not "
         "dead-lettered) or `invalid` (dead-lettered with its reason). "
+        "A batch is judged item by item, never refused for some of its items: a partly "
+        "accepted batch answers **202** with the outcome of each item in `items` (we do not "
+        "use 207 Multi-Status, whose body WebDAV defines as XML). "
         "202: at least one item is accepted or a duplicate. 200: nothing to queue (every "
-        "item unmatched, or unmatched and invalid). 422: every item is invalid, or the body "
-        "is no batch (`detail`). 503 + Retry-After: Kafka is unavailable and nothing of the "
-        "batch was accepted. 401: the signature (`X-Crisiswatch-Timestamp` + "
+        "item unmatched, or unmatched and invalid). 422: every item is invalid (`PushResult`), "
+        "or the body is no batch (`Error`). 503 + Retry-After: Kafka is unavailable and "
+        "nothing of the batch was accepted. 401: the signature (`X-Crisiswatch-Timestamp` + "
         "`X-Crisiswatch-Signature: sha256=<HMAC of '<timestamp>.' + body>`) or the API key "
         "is wrong, expired or replayed, or authentication is required and missing; 403: a "
         "database key whose role is neither `ingest` nor `admin`. With watchlists loaded, "
@@ -170,7 +173,16 @@ BodyDep = Annotated[bytes, Depends(authenticated_body)]
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "schema": {
+                        "oneOf": [
+                            _BATCH,
+                            {
+                                "type": "object",
+                                "required": ["mentions"],
+                                "properties": {"mentions": _BATCH},
+                            },
+                        ]
+                    },
                     "example": _EXAMPLE,
                 }
             },
@@ -179,11 +191,23 @@ BodyDep = Annotated[bytes, Depends(authenticated_body)]
     responses={
         200: {"model": PushResult, "description": "nothing to queue: unmatched and invalid"},
         202: {"model": PushResult, "description": "accepted (or already accepted)"},
-        401: {"model": PushRefused, "description": "not authenticated"},
-        403: {"model": PushRefused, "description": "key role may not push"},
-        413: {"model": PushRefused, "description": "body too large"},
-        422: {"model": PushResult, "description": "every item invalid (or `detail`: no batch)"},
-        503: {"model": PushRefused, "description": "Kafka unavailable; retry later"},
+        401: {"model": Error, "description": "not authenticated"},
+        403: {"model": Error, "description": "key role may not push"},
+        413: {"model": Error, "description": "body too large"},
+        422: {
+            "description": "every item invalid (`PushResult`), or the body is no batch (`Error`)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": REF.format(model="PushResult")},
+                            {"$ref": REF.format(model="Error")},
+                        ]
+                    }
+                }
+            },
+        },
+        503: {"model": Error, "description": "Kafka unavailable; retry later"},
     },
 )
 async def push_mentions(body: BodyDep, ingestor: IngestorDep) -> JSONResponse:

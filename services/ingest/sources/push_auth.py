@@ -10,7 +10,8 @@ A push may carry any of these credentials, and every credential it carries must 
   valid, unrevoked, of role `ingest` or `admin` (403 otherwise) and within its rate limit
   (429). Only a process with a key database (`app.state.engine`) can verify one.
 
-Without any credential the push passes unless authentication is required (401).
+Without any credential the push is refused (401) unless `ingest_require_auth` is false
+(local development and demos say so explicitly).
 Meta's `X-Hub-Signature-256` (HMAC of the body with the app secret) is checked here too.
 """
 
@@ -91,13 +92,13 @@ class PushAuthenticator:
         self._used = SeenCache(max_items=100_000, ttl_s=2 * max_age_s)
 
     @classmethod
-    def from_settings(cls, settings: IngestSettings, *, required: bool) -> PushAuthenticator:
-        """The authenticator of `settings`' webhook secret and static keys."""
+    def from_settings(cls, settings: IngestSettings) -> PushAuthenticator:
+        """The authenticator of `settings`' webhook secret, static keys and requirement."""
         return cls(
             secret=settings.push_hmac_secret,
             api_keys=settings.ingest_api_keys,
             max_age_s=settings.signature_max_age_s,
-            required=required,
+            required=settings.ingest_require_auth,
         )
 
     async def authenticate(self, request: Request, body: bytes) -> None:

@@ -237,6 +237,7 @@ async def test_backtest_replays_rollups_and_reports_the_crisis(
         for start in range(0, len(items), 500):
             await store_scored(session, items[start : start + 500])
     out = io.StringIO()
+    told: list[str] = []
     summary = await run_backtest(
         settings_factory(AlertingSettings),
         brand=brand,
@@ -245,7 +246,10 @@ async def test_backtest_replays_rollups_and_reports_the_crisis(
         preset="balanced",
         warmup_hours=1,
         out=out,
+        progress=told.append,
     )
+    assert told[0].startswith(f"backtest: loading the rollups of {brand}")
+    assert told[1].startswith("backtest: replaying")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     alerts = [line for line in lines if not line.get("summary")]
     assert summary["alerts"] == len(alerts) >= 1

@@ -23,7 +23,7 @@ REQUIRED: dict[tuple[str, str], str | None] = {
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
-    ("POST", "/v1/mentions"): None,  # open by default; see test_push_requires_key_when_enabled
+    ("POST", "/v1/mentions"): None,  # the tests open it; see test_push_requires_key_when_enabled
     ("GET", "/v1/trends"): "viewer",
     ("GET", "/v1/share-of-voice"): "viewer",
     ("GET", "/v1/rising-terms"): "viewer",
@@ -160,7 +160,7 @@ async def test_revoked_key_is_refused(api: RunningApi) -> None:
         assert {a["action"] for a in audit} == {"key.create", "key.revoke"}
 
 
-@pytest.mark.parametrize("api_overrides", [{"api_require_auth": True}])
+@pytest.mark.parametrize("api_overrides", [{"ingest_require_auth": True}])
 async def test_push_requires_key_when_enabled(api: RunningApi) -> None:
     item = [
         {

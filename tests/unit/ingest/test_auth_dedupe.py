@@ -90,3 +90,26 @@ def test_seen_cache_bounded_and_expiring() -> None:
     assert cache.get(4) is None
     cache.put(9, 9)  # a put after the time-to-live drops the expired entries
     assert len(cache) == 1 and cache.get(9) == 9
+
+
+def test_pushes_need_a_credential_unless_explicitly_opened(monkeypatch) -> None:
+    """Default settings refuse an anonymous push; a database key alone is enough config."""
+    from shared.settings.ingest import IngestSettings
+
+    monkeypatch.delenv("CRISISWATCH_INGEST_REQUIRE_AUTH", raising=False)
+    default = PushAuthenticator.from_settings(IngestSettings(_env_file=None))
+    assert default.check({}, BODY) == "authentication required"
+    assert default.check({"x-api-key": "cwk_abc_def"}, BODY) == ""  # verified against the DB
+    opened = IngestSettings(_env_file=None, ingest_require_auth=False)
+    assert PushAuthenticator.from_settings(opened).check({}, BODY) == ""
+
+
+def test_the_retired_api_switch_is_refused(monkeypatch) -> None:
+    import pytest
+
+    from shared.errors import ConfigError
+    from shared.settings.api import ApiSettings
+
+    monkeypatch.setenv("CRISISWATCH_API_REQUIRE_AUTH", "true")
+    with pytest.raises(ConfigError, match="CRISISWATCH_INGEST_REQUIRE_AUTH"):
+        ApiSettings(_env_file=None)

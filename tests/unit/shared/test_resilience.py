@@ -336,3 +336,25 @@ def test_parse_retry_after_seconds_and_dates() -> None:
     assert parse_retry_after("999999", max_s=60) == 60.0
     for unusable in (None, "", "soon", "nan"):
         assert parse_retry_after(unusable) is None
+
+
+async def test_retry_awaits_a_step_that_is_a_plain_callable_returning_a_coroutine() -> None:
+    """`retry(lambda: coro(...))` runs the coroutine on every try (tenacity alone would
+    take the unawaited coroutine for a result)."""
+    from shared.resilience import Backoff, retry
+
+    tries: list[int] = []
+
+    async def drop(name: str) -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise ValueError("busy")
+        return name
+
+    done = await retry(
+        lambda: drop("db"),
+        retry_if=lambda exc: isinstance(exc, ValueError),
+        backoff=Backoff(base_s=0.0, cap_s=0.0),
+        attempts=5,
+    )
+    assert done == "db" and len(tries) == 3

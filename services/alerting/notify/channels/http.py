@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from services.alerting.notify.channels.base import PermanentDeliveryError, TransientDeliveryError
+from shared.net import PinnedTransport
 from shared.resilience import parse_retry_after
 
 # Failures before the request left this host: the receiver cannot have acted on it.
@@ -84,6 +85,13 @@ async def _request(
     return response
 
 
-def new_client(timeout_s: float) -> httpx.AsyncClient:
-    """An HTTP client with bounded timeouts and no automatic redirects."""
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), follow_redirects=False)
+def new_client(timeout_s: float, *, guard_private: bool | None = None) -> httpx.AsyncClient:
+    """An HTTP client with bounded timeouts and no automatic redirects.
+
+    With `guard_private` set (True: refuse private addresses; False: allow them), it
+    connects through `PinnedTransport`: only to the addresses it resolved and checked.
+    """
+    transport = None if guard_private is None else PinnedTransport(allow_private=not guard_private)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s), follow_redirects=False, transport=transport
+    )

@@ -57,7 +57,7 @@ class WebhookNotifier:
 
     async def start(self) -> None:
         """Create the HTTP client."""
-        self._client = new_client(self._timeout_s)
+        self._client = new_client(self._timeout_s, guard_private=not self._allow_private)
 
     async def send(self, payload: Mapping[str, Any], *, idempotency_key: str) -> None:
         """POST the signed payload; the receiver dedupes on `Idempotency-Key`."""
@@ -67,11 +67,7 @@ class WebhookNotifier:
         try:
             await check_url(self._url.get_secret_value(), allow_private=self._allow_private)
         except ForbiddenAddress:
-            # The URL is a secret: the error names the rule, not the address.
-            raise PermanentDeliveryError(
-                "webhook target resolves to a private or loopback address; "
-                "set CRISISWATCH_WEBHOOK_ALLOW_PRIVATE=true to allow it"
-            ) from None
+            raise _refused() from None
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -80,16 +76,27 @@ class WebhookNotifier:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret.get_secret_value().encode(), timestamp, body),
         }
-        await post(
-            self._client,
-            self._url.get_secret_value(),
-            what="webhook",
-            headers=headers,
-            content=body,
-        )
+        try:
+            await post(
+                self._client,
+                self._url.get_secret_value(),
+                what="webhook",
+                headers=headers,
+                content=body,
+            )
+        except ForbiddenAddress:  # the name resolved elsewhere at connect time (rebinding)
+            raise _refused() from None
 
     async def stop(self) -> None:
         """Close the HTTP client."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _refused() -> PermanentDeliveryError:
+    # The URL is a secret: the error names the rule, not the address.
+    return PermanentDeliveryError(
+        "webhook target resolves to a private or loopback address; "
+        "set CRISISWATCH_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+    )

@@ -1,0 +1,34 @@
+"""The demo's live view keeps the terminal: its own log records go to the log file."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.demo.run import logs_to_file
+
+
+def test_receiver_logs_go_to_the_file_not_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    terminal = logging.StreamHandler(sys.stderr)
+    root.addHandler(terminal)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        path = tmp_path / "demo.log"
+        with logs_to_file(path):
+            logging.getLogger("mail.log").info("Peer: ('127.0.0.1', 40000)")
+        logging.getLogger("tools.demo").info("after the demo")
+    finally:
+        root.removeHandler(terminal)
+        root.setLevel(old_level)
+    err = capsys.readouterr().err
+    assert "Peer:" not in err
+    assert "after the demo" in err  # the terminal handler is back afterwards
+    logged = path.read_text()
+    assert "mail.log" in logged and "Peer: ('127.0.0.1', 40000)" in logged

@@ -1,0 +1,62 @@
+"""Declared dependencies match the code: every runtime dependency is imported by the services,
+test- and demo-only packages stay out of the runtime list, fast movers have upper bounds."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# Runtime dependencies with no import of their own: pulled in for a driver or a server.
+INDIRECT = {"asyncpg"}  # SQLAlchemy's `postgresql+asyncpg` dialect loads it (also imported)
+DEV_ONLY = {"aiosmtpd"}  # an SMTP *server*: the tests' and the demo's receiver only
+UPPER_BOUNDED = {"transformers", "torch", "numpy", "fastapi", "httpx", "uvicorn", "tenacity"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower()
+
+
+def _imported(*folders: str) -> set[str]:
+    modules: set[str] = set()
+    for folder in folders:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    modules.add(node.module.split(".")[0])
+    return modules
+
+
+def _distributions(modules: set[str]) -> set[str]:
+    by_module = packages_distributions()
+    return {dist.lower() for m in modules for dist in by_module.get(m, [])}
+
+
+def test_every_runtime_dependency_is_used_by_the_runtime_code() -> None:
+    used = _distributions(_imported("shared", "services")) | INDIRECT
+    declared = {_name(r) for r in PROJECT["dependencies"]}
+    unused = {d for d in declared if d not in used and d.replace("-", "_") not in used}
+    assert not unused, f"declared but never imported by shared/ or services/: {sorted(unused)}"
+
+
+def test_test_and_demo_packages_are_not_runtime_dependencies() -> None:
+    declared = {_name(r) for r in PROJECT["dependencies"]}
+    assert not declared & DEV_ONLY
+    assert not _distributions(_imported("shared", "services")) & DEV_ONLY
+    extras = PROJECT["optional-dependencies"]
+    assert {_name(r) for r in extras["dev"]} >= DEV_ONLY
+    assert {_name(r) for r in extras["demo"]} >= DEV_ONLY
+
+
+def test_fast_movers_have_upper_bounds_and_private_internals_exact_pins() -> None:
+    specs = {_name(r): r for r in PROJECT["dependencies"]}
+    for name in UPPER_BOUNDED:
+        assert "<" in specs[name], specs[name]
+    for name in ("vadersentiment", "py3langid"):
+        assert "==" in specs[name], specs[name]
