@@ -172,6 +172,13 @@ def _model(args: argparse.Namespace, _: Settings) -> int:
 
             step("model build: sentiment and emotion heads on the MiniLM encoder")
             results["transformer"] = run_model_build(Path(args.output) if args.output else None)
+        if args.kind in ("heads", "all"):
+            from tools.data import default_data_dir
+            from tools.train.multilingual import build_heads
+
+            step("model build: the model tier's heads on the multilingual encoder")
+            out_dir = Path(args.output) if args.output else None
+            results["heads"] = build_heads(default_data_dir(), out_dir=out_dir)
         if args.kind in ("chinese", "all"):
             from services.sentiment.scorers.chinese import DEFAULT_MODEL
             from tools.data import default_data_dir
@@ -293,8 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--scorer",
         default="pipeline",
-        choices=["pipeline", "default", "vader", "transformer"],
-        help="pipeline: what the service runs (language routing, fast path, transformer)",
+        choices=["pipeline", "rules", "routed", "default", "vader", "transformer"],
+        help="pipeline (default): what the service runs with its settings; rules: without the "
+        "model tier; routed: with the transformer re-scoring; default/transformer: a "
+        "classification model alone; vader: VADER alone",
     )
     evaluate.add_argument("--model", help="model id or directory for --scorer transformer")
     evaluate.add_argument("--preset", default="balanced", help="detection sensitivity preset")
@@ -315,9 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("action", choices=["build"])
     model.add_argument(
         "--kind",
-        choices=["transformer", "chinese", "all"],
+        choices=["heads", "transformer", "chinese", "all"],
         default="all",
-        help="transformer: sentiment + emotion heads on the MiniLM encoder; chinese: jieba LR",
+        help="heads: the model tier's sentiment + emotion heads on the multilingual encoder; "
+        "transformer: the optional MiniLM classifiers; chinese: jieba LR",
     )
     model.add_argument("--output", help="directory for the trained weights (default: in place)")
     model.set_defaults(handler=_model)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
 
+from services.sentiment.alert_window import AlertWindow
 from services.sentiment.core.enrich import Enricher
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.stage import EnrichStage, ProcessStage, ThreadStage
@@ -83,10 +84,18 @@ def build_worker(
         client_id="crisiswatch-sentiment",
         max_poll_records=settings.sentiment_batch_size,
     )
+    engine = create_engine(settings)
+    # The window only changes what the transformer re-scores: no reads when it is off.
+    window = (
+        AlertWindow(engine, refresh_s=settings.sentiment_alert_window_refresh_s)
+        if settings.sentiment_transformer_enabled
+        else None
+    )
     return SentimentWorker(
         consumer=consumer,
         producer=producer,
-        engine=create_engine(settings),
+        engine=engine,
+        alert_window=window,
         enricher=stage,
         metrics=metrics,
         scored_topic=settings.topic_scored,

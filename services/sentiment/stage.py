@@ -35,8 +35,13 @@ class EnrichedBatch:
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (position, reason)
 
 
-def enrich_values(enricher: Enricher, values: Sequence[bytes]) -> EnrichedBatch:
-    """Decode raw `mentions.raw` values, enrich the valid ones and prepare them for storing."""
+def enrich_values(
+    enricher: Enricher, values: Sequence[bytes], alert_brands: frozenset[str] = frozenset()
+) -> EnrichedBatch:
+    """Decode raw `mentions.raw` values, enrich the valid ones and prepare them for storing.
+
+    `alert_brands` are brands inside an alert window (their mentions go to the transformer).
+    """
     batch = EnrichedBatch()
     mentions: list[Mention] = []
     for position, value in enumerate(values):
@@ -45,7 +50,8 @@ def enrich_values(enricher: Enricher, values: Sequence[bytes]) -> EnrichedBatch:
         except InvalidRecord as exc:
             batch.invalid.append((position, exc.reason))
     if mentions:
-        batch.prepared = [prepare(s) for s in enricher.enrich_batch(mentions)]
+        scored = enricher.enrich_batch(mentions, alert_brands=alert_brands)
+        batch.prepared = [prepare(s) for s in scored]
     return batch
 
 
@@ -56,7 +62,9 @@ class EnrichStage(Protocol):
     # with the next batch while the slowest part of the current one finishes).
     concurrent_batches: int
 
-    async def enrich(self, values: Sequence[bytes]) -> EnrichedBatch:
+    async def enrich(
+        self, values: Sequence[bytes], alert_brands: frozenset[str] = frozenset()
+    ) -> EnrichedBatch:
         """Decode, enrich and prepare `values` (order kept)."""
         ...
 
@@ -73,9 +81,11 @@ class ThreadStage:
     def __init__(self, enricher: Enricher) -> None:
         self._enricher = enricher
 
-    async def enrich(self, values: Sequence[bytes]) -> EnrichedBatch:
+    async def enrich(
+        self, values: Sequence[bytes], alert_brands: frozenset[str] = frozenset()
+    ) -> EnrichedBatch:
         """Run `enrich_values` in a worker thread."""
-        return await asyncio.to_thread(enrich_values, self._enricher, values)
+        return await asyncio.to_thread(enrich_values, self._enricher, values, alert_brands)
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -100,10 +110,12 @@ def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
     os._exit(0)
 
 
-def _enrich_in_child(values: Sequence[bytes]) -> EnrichedBatch:
+def _enrich_in_child(
+    values: Sequence[bytes], alert_brands: frozenset[str] = frozenset()
+) -> EnrichedBatch:
     if _child_enricher is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("enrichment process was not initialised")
-    return enrich_values(_child_enricher, values)
+    return enrich_values(_child_enricher, values, alert_brands)
 
 
 class ProcessStage:
@@ -133,14 +145,18 @@ class ProcessStage:
             )
         )
 
-    async def enrich(self, values: Sequence[bytes]) -> EnrichedBatch:
+    async def enrich(
+        self, values: Sequence[bytes], alert_brands: frozenset[str] = frozenset()
+    ) -> EnrichedBatch:
         """Split `values` into contiguous chunks, one per child, and join the results."""
         loop = asyncio.get_running_loop()
         size = max(self.MIN_CHUNK, -(-len(values) // self._processes))
         starts = range(0, len(values), size)
         parts = await asyncio.gather(
             *(
-                loop.run_in_executor(self._pool, _enrich_in_child, values[s : s + size])
+                loop.run_in_executor(
+                    self._pool, _enrich_in_child, values[s : s + size], alert_brands
+                )
                 for s in starts
             )
         )

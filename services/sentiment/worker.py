@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.sentiment.alert_window import AlertWindow
 from services.sentiment.core.enrich import Enricher
 from services.sentiment.core.prepared import PreparedMention
 from services.sentiment.metrics import SentimentMetrics
@@ -71,6 +72,7 @@ class SentimentWorker:
         retry_max_s: float = 30.0,
         on_batch: Callable[[int], None] | None = None,
         on_db_error: OnDbError = default_on_db_error,
+        alert_window: AlertWindow | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -86,6 +88,7 @@ class SentimentWorker:
         self._retry_max_s = retry_max_s
         self._on_batch = on_batch
         self._on_db_error = on_db_error
+        self._alert_window = alert_window
 
     @property
     def consumer(self) -> EventConsumer:
@@ -236,7 +239,10 @@ class SentimentWorker:
             return []
         self._metrics.batch_size.observe(len(records))
         started = time.perf_counter()
-        batch = await self._stage.enrich([rec.value for rec in records])
+        alert_brands = (
+            await self._alert_window.current() if self._alert_window is not None else frozenset()
+        )
+        batch = await self._stage.enrich([rec.value for rec in records], alert_brands)
         self._metrics.stage_seconds.labels("enrich").observe(time.perf_counter() - started)
         for position, reason in batch.invalid:
             rec = records[position]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -29,7 +30,24 @@ class SentimentSettings(CommonSettings):
     sentiment_metrics_host: str = Field(default="127.0.0.1", description="metrics listen address")
     sentiment_metrics_port: int = Field(default=9102, ge=0, le=65535, description="0 disables")
     sentiment_fast_scorer: Literal["vader"] = Field(
-        default="vader", description="scorer run on every English mention"
+        default="vader",
+        description="rule-based scorer of English mentions when the model tier is off",
+    )
+    sentiment_encoder: str = Field(
+        default="use",
+        description="sentence encoder of the model tier: `use` (the shipped multilingual "
+        "Universal Sentence Encoder), a Hugging Face model id or directory (heads trained for "
+        "it in sentiment_heads_dir), or `none` (rule-based scorers only)",
+    )
+    sentiment_heads_dir: Path | None = Field(
+        default=None,
+        description="folder of trained heads per encoder (unset: the heads that ship)",
+    )
+    sentiment_encoder_threads: int = Field(
+        default=1, ge=1, le=64, description="BLAS threads of the encoder per enrichment process"
+    )
+    sentiment_encoder_cache: int = Field(
+        default=20_000, ge=0, description="recent texts whose vectors are remembered (copies)"
     )
     sentiment_transformer_model: str = Field(
         default="default",
@@ -52,6 +70,12 @@ class SentimentSettings(CommonSettings):
     )
     sentiment_route_negative: bool = Field(
         default=True, description="route mentions the fast path judged negative"
+    )
+    sentiment_alert_window_refresh_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often the brands with an open incident (whose mentions the "
+        "transformer re-scores) are re-read",
     )
     sentiment_route_reach_at_least: int | None = Field(
         default=10_000, ge=0, description="route mentions from authors with this many followers"

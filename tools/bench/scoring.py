@@ -185,3 +185,35 @@ async def scoring_figures(
             raw,
         ),
     ]
+
+
+def encoder_figure(*, n: int, repeats: int, worker_rate: float) -> Figure:
+    """The worker's rate against the bare encoder: USE alone, one thread, same texts.
+
+    The worker runs two enrichment processes; the ceiling is twice the single-thread encoder
+    rate, what two cores could do with nothing but encoding.
+    """
+    import statistics
+
+    from services.sentiment.encoders.use import UniversalSentenceEncoder
+
+    encoder = UniversalSentenceEncoder(threads=1)
+    encoder.load()
+    runs = []
+    for r in range(repeats):
+        texts = [m.text for m in generate_mentions(n, prefix=f"encoder-{r}")]
+        started = time.perf_counter()
+        for i in range(0, len(texts), 500):
+            encoder.encode(texts[i : i + 500])
+        runs.append(len(texts) / (time.perf_counter() - started))
+    single = statistics.median(runs)
+    return Figure(
+        "scoring/model",
+        "worker mentions/s vs bare encoder on 2 cores",
+        worker_rate,
+        "mentions/s",
+        2 * single,
+        "USE v3 encode() alone, 1 thread, x2",
+        f"{n} mentions of the multilingual mix; bare single-thread encoder {single:,.0f}/s",
+        runs,
+    )

@@ -9,7 +9,13 @@ from services.sentiment.scorers.base import EmotionScorer, SentimentScorer
 from shared.errors import BadInput
 from tools.eval.sentiment import Task, evaluate_file
 
-ScorerName = Literal["pipeline", "vader", "transformer", "default"]
+ScorerName = Literal["pipeline", "rules", "routed", "vader", "transformer", "default"]
+# `pipeline` is the service as configured; the others change one thing of it or score alone.
+PIPELINE_VARIANTS: dict[str, dict[str, object]] = {
+    "pipeline": {},
+    "rules": {"sentiment_encoder": "none"},  # VADER and the lexicons, no model tier
+    "routed": {"sentiment_transformer_enabled": True},  # plus the transformer re-scoring
+}
 
 
 def build_scorer(
@@ -22,17 +28,19 @@ def build_scorer(
         TransformerSentimentScorer,
     )
 
-    if scorer_name == "pipeline":
+    if scorer_name in PIPELINE_VARIANTS:
         if model:
             raise BadInput("--model applies to --scorer transformer only")
         from services.sentiment.scorers.pipeline import (
             PipelineEmotionScorer,
             PipelineSentimentScorer,
         )
+        from shared.settings.sentiment import SentimentSettings
 
+        settings = SentimentSettings(**PIPELINE_VARIANTS[scorer_name])  # type: ignore[arg-type]
         if task == "sentiment":
-            return PipelineSentimentScorer()  # type: ignore[return-value]
-        return PipelineEmotionScorer()
+            return PipelineSentimentScorer(settings)  # type: ignore[return-value]
+        return PipelineEmotionScorer(settings)
     if scorer_name == "vader":
         if task != "sentiment":
             raise BadInput("VADER scores sentiment only; use --scorer default or transformer")

@@ -1,9 +1,12 @@
 """Enrichment of mentions: language, sentiment, emotion, crisis topics, keywords.
 
 `Enricher` holds the loaded scorers; otherwise it is pure: mentions in, scored mentions out.
-Every mention gets the fast path (VADER for English, the Chinese model, lexicons for other
-covered languages); the transformer re-scores what matters (uncertain, negative, high reach,
-brands inside an alert window). A language no method covers stays unscored (`sentiment` None).
+Every mention in a language the encoder covers is scored by the model tier (sentence vector
+and trained heads); Chinese polarity comes from the dedicated Chinese model, which measures
+better on it. Without a model tier (`sentiment_encoder=none`), or for languages the encoder
+lacks, the rule-based scorers stand in (VADER for English, lexicons where one exists). An
+optional transformer re-scores what matters (uncertain, negative, high reach, brands inside
+an alert window). A language no method covers stays unscored (`sentiment` None).
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ from services.sentiment.core.language import detect_languages
 from services.sentiment.core.textmatch import TextTokens
 from services.sentiment.core.topics import TopicLexicon
 from services.sentiment.core.triage import TriagePolicy, needs_transformer
+from services.sentiment.encoders.base import SentenceEncoder
+from services.sentiment.encoders.cache import CachingEncoder
+from services.sentiment.encoders.huggingface import HuggingFaceEncoder
+from services.sentiment.encoders.use import UniversalSentenceEncoder
 from services.sentiment.scorers.chinese import ChineseSentimentScorer
+from services.sentiment.scorers.heads import HEAD_DIR
 from services.sentiment.scorers.lexicon import LexiconSentimentScorer
 from services.sentiment.scorers.lexicon_emotion import LexiconEmotionScorer
+from services.sentiment.scorers.model_tier import ModelTier
 from services.sentiment.scorers.transformer import (
     InferenceOptions,
     TransformerEmotionScorer,
@@ -33,6 +42,7 @@ from shared.schemas import Mention, ScoredMention, SentimentScore
 from shared.settings.sentiment import SentimentSettings
 
 DEFAULT_MODEL = "default"
+DEFAULT_ENCODER = "use"
 
 
 @dataclass
@@ -55,6 +65,7 @@ class Enricher:
     def __init__(
         self,
         *,
+        model: ModelTier | None = None,
         transformer: TransformerSentimentScorer | None = None,
         emotion_model: TransformerEmotionScorer | None = None,
         policy: TriagePolicy | None = None,
@@ -66,6 +77,7 @@ class Enricher:
         self._lexicon = LexiconSentimentScorer()
         self._emotion_lexicon = LexiconEmotionScorer()
         self._topics = topics or TopicLexicon.load()
+        self._model = model
         self._transformer = transformer
         self._emotion_model = emotion_model
         self.policy = policy or TriagePolicy()
@@ -73,7 +85,8 @@ class Enricher:
 
     @classmethod
     def from_settings(cls, settings: SentimentSettings) -> Enricher:
-        """Build the enricher, loading the transformer models when they are enabled."""
+        """Build the enricher: the model tier unless disabled, the transformer when enabled."""
+        model = build_model_tier(settings)
         transformer = emotion_model = None
         if settings.sentiment_transformer_enabled:
             options = InferenceOptions(
@@ -97,13 +110,12 @@ class Enricher:
             negative=settings.sentiment_route_negative,
             reach_at_least=settings.sentiment_route_reach_at_least,
         )
-        return cls(transformer=transformer, emotion_model=emotion_model, policy=policy)
+        return cls(model=model, transformer=transformer, emotion_model=emotion_model, policy=policy)
 
     def supports(self, language: str) -> bool:
         """True when some sentiment method covers `language`."""
-        return any(s.supports(language) for s in (self._vader, self._chinese, self._lexicon)) or (
-            self._transformer is not None and self._transformer.supports(language)
-        )
+        scorers = (self._model, self._vader, self._chinese, self._lexicon, self._transformer)
+        return any(s is not None and s.supports(language) for s in scorers)
 
     def enrich_batch(
         self, mentions: Sequence[Mention], *, alert_brands: Collection[str] = frozenset()
@@ -139,7 +151,12 @@ class Enricher:
         by_language: dict[str, list[_Row]] = defaultdict(list)
         for row in rows:
             by_language[row.language].append(row)
+        modelled = [r for r in rows if self._model is not None and self._model.supports(r.language)]
+        if modelled:
+            self._model_path(modelled)
         for language, group in by_language.items():
+            if self._model is not None and self._model.supports(language):
+                continue
             texts = [r.mention.text for r in group]
             docs = [r.doc for r in group]
             scores: Sequence[SentimentScore | None]
@@ -159,6 +176,19 @@ class Enricher:
             for row, score, emotion in zip(group, scores, emotions, strict=True):
                 row.sentiment = score
                 row.emotions = emotion
+
+    def _model_path(self, rows: list[_Row]) -> None:
+        assert self._model is not None
+        texts = [r.mention.text for r in rows]
+        scores, emotions = self._model.score(texts, [r.language for r in rows])
+        chinese = [i for i, r in enumerate(rows) if self._chinese.supports(r.language)]
+        if chinese:  # measured better on Chinese polarity than the heads (MODEL_CARD.md)
+            dedicated = self._chinese.score([texts[i] for i in chinese])
+            for i, score in zip(chinese, dedicated, strict=True):
+                scores[i] = score
+        for row, score, emotion in zip(rows, scores, emotions, strict=True):
+            row.sentiment = score
+            row.emotions = emotion
 
     def _transformer_path(self, rows: list[_Row], alert_brands: Collection[str]) -> None:
         if self._transformer is None:
@@ -188,6 +218,27 @@ def _keywords(mention: Mention, language: str, limit: int) -> list[str]:
     if not tags:  # the words are distinct and at most `limit`: nothing to merge or cut
         return words
     return list(dict.fromkeys([*(f"#{t}" for t in tags[:limit]), *words]))[: limit * 2]
+
+
+def build_model_tier(settings: SentimentSettings) -> ModelTier | None:
+    """The configured encoder with its heads, or None when `sentiment_encoder` is `none`."""
+    ref = settings.sentiment_encoder
+    if ref == "none":
+        return None
+    encoder: SentenceEncoder
+    if ref == DEFAULT_ENCODER:
+        encoder = UniversalSentenceEncoder(threads=settings.sentiment_encoder_threads)
+    else:
+        options = InferenceOptions(
+            max_length=settings.sentiment_max_length,
+            batch_size=settings.sentiment_transformer_batch,
+            num_threads=settings.sentiment_encoder_threads,
+        )
+        encoder = HuggingFaceEncoder(ref, options=options)
+        encoder.load()
+    cached = CachingEncoder(encoder, capacity=settings.sentiment_encoder_cache)
+    heads = settings.sentiment_heads_dir or HEAD_DIR
+    return ModelTier.for_encoder(cached, heads)
 
 
 def _resolve_model(ref: str, kind: str, cache_dir: Path) -> tuple[str, list[str] | None]:

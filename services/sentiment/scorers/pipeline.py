@@ -1,6 +1,7 @@
-"""The service's own scoring path (language routing, fast path, transformer) as a scorer.
+"""The service's own scoring path (language routing, model tier, transformer) as a scorer.
 
-`crisiswatch eval` uses it by default, so the figures describe what the service stores.
+`crisiswatch eval` uses it by default with the service's own settings (defaults, environment
+and `.env` alike), so the figures describe what the service stores.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ def _as_mentions(texts: Sequence[str]) -> list[Mention]:
 
 class _Pipeline:
     def __init__(self, settings: SentimentSettings | None = None) -> None:
-        settings = settings or SentimentSettings(sentiment_transformer_enabled=True)
+        settings = settings or SentimentSettings()
         self._enricher = Enricher.from_settings(settings)
-        self.name = "pipeline" + ("+transformer" if settings.sentiment_transformer_enabled else "")
+        parts = ["pipeline", "rules" if settings.sentiment_encoder == "none" else "model"]
+        if settings.sentiment_transformer_enabled:
+            parts.append("transformer")
+        self.name = "+".join(parts)
 
     def supports(self, language: str) -> bool:
         """True when the service scores `language`."""

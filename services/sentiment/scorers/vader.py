@@ -81,6 +81,11 @@ class VaderScorer:
             label=label, score=value, confidence=confidence, scorer=self.name
         )
 
+    def polarity(self, text: str) -> tuple[float, float, float, float]:
+        """VADER's negative, neutral and positive proportions and its compound score."""
+        parts = self._analyzer.polarity_scores(text[: self.max_chars])
+        return parts["neg"], parts["neu"], parts["pos"], parts["compound"]
+
     def decide(self, compound: float) -> tuple[SentimentLabel, float]:
         """Map a compound score to (label, confidence)."""
         if compound >= self.positive_threshold:

@@ -1,0 +1,1 @@
+"""Sentence encoders: texts in, fixed-size vectors out (the model tier and stories use them)."""
