@@ -182,8 +182,13 @@ class _NaiveBayes:
 
     @staticmethod
     def _encode(text: str) -> bytes:
-        if text.isupper():
-            text = text.lower()
+        # The model learned from mostly lower-case text: shouted posts ("VAI SE FUDER TÔ
+        # PUTAAAA #MasterChefBR") read as no language at all, hashtags and @handles included.
+        lowered = text.lower()
+        if lowered != text:
+            capitals = sum(a != b for a, b in zip(text, lowered, strict=False))
+            if 2 * capitals > sum(ch.isalpha() for ch in text):
+                text = lowered
         return unicodedata.normalize("NFC", text).encode("utf-8", errors="surrogatepass")
 
     def _score_many(self, features: _Features, sizes: list[int]) -> list[np.ndarray | None]:
