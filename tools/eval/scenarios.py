@@ -17,6 +17,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from services.alerting.detect.season import POPULATION_DAY_SHAPE
+
 Points = list[tuple[datetime, float]]
 Window = tuple[datetime, datetime]
 FAMILIES: tuple[str, ...] = ("young", "low_volume", "slow_burn", "level_shift")
@@ -55,13 +57,13 @@ def population_day_shape(series: list[Points]) -> tuple[float, ...]:
 def synthetic_base(
     days: float, mean: float, *, seed: int, bin_seconds: int = 300, dispersion: float = 0.05
 ) -> Points:
-    """Return a calm series: negative-binomial counts around `mean` with a day cycle."""
+    """Return a calm series: negative-binomial counts around `mean` with the population's day."""
     rng = random.Random(seed)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     out = []
     for i in range(round(days * _DAY / bin_seconds)):
         ts = start + timedelta(seconds=i * bin_seconds)
-        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (ts.hour - 9) / 24)
+        cycle = POPULATION_DAY_SHAPE[ts.hour]
         lam = mean * cycle * (rng.gammavariate(1 / dispersion, dispersion) if dispersion else 1)
         out.append((ts, float(_poisson(rng, lam))))
     return out

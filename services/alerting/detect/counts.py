@@ -30,7 +30,7 @@ from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape, surp
 RULE = "volume_spike"
 MODEL = "counts-1"
 _MAX_FILL_HOURS = 1.0  # gaps up to this long are filled with what was expected
-_ABS_TO_SD = math.sqrt(math.pi / 2)  # sd of a normal over its mean absolute deviation
+_MAD_TO_SD = 1.4826  # sd of a normal over its median absolute deviation
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class CountConfig:
 
     bin_seconds: int = 60
     horizons_minutes: tuple[float, ...] = (5.0, 15.0, 60.0, 180.0, 360.0, 720.0)
-    threshold: float = 7.0  # surprise (-log10 p) that pages
+    threshold: float = 4.0  # surprise (-log10 p) over log10(windows a day) that pages
     calm_surprise: float = 2.0  # below this on every horizon, a bin is calm
     min_excess: float = 8.0
     min_ratio: float = 1.3
@@ -98,7 +98,7 @@ def preset(name: str = "balanced", *, bin_seconds: int = 60) -> CountConfig:
 class _Horizon:
     """What one horizon has learned: its spread, and how surprising its ordinary days are.
 
-    `spread` is a winsorised running mean of |log(count / expected)|, `poisson` the running
+    `spread` is a running median of |log(count / expected)|, `poisson` the running
     mean of the Poisson part of that spread; `peaks` the largest surprise of each of the
     last days, `peak` today's.
     """
@@ -112,7 +112,7 @@ class _Horizon:
 
     def dispersion(self) -> float:
         """Return the extra-Poisson variance of log counts this horizon has seen."""
-        return max(0.0, (_ABS_TO_SD * self.spread) ** 2 - self.poisson)
+        return max(0.0, (_MAD_TO_SD * self.spread) ** 2 - self.poisson)
 
     def roll(self, day: int, memory: int) -> None:
         """Close the previous day's peak when a new day starts."""
@@ -137,11 +137,18 @@ class CountDetector:
         self.config = cfg = config or CountConfig()
         self.shape = DayShape(cfg.prior_shape, cfg.shape_prior_days, cfg.shape_half_life_days)
         self.level: float | None = None
+        # Running sums of counts and of the day-shape multipliers they came with: the
+        # level is their ratio (a ratio of means, steady at 0-3 mentions per bin).
+        self.sum_count = 0.0
+        self.sum_mult = 0.0
         self.n = 0  # bins learned
         self.last_ts: float | None = None
         # (count, shape multiplier, level before the bin) of the latest bins.
         self.window: deque[tuple[float, float, float]] = deque(maxlen=max(cfg.horizon_bins))
         self.horizons = [_Horizon() for _ in cfg.horizon_bins]
+        # log10 of the windows of each horizon in a day: a 5-minute window is tested 288
+        # times a day, a 12-hour one twice, so the short one needs more surprise.
+        self._tests_per_day = [math.log10(max(1.0, 86400 / (w * cfg.bin_seconds))) for w in cfg.horizon_bins]
         self.debounce = Debounce()
         self.elevated = 0  # bins not calm since the last alert
         self.adapted = 0  # times a lasting shift was taken as the new normal
@@ -291,7 +298,7 @@ class CountDetector:
             out.counts.append(count)
             out.expected.append(mean)
             out.hot.append(
-                s >= cfg.threshold
+                s >= cfg.threshold + self._tests_per_day[i]
                 and count - mean >= cfg.min_excess
                 and count >= cfg.min_ratio * mean
             )
@@ -302,27 +309,32 @@ class CountDetector:
         return out
 
     def _learn_spread(self, h: _Horizon, count: float, mean: float) -> None:
+        """Track the median |log(count / expected)| (robust to the bursts it must judge)."""
         cfg = self.config
         r = abs(math.log((count + 0.5) / (mean + 0.5)))
         h.n += 1
         alpha = max(1.0 / h.n, half_life_alpha(cfg.dispersion_half_life_hours / cfg.bin_hours))
-        bound = cfg.winsor * h.spread if h.n > cfg.bins(cfg.min_history_hours * 60) else r
-        h.spread += alpha * (min(r, bound) - h.spread)
+        if h.n == 1:
+            h.spread = r
+        else:
+            h.spread = max(0.0, h.spread + alpha * max(h.spread, 0.05) * (1.0 if r > h.spread else -1.0))
         h.poisson += alpha * (1.0 / (mean + 0.5) - h.poisson)
 
     def _learn(self, x: float, mult: float, hour: int) -> None:
         cfg = self.config
         assert self.level is not None
         expected = self.level * mult
-        spread = cfg.winsor * math.sqrt(self._dispersion(0, self.history_hours) + 1 / (expected + 0.5))
+        noise = self._dispersion(0, self.history_hours) + 1 / (expected + 0.5)
+        spread = cfg.winsor * math.sqrt(noise)
         lo = (expected + 0.5) * math.exp(-spread) - 0.5
         hi = (expected + 0.5) * math.exp(spread) - 0.5
         kept = min(max(x, lo), hi) if self.n > 0 else x
         self.n += 1
         alpha = max(1.0 / self.n, half_life_alpha(cfg.level_half_life_hours / cfg.bin_hours))
-        if self.level > 0:
-            self.shape.learn(hour, kept / self.level, round(1 / cfg.bin_hours))
-        self.level += alpha * (kept / mult - self.level)
+        self.shape.learn(hour, kept, self.level, round(1 / cfg.bin_hours))
+        self.sum_count += alpha * (kept - self.sum_count)
+        self.sum_mult += alpha * (mult - self.sum_mult)
+        self.level = self.sum_count / self.sum_mult if self.sum_mult > 0 else kept / mult
 
     def _adapt(self, calm: bool) -> None:
         """After an alert, take a level that has held for `adapt_hours` as the new normal."""
@@ -335,7 +347,8 @@ class CountDetector:
         if self.elevated < span or len(self.window) < span:
             return
         part = list(self.window)[-span:]
-        self.level = statistics.median(x / m for x, m, _ in part)
+        self.level = sum(x for x, _, _ in part) / max(1e-9, sum(m for _, m, _ in part))
+        self.sum_count = self.level * self.sum_mult
         self.window = deque(((x, m, self.level) for x, m, _ in self.window), self.window.maxlen)
         self.elevated = 0
         self.adapted += 1
@@ -348,6 +361,7 @@ class CountDetector:
             "model": MODEL,
             "config": asdict(self.config),
             "level": self.level,
+            "sums": [self.sum_count, self.sum_mult],
             "n": self.n,
             "last_ts": self.last_ts,
             "window": [list(p) for p in self.window],
@@ -374,6 +388,7 @@ class CountDetector:
             config = CountConfig(**raw)
         det = cls(config)
         det.level = None if data["level"] is None else float(data["level"])
+        det.sum_count, det.sum_mult = (float(v) for v in data["sums"])
         det.n = int(data["n"])
         det.last_ts = None if data["last_ts"] is None else float(data["last_ts"])
         det.window.extend((float(a), float(b), float(c)) for a, b, c in data["window"])

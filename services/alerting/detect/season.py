@@ -12,7 +12,6 @@ pools across brands) and moves to its own as each hour is seen on more days.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from scipy.special import betainc, gammainc
@@ -62,46 +61,58 @@ def surprise(count: float, mean: float, dispersion: float) -> float:
     return -math.log10(max(tail, 1e-300))
 
 
-@dataclass(slots=True)
 class DayShape:
-    """Hour-of-day multipliers of one series, shrunk towards a prior shape."""
+    """Hour-of-day multipliers of one series, shrunk towards a prior shape.
 
-    prior: tuple[float, ...] = POPULATION_DAY_SHAPE
-    prior_days: float = 3.0
-    half_life_days: float = 14.0
-    own: list[float] | None = None
-    seen: list[float] | None = None  # bins of each hour learned, in days' worth
+    Each hour's own multiplier is a ratio of running sums (counts seen over counts the
+    level predicted), stable at 0-3 mentions per bin where a mean of ratios is not.
+    """
 
-    def __post_init__(self) -> None:
-        if self.own is None:
-            self.own = list(self.prior)
-        if self.seen is None:
-            self.seen = [0.0] * HOURS
+    def __init__(
+        self,
+        prior: tuple[float, ...] = POPULATION_DAY_SHAPE,
+        prior_days: float = 3.0,
+        half_life_days: float = 14.0,
+    ) -> None:
+        self.prior = prior
+        self.prior_days = prior_days
+        self.half_life_days = half_life_days
+        self.counts = [0.0] * HOURS
+        self.levels = [0.0] * HOURS
+        self.seen = [0.0] * HOURS  # days' worth of bins learned per hour, capped
+        self.table = list(prior)
 
     def at(self, hour: int) -> float:
         """Return the blended multiplier of `hour` (0-23, UTC)."""
-        assert self.own is not None and self.seen is not None
-        days = self.seen[hour]
-        w = days / (days + self.prior_days) if self.prior_days > 0 else 1.0
-        return max(0.05, w * self.own[hour] + (1.0 - w) * self.prior[hour])
+        return self.table[hour]
 
-    def learn(self, hour: int, ratio: float, bins_per_hour: int) -> None:
-        """Learn one bin's count over its expected level (`ratio`, winsorised by the caller)."""
-        assert self.own is not None and self.seen is not None
+    def learn(self, hour: int, count: float, level: float, bins_per_hour: int) -> None:
+        """Learn one bin: its count (winsorised by the caller) and the level it was judged by."""
         step = 1.0 / bins_per_hour
         days = min(self.seen[hour] + step, self.half_life_days)
         self.seen[hour] = days
-        alpha = step / days
-        self.own[hour] += alpha * (ratio - self.own[hour])
-        mean = sum(self.own) / HOURS
-        if mean > 0:
-            self.own = [v / mean for v in self.own]
+        keep = 1.0 - step / days
+        self.counts[hour] = keep * self.counts[hour] + count
+        self.levels[hour] = keep * self.levels[hour] + level
+        self._blend()
+
+    def _blend(self) -> None:
+        raw = []
+        for h in range(HOURS):
+            days = self.seen[h]
+            w = days / (days + self.prior_days) if self.prior_days > 0 else 1.0
+            own = self.counts[h] / self.levels[h] if self.levels[h] > 0 else self.prior[h]
+            raw.append(w * own + (1.0 - w) * self.prior[h])
+        mean = sum(raw) / HOURS
+        self.table = [max(0.05, v / mean) if mean > 0 else 1.0 for v in raw]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the learned state as a JSON-ready dict."""
-        return {"own": list(self.own or []), "seen": list(self.seen or [])}
+        return {"counts": self.counts, "levels": self.levels, "seen": self.seen}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load `to_dict` output into this shape (keeping the current prior and settings)."""
-        self.own = [float(v) for v in data["own"]]
+        self.counts = [float(v) for v in data["counts"]]
+        self.levels = [float(v) for v in data["levels"]]
         self.seen = [float(v) for v in data["seen"]]
+        self._blend()
