@@ -112,15 +112,30 @@ def _eval(args: argparse.Namespace, _: Settings) -> int:
     from pathlib import Path
 
     if args.task == "detection":
-        from tools.eval.detection import run_detection_eval
-
-        summary = run_detection_eval(args.file, args.preset, labels_path=args.labels)
-        return 0 if summary else 1
+        return _eval_detection(args)
+    if len(args.file) != 1:
+        print(f"eval {args.task}: give exactly one file", file=sys.stderr)
+        return 2
     from tools.eval.sentiment_cli import run_eval
 
-    result = run_eval(args.task, Path(args.file), args.scorer, args.model)
+    result = run_eval(args.task, Path(args.file[0]), args.scorer, args.model)
     print(json.dumps(result))
     return 0
+
+
+def _eval_detection(args: argparse.Namespace) -> int:
+    from tools.eval.detection import run_detection_eval
+
+    if args.scenarios:
+        from tools.eval.benchmark import load_dev, load_files, scenario_table
+
+        dev = load_files(args.file, args.labels) if args.file else load_dev()
+        return 0 if scenario_table(dev) else 1
+    if not args.file:
+        print("eval detection: give one or more series, or --scenarios", file=sys.stderr)
+        return 2
+    summaries = [run_detection_eval(f, args.preset, labels_path=args.labels) for f in args.file]
+    return 0 if all(summaries) else 1
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -236,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="evaluate scorers or the detector on labelled files")
     evaluate.add_argument("task", choices=["sentiment", "emotion", "detection"])
-    evaluate.add_argument("file", help="CSV/JSONL text,label (or timestamp,value for detection)")
+    evaluate.add_argument(
+        "file", nargs="*", help="CSV/JSONL text,label (or timestamp,value series for detection)"
+    )
     evaluate.add_argument(
         "--scorer",
         default="pipeline",
@@ -246,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="model id or directory for --scorer transformer")
     evaluate.add_argument("--preset", default="balanced", help="detection sensitivity preset")
     evaluate.add_argument("--labels", help="detection: anomaly windows JSON to score against")
+    evaluate.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="detection: scenario benchmark (young, low-volume, slow-burn, level-shift cases "
+        "made from the given series, else the dev series) with a summary per family",
+    )
     evaluate.set_defaults(handler=_eval)
 
     replay = sub.add_parser("replay", help="stream a JSONL or CSV file of mentions into Kafka")

@@ -124,6 +124,16 @@ def load_dev(root: str | Path | None = None) -> dict[str, tuple[Points, list[Win
     }
 
 
+def load_files(
+    paths: Iterable[str | Path], labels: str | Path | None
+) -> dict[str, tuple[Points, list[Window]]]:
+    """Return the given series with their labelled windows (none without `labels`)."""
+    return {
+        Path(p).stem: (read_series(p), windows_of(labels, Path(p).name) if labels else [])
+        for p in paths
+    }
+
+
 def pooled(tallies: Iterable[dict[str, Tally]]) -> dict[str, Tally]:
     """Pool per-series tallies family by family."""
     out = {family: Tally() for family in (NAB, *FAMILIES)}

@@ -101,9 +101,7 @@ def _segment(rng: random.Random, points: Points, days: float, bin_s: int) -> Poi
     return points[start : start + n]
 
 
-def make_case(
-    family: str, base: Points, *, seed: int, ignore: list[Window] | None = None
-) -> Case:
+def make_case(family: str, base: Points, *, seed: int, ignore: list[Window] | None = None) -> Case:
     """Return one seeded case of `family` made from the real or synthetic series `base`."""
     rng = random.Random(seed)
     bin_s = round((base[1][0] - base[0][0]).total_seconds())

@@ -148,7 +148,9 @@ class CountDetector:
         self.horizons = [_Horizon() for _ in cfg.horizon_bins]
         # log10 of the windows of each horizon in a day: a 5-minute window is tested 288
         # times a day, a 12-hour one twice, so the short one needs more surprise.
-        self._tests_per_day = [math.log10(max(1.0, 86400 / (w * cfg.bin_seconds))) for w in cfg.horizon_bins]
+        self._tests_per_day = [
+            math.log10(max(1.0, 86400 / (w * cfg.bin_seconds))) for w in cfg.horizon_bins
+        ]
         self.debounce = Debounce()
         self.elevated = 0  # bins not calm since the last alert
         self.adapted = 0  # times a lasting shift was taken as the new normal
@@ -317,7 +319,9 @@ class CountDetector:
         if h.n == 1:
             h.spread = r
         else:
-            h.spread = max(0.0, h.spread + alpha * max(h.spread, 0.05) * (1.0 if r > h.spread else -1.0))
+            h.spread = max(
+                0.0, h.spread + alpha * max(h.spread, 0.05) * (1.0 if r > h.spread else -1.0)
+            )
         h.poisson += alpha * (1.0 / (mean + 0.5) - h.poisson)
 
     def _learn(self, x: float, mult: float, hour: int) -> None:

@@ -53,7 +53,9 @@ def test_surprise_is_the_exact_tail_at_small_counts(x: int, mean: float, d: floa
 
 def test_calm_week_does_not_page() -> None:
     for seed, mean in ((1, 20.0), (2, 1.0), (3, 0.3)):
-        assert _run(CountDetector(preset(bin_seconds=BIN)), synthetic_base(7, mean, seed=seed)) == []
+        assert (
+            _run(CountDetector(preset(bin_seconds=BIN)), synthetic_base(7, mean, seed=seed)) == []
+        )
 
 
 def test_low_volume_brand_pages_on_fifteen_where_one_is_usual() -> None:
