@@ -30,6 +30,7 @@ from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape, surp
 RULE = "volume_spike"
 MODEL = "counts-1"
 _MAX_FILL_HOURS = 1.0  # gaps up to this long are filled with what was expected
+_MIN_SPREAD = 1e-3
 _MAD_TO_SD = 1.4826  # sd of a normal over its median absolute deviation
 
 
@@ -255,7 +256,7 @@ class CountDetector:
         own_hours = h.n * cfg.bin_hours
         w = own_hours / (own_hours + cfg.dispersion_prior_hours)
         d = w * h.dispersion() + (1.0 - w) * cfg.dispersion_prior
-        return d + cfg.young_dispersion * cfg.young_hours / (cfg.young_hours + hours_before)
+        return d + cfg.young_dispersion * (cfg.young_hours / (cfg.young_hours + hours_before)) ** 2
 
     def _calibration(self, i: int) -> float:
         """Return how much more surprising this horizon's ordinary days are than the model says.
@@ -317,11 +318,12 @@ class CountDetector:
         h.n += 1
         alpha = max(1.0 / h.n, half_life_alpha(cfg.dispersion_half_life_hours / cfg.bin_hours))
         if h.n == 1:
-            h.spread = r
+            h.spread = max(r, _MIN_SPREAD)
         else:
-            h.spread = max(
-                0.0, h.spread + alpha * max(h.spread, 0.05) * (1.0 if r > h.spread else -1.0)
-            )
+            # Multiplicative steps: the running median moves as fast in relative terms
+            # from a wide young guess as from a narrow one.
+            step = max(alpha, 2.0 / (h.n + 10))
+            h.spread = max(_MIN_SPREAD, h.spread * math.exp(step if r > h.spread else -step))
         h.poisson += alpha * (1.0 / (mean + 0.5) - h.poisson)
 
     def _learn(self, x: float, mult: float, hour: int) -> None:
