@@ -39,8 +39,8 @@ class CountConfig:
     """Settings of the count detector; durations are wall-clock, not bins."""
 
     bin_seconds: int = 60
-    horizons_minutes: tuple[float, ...] = (5.0, 15.0, 60.0, 180.0, 360.0, 720.0)
-    threshold: float = 4.0  # surprise (-log10 p) over log10(windows a day) that pages
+    horizons_minutes: tuple[float, ...] = (30.0, 60.0, 180.0, 360.0, 720.0)
+    threshold: float = 5.0  # surprise (-log10 p) over log10(windows a day) that pages
     calm_surprise: float = 2.0  # below this on every horizon, a bin is calm
     min_excess: float = 8.0
     min_ratio: float = 1.3
@@ -81,9 +81,9 @@ class CountConfig:
 # Thresholds of the sensitivity presets; `balanced` is the dataclass default. Chosen by
 # leave-one-series-out on the NAB dev series and the synthetic scenarios (docs/detection.md).
 _PRESETS: dict[str, dict[str, float]] = {
-    "sensitive": {"threshold": 5.5, "min_excess": 6.0},
+    "sensitive": {"threshold": 4.0, "min_excess": 6.0},
     "balanced": {},
-    "strict": {"threshold": 9.0, "min_excess": 12.0, "cooldown_minutes": 720.0},
+    "strict": {"threshold": 6.0, "min_excess": 12.0, "cooldown_minutes": 720.0},
 }
 PRESETS: tuple[str, ...] = tuple(_PRESETS)
 

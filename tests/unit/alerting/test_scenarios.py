@@ -17,7 +17,7 @@ def test_cases_are_seeded_and_lift_volume_inside_their_window(family: str) -> No
     case = make_case(family, base, seed=3)
     assert case == make_case(family, base, seed=3)
     assert case != make_case(family, base, seed=4)
-    (start, end), = case.windows
+    ((start, end),) = case.windows
     assert start == case.onset < end
     inside = [v for ts, v in case.points if start <= ts <= start + timedelta(hours=1)]
     before = [v for ts, v in case.points if start - timedelta(hours=6) <= ts < start]
