@@ -197,7 +197,7 @@ class CountDetector:
         mult = self.shape.at(hour)
         if self.level is None:
             self.level = x / mult
-        self.window.append((x, mult, self.level))
+        self.window.append(_entry(x, mult, self.level))
         scores = self._score(epoch)
         self._learn(x, mult, hour)
         hot = any(scores.hot)
@@ -247,7 +247,7 @@ class CountDetector:
             return
         for i in range(1, missing + 1):
             mult = self.shape.at(_hour(self.last_ts + i * cfg.bin_seconds - cfg.bin_seconds / 2))
-            self.window.append((self.level * mult, mult, self.level))
+            self.window.append(_entry(self.level * mult, mult, self.level))
 
     def _dispersion(self, i: int, hours_before: float) -> float:
         """Return horizon `i`'s dispersion: learned, shrunk to the prior, widened when young."""
@@ -355,7 +355,9 @@ class CountDetector:
         part = list(self.window)[-span:]
         self.level = sum(x for x, _, _ in part) / max(1e-9, sum(m for _, m, _ in part))
         self.sum_count = self.level * self.sum_mult
-        self.window = deque(((x, m, self.level) for x, m, _ in self.window), self.window.maxlen)
+        self.window = deque(
+            (_entry(x, m, self.level) for x, m, _ in self.window), self.window.maxlen
+        )
         self.elevated = 0
         self.adapted += 1
 
@@ -406,6 +408,11 @@ class CountDetector:
         det.elevated = int(data["elevated"])
         det.adapted = int(data["adapted"])
         return det
+
+
+def _entry(count: float, mult: float, level: float) -> tuple[float, float, float]:
+    """Return a window entry rounded as it will be stored (restores decide identically)."""
+    return (round(count, 3), round(mult, 4), float(f"{level:.6g}"))
 
 
 def _hour(epoch: float) -> int:
