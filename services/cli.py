@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from shared.errors import CrisiswatchError
+from shared.errors import BadInput, CrisiswatchError
 from shared.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -114,8 +114,7 @@ def _eval(args: argparse.Namespace, _: Settings) -> int:
     if args.task == "detection":
         return _eval_detection(args)
     if len(args.file) != 1:
-        print(f"eval {args.task}: give exactly one file", file=sys.stderr)
-        return 2
+        raise BadInput(f"eval {args.task} takes exactly one file")
     from tools.eval.sentiment_cli import run_eval
 
     result = run_eval(args.task, Path(args.file[0]), args.scorer, args.model)
@@ -132,8 +131,7 @@ def _eval_detection(args: argparse.Namespace) -> int:
         dev = load_files(args.file, args.labels) if args.file else load_dev()
         return 0 if scenario_table(dev) else 1
     if not args.file:
-        print("eval detection: give one or more series, or --scenarios", file=sys.stderr)
-        return 2
+        raise BadInput("eval detection takes one or more series, or --scenarios")
     summaries = [run_detection_eval(f, args.preset, labels_path=args.labels) for f in args.file]
     return 0 if all(summaries) else 1
 

@@ -29,7 +29,7 @@ def _minutes(points: Points) -> list[RollupMinute]:
 
 
 def _signals(points: Points) -> list[Signal]:
-    engine = DetectionEngine(EngineConfig())
+    engine = DetectionEngine(EngineConfig(topics=()))  # the brand series alone: faster
     until = points[-1][0].timestamp() + 60
     out = engine.replay("acme", _minutes(points), until=until, emit=True)
     return [s for s in out.signals if s.rule == "volume_spike"]
