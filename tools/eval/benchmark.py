@@ -29,9 +29,10 @@ NAB = "nab"
 CASES_PER_FAMILY = 6
 # Candidate settings of the count path (`detect.counts.CountConfig` fields).
 CANDIDATES: tuple[dict[str, Any], ...] = tuple(
-    {"threshold": t, "horizons_minutes": h}
+    {"threshold": t, "horizons_minutes": h, "level_half_life_hours": hl}
     for h in ((15.0, 60.0, 180.0, 360.0, 720.0), (30.0, 60.0, 180.0, 360.0, 720.0))
     for t in (4.0, 5.0, 6.0)
+    for hl in (24.0, 48.0)
 )
 
 

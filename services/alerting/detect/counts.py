@@ -145,7 +145,11 @@ class CountDetector:
         self.n = 0  # bins learned
         self.last_ts: float | None = None
         # (count, shape multiplier, level before the bin) of the latest bins.
-        self.window: deque[tuple[float, float, float]] = deque(maxlen=max(cfg.horizon_bins))
+        self._spans = cfg.horizon_bins
+        self.window: deque[tuple[float, float, float]] = deque(maxlen=max(self._spans))
+        # Running totals of counts and multipliers, one more than the window: any
+        # horizon's sums are a difference of two of them.
+        self._totals: deque[tuple[float, float]] = deque([(0.0, 0.0)], maxlen=max(self._spans) + 1)
         self.horizons = [_Horizon() for _ in cfg.horizon_bins]
         # log10 of the windows of each horizon in a day: a 5-minute window is tested 288
         # times a day, a 12-hour one twice, so the short one needs more surprise.
@@ -162,11 +166,6 @@ class CountDetector:
     def history_hours(self) -> float:
         """Hours of history learned."""
         return self.n * self.config.bin_hours
-
-    @property
-    def ready(self) -> bool:
-        """True once the level rests on `min_history_hours`."""
-        return self.history_hours >= self.config.min_history_hours
 
     def expected_count(self, minutes: float, at: datetime | float | None = None) -> float:
         """Return the count expected over `minutes` at the hour of `at` (else the last bin)."""
@@ -197,7 +196,7 @@ class CountDetector:
         mult = self.shape.at(hour)
         if self.level is None:
             self.level = x / mult
-        self.window.append(_entry(x, mult, self.level))
+        self._push(_entry(x, mult, self.level))
         scores = self._score(epoch)
         self._learn(x, mult, hour)
         hot = any(scores.hot)
@@ -244,10 +243,11 @@ class CountDetector:
             return
         if missing * cfg.bin_hours > _MAX_FILL_HOURS:
             self.window.clear()
+            self._totals = deque([(0.0, 0.0)], maxlen=self._totals.maxlen)
             return
         for i in range(1, missing + 1):
             mult = self.shape.at(_hour(self.last_ts + i * cfg.bin_seconds - cfg.bin_seconds / 2))
-            self.window.append(_entry(self.level * mult, mult, self.level))
+            self._push(_entry(self.level * mult, mult, self.level))
 
     def _dispersion(self, i: int, hours_before: float) -> float:
         """Return horizon `i`'s dispersion: learned, shrunk to the prior, widened when young."""
@@ -268,7 +268,7 @@ class CountDetector:
         """
         cfg = self.config
         h = self.horizons[i]
-        per_day = 86400 / cfg.bin_seconds / cfg.horizon_bins[i]
+        per_day = 86400 / cfg.bin_seconds / self._spans[i]
         ref = max(cfg.calibration_floor, math.log10(per_day) + 0.5)
         days = len(h.peaks)
         seen = statistics.median(h.peaks) if days else ref
@@ -280,21 +280,19 @@ class CountDetector:
     def _score(self, epoch: float) -> _Scores:
         cfg = self.config
         out = _Scores()
-        items = list(self.window)
+        sums = self._window_sums()
         hours = self.history_hours
         day = int(epoch // 86400)
-        for i, w in enumerate(cfg.horizon_bins):
+        for i, w in enumerate(self._spans):
             hours_before = hours - (w - 1) * cfg.bin_hours
-            if len(items) < w or hours_before < cfg.min_history_hours:
+            if w not in sums or hours_before < cfg.min_history_hours:
                 out.surprise.append(0.0)
                 out.counts.append(0.0)
                 out.expected.append(0.0)
                 out.hot.append(False)
                 continue
-            part = items[-w:]
-            level = part[0][2]
-            count = sum(p[0] for p in part)
-            mean = level * sum(p[1] for p in part)
+            count, mults, level = sums[w]
+            mean = level * mults
             raw = surprise(count, mean, self._dispersion(i, hours_before))
             s = raw / self._calibration(i)
             out.surprise.append(s)
@@ -309,6 +307,22 @@ class CountDetector:
             h.roll(day, cfg.calibration_days)
             h.peak = max(h.peak, raw)
             self._learn_spread(h, count, mean)
+        return out
+
+    def _push(self, entry: tuple[float, float, float]) -> None:
+        self.window.append(entry)
+        count, mults = self._totals[-1]
+        self._totals.append((count + entry[0], mults + entry[1]))
+
+    def _window_sums(self) -> dict[int, tuple[float, float, float]]:
+        """Return, per horizon length in bins, (count, sum of multipliers, level before it)."""
+        out: dict[int, tuple[float, float, float]] = {}
+        n = len(self.window)
+        count, mults = self._totals[-1]
+        for w in self._spans:
+            if w <= n:
+                before = self._totals[-1 - w]
+                out[w] = (count - before[0], mults - before[1], self.window[-w][2])
         return out
 
     def _learn_spread(self, h: _Horizon, count: float, mean: float) -> None:
@@ -399,7 +413,8 @@ class CountDetector:
         det.sum_count, det.sum_mult = (float(v) for v in data["sums"])
         det.n = int(data["n"])
         det.last_ts = None if data["last_ts"] is None else float(data["last_ts"])
-        det.window.extend((float(a), float(b), float(c)) for a, b, c in data["window"])
+        for a, b, c in data["window"]:
+            det._push((float(a), float(b), float(c)))
         stored = data["horizons"]
         if len(stored) == len(det.horizons):
             det.horizons = [_Horizon(**h) for h in stored]
