@@ -44,7 +44,7 @@ class CountConfig:
     calm_surprise: float = 2.0  # below this on every horizon, a bin is calm
     min_excess: float = 8.0
     min_ratio: float = 1.3
-    level_half_life_hours: float = 24.0
+    level_half_life_hours: float = 48.0
     dispersion_prior: float = 0.05
     dispersion_prior_hours: float = 24.0
     dispersion_half_life_hours: float = 168.0
@@ -78,8 +78,9 @@ class CountConfig:
         return self.bin_seconds / 3600
 
 
-# Thresholds of the sensitivity presets; `balanced` is the dataclass default. Chosen by
-# leave-one-series-out on the NAB dev series and the synthetic scenarios (docs/detection.md).
+# Sensitivity presets; `balanced` is the dataclass default, chosen by leave-one-series-out
+# on the NAB dev series and the scenarios made from them (docs/detection.md); `sensitive`
+# and `strict` are its neighbours on that grid.
 _PRESETS: dict[str, dict[str, float]] = {
     "sensitive": {"threshold": 4.0, "min_excess": 6.0},
     "balanced": {},
