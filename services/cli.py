@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from shared.errors import CrisiswatchError
+from shared.errors import BadInput, CrisiswatchError
 from shared.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -117,15 +117,28 @@ def _eval(args: argparse.Namespace, _: Settings) -> int:
     from pathlib import Path
 
     if args.task == "detection":
-        from tools.eval.detection import run_detection_eval
-
-        summary = run_detection_eval(args.file, args.preset, labels_path=args.labels)
-        return 0 if summary else 1
+        return _eval_detection(args)
+    if len(args.file) != 1:
+        raise BadInput(f"eval {args.task} takes exactly one file")
     from tools.eval.sentiment_cli import run_eval
 
-    result = run_eval(args.task, Path(args.file), args.scorer, args.model)
+    result = run_eval(args.task, Path(args.file[0]), args.scorer, args.model)
     print(json.dumps(result))
     return 0
+
+
+def _eval_detection(args: argparse.Namespace) -> int:
+    from tools.eval.detection import run_detection_eval
+
+    if args.scenarios:
+        from tools.eval.benchmark import load_dev, load_files, scenario_table
+
+        dev = load_files(args.file, args.labels) if args.file else load_dev()
+        return 0 if scenario_table(dev) else 1
+    if not args.file:
+        raise BadInput("eval detection takes one or more series, or --scenarios")
+    summaries = [run_detection_eval(f, args.preset, labels_path=args.labels) for f in args.file]
+    return 0 if all(summaries) else 1
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -296,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = _command(sub, "eval", help="evaluate scorers or the detector on labelled files")
     evaluate.add_argument("task", choices=["sentiment", "emotion", "detection"])
-    evaluate.add_argument("file", help="CSV/JSONL text,label (or timestamp,value for detection)")
+    evaluate.add_argument(
+        "file", nargs="*", help="CSV/JSONL text,label (or timestamp,value series for detection)"
+    )
     evaluate.add_argument(
         "--scorer",
         default="pipeline",
@@ -308,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="model id or directory for --scorer transformer")
     evaluate.add_argument("--preset", default="balanced", help="detection sensitivity preset")
     evaluate.add_argument("--labels", help="detection: anomaly windows JSON to score against")
+    evaluate.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="detection: scenario benchmark (young, low-volume, slow-burn, level-shift cases "
+        "made from the given series, else the dev series) with a summary per family",
+    )
     evaluate.set_defaults(handler=_eval)
 
     replay = _command(sub, "replay", help="stream a JSONL or CSV file of mentions into Kafka")

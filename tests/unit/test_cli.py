@@ -60,6 +60,24 @@ def test_a_malformed_input_file_is_one_clear_line(bad_eval_file: Path, tmp_path:
     assert str(bad_eval_file) in line and "needs a header with `text` and `label`" in line
 
 
+def test_eval_detection_takes_several_series_and_refuses_none(tmp_path: Path) -> None:
+    lines = ["timestamp,value"] + [
+        f"2024-01-01 {h:02d}:{m:02d}:00,5" for h in range(24) for m in (0, 30)
+    ]
+    paths = []
+    for name in ("brand_a", "brand_b"):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(str(path))
+    done = _crisiswatch("eval", "detection", *paths, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summaries = [line for line in done.stdout.splitlines() if '"summary": true' in line]
+    assert [s.split('"series": "')[1].split('"')[0] for s in summaries] == ["brand_a", "brand_b"]
+    refused = _crisiswatch("eval", "detection", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "one or more series, or --scenarios" in _one_error_line(refused.stderr)
+
+
 def test_invalid_settings_are_one_clear_line(tmp_path: Path) -> None:
     done = _crisiswatch(
         "config",

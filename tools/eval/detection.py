@@ -43,7 +43,7 @@ def infer_bin_seconds(points: list[tuple[datetime, float]]) -> int:
     return max(1, round(statistics.median(gaps))) if gaps else 60
 
 
-def _load_windows(labels_path: str | Path | None, name: str) -> list[tuple[datetime, datetime]]:
+def windows_of(labels_path: str | Path | None, name: str) -> list[tuple[datetime, datetime]]:
     if labels_path is None:
         return []
     labels = json.loads(Path(labels_path).read_text(encoding="utf-8"))
@@ -158,7 +158,7 @@ def _run(
         "alerts": len(alert_times),
         "alerts_per_week": round(len(alert_times) / weeks, 3) if weeks else 0.0,
     }
-    windows = _load_windows(labels_path, path.name)
+    windows = windows_of(labels_path, path.name)
     if windows:
         anomaly_points = _load_points(points_path, path.name)
         summary.update(score_alerts(alert_times, windows, weeks, anomaly_points or None))

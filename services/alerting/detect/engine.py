@@ -455,6 +455,9 @@ class DetectionEngine:
 
 def _rearm(detector: Any) -> None:
     """Forget a gated firing, so the detector may fire for a credible crisis right after."""
+    if isinstance(detector, SpikeDetector):
+        detector.rearm()
+        return
     debounce = detector.debounce
     debounce.last_fire = None
     debounce.armed = True

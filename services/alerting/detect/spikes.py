@@ -32,6 +32,8 @@ from typing import Any
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import Alert, from_epoch, to_epoch
 from services.alerting.detect.baseline import BaselineConfig, SeasonalBaseline
+from services.alerting.detect.counts import CountConfig, CountDetector
+from services.alerting.detect.counts import preset as count_preset
 from services.alerting.detect.daily import DailyConfig, DayOverDay
 
 RULE = "volume_spike"
@@ -81,6 +83,7 @@ class SpikeConfig:
     day_window_hours: float = 12.0
     day_history_days: int = 7
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    counts: CountConfig = field(default_factory=CountConfig)
 
     @property
     def window_bins(self) -> int:
@@ -177,7 +180,11 @@ def preset(name: str = "balanced", *, bin_seconds: int = 60) -> SpikeConfig:
     if name not in _PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     base = SpikeConfig(bin_seconds=bin_seconds)
-    base = replace(base, baseline=replace(base.baseline, bin_seconds=bin_seconds))
+    base = replace(
+        base,
+        baseline=replace(base.baseline, bin_seconds=bin_seconds),
+        counts=count_preset(name, bin_seconds=bin_seconds),
+    )
     return replace(base, **_PRESETS[name])  # type: ignore[arg-type]
 
 
@@ -201,6 +208,7 @@ class SpikeDetector:
         self.day_peak = [0.0] * len(SCALES)
         self.peaks: list[list[float]] = []
         self.streaks = [0] * len(SCALES)
+        self.counts = CountDetector(self.config.counts)
 
     @property
     def baselines(self) -> tuple[SeasonalBaseline, ...]:
@@ -232,6 +240,18 @@ class SpikeDetector:
                 self.peaks = [*self.peaks, self.day_peak][-self.config.peak_memory_days :]
             self.day, self.day_peak = day, [0.0] * len(SCALES)
         self.day_peak = [max(a, b) for a, b in zip(self.day_peak, zs, strict=True)]
+
+    def _in_episode(self, epoch: float) -> bool:
+        """True while the z-score path is cooling down or not re-armed after its page."""
+        last = self.debounce.last_fire
+        cooling = last is not None and epoch - last < self.config.cooldown_minutes * 60
+        return cooling or not self.debounce.armed
+
+    def rearm(self) -> None:
+        """Forget the last page of both paths (a firing the author gate refused)."""
+        for debounce in (self.debounce, self.counts.debounce):
+            debounce.last_fire = None
+            debounce.armed = True
 
     def _learn_shift(self, epoch: float, count: float) -> None:
         self.pending.append((epoch, count))
@@ -316,8 +336,13 @@ class SpikeDetector:
         for count, base in zip(counts[:3], self.baselines[:3], strict=True):
             base.update(epoch, count)
         self._learn_shift(epoch, counts[3])
+        counted = self.counts.update(ts, value, expected_lift=lift)
         if not fire:
-            return None
+            if counted is None or self._in_episode(epoch):
+                return None
+            _mark_fired(self.debounce, epoch)
+            return replace(counted, details={**counted.details, "model": "counts"})
+        _mark_fired(self.counts.debounce, epoch)
         details: dict[str, Any] = {
             f"z_{name}": round(z, 3) for name, z in zip(SCALES, zs, strict=True)
         }
@@ -343,7 +368,9 @@ class SpikeDetector:
     def to_dict(self) -> dict[str, Any]:
         """Return config and state as a JSON-ready dict (persist it between restarts)."""
         return {
-            "config": {k: v for k, v in asdict(self.config).items() if k != "baseline"},
+            "config": {
+                k: v for k, v in asdict(self.config).items() if k not in ("baseline", "counts")
+            },
             **{name: base.to_dict() for name, base in zip(SCALES, self.baselines, strict=True)},
             "debounce": self.debounce.to_dict(),
             "window": list(self.window),
@@ -354,6 +381,7 @@ class SpikeDetector:
             "pending": [list(p) for p in self.pending],
             "streaks": list(self.streaks),
             "daily": self.daily.to_dict(),
+            "counts": self.counts.to_dict(),
         }
 
     @classmethod
@@ -367,8 +395,12 @@ class SpikeDetector:
         stored = data["config"]
         if config is None:
             base_cfg = BaselineConfig(**data["short"]["config"])
-            config = SpikeConfig(**stored, baseline=base_cfg)
+            counts = data.get("counts")
+            count_cfg = CountDetector.from_dict(counts).config if counts else CountConfig()
+            config = SpikeConfig(**stored, baseline=base_cfg, counts=count_cfg)
         det = cls(config)
+        if "counts" in data:
+            det.counts = CountDetector.from_dict(data["counts"], config.counts)
         det.short = SeasonalBaseline.from_dict(data["short"], config.baseline)
         det.long = SeasonalBaseline.from_dict(data["long"], config.baseline)
         if "mid" in data:
@@ -386,6 +418,13 @@ class SpikeDetector:
         det.day_peak = _per_scale(data["day_peak"])
         det.peaks = [_per_scale(p) for p in data["peaks"]]
         return det
+
+
+def _mark_fired(debounce: Debounce, epoch: float) -> None:
+    """Record a page of the other path, so one episode pages once."""
+    debounce.last_fire = epoch
+    debounce.armed = False
+    debounce.streak = 0
 
 
 def rolling_count(window: list[float], bins: int, *, trim_peak: bool = False) -> float:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import to_epoch
 from services.alerting.detect.daily import DailyConfig, DayOverDay
-from services.alerting.detect.spikes import SpikeDetector, preset, rolling_count
+from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset, rolling_count
 from tests.unit.alerting.conftest import START, series
 
 
@@ -100,9 +100,14 @@ def test_rolling_count_scales_partial_windows_and_can_leave_out_the_peak() -> No
     assert rolling_count([7.0], 4, trim_peak=True) == 28.0
 
 
+def _z_path(cfg: SpikeConfig) -> SpikeConfig:
+    """The config with the count path silenced, to test the z-score scales alone."""
+    return replace(cfg, counts=replace(cfg.counts, threshold=1e9))
+
+
 def _long_scale_only(bin_seconds: int) -> SpikeDetector:
     never = 1e9
-    cfg = preset("balanced", bin_seconds=bin_seconds)
+    cfg = _z_path(preset("balanced", bin_seconds=bin_seconds))
     return SpikeDetector(replace(cfg, z_sustain=never, z_burst=never, z_mid=never, z_shift=never))
 
 
@@ -164,7 +169,7 @@ def test_slow_level_shift_alerts_on_the_shift_scale() -> None:
         lift = 1.0 + 2.0 * min(1.0, k / ramp) if 0 <= k < ramp + hold else 1.0
         lifted.append((ts, v * lift))
     # Without the day-over-day rule, which would page this rise earlier on its own.
-    cfg = replace(preset("balanced", bin_seconds=300), z_day=float("inf"))
+    cfg = replace(_z_path(preset("balanced", bin_seconds=300)), z_day=float("inf"))
     alerts = _run(SpikeDetector(cfg), lifted)
     assert len(alerts) == 1 and "shift" in alerts[0].details["hot"]
     assert points[at][0] <= alerts[0].ts <= points[at + ramp + hold][0]

@@ -1,0 +1,118 @@
+"""Count model pieces: negative-binomial tail, and the shape of the day pooled with a prior.
+
+`surprise` is -log10 of the upper tail P(X >= x) of a negative binomial with mean `mean`
+and variance `mean + dispersion * mean**2` (Poisson when `dispersion` is 0): exact at
+small counts, so 15 where 1 is usual is as surprising as it is.
+
+`DayShape` is the hour-of-day profile of one series (multipliers of its level, mean 1).
+A young series borrows a population shape (`POPULATION_DAY_SHAPE`, or one the caller
+pools across brands) and moves to its own as each hour is seen on more days.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scipy.special import betainc, gammainc
+
+HOURS = 24
+# Hour-of-day (UTC) volume of brand mentions relative to the day's mean, pooled over the
+# NAB realTweets dev series (`tools.eval.scenarios.population_day_shape`).
+POPULATION_DAY_SHAPE: tuple[float, ...] = (
+    0.975,
+    0.901,
+    0.885,
+    1.003,
+    0.605,
+    0.511,
+    0.489,
+    0.458,
+    0.492,
+    0.528,
+    0.559,
+    0.687,
+    0.904,
+    1.148,
+    1.409,
+    1.353,
+    1.416,
+    1.492,
+    1.43,
+    1.448,
+    1.517,
+    1.288,
+    1.209,
+    1.291,
+)
+
+
+def surprise(count: float, mean: float, dispersion: float) -> float:
+    """Return -log10 P(X >= count) for X negative binomial (mean, mean + d * mean**2)."""
+    x = math.floor(count + 1e-9)
+    if x <= 0:
+        return 0.0
+    mean = max(mean, 1e-9)
+    if dispersion <= 1e-9:
+        tail = float(gammainc(x, mean))
+    else:
+        r = 1.0 / dispersion
+        tail = float(betainc(x, r, mean / (r + mean)))
+    return -math.log10(max(tail, 1e-300))
+
+
+class DayShape:
+    """Hour-of-day multipliers of one series, shrunk towards a prior shape.
+
+    Each hour's own multiplier is a ratio of running sums (counts seen over counts the
+    level predicted), stable at 0-3 mentions per bin where a mean of ratios is not.
+    """
+
+    def __init__(
+        self,
+        prior: tuple[float, ...] = POPULATION_DAY_SHAPE,
+        prior_days: float = 3.0,
+        half_life_days: float = 14.0,
+    ) -> None:
+        self.prior = prior
+        self.prior_days = prior_days
+        self.half_life_days = half_life_days
+        self.counts = [0.0] * HOURS
+        self.levels = [0.0] * HOURS
+        self.seen = [0.0] * HOURS  # days' worth of bins learned per hour, capped
+        self.table = list(prior)
+
+    def at(self, hour: int) -> float:
+        """Return the blended multiplier of `hour` (0-23, UTC)."""
+        return self.table[hour]
+
+    def learn(self, hour: int, count: float, level: float, bins_per_hour: int) -> None:
+        """Learn one bin: its count (winsorised by the caller) and the level it was judged by."""
+        step = 1.0 / bins_per_hour
+        days = min(self.seen[hour] + step, self.half_life_days)
+        self.seen[hour] = days
+        keep = 1.0 - step / days
+        self.counts[hour] = keep * self.counts[hour] + count
+        self.levels[hour] = keep * self.levels[hour] + level
+        self._blend()
+
+    def _blend(self) -> None:
+        raw = []
+        for h in range(HOURS):
+            days = self.seen[h]
+            w = days / (days + self.prior_days) if self.prior_days > 0 else 1.0
+            own = self.counts[h] / self.levels[h] if self.levels[h] > 0 else self.prior[h]
+            raw.append(w * own + (1.0 - w) * self.prior[h])
+        mean = sum(raw) / HOURS
+        self.table = [max(0.05, v / mean) if mean > 0 else 1.0 for v in raw]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the learned state as a JSON-ready dict."""
+        return {"counts": self.counts, "levels": self.levels, "seen": self.seen}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load `to_dict` output into this shape (keeping the current prior and settings)."""
+        self.counts = [float(v) for v in data["counts"]]
+        self.levels = [float(v) for v in data["levels"]]
+        self.seen = [float(v) for v in data["seen"]]
+        self._blend()

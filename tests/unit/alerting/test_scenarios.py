@@ -1,0 +1,48 @@
+"""Scenario generators and benchmark: seeded, with the ground truth where it was injected."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+
+from tools.eval.benchmark import FAMILIES, NAB, scenario_table
+from tools.eval.scenarios import make_case, score_case, synthetic_base
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cases_are_seeded_and_lift_volume_inside_their_window(family: str) -> None:
+    base = synthetic_base(12, 30.0, seed=1)
+    case = make_case(family, base, seed=3)
+    assert case == make_case(family, base, seed=3)
+    assert case != make_case(family, base, seed=4)
+    ((start, end),) = case.windows
+    assert start == case.onset < end
+    inside = [v for ts, v in case.points if start <= ts <= start + timedelta(hours=1)]
+    before = [v for ts, v in case.points if start - timedelta(hours=6) <= ts < start]
+    if family == "slow_burn":  # a slow burn starts from nothing: look at its end instead
+        inside = [v for ts, v in case.points if end - timedelta(hours=1) <= ts <= end]
+    assert sum(inside) / len(inside) > sum(before) / len(before)
+
+
+def test_young_cases_start_hours_before_their_crisis() -> None:
+    case = make_case("young", synthetic_base(12, 30.0, seed=1), seed=5)
+    assert timedelta(hours=6) <= case.onset - case.points[0][0] <= timedelta(hours=48)
+
+
+def test_score_case_counts_catches_false_alerts_and_ignored_windows() -> None:
+    case = make_case("slow_burn", synthetic_base(12, 30.0, seed=1), seed=6)
+    onset = case.onset
+    caught, false, delay = score_case(case, [onset - timedelta(days=2), onset + timedelta(hours=1)])
+    assert (caught, false, delay) == (True, 1, 60.0)
+    assert score_case(case, []) == (False, 0, None)
+
+
+def test_scenario_table_has_one_row_per_family() -> None:
+    series = {"calm": (synthetic_base(10, 30.0, seed=2), [])}
+    out = io.StringIO()
+    rows = scenario_table(series, out)
+    assert set(rows) == {NAB, *FAMILIES}
+    assert all(rows[f]["cases"] == 6 for f in FAMILIES) and rows[NAB]["cases"] == 0
+    assert len(out.getvalue().splitlines()) == len(rows)
