@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from services.alerting.service import serve as serve_alerting
 from services.ingest.sources.replay import run_replay
@@ -172,6 +172,9 @@ async def test_crisis_file_to_one_incident_with_playbook_slack_and_email(
             )
         )
         # The crisis brand speaks Spanish first: its first notification quotes that statement.
+        # Once a watchlist is stored, pushed brands must be watched: the other two are too.
+        for other in (brands["bots"], brands["launch"]):
+            session.add(WatchlistRow(brand=other, definition={"brand": other}))
         session.add(
             WatchlistRow(
                 brand=brands["crisis"],
@@ -291,5 +294,10 @@ async def test_crisis_file_to_one_incident_with_playbook_slack_and_email(
         for task in tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=30)
+        # Stored watchlists restrict every later push in this session's database.
+        async with transaction(db_engine) as session:
+            await session.execute(
+                delete(WatchlistRow).where(WatchlistRow.brand.in_(brands.values()))
+            )
         slack.stop()
         smtp.stop()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.playbooks.loader import default_playbooks
+from shared.db.models import WatchlistRow
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.factories import scored, store
 from tests.integration.api.notify_helpers import (
@@ -19,6 +23,14 @@ from tests.integration.api.notify_helpers import (
 from tests.notify_fakes import FakeHttp, SmtpServer
 
 SAFETY = default_playbooks()["safety"]
+
+
+@pytest.fixture(autouse=True)
+async def _forget_stored_watchlists(db_engine: AsyncEngine) -> AsyncIterator[None]:
+    """A stored watchlist restricts every later push in the session's database: remove ours."""
+    yield
+    async with db_engine.begin() as conn:
+        await conn.execute(delete(WatchlistRow).where(WatchlistRow.brand.like("kettle-%")))
 
 
 def _watchlist(brand: str, languages: list[str]) -> dict[str, Any]:
