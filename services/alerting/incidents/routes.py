@@ -64,6 +64,7 @@ async def get_incident(session: SessionDep, _: Responder, incident_id: Id) -> In
 
 @router.get(
     "/incidents/{incident_id}/holding-statements",
+    operation_id="get_incident_holding_statements",
     tags=["incidents"],
     summary="Holding statements of the incident's playbook, ready to post (role responder)",
     description="Rendered for the incident's brand; its main languages come first (`main`).",
@@ -154,6 +155,7 @@ async def resolve(
 
 @router.post(
     "/incidents/{incident_id}/dismiss",
+    operation_id="dismiss_incident",
     tags=["incidents"],
     summary="Dismiss an incident as a false positive",
     description="Resolves it (if not yet) with the reason; audited and counted per rule on the "

@@ -20,7 +20,8 @@ OPERATION_IDS = {
     "healthz", "readyz", "metrics", "push_mentions", "search_mentions", "get_trends",
     "get_share_of_voice", "get_rising_terms", "list_incidents", "get_incident",
     "acknowledge_incident", "assign_incident", "add_incident_note", "snooze_incident",
-    "resolve_incident", "review_incident", "list_playbooks", "list_playbook_runs",
+    "resolve_incident", "review_incident", "dismiss_incident",
+    "get_incident_holding_statements", "list_playbooks", "get_playbook", "list_playbook_runs",
     "get_playbook_run", "update_playbook_step", "list_rules", "create_rule", "validate_rule",
     "get_rule", "update_rule", "delete_rule", "validate_stored_rule", "list_campaigns",
     "create_campaign", "get_campaign", "update_campaign", "delete_campaign",
@@ -70,6 +71,7 @@ def test_errors_are_documented_with_one_model(document: dict[str, Any]) -> None:
             expected |= {"422", "503"}
         assert expected <= set(responses), (method, path, expected - set(responses))
         for code in expected - {"422"}:
+            assert "content" in responses[code], (method, path, code, responses[code])
             schema = responses[code]["content"]["application/json"]["schema"]
             assert schema == ERROR, (method, path, code)
         if "429" in expected:
