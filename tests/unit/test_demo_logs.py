@@ -15,6 +15,11 @@ def test_receiver_logs_go_to_the_file_not_the_terminal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = logging.getLogger()
+    # Other tests start aiosmtpd, whose `mail.log` logger they may quieten: start from default.
+    mail = logging.getLogger("mail.log")
+    saved = (mail.level, mail.propagate, mail.disabled)
+    mail.setLevel(logging.NOTSET)
+    mail.propagate, mail.disabled = True, False
     terminal = logging.StreamHandler(sys.stderr)
     root.addHandler(terminal)
     old_level = root.level
@@ -27,6 +32,8 @@ def test_receiver_logs_go_to_the_file_not_the_terminal(
     finally:
         root.removeHandler(terminal)
         root.setLevel(old_level)
+        mail.setLevel(saved[0])
+        mail.propagate, mail.disabled = saved[1], saved[2]
     err = capsys.readouterr().err
     assert "Peer:" not in err
     assert "after the demo" in err  # the terminal handler is back afterwards
