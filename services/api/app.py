@@ -64,6 +64,11 @@ TAGS = [
     {"name": "keys", "description": "API keys and their roles."},
     {"name": "privacy", "description": "Erasure requests and the retention purge."},
     {"name": "audit", "description": "Who changed what."},
+    {
+        "name": "slack",
+        "description": "Slack interactivity: message buttons and the slash command, "
+        "authenticated by Slack's request signature instead of an API key.",
+    },
 ]
 
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from services.alerting.slack.blocks import actions_block
+
 CHART_CID = "spike-chart@crisiswatch"
 _MAX_SAMPLE_CHARS = 280
 _MAX_DIGEST_ITEMS = 20
@@ -198,6 +200,9 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
             }
         )
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_links(links)}})
+    actions = actions_block(s.id, s.status, safe_url(links.incident))
+    if actions is not None:
+        blocks.append(actions)
     blocks.append(
         {
             "type": "context",

@@ -24,6 +24,9 @@ REQUIRED: dict[tuple[str, str], str | None] = {
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
     ("POST", "/v1/mentions"): None,  # the tests open it; see test_push_requires_key_when_enabled
+    # Slack's signature, not a key (tests/integration/api/test_slack_actions.py).
+    ("POST", "/v1/slack/actions"): None,
+    ("POST", "/v1/slack/commands"): None,
     ("GET", "/v1/trends"): "viewer",
     ("GET", "/v1/share-of-voice"): "viewer",
     ("GET", "/v1/rising-terms"): "viewer",
@@ -32,6 +35,7 @@ REQUIRED: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/incidents/{incident_id}"): "responder",
     ("POST", "/v1/incidents/{incident_id}/acknowledge"): "responder",
     ("POST", "/v1/incidents/{incident_id}/assign"): "responder",
+    ("POST", "/v1/incidents/{incident_id}/escalate"): "responder",
     ("POST", "/v1/incidents/{incident_id}/notes"): "responder",
     ("POST", "/v1/incidents/{incident_id}/snooze"): "responder",
     ("POST", "/v1/incidents/{incident_id}/resolve"): "responder",
