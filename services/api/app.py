@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.alerting import routes as alerting_routes
+from services.alerting.room import routes as room_routes
 from services.analytics import routes as sentiment_routes
 from services.api import admin as admin_routes
 from services.api.privacy import retention_loop
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(push_routes.router)
     app.include_router(sentiment_routes.router)
     app.include_router(alerting_routes.router)
+    app.include_router(room_routes.router)
     app.include_router(watchlist_routes.router)
     app.include_router(admin_routes.router)
     return app

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from shared.settings.common import CommonSettings
+from shared.settings.links import LinkSettings
 
 
-class ApiSettings(CommonSettings):
+class ApiSettings(CommonSettings, LinkSettings):
     """Where the API listens, how it authenticates, limits and retains data.
 
     The API also serves the ingest push route; it is composed with the ingest section of

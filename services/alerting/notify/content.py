@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from services.alerting.slack.blocks import actions_block
 
@@ -90,11 +90,14 @@ class Links:
     statements: str | None = None
 
 
-def incident_links(api_base: str, incident_id: int, grafana_url: str | None = None) -> Links:
-    """Return the API, holding-statement and Grafana links of one incident."""
-    incident = f"{api_base.rstrip('/')}/v1/incidents/{incident_id}"
+def incident_links(
+    api_base: str, incident_id: int, grafana_url: str | None = None, *, sign_in: str | None = None
+) -> Links:
+    """Return the incident room (with its sign-in token), statements and Grafana links."""
+    room = f"{api_base.rstrip('/')}/incidents/{incident_id}"
+    query = f"?{urlencode({'t': sign_in})}" if sign_in else ""
     return Links(
-        incident=incident, grafana=grafana_url, statements=f"{incident}/holding-statements"
+        incident=f"{room}{query}", grafana=grafana_url, statements=f"{room}{query}#statements"
     )
 
 
