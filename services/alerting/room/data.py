@@ -76,9 +76,18 @@ async def _points(
             .order_by(r.minute)
         )
     ).all()
-    return [
-        Point(at, int(volume), int(negative), float(total) / int(scored) if scored else None)
+    found = {
+        at: Point(at, int(volume), int(negative), float(total) / int(scored) if scored else None)
         for at, volume, negative, scored, total in rows
+    }
+    if not found:
+        return []
+    # Quiet minutes have no rollup row: drawn as zero, so the time axis stays true.
+    first, last = min(found), max(found)
+    minutes = int((last - first).total_seconds() // 60) + 1
+    return [
+        found.get(first + timedelta(minutes=n), Point(first + timedelta(minutes=n), 0, 0, None))
+        for n in range(minutes)
     ]
 
 

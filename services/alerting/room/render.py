@@ -39,7 +39,9 @@ background:#f7f7f7;white-space:pre-wrap}.chart{width:100%;height:auto}.chart .vo
 .chart .sentiment{fill:none;stroke:#2e7d32;stroke-width:2}.chart .axis{stroke:#555}
 .chart .label{font-size:12px;fill:#333}.notice{padding:.6rem;border:2px solid var(--accent)}
 .error{border-color:var(--bad)}ul.legend{display:flex;flex-wrap:wrap;gap:1rem;padding:0;
-list-style:none;font-size:.9rem}
+list-style:none;font-size:.9rem}li,p,h1,blockquote{overflow-wrap:anywhere}td{overflow-wrap:break-word}
+button{white-space:nowrap}
+@media (max-width:600px){table{display:block;overflow-x:auto}}
 """
 COPY_SCRIPT = """
 document.querySelectorAll('button[data-copy]').forEach(function(b){b.addEventListener('click',
