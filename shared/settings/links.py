@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings.base import SettingsBase
 
@@ -43,3 +43,9 @@ class LinkSettings(SettingsBase):
     room_session_ttl_s: int = Field(
         default=12 * 3600, ge=60, description="seconds an incident-room session lasts"
     )
+
+    @model_validator(mode="after")
+    def _check_links(self) -> LinkSettings:
+        if len(self.room_secret.get_secret_value()) < 16:
+            raise ValueError("CRISISWATCH_ROOM_SECRET must be at least 16 characters")
+        return self
