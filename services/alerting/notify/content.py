@@ -220,7 +220,9 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
         }
     )
     fallback = esc(f"{_subject(s, update_kind)} - {movement(s)} - {links.incident}")
-    return {"text": fallback, "blocks": blocks}
+    # The Web API notifier threads an incident's updates under its opening message.
+    thread = {"incident": s.id, "opening": update_kind == "opened"}
+    return {"text": fallback, "blocks": blocks, "thread": thread}
 
 
 def _step_line(step: StepSummary) -> str:
