@@ -8,7 +8,8 @@ from services.alerting.campaigns import routes as campaigns
 from services.alerting.incidents import routes as incidents
 from services.alerting.playbooks import routes as playbooks
 from services.alerting.rules import routes as rules
+from services.alerting.slack import routes as slack
 
 router = APIRouter(prefix="/v1")
-for area in (incidents, playbooks, rules, campaigns):
+for area in (incidents, playbooks, rules, campaigns, slack):
     router.include_router(area.router)

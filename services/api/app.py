@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.alerting import routes as alerting_routes
+from services.alerting.room import routes as room_routes
 from services.analytics import routes as sentiment_routes
 from services.api import admin as admin_routes
 from services.api.privacy import retention_loop
@@ -64,6 +65,11 @@ TAGS = [
     {"name": "keys", "description": "API keys and their roles."},
     {"name": "privacy", "description": "Erasure requests and the retention purge."},
     {"name": "audit", "description": "Who changed what."},
+    {
+        "name": "slack",
+        "description": "Slack interactivity: message buttons and the slash command, "
+        "authenticated by Slack's request signature instead of an API key.",
+    },
 ]
 
 
@@ -135,6 +141,7 @@ def create_app(
     app.include_router(push_routes.router)
     app.include_router(sentiment_routes.router)
     app.include_router(alerting_routes.router)
+    app.include_router(room_routes.router)
     app.include_router(watchlist_routes.router)
     app.include_router(admin_routes.router)
     return app

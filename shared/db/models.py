@@ -380,3 +380,13 @@ class IncidentReviewRow(Base):
     actions: Mapped[list[str]] = mapped_column(JSONB, default=list)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class SlackRequestRow(Base):
+    """A Slack request already accepted (its v0 signature), kept to refuse replays."""
+
+    __tablename__ = "slack_requests"
+    __table_args__ = (Index("ix_slack_requests_received", "received_at"),)
+
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

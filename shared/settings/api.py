@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings.common import CommonSettings
+from shared.settings.links import LinkSettings
 
 
-class ApiSettings(CommonSettings):
+class ApiSettings(CommonSettings, LinkSettings):
     """Where the API listens, how it authenticates, limits and retains data.
 
     The API also serves the ingest push route; it is composed with the ingest section of
@@ -44,4 +45,17 @@ class ApiSettings(CommonSettings):
     )
     retention_interval_s: float = Field(
         default=3600.0, ge=0, description="how often the API runs the purge; 0 disables it"
+    )
+    # Slack interactivity (buttons on incident messages, the /crisiswatch slash command)
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Slack app signing secret; /v1/slack/* answers 401 to everything when unset",
+    )
+    slack_response_hosts: list[str] = Field(
+        default_factory=lambda: ["hooks.slack.com"],
+        description="JSON list of hosts a Slack response_url may point to (message updates)",
+    )
+    slack_response_allow_http: bool = Field(
+        default=False,
+        description="allow an http:// response_url (local Slack stand-ins in tests and demos)",
     )

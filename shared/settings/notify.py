@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from shared.settings.base import SettingsBase
+from shared.settings.links import LinkSettings
 
 Channel = Literal["slack", "email", "webhook"]
 CHANNELS: tuple[Channel, ...] = ("slack", "email", "webhook")
@@ -51,14 +51,10 @@ def _slack_only() -> list[Channel]:
     return ["slack"]
 
 
-class NotifySettings(SettingsBase):
+class NotifySettings(LinkSettings):
     """Where notifications go (Slack, SMTP, webhook), how they are routed and retried."""
 
-    # Links in messages
-    api_base_url: str = Field(
-        default="http://127.0.0.1:8080",
-        description="public base URL of the API, used in the links of notifications",
-    )
+    # Links in messages (api_base_url and the sign-in of the room: LinkSettings)
     grafana_url: str | None = Field(default=None, description="dashboard link in messages")
     # Slack: the Web API (bot token) is used when set, otherwise the incoming webhook
     slack_webhook_url: SecretStr | None = Field(

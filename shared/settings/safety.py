@@ -14,6 +14,7 @@ import re
 from shared.errors import ConfigError
 from shared.settings.common import DEFAULT_PG_PASSWORD
 from shared.settings.ingest import DEV_PSEUDONYM_SECRET
+from shared.settings.links import DEV_ROOM_SECRET
 from shared.settings.tree import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ def insecure_settings(settings: Settings) -> list[str]:
         problems.append(
             "CRISISWATCH_PSEUDONYM_SECRET is the development key or a placeholder "
             "(author ids would be reversible by anyone who has the source)"
+        )
+    if _weak(settings.api.room_secret.get_secret_value(), DEV_ROOM_SECRET):
+        problems.append(
+            "CRISISWATCH_ROOM_SECRET is the development key or a placeholder "
+            "(anyone with the source could mint incident-room sign-in links)"
         )
     if not settings.ingest.ingest_require_auth:
         problems.append("CRISISWATCH_INGEST_REQUIRE_AUTH=false accepts anonymous pushes")

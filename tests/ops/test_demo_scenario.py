@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -70,5 +71,8 @@ def test_unattended_demo_opens_an_incident(infra) -> None:
     assert summary["scored"] > 500
     assert summary["incidents"] >= 1
     assert summary["time_to_first_incident_s"] is not None
+    # The printed room link opens as printed (its token signs in) and shows the crisis.
+    assert re.search(r"/incidents/\d+\?t=", summary["incident_room"])
+    assert re.fullmatch(r"HTTP 200: SEV[1-4] .+", summary["incident_room_heading"])
     if not summary["notifications"]:
         pytest.xfail("the alerting service does not deliver notifications (outbox not wired)")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.alerting.room.tokens import link_token
 from shared.db.engine import create_engine
 from shared.db.migrate import upgrade
 from shared.infra import manage
@@ -39,6 +41,7 @@ from shared.kafka import ensure_topics
 from shared.logging import RequestIdFilter, formatter
 from shared.resilience import parse_retry_after, wait_or_stop
 from shared.settings.infra import InfraSettings
+from shared.settings.links import LinkSettings
 from tools.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver, free_port
 from tools.demo.scenario import ScenarioMention, generate
 
@@ -62,6 +65,38 @@ class DemoState:
     first_incident: float | None = None
     first_notification: float | None = None
     scenario_done: bool = False
+
+
+def room_url(api_url: str, incident_id: int, links: LinkSettings) -> str:
+    """The incident room of `incident_id`, with the sign-in token its notifications carry."""
+    token = link_token(
+        links.room_secret.get_secret_value().encode(),
+        incident_id=incident_id,
+        role=links.room_link_role,
+        ttl_s=links.room_link_ttl_s,
+        now=time.time(),
+    )
+    return f"{api_url}/incidents/{incident_id}?t={token}"
+
+
+def _note_room(
+    state: DemoState, rooms: dict[str, str], api_url: str, links: LinkSettings
+) -> str | None:
+    """Remember the room of the first incident; return its URL when it is new."""
+    if not state.incidents or "incident room" in rooms:
+        return None
+    # The most severe incident (SEV1 sorts first), the first opened among equals.
+    worst = min(state.incidents, key=lambda row: (row[3], row[0]))
+    rooms["incident room"] = room_url(api_url, worst[0], links)
+    return rooms["incident room"]
+
+
+async def _room_heading(url: str) -> str:
+    """Open the room as a browser would (link, cookie, redirect); return its headline."""
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as browser:
+        page = await browser.get(url)
+    found = re.search(r"<h1>(.*?)</h1>", page.text, re.DOTALL)
+    return f"HTTP {page.status_code}: " + re.sub(r"<[^>]+>", "", found.group(1) if found else "")
 
 
 def _since_crisis(state: DemoState, at: float | None) -> float | None:
@@ -343,6 +378,10 @@ async def _run(
         "logs": str(log_path),
     }
     state = DemoState()
+    api_url = f"http://127.0.0.1:{ports['api']}"
+    # The children read the same environment (and .env): their links use this secret too.
+    links = LinkSettings()
+    rooms: dict[str, str] = {}  # printed on a line of its own: a long URL must not wrap
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -375,16 +414,25 @@ async def _run(
                     render(state, inbox, urls), console=console, refresh_per_second=4
                 ) as live:
                     while not stop.is_set():
+                        new_room = _note_room(state, rooms, api_url, links)
+                        if new_room:
+                            live.console.print(
+                                f"incident room: {new_room}", soft_wrap=True, markup=False
+                            )
                         live.update(render(state, inbox, urls))
                         await asyncio.sleep(0.25)
             else:
                 while not stop.is_set() and time.monotonic() < (give_up or 0):
+                    _note_room(state, rooms, api_url, links)
                     if state.first_incident and state.first_notification:
                         break
                     # After the incident, a notification gets `notify_grace_s` to arrive.
                     if state.first_incident and give_up is not None:
                         give_up = min(give_up, state.first_incident + notify_grace_s)
                     await asyncio.sleep(0.25)
+                _note_room(state, rooms, api_url, links)
+                if "incident room" in rooms:
+                    rooms["heading"] = await _room_heading(rooms["incident room"])
                 console.print(render(state, inbox, urls))
     finally:
         stop.set()
@@ -405,7 +453,12 @@ async def _run(
         "time_to_first_incident_s": _since_crisis(state, state.first_incident),
         "time_to_first_notification_s": _since_crisis(state, state.first_notification),
         "log": str(log_path),
+        "incident_room": rooms.get("incident room"),
+        "incident_room_heading": rooms.get("heading"),
     }
+    if summary["incident_room"]:
+        # One unwrapped line, openable as printed (the token signs the reader in).
+        console.print(f"incident room: {summary['incident_room']}", soft_wrap=True, markup=False)
     console.print(
         f"time to first alert: incident {summary['time_to_first_incident_s']} s, "
         f"notification {summary['time_to_first_notification_s']} s after the crisis began"

@@ -108,6 +108,19 @@ async def assign(
 
 
 @router.post(
+    "/incidents/{incident_id}/escalate",
+    operation_id="escalate_incident",
+    tags=["incidents"],
+    summary="Raise an unresolved incident's severity one step",
+    description="SEV4 -> SEV3 -> SEV2 -> SEV1; 409 at SEV1 or when resolved. Role responder.",
+    responses={409: {"description": "already SEV1, or illegal status transition"}},
+)
+async def escalate(session: SessionDep, who: Responder, incident_id: Id) -> IncidentRead:
+    """Escalate."""
+    return await work.escalate(session, incident_id=incident_id, actor=who.actor)
+
+
+@router.post(
     "/incidents/{incident_id}/notes",
     operation_id="add_incident_note",
     tags=["incidents"],

@@ -41,6 +41,7 @@ TRANSITIONS: dict[str, frozenset[IncidentStatus]] = {
     "snooze": frozenset({"open", "acknowledged", "snoozed"}),
     "resolve": frozenset({"open", "acknowledged", "snoozed"}),
     "assign": frozenset({"open", "acknowledged", "snoozed"}),
+    "escalate": frozenset({"open", "acknowledged", "snoozed"}),
     # A resolved incident may still be judged a false positive afterwards (once).
     "dismiss": frozenset({"open", "acknowledged", "snoozed", "resolved"}),
 }
@@ -180,6 +181,21 @@ async def assign(
         session, row, action="assign", actor=actor, data={"owner": owner, "previous": row.owner}
     )
     row.owner = owner
+    await session.flush()
+    return _incident_read(row)
+
+
+async def escalate(session: AsyncSession, *, incident_id: int, actor: str) -> IncidentRead:
+    """Raise an unresolved incident's severity one step (SEV3 -> SEV2); SEV1 is a 409."""
+    row = await _incident(session, incident_id, lock=True)
+    rank = int(row.severity.removeprefix("SEV")) if row.severity[3:].isdigit() else 1
+    if rank <= 1:
+        raise Conflict(f"incident {incident_id} is already {row.severity}")
+    raised = f"SEV{rank - 1}"
+    await _transition(
+        session, row, action="escalate", actor=actor, data={"from": row.severity, "to": raised}
+    )
+    row.severity = raised
     await session.flush()
     return _incident_read(row)
 

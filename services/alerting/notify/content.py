@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
+
+from services.alerting.slack.blocks import actions_block
 
 CHART_CID = "spike-chart@crisiswatch"
 _MAX_SAMPLE_CHARS = 280
@@ -88,11 +90,14 @@ class Links:
     statements: str | None = None
 
 
-def incident_links(api_base: str, incident_id: int, grafana_url: str | None = None) -> Links:
-    """Return the API, holding-statement and Grafana links of one incident."""
-    incident = f"{api_base.rstrip('/')}/v1/incidents/{incident_id}"
+def incident_links(
+    api_base: str, incident_id: int, grafana_url: str | None = None, *, sign_in: str | None = None
+) -> Links:
+    """Return the incident room (with its sign-in token), statements and Grafana links."""
+    room = f"{api_base.rstrip('/')}/incidents/{incident_id}"
+    query = f"?{urlencode({'t': sign_in})}" if sign_in else ""
     return Links(
-        incident=incident, grafana=grafana_url, statements=f"{incident}/holding-statements"
+        incident=f"{room}{query}", grafana=grafana_url, statements=f"{room}{query}#statements"
     )
 
 
@@ -198,6 +203,9 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
             }
         )
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_links(links)}})
+    actions = actions_block(s.id, s.status, safe_url(links.incident))
+    if actions is not None:
+        blocks.append(actions)
     blocks.append(
         {
             "type": "context",
@@ -212,7 +220,9 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
         }
     )
     fallback = esc(f"{_subject(s, update_kind)} - {movement(s)} - {links.incident}")
-    return {"text": fallback, "blocks": blocks}
+    # The Web API notifier threads an incident's updates under its opening message.
+    thread = {"incident": s.id, "opening": update_kind == "opened"}
+    return {"text": fallback, "blocks": blocks, "thread": thread}
 
 
 def _step_line(step: StepSummary) -> str:

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.alerting.notify.content import (
     IncidentSummary,
     Links,
-    incident_links,
     incident_payloads,
 )
+from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.notify.summary import load_summary
 from shared.db.models import IncidentEventRow, IncidentRow
@@ -89,7 +89,7 @@ async def escalate_unacknowledged(
         summary = await load_summary(session, incident_id) if pending else None
         if summary is None:
             continue
-        links = incident_links(settings.api_base_url, incident_id, settings.grafana_url)
+        links = notification_links(settings, incident_id)
         minutes = int((now - incident.opened_at).total_seconds() // 60)
         for tier in pending:
             note = f"Not acknowledged after {minutes} min: escalated to {tier.name}"

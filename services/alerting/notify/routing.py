@@ -11,7 +11,8 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.notify.content import digest_payloads, incident_links, incident_payloads
+from services.alerting.notify.content import digest_payloads, incident_payloads
+from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.notify.summary import load_summary
 from shared.db.models import IncidentEventRow, OutboxRow
@@ -51,7 +52,7 @@ async def notify_incident(
         channels, to_digest = settings.route(summary.severity)
     else:
         to_digest = False
-    links = incident_links(settings.api_base_url, incident_id, settings.grafana_url)
+    links = notification_links(settings, incident_id)
     payloads = incident_payloads(summary, links, update_kind=update_kind, channels=channels)
     queued = [
         channel
@@ -112,9 +113,7 @@ async def flush_digest(
     for incident_id in dict.fromkeys(r.incident_id for r in held if r.incident_id is not None):
         summary = await load_summary(session, incident_id)
         if summary is not None and summary.status != "resolved":
-            items.append(
-                (summary, incident_links(settings.api_base_url, incident_id, settings.grafana_url))
-            )
+            items.append((summary, notification_links(settings, incident_id)))
     channels = [ch for ch in settings.digest_channels if ch in settings.enabled_channels()]
     values: dict[str, Any] = {"status": "digested", "sent_at": None}
     if items:

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.notify.content import incident_links, notice_payloads
+from services.alerting.notify.content import notice_payloads
+from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.models import Playbook
@@ -177,7 +178,7 @@ async def _notify_overdue(
 ) -> None:
     """Enqueue the overdue notice of one step, mark it notified, note it on the timeline."""
     channels = [ch for ch in settings.overdue_channels if ch in settings.enabled_channels()]
-    links = incident_links(settings.api_base_url, incident.id, settings.grafana_url)
+    links = notification_links(settings, incident.id)
     headline = f"Overdue playbook step for {incident.brand}: {step.title}"
     lines = [
         f"Owner: {step.owner_role}",

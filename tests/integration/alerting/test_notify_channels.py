@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -199,3 +200,27 @@ async def test_only_a_dropped_answer_leaves_delivery_in_doubt(slack_api: FakeHtt
     await dropped.stop()
     assert caught.value.maybe_delivered is True
     assert len(slack_api.messages) == 1
+
+
+async def test_slack_api_threads_an_incidents_updates_under_its_opening(
+    slack_api: FakeHttp,
+) -> None:
+    notifier = SlackApiNotifier(SecretStr("xoxb-test"), "C0THREAD", api_base=slack_api.url)
+    opening = slack_message(SUMMARY, LINKS, update_kind="opened")
+    other = slack_message(replace(SUMMARY, id=8), LINKS, update_kind="opened")
+    update = slack_message(SUMMARY, LINKS, update_kind="resolved")
+    await notifier.send(opening, idempotency_key="incident:7:opened")
+    await notifier.send(other, idempotency_key="incident:8:opened")
+    await notifier.send(update, idempotency_key="incident:7:resolved")
+    # Without the history scope the update still goes out, to the channel itself.
+    slack_api.history_scope = False
+    await notifier.send(update, idempotency_key="incident:7:resolved-again")
+    await notifier.stop()
+    posts = [r.json() for r in slack_api.delivered() if r.path.endswith("chat.postMessage")]
+    first_ts = slack_api.messages[0].ts
+    assert [p.get("thread_ts") for p in posts] == [None, None, first_ts, None]
+    assert posts[0]["metadata"]["event_payload"] == {
+        "dedupe_key": "incident:7:opened",
+        "incident": 7,
+        "opening": True,
+    }

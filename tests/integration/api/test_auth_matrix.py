@@ -24,6 +24,18 @@ REQUIRED: dict[tuple[str, str], str | None] = {
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
     ("POST", "/v1/mentions"): None,  # the tests open it; see test_push_requires_key_when_enabled
+    # Slack's signature, not a key (tests/integration/api/test_slack_actions.py).
+    ("POST", "/v1/slack/actions"): None,
+    ("POST", "/v1/slack/commands"): None,
+    # Browser pages: a session cookie from a link or an API key, never a key header
+    # (tests/integration/api/test_incident_room.py checks who may see and act).
+    ("GET", "/incidents"): None,
+    ("GET", "/incidents/login"): None,
+    ("POST", "/incidents/login"): None,
+    ("POST", "/incidents/logout"): None,
+    ("GET", "/incidents/{incident_id}"): None,
+    ("POST", "/incidents/{incident_id}/act"): None,
+    ("POST", "/incidents/{incident_id}/steps/{step_id}"): None,
     ("GET", "/v1/trends"): "viewer",
     ("GET", "/v1/share-of-voice"): "viewer",
     ("GET", "/v1/rising-terms"): "viewer",
@@ -32,6 +44,7 @@ REQUIRED: dict[tuple[str, str], str | None] = {
     ("GET", "/v1/incidents/{incident_id}"): "responder",
     ("POST", "/v1/incidents/{incident_id}/acknowledge"): "responder",
     ("POST", "/v1/incidents/{incident_id}/assign"): "responder",
+    ("POST", "/v1/incidents/{incident_id}/escalate"): "responder",
     ("POST", "/v1/incidents/{incident_id}/notes"): "responder",
     ("POST", "/v1/incidents/{incident_id}/snooze"): "responder",
     ("POST", "/v1/incidents/{incident_id}/resolve"): "responder",

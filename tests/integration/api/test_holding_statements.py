@@ -60,14 +60,14 @@ async def test_first_notification_quotes_the_brands_first_language(
     async with dispatching(db_engine, settings):
         await all_sent(db_engine, incident_id, 3)
 
-    link = f"/v1/incidents/{incident_id}"
+    link = f"/incidents/{incident_id}?t="
     slack = [r.json() for r in slack_webhook.delivered() if link in r.body.decode()]
     assert len(slack) == 1
     quoted = [t for t in _sections(slack[0]) if t.startswith("*Holding statement")]
     # Only the brand's first language is quoted (no mentions yet); the others are listed.
     assert quoted == [f"*Holding statement (es)*\n> {spanish}"]
     context = str([b for b in slack[0]["blocks"] if b["type"] == "context"])
-    assert "also in de, en, fr, ja, zh" in context and f"{link}/holding-statements" in context
+    assert "also in de, en, fr, ja, zh" in context and "#statements|all statements>" in context
 
     mails = [m for m in smtp_server.inbox.messages if link in m.get_body(("plain",)).get_content()]
     assert len(mails) == 1
@@ -121,7 +121,7 @@ async def test_the_incidents_own_language_is_quoted_too(
     incident_id = await open_incident(db_engine, settings, brand=brand, category="safety")
     async with dispatching(db_engine, settings):
         await all_sent(db_engine, incident_id, 3)
-    link = f"/v1/incidents/{incident_id}"
+    link = f"/incidents/{incident_id}?t="
     slack = next(r.json() for r in slack_webhook.delivered() if link in r.body.decode())
     quoted = [t.split("\n")[0] for t in _sections(slack) if t.startswith("*Holding statement")]
     assert quoted == ["*Holding statement (en)*", "*Holding statement (de)*"]

@@ -27,12 +27,12 @@ DASHBOARD = Path(__file__).parents[3] / "deploy/grafana/dashboards/crisiswatch-a
 
 
 def _mine(receiver: FakeHttp, incident_id: int) -> list[dict[str, Any]]:
-    link = f'/v1/incidents/{incident_id}"'
+    link = f"/incidents/{incident_id}?t="
     return [r.json() for r in receiver.delivered() if link in r.body.decode()]
 
 
 def _plain(smtp: SmtpServer, incident_id: int) -> list[str]:
-    link = f"/v1/incidents/{incident_id}\n"
+    link = f"/incidents/{incident_id}?t="
     bodies = [m.get_body(("plain",)).get_content() for m in smtp.inbox.messages]
     return [t for t in (b.replace("\r\n", "\n") for b in bodies) if link in t]
 

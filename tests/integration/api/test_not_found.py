@@ -30,6 +30,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/incidents/{incident_id}"): None,
     ("POST", "/v1/incidents/{incident_id}/acknowledge"): None,
     ("POST", "/v1/incidents/{incident_id}/assign"): {"owner": "maria"},
+    ("POST", "/v1/incidents/{incident_id}/escalate"): None,
     ("POST", "/v1/incidents/{incident_id}/notes"): {"text": "statement drafted"},
     ("POST", "/v1/incidents/{incident_id}/snooze"): {"minutes": 30},
     ("POST", "/v1/incidents/{incident_id}/resolve"): {"resolution": "ok"},

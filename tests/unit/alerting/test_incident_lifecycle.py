@@ -12,7 +12,14 @@ def test_statuses() -> None:
 
 
 def test_transitions_start_from_known_statuses_and_resolved_is_final() -> None:
-    assert set(TRANSITIONS) == {"acknowledge", "snooze", "resolve", "assign", "dismiss"}
+    assert set(TRANSITIONS) == {
+        "acknowledge",
+        "snooze",
+        "resolve",
+        "assign",
+        "escalate",
+        "dismiss",
+    }
     for action, sources in TRANSITIONS.items():
         assert sources <= set(INCIDENT_STATUSES), action
         # Only the verdict may come after the resolution: it changes no status.

@@ -15,12 +15,17 @@ from shared.settings.tree import load_settings
 STRONG = {
     "CRISISWATCH_PG_PASSWORD": "s3cure-Postgres-pass",
     "CRISISWATCH_PSEUDONYM_SECRET": "k" * 48,
+    "CRISISWATCH_ROOM_SECRET": "r" * 48,
     "CRISISWATCH_INGEST_REQUIRE_AUTH": "true",
 }
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
-    for name in ("CRISISWATCH_PG_PASSWORD", "CRISISWATCH_PSEUDONYM_SECRET"):
+    for name in (
+        "CRISISWATCH_PG_PASSWORD",
+        "CRISISWATCH_PSEUDONYM_SECRET",
+        "CRISISWATCH_ROOM_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -38,7 +43,7 @@ def test_production_refuses_defaults_with_one_line_naming_each(
     with pytest.raises(ConfigError) as refused:
         check_deployment(settings)
     message = str(refused.value)
-    for name in ("PG_PASSWORD", "PSEUDONYM_SECRET", "INGEST_REQUIRE_AUTH"):
+    for name in ("PG_PASSWORD", "PSEUDONYM_SECRET", "ROOM_SECRET", "INGEST_REQUIRE_AUTH"):
         assert f"CRISISWATCH_{name}" in message
     assert "\n" not in message
     assert DEV_PSEUDONYM_SECRET not in message  # names settings, never their values

@@ -1,5 +1,8 @@
 """Slack Web API: `chat.postMessage` with a bot token, `conversations.history` to confirm.
 
+Updates of an incident (severity changes, escalations, its resolution) are thread replies
+under its opening message, found by the same metadata (`incident`, `opening`).
+
 Every message carries Slack message metadata naming its outbox key, so after a crash the
 outbox can look the message up in the channel history instead of posting it twice. The
 lookup needs the `channels:history` (or `groups:history`) scope and a channel ID (`C…`):
@@ -8,7 +11,7 @@ with a channel name Slack answers `channel_not_found` and the outbox resends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from services.alerting.notify.channels.base import (
+    DeliveryError,
     PermanentDeliveryError,
     Redelivery,
     TransientDeliveryError,
@@ -56,17 +60,27 @@ class SlackApiNotifier:
         self._client = new_client(self._timeout_s)
 
     async def send(self, payload: Mapping[str, Any], *, idempotency_key: str) -> None:
-        """Post the message; `payload["channel"]` overrides the default channel."""
-        body = {
+        """Post the message; `payload["channel"]` overrides the default channel.
+
+        A message about an incident (`payload["thread"]`) that is not its opening is posted
+        as a thread reply under the opening message, found by its metadata in the channel
+        history; when that message cannot be found, it is posted to the channel itself.
+        """
+        thread = payload.get("thread") or {}
+        event_payload: dict[str, Any] = {"dedupe_key": idempotency_key}
+        if "incident" in thread:
+            event_payload.update(incident=thread["incident"], opening=bool(thread.get("opening")))
+        body: dict[str, Any] = {
             "channel": self._target(payload),
             "text": payload["text"],
             "blocks": payload.get("blocks", []),
             "unfurl_links": False,
-            "metadata": {
-                "event_type": METADATA_EVENT_TYPE,
-                "event_payload": {"dedupe_key": idempotency_key},
-            },
+            "metadata": {"event_type": METADATA_EVENT_TYPE, "event_payload": event_payload},
         }
+        if "incident" in thread and not thread.get("opening"):
+            opening = await self._opening_ts(payload, thread["incident"])
+            if opening is not None:
+                body["thread_ts"] = opening
         client = await self._http()
         response = await post(
             client,
@@ -81,13 +95,37 @@ class SlackApiNotifier:
         self, payload: Mapping[str, Any], *, idempotency_key: str, since: datetime
     ) -> bool:
         """Look for a message with this key's metadata in the channel since `since`."""
+        found = await self._find(
+            payload, lambda p: p.get("dedupe_key") == idempotency_key, oldest=since.timestamp()
+        )
+        return found is not None
+
+    async def _opening_ts(self, payload: Mapping[str, Any], incident: Any) -> str | None:
+        """The `ts` of the incident's opening message in the channel, if it can be found."""
+        try:
+            found = await self._find(
+                payload, lambda p: p.get("incident") == incident and p.get("opening") is True
+            )
+        except DeliveryError:
+            return None  # no history scope, a #name channel, a long channel: no thread
+        return str(found["ts"]) if found and found.get("ts") else None
+
+    async def _find(
+        self,
+        payload: Mapping[str, Any],
+        matches: Callable[[dict[str, Any]], bool],
+        *,
+        oldest: float | None = None,
+    ) -> dict[str, Any] | None:
+        """The newest message of ours whose metadata payload `matches`, else None."""
         client = await self._http()
         params = {
             "channel": self._target(payload),
-            "oldest": f"{since.timestamp():.6f}",
             "include_all_metadata": "true",
             "limit": str(_HISTORY_PAGE),
         }
+        if oldest is not None:
+            params["oldest"] = f"{oldest:.6f}"
         for _ in range(_HISTORY_MAX_PAGES):
             response = await get(
                 client,
@@ -100,11 +138,13 @@ class SlackApiNotifier:
             messages = answer.get("messages")
             if not isinstance(messages, list):
                 raise PermanentDeliveryError("slack history: answer without messages")
-            if any(_carries_key(m, idempotency_key) for m in messages):
-                return True
+            for message in messages:
+                event_payload = _our_payload(message)
+                if event_payload is not None and matches(event_payload):
+                    return dict(message)
             cursor = (answer.get("response_metadata") or {}).get("next_cursor")
             if not answer.get("has_more") or not cursor:
-                return False
+                return None
             params["cursor"] = str(cursor)
         raise PermanentDeliveryError(
             f"slack history: more than {_HISTORY_PAGE * _HISTORY_MAX_PAGES} messages to search"
@@ -146,11 +186,12 @@ def _check_answer(response: httpx.Response, what: str) -> dict[str, Any]:
     return answer
 
 
-def _carries_key(message: Any, idempotency_key: str) -> bool:
+def _our_payload(message: Any) -> dict[str, Any] | None:
+    """The metadata payload of a message crisiswatch posted, else None."""
     if not isinstance(message, dict):
-        return False
+        return None
     metadata = message.get("metadata")
     if not isinstance(metadata, dict) or metadata.get("event_type") != METADATA_EVENT_TYPE:
-        return False
+        return None
     event_payload = metadata.get("event_payload")
-    return isinstance(event_payload, dict) and event_payload.get("dedupe_key") == idempotency_key
+    return event_payload if isinstance(event_payload, dict) else None

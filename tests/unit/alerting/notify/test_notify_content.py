@@ -54,12 +54,12 @@ def test_slack_message_has_blocks_fallback_and_no_injection() -> None:
     msg = slack_message(SUMMARY, LINKS, update_kind="opened")
     assert [b["type"] for b in msg["blocks"]][:3] == ["header", "section", "section"]
     assert msg["blocks"][-1]["type"] == "context"
-    assert "SEV1" in msg["text"] and "https://api.example/v1/incidents/42" in msg["text"]
+    assert "SEV1" in msg["text"] and "https://api.example/incidents/42" in msg["text"]
     dumped = json.dumps(msg)
     assert "<!channel>" not in dumped and "<@U123>" not in dumped
     assert "<https://evil.example" not in dumped
     assert "javascript:" not in dumped
-    assert "<https://api.example/v1/incidents/42|View incident>" in dumped
+    assert "<https://api.example/incidents/42|View incident>" in dumped
     assert "x6.0" in dumped
     header = msg["blocks"][0]["text"]
     assert header["type"] == "plain_text" and len(header["text"]) <= 150
@@ -90,7 +90,7 @@ def test_digest_is_one_message_for_many_incidents() -> None:
     out = digest_payloads(items, channels=["slack", "email", "webhook"])
     assert "2 lower-severity" in out["slack"]["text"]
     assert len(out["slack"]["blocks"]) == 3
-    assert "/v1/incidents/43" in out["email"]["text"]
+    assert "/incidents/43" in out["email"]["text"]
     assert len(out["webhook"]["incidents"]) == 2
 
 
@@ -122,7 +122,7 @@ def test_holding_statements_are_quoted_escaped_and_dropped_once_closed() -> None
     assert "*Holding statement (de)*" in slack and "Wir prüfen" in slack
     assert "<!channel>" not in slack and "@here" not in slack
     assert "Holding statement also in en, fr" in slack
-    assert "<https://api.example/v1/incidents/42/holding-statements|all statements>" in slack
+    assert "<https://api.example/incidents/42#statements|all statements>" in slack
     assert "We are looking into" not in slack  # listed, not quoted
     mail = email_message(summary, LINKS, update_kind="opened")
     assert "Holding statement (de):\nWir prüfen" in mail["text"]
