@@ -1,6 +1,6 @@
 """slack requests: the signatures of Slack requests already accepted, to refuse replays
 
-Revision ID: slack_0008
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04 07:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "slack_0008"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
