@@ -227,7 +227,9 @@ class CountDetector:
                 "horizon_minutes": cfg.horizons_minutes[best],
                 "count": round(scores.counts[best], 3),
                 "expected": round(scores.expected[best], 3),
-                "ratio": round(scores.counts[best] / max(scores.expected[best], 1e-9), 3),
+                # Against at least one expected mention: "20 where ~0 is usual" reads 20x,
+                # not 1e10x, in the incident's reasons and its severity.
+                "ratio": round(scores.counts[best] / max(scores.expected[best], 1.0), 3),
                 "surprise": [round(s, 2) for s in scores.surprise],
                 "history_hours": round(self.history_hours, 2),
                 "expected_lift": lift,
