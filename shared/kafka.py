@@ -31,12 +31,18 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared import serde
 from shared.errors import BrokerUnavailable
+from shared.logging import request_id_var
 from shared.resilience import Backoff
 from shared.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 
 Header = tuple[str, bytes]
+# `(key, value)`, or `(key, value, headers of this message only)`.
+Message = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, Sequence[Header]]
+# The header carrying the id of the HTTP request that pushed a record (`X-Request-ID` of the
+# push); the sentiment worker forwards it onto `mentions.scored`, dead letters carry it.
+REQUEST_ID_HEADER = "request_id"
 
 # Kafka's default message limit is 1 MiB; base64 plus the replacement-decoded text of a
 # non-UTF-8 original take about 2.4 times its size, so this keeps letters well under it.
@@ -54,6 +60,14 @@ class Record:
     value: bytes
     timestamp_ms: int
     headers: tuple[Header, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The (last) value of header `name` as text, or None."""
+        found = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return found.decode("utf-8", errors="replace") if found is not None else None
 
 
 class KeyPartitioner:
@@ -158,11 +172,12 @@ class EventProducer:
     async def send_many(
         self,
         topic: str,
-        messages: Iterable[tuple[bytes | None, bytes]],
+        messages: Iterable[Message],
         *,
         headers: Sequence[Header] = (),
     ) -> int:
-        """Produce `(key, value)` pairs and wait for every acknowledgement.
+        """Produce `(key, value)` pairs and wait for every acknowledgement; `headers` go on
+        every message, a third element of a message adds headers to that one only.
 
         Records are partitioned like the Java client (murmur2 of the key) and appended to
         per-partition batches directly, which costs far less than one `send()` per record.
@@ -177,23 +192,20 @@ class EventProducer:
                 if not partitions:
                     raise BrokerUnavailable(f"topic {topic} has no partitions")
                 builders: dict[int, Any] = {}
-                for key, value in messages:
+                for message in messages:
+                    key, value = message[0], message[1]
+                    own = header_list + list(message[2]) if len(message) == 3 else header_list
                     partition = self._partitioner(key, partitions)
                     builder = builders.get(partition)
                     if builder is None:
                         builder = builders[partition] = producer.create_batch()
-                    if (
-                        builder.append(key=key, value=value, timestamp=None, headers=header_list)
-                        is None
-                    ):
+                    if builder.append(key=key, value=value, timestamp=None, headers=own) is None:
                         futures.append(
                             await producer.send_batch(builder, topic, partition=partition)
                         )
                         builder = builders[partition] = producer.create_batch()
                         if (
-                            builder.append(
-                                key=key, value=value, timestamp=None, headers=header_list
-                            )
+                            builder.append(key=key, value=value, timestamp=None, headers=own)
                             is None
                         ):
                             raise BrokerUnavailable("a record is larger than max_batch_size")
@@ -343,6 +355,9 @@ class DeadLetterWriter:
     async def send(self, original: bytes, reason: str, *, source: str) -> None:
         """Publish `original` with `reason`; the bytes are kept exactly (base64 if not UTF-8).
 
+        The request id of the current context (`request_id_var`: the push being served, or
+        the record being processed) goes with it as the `request_id` header.
+
         Originals larger than `MAX_ORIGINAL_BYTES` are cut (the reason says so): a letter
         must fit in one Kafka message, or one oversized record would fail its whole batch.
         """
@@ -358,11 +373,11 @@ class DeadLetterWriter:
         letter = DeadLetter(
             reason=reason[:2000], stage=self._stage, source=source, original=text, original_b64=b64
         )
-        await self._producer.send(
-            self._topic,
-            serde.dumps(letter),
-            headers=[("reason", reason[:200].encode()), ("stage", self._stage.encode())],
-        )
+        headers = [("reason", reason[:200].encode()), ("stage", self._stage.encode())]
+        request_id = request_id_var.get()
+        if request_id:
+            headers.append((REQUEST_ID_HEADER, request_id.encode()))
+        await self._producer.send(self._topic, serde.dumps(letter), headers=headers)
         log.warning("dead-lettered a record from %s: %s", source, reason[:200])
 
 

@@ -4,13 +4,16 @@ Two formats: `text` (greppable, for a terminal) and `json` (one object per line,
 pipeline): `ts`, `level`, `logger`, `message`, `request_id` when the record belongs to a
 request, `exc` with the traceback, and whatever a caller passes in `extra={...}`.
 The request id lives in a context variable (`request_id_var`): the HTTP middleware sets it,
-every record logged while serving that request carries it.
+every record logged while serving that request carries it; workers set it around the work on
+one record that came with a `request_id` Kafka header (`request_context`).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +34,20 @@ _STANDARD = frozenset(
 def iso_utc(created: float) -> str:
     """Epoch seconds as ISO-8601 UTC with milliseconds: 2026-12-04T05:44:51.123Z."""
     return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+@contextmanager
+def request_context(request_id: str | None) -> Iterator[None]:
+    """Log (and dead-letter) under `request_id` inside the block: a worker handling one
+    record that came from a push. None leaves the current id in place."""
+    if request_id is None:
+        yield
+        return
+    token = request_id_var.set(request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
 
 
 class RequestIdFilter(logging.Filter):

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable
-from wsgiref.simple_server import WSGIServer
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+import orjson
+from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import (
+    CONTENT_TYPE_LATEST,
+    ThreadingWSGIServer,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
+
+if TYPE_CHECKING:  # shared.probes imports shared.http.health, which imports this module
+    from shared.probes import WorkerProbes
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +79,80 @@ def metrics_endpoint(registry: CollectorRegistry):  # type: ignore[no-untyped-de
     return endpoint
 
 
-class MetricsServer:
-    """Serves a registry on its own port, for workers that have no HTTP app."""
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per scrape or probe."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing."""
+
+
+def worker_app(registry: CollectorRegistry, probes: WorkerProbes | None) -> Callable[..., Any]:
+    """WSGI app: `/healthz` and `/readyz` from `probes` (when given), the rest `/metrics`."""
+    metrics = make_wsgi_app(registry)
+    answers = {"/healthz": probes.liveness, "/readyz": probes.readiness} if probes else {}
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answer = answers.get(environ.get("PATH_INFO", ""))
+        if answer is None:
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+        status, body = answer()
+        payload = orjson.dumps(body)
+        reason = "OK" if status == 200 else "Service Unavailable"
+        start_response(
+            f"{status} {reason}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    return app
+
+
+class MetricsServer:
+    """Serves a registry on its own port, for workers that have no HTTP app; with `probes`,
+    also `/healthz` (liveness) and `/readyz` (readiness)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        *,
+        probes: WorkerProbes | None = None,
+    ) -> None:
         self._registry = registry
         self._host = host
         self._port = port
+        self._probes = probes
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
+    @property
+    def port(self) -> int:
+        """The bound port (the configured one, or the one chosen for port 0 in tests)."""
+        return self._server.server_port if self._server is not None else self._port
+
     def start(self) -> None:
-        """Start serving `/metrics` in a daemon thread (port 0 disables it)."""
+        """Start serving in a daemon thread (port 0 disables it); call from the worker's
+        event loop, which the probes check."""
         if self._port == 0:
             return
-        self._server, self._thread = start_http_server(
-            self._port, addr=self._host, registry=self._registry
+        if self._probes is not None:
+            self._probes.attach()
+        family = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)[0][0]
+        server_class = type("MetricsWSGIServer", (ThreadingWSGIServer,), {"address_family": family})
+        self._server = make_server(
+            self._host,
+            self._port,
+            worker_app(self._registry, self._probes),
+            server_class,
+            handler_class=_QuietHandler,
         )
-        log.info("metrics on http://%s:%d/metrics", self._host, self._port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics-server", daemon=True
+        )
+        self._thread.start()
+        probes = " /healthz /readyz" if self._probes is not None else ""
+        log.info("metrics on http://%s:%d/metrics%s", self._host, self.port, probes)
 
     def stop(self) -> None:
         """Stop serving."""

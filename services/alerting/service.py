@@ -24,6 +24,7 @@ from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
+from shared.probes import WorkerProbes
 from shared.process_metrics import register_process_metrics
 from shared.resilience import FatalDatabaseError
 from shared.settings.alerting import AlertingSettings
@@ -114,10 +115,11 @@ async def serve(
     registry = registry or CollectorRegistry()
     metrics = AlertingMetrics(registry)
     register_process_metrics(registry, service="alerting")
-    metrics_server = MetricsServer(
-        registry, settings.alerting_metrics_host, settings.alerting_metrics_port
-    )
     engine = create_engine(settings)
+    probes = WorkerProbes(bootstrap_servers=settings.bootstrap_servers, engine=engine)
+    metrics_server = MetricsServer(
+        registry, settings.alerting_metrics_host, settings.alerting_metrics_port, probes=probes
+    )
     producer = EventProducer(settings.bootstrap_servers, client_id="crisiswatch-alerting")
     consumer = EventConsumer(
         settings.bootstrap_servers,
@@ -156,6 +158,7 @@ async def serve(
         "alerting worker consuming %s (preset %s)", settings.topic_scored, settings.alerting_preset
     )
     await dispatcher.start()
+    probes.set_consuming(True)
     try:
         # The worker opens incidents and queues notifications; the dispatcher delivers the
         # outbox; the housekeeper escalates, re-notifies overdue steps and sends digests.
@@ -168,6 +171,7 @@ async def serve(
         first = group.exceptions[0]
         raise first from first.__cause__
     finally:
+        probes.set_consuming(False)
         await dispatcher.stop()
         metrics_server.stop()
         await consumer.stop()

@@ -41,7 +41,8 @@ from services.alerting.state import load_brand_state, load_rollups, save_states
 from shared import serde
 from shared.db.engine import transaction
 from shared.errors import BrokerUnavailable, InvalidRecord
-from shared.kafka import DeadLetterWriter, EventConsumer, Record
+from shared.kafka import REQUEST_ID_HEADER, DeadLetterWriter, EventConsumer, Record
+from shared.logging import request_context
 from shared.resilience import (
     DB_ERRORS,
     Backoff,
@@ -205,9 +206,10 @@ class AlertingWorker:
             scored = serde.decode(ScoredMention, rec.value)
         except InvalidRecord as exc:
             self._metrics.dead_lettered.inc()
-            await self._dead_letters.send(
-                rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
-            )
+            with request_context(rec.header(REQUEST_ID_HEADER)):
+                await self._dead_letters.send(
+                    rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
+                )
             return
         watched = watched_only(scored)
         if watched is None:

@@ -6,11 +6,9 @@ import time
 from collections.abc import Sequence
 
 from services.ingest.metrics import IngestMetrics
-from shared.kafka import DeadLetterWriter, EventProducer, Header
+from shared.kafka import REQUEST_ID_HEADER, DeadLetterWriter, EventProducer, Header
 from shared.logging import request_id_var
 from shared.schemas import Mention
-
-REQUEST_ID_HEADER = "request_id"
 
 
 def correlation_headers() -> tuple[Header, ...]:

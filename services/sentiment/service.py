@@ -18,6 +18,7 @@ from shared.db.engine import create_engine, wait_for_database
 from shared.heap import freeze_startup_objects
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
+from shared.probes import WorkerProbes
 from shared.process_metrics import register_process_metrics
 from shared.settings.sentiment import SentimentSettings
 
@@ -54,12 +55,9 @@ async def serve(
     registry = registry or CollectorRegistry()
     metrics = SentimentMetrics(registry)
     register_process_metrics(registry, service="sentiment")
-    metrics_server = MetricsServer(
-        registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port
-    )
     stage = await build_stage(settings, enricher)
     try:
-        await _consume(settings, stop, stage, metrics, metrics_server)
+        await _consume(settings, stop, stage, metrics, registry)
     finally:
         await stage.close()
 
@@ -129,19 +127,26 @@ async def _consume(
     stop: asyncio.Event,
     stage: EnrichStage,
     metrics: SentimentMetrics,
-    metrics_server: MetricsServer,
+    registry: CollectorRegistry,
 ) -> None:
     worker = build_worker(settings, stage, metrics)
     consumer, producer, engine = worker.consumer, worker.producer, worker.engine
-    await wait_for_database(engine)
-    await producer.start()
-    await consumer.start()
+    probes = WorkerProbes(bootstrap_servers=settings.bootstrap_servers, engine=engine)
+    metrics_server = MetricsServer(
+        registry, settings.sentiment_metrics_host, settings.sentiment_metrics_port, probes=probes
+    )
+    # Probes answer from the start: alive, not ready until the consumer joined.
     metrics_server.start()
-    log.info("sentiment worker consuming %s", settings.topic_raw)
-    freeze_startup_objects()
     try:
+        await wait_for_database(engine)
+        await producer.start()
+        await consumer.start()
+        probes.set_consuming(True)
+        log.info("sentiment worker consuming %s", settings.topic_raw)
+        freeze_startup_objects()
         await worker.run(stop)
     finally:
+        probes.set_consuming(False)
         metrics_server.stop()
         await consumer.stop()
         await producer.stop()

@@ -27,7 +27,15 @@ from services.sentiment.store import store_prepared
 from shared import serde
 from shared.db.engine import transaction
 from shared.errors import BrokerUnavailable, CrisiswatchError
-from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer, Record
+from shared.kafka import (
+    REQUEST_ID_HEADER,
+    DeadLetterWriter,
+    EventConsumer,
+    EventProducer,
+    Header,
+    Record,
+)
+from shared.logging import request_context
 from shared.metrics import observe_many
 from shared.resilience import (
     DB_ERRORS,
@@ -248,12 +256,13 @@ class SentimentWorker:
             rec = records[position]
             self._metrics.dead_lettered.labels(_reason_code(reason)).inc()
             try:
-                await self._dead_letters.send(
-                    rec.value, reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
-                )
+                with request_context(rec.header(REQUEST_ID_HEADER)):
+                    await self._dead_letters.send(
+                        rec.value, reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
+                    )
             except BrokerUnavailable as kafka_exc:
                 raise _Transient("kafka", kafka_exc) from kafka_exc
-        return batch.prepared
+        return _with_request_ids(records, batch.invalid, batch.prepared)
 
     async def _publish(self, stored: list[PreparedMention]) -> list[PreparedMention]:
         """Publish stored mentions on the scored topic (raises on retryable failures)."""
@@ -261,7 +270,9 @@ class SentimentWorker:
             return []
         started = time.perf_counter()
         try:
-            await self._producer.send_many(self._scored_topic, ((p.key, p.payload) for p in stored))
+            await self._producer.send_many(
+                self._scored_topic, ((p.key, p.payload, _headers(p)) for p in stored)
+            )
         except BrokerUnavailable as exc:
             raise _Transient("kafka", exc) from exc
         self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - started)
@@ -316,13 +327,15 @@ class SentimentWorker:
                 action = self._unless_refused(exc)
                 reason = f"database refused the record: {describe_db_error(exc)}"
                 if action == "skip":
-                    log.error("mention skipped: %s", reason)
+                    with request_context(one.request_id):
+                        log.error("mention skipped: %s", reason)
                     continue
                 self._metrics.dead_lettered.labels("database_refused").inc()
                 try:
-                    await self._dead_letters.send(
-                        _original_mention(one), reason, source="sentiment-store"
-                    )
+                    with request_context(one.request_id):
+                        await self._dead_letters.send(
+                            _original_mention(one), reason, source="sentiment-store"
+                        )
                 except BrokerUnavailable as kafka_exc:
                     raise _Transient("kafka", kafka_exc) from kafka_exc
         return kept
@@ -348,6 +361,30 @@ class SentimentWorker:
             return
         for (topic, partition), lag in lags.items():
             self._metrics.lag.labels(self._group_id, topic, str(partition)).set(lag)
+
+
+def _with_request_ids(
+    records: Sequence[Record], invalid: list[tuple[int, str]], prepared: list[PreparedMention]
+) -> list[PreparedMention]:
+    """Each prepared mention with the request id of its record (the stage keeps the order
+    of the valid records); unchanged when no record came with one."""
+    if not any(rec.headers for rec in records):
+        return prepared
+    refused = {position for position, _ in invalid}
+    valid = (rec for position, rec in enumerate(records) if position not in refused)
+    return [
+        p._replace(request_id=request_id)
+        if (request_id := rec.header(REQUEST_ID_HEADER)) is not None
+        else p
+        for rec, p in zip(valid, prepared, strict=True)
+    ]
+
+
+def _headers(prepared: PreparedMention) -> tuple[Header, ...]:
+    """The headers of a scored mention: its push's request id, when it came from one."""
+    if prepared.request_id is None:
+        return ()
+    return ((REQUEST_ID_HEADER, prepared.request_id.encode()),)
 
 
 def _original_mention(prepared: PreparedMention) -> bytes:

@@ -3,7 +3,8 @@
 Readiness reflects what the app needs (`Readiness`, set as `app.state.readiness`): the API
 needs PostgreSQL only, so a Kafka outage leaves it ready (trends, incidents and admin work
 go on) and `/readyz` reports Kafka as degraded; the push route answers 503 meanwhile.
-The ingest service needs Kafka. Liveness (`/healthz`) never checks a dependency.
+The ingest service needs Kafka; the workers need both and a running consumer
+(`shared.probes`). Liveness (`/healthz`) never checks a dependency.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shared.metrics import metrics_response
 
 router = APIRouter(tags=["operations"])
 
-Dependency = Literal["kafka", "postgres"]
+Dependency = Literal["kafka", "postgres", "consumer"]
 CHECK_TIMEOUT_S = 5.0
 
 
@@ -67,8 +68,8 @@ async def readyz(request: Request) -> JSONResponse:
     engine: AsyncEngine | None = getattr(request.app.state, "engine", None)
     checks: dict[str, str] = {}
     kafka, postgres = await asyncio.gather(
-        _check_kafka(readiness.bootstrap_servers),
-        _check_postgres(engine) if engine is not None else _absent(),
+        check_kafka(readiness.bootstrap_servers),
+        check_postgres(engine) if engine is not None else _absent(),
     )
     checks["kafka"] = kafka
     if postgres is not None:
@@ -88,7 +89,8 @@ def judge(checks: dict[str, str], required: frozenset[Dependency]) -> ReadyAnswe
     return ReadyAnswer(ready=ready, status=status, checks=checks, required=sorted(required))
 
 
-async def _check_kafka(bootstrap: str) -> str:
+async def check_kafka(bootstrap: str) -> str:
+    """`ok`, or `unavailable: <error>` when a metadata request fails."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             await list_topics(bootstrap)
@@ -97,7 +99,8 @@ async def _check_kafka(bootstrap: str) -> str:
     return "ok"
 
 
-async def _check_postgres(engine: AsyncEngine) -> str:
+async def check_postgres(engine: AsyncEngine) -> str:
+    """`ok`, or `unavailable: <error>` when `SELECT 1` fails."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             await ping(engine)

@@ -125,8 +125,8 @@ def test_deployments_select_their_pods_and_probe_real_routes() -> None:
                 assert probe["port"] in ports, f"{name}: {kind} port {probe['port']}"
             assert container["resources"]["requests"], name
             assert container["securityContext"]["runAsNonRoot"] is True, name
-    for api_name in ("crisiswatch-api", "crisiswatch-ingest"):
-        container = _containers(deployments[api_name])[0]
+    for service in ("api", "ingest", "sentiment", "alerting"):
+        container = _containers(deployments[f"crisiswatch-{service}"])[0]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     for file, doc in DOCS:

@@ -1,13 +1,19 @@
 """Declared dependencies match the code: every runtime dependency is imported by the services,
-test- and demo-only packages stay out of the runtime list, fast movers have upper bounds."""
+test- and demo-only packages stay out of the runtime list, fast movers have upper bounds;
+deploy/constraints.txt pins every runtime dependency (torch aside) within its range."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -60,3 +66,54 @@ def test_fast_movers_have_upper_bounds_and_private_internals_exact_pins() -> Non
         assert "<" in specs[name], specs[name]
     for name in ("vadersentiment", "py3langid"):
         assert "==" in specs[name], specs[name]
+
+
+CONSTRAINTS = ROOT / "deploy" / "constraints.txt"
+PER_MACHINE = {"torch"}  # installed once per machine with the build that fits it: not pinned
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name), f"not name==version: {line}"
+        assert name not in pins, f"pinned twice: {name}"
+        pins[name] = version
+    return pins
+
+
+def test_every_runtime_dependency_is_pinned_within_its_declared_range() -> None:
+    pins = _pins()
+    for line in PROJECT["dependencies"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        if name in PER_MACHINE:
+            assert name not in pins, f"{name} is installed per machine, not pinned"
+            continue
+        assert name in pins, f"{name} has no pin in deploy/constraints.txt"
+        version = Version(pins[name])
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"{name}=={version} is outside pyproject's {requirement.specifier}"
+        )
+
+
+def test_the_pins_are_the_installed_versions_the_tests_run_with() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "constraints_script", ROOT / "deploy" / "scripts" / "constraints.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    expected = script.closure(script.runtime_requirements())
+    regenerate = "python3 deploy/scripts/constraints.py > deploy/constraints.txt"
+    assert _pins() == expected, f"stale constraints: {regenerate}"
+
+
+def test_install_and_image_use_the_constraints() -> None:
+    install = (ROOT / "deploy" / "scripts" / "install.sh").read_text()
+    assert "pip install --progress-bar off -q -c deploy/constraints.txt -e '.[dev]'" in install
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "COPY deploy/constraints.txt ./deploy/constraints.txt" in dockerfile
+    assert "pip install -c deploy/constraints.txt ." in dockerfile

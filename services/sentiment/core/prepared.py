@@ -64,6 +64,9 @@ class PreparedMention(NamedTuple):
     rollup_keys: tuple[tuple[str, datetime, str, str, str], ...]
     author_keys: tuple[int, ...]  # `author_key` of this mention's author in each of them
     minute_epoch: int  # `minute` in seconds since the epoch
+    # `X-Request-ID` of the push that brought the mention (its `request_id` Kafka header),
+    # set by the worker and forwarded on the scored topic.
+    request_id: str | None = None
 
     @property
     def identity(self) -> tuple[str, str]:
