@@ -234,10 +234,10 @@ def test_compose_services_healthchecks_and_dependencies() -> None:
 
 
 def test_dockerfile_runs_the_cli_as_non_root() -> None:
-    """python:3.11-slim, CPU torch, a non-root user, and a `crisiswatch` entrypoint."""
+    """python:3.11-slim, torch from a chosen index, a non-root user, a `crisiswatch` entrypoint."""
     text = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim", text, re.M)
-    assert "download.pytorch.org/whl/cpu" in text
+    assert "ARG TORCH_INDEX_URL" in text and '--index-url "$TORCH_INDEX_URL"' in text
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and user[-1] not in ("root", "0")
     entry = re.search(r"^ENTRYPOINT (\[.*\])", text, re.M)
