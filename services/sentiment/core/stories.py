@@ -1,0 +1,220 @@
+"""Online story clustering: which story of its brand each mention is about.
+
+Pure and incremental. Mentions arrive one at a time, in order; each joins the open story of
+its brand whose centroid (a time-decayed sum of sentence vectors) it is closest to, or opens a
+new one. Shared links, hashtags and quoted or replied-to posts add evidence: a reply or quote
+of a post joins that post's story outright, a shared link or hashtag adds a bonus to the
+similarity of the story that used it last. Memory is bounded: each brand keeps at most
+`budget` open stories (the stalest is evicted), stories idle longer than `idle_s` close, and
+the key indexes keep the most recent `max_keys` entries per brand.
+
+The same input in the same order gives the same stories; a story's id is derived from its
+brand and its first mention, so a replay reproduces the ids.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_NAMESPACE = uuid.UUID("5d0c8c1e-6a0b-4d8f-9a55-2f1e3c1b7a10")
+_URL = re.compile(r"(?:https?://|www\.)[^\s\"'<>]+", re.IGNORECASE)
+
+
+def extract_urls(text: str) -> list[str]:
+    """Links in a text, lower-cased and without a trailing punctuation mark."""
+    return [u.rstrip(".,;:!?)]…").lower() for u in _URL.findall(text)]
+
+
+def story_id_for(brand: str, first_key: str) -> str:
+    """The id of the story of `brand` that `first_key` opened (a UUID, stable across replays)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{brand}\x1f{first_key}"))
+
+
+@dataclass(frozen=True)
+class StoryParams:
+    """How mentions join stories; the defaults are the ones tuned on the dev events."""
+
+    threshold: float = 0.35  # join when similarity (+ bonuses) reaches this
+    half_life_s: float = 6 * 3600.0  # weight of a story's past mentions halves this often
+    budget: int = 64  # open stories per brand
+    idle_s: float = 3 * 86_400.0  # a story without mentions for this long closes
+    hashtag_bonus: float = 0.1  # added when a hashtag was last used by the story
+    url_bonus: float = 0.2  # added when a link was last shared by the story
+    max_keys: int = 4_096  # entries kept per brand in each key index
+
+    def __post_init__(self) -> None:
+        if not 0 < self.budget:
+            raise ValueError("budget must be positive")
+        if self.half_life_s <= 0 or self.idle_s <= 0:
+            raise ValueError("half_life_s and idle_s must be positive")
+
+
+@dataclass(frozen=True)
+class StoryMention:
+    """What the clusterer reads of a mention."""
+
+    key: str  # the mention's identity, e.g. "x:12345"
+    brand: str
+    at: float  # creation time, seconds since the epoch
+    vector: np.ndarray  # unit-length sentence vector
+    hashtags: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()  # keys of the posts it replies to or quotes
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The story a mention joined."""
+
+    story_id: str
+    opened: bool  # True when this mention opened the story
+    similarity: float  # to the story's centroid before joining (1.0 when it opened it)
+
+
+class _KeyIndex:
+    """Most recent story slot per key, bounded (least recently used keys drop out)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._entries: OrderedDict[str, tuple[int, str]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[int, str] | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, slot: int, story_id: str) -> None:
+        self._entries[key] = (slot, story_id)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._limit:
+            self._entries.popitem(last=False)
+
+
+@dataclass
+class _Brand:
+    """The open stories of one brand, one slot each."""
+
+    dim: int
+    budget: int
+    max_keys: int
+    sums: np.ndarray = field(init=False)  # decayed sum of vectors per slot
+    unit: np.ndarray = field(init=False)  # the sums normalised (rows of zeros when empty)
+    last: np.ndarray = field(init=False)  # last mention time per slot (-inf when empty)
+    ids: list[str] = field(init=False)
+    tags: _KeyIndex = field(init=False)
+    urls: _KeyIndex = field(init=False)
+    posts: _KeyIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sums = np.zeros((self.budget, self.dim), dtype=np.float32)
+        self.unit = np.zeros((self.budget, self.dim), dtype=np.float32)
+        self.last = np.full(self.budget, -np.inf)
+        self.ids = [""] * self.budget
+        self.tags = _KeyIndex(self.max_keys)
+        self.urls = _KeyIndex(self.max_keys)
+        self.posts = _KeyIndex(self.max_keys)
+
+    def live(self, slot: int, story_id: str) -> bool:
+        return self.ids[slot] == story_id
+
+
+class StoryClusterer:
+    """Assigns mentions to stories, per brand, in arrival order."""
+
+    def __init__(self, params: StoryParams | None = None, *, dim: int = 512) -> None:
+        self.params = params or StoryParams()
+        self._dim = dim
+        self._brands: dict[str, _Brand] = {}
+        self._decay = math.log(2) / self.params.half_life_s
+
+    def open_stories(self, brand: str) -> int:
+        """How many stories of `brand` are in memory."""
+        state = self._brands.get(brand)
+        return 0 if state is None else sum(1 for i in state.ids if i)
+
+    def assign(self, mention: StoryMention) -> Assignment:
+        """Put `mention` in a story of its brand and return which."""
+        p = self.params
+        state = self._brands.get(mention.brand)
+        if state is None:
+            state = self._brands[mention.brand] = _Brand(self._dim, p.budget, p.max_keys)
+        vector = np.asarray(mention.vector, dtype=np.float32).reshape(-1)
+        open_ = state.last >= mention.at - p.idle_s
+        slot = self._referenced(state, mention.refs, open_)
+        similarity = 1.0
+        if slot is None and open_.any():
+            scores = state.unit @ vector
+            similarity_of = scores.copy()
+            self._bonus(scores, state, state.tags, mention.hashtags, p.hashtag_bonus, open_)
+            self._bonus(scores, state, state.urls, mention.urls, p.url_bonus, open_)
+            scores[~open_] = -np.inf
+            best = int(np.argmax(scores))
+            if scores[best] >= p.threshold:
+                slot, similarity = best, float(similarity_of[best])
+        elif slot is not None:
+            similarity = float(state.unit[slot] @ vector)
+        opened = slot is None
+        if slot is None:
+            slot = self._free_slot(state, open_)
+            state.ids[slot] = story_id_for(mention.brand, mention.key)
+            state.sums[slot] = 0.0
+            state.last[slot] = mention.at
+            similarity = 1.0
+        self._join(state, slot, mention, vector)
+        return Assignment(state.ids[slot], opened, round(similarity, 4))
+
+    def assign_all(self, mentions: Iterable[StoryMention]) -> list[Assignment]:
+        """`assign` each mention in order."""
+        return [self.assign(m) for m in mentions]
+
+    @staticmethod
+    def _referenced(state: _Brand, refs: tuple[str, ...], open_: np.ndarray) -> int | None:
+        """The open story of a post this mention replies to or quotes, if known."""
+        for ref in refs:
+            hit = state.posts.get(ref)
+            if hit is not None and state.live(*hit) and open_[hit[0]]:
+                return hit[0]
+        return None
+
+    @staticmethod
+    def _bonus(
+        scores: np.ndarray,
+        state: _Brand,
+        index: _KeyIndex,
+        keys: tuple[str, ...],
+        bonus: float,
+        open_: np.ndarray,
+    ) -> None:
+        """Add `bonus` once to each open story that last used one of `keys`."""
+        if not bonus:
+            return
+        done: set[int] = set()
+        for key in keys:
+            hit = index.get(key)
+            if hit is not None and hit[0] not in done and state.live(*hit) and open_[hit[0]]:
+                scores[hit[0]] += bonus
+                done.add(hit[0])
+
+    @staticmethod
+    def _free_slot(state: _Brand, open_: np.ndarray) -> int:
+        """An empty or closed slot, else the stalest open story's (evicted)."""
+        return int(np.argmin(np.where(open_, state.last, -np.inf)))
+
+    def _join(self, state: _Brand, slot: int, mention: StoryMention, vector: np.ndarray) -> None:
+        elapsed = max(0.0, mention.at - float(state.last[slot]))
+        total = state.sums[slot] * math.exp(-self._decay * elapsed) + vector
+        state.sums[slot] = total
+        norm = float(np.linalg.norm(total))
+        state.unit[slot] = total / norm if norm > 0 else 0.0
+        state.last[slot] = max(float(state.last[slot]), mention.at)
+        story = state.ids[slot]
+        for tag in mention.hashtags:
+            state.tags.put(tag, slot, story)
+        for url in mention.urls:
+            state.urls.put(url, slot, story)
+        state.posts.put(mention.key, slot, story)
