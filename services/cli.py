@@ -121,6 +121,11 @@ def _eval(args: argparse.Namespace, _: Settings) -> int:
 
         summary = run_detection_eval(args.file, args.preset, labels_path=args.labels)
         return 0 if summary else 1
+    if args.task == "stories":
+        from tools.eval.stories import print_summary, run_stories_eval
+
+        print_summary(run_stories_eval(Path(args.file)))
+        return 0
     from tools.eval.sentiment_cli import run_eval
 
     result = run_eval(args.task, Path(args.file), args.scorer, args.model)
@@ -295,8 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_bench)
 
     evaluate = _command(sub, "eval", help="evaluate scorers or the detector on labelled files")
-    evaluate.add_argument("task", choices=["sentiment", "emotion", "detection"])
-    evaluate.add_argument("file", help="CSV/JSONL text,label (or timestamp,value for detection)")
+    evaluate.add_argument("task", choices=["sentiment", "emotion", "detection", "stories"])
+    evaluate.add_argument(
+        "file",
+        help="CSV/JSONL text,label (timestamp,value for detection; text,created_at,story "
+        "for stories)",
+    )
     evaluate.add_argument(
         "--scorer",
         default="pipeline",

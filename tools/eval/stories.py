@@ -122,13 +122,30 @@ def score(truth: Sequence[str], found: Sequence[str]) -> dict[str, Any]:
 def cluster(
     rows: Sequence[Labelled], vectors: np.ndarray, params: StoryParams | None = None
 ) -> tuple[list[str], float]:
-    """Story ids of `rows` (in order) and the clusterer's rate in mentions per second."""
+    """Story ids of `rows` (in order) and the clusterer's rate in mentions per second.
+
+    A mention keeps the story it joined on arrival; stories that later merged count as the
+    story they merged into (as the stories table records it).
+    """
     inputs = story_inputs(rows, vectors)
     clusterer = StoryClusterer(params, dim=vectors.shape[1] if len(vectors) else 512)
     started = time.perf_counter()
-    found = [a.story_id for a in clusterer.assign_all(inputs)]
+    assignments = clusterer.assign_all(inputs)
     elapsed = time.perf_counter() - started
-    return found, (len(rows) / elapsed if elapsed > 0 else 0.0)
+    into: dict[str, str] = {}
+    for a in assignments:
+        for old in a.merged:
+            into[old] = a.story_id
+    return [resolve(a.story_id, into) for a in assignments], (
+        len(rows) / elapsed if elapsed > 0 else 0.0
+    )
+
+
+def resolve(story_id: str, into: dict[str, str]) -> str:
+    """The story `story_id` ended up in, following merges."""
+    while story_id in into:
+        story_id = into[story_id]
+    return story_id
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:

@@ -43,8 +43,9 @@ MIXTURES: dict[str, tuple[str, ...]] = {
     "mixed-2": ("2012_Italy_earthquakes", "2013_Brazil_nightclub_fire",
                 "2013_LA_airport_shootings", "2012_Philipinnes_floods"),
 }  # fmt: skip
-THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
-HALF_LIVES_H = (1.0, 6.0, 24.0, 96.0)
+THRESHOLDS = (0.3, 0.35, 0.4)
+HALF_LIVES_H = (24.0, 96.0)
+MERGE_THRESHOLDS = (0.8, 0.9, 1.01)  # 1.01: never merge
 F1_TARGET, FRAGMENTATION_TARGET = 0.85, 1.5
 
 
@@ -115,8 +116,8 @@ class _Vectors:
 
 def _grid() -> list[StoryParams]:
     return [
-        StoryParams(threshold=t, half_life_s=h * 3600.0)
-        for t, h in itertools.product(THRESHOLDS, HALF_LIVES_H)
+        StoryParams(threshold=t, half_life_s=h * 3600.0, merge_threshold=m)
+        for t, h, m in itertools.product(THRESHOLDS, HALF_LIVES_H, MERGE_THRESHOLDS)
     ]
 
 
@@ -162,6 +163,7 @@ def held_out_report() -> list[dict[str, object]]:
                 "mixture": name,
                 "threshold": params.threshold,
                 "half_life_h": params.half_life_s / 3600.0,
+                "merge_threshold": params.merge_threshold,
                 **summary,
                 "mentions_per_s": round(rate),
             }

@@ -42,12 +42,13 @@ class StoryParams:
     """How mentions join stories; the defaults are the ones tuned on the dev events."""
 
     threshold: float = 0.35  # join when similarity (+ bonuses) reaches this
-    half_life_s: float = 6 * 3600.0  # weight of a story's past mentions halves this often
+    half_life_s: float = 24 * 3600.0  # weight of a story's past mentions halves this often
     budget: int = 64  # open stories per brand
     idle_s: float = 3 * 86_400.0  # a story without mentions for this long closes
-    hashtag_bonus: float = 0.1  # added when a hashtag was last used by the story
+    hashtag_bonus: float = 0.2  # added when a hashtag was last used by the story
     url_bonus: float = 0.2  # added when a link was last shared by the story
     max_keys: int = 4_096  # entries kept per brand in each key index
+    merge_threshold: float = 0.8  # two open stories whose centroids converge this far merge
 
     def __post_init__(self) -> None:
         if not 0 < self.budget:
@@ -76,6 +77,7 @@ class Assignment:
     story_id: str
     opened: bool  # True when this mention opened the story
     similarity: float  # to the story's centroid before joining (1.0 when it opened it)
+    merged: tuple[str, ...] = ()  # stories that converged with this one and now are it
 
 
 class _KeyIndex:
@@ -166,7 +168,8 @@ class StoryClusterer:
             state.last[slot] = mention.at
             similarity = 1.0
         self._join(state, slot, mention, vector)
-        return Assignment(state.ids[slot], opened, round(similarity, 4))
+        merged = () if opened else self._merge_into(state, slot, open_)
+        return Assignment(state.ids[slot], opened, round(similarity, 4), merged)
 
     def assign_all(self, mentions: Iterable[StoryMention]) -> list[Assignment]:
         """`assign` each mention in order."""
@@ -199,6 +202,24 @@ class StoryClusterer:
             if hit is not None and hit[0] not in done and state.live(*hit) and open_[hit[0]]:
                 scores[hit[0]] += bonus
                 done.add(hit[0])
+
+    def _merge_into(self, state: _Brand, slot: int, open_: np.ndarray) -> tuple[str, ...]:
+        """Fold open stories whose centroid is now close to `slot`'s into it (their ids)."""
+        close = (state.unit @ state.unit[slot]) >= self.params.merge_threshold
+        close &= open_
+        close[slot] = False
+        merged = []
+        for other in np.flatnonzero(close):
+            elapsed = max(0.0, float(state.last[slot] - state.last[other]))
+            state.sums[slot] += state.sums[other] * math.exp(-self._decay * elapsed)
+            merged.append(state.ids[other])
+            state.ids[other] = ""
+            state.last[other] = -np.inf
+            state.unit[other] = 0.0
+        if merged:
+            total = state.sums[slot]
+            state.unit[slot] = total / max(float(np.linalg.norm(total)), 1e-12)
+        return tuple(merged)
 
     @staticmethod
     def _free_slot(state: _Brand, open_: np.ndarray) -> int:
