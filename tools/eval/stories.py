@@ -54,7 +54,9 @@ def read_stories(path: Path) -> list[Labelled]:
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         rows = [
-            Labelled(row["text"], _epoch(row["created_at"]), row["story"], row.get("language") or "")
+            Labelled(
+                row["text"], _epoch(row["created_at"]), row["story"], row.get("language") or ""
+            )
             for row in reader
         ]
     return sorted(rows, key=lambda r: r.at)

@@ -51,7 +51,7 @@ class StoryParams:
     merge_threshold: float = 0.8  # two open stories whose centroids converge this far merge
 
     def __post_init__(self) -> None:
-        if not 0 < self.budget:
+        if not self.budget > 0:
             raise ValueError("budget must be positive")
         if self.half_life_s <= 0 or self.idle_s <= 0:
             raise ValueError("half_life_s and idle_s must be positive")

@@ -22,7 +22,9 @@ def unit(*weights: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def m(key: str, at: float, vector: np.ndarray, brand: str = "acme", **kw: tuple[str, ...]) -> StoryMention:
+def m(
+    key: str, at: float, vector: np.ndarray, brand: str = "acme", **kw: tuple[str, ...]
+) -> StoryMention:
     return StoryMention(key=key, brand=brand, at=at, vector=vector, **kw)
 
 
@@ -121,4 +123,7 @@ def test_params_are_checked() -> None:
 
 
 def test_urls_are_read_from_text() -> None:
-    assert extract_urls("see https://Ex.com/a, and www.b.org/x.") == ["https://ex.com/a", "www.b.org/x"]
+    assert extract_urls("see https://Ex.com/a, and www.b.org/x.") == [
+        "https://ex.com/a",
+        "www.b.org/x",
+    ]
