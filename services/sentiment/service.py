@@ -117,6 +117,7 @@ def story_params(settings: SentimentSettings) -> StoryParams:
         half_life_s=settings.sentiment_story_half_life_s,
         budget=settings.sentiment_story_budget,
         merge_threshold=settings.sentiment_story_merge_threshold,
+        background=settings.sentiment_story_background,
     )
 
 

@@ -43,9 +43,10 @@ MIXTURES: dict[str, tuple[str, ...]] = {
     "mixed-2": ("2012_Italy_earthquakes", "2013_Brazil_nightclub_fire",
                 "2013_LA_airport_shootings", "2012_Philipinnes_floods"),
 }  # fmt: skip
-THRESHOLDS = (0.3, 0.35, 0.4)
+THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.35)
 HALF_LIVES_H = (24.0, 96.0)
-MERGE_THRESHOLDS = (0.8, 0.9, 1.01)  # 1.01: never merge
+BACKGROUNDS = (0.0, 0.5)
+MERGE_THRESHOLDS = (0.8, 1.01)  # 1.01: never merge
 F1_TARGET, FRAGMENTATION_TARGET = 0.85, 1.5
 
 
@@ -116,8 +117,8 @@ class _Vectors:
 
 def _grid() -> list[StoryParams]:
     return [
-        StoryParams(threshold=t, half_life_s=h * 3600.0, merge_threshold=m)
-        for t, h, m in itertools.product(THRESHOLDS, HALF_LIVES_H, MERGE_THRESHOLDS)
+        StoryParams(threshold=t, half_life_s=h * 3600.0, background=b, merge_threshold=m)
+        for t, h, b, m in itertools.product(THRESHOLDS, HALF_LIVES_H, BACKGROUNDS, MERGE_THRESHOLDS)
     ]
 
 
@@ -163,6 +164,7 @@ def held_out_report() -> list[dict[str, object]]:
                 "mixture": name,
                 "threshold": params.threshold,
                 "half_life_h": params.half_life_s / 3600.0,
+                "background": params.background,
                 "merge_threshold": params.merge_threshold,
                 **summary,
                 "mentions_per_s": round(rate),

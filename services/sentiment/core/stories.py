@@ -41,14 +41,19 @@ def story_id_for(brand: str, first_key: str) -> str:
 class StoryParams:
     """How mentions join stories; the defaults are the ones tuned on the dev events."""
 
-    threshold: float = 0.35  # join when similarity (+ bonuses) reaches this
-    half_life_s: float = 24 * 3600.0  # weight of a story's past mentions halves this often
+    threshold: float = 0.1  # join when similarity (+ bonuses) reaches this
+    half_life_s: float = 96 * 3600.0  # weight of a story's past mentions halves this often
     budget: int = 64  # open stories per brand
     idle_s: float = 3 * 86_400.0  # a story without mentions for this long closes
     hashtag_bonus: float = 0.2  # added when a hashtag was last used by the story
     url_bonus: float = 0.2  # added when a link was last shared by the story
     max_keys: int = 4_096  # entries kept per brand in each key index
     merge_threshold: float = 0.8  # two open stories whose centroids converge this far merge
+    # What every mention of a brand shares (its name, its products) says nothing about which
+    # story a mention is in: this share of the brand's mean vector is taken out of each
+    # vector, growing in as the brand's history does (`background_warmup` mentions to half).
+    background: float = 0.5
+    background_warmup: int = 20
 
     def __post_init__(self) -> None:
         if not self.budget > 0:
@@ -104,6 +109,8 @@ class _Brand:
     dim: int
     budget: int
     max_keys: int
+    mean: np.ndarray = field(init=False)  # mean vector of every mention of the brand
+    seen: int = 0
     sums: np.ndarray = field(init=False)  # decayed sum of vectors per slot
     unit: np.ndarray = field(init=False)  # the sums normalised (rows of zeros when empty)
     last: np.ndarray = field(init=False)  # last mention time per slot (-inf when empty)
@@ -113,6 +120,7 @@ class _Brand:
     posts: _KeyIndex = field(init=False)
 
     def __post_init__(self) -> None:
+        self.mean = np.zeros(self.dim, dtype=np.float32)
         self.sums = np.zeros((self.budget, self.dim), dtype=np.float32)
         self.unit = np.zeros((self.budget, self.dim), dtype=np.float32)
         self.last = np.full(self.budget, -np.inf)
@@ -145,7 +153,7 @@ class StoryClusterer:
         state = self._brands.get(mention.brand)
         if state is None:
             state = self._brands[mention.brand] = _Brand(self._dim, p.budget, p.max_keys)
-        vector = np.asarray(mention.vector, dtype=np.float32).reshape(-1)
+        vector = self._foreground(state, np.asarray(mention.vector, dtype=np.float32).reshape(-1))
         open_ = state.last >= mention.at - p.idle_s
         slot = self._referenced(state, mention.refs, open_)
         similarity = 1.0
@@ -174,6 +182,18 @@ class StoryClusterer:
     def assign_all(self, mentions: Iterable[StoryMention]) -> list[Assignment]:
         """`assign` each mention in order."""
         return [self.assign(m) for m in mentions]
+
+    def _foreground(self, state: _Brand, vector: np.ndarray) -> np.ndarray:
+        """`vector` less its share of the brand's mean (unit length); the mean learns it."""
+        state.seen += 1
+        state.mean += (vector - state.mean) / state.seen
+        p = self.params
+        if not p.background or state.seen == 1:
+            return vector
+        share = p.background * (state.seen - 1) / (state.seen - 1 + p.background_warmup)
+        rest = vector - share * state.mean
+        norm = float(np.linalg.norm(rest))
+        return rest / norm if norm > 1e-6 else vector
 
     @staticmethod
     def _referenced(state: _Brand, refs: tuple[str, ...], open_: np.ndarray) -> int | None:
