@@ -228,14 +228,14 @@ def story_figure(*, n: int, repeats: int, worker_rate: float) -> Figure:
     """
     import statistics
 
-    from services.sentiment.core.prepared import prepare
+    from services.sentiment.core.prepared import PreparedMention, prepare
     from services.sentiment.stories import StoryAssigner
 
     enricher = Enricher.from_settings(SentimentSettings(sentiment_transformer_enabled=False))
     runs = []
     for r in range(repeats):
         mentions = generate_mentions(n, prefix=f"stories-{r}")
-        prepared = []
+        prepared: list[PreparedMention] = []
         for i in range(0, len(mentions), 500):
             scored, vectors = enricher.enrich_with_vectors(mentions[i : i + 500])
             prepared.extend(prepare(s, v) for s, v in zip(scored, vectors, strict=True))
