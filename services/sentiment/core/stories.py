@@ -118,6 +118,8 @@ class _Brand:
     tags: _KeyIndex = field(init=False)
     urls: _KeyIndex = field(init=False)
     posts: _KeyIndex = field(init=False)
+    # merged story id -> the story it merged into (bounded like the key indexes)
+    merged: OrderedDict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.mean = np.zeros(self.dim, dtype=np.float32)
@@ -128,9 +130,25 @@ class _Brand:
         self.tags = _KeyIndex(self.max_keys)
         self.urls = _KeyIndex(self.max_keys)
         self.posts = _KeyIndex(self.max_keys)
+        self.merged = OrderedDict()
 
-    def live(self, slot: int, story_id: str) -> bool:
-        return self.ids[slot] == story_id
+    def live_slot(self, hit: tuple[int, str] | None) -> int | None:
+        """The slot of the story an index entry names, following merges; None if gone."""
+        if hit is None:
+            return None
+        slot, story_id = hit
+        if self.ids[slot] == story_id:
+            return slot
+        for _ in range(len(self.merged)):
+            if story_id not in self.merged:
+                break
+            story_id = self.merged[story_id]
+        return self.ids.index(story_id) if story_id in self.ids else None
+
+    def note_merge(self, old: str, new: str) -> None:
+        self.merged[old] = new
+        if len(self.merged) > self.max_keys:
+            self.merged.popitem(last=False)
 
 
 class StoryClusterer:
@@ -199,9 +217,9 @@ class StoryClusterer:
     def _referenced(state: _Brand, refs: tuple[str, ...], open_: np.ndarray) -> int | None:
         """The open story of a post this mention replies to or quotes, if known."""
         for ref in refs:
-            hit = state.posts.get(ref)
-            if hit is not None and state.live(*hit) and open_[hit[0]]:
-                return hit[0]
+            slot = state.live_slot(state.posts.get(ref))
+            if slot is not None and open_[slot]:
+                return slot
         return None
 
     @staticmethod
@@ -218,10 +236,10 @@ class StoryClusterer:
             return
         done: set[int] = set()
         for key in keys:
-            hit = index.get(key)
-            if hit is not None and hit[0] not in done and state.live(*hit) and open_[hit[0]]:
-                scores[hit[0]] += bonus
-                done.add(hit[0])
+            slot = state.live_slot(index.get(key))
+            if slot is not None and slot not in done and open_[slot]:
+                scores[slot] += bonus
+                done.add(slot)
 
     def _merge_into(self, state: _Brand, slot: int, open_: np.ndarray) -> tuple[str, ...]:
         """Fold open stories whose centroid is now close to `slot`'s into it (their ids)."""
@@ -233,6 +251,7 @@ class StoryClusterer:
             elapsed = max(0.0, float(state.last[slot] - state.last[other]))
             state.sums[slot] += state.sums[other] * math.exp(-self._decay * elapsed)
             merged.append(state.ids[other])
+            state.note_merge(state.ids[other], state.ids[slot])
             state.ids[other] = ""
             state.last[other] = -np.inf
             state.unit[other] = 0.0

@@ -110,6 +110,9 @@ def test_converging_stories_merge() -> None:
     merged = [x for x in merges if x.merged]
     assert merged and {merged[0].story_id, *merged[0].merged} == {a.story_id, b.story_id}
     assert clusterer.open_stories("acme") == 1
+    # A reply to a post of the story that merged away joins the story it merged into.
+    reply = clusterer.assign(m("r", 20, unit(0, 0, 1), refs=("2",)))
+    assert reply.story_id == merged[0].story_id
 
 
 def test_same_input_same_stories() -> None:
