@@ -22,6 +22,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from services.sentiment.core.keywords import extract_hashtags
 from services.sentiment.core.stories import StoryClusterer, StoryMention, StoryParams, extract_urls
+from shared.errors import BadInput
 
 COVER = 0.8  # fragmentation: clusters needed to cover this share of a story's mentions
 _BRAND = "eval"
@@ -47,18 +48,23 @@ def _epoch(value: str) -> float:
 
 
 def read_stories(path: Path) -> list[Labelled]:
-    """Rows of `path` in time order (stable for equal times); ValueError on a bad file."""
+    """Rows of `path` in time order (stable for equal times); `BadInput` on a bad file."""
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = {"text", "created_at", "story"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = [
-            Labelled(
-                row["text"], _epoch(row["created_at"]), row["story"], row.get("language") or ""
-            )
-            for row in reader
-        ]
+            raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        try:
+            rows = [
+                Labelled(
+                    row["text"], _epoch(row["created_at"]), row["story"], row.get("language") or ""
+                )
+                for row in reader
+            ]
+        except ValueError as exc:
+            raise BadInput(f"{path}: line {reader.line_num}: bad created_at ({exc})") from exc
     return sorted(rows, key=lambda r: r.at)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.errors import BadInput
 from tools.eval.stories import bcubed, fragmentation, read_stories, score
 
 
@@ -43,5 +44,8 @@ def test_rows_are_read_in_time_order(tmp_path: Path) -> None:
 def test_missing_columns_are_named(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("text,story\nx,a\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="created_at"):
+    with pytest.raises(BadInput, match="created_at"):
+        read_stories(path)
+    path.write_text("text,created_at,story\nx,yesterday,a\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="line 2: bad created_at"):
         read_stories(path)
