@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _NAMESPACE = uuid.UUID("5d0c8c1e-6a0b-4d8f-9a55-2f1e3c1b7a10")
+_FIRST_SLOTS = 8
 _URL = re.compile(r"(?:https?://|www\.)[^\s\"'<>]+", re.IGNORECASE)
 
 
@@ -122,15 +123,29 @@ class _Brand:
     merged: OrderedDict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
+        # Slots grow to `budget` as stories open: a quiet brand holds a few kilobytes.
+        slots = min(_FIRST_SLOTS, self.budget)
         self.mean = np.zeros(self.dim, dtype=np.float32)
-        self.sums = np.zeros((self.budget, self.dim), dtype=np.float32)
-        self.unit = np.zeros((self.budget, self.dim), dtype=np.float32)
-        self.last = np.full(self.budget, -np.inf)
-        self.ids = [""] * self.budget
+        self.sums = np.zeros((slots, self.dim), dtype=np.float32)
+        self.unit = np.zeros((slots, self.dim), dtype=np.float32)
+        self.last = np.full(slots, -np.inf)
+        self.ids = [""] * slots
         self.tags = _KeyIndex(self.max_keys)
         self.urls = _KeyIndex(self.max_keys)
         self.posts = _KeyIndex(self.max_keys)
         self.merged = OrderedDict()
+
+    def grow(self) -> int | None:
+        """Add slots (up to `budget`); the first new slot, or None when at the budget."""
+        slots = len(self.ids)
+        more = min(slots, self.budget - slots)
+        if more <= 0:
+            return None
+        self.sums = np.vstack([self.sums, np.zeros((more, self.dim), dtype=np.float32)])
+        self.unit = np.vstack([self.unit, np.zeros((more, self.dim), dtype=np.float32)])
+        self.last = np.concatenate([self.last, np.full(more, -np.inf)])
+        self.ids.extend([""] * more)
+        return slots
 
     def live_slot(self, hit: tuple[int, str] | None) -> int | None:
         """The slot of the story an index entry names, following merges; None if gone."""
@@ -262,7 +277,11 @@ class StoryClusterer:
 
     @staticmethod
     def _free_slot(state: _Brand, open_: np.ndarray) -> int:
-        """An empty or closed slot, else the stalest open story's (evicted)."""
+        """An empty or closed slot, else a new one, else the stalest open story's (evicted)."""
+        if open_.all():
+            grown = state.grow()
+            if grown is not None:
+                return grown
         return int(np.argmin(np.where(open_, state.last, -np.inf)))
 
     def _join(self, state: _Brand, slot: int, mention: StoryMention, vector: np.ndarray) -> None:

@@ -152,3 +152,15 @@ def test_what_every_mention_of_the_brand_shares_is_taken_out() -> None:
 
     assert stories(0.0) == 1
     assert stories(1.0) == 2
+
+
+def test_slots_grow_up_to_the_budget_then_evict() -> None:
+    dim = 16
+    clusterer = StoryClusterer(P(threshold=0.9, budget=10), dim=dim)
+    basis = np.eye(dim, dtype=np.float32)
+    opened = [clusterer.assign(m(str(i), i, basis[i])) for i in range(10)]
+    assert all(a.opened for a in opened) and clusterer.open_stories("acme") == 10
+    assert not clusterer.assign(m("again", 20, basis[9])).opened  # stories survive growth
+    clusterer.assign(m("new", 30, basis[10]))  # evicts story 0, the stalest
+    assert clusterer.open_stories("acme") == 10
+    assert clusterer.assign(m("back", 40, basis[0])).story_id != opened[0].story_id
