@@ -120,6 +120,11 @@ def _eval(args: argparse.Namespace, _: Settings) -> int:
         return _eval_detection(args)
     if len(args.file) != 1:
         raise BadInput(f"eval {args.task} takes exactly one file")
+    if args.task == "stories":
+        from tools.eval.stories import print_summary, run_stories_eval
+
+        print_summary(run_stories_eval(Path(args.file[0])))
+        return 0
     from tools.eval.sentiment_cli import run_eval
 
     result = run_eval(args.task, Path(args.file[0]), args.scorer, args.model)
@@ -308,9 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_bench)
 
     evaluate = _command(sub, "eval", help="evaluate scorers or the detector on labelled files")
-    evaluate.add_argument("task", choices=["sentiment", "emotion", "detection"])
+    evaluate.add_argument("task", choices=["sentiment", "emotion", "detection", "stories"])
     evaluate.add_argument(
-        "file", nargs="*", help="CSV/JSONL text,label (or timestamp,value series for detection)"
+        "file",
+        nargs="*",
+        help="CSV/JSONL text,label (timestamp,value series for detection; "
+        "text,created_at,story for stories)",
     )
     evaluate.add_argument(
         "--scorer",

@@ -43,10 +43,12 @@ COMMANDS: dict[str, CommandText] = {
         ("crisiswatch bench --quick", "crisiswatch bench --only ingest --json bench.json"),
     ),
     "eval": CommandText(
-        "Score a labelled file: sentiment or emotion (CSV/JSONL with text,label) or "
-        "detection (timestamp,value with anomaly windows).",
+        "Score a labelled file: sentiment or emotion (CSV/JSONL with text,label), "
+        "detection (timestamp,value with anomaly windows) or stories "
+        "(text,created_at,story, clustered online in time order).",
         (
             "crisiswatch eval sentiment reviews.csv --scorer vader",
+            "crisiswatch eval stories mixture.csv",
             "crisiswatch eval detection series.csv --labels windows.json --preset strict",
         ),
     ),

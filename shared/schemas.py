@@ -154,6 +154,10 @@ class ScoredMention(_Event):
     topics: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     scored_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Last field on purpose: the worker fills it in after enrichment (see `with_story`).
+    story_id: str | None = Field(
+        default=None, max_length=64, description="the story of its brand the mention is about"
+    )
 
     @property
     def is_negative(self) -> bool:

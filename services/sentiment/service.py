@@ -11,8 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from services.sentiment.alert_window import AlertWindow
 from services.sentiment.core.enrich import Enricher
+from services.sentiment.core.stories import StoryParams
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.stage import EnrichStage, ProcessStage, ThreadStage
+from services.sentiment.stories import StoryAssigner
 from services.sentiment.worker import SentimentWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.heap import freeze_startup_objects
@@ -102,6 +104,18 @@ def build_worker(
         batch_size=settings.sentiment_batch_size,
         retry_max_s=settings.sentiment_retry_max_s,
         on_batch=on_batch,
+        stories=StoryAssigner(story_params(settings)) if settings.sentiment_stories else None,
+    )
+
+
+def story_params(settings: SentimentSettings) -> StoryParams:
+    """The story clusterer's parameters from `settings`."""
+    return StoryParams(
+        threshold=settings.sentiment_story_threshold,
+        half_life_s=settings.sentiment_story_half_life_s,
+        budget=settings.sentiment_story_budget,
+        merge_threshold=settings.sentiment_story_merge_threshold,
+        background=settings.sentiment_story_background,
     )
 
 

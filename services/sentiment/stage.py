@@ -50,8 +50,8 @@ def enrich_values(
         except InvalidRecord as exc:
             batch.invalid.append((position, exc.reason))
     if mentions:
-        scored = enricher.enrich_batch(mentions, alert_brands=alert_brands)
-        batch.prepared = [prepare(s) for s in scored]
+        scored, vectors = enricher.enrich_with_vectors(mentions, alert_brands=alert_brands)
+        batch.prepared = [prepare(s, v) for s, v in zip(scored, vectors, strict=True)]
     return batch
 
 

@@ -41,6 +41,7 @@ class StoreResult:
     inserted: int
     updated: int
     duplicates: int
+    new: frozenset[tuple[str, str]] = frozenset()  # (platform, external id) of the new rows
 
 
 RollupKey = tuple[str, datetime, str, str, str]
@@ -118,7 +119,7 @@ async def store_prepared(session: AsyncSession, batch: Sequence[PreparedMention]
             updated += await _apply_update(conn, p)
     await _grow_rollups(conn, [latest[i] for i in inserted])
     duplicates = len(batch) - len(inserted) - updated
-    return StoreResult(len(inserted), updated, duplicates)
+    return StoreResult(len(inserted), updated, duplicates, frozenset(inserted))
 
 
 def _copy_data(rows: Sequence[PreparedMention]) -> memoryview:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.sentiment.alert_window import AlertWindow
 from services.sentiment.core.enrich import Enricher
@@ -24,6 +24,7 @@ from services.sentiment.core.prepared import PreparedMention
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.stage import EnrichStage, ThreadStage
 from services.sentiment.store import store_prepared
+from services.sentiment.stories import StoryAssigner, store_stories
 from shared import serde
 from shared.db.engine import transaction
 from shared.errors import BrokerUnavailable, CrisiswatchError
@@ -81,6 +82,7 @@ class SentimentWorker:
         on_batch: Callable[[int], None] | None = None,
         on_db_error: OnDbError = default_on_db_error,
         alert_window: AlertWindow | None = None,
+        stories: StoryAssigner | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -97,6 +99,7 @@ class SentimentWorker:
         self._on_batch = on_batch
         self._on_db_error = on_db_error
         self._alert_window = alert_window
+        self._stories = stories
 
     @property
     def consumer(self) -> EventConsumer:
@@ -191,7 +194,7 @@ class SentimentWorker:
                 scored = await task
                 if scored is None:
                     return
-                await enriched.put((records, scored))
+                await enriched.put((records, self._assign_stories(scored)))
         finally:
             for _, task in enriching:
                 task.cancel()
@@ -199,7 +202,24 @@ class SentimentWorker:
 
     async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""
-        return await self._publish(await self._store(await self._prepare(records)))
+        prepared = self._assign_stories(await self._prepare(records))
+        return await self._publish(await self._store(prepared))
+
+    def _assign_stories(self, batch: list[PreparedMention]) -> list[PreparedMention]:
+        """Put each mention in its story, in poll order (the clusterer's state is here)."""
+        if self._stories is None or not batch:
+            return batch
+        started = time.perf_counter()
+        assigned = self._stories.assign(batch)
+        self._metrics.stage_seconds.labels("stories").observe(time.perf_counter() - started)
+        return assigned
+
+    async def _store_batch(self, session: AsyncSession, batch: list[PreparedMention]) -> None:
+        """Store mentions and grow the stories of the new ones, in the caller's transaction."""
+        result = await store_prepared(session, batch)
+        if self._stories is not None:
+            new = [p for p in batch if p.identity in result.new]
+            await store_stories(session, self._stories, new)
 
     async def _publish_and_commit(
         self, records: Sequence[Record], stored: list[PreparedMention], stop: asyncio.Event
@@ -312,7 +332,7 @@ class SentimentWorker:
     async def _store_all(self, scored: list[PreparedMention]) -> list[PreparedMention]:
         try:
             async with transaction(self._engine) as session:
-                await store_prepared(session, scored)
+                await self._store_batch(session, scored)
             return scored
         except DB_ERRORS as exc:
             self._unless_refused(exc)
@@ -321,7 +341,7 @@ class SentimentWorker:
         for one in scored:
             try:
                 async with transaction(self._engine) as session:
-                    await store_prepared(session, [one])
+                    await self._store_batch(session, [one])
                 kept.append(one)
             except DB_ERRORS as exc:
                 action = self._unless_refused(exc)

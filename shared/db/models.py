@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -44,6 +45,7 @@ class MentionRow(Base):
         Index("ix_mentions_brand_created", "brand", "created_at"),
         Index("ix_mentions_author", "author_id"),
         Index("ix_mentions_created", "created_at"),
+        Index("ix_mentions_story", "story_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -81,6 +83,31 @@ class MentionRow(Base):
     source: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     markets: Mapped[list[str]] = mapped_column(ARRAY(String(2)), default=list, server_default="{}")
+    story_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class StoryRow(Base):
+    """A story: mentions of one brand about the same thing, summarised as they arrive."""
+
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_brand_last_seen", "brand", "last_seen"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text, server_default="")
+    top_phrases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default="{}")
+    first_seen: Mapped[datetime] = mapped_column(TZ)
+    last_seen: Mapped[datetime] = mapped_column(TZ)
+    volume: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    negative: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    negative_share: Mapped[float | None] = mapped_column(
+        Float, Computed("negative::float8 / GREATEST(volume, 1)", persisted=True)
+    )
+    # language -> {"mention": key, "text": excerpt, "similarity": to the centroid}
+    representatives: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    merged_into: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
 class _RollupMeasures:

@@ -93,6 +93,27 @@ class SentimentSettings(CommonSettings):
     sentiment_retry_max_s: float = Field(
         default=30.0, gt=0, description="longest back-off while PostgreSQL or Kafka is down"
     )
+    sentiment_stories: bool = Field(
+        default=True,
+        description="cluster each brand's mentions into stories (needs the model tier's encoder)",
+    )
+    sentiment_story_threshold: float = Field(
+        default=0.1, gt=0, le=1, description="similarity at which a mention joins a story"
+    )
+    sentiment_story_half_life_s: float = Field(
+        default=345_600.0, gt=0, description="half-life of a story's past mentions' weight"
+    )
+    sentiment_story_budget: int = Field(
+        default=64, ge=1, le=4096, description="open stories kept per brand (stalest evicted)"
+    )
+    sentiment_story_background: float = Field(
+        default=0.5, ge=0, le=1, description="share of a brand's mean vector taken out of each "
+        "mention's before clustering (what every mention of the brand shares)",
+    )  # fmt: skip
+    sentiment_story_merge_threshold: float = Field(
+        default=0.8, gt=0, le=1.01, description="centroid similarity at which two stories merge "
+        "(above 1: never)",
+    )  # fmt: skip
 
     def torch_threads(self) -> int:
         """Torch threads for each enriching process: as set, else the cores shared out.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import os
 import re
@@ -210,3 +211,33 @@ def test_a_production_service_refuses_default_secrets(tmp_path: Path) -> None:
     line = _one_error_line(done.stderr)
     assert "production refuses insecure settings" in line
     assert "CRISISWATCH_PG_PASSWORD" in line and "CRISISWATCH_PSEUDONYM_SECRET" in line
+
+
+def test_eval_stories_prints_its_summary_last(tmp_path: Path) -> None:
+    path = tmp_path / "stories.csv"
+    rows = [
+        ("My Voltix battery caught fire last night", "fire"),
+        ("The Voltix ad with dancing robots is hilarious", "ad"),
+        ("La batería de Voltix se incendió anoche", "fire"),
+        ("That robot dance in the Voltix commercial made my day", "ad"),
+        ("Voltix power bank exploded and burned my desk", "fire"),
+    ]
+    path.write_text(
+        "text,created_at,story\n"
+        + "".join(
+            f"{text},2026-01-01T10:0{i}:00Z,{story}\n" for i, (text, story) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+    done = _crisiswatch("eval", "stories", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 5 and summary["stories"] == 2
+    assert {"clusters", "bcubed_precision", "bcubed_recall", "bcubed_f1", "ari",
+            "fragmentation"} <= set(summary)  # fmt: skip
+    assert 0 < summary["bcubed_f1"] <= 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,story\nx,a\n", encoding="utf-8")
+    done = _crisiswatch("eval", "stories", str(bad), cwd=tmp_path)
+    assert done.returncode == 2 and "missing column(s) created_at" in _one_error_line(done.stderr)

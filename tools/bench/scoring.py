@@ -217,3 +217,42 @@ def encoder_figure(*, n: int, repeats: int, worker_rate: float) -> Figure:
         f"{n} mentions of the multilingual mix; bare single-thread encoder {single:,.0f}/s",
         runs,
     )
+
+
+def story_figure(*, n: int, repeats: int, worker_rate: float) -> Figure:
+    """What story assignment costs the worker: its share of the worker's time per mention.
+
+    The assigner runs in the worker process after enrichment, one mention at a time; the
+    bare loop times it alone on mentions enriched beforehand (vectors included). The share
+    is the worker's rate over the loop's rate (the worker's own rate already includes it).
+    """
+    import statistics
+
+    from services.sentiment.core.prepared import PreparedMention, prepare
+    from services.sentiment.stories import StoryAssigner
+
+    enricher = Enricher.from_settings(SentimentSettings(sentiment_transformer_enabled=False))
+    runs = []
+    for r in range(repeats):
+        mentions = generate_mentions(n, prefix=f"stories-{r}")
+        prepared: list[PreparedMention] = []
+        for i in range(0, len(mentions), 500):
+            scored, vectors = enricher.enrich_with_vectors(mentions[i : i + 500])
+            prepared.extend(prepare(s, v) for s, v in zip(scored, vectors, strict=True))
+        assigner = StoryAssigner()
+        started = time.perf_counter()
+        for i in range(0, len(prepared), 500):
+            assigner.rows(assigner.assign(prepared[i : i + 500]))
+        runs.append(len(prepared) / (time.perf_counter() - started))
+    rate = statistics.median(runs)
+    return Figure(
+        "scoring/model",
+        "story assignment share of worker time",
+        worker_rate / rate,
+        "share",
+        None,
+        None,
+        f"bare assignment loop {rate:,.0f} mentions/s (assign + story rows) on {n} mentions "
+        f"of the multilingual mix; worker {worker_rate:,.0f}/s; target below 0.25",
+        runs,
+    )

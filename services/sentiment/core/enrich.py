@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from services.sentiment.core.keywords import extract_hashtags, extract_keywords
 from services.sentiment.core.language import detect_languages
 from services.sentiment.core.textmatch import TextTokens
@@ -52,6 +54,7 @@ class _Row:
     confidence: float
     sentiment: SentimentScore | None = None
     emotions: dict[str, float] = field(default_factory=dict)
+    vector: np.ndarray | None = None  # the sentence vector, when the model tier is loaded
     # tokenised once, shared by the lexicon scorers and the topic matcher
     doc: TextTokens = field(init=False)
 
@@ -121,6 +124,17 @@ class Enricher:
         self, mentions: Sequence[Mention], *, alert_brands: Collection[str] = frozenset()
     ) -> list[ScoredMention]:
         """Enrich each mention; odd text (empty, emoji only, huge) never raises."""
+        return self.enrich_with_vectors(mentions, alert_brands=alert_brands)[0]
+
+    def enrich_with_vectors(
+        self, mentions: Sequence[Mention], *, alert_brands: Collection[str] = frozenset()
+    ) -> tuple[list[ScoredMention], list[np.ndarray | None]]:
+        """`enrich_batch`, plus each mention's sentence vector (None without a model tier).
+
+        The vectors the model tier scored with are reused; mentions in languages it does
+        not score are encoded too (the encoder reads any script), so every mention can be
+        placed in a story.
+        """
         detected = detect_languages([m.text for m in mentions], [m.language_hint for m in mentions])
         rows = [
             _Row(m, language, max(0.0, min(1.0, confidence)))
@@ -128,6 +142,7 @@ class Enricher:
         ]
         self._fast_path(rows)
         self._transformer_path(rows, alert_brands)
+        self._remaining_vectors(rows)
         now = datetime.now(UTC)
         out = []
         for row in rows:
@@ -145,7 +160,16 @@ class Enricher:
                     scored_at=now,
                 )
             )
-        return out
+        return out, [row.vector for row in rows]
+
+    def _remaining_vectors(self, rows: list[_Row]) -> None:
+        """Encode the mentions the model tier did not score (other languages)."""
+        missing = [r for r in rows if r.vector is None]
+        if self._model is None or not missing:
+            return
+        vectors = self._model.encoder.encode([r.mention.text for r in missing])
+        for row, vector in zip(missing, vectors, strict=True):
+            row.vector = vector
 
     def _fast_path(self, rows: list[_Row]) -> None:
         by_language: dict[str, list[_Row]] = defaultdict(list)
@@ -180,15 +204,18 @@ class Enricher:
     def _model_path(self, rows: list[_Row]) -> None:
         assert self._model is not None
         texts = [r.mention.text for r in rows]
-        scores, emotions = self._model.score(texts, [r.language for r in rows])
+        scores, emotions, vectors = self._model.score_with_vectors(
+            texts, [r.language for r in rows]
+        )
         chinese = [i for i, r in enumerate(rows) if self._chinese.supports(r.language)]
         if chinese:  # measured better on Chinese polarity than the heads (MODEL_CARD.md)
             dedicated = self._chinese.score([texts[i] for i in chinese])
             for i, score in zip(chinese, dedicated, strict=True):
                 scores[i] = score
-        for row, score, emotion in zip(rows, scores, emotions, strict=True):
+        for row, score, emotion, vector in zip(rows, scores, emotions, vectors, strict=True):
             row.sentiment = score
             row.emotions = emotion
+            row.vector = vector
 
     def _transformer_path(self, rows: list[_Row], alert_brands: Collection[str]) -> None:
         if self._transformer is None:

@@ -11,7 +11,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from services.sentiment.core.author_keys import author_keys
+from services.sentiment.core.keywords import extract_hashtags
+from services.sentiment.core.stories import StoryMention, extract_urls
 from shared import serde
 from shared.schemas import EMOTIONS, ScoredMention
 
@@ -34,7 +38,7 @@ MENTION_COLUMNS: tuple[str, ...] = (
     "scored_at", "likes", "shares", "replies", "views", "hashtags", "in_reply_to", "quote_of",
     "language", "language_confidence", "sentiment_label", "sentiment_score",
     "sentiment_confidence", "scorer", "emotion", "emotions", "topics", "keywords", "source",
-    "version", "markets",
+    "version", "markets", "story_id",
 )  # fmt: skip
 
 
@@ -67,6 +71,13 @@ class PreparedMention(NamedTuple):
     # `X-Request-ID` of the push that brought the mention (its `request_id` Kafka header),
     # set by the worker and forwarded on the scored topic.
     request_id: str | None = None
+    # What story clustering reads (None without a sentence vector), and what the stories
+    # table summarises: the mention's keywords and the head of its text.
+    story: StoryMention | None = None
+    keywords: tuple[str, ...] = ()
+    excerpt: str = ""
+    story_id: str | None = None  # set by the worker (`with_story`)
+    merged: tuple[str, ...] = ()  # stories that converged into `story_id` with this mention
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -178,7 +189,7 @@ def mention_record(scored: ScoredMention) -> tuple[Any, ...]:
         s.scorer if s else None,
         scored.emotion, serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
         array_literal(scored.keywords), serde.dumps(m.source).decode(), 1,
-        array_literal(m.markets),
+        array_literal(m.markets), scored.story_id,
     )  # fmt: skip
 
 
@@ -200,12 +211,56 @@ def _mention_line(scored: ScoredMention) -> bytes:
           else (None, None, None, None)),
         scored.emotion, serde.dumps(scored.emotions).decode(), array_literal(scored.topics),
         array_literal(scored.keywords), serde.dumps(m.source).decode(), "1",
-        array_literal(m.markets),
+        array_literal(m.markets), scored.story_id,
     ))  # fmt: skip
 
 
-def prepare(scored: ScoredMention) -> PreparedMention:
-    """Reduce `scored` to a `PreparedMention` (encodes the payload and the row once)."""
+_EXCERPT_CHARS = 280
+_NO_STORY_LINE = b"\t\\N\n"  # the row's last field, `story_id`, when it is NULL
+_NO_STORY_JSON = b',"story_id":null}'  # the payload's last field, likewise
+
+
+def with_story(
+    prepared: PreparedMention, story_id: str, merged: tuple[str, ...] = ()
+) -> PreparedMention:
+    """`prepared` with its `story_id` set in the row and the payload.
+
+    `story_id` is the last column and the last field of the payload, so both are patched at
+    their end instead of encoding the mention again in the worker's process.
+    """
+    line, payload = prepared.copy_line, prepared.payload
+    if not (line.endswith(_NO_STORY_LINE) and payload.endswith(_NO_STORY_JSON)):
+        raise ValueError("mention already has a story")
+    story = story_id.encode()
+    return prepared._replace(
+        copy_line=line[: -len(_NO_STORY_LINE)] + b"\t" + story + b"\n",
+        payload=payload[: -len(_NO_STORY_JSON)] + b',"story_id":"' + story + b'"}',
+        story_id=story_id,
+        merged=merged,
+    )
+
+
+def story_input(scored: ScoredMention, vector: np.ndarray) -> StoryMention:
+    """What the story clusterer reads of `scored` (refs are keyed like `key`)."""
+    m = scored.mention
+    refs = tuple(f"{m.platform}:{ref}" for ref in (m.in_reply_to, m.quote_of) if ref)
+    tags = m.hashtags or extract_hashtags(m.text)
+    return StoryMention(
+        key=f"{m.platform}:{m.external_id}",
+        brand=m.brands[0],
+        at=m.created_at.timestamp(),
+        vector=vector,
+        hashtags=tuple(t.lower().lstrip("#") for t in tags),
+        urls=tuple(extract_urls(m.text)),
+        refs=refs,
+    )
+
+
+def prepare(scored: ScoredMention, vector: np.ndarray | None = None) -> PreparedMention:
+    """Reduce `scored` to a `PreparedMention` (encodes the payload and the row once).
+
+    With its sentence `vector`, the mention also carries what story clustering reads.
+    """
     m = scored.mention
     s = scored.sentiment
     label = s.label if s else "unscored"
@@ -246,4 +301,7 @@ def prepare(scored: ScoredMention) -> PreparedMention:
         tuple((brand, minute, topic, platform, language) for brand, topic in brand_topics),
         author_keys(brand_topics, minute_epoch, platform, language, m.author_id),
         minute_epoch,
+        story_input(scored, vector) if vector is not None and m.kind != "updated" else None,
+        tuple(scored.keywords),
+        m.text[:_EXCERPT_CHARS],
     )

@@ -73,9 +73,17 @@ class ModelTier:
         self, texts: Sequence[str], languages: Sequence[str]
     ) -> tuple[list[SentimentScore], list[dict[str, float]]]:
         """Sentiment and emotion scores of each text (one encoder pass for both)."""
+        scores, emotions, _ = self.score_with_vectors(texts, languages)
+        return scores, emotions
+
+    def score_with_vectors(
+        self, texts: Sequence[str], languages: Sequence[str]
+    ) -> tuple[list[SentimentScore], list[dict[str, float]], np.ndarray]:
+        """`score`, plus each text's sentence vector (for story clustering)."""
         if not texts:
-            return [], []
-        x = self.features(texts, languages)
+            return [], [], np.zeros((0, self.encoder.dim), dtype=np.float32)
+        vectors = self.encoder.encode(texts)
+        x = np.hstack([vectors, self._side.compute(texts, languages)])
         sentiment = self._sentiment.probabilities(x)
         emotion = self._emotion.probabilities(x)
         labels = cast(tuple[SentimentLabel, ...], self._sentiment.labels)
@@ -96,4 +104,4 @@ class ModelTier:
             {label: round(float(p), 4) for label, p in zip(elabels, row, strict=True)}
             for row in emotion
         ]
-        return scores, emotions
+        return scores, emotions, vectors

@@ -1,0 +1,150 @@
+"""Stories end to end in the sentiment worker: enrichment in two child processes, stories
+assigned in the worker, stored on each mention and summarised in `stories`, published on
+`mentions.scored`, and a replay that changes no story."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.sentiment.metrics import SentimentMetrics
+from services.sentiment.service import build_stage, build_worker, running
+from shared import serde
+from shared.db.models import MentionRow, StoryRow
+from shared.schemas import Mention, ScoredMention
+from shared.settings.sentiment import SentimentSettings
+from tests.fault_helpers import mention, produce
+from tests.kafka_helpers import read_topic, wait_for
+
+FIRE = [
+    ("en", "My Voltix battery caught fire in the kitchen last night, terrifying"),
+    ("es", "La batería de Voltix se incendió en mi cocina anoche"),
+    ("zh", "我的Voltix电池昨晚在厨房着火了"),
+    ("en", "Voltix power bank exploded and burned my desk"),
+    ("es", "El cargador Voltix explotó y quemó mi escritorio"),
+    ("zh", "Voltix充电宝爆炸了，烧坏了我的桌子"),
+    ("en", "Another Voltix battery fire, this is dangerous"),
+]
+# Everyday talk about the brand comes first: every mention names it, which the clusterer
+# takes out as the brand's background (`sentiment_story_background`).
+CHATTER = [
+    "Just got my new Voltix charger", "Voltix store opens at nine tomorrow",
+    "Is the Voltix 20k worth it?", "Voltix shipping took three days",
+    "Comparing Voltix and Anker power banks", "Voltix app update is out",
+    "My Voltix cable is two metres long", "Anyone using Voltix in Madrid?",
+    "Voltix support answered my email", "Voltix has a sale this weekend",
+] * 3  # fmt: skip
+AD = [
+    "Loved the new Voltix ad with the dancing robots, so funny",
+    "That Voltix commercial with the robots is hilarious",
+    "The robot dance in the Voltix ad made my day",
+]
+
+
+def _items(brand: str) -> tuple[list[Mention], list[Mention], list[Mention], Mention]:
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    chatter = [
+        mention(brand, f"{brand}-chat-{i}", text=text,
+                created_at=start - timedelta(minutes=len(CHATTER) - i))
+        for i, text in enumerate(CHATTER)
+    ]  # fmt: skip
+    fire = [
+        mention(brand, f"{brand}-fire-{i}", text=text, created_at=start + timedelta(minutes=2 * i))
+        for i, (_, text) in enumerate(FIRE)
+    ]
+    ad = [
+        mention(brand, f"{brand}-ad-{i}", text=text,
+                created_at=start + timedelta(minutes=2 * i + 1))
+        for i, text in enumerate(AD)
+    ]  # fmt: skip
+    # Says nothing about the fire, but answers its first post: joins its story.
+    reply = mention(
+        brand, f"{brand}-reply", text="omg are you ok??", created_at=start + timedelta(minutes=20)
+    ).model_copy(update={"in_reply_to": f"{brand}-fire-0"})
+    return chatter, fire, ad, reply
+
+
+async def _stories(engine: AsyncEngine, brand: str) -> dict[str, str | None]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(MentionRow.external_id, MentionRow.story_id).where(MentionRow.brand == brand)
+        )
+        return {external_id: story for external_id, story in rows}
+
+
+async def test_mentions_get_stories_across_languages_and_processes(
+    settings_factory: Any, db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"stories-{unique}"
+    settings: SentimentSettings = settings_factory(
+        SentimentSettings,
+        sentiment_batch_size=4,  # several batches, each split between the two children
+        sentiment_enrich_processes=2,
+        sentiment_transformer_enabled=False,
+        sentiment_story_threshold=0.3,
+        sentiment_story_background=1.0,
+    )
+    chatter, fire, ad, reply = _items(brand)
+    items = sorted([*chatter, *fire, *ad, reply], key=lambda m: m.created_at)
+    await produce(settings.bootstrap_servers, settings.topic_raw, items)
+    stage = await build_stage(settings, None)
+    try:
+        worker = build_worker(settings, stage, SentimentMetrics(CollectorRegistry()))
+        async with running(worker):
+            stored = await wait_for(
+                lambda: _stories(db_engine, brand), lambda s: len(s) >= len(items), timeout_s=120
+            )
+            scored = await read_topic(
+                settings.bootstrap_servers, settings.topic_scored, expected=len(items)
+            )
+    finally:
+        await stage.close()
+
+    fire_story = {stored[m.external_id] for m in fire}
+    ad_story = {stored[m.external_id] for m in ad}
+    assert len(fire_story) == 1 and len(ad_story) == 1 and fire_story != ad_story, stored
+    (story_id,) = fire_story
+    assert not fire_story & {stored[m.external_id] for m in chatter}
+    assert stored[reply.external_id] == story_id
+    published = {
+        s.mention.external_id: s.story_id
+        for s in (serde.decode(ScoredMention, r.value) for r in scored)
+    }
+    assert published == stored
+
+    async with db_engine.connect() as conn:
+        row = (await conn.execute(select(StoryRow).where(StoryRow.id == story_id))).one()
+    assert row.brand == brand and row.volume == len(fire) + 1
+    assert {"en", "es", "zh"} <= set(row.languages)
+    assert {"en", "es", "zh"} <= set(row.representatives)
+    assert row.first_seen == fire[0].created_at and row.last_seen == reply.created_at
+    assert 0 < row.negative_share <= 1 and row.label and row.top_phrases
+
+    # A replay of the same mentions (a new worker, fresh clustering) changes no stored story.
+    sentinel = mention(brand, f"{brand}-sentinel", text="Voltix battery fire again")
+    await produce(settings.bootstrap_servers, settings.topic_raw, [*items, sentinel])
+    replay_settings = settings.model_copy(update={"sentiment_enrich_processes": 0})
+    stage = await build_stage(replay_settings, None)
+    try:
+        worker = build_worker(replay_settings, stage, SentimentMetrics(CollectorRegistry()))
+        async with running(worker):
+            after = await wait_for(
+                lambda: _stories(db_engine, brand),
+                lambda s: sentinel.external_id in s,
+                timeout_s=120,
+            )
+    finally:
+        await stage.close()
+    assert {k: v for k, v in after.items() if k != sentinel.external_id} == stored
+    async with db_engine.connect() as conn:
+        volume = (
+            await conn.execute(select(StoryRow.volume).where(StoryRow.id == story_id))
+        ).scalar_one()
+    # The replay rebuilt the same stories, so the new fire mention joins the fire story, and
+    # only it counts again.
+    assert after[sentinel.external_id] == story_id
+    assert volume == len(fire) + 2

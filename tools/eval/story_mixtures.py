@@ -1,0 +1,194 @@
+"""Story mixtures of the CrisisLexT26 dev events, and the leave-events-out tuning on them.
+
+A mixture is several real events shifted in time so that they overlap, as if all were about
+one brand: each event's median tweet lands on the same instant plus a few hours per event.
+Only `Related ...` tweets are story members; the story is the event. A tweet's time comes
+from its id (`(id >> 22) + 1288834974657` ms).
+
+    python3 -m tools.eval.story_mixtures write DIR     # the mixture CSVs `eval stories` reads
+    python3 -m tools.eval.story_mixtures tune          # threshold and half-life, held out
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from services.sentiment.core.stories import StoryParams
+from tools.data import dataset_dir
+from tools.eval.stories import Labelled, cluster, encode, score
+
+DEV_DATASET = "crisislex_t26_dev"
+_EPOCH_MS = 1288834974657
+_T0 = 1_700_000_000.0  # where the mixtures are placed
+_STAGGER_S = 3 * 3600.0  # between the medians of consecutive events of a mixture
+
+# Two mixtures of English-only events and two where most events also speak es, it or pt.
+MIXTURES: dict[str, tuple[str, ...]] = {
+    "en-1": ("2013_Boston_bombings", "2012_Colorado_wildfires", "2013_Savar_building_collapse",
+             "2013_Glasgow_helicopter_crash"),
+    "en-2": ("2013_LA_airport_shootings", "2013_West_Texas_explosion", "2013_Alberta_floods",
+             "2013_Manila_floods"),
+    "mixed-1": ("2012_Costa_Rica_earthquake", "2013_Brazil_nightclub_fire",
+                "2013_Queensland_floods", "2013_Glasgow_helicopter_crash"),
+    "mixed-2": ("2012_Italy_earthquakes", "2013_Brazil_nightclub_fire",
+                "2013_LA_airport_shootings", "2012_Philipinnes_floods"),
+}  # fmt: skip
+THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.35)
+HALF_LIVES_H = (24.0, 96.0)
+BACKGROUNDS = (0.0, 0.5)
+MERGE_THRESHOLDS = (0.8, 1.01)  # 1.01: never merge
+F1_TARGET, FRAGMENTATION_TARGET = 0.85, 1.5
+
+
+def tweet_time(tweet_id: int) -> float:
+    """Creation time of a tweet in seconds since the epoch, from its snowflake id."""
+    return ((tweet_id >> 22) + _EPOCH_MS) / 1000.0
+
+
+def load_event(name: str, root: Path | None = None) -> list[Labelled]:
+    """The `Related ...` tweets of one event, in time order, with the event as story."""
+    folder = (root or dataset_dir(DEV_DATASET)) / name
+    path = next(folder.glob("*-tweets_labeled.csv"))
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [
+            Labelled(row["Tweet Text"], tweet_time(int(row["Tweet ID"])), name)
+            for row in csv.DictReader(handle, skipinitialspace=True)
+            if row["Informativeness"].startswith("Related")
+        ]
+    return sorted(rows, key=lambda r: r.at)
+
+
+def mix(events: Sequence[Sequence[Labelled]]) -> list[Labelled]:
+    """Events shifted so that they overlap, merged in time order."""
+    mixed: list[Labelled] = []
+    for position, rows in enumerate(events):
+        shift = _T0 + position * _STAGGER_S - statistics.median(r.at for r in rows)
+        mixed.extend(replace(r, at=r.at + shift) for r in rows)
+    return sorted(mixed, key=lambda r: r.at)
+
+
+def write_mixtures(directory: Path) -> list[Path]:
+    """Write one `text,created_at,story` CSV per mixture into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, events in MIXTURES.items():
+        path = directory / f"{name}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            out = csv.writer(handle)
+            out.writerow(["text", "created_at", "story"])
+            for row in mix([load_event(e) for e in events]):
+                out.writerow([row.text, f"{row.at:.3f}", row.story])
+        written.append(path)
+    return written
+
+
+class _Vectors:
+    """Each event's rows and sentence vectors, encoded once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[list[Labelled], np.ndarray]] = {}
+
+    def mixture(self, events: Sequence[str]) -> tuple[list[Labelled], np.ndarray]:
+        """The mixture of `events` (as `mix` places it) and its rows' vectors."""
+        for name in events:
+            if name not in self._cache:
+                rows = load_event(name)
+                self._cache[name] = (rows, encode([r.text for r in rows]))
+        placed: list[tuple[Labelled, np.ndarray]] = []
+        for position, name in enumerate(events):
+            rows, vectors = self._cache[name]
+            shift = _T0 + position * _STAGGER_S - statistics.median(r.at for r in rows)
+            placed.extend(
+                (replace(r, at=r.at + shift), v) for r, v in zip(rows, vectors, strict=True)
+            )
+        placed.sort(key=lambda pair: pair[0].at)
+        return [r for r, _ in placed], np.vstack([v for _, v in placed])
+
+
+def _grid() -> list[StoryParams]:
+    return [
+        StoryParams(threshold=t, half_life_s=h * 3600.0, background=b, merge_threshold=m)
+        for t, h, b, m in itertools.product(THRESHOLDS, HALF_LIVES_H, BACKGROUNDS, MERGE_THRESHOLDS)
+    ]
+
+
+def _objective(summaries: Sequence[dict[str, float]]) -> float:
+    """Mean B-cubed F1, less a penalty for fragmentation over the target."""
+    f1 = statistics.mean(s["bcubed_f1"] for s in summaries)
+    over = statistics.mean(max(0.0, s["fragmentation"] - FRAGMENTATION_TARGET) for s in summaries)
+    return f1 - over
+
+
+def tuning_mixtures(held_out: Sequence[str], size: int = 4) -> list[tuple[str, ...]]:
+    """Mixtures of `size` events from the dev events not in `held_out` (each used once or twice)."""
+    every = sorted({e for events in MIXTURES.values() for e in events} - set(held_out))
+    count = -(-len(every) // size)
+    return [tuple(every[(i * size + j) % len(every)] for j in range(size)) for i in range(count)]
+
+
+def tune(vectors: _Vectors, held_out: Sequence[str]) -> StoryParams:
+    """The grid point with the best objective on mixtures of the other events."""
+    data = [vectors.mixture(m) for m in tuning_mixtures(held_out)]
+    best: tuple[float, StoryParams] | None = None
+    for params in _grid():
+        value = _objective(
+            [score([r.story for r in rows], cluster(rows, vecs, params)[0]) for rows, vecs in data]
+        )
+        if best is None or value > best[0]:
+            best = (value, params)
+    assert best is not None
+    return best[1]
+
+
+def held_out_report() -> list[dict[str, object]]:
+    """Per mixture: parameters tuned without its events, and its figures with them."""
+    vectors = _Vectors()
+    report: list[dict[str, object]] = []
+    for name, events in MIXTURES.items():
+        params = tune(vectors, events)
+        rows, vecs = vectors.mixture(events)
+        found, rate = cluster(rows, vecs, params)
+        summary = score([r.story for r in rows], found)
+        report.append(
+            {
+                "mixture": name,
+                "threshold": params.threshold,
+                "half_life_h": params.half_life_s / 3600.0,
+                "background": params.background,
+                "merge_threshold": params.merge_threshold,
+                **summary,
+                "mentions_per_s": round(rate),
+            }
+        )
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`write DIR` or `tune` (one JSON line per mixture, then the means)."""
+    parser = argparse.ArgumentParser(prog="python3 -m tools.eval.story_mixtures")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("write").add_argument("directory", type=Path)
+    sub.add_parser("tune")
+    args = parser.parse_args(argv)
+    if args.command == "write":
+        for path in write_mixtures(args.directory):
+            print(path)
+        return 0
+    report = held_out_report()
+    for line in report:
+        print(json.dumps(line))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
