@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.alerting.brands.store import load_presets, settings_fingerprint
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
 from services.alerting.detect.engine import DetectionEngine
-from services.alerting.detect.spikes import PRESETS
 from services.alerting.detect.signals import Decisions, Recovery, Signal
+from services.alerting.detect.spikes import PRESETS
 from services.alerting.incidents.store import (
     IncidentChange,
     IncidentHooks,
@@ -216,7 +216,9 @@ class AlertingWorker:
         for name in dict.fromkeys(presets.values()):
             self._metrics.brand_presets.labels(name).set(list(presets.values()).count(name))
         if changed:
-            log.info("brand presets changed: %s", {b: self._detection.preset_of(b) for b in changed})
+            log.info(
+                "brand presets changed: %s", {b: self._detection.preset_of(b) for b in changed}
+            )
 
     def _rule_broken(self, name: str, reason: str) -> None:
         self._metrics.rule_errors.labels(name).inc()

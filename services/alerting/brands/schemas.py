@@ -21,7 +21,8 @@ class BrandSettingsIn(StrictInput):
 
     preset: Preset | None = Field(
         default=None,
-        description="sensitivity of the volume-spike detectors (default: CRISISWATCH_ALERTING_PRESET)",
+        description="sensitivity of the volume-spike detectors "
+        "(default: CRISISWATCH_ALERTING_PRESET)",
     )
     routes: dict[str, list[Target]] = Field(
         default_factory=dict,
@@ -47,3 +48,21 @@ class BrandSettingsRead(BaseModel):
     routes: dict[str, list[str]]
     updated_at: datetime
 
+
+class Proposal(BaseModel):
+    """A less sensitive preset proposed for a brand whose alerts of `rule` were dismissed."""
+
+    brand: str
+    rule: str = Field(description="the detector whose incidents were dismissed")
+    dismissals: int = Field(description="dismissals since `since`")
+    since: datetime = Field(description="start of the counted span (window or preset change)")
+    last_dismissed_at: datetime
+    current_preset: Preset
+    proposed_preset: Preset
+    reasons: list[str] = Field(description="the latest dismissal reasons (at most 5)")
+
+
+class ApplyProposalIn(StrictInput):
+    """Which proposal to apply."""
+
+    rule: str = Field(min_length=1, max_length=128, examples=["volume_spike"])

@@ -8,6 +8,7 @@ it enqueues, so a route change applies to the next notification.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,9 +43,18 @@ async def get_settings(session: AsyncSession, *, brand: str) -> BrandSettingsRea
 
 
 async def put_settings(
-    session: AsyncSession, *, brand: str, body: BrandSettingsIn, actor: str, action: str = "put"
+    session: AsyncSession,
+    *,
+    brand: str,
+    body: BrandSettingsIn,
+    actor: str,
+    action: str = "put",
+    note: dict[str, Any] | None = None,
 ) -> tuple[BrandSettingsRead, bool]:
-    """Create or replace a brand's settings; return them and whether they were created."""
+    """Create or replace a brand's settings; return them and whether they were created.
+
+    `action` and `note` name the cause in the audit log (an applied proposal).
+    """
     row = await session.get(BrandSettingsRow, brand, with_for_update=True)
     created = row is None
     before = None if row is None else _read(row).model_dump(mode="json", exclude={"updated_at"})
@@ -52,8 +62,10 @@ async def put_settings(
     if row is None:
         row = BrandSettingsRow(brand=brand)
         session.add(row)
+    if created or row.preset != body.preset:
+        row.preset_changed_at = now
     row.preset = body.preset
-    row.routes = body.routes
+    row.routes = {sev: list(targets) for sev, targets in body.routes.items()}
     row.updated_at = now
     await session.flush()
     await audit.record(
@@ -61,7 +73,11 @@ async def put_settings(
         actor=actor,
         action=f"brand_settings.{action}",
         target=f"brand:{brand}",
-        details={"before": before, "after": body.model_dump(mode="json")},
+        details={
+            "before": before,
+            "after": body.model_dump(mode="json"),
+            **({"because": note} if note else {}),
+        },
     )
     return _read(row), created
 

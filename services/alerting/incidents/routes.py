@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from services.alerting.incidents import work
+from services.alerting.incidents.metrics import IncidentMetricsDep
 from services.alerting.incidents.schemas import (
     AssignIn,
     DismissIn,
@@ -154,6 +155,7 @@ async def resolve(
 
 @router.post(
     "/incidents/{incident_id}/dismiss",
+    operation_id="dismiss_incident",
     tags=["incidents"],
     summary="Dismiss an incident as a false positive",
     description="Resolves it (if not yet) with the reason; audited and counted per rule on the "
@@ -161,10 +163,17 @@ async def resolve(
     responses={409: {"description": "already dismissed"}},
 )
 async def dismiss(
-    session: SessionDep, who: Responder, incident_id: Id, body: DismissIn
+    session: SessionDep,
+    who: Responder,
+    incident_id: Id,
+    body: DismissIn,
+    metrics: IncidentMetricsDep,
 ) -> IncidentRead:
     """Dismiss as a false positive."""
-    return await work.dismiss(session, incident_id=incident_id, reason=body.reason, actor=who.actor)
+    read = await work.dismiss(session, incident_id=incident_id, reason=body.reason, actor=who.actor)
+    # Counted before the request's commit: a failed commit (rare) overcounts by one.
+    metrics.dismissed.labels(read.rule).inc()
+    return read
 
 
 @router.put(

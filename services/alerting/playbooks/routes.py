@@ -76,7 +76,6 @@ async def list_playbooks(_: Responder) -> list[PlaybookDef]:
     "/playbooks/{name}",
     tags=["playbooks"],
     summary="One playbook definition (role responder)",
-    responses={404: {"description": "no such playbook"}},
 )
 async def get_playbook(
     _: Responder, name: Annotated[str, Path(min_length=1, max_length=64)]

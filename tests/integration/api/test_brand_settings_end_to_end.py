@@ -158,7 +158,12 @@ async def test_api_route_sends_a_brand_incident_to_the_webhook_only(
     rule = {
         "name": f"routo-negatives-{unique}",
         "brand": brand,
-        "definition": {"metric": "negative", "window_minutes": 5, "threshold": 8, "severity": "SEV2"},
+        "definition": {
+            "metric": "negative",
+            "window_minutes": 5,
+            "threshold": 8,
+            "severity": "SEV2",
+        },
     }
     routes = {"SEV1": ["webhook"], "SEV2": ["webhook"]}
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
@@ -236,3 +241,69 @@ async def test_brand_settings_input_is_checked(api: RunningApi, unique: str) -> 
         assert f"chk-{unique}" in [b["brand"] for b in listed]
         assert (await admin.delete(url)).status_code == 204
         assert (await admin.delete(url)).status_code == 404
+
+
+def _dismissed(metrics: str, rule: str) -> float:
+    """The value of crisiswatch_incidents_dismissed_total{rule} in a /metrics answer."""
+    prefix = f'crisiswatch_incidents_dismissed_total{{rule="{rule}"}} '
+    return sum(
+        float(line[len(prefix) :]) for line in metrics.splitlines() if line.startswith(prefix)
+    )
+
+
+async def test_repeated_dismissals_propose_a_less_sensitive_preset_applied_by_an_admin(
+    api: RunningApi, workers: CollectorRegistry, db_engine: Any, make_incident: Any, unique: str
+) -> None:
+    brand = f"fp-{unique}"
+    url = f"/v1/brands/{brand}"
+    async with api.client("admin") as admin, api.client("responder") as responder:
+        try:
+            before = _dismissed((await admin.get("/metrics")).text, "volume_spike")
+            # A user rule's dismissals do not count: the preset does not govern it.
+            for rule in ("volume_spike", "volume_spike", "rule:mine", "rule:mine", "rule:mine"):
+                incident = await make_incident(brand=brand, severity="SEV3", rule=rule)
+                resp = await responder.post(
+                    f"/v1/incidents/{incident}/dismiss", json={"reason": f"campaign {rule}"}
+                )
+                assert resp.status_code == 200, resp.text
+            assert (await responder.get(f"{url}/proposals")).json() == []
+            metrics = (await admin.get("/metrics")).text
+            assert _dismissed(metrics, "volume_spike") == before + 2
+            assert _dismissed(metrics, "rule:mine") >= 3
+
+            incident = await make_incident(brand=brand, severity="SEV3", rule="volume_spike")
+            resp = await responder.post(
+                f"/v1/incidents/{incident}/dismiss", json={"reason": "a TV ad, expected"}
+            )
+            assert resp.status_code == 200, resp.text
+            proposals = (await responder.get(f"{url}/proposals")).json()
+            assert len(proposals) == 1, proposals
+            proposal = proposals[0]
+            assert (proposal["rule"], proposal["dismissals"]) == ("volume_spike", 3)
+            assert (proposal["current_preset"], proposal["proposed_preset"]) == (
+                "balanced",
+                "strict",
+            )
+            assert proposal["reasons"][0] == "a TV ad, expected"
+
+            body = {"rule": "volume_spike"}
+            assert (await responder.post(f"{url}/proposals/apply", json=body)).status_code == 403
+            resp = await admin.post(f"{url}/proposals/apply", json={"rule": "rule:mine"})
+            assert resp.status_code == 409, resp.text
+            resp = await admin.post(f"{url}/proposals/apply", json=body)
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["preset"] == "strict"
+            # Applied: nothing left to propose, and the running worker takes the preset up.
+            assert (await responder.get(f"{url}/proposals")).json() == []
+            assert await wait_for(lambda: _sample(workers, "strict"), bool, interval_s=0.05)
+            audit = await _rows(
+                db_engine,
+                select(AuditLogRow.action, AuditLogRow.details).where(
+                    AuditLogRow.target == f"brand:{brand}"
+                ),
+            )
+            assert [a for a, _ in audit] == ["brand_settings.proposal_apply"]
+            assert audit[0][1]["because"]["dismissals"] == 3
+            assert audit[0][1]["after"]["preset"] == "strict"
+        finally:
+            await admin.delete(f"{url}/settings")

@@ -20,13 +20,17 @@ OPERATION_IDS = {
     "healthz", "readyz", "metrics", "push_mentions", "search_mentions", "get_trends",
     "get_share_of_voice", "get_rising_terms", "list_incidents", "get_incident",
     "acknowledge_incident", "assign_incident", "add_incident_note", "snooze_incident",
-    "resolve_incident", "review_incident", "list_playbooks", "list_playbook_runs",
-    "get_playbook_run", "update_playbook_step", "list_rules", "create_rule", "validate_rule",
+    "resolve_incident", "dismiss_incident", "review_incident", "list_playbooks",
+    "list_playbook_runs", "get_playbook_run", "update_playbook_step", "list_rules",
+    "get_playbook", "get_holding_statements",
+    "create_rule", "validate_rule",
     "get_rule", "update_rule", "delete_rule", "validate_stored_rule", "list_campaigns",
     "create_campaign", "get_campaign", "update_campaign", "delete_campaign",
     "list_watchlists", "validate_watchlist", "get_watchlist", "put_watchlist",
     "delete_watchlist", "list_api_keys", "create_api_key", "revoke_api_key", "erase_author",
-    "purge_expired", "list_audit_log",
+    "purge_expired", "list_audit_log", "list_brand_settings", "get_brand_settings",
+    "put_brand_settings", "delete_brand_settings", "list_brand_proposals",
+    "apply_brand_proposal",
 }  # fmt: skip
 ERROR = {"$ref": "#/components/schemas/Error"}
 
