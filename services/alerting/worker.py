@@ -235,7 +235,7 @@ class AlertingWorker:
             return
         watched = watched_only(scored)
         if watched is None:
-            return  # only tracked competitors: counted for share of voice, never alerted on
+            return  # only tracked competitors: counted for share of voice, not alerted on
         scored = watched
         for brand in dict.fromkeys(scored.mention.brands):
             if brand not in self._ready:
@@ -393,11 +393,14 @@ class AlertingWorker:
 
 
 def watched_only(scored: ScoredMention) -> ScoredMention | None:
-    """`scored` about its watched brands alone (tracked competitors removed); None if none."""
+    """`scored` about its watched brands and watched competitors alone; None if none.
+
+    Tracked competitors are removed, unless a watchlist watches their crises.
+    """
     m = scored.mention
     if not m.competitors:
         return scored
-    brands = m.watched_brands
+    brands = [b for b in m.brands if b not in m.competitors or b in m.watched_competitors]
     if not brands:
         return None
     return scored.model_copy(update={"mention": m.model_copy(update={"brands": brands})})
@@ -434,6 +437,7 @@ def _signal_record(signal: Signal) -> dict[str, Any]:
         },
         "mentions": signal.mentions,
         "details": signal.details,
+        "competitor": signal.competitor,
     }
 
 

@@ -135,6 +135,8 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
+        # Watched competitors seen in mentions: their signals are competitor signals (SEV4).
+        self.competitors: set[str] = set()
         # User rules (`/v1/rules`), replaced by the worker when they change.
         self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
 
@@ -156,10 +158,8 @@ class DetectionEngine:
         return cfg
 
     def set_presets(self, presets: Mapping[str, str]) -> list[str]:
-        """Replace the per-brand presets; return the brands whose preset changed.
-
-        A known brand's detectors keep their learned baselines and switch thresholds.
-        """
+        """Replace the per-brand presets; return the brands whose preset changed (their
+        detectors keep their learned baselines and switch thresholds)."""
         for name in presets.values():
             self.config.spike_config(name)  # ValueError for an unknown preset, before any change
         before = {b: self.preset_of(b) for b in {*self._presets, *presets}}
@@ -212,6 +212,7 @@ class DetectionEngine:
         """Count one mention into the bins; return the per-mention rules' decisions."""
         m = scored.mention
         out = Decisions(brands=set(m.brands))
+        self.competitors.update(m.watched_competitors)
         for brand in dict.fromkeys(m.brands):
             self._brand(brand)
         late = set(self.bins.add(scored, wall_now=wall_now))
@@ -367,7 +368,7 @@ class DetectionEngine:
         tipping: datetime | None,
         mention: ScoredMention | None,
     ) -> Signal:
-        return assess(
+        signal = assess(
             brand=brand,
             topic=topic,
             story=self._story_topic(brand, topic),
@@ -377,6 +378,7 @@ class DetectionEngine:
             tipping=tipping,
             mention=mention,
         )
+        return signal.as_competitor() if brand in self.competitors else signal
 
     def _recovery(self, brand_name: str, brand: _Brand, end: datetime) -> list[Recovery]:
         """Track calm minutes of the series of open stories; propose recovery once per story."""
