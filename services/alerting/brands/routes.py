@@ -50,6 +50,7 @@ async def get_brand_settings(session: SessionDep, _: Admin, brand: BrandP) -> Br
     summary="Set a brand's detection preset and notification routes (role admin)",
     description="The alerting worker applies the preset within `alerting_rules_poll_s`; "
     "routes apply to the next notification. 201 when created, 200 when replaced. Audited.",
+    responses={409: {"description": "created concurrently by another request"}},
 )
 async def put_brand_settings(
     session: SessionDep, who: Admin, brand: BrandP, body: BrandSettingsIn, response: Response

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.brands.schemas import BrandSettingsIn, BrandSettingsRead
 from shared.db.models import BrandSettingsRow
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.http import audit
 
 _FINGERPRINT = text(
@@ -60,14 +61,18 @@ async def put_settings(
     before = None if row is None else _read(row).model_dump(mode="json", exclude={"updated_at"})
     now = datetime.now(UTC)
     if row is None:
-        row = BrandSettingsRow(brand=brand)
-        session.add(row)
-    if created or row.preset != body.preset:
+        row = BrandSettingsRow(brand=brand, preset=None)
+    if row.preset != body.preset:
         row.preset_changed_at = now
     row.preset = body.preset
     row.routes = {sev: list(targets) for sev, targets in body.routes.items()}
     row.updated_at = now
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError as exc:  # another request created them first
+        raise Conflict(f"settings of brand {brand!r} were created concurrently; retry") from exc
     await audit.record(
         session,
         actor=actor,
