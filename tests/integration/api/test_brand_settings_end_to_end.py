@@ -6,6 +6,8 @@ local Slack, SMTP and webhook receivers:
 - `PUT /v1/brands/{brand}/settings` with a preset: the alerting worker reloads it without a
   restart and the brand's volume detectors run with that preset's thresholds (their stored
   state carries the config);
+- two brands with the same history and rise, one `sensitive` and one `strict`: only the
+  first opens a volume-spike incident;
 - routes `SEV1/SEV2 -> webhook`: a rule's incident for that brand reaches the webhook only,
   while the service routing would also have sent it to Slack and email.
 """
@@ -27,9 +29,19 @@ from services.alerting.detect.spikes import preset
 from services.alerting.service import serve as serve_alerting
 from services.sentiment.service import serve as serve_sentiment
 from shared.db.models import AuditLogRow, IncidentRow, OutboxRow
+from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
 from shared.settings.sentiment import SentimentSettings
-from tests.detection_helpers import spike_state
+from tests.detection_helpers import (
+    CALM_HOURS,
+    RunningAlerting,
+    Stream,
+    floor_minute,
+    incidents,
+    processed_until,
+    publish,
+    spike_state,
+)
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.notify_helpers import channels_settings
 from tests.integration.api.test_config_end_to_end import NEGATIVE, POLL_S, _item, _rows
@@ -307,3 +319,64 @@ async def test_repeated_dismissals_propose_a_less_sensitive_preset_applied_by_an
             assert audit[0][1]["after"]["preset"] == "strict"
         finally:
             await admin.delete(f"{url}/settings")
+
+
+def _plateau(stream: Stream, start: datetime, minutes: int, rate: int) -> list[Any]:
+    """A volume rise to `rate` per minute with the usual 15% negatives."""
+    return [
+        stream.mention(
+            start + timedelta(minutes=k, seconds=stream.rng.uniform(0, 59.9)),
+            negative=stream.rng.random() < 0.15,
+        )
+        for k in range(minutes)
+        for _ in range(rate)
+    ]
+
+
+async def test_api_presets_change_what_the_running_worker_detects(
+    api: RunningApi,
+    settings_factory: Any,
+    producer: EventProducer,
+    db_engine: Any,
+    unique: str,
+) -> None:
+    """Two brands with the same history and the same mild rise (3 -> 13 per minute): the
+    one set to `sensitive` through the API opens a volume-spike incident, the `strict` one
+    stays quiet."""
+    alerting = RunningAlerting(
+        settings_factory(
+            AlertingSettings,
+            alerting_rules_poll_s=POLL_S,
+            alerting_checkpoint_s=0.5,
+            alerting_idle_flush_s=3.0,
+        )
+    )
+    keen, calm = f"keen-{unique}", f"calm-{unique}"
+    now = floor_minute(datetime.now(UTC))
+    rise = now - timedelta(minutes=25)
+    items = []
+    for brand in (keen, calm):
+        stream = Stream(brand)  # same seed: the same counts for both brands
+        items += stream.calm(rise - timedelta(hours=CALM_HOURS), rise)
+        items += _plateau(stream, rise, 24, 13)
+    alerting.start()
+    async with api.client("admin") as admin:
+        try:
+            for brand, name in ((keen, "sensitive"), (calm, "strict")):
+                resp = await admin.put(f"/v1/brands/{brand}/settings", json={"preset": name})
+                assert resp.status_code == 201, resp.text
+            for name in ("sensitive", "strict"):
+                loaded = await wait_for(
+                    lambda n=name: _sample(alerting.registry, n), bool, interval_s=0.05
+                )
+                assert loaded, f"the worker did not load the {name} preset"
+            await publish(db_engine, producer, alerting.settings.topic_scored, items)
+            found = await wait_for(lambda: incidents(db_engine, keen), bool, timeout_s=120)
+            assert [i.rule for i in found] == ["volume_spike"]
+            last = max(i.mention.created_at for i in items if i.mention.brands == [calm])
+            await processed_until(db_engine, calm, last)
+            assert await incidents(db_engine, calm) == []
+        finally:
+            await admin.delete(f"/v1/brands/{keen}/settings")
+            await admin.delete(f"/v1/brands/{calm}/settings")
+            await alerting.shutdown()
