@@ -135,8 +135,7 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
-        # Watched competitors seen in mentions: their signals are competitor signals (SEV4).
-        self.competitors: set[str] = set()
+        self.competitors: set[str] = set()  # watched competitors: their signals are SEV4
         # User rules (`/v1/rules`), replaced by the worker when they change.
         self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
 
@@ -212,6 +211,7 @@ class DetectionEngine:
         """Count one mention into the bins; return the per-mention rules' decisions."""
         m = scored.mention
         out = Decisions(brands=set(m.brands))
+        self.competitors.difference_update(m.brands)  # the latest mention says which are
         self.competitors.update(m.watched_competitors)
         for brand in dict.fromkeys(m.brands):
             self._brand(brand)

@@ -66,3 +66,16 @@ def test_a_watched_competitor_fires_at_sev4_in_the_competitor_category() -> None
     assert {s.severity.level for s in theirs} == {"SEV4"}
     assert {s.category for s in theirs} == {"competitor"}
     assert any(r.startswith("competitor hooli") for r in theirs[0].severity.reasons)
+
+
+def test_a_competitor_no_longer_watched_or_now_ours_leaves_the_competitor_set() -> None:
+    engine = DetectionEngine(EngineConfig())
+    rival = about(
+        mention(T0, negative=True, author="a"), ["hooli"], competitors=["hooli"],
+        watched_competitors=["hooli"],
+    )  # fmt: skip
+    engine.observe(rival, wall_now=0)
+    assert engine.competitors == {"hooli"}
+    ours = about(mention(T0 + timedelta(seconds=1), negative=True, author="b"), ["hooli"])
+    engine.observe(ours, wall_now=0)  # hooli got a watchlist of its own
+    assert engine.competitors == set()
