@@ -95,7 +95,13 @@ class Mention(_Event):
         default_factory=list,
         max_length=32,
         description="those of `brands` that are tracked competitors of a watched brand: "
-        "counted (share of voice), never alerted on",
+        "counted (share of voice), never alerted on unless in `watched_competitors`",
+    )
+    watched_competitors: list[BrandName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="those of `competitors` whose crises a watchlist listing them watches "
+        "(`watch_competitors`): they open low-severity (SEV4) competitor incidents",
     )
     markets: list[Market] = Field(
         default_factory=list,

@@ -166,7 +166,7 @@ async def make_incident(db_engine: AsyncEngine, unique: str) -> AsyncIterator[An
             brand=values.pop("brand", f"brand-{unique}-{len(created)}"),
             topic="",
             category=values.pop("category", "safety"),
-            rule="test_rule",
+            rule=values.pop("rule", "test_rule"),
             status="open",
             severity=severity,
             title=values.pop("title", "Battery fires <reported>"),

@@ -87,4 +87,10 @@ class AlertingMetrics:
             ["rule"],
             registry=registry,
         )
+        self.brand_presets = Gauge(
+            "crisiswatch_alerting_brand_presets",
+            "Brands whose stored settings (/v1/brands/{brand}/settings) select a preset.",
+            ["preset"],
+            registry=registry,
+        )
         self.lag = consumer_lag_gauge(registry)

@@ -25,9 +25,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.alerting.brands.store import load_presets, settings_fingerprint
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
 from services.alerting.detect.engine import DetectionEngine
 from services.alerting.detect.signals import Decisions, Recovery, Signal
+from services.alerting.detect.spikes import PRESETS
 from services.alerting.incidents.store import (
     IncidentChange,
     IncidentHooks,
@@ -98,6 +100,7 @@ class AlertingWorker:
         self._refresh_s = refresh_s
         self._rules_poll_s = rules_poll_s
         self._rules_fingerprint: str | None = None
+        self._settings_fingerprint: str | None = None
         self._last_rules_poll = -float("inf")
         self._hooks = hooks
         self._retry_max_s = retry_max_s
@@ -117,6 +120,7 @@ class AlertingWorker:
                 await self._guarded(self._refresh, stop, "refresh")
             if self._clock() - self._last_rules_poll >= self._rules_poll_s:
                 await self._guarded(self._reload_rules, stop, "rules reload")
+                await self._guarded(self._reload_presets, stop, "brand settings reload")
             records = await self._consumer.poll(timeout_ms=250, max_records=500)
             for rec in records:
                 await self._observe(rec, stop)
@@ -197,6 +201,26 @@ class AlertingWorker:
             self._rule_broken(name, reason)
         log.info("rules reloaded: %d enabled, %d refused", len(rules), len(refused))
 
+    async def _reload_presets(self) -> None:
+        """Apply the brands' stored presets when they changed (polled with the rules)."""
+        async with transaction(self._engine) as session:
+            fingerprint = await settings_fingerprint(session)
+            if fingerprint == self._settings_fingerprint:
+                return
+            stored = await load_presets(session)
+        presets = {brand: name for brand, name in stored.items() if name in PRESETS}
+        for brand in sorted(set(stored) - set(presets)):
+            log.error("brand %r: unknown preset %r ignored", brand, stored[brand])
+        changed = self._detection.set_presets(presets)
+        self._settings_fingerprint = fingerprint
+        self._metrics.brand_presets.clear()
+        for name in dict.fromkeys(presets.values()):
+            self._metrics.brand_presets.labels(name).set(list(presets.values()).count(name))
+        if changed:
+            log.info(
+                "brand presets changed: %s", {b: self._detection.preset_of(b) for b in changed}
+            )
+
     def _rule_broken(self, name: str, reason: str) -> None:
         self._metrics.rule_errors.labels(name).inc()
         log.error("rule %r skipped: %s", name, reason)
@@ -213,7 +237,7 @@ class AlertingWorker:
             return
         watched = watched_only(scored)
         if watched is None:
-            return  # only tracked competitors: counted for share of voice, never alerted on
+            return  # only tracked competitors: counted for share of voice, not alerted on
         scored = watched
         for brand in dict.fromkeys(scored.mention.brands):
             if brand not in self._ready:
@@ -371,11 +395,14 @@ class AlertingWorker:
 
 
 def watched_only(scored: ScoredMention) -> ScoredMention | None:
-    """`scored` about its watched brands alone (tracked competitors removed); None if none."""
+    """`scored` about its watched brands and watched competitors alone; None if none.
+
+    Tracked competitors are removed, unless a watchlist watches their crises.
+    """
     m = scored.mention
     if not m.competitors:
         return scored
-    brands = m.watched_brands
+    brands = [b for b in m.brands if b not in m.competitors or b in m.watched_competitors]
     if not brands:
         return None
     return scored.model_copy(update={"mention": m.model_copy(update={"brands": brands})})
@@ -412,6 +439,7 @@ def _signal_record(signal: Signal) -> dict[str, Any]:
         },
         "mentions": signal.mentions,
         "details": signal.details,
+        "competitor": signal.competitor,
     }
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from services.alerting import routes as alerting_routes
+from services.alerting.incidents.metrics import IncidentMetrics
 from services.alerting.room import routes as room_routes
 from services.analytics import routes as sentiment_routes
 from services.api import admin as admin_routes
@@ -60,6 +61,10 @@ TAGS = [
     {"name": "incidents", "description": "Detected crises: triage, assign, resolve, review."},
     {"name": "playbooks", "description": "Response playbooks and their runs."},
     {"name": "rules", "description": "Detection rules: write, validate, dry-run."},
+    {
+        "name": "brands",
+        "description": "Per-brand detection preset, notification routes, tuning proposals.",
+    },
     {"name": "campaigns", "description": "Planned campaigns that explain expected spikes."},
     {"name": "watchlists", "description": "Brands, aliases, exclusions and sources."},
     {"name": "keys", "description": "API keys and their roles."},
@@ -74,10 +79,18 @@ TAGS = [
 
 
 def create_app(
-    api: ApiSettings, ingest: IngestSettings, *, registry: CollectorRegistry | None = None
+    api: ApiSettings,
+    ingest: IngestSettings,
+    *,
+    registry: CollectorRegistry | None = None,
+    detection_preset: str = "balanced",
 ) -> FastAPI:
     """Build the API app from its two settings sections (the API's own and the ingest section
-    of the push route); Kafka and PostgreSQL connections open in its lifespan."""
+    of the push route); Kafka and PostgreSQL connections open in its lifespan.
+
+    `detection_preset` is the alerting service's default preset (`alerting_preset`), the
+    one a brand without its own runs with; tuning proposals start from it.
+    """
     differing = api.differing_common_fields(ingest)
     if differing:
         # One process, one broker and one database: two sections that disagree are a bug.
@@ -129,6 +142,8 @@ def create_app(
     # (degraded) and only the push route answers 503.
     app.state.readiness = Readiness(api.bootstrap_servers, required=frozenset({"postgres"}))
     app.state.api_settings = api
+    app.state.incident_metrics = IncidentMetrics(registry)
+    app.state.detection_preset = detection_preset
     app.state.rate_limiter = RateLimiter(rate_per_s=api.api_rate_per_s, burst=api.api_rate_burst)
     component.attach(app)
     errors.install(app)

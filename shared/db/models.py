@@ -367,6 +367,19 @@ class WatchlistRow(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
+class BrandSettingsRow(Base):
+    """A brand's detection preset and notification routes (unset: the service defaults)."""
+
+    __tablename__ = "brand_settings"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    preset: Mapped[str | None] = mapped_column(String(16))
+    routes: Mapped[dict[str, list[str]]] = mapped_column(JSONB, default=dict)
+    # Dismissals before the preset last changed no longer count towards a proposal.
+    preset_changed_at: Mapped[datetime | None] = mapped_column(TZ)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
 class RuleRow(Base):
     """A crisis rule configuration for one brand (or all brands when brand is '*')."""
 

@@ -63,7 +63,8 @@ class AlertingSettings(CommonSettings):
     alerting_rules_poll_s: float = Field(
         default=5.0,
         gt=0,
-        description="how often the stored rules (/v1/rules) are checked for changes",
+        description="how often the stored rules (/v1/rules) and brand settings "
+        "(/v1/brands/{brand}/settings) are checked for changes",
     )
 
     @model_validator(mode="after")

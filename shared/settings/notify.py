@@ -186,8 +186,14 @@ class NotifySettings(LinkSettings):
             enabled.add("webhook")
         return enabled
 
-    def route(self, severity: str) -> tuple[list[str], bool]:
-        """Return (enabled channels for immediate delivery, whether to add to the digest)."""
-        targets = self.routes.get(severity, self.routes.get("SEV1", []))
+    def route(
+        self, severity: str, overrides: dict[str, list[str]] | None = None
+    ) -> tuple[list[str], bool]:
+        """Return (enabled channels for immediate delivery, whether to add to the digest).
+
+        `overrides` (a brand's own routes) replace `routes` for the severities they list.
+        """
+        routes = {**self.routes, **(overrides or {})}
+        targets = routes.get(severity, routes.get("SEV1", []))
         enabled = self.enabled_channels()
         return [t for t in targets if t in enabled], DIGEST in targets

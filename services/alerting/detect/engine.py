@@ -14,7 +14,7 @@ which open incident a signal belongs to, so one story opens one incident.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -89,9 +89,9 @@ class EngineConfig:
         """Bins in the author-gate and scope window."""
         return max(1, round(self.gate_window_minutes * 60 / self.bin_seconds))
 
-    def spike_config(self) -> SpikeConfig:
-        """The volume-spike config of the selected preset."""
-        return preset(self.preset, bin_seconds=self.bin_seconds)
+    def spike_config(self, name: str | None = None) -> SpikeConfig:
+        """The volume-spike config of preset `name` (default: the selected preset)."""
+        return preset(name or self.preset, bin_seconds=self.bin_seconds)
 
 
 @dataclass(slots=True)
@@ -103,6 +103,7 @@ class _Series:
 
 @dataclass(slots=True)
 class _Brand:
+    name: str
     series: dict[str, _Series]
     neg_share: ShareSurgeDetector
     emotion: ShareSurgeDetector
@@ -123,7 +124,9 @@ class DetectionEngine:
             max_fill_bins=self.config.max_fill_bins,
             topics=self.config.topics,
         )
-        self._spike_cfg = self.config.spike_config()
+        self._spike_cfgs = {self.config.preset: self.config.spike_config()}
+        # Brands whose stored settings name their own preset (`/v1/brands/{brand}/settings`).
+        self._presets: dict[str, str] = {}
         self._brands: dict[str, _Brand] = {}
         self._burst = NegativeBurstDetector(
             window=timedelta(seconds=self.config.burst_window_s),
@@ -132,6 +135,7 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
+        self.competitors: set[str] = set()  # watched competitors: their signals are SEV4
         # User rules (`/v1/rules`), replaced by the worker when they change.
         self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
 
@@ -141,15 +145,44 @@ class DetectionEngine:
         """True when the brand's detectors exist (fresh, restored or rebuilt)."""
         return brand in self._brands
 
-    def _new_series(self) -> _Series:
-        return _Series(SpikeDetector(self._spike_cfg), deque(maxlen=self.config.gate_bins))
+    def preset_of(self, brand: str) -> str:
+        """The sensitivity preset the brand's volume-spike detectors run with."""
+        return self._presets.get(brand, self.config.preset)
+
+    def _spike_cfg(self, brand: str) -> SpikeConfig:
+        name = self.preset_of(brand)
+        cfg = self._spike_cfgs.get(name)
+        if cfg is None:
+            cfg = self._spike_cfgs[name] = self.config.spike_config(name)
+        return cfg
+
+    def set_presets(self, presets: Mapping[str, str]) -> list[str]:
+        """Replace the per-brand presets; return the brands whose preset changed (their
+        detectors keep their learned baselines and switch thresholds)."""
+        for name in presets.values():
+            self.config.spike_config(name)  # ValueError for an unknown preset, before any change
+        before = {b: self.preset_of(b) for b in {*self._presets, *presets}}
+        self._presets = dict(presets)
+        changed = sorted(b for b, name in before.items() if self.preset_of(b) != name)
+        for brand in changed:
+            state = self._brands.get(brand)
+            if state is None:
+                continue
+            cfg = self._spike_cfg(brand)
+            for series in state.series.values():
+                series.spike = SpikeDetector.from_dict(series.spike.to_dict(), config=cfg)
+        return changed
+
+    def _new_series(self, brand: str) -> _Series:
+        return _Series(SpikeDetector(self._spike_cfg(brand)), deque(maxlen=self.config.gate_bins))
 
     def _brand(self, brand: str) -> _Brand:
         state = self._brands.get(brand)
         if state is None:
             bs = self.config.bin_seconds
             state = _Brand(
-                series={t: self._new_series() for t in (BRAND_TOPIC, *self.config.topics)},
+                name=brand,
+                series={t: self._new_series(brand) for t in (BRAND_TOPIC, *self.config.topics)},
                 neg_share=negative_share_detector(bs),
                 emotion=emotion_burst_detector(bs),
                 velocity=VelocityDetector(VelocityConfig(bin_seconds=bs)),
@@ -160,7 +193,7 @@ class DetectionEngine:
     def _series(self, brand: _Brand, topic: str) -> _Series:
         series = brand.series.get(topic)
         if series is None:
-            series = brand.series[topic] = self._new_series()
+            series = brand.series[topic] = self._new_series(brand.name)
         return series
 
     def _unexplained(self, brand: str, negatives: int) -> bool:
@@ -178,6 +211,8 @@ class DetectionEngine:
         """Count one mention into the bins; return the per-mention rules' decisions."""
         m = scored.mention
         out = Decisions(brands=set(m.brands))
+        self.competitors.difference_update(m.brands)  # the latest mention says which are
+        self.competitors.update(m.watched_competitors)
         for brand in dict.fromkeys(m.brands):
             self._brand(brand)
         late = set(self.bins.add(scored, wall_now=wall_now))
@@ -333,7 +368,7 @@ class DetectionEngine:
         tipping: datetime | None,
         mention: ScoredMention | None,
     ) -> Signal:
-        return assess(
+        signal = assess(
             brand=brand,
             topic=topic,
             story=self._story_topic(brand, topic),
@@ -343,6 +378,7 @@ class DetectionEngine:
             tipping=tipping,
             mention=mention,
         )
+        return signal.as_competitor() if brand in self.competitors else signal
 
     def _recovery(self, brand_name: str, brand: _Brand, end: datetime) -> list[Recovery]:
         """Track calm minutes of the series of open stories; propose recovery once per story."""
@@ -392,7 +428,7 @@ class DetectionEngine:
             _, topic, rule = split_key(key)
             if rule == SPIKE:
                 series = self._series(state, topic)
-                series.spike = SpikeDetector.from_dict(data, config=self._spike_cfg)
+                series.spike = SpikeDetector.from_dict(data, config=self._spike_cfg(brand))
             elif rule == NEGATIVE_SHARE:
                 state.neg_share = ShareSurgeDetector.from_dict(
                     data, config=negative_share_detector(bs).config

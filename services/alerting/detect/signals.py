@@ -8,11 +8,11 @@ backtests. Pure records, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from services.alerting.incidents.severity import Severity
+from services.alerting.incidents.severity import Severity, SeverityLevel
 from shared.contracts.topics import topic_contract
 
 
@@ -37,11 +37,23 @@ class Signal:
     mentions: int
     tipping_ingested_at: datetime | None
     details: dict[str, Any] = field(default_factory=dict)
+    competitor: bool = False  # about a watched competitor (`watch_competitors`)
 
     @property
     def category(self) -> str:
-        """Incident category: the story topic's category, or `generic`."""
-        return category_of(self.story_topic)
+        """Incident category: `competitor`, else the story topic's category, or `generic`."""
+        return COMPETITOR if self.competitor else category_of(self.story_topic)
+
+    def as_competitor(self) -> Signal:
+        """This signal as a competitor's: low severity (SEV4), category `competitor`."""
+        reason = f"competitor {self.brand} (watched for crises, not ours)"
+        reasons = list(dict.fromkeys([reason, *self.severity.reasons]))
+        severity = replace(self.severity, level=COMPETITOR_SEVERITY, reasons=reasons)
+        return replace(self, severity=severity, competitor=True)
+
+
+COMPETITOR = "competitor"
+COMPETITOR_SEVERITY: SeverityLevel = "SEV4"
 
 
 @dataclass(frozen=True, slots=True)

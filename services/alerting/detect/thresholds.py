@@ -235,13 +235,16 @@ def _fingerprint(rule: ThresholdRule) -> str:
 
 
 def with_rule_severity(signal: Signal, rule: ThresholdRule) -> Signal:
-    """`signal` at the severity its rule sets, its reasons led by the rule's crossing."""
+    """`signal` at the severity its rule sets (a competitor's stays SEV4), its reasons led by
+    the rule's crossing."""
     value = signal.value
     reason = (
         f"rule {rule.name}: {rule.metric} {value:g} {rule.comparison} {rule.threshold:g} "
         f"over {rule.window_minutes} min"
     )
     severity = replace(
-        signal.severity, level=rule.severity, reasons=[reason, *signal.severity.reasons]
+        signal.severity,
+        level=signal.severity.level if signal.competitor else rule.severity,
+        reasons=[reason, *signal.severity.reasons],
     )
     return replace(signal, severity=severity)

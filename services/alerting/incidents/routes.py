@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from services.alerting.incidents import work
+from services.alerting.incidents.metrics import IncidentMetricsDep
 from services.alerting.incidents.schemas import (
     AssignIn,
     DismissIn,
@@ -176,10 +177,17 @@ async def resolve(
     responses={409: {"description": "already dismissed"}},
 )
 async def dismiss(
-    session: SessionDep, who: Responder, incident_id: Id, body: DismissIn
+    session: SessionDep,
+    who: Responder,
+    incident_id: Id,
+    body: DismissIn,
+    metrics: IncidentMetricsDep,
 ) -> IncidentRead:
     """Dismiss as a false positive."""
-    return await work.dismiss(session, incident_id=incident_id, reason=body.reason, actor=who.actor)
+    read = await work.dismiss(session, incident_id=incident_id, reason=body.reason, actor=who.actor)
+    # Counted before the request's commit: a failed commit (rare) overcounts by one.
+    metrics.dismissed.labels(read.rule).inc()
+    return read
 
 
 @router.put(

@@ -52,9 +52,10 @@ class IncidentHooks(Protocol):
 
 
 def _title(signal: Signal) -> str:
-    what = signal.category.replace("_", " ") if signal.story_topic else "volume"
+    what = category_of(signal.story_topic).replace("_", " ") if signal.story_topic else "volume"
+    who = f"{signal.brand} (competitor)" if signal.competitor else signal.brand
     return (
-        f"{signal.brand}: {what} crisis ({signal.rule.replace('_', ' ')}, "
+        f"{who}: {what} crisis ({signal.rule.replace('_', ' ')}, "
         f"{signal.mentions} mentions in window)"
     )
 
@@ -189,7 +190,7 @@ async def _update(
     row.severity = worse(previous, signal.severity.level)
     if retopic and signal.story_topic:
         row.topic = signal.story_topic
-        row.category = category_of(signal.story_topic)
+        row.category = signal.category
         row.title = _title(signal)
     row.signal_count += 1
     row.mention_count = max(row.mention_count, signal.mentions)

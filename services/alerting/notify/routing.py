@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerting.brands.store import brand_routes as load_brand_routes
 from services.alerting.notify.content import digest_payloads, incident_payloads
 from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
@@ -37,6 +38,9 @@ async def notify_incident(
 ) -> list[str]:
     """Enqueue the incident's notifications per severity routing; return the channels queued.
 
+    Routing is the brand's own routes (`/v1/brands/{brand}/settings`) where they name the
+    severity, otherwise `settings.routes`.
+
     The dedupe key is (incident, update_kind, revision, channel); `revision` defaults to the
     current severity, so calling this twice for the same update enqueues nothing new.
     Explicit `channels` replace the routing (and the digest); `note` is shown in the message.
@@ -49,7 +53,8 @@ async def notify_incident(
     rev = revision if revision is not None else summary.severity
     key = f"incident:{incident_id}:{update_kind}:{rev}"
     if channels is None:
-        channels, to_digest = settings.route(summary.severity)
+        brand_routes = await load_brand_routes(session, summary.brand)
+        channels, to_digest = settings.route(summary.severity, brand_routes)
     else:
         to_digest = False
     links = notification_links(settings, incident_id)

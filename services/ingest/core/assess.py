@@ -135,6 +135,7 @@ class Assessor:
         self.config = config
         self.matcher = Matcher(list(config.watchlists))
         self.rivals = frozenset(self.matcher.competitors)
+        self.watched_rivals = frozenset(self.matcher.watched_competitors)
         self._by_brand = {w.brand: w for w in config.watchlists}
 
     def markets(self, item: MentionIn, brands: list[str]) -> list[str]:
@@ -166,6 +167,7 @@ class Assessor:
                 item,
                 brands=brands,
                 competitors=[b for b in brands if b in self.rivals],
+                watched_competitors=[b for b in brands if b in self.watched_rivals],
                 markets=self.markets(item, brands),
                 secret=config.secret,
                 keep_handles=config.keep_handles,

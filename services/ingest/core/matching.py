@@ -54,6 +54,12 @@ class Matcher:
         self.competitors: list[str] = list(
             dict.fromkeys(c for w in watchlists for c in w.competitors if c not in owned)
         )
+        # Those whose crises a watchlist listing them watches (`watch_competitors`).
+        self.watched_competitors: list[str] = [
+            c
+            for c in self.competitors
+            if any(w.watch_competitors and c in w.competitors for w in watchlists)
+        ]
         entries = [
             (w.brand, [(t, False) for t in w.terms] + [(t, True) for t in w.exclusions])
             for w in watchlists

@@ -107,6 +107,7 @@ def mention_fields(
     *,
     brands: list[str],
     competitors: list[str] | None = None,
+    watched_competitors: list[str] | None = None,
     markets: list[str] | None = None,
     secret: bytes,
     keep_handles: bool,
@@ -142,6 +143,7 @@ def mention_fields(
         "quote_of": item.quote_of,
         "brands": check_brands(brands),
         "competitors": competitors or [],
+        "watched_competitors": watched_competitors or [],
         "markets": markets or [],
         "source": item.source,
     }

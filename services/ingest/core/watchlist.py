@@ -112,6 +112,11 @@ class Watchlist(_Strict):
         description="brand keys of competitors; one without a watchlist of its own is matched "
         "by this name and counted for share of voice, never alerted on",
     )
+    watch_competitors: bool = Field(
+        default=False,
+        description="watch the crises of the competitors (those without a watchlist): their "
+        "spikes open low-severity (SEV4) `competitor` incidents instead of being ignored",
+    )
     markets: list[Market] = Field(
         default_factory=list, description="countries (ISO 3166-1 alpha-2) the brand watches"
     )

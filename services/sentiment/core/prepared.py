@@ -68,9 +68,6 @@ class PreparedMention(NamedTuple):
     rollup_keys: tuple[tuple[str, datetime, str, str, str], ...]
     author_keys: tuple[int, ...]  # `author_key` of this mention's author in each of them
     minute_epoch: int  # `minute` in seconds since the epoch
-    # `X-Request-ID` of the push that brought the mention (its `request_id` Kafka header),
-    # set by the worker and forwarded on the scored topic.
-    request_id: str | None = None
     # What story clustering reads (None without a sentence vector), and what the stories
     # table summarises: the mention's keywords and the head of its text.
     story: StoryMention | None = None
@@ -78,6 +75,9 @@ class PreparedMention(NamedTuple):
     excerpt: str = ""
     story_id: str | None = None  # set by the worker (`with_story`)
     merged: tuple[str, ...] = ()  # stories that converged into `story_id` with this mention
+    # `X-Request-ID` of the push that brought the mention (its `request_id` Kafka header),
+    # set by the worker and forwarded on the scored topic.
+    request_id: str | None = None
 
     @property
     def identity(self) -> tuple[str, str]:

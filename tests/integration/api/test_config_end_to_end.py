@@ -232,9 +232,14 @@ async def test_a_broken_stored_rule_is_reported_and_skipped(
                 )
 
             assert (await wait_for(errors, lambda v: bool(v), interval_s=0.1)) == 1.0
-            # The worker is alive and evaluates the valid rule.
-            loaded = workers.get_sample_value("crisiswatch_alerting_rules_loaded")
-            assert loaded is not None and loaded >= 1
+
+            # The worker is alive and evaluates the valid rule (which may be loaded by the
+            # poll after the one that met the broken rule alone).
+            async def loaded() -> float | None:
+                return workers.get_sample_value("crisiswatch_alerting_rules_loaded")
+
+            count = await wait_for(loaded, lambda v: bool(v), interval_s=0.05)
+            assert count is not None and count >= 1
         finally:
             await admin.delete(f"/v1/rules/{resp.json()['id']}")
             async with transaction(db_engine) as session:
@@ -374,3 +379,74 @@ async def test_example_watchlist_competitors_have_share_of_voice(
             assert volumes["globex"] >= 3 and volumes["initech"] >= 2 and volumes["acme"] >= 2
         finally:
             await admin.delete(f"/v1/watchlists/{example.brand}")
+
+
+async def test_watched_competitor_crisis_opens_a_sev4_competitor_incident(
+    api: RunningApi, workers: CollectorRegistry, db_engine: Any, unique: str
+) -> None:
+    """`watch_competitors: true`: a competitor's crisis, ignored by default, opens a
+    low-severity competitor incident (a rule naming it at SEV2 still opens SEV4)."""
+    brand, name, rival = f"watcho-{unique}", f"Watcho{unique}", f"rivalco{unique}"
+    watchlist = {
+        "brand": brand,
+        "aliases": [name],
+        "competitors": [rival],
+        "watch_competitors": True,
+    }
+    rule = {
+        "name": f"rivalco-negatives-{unique}",
+        "brand": rival,
+        "definition": {"metric": "negative", "window_minutes": 5, "threshold": 8,
+                       "severity": "SEV2"},
+    }  # fmt: skip
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    theirs = [
+        _item(
+            400 + i,
+            NEGATIVE[i % 4].format(b=rival.capitalize()),
+            start + timedelta(seconds=10 * i),
+            f"k{i}",
+        )
+        for i in range(12)
+    ]
+    rule_id = None
+    async with api.client("admin") as admin:
+        try:
+            resp = await admin.put(f"/v1/watchlists/{brand}", json=watchlist)
+            assert resp.status_code == 201, resp.text
+            assert resp.json()["definition"]["watch_competitors"] is True
+            resp = await admin.post("/v1/rules", json=rule)
+            assert resp.status_code == 201, resp.text
+            rule_id = resp.json()["id"]
+
+            async def push_first() -> httpx.Response:
+                return await admin.post("/v1/mentions", json=theirs[:1])
+
+            first = await wait_for(push_first, lambda r: r.json().get("accepted") == 1)
+            assert first.json()["accepted"] == 1, first.text
+            assert (await admin.post("/v1/mentions", json=theirs[1:])).json()["accepted"] == 11
+
+            incidents = await wait_for(
+                lambda: _rows(db_engine, select(IncidentRow).where(IncidentRow.brand == rival)),
+                lambda rows: len(rows) >= 1,
+                timeout_s=120,
+            )
+            assert len(incidents) == 1
+            incident = incidents[0]
+            assert (incident.severity, incident.category) == ("SEV4", "competitor")
+            assert incident.title.startswith(f"{rival} (competitor):")
+            stored = await _rows(
+                db_engine, select(MentionRow.brands).where(MentionRow.brand == rival)
+            )
+            assert len(stored) == 12
+            ours = await _rows(db_engine, select(IncidentRow).where(IncidentRow.brand == brand))
+            assert ours == []
+            async with api.client("responder") as responder:
+                detail = (await responder.get(f"/v1/incidents/{incident.id}")).json()
+            assert detail["severity"] == "SEV4" and detail["category"] == "competitor"
+        finally:
+            if rule_id is not None:
+                await admin.delete(f"/v1/rules/{rule_id}")
+            await admin.delete(f"/v1/watchlists/{brand}")
+            async with transaction(db_engine) as session:
+                await session.execute(delete(IncidentRow).where(IncidentRow.brand == rival))

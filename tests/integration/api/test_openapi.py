@@ -28,6 +28,8 @@ OPERATION_IDS = {
     "list_watchlists", "validate_watchlist", "get_watchlist", "put_watchlist",
     "delete_watchlist", "list_api_keys", "create_api_key", "revoke_api_key", "erase_author",
     "purge_expired", "list_audit_log", "escalate_incident", "slack_actions", "slack_commands",
+    "list_brand_settings", "get_brand_settings", "put_brand_settings",
+    "delete_brand_settings", "list_brand_proposals", "apply_brand_proposal",
 }  # fmt: skip
 ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -106,6 +106,23 @@ def test_competitors_without_a_watchlist_are_matched_after_the_brands() -> None:
     assert matcher.match("globexcorp") == []
 
 
+def test_watched_competitors_are_those_a_listing_watchlist_watches() -> None:
+    matcher = Matcher(
+        [
+            Watchlist.model_validate({"brand": "acme", "competitors": ["globex", "hooli"]}),
+            Watchlist.model_validate(
+                {
+                    "brand": "umbrella",
+                    "competitors": ["hooli", "initech"],
+                    "watch_competitors": True,
+                }
+            ),
+        ]
+    )
+    assert matcher.competitors == ["globex", "hooli", "initech"]
+    assert matcher.watched_competitors == ["hooli", "initech"]
+
+
 def test_stored_watchlists_win_over_files_per_brand() -> None:
     files = [Watchlist(brand="acme", aliases=["Acme"]), Watchlist(brand="zeta")]
     stored = parse_stored(

@@ -29,6 +29,16 @@ def test_routing_uses_only_configured_channels() -> None:
     assert settings.route("SEV9") == (["slack", "email"], False)
 
 
+def test_a_brand_route_replaces_the_service_route_of_its_severities_only() -> None:
+    settings = make(slack_webhook_url="https://hooks.slack.com/x", webhook_url="https://h.example/x",
+                    webhook_signing_secret="k")  # fmt: skip
+    brand = {"SEV2": ["webhook"], "SEV3": ["slack", "digest"], "SEV4": []}
+    assert settings.route("SEV1", brand) == (["slack", "webhook"], False)
+    assert settings.route("SEV2", brand) == (["webhook"], False)
+    assert settings.route("SEV3", brand) == (["slack"], True)
+    assert settings.route("SEV4", brand) == ([], False)  # nobody: not even the digest
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

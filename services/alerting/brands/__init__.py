@@ -1,0 +1,1 @@
+"""Per-brand configuration: detection preset, notification routes, dismissal proposals."""
