@@ -206,7 +206,7 @@ async def test_api_route_sends_a_brand_incident_to_the_webhook_only(
                 timeout_s=120,
             )
             assert len(incidents) == 1 and incidents[0].severity in ("SEV1", "SEV2")
-            link = f"/v1/incidents/{incidents[0].id}"
+            link = f"/incidents/{incidents[0].id}"
             hooks = await wait_for(
                 lambda: _matching(webhook_receiver, link), lambda r: len(r) >= 1, timeout_s=60
             )
