@@ -17,11 +17,13 @@ def test_receiver_logs_go_to_the_file_not_the_terminal(
     root = logging.getLogger()
     # Other tests start aiosmtpd, whose `mail.log` logger they may quieten: start from default.
     mail = logging.getLogger("mail.log")
-    saved = (mail.level, mail.propagate, mail.disabled)
+    saved = (mail.level, mail.propagate, mail.disabled, mail.handlers[:])
     mail.setLevel(logging.NOTSET)
-    mail.propagate, mail.disabled = True, False
+    mail.propagate, mail.disabled, mail.handlers = True, False, []
+    # Only this test's terminal: handlers other tests left behind may write to closed streams.
+    saved_root = root.handlers[:]
     terminal = logging.StreamHandler(sys.stderr)
-    root.addHandler(terminal)
+    root.handlers = [terminal]
     old_level = root.level
     root.setLevel(logging.INFO)
     try:
@@ -30,10 +32,10 @@ def test_receiver_logs_go_to_the_file_not_the_terminal(
             logging.getLogger("mail.log").info("Peer: ('127.0.0.1', 40000)")
         logging.getLogger("tools.demo").info("after the demo")
     finally:
-        root.removeHandler(terminal)
+        root.handlers = saved_root
         root.setLevel(old_level)
         mail.setLevel(saved[0])
-        mail.propagate, mail.disabled = saved[1], saved[2]
+        mail.propagate, mail.disabled, mail.handlers = saved[1], saved[2], saved[3]
     err = capsys.readouterr().err
     assert "Peer:" not in err
     assert "after the demo" in err  # the terminal handler is back afterwards
