@@ -44,8 +44,9 @@ from services.api.app import create_app
 from services.ingest.service import create_ingest_app
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.service import serve as serve_sentiment
-from shared.db.engine import create_engine
+from shared.db.engine import create_engine, transaction
 from shared.db.models import IncidentRow
+from shared.http.keys import create_key
 from shared.http.server import serve_app
 from shared.kafka import EventProducer, ensure_topics
 from shared.metrics import CONSUMER_LAG
@@ -241,6 +242,21 @@ async def stack(infra, test_database) -> AsyncIterator[dict[str, Any]]:
             return bool(inbox.items())
 
         assert await wait_for(delivered, bool, timeout_s=30), "no notification delivered"
+        # A false positive of another brand is dismissed through the API: the dismissal
+        # counter the alert-quality dashboard reads gets its series.
+        async with transaction(engine) as session:
+            _, responder = await create_key(session, f"prom-{brand}", "responder", actor="test")
+            false_positive = IncidentRow(
+                brand=f"{brand}-fp", rule="volume_spike", title="false positive", status="open"
+            )
+            session.add(false_positive)
+        async with httpx.AsyncClient(timeout=30) as client:
+            dismissed = await client.post(
+                f"http://127.0.0.1:{ports['api']}/v1/incidents/{false_positive.id}/dismiss",
+                json={"reason": "a product launch, not a crisis"},
+                headers={"X-API-Key": responder},
+            )
+            assert dismissed.status_code == 200, dismissed.text
         # A responder acknowledges it, so the alert-quality SQL panels have rows.
         async with engine.begin() as conn:
             await conn.execute(
