@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from services.sentiment.encoders.base import normalize_rows
-from services.sentiment.scorers.transformer import InferenceOptions
+from services.sentiment.scorers.transformer import InferenceOptions, load_pretrained
 
 
 class HuggingFaceEncoder:
@@ -49,20 +49,10 @@ class HuggingFaceEncoder:
         with self._lock:
             if self._model is not None:
                 return
-            import torch
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoModel
 
-            opts = self.options
-            if opts.num_threads is not None:
-                torch.set_num_threads(opts.num_threads)
-            device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            tokenizer = AutoTokenizer.from_pretrained(
-                self.model_ref, local_files_only=opts.local_files_only
-            )
-            model = AutoModel.from_pretrained(
-                self.model_ref, local_files_only=opts.local_files_only
-            )
-            model.eval().to(device)
+            tokenizer, model, device = load_pretrained(self.model_ref, self.options, AutoModel)
+            model.to(device)
             self.dim = int(model.config.hidden_size)
             self._device = device
             self._tokenizer = tokenizer

@@ -127,6 +127,27 @@ class InferenceOptions:
             raise ValueError("num_threads must be >= 1")
 
 
+def load_pretrained(
+    model_ref: str, options: InferenceOptions, model_class: Any
+) -> tuple[Any, Any, str]:
+    """Tokenizer, model (eval mode, not yet moved) and device of a Hugging Face model.
+
+    torch and transformers load only here: a process that never loads a model (the
+    worker's parent when scoring runs in child processes) stays small.
+    """
+    import torch
+    from transformers import AutoTokenizer
+
+    if options.num_threads is not None:
+        torch.set_num_threads(options.num_threads)
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    local = options.local_files_only
+    tokenizer = AutoTokenizer.from_pretrained(model_ref, local_files_only=local)
+    model = model_class.from_pretrained(model_ref, local_files_only=local)
+    model.eval()
+    return tokenizer, model, device
+
+
 class SequenceClassifier:
     """One Hugging Face sequence-classification model, loaded once, scoring batches."""
 
@@ -150,22 +171,13 @@ class SequenceClassifier:
         with self._lock:
             if self._model is not None:
                 return
-            # torch and transformers load only here: a process that never loads a model
-            # (the worker's parent when scoring runs in child processes) stays small.
             import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from transformers import AutoModelForSequenceClassification
 
             opts = self.options
-            if opts.num_threads is not None:
-                torch.set_num_threads(opts.num_threads)
-            device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            tokenizer = AutoTokenizer.from_pretrained(
-                self.model_ref, local_files_only=opts.local_files_only
+            tokenizer, model, device = load_pretrained(
+                self.model_ref, opts, AutoModelForSequenceClassification
             )
-            model = AutoModelForSequenceClassification.from_pretrained(
-                self.model_ref, local_files_only=opts.local_files_only
-            )
-            model.eval()
             if opts.quantize and device == "cpu":
                 # Dynamic int8 on Linear layers: weights int8, activations quantised on the
                 # fly. torch marks the eager API deprecated but it is the only CPU int8 path
