@@ -50,8 +50,10 @@ API replicas a key may send up to N times the configured rate (a per-replica bud
 mapped from its language by the watchlist of its brand (`language_markets`); `market` filters
 select the mentions of those countries.
 
-**Errors**: every error answer has the body `Error` (`{"detail": ...}`), and each answers
-`X-Request-ID` (sent by the client or minted) to quote when reporting a problem.
+**Errors**: every error answer is a problem-details object (RFC 9457,
+`application/problem+json`, schema `Problem`): `type`, `title`, `status`, `detail` (what went
+wrong), `instance` (the path), `request_id`, and for invalid fields `errors`. Each answer
+carries `X-Request-ID` (sent by the client or minted) to quote when reporting a problem.
 """
 
 TAGS = [

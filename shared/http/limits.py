@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import CrisiswatchError
+from shared.http.problems import PROBLEM_JSON, problem_body
 
 
 class _TooLarge(HTTPException, CrisiswatchError):
@@ -43,7 +44,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared > limit:
-                    await _reject(send, limit)
+                    await _reject(send, limit, str(scope.get("path", "")))
                     return
         received = 0
 
@@ -59,14 +60,15 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, send)
 
 
-async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body exceeds {limit} bytes"}).encode()
+async def _reject(send: Send, limit: int, path: str) -> None:
+    detail = f"request body exceeds {limit} bytes"
+    body = json.dumps(problem_body(413, detail, instance=path)).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

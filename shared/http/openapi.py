@@ -3,10 +3,11 @@ can answer documented where they apply.
 
 - Operation ids are the route function's name (`get_incident`) or the route's explicit
   `operation_id`, never FastAPI's generated `get_incident_v1_incidents__incident_id__get`.
-- `Error` (`{"detail": "..."}`, or a list of field problems for 422) is the body of every
+- `Problem` (RFC 9457 problem details, `application/problem+json`) is the body of every
   4xx and 5xx answer; `install` documents 401/403/429 on every operation that takes an
   API key, 404 on every operation with a path parameter, 413 on those with a body, 422
-  (with `Error` instead of FastAPI's own model) and 503 on every `/v1` operation.
+  (with `Problem` instead of FastAPI's own model) and 503 on every `/v1` operation, and
+  moves error answers that routes document with `Problem` to the problem media type.
 - Models a route documents by hand (a body it reads raw, such as the push batch) are
   registered as components too (`models`).
 """
@@ -22,6 +23,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from shared.http.problems import PROBLEM_JSON
+
 REF = "#/components/schemas/{model}"
 
 
@@ -32,11 +35,17 @@ class FieldProblem(BaseModel):
     msg: str = Field(description="what is wrong with it")
 
 
-class Error(BaseModel):
-    """The body of every error answer."""
+class Problem(BaseModel):
+    """The body of every error answer: problem details (RFC 9457)."""
 
-    detail: str | list[FieldProblem] = Field(
-        description="what went wrong; for 422 on request validation, one entry per field"
+    type: str = Field("about:blank", description="`about:blank`: the status says the kind")
+    title: str = Field(description="the HTTP status phrase, e.g. `Not Found`")
+    status: int = Field(description="the HTTP status code of the answer")
+    detail: str = Field(description="what went wrong, in words a client can show")
+    instance: str | None = Field(None, description="the request path")
+    request_id: str | None = Field(None, description="the answer's `X-Request-ID`")
+    errors: list[FieldProblem] | None = Field(
+        None, description="for 422 on request validation: one entry per invalid field"
     )
 
 
@@ -71,7 +80,7 @@ def _error_response(code: str) -> dict[str, Any]:
     description, headers = STANDARD[code]
     answer: dict[str, Any] = {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+        "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
     }
     if headers:
         answer["headers"] = headers
@@ -98,6 +107,11 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
                 generic = schema.get("schema", {}).get("$ref", "").endswith("HTTPValidationError")
                 if current is None or generic:
                     responses[code] = _error_response(code)
+            for code, answer in responses.items():
+                content = answer.get("content", {})
+                plain = content.get("application/json", {}).get("schema", {})
+                if code[0] in "45" and plain.get("$ref") == REF.format(model="Problem"):
+                    content[PROBLEM_JSON] = content.pop("application/json")
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
@@ -106,7 +120,7 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
 
 def install(app: FastAPI, *, models: Iterable[type[BaseModel]] = ()) -> None:
     """Generate `app`'s document once, with the error model and `models` as components."""
-    extra: list[type[BaseModel]] = [Error, FieldProblem, *models]
+    extra: list[type[BaseModel]] = [Problem, FieldProblem, *models]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -169,7 +169,7 @@ async def test_push_score_store_and_one_incident(
             rejected: list[dict[str, Any]] = []
             for start in range(0, 200, 50):
                 resp = await client.post("/v1/mentions", json=items[start : start + 50])
-                assert resp.status_code == 202  # every batch has valid items
+                assert resp.status_code in (202, 207)  # every batch has valid items
                 body = resp.json()
                 accepted += [r for r in body["items"] if r["status"] == "accepted"]
                 # Invalid items are dead-lettered; unmatched ones (no brand) only reported.

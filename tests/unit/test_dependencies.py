@@ -125,7 +125,7 @@ WEIGHT_SUFFIXES = {".npz", ".npy", ".onnx", ".safetensors", ".bin", ".pt", ".pb"
 
 
 def _hash_pins() -> dict[str, tuple[str, list[str]]]:
-    """name -> (version, sha256 digests) of deploy/model-packages.txt (continuation lines joined)."""
+    """name -> (version, sha256 digests) of deploy/model-packages.txt."""
     joined = MODEL_PACKAGES.read_text().replace("\\\n", " ")
     pins: dict[str, tuple[str, list[str]]] = {}
     for line in joined.splitlines():

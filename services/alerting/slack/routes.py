@@ -28,12 +28,12 @@ from services.alerting.slack.signature import (
 from shared.db.engine import transaction
 from shared.errors import BadInput, Conflict, NotFound
 from shared.http.deps import ApiSettingsDep, EngineDep
-from shared.http.openapi import Error
+from shared.http.openapi import Problem
 from shared.settings.api import ApiSettings
 
 router = APIRouter(prefix="/slack", tags=["slack"])
 _REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {"model": Error, "description": "unsigned, forged, stale or replayed request"}
+    401: {"model": Problem, "description": "unsigned, forged, stale or replayed request"}
 }
 
 

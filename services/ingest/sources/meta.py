@@ -24,6 +24,7 @@ from services.ingest.sources.push import PushResult
 from services.ingest.sources.push_auth import check_hub_signature
 from shared import serde
 from shared.errors import BrokerUnavailable, InvalidRecord
+from shared.http.problems import problem
 from shared.settings.ingest import IngestSettings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -182,11 +183,11 @@ async def deliver(request: Request) -> Response:
     body = await request.body()
     secret = settings.meta_app_secret
     if secret is None:
-        return JSONResponse({"detail": "Meta webhooks are not configured"}, status_code=404)
+        return problem(404, "Meta webhooks are not configured", instance=request.url.path)
     if not check_hub_signature(
         secret.get_secret_value().encode(), body, request.headers.get("x-hub-signature-256")
     ):
-        return JSONResponse({"detail": "invalid X-Hub-Signature-256"}, status_code=401)
+        return problem(401, "invalid X-Hub-Signature-256", instance=request.url.path)
     try:
         payload = serde.loads(body)
         rejects = await fetch_mentions(payload, settings)
@@ -196,7 +197,7 @@ async def deliver(request: Request) -> Response:
             await ingestor.publisher.reject(body, exc.reason, source=SOURCE, code="invalid_payload")
         except BrokerUnavailable:
             return _retry_later(settings.retry_after_s)
-        return JSONResponse({"detail": exc.reason}, status_code=400)
+        return problem(400, exc.reason, instance=request.url.path)
     try:
         outcomes = await ingestor.accept(items, source=SOURCE)
     except BrokerUnavailable:
@@ -205,8 +206,4 @@ async def deliver(request: Request) -> Response:
 
 
 def _retry_later(seconds: int) -> Response:
-    return JSONResponse(
-        {"detail": "Kafka is unavailable, retry later"},
-        status_code=503,
-        headers={"Retry-After": str(seconds)},
-    )
+    return problem(503, "Kafka is unavailable, retry later", headers={"Retry-After": str(seconds)})

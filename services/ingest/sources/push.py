@@ -19,7 +19,8 @@ from services.ingest.pipeline import Ingestor, Outcome, Status, tally
 from services.ingest.sources.push_auth import PushAuthenticator
 from shared import serde
 from shared.errors import BrokerUnavailable, InvalidRecord
-from shared.http.openapi import REF, Error
+from shared.http.openapi import REF, Problem
+from shared.http.problems import PROBLEM_JSON, problem
 from shared.settings.ingest import IngestSettings
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -85,10 +86,11 @@ class PushResult(BaseModel):
 
     @property
     def status_code(self) -> int:
-        """202 when anything is in the stream (accepted now or before), 422 when every item
-        is invalid, else 200 (all unmatched, or unmatched and invalid: nothing to queue)."""
+        """207 when some items are in the stream (accepted now or before) and others are
+        invalid; 202 when items are in the stream and none is invalid; 422 when every item is
+        invalid; else 200 (all unmatched, or unmatched and invalid: nothing to queue)."""
         if self.accepted or self.duplicate:
-            return 202
+            return 207 if self.invalid else 202
         if self.invalid == len(self.items):
             return 422
         return 200
@@ -156,12 +158,13 @@ BodyDep = Annotated[bytes, Depends(authenticated_body)]
         "answers per item: `accepted`, `duplicate` (an unchanged repeat of an accepted "
         "mention, not produced again), `unmatched` (no watched brand; not produced, not "
         "dead-lettered) or `invalid` (dead-lettered with its reason). "
-        "A batch is judged item by item, never refused for some of its items: a partly "
-        "accepted batch answers **202** with the outcome of each item in `items` (we do not "
-        "use 207 Multi-Status, whose body WebDAV defines as XML). "
-        "202: at least one item is accepted or a duplicate. 200: nothing to queue (every "
-        "item unmatched, or unmatched and invalid). 422: every item is invalid (`PushResult`), "
-        "or the body is no batch (`Error`). 503 + Retry-After: Kafka is unavailable and "
+        "A batch is judged item by item, never refused for some of its items. "
+        "202: every item is in the stream (accepted, or a duplicate), or unmatched. "
+        "207 Multi-Status: partly accepted: some items are in the stream and others invalid; "
+        "`items` gives each item's outcome (the body is this JSON document, not WebDAV's XML). "
+        "200: nothing to queue (every item unmatched, or unmatched and invalid). "
+        "422: every item is invalid (`PushResult`), or the body is no batch (`Problem`). "
+        "503 + Retry-After: Kafka is unavailable and "
         "nothing of the batch was accepted. 401: the signature (`X-Crisiswatch-Timestamp` + "
         "`X-Crisiswatch-Signature: sha256=<HMAC of '<timestamp>.' + body>`) or the API key "
         "is wrong, expired or replayed, or authentication is required and missing; 403: a "
@@ -191,38 +194,34 @@ BodyDep = Annotated[bytes, Depends(authenticated_body)]
     responses={
         200: {"model": PushResult, "description": "nothing to queue: unmatched and invalid"},
         202: {"model": PushResult, "description": "accepted (or already accepted)"},
-        401: {"model": Error, "description": "not authenticated"},
-        403: {"model": Error, "description": "key role may not push"},
-        413: {"model": Error, "description": "body too large"},
+        207: {"model": PushResult, "description": "partly accepted: per-item outcomes"},
+        401: {"model": Problem, "description": "not authenticated"},
+        403: {"model": Problem, "description": "key role may not push"},
+        413: {"model": Problem, "description": "body too large"},
         422: {
-            "description": "every item invalid (`PushResult`), or the body is no batch (`Error`)",
+            "description": "every item invalid (`PushResult`), or the body is no batch (`Problem`)",
             "content": {
-                "application/json": {
-                    "schema": {
-                        "anyOf": [
-                            {"$ref": REF.format(model="PushResult")},
-                            {"$ref": REF.format(model="Error")},
-                        ]
-                    }
-                }
+                "application/json": {"schema": {"$ref": REF.format(model="PushResult")}},
+                PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}},
             },
         },
-        503: {"model": Error, "description": "Kafka unavailable; retry later"},
+        503: {"model": Problem, "description": "Kafka unavailable; retry later"},
     },
 )
-async def push_mentions(body: BodyDep, ingestor: IngestorDep) -> JSONResponse:
+async def push_mentions(request: Request, body: BodyDep, ingestor: IngestorDep) -> JSONResponse:
     """Accept a batch of mentions from a pushing client."""
     settings = ingestor.settings
     try:
         batch = parse_batch(body, max_items=settings.max_batch_items)
     except InvalidRecord as exc:
-        return JSONResponse({"detail": exc.reason}, status_code=422)
+        return problem(422, exc.reason, instance=request.url.path)
     try:
         outcomes = await ingestor.accept([parse(item) for item in batch], source=SOURCE)
     except BrokerUnavailable:
-        return JSONResponse(
-            {"detail": "Kafka is unavailable; nothing of this batch was accepted, retry later"},
-            status_code=503,
+        return problem(
+            503,
+            "Kafka is unavailable; nothing of this batch was accepted, retry later",
+            instance=request.url.path,
             headers={"Retry-After": str(settings.retry_after_s)},
         )
     result = PushResult.of(outcomes)

@@ -31,7 +31,7 @@ OPERATION_IDS = {
     "list_brand_settings", "get_brand_settings", "put_brand_settings",
     "delete_brand_settings", "list_brand_proposals", "apply_brand_proposal",
 }  # fmt: skip
-ERROR = {"$ref": "#/components/schemas/Error"}
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,8 @@ def test_errors_are_documented_with_one_model(document: dict[str, Any]) -> None:
         assert expected <= set(responses), (method, path, expected - set(responses))
         for code in expected - {"422"}:
             assert "content" in responses[code], (method, path, code, responses[code])
-            schema = responses[code]["content"]["application/json"]["schema"]
-            assert schema == ERROR, (method, path, code)
+            schema = responses[code]["content"]["application/problem+json"]["schema"]
+            assert schema == PROBLEM, (method, path, code)
         if "429" in expected:
             assert "Retry-After" in responses["429"]["headers"]
     # Every /v1 route takes a key, but Slack's, which carry Slack's signature instead.
@@ -118,7 +118,9 @@ def test_push_declares_its_typed_body_and_answer(app: str) -> None:
     assert set(item["properties"]["status"]["enum"]) == {
         "accepted", "duplicate", "unmatched", "invalid",
     }  # fmt: skip
-    assert "partly accepted batch answers **202**" in push["description"]
+    partly = push["responses"]["207"]["content"]["application/json"]["schema"]
+    assert partly == {"$ref": "#/components/schemas/PushResult"}
+    assert "207 Multi-Status: partly accepted" in push["description"]
 
 
 @pytest.fixture
@@ -165,11 +167,16 @@ async def test_real_answers_conform_to_the_document(api: RunningApi) -> None:
         answers.append(("GET", "/v1/incidents", 429, last))
     async with api.client("ingest") as pusher:
         mixed = await pusher.post("/v1/mentions", json=partly)
-        answers.append(("POST", "/v1/mentions", 202, mixed))
+        answers.append(("POST", "/v1/mentions", 207, mixed))
         answers.append(("POST", "/v1/mentions", 422, await pusher.post("/v1/mentions", json={})))
     for method, path, status, response in answers:
         assert response.status_code == status, (method, path, response.text)
         operation(method, path).validate_response(response)
+        if status >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+            problem = response.json()
+            assert problem["status"] == status and problem["detail"], problem
+            assert problem["request_id"] == response.headers["X-Request-ID"]
     assert [i["status"] for i in mixed.json()["items"]] == ["accepted", "invalid"]
 
 

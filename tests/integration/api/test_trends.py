@@ -341,6 +341,6 @@ async def test_a_market_is_a_country_code(api: RunningApi) -> None:
         for bad in ("germany", "bad\x00value", "d1"):
             resp = await client.get("/v1/trends", params={**params, "market": bad})
             assert resp.status_code == 422, resp.text
-            assert resp.json()["detail"][0]["loc"] == ["query", "market", 0]
+            assert resp.json()["errors"][0]["loc"] == ["query", "market", 0]
         ok = await client.get("/v1/share-of-voice", params={**params, "market": "de"})
         assert ok.status_code == 200 and ok.json()["total_volume"] == 0

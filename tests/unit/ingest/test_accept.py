@@ -129,8 +129,10 @@ async def test_watchlist_reload_takes_effect() -> None:
 @pytest.mark.parametrize(
     ("statuses", "code"),
     [
-        (["accepted", "invalid"], 202),
-        (["duplicate", "unmatched"], 202),  # a retried batch answers as the first time
+        (["accepted", "invalid"], 207),  # partly accepted
+        (["duplicate", "invalid"], 207),  # a retried batch answers as the first time
+        (["accepted", "unmatched"], 202),
+        (["duplicate", "unmatched"], 202),
         (["unmatched"], 200),
         (["unmatched", "invalid"], 200),
         (["invalid", "invalid"], 422),
