@@ -149,3 +149,92 @@ def test_a_fired_rule_reaches_the_operators_with_its_runbook(
     assert "Runbook: docs/runbooks.md#crisiswatchservicedown" in fired[0]
     assert "FIRING" in fired[0] and "critical" in fired[0]
     assert "crisiswatch-" in fired[0]  # the job label of the grouped alert
+
+
+K8S_MONITORING = ROOT / "deploy" / "k8s" / "monitoring.yaml"
+
+
+def _k8s_documents() -> dict[tuple[str, str], dict]:
+    docs = [d for d in yaml.safe_load_all(K8S_MONITORING.read_text()) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+def test_k8s_monitoring_is_generated_from_the_shipped_configuration() -> None:
+    done = subprocess.run(
+        ["python3", str(ROOT / "deploy" / "scripts" / "k8s_monitoring.py")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    regenerate = "python3 deploy/scripts/k8s_monitoring.py > deploy/k8s/monitoring.yaml"
+    assert done.stdout == K8S_MONITORING.read_text(), f"stale: {regenerate}"
+    docs = _k8s_documents()
+    rules = docs[("ConfigMap", "prometheus-rules")]["data"]["rules.yml"]
+    assert rules == (ph.PROMETHEUS_DIR / "rules.yml").read_text()
+    routing = docs[("ConfigMap", "alertmanager-config")]["data"]["alertmanager.yml"]
+    assert routing == amh.CONFIG.read_text()
+
+
+def test_k8s_prometheus_scrapes_every_service_under_its_compose_job_name() -> None:
+    """Pod discovery names each job `crisiswatch-<app>`: the rules' and dashboards' series."""
+    docs = _k8s_documents()
+    config = yaml.safe_load(docs[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"])
+    relabel = {
+        r.get("target_label"): r
+        for job in config["scrape_configs"]
+        for r in job.get("relabel_configs", [])
+    }
+    assert relabel["job"]["replacement"] == "crisiswatch-$1"
+    k8s = ROOT / "deploy" / "k8s"
+    scraped = {
+        "crisiswatch-" + d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for path in k8s.glob("*.yaml")
+        if path.name != "kustomization.yaml"
+        for d in yaml.safe_load_all(path.read_text())
+        if d
+        and d["kind"] == "Deployment"
+        and d["spec"]["template"]["metadata"].get("annotations", {}).get("prometheus.io/scrape")
+    }
+    compose = yaml.safe_load((ph.PROMETHEUS_DIR / "prometheus.yml").read_text())
+    compose_jobs = {j["job_name"] for j in compose["scrape_configs"]} - {"prometheus"}
+    assert scraped == compose_jobs
+    targets = [t for m in config["alerting"]["alertmanagers"] for s in m["static_configs"]
+               for t in s["targets"]]  # fmt: skip
+    assert targets == ["alertmanager:9093"]
+    service = docs[("Service", "alertmanager")]["spec"]["ports"][0]["port"]
+    assert service == 9093
+    manager = docs[("Deployment", "alertmanager")]["spec"]["template"]["spec"]
+    secret = next(v for v in manager["volumes"] if "secret" in v)["secret"]["secretName"]
+    mounts = manager["containers"][0]["volumeMounts"]
+    assert any(m["mountPath"] == str(Path(amh.SECRET_FILE).parent) for m in mounts)
+    shipped = [d for d in yaml.safe_load_all((k8s / "secret.yaml").read_text()) if d]
+    assert {"ops_slack_webhook_url"} <= set(
+        next(d for d in shipped if d["metadata"]["name"] == secret)["stringData"]
+    )
+
+
+@needs_binaries
+def test_promtool_and_amtool_accept_the_k8s_configuration(tmp_path: Path) -> None:
+    assert AM_BINARIES is not None and PROM_BINARIES is not None
+    docs = _k8s_documents()
+    rules = docs[("ConfigMap", "prometheus-rules")]["data"]["rules.yml"]
+    (tmp_path / "rules.yml").write_text(rules)
+    config = yaml.safe_load(docs[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"])
+    config["rule_files"] = [str(tmp_path / "rules.yml")]
+    for job in config["scrape_configs"]:
+        # Debian builds Prometheus without Kubernetes discovery: check everything else (the
+        # relabelling regexes included) with a static target in its place.
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["static_configs"] = [{"targets": ["127.0.0.1:9"]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    promtool = PROM_BINARIES[1]
+    checked = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    routing = docs[("ConfigMap", "alertmanager-config")]["data"]["alertmanager.yml"]
+    (tmp_path / "alertmanager.yml").write_text(routing)
+    am = subprocess.run(
+        [AM_BINARIES[1], "check-config", str(tmp_path / "alertmanager.yml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert am.returncode == 0, am.stdout + am.stderr

@@ -41,6 +41,9 @@ SCHEMAS: dict[str, tuple[str, list[str]]] = {
     "PodDisruptionBudget": ("policy/v1", ["spec.selector.matchLabels"]),
     "ScaledObject": ("keda.sh/v1alpha1", ["spec.scaleTargetRef.name", "spec.triggers"]),
     "HorizontalPodAutoscaler": ("autoscaling/v2", ["spec.scaleTargetRef", "spec.maxReplicas"]),
+    "ServiceAccount": ("v1", []),
+    "Role": ("rbac.authorization.k8s.io/v1", ["rules"]),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", ["roleRef.name", "subjects"]),
 }
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -114,14 +117,17 @@ def test_deployments_select_their_pods_and_probe_real_routes() -> None:
     pod_labels = [d["spec"]["template"]["metadata"]["labels"] for d in deployments.values()]
     routes = _routes()
     assert {"/healthz", "/readyz", "/metrics"} <= routes
+    # Prometheus and Alertmanager probe their own `/-/ready` and `/-/healthy`.
+    monitoring_routes = {"/-/ready", "/-/healthy"}
     for name, dep in deployments.items():
         selector = dep["spec"]["selector"]["matchLabels"]
         assert selector.items() <= dep["spec"]["template"]["metadata"]["labels"].items(), name
+        served = routes if name.startswith("crisiswatch-") else monitoring_routes
         for container in _containers(dep):
             ports = {p["name"]: p["containerPort"] for p in container["ports"]}
             for kind in ("readinessProbe", "livenessProbe"):
                 probe = container[kind]["httpGet"]
-                assert probe["path"] in routes, f"{name}: {kind} {probe['path']} is no route"
+                assert probe["path"] in served, f"{name}: {kind} {probe['path']} is no route"
                 assert probe["port"] in ports, f"{name}: {kind} port {probe['port']}"
             assert container["resources"]["requests"], name
             assert container["securityContext"]["runAsNonRoot"] is True, name
@@ -169,8 +175,17 @@ def test_configmap_and_secret_use_real_settings() -> None:
     documented = set(re.findall(r"^(CRISISWATCH_\w+)=", (ROOT / ".env.example").read_text(), re.M))
     known = _settings_names()
     assert documented == known
+    env_sources = {
+        ref["name"]
+        for _, doc in DOCS
+        for container in _containers(doc)
+        for source in container.get("envFrom", [])
+        for ref in (source.get("configMapRef"), source.get("secretRef"))
+        if ref
+    }
+    assert env_sources == {"crisiswatch-config", "crisiswatch-secrets"}
     for file, doc in DOCS:
-        if doc["kind"] in ("ConfigMap", "Secret"):
+        if doc["kind"] in ("ConfigMap", "Secret") and doc["metadata"]["name"] in env_sources:
             keys = doc.get("data") or doc.get("stringData")
             unknown = set(keys) - known
             assert not unknown, f"{file}: unknown settings {unknown}"
