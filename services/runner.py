@@ -55,7 +55,7 @@ def run_service(name: str, settings: Settings) -> None:
         from shared.http.server import serve_app
 
         api = settings.api
-        app = create_app(api, settings.ingest, detection_preset=settings.alerting.alerting_preset)
+        app = create_app(api, settings.ingest, alerting=settings.alerting)
         run_until_signal(
             lambda stop: serve_app(app, host=api.api_host, port=api.api_port, stop=stop)
         )

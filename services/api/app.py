@@ -29,6 +29,7 @@ from shared.http.limits import BodySizeLimit
 from shared.http.observe import HttpMetrics, RequestObserver
 from shared.http.ratelimit import RateLimiter
 from shared.process_metrics import register_process_metrics
+from shared.settings.alerting import AlertingSettings
 from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings
 
@@ -85,13 +86,14 @@ def create_app(
     ingest: IngestSettings,
     *,
     registry: CollectorRegistry | None = None,
-    detection_preset: str = "balanced",
+    alerting: AlertingSettings | None = None,
 ) -> FastAPI:
     """Build the API app from its two settings sections (the API's own and the ingest section
     of the push route); Kafka and PostgreSQL connections open in its lifespan.
 
-    `detection_preset` is the alerting service's default preset (`alerting_preset`), the
-    one a brand without its own runs with; tuning proposals start from it.
+    `alerting` is the alerting service's section (from the environment when not given): its
+    default preset is the one a brand without its own runs with, and its proposal policy
+    says when dismissals propose a less sensitive one.
     """
     differing = api.differing_common_fields(ingest)
     if differing:
@@ -145,7 +147,7 @@ def create_app(
     app.state.readiness = Readiness(api.bootstrap_servers, required=frozenset({"postgres"}))
     app.state.api_settings = api
     app.state.incident_metrics = IncidentMetrics(registry)
-    app.state.detection_preset = detection_preset
+    app.state.alerting_settings = alerting or AlertingSettings()
     app.state.rate_limiter = RateLimiter(rate_per_s=api.api_rate_per_s, burst=api.api_rate_burst)
     component.attach(app)
     errors.install(app)

@@ -21,6 +21,14 @@ class AlertingSettings(CommonSettings):
     alerting_preset: Literal["sensitive", "balanced", "strict"] = Field(
         default="balanced", description="sensitivity preset of the volume-spike detectors"
     )
+    alerting_proposal_min_dismissals: int = Field(
+        default=3,
+        ge=1,
+        description="dismissals of a preset rule for a brand that propose a less sensitive preset",
+    )
+    alerting_proposal_days: int = Field(
+        default=14, ge=1, le=365, description="days of dismissals a tuning proposal counts"
+    )
     alerting_bin_seconds: int = Field(default=60, ge=10, le=3600, description="bin size")
     alerting_lateness_s: float = Field(
         default=20.0, ge=0, description="event-time lateness allowed before a bin closes"

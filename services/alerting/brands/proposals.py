@@ -21,7 +21,8 @@ from shared.errors import Conflict
 # The rules whose sensitivity the preset sets (`detect.spikes.RULE`).
 PRESET_RULES = ("volume_spike",)
 LESS_SENSITIVE = {"sensitive": "balanced", "balanced": "strict"}
-# A proposal needs this many dismissals of one rule for the brand in this many days.
+# A proposal needs this many dismissals of one rule for the brand in this many days (the
+# defaults of `alerting_proposal_min_dismissals` and `alerting_proposal_days`).
 MIN_DISMISSALS = 3
 DAYS = 14
 

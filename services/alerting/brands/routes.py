@@ -15,16 +15,18 @@ from services.alerting.brands.schemas import (
     Proposal,
 )
 from shared.http.deps import Admin, Responder, SessionDep
+from shared.settings.alerting import AlertingSettings
 
 router = APIRouter()
 
 
-def _default_preset(request: Request) -> str:
-    """The alerting service's default preset (`create_app(detection_preset=...)`)."""
-    return str(getattr(request.app.state, "detection_preset", "balanced"))
+def _alerting(request: Request) -> AlertingSettings:
+    """The alerting service's settings the API was built with (`create_app(alerting=...)`)."""
+    settings: AlertingSettings = request.app.state.alerting_settings
+    return settings
 
 
-DefaultPreset = Annotated[str, Depends(_default_preset)]
+Alerting = Annotated[AlertingSettings, Depends(_alerting)]
 
 
 @router.get("/brands/settings", tags=["brands"], summary="Every brand's settings (role admin)")
@@ -77,15 +79,22 @@ async def delete_brand_settings(session: SessionDep, who: Admin, brand: BrandP) 
     "/brands/{brand}/proposals",
     tags=["brands"],
     summary="Less sensitive presets proposed by repeated dismissals (role responder)",
-    description=f"One proposal per preset-governed rule (volume_spike) whose incidents of the "
-    f"brand were dismissed at least {proposals.MIN_DISMISSALS} times in {proposals.DAYS} days "
-    "since the preset last changed; none when the brand already runs `strict`.",
+    description="One proposal per preset-governed rule (volume_spike) whose incidents of the "
+    "brand were dismissed at least `alerting_proposal_min_dismissals` times (default 3) in "
+    "`alerting_proposal_days` days (default 14) since the preset last changed; none when the "
+    "brand already runs `strict`.",
 )
 async def list_brand_proposals(
-    session: SessionDep, _: Responder, brand: BrandP, default: DefaultPreset
+    session: SessionDep, _: Responder, brand: BrandP, alerting: Alerting
 ) -> list[Proposal]:
     """The brand's open proposals."""
-    return await proposals.list_proposals(session, brand=brand, default_preset=default)
+    return await proposals.list_proposals(
+        session,
+        brand=brand,
+        default_preset=alerting.alerting_preset,
+        min_dismissals=alerting.alerting_proposal_min_dismissals,
+        days=alerting.alerting_proposal_days,
+    )
 
 
 @router.post(
@@ -97,9 +106,15 @@ async def list_brand_proposals(
     responses={409: {"description": "no open proposal for that rule"}},
 )
 async def apply_brand_proposal(
-    session: SessionDep, who: Admin, brand: BrandP, body: ApplyProposalIn, default: DefaultPreset
+    session: SessionDep, who: Admin, brand: BrandP, body: ApplyProposalIn, alerting: Alerting
 ) -> BrandSettingsRead:
     """Apply a proposal."""
     return await proposals.apply_proposal(
-        session, brand=brand, rule=body.rule, default_preset=default, actor=who.actor
+        session,
+        brand=brand,
+        rule=body.rule,
+        default_preset=alerting.alerting_preset,
+        actor=who.actor,
+        min_dismissals=alerting.alerting_proposal_min_dismissals,
+        days=alerting.alerting_proposal_days,
     )

@@ -17,6 +17,7 @@ from services.api.app import create_app
 from shared.db.engine import transaction
 from shared.http.keys import create_key
 from shared.http.server import serve_app
+from shared.settings.alerting import AlertingSettings
 from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings
 from tests.kafka_helpers import free_port, wait_for
@@ -56,11 +57,18 @@ def api_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def api_alerting() -> dict[str, Any]:
+    """Overrides of the alerting section the served app is built with (preset, proposals)."""
+    return {}
+
+
+@pytest.fixture
 async def api(
     api_sections: Callable[..., tuple[ApiSettings, IngestSettings]],
     db_engine: AsyncEngine,
     unique: str,
     api_overrides: dict[str, Any],
+    api_alerting: dict[str, Any],
 ) -> AsyncIterator[RunningApi]:
     """The API served on 127.0.0.1 on a free port until the test ends."""
     values: dict[str, Any] = {
@@ -74,7 +82,12 @@ async def api(
     stop = asyncio.Event()
     task = asyncio.create_task(
         serve_app(
-            create_app(settings, ingest, registry=CollectorRegistry()),
+            create_app(
+                settings,
+                ingest,
+                registry=CollectorRegistry(),
+                alerting=AlertingSettings(**api_alerting),
+            ),
             host="127.0.0.1",
             port=port,
             stop=stop,
