@@ -8,6 +8,7 @@ changed do not count (a proposal applied is not proposed again from the same dis
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -17,33 +18,48 @@ from services.alerting.brands import store
 from services.alerting.brands.schemas import BrandSettingsIn, BrandSettingsRead, Proposal
 from shared.db.models import BrandSettingsRow, IncidentRow
 from shared.errors import Conflict
+from shared.settings.alerting import AlertingSettings
 
 # The rules whose sensitivity the preset sets (`detect.spikes.RULE`).
 PRESET_RULES = ("volume_spike",)
 LESS_SENSITIVE = {"sensitive": "balanced", "balanced": "strict"}
-# A proposal needs this many dismissals of one rule for the brand in this many days (the
-# defaults of `alerting_proposal_min_dismissals` and `alerting_proposal_days`).
-MIN_DISMISSALS = 3
-DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalPolicy:
+    """When dismissals propose a preset: `min_dismissals` of one rule for a brand within
+    `days`, starting from `default_preset` for brands without their own."""
+
+    default_preset: str = "balanced"
+    min_dismissals: int = 3
+    days: int = 14
+
+    @classmethod
+    def of(cls, settings: AlertingSettings) -> ProposalPolicy:
+        """The policy the alerting settings configure."""
+        return cls(
+            settings.alerting_preset,
+            settings.alerting_proposal_min_dismissals,
+            settings.alerting_proposal_days,
+        )
 
 
 async def list_proposals(
     session: AsyncSession,
     *,
     brand: str,
-    default_preset: str,
-    min_dismissals: int = MIN_DISMISSALS,
-    days: int = DAYS,
+    policy: ProposalPolicy,
     now: datetime | None = None,
 ) -> list[Proposal]:
     """The brand's open proposals: one per preset rule dismissed `min_dismissals` times."""
     now = now or datetime.now(UTC)
+    min_dismissals = policy.min_dismissals
     row = await session.get(BrandSettingsRow, brand)
-    current = (row.preset if row is not None else None) or default_preset
+    current = (row.preset if row is not None else None) or policy.default_preset
     proposed = LESS_SENSITIVE.get(current)
     if proposed is None:
         return []  # already the least sensitive preset
-    since = now - timedelta(days=days)
+    since = now - timedelta(days=policy.days)
     if row is not None and row.preset_changed_at is not None:
         since = max(since, row.preset_changed_at)
     counts = await session.execute(
@@ -90,19 +106,11 @@ async def apply_proposal(
     *,
     brand: str,
     rule: str,
-    default_preset: str,
+    policy: ProposalPolicy,
     actor: str,
-    min_dismissals: int = MIN_DISMISSALS,
-    days: int = DAYS,
 ) -> BrandSettingsRead:
     """Set the brand's preset to the one proposed for `rule`; 409 when there is none."""
-    proposals = await list_proposals(
-        session,
-        brand=brand,
-        default_preset=default_preset,
-        min_dismissals=min_dismissals,
-        days=days,
-    )
+    proposals = await list_proposals(session, brand=brand, policy=policy)
     proposal = next((p for p in proposals if p.rule == rule), None)
     if proposal is None:
         raise Conflict(f"no open proposal for rule {rule!r} of brand {brand!r}")

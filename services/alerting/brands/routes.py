@@ -88,13 +88,8 @@ async def list_brand_proposals(
     session: SessionDep, _: Responder, brand: BrandP, alerting: Alerting
 ) -> list[Proposal]:
     """The brand's open proposals."""
-    return await proposals.list_proposals(
-        session,
-        brand=brand,
-        default_preset=alerting.alerting_preset,
-        min_dismissals=alerting.alerting_proposal_min_dismissals,
-        days=alerting.alerting_proposal_days,
-    )
+    policy = proposals.ProposalPolicy.of(alerting)
+    return await proposals.list_proposals(session, brand=brand, policy=policy)
 
 
 @router.post(
@@ -109,12 +104,7 @@ async def apply_brand_proposal(
     session: SessionDep, who: Admin, brand: BrandP, body: ApplyProposalIn, alerting: Alerting
 ) -> BrandSettingsRead:
     """Apply a proposal."""
+    policy = proposals.ProposalPolicy.of(alerting)
     return await proposals.apply_proposal(
-        session,
-        brand=brand,
-        rule=body.rule,
-        default_preset=alerting.alerting_preset,
-        actor=who.actor,
-        min_dismissals=alerting.alerting_proposal_min_dismissals,
-        days=alerting.alerting_proposal_days,
+        session, brand=brand, rule=body.rule, policy=policy, actor=who.actor
     )
