@@ -5,8 +5,9 @@ delivers amazing bass", "the Acme food court opens next week" and "this album is
 carry delivery, legal and safety terms. A crisis topic therefore counts (toward the topic's
 volume, and as a critical keyword) only when the scorers that judged the mention support
 it: a negative polarity, a fearful emotion, or, where no scorer covers the language, no
-judgement against it. Idioms whose words are not literal are removed earlier, by the topic
-tagger (`core.idioms`), since the scorers often read "died laughing" as negative.
+judgement against it; and never a post that laughs ("this ad killed me 😂", "un peligro
+para mi cartera jaja"), which the scorers often read as negative. Idioms whose words are
+not literal are removed earlier, by the topic tagger (`core.idioms`).
 
 Why "not positive" rather than "labelled negative": crisis reports written as plain fact
 score close to zero ("the Acme heater burned down our kitchen" +0.11, "data breach exposed
@@ -33,13 +34,18 @@ class ContextGate:
 def supports_crisis(
     sentiment: SentimentScore | None,
     emotions: Mapping[str, float],
+    *,
+    laughs: bool = False,
     gate: ContextGate = ContextGate(),
 ) -> bool:
     """True when the mention's tone supports a crisis-topic match.
 
-    A mention no method scored (`sentiment` None) keeps its matches: there is no
-    judgement against them, and a missed crisis costs more than a false page.
+    `laughs`: the text carries a laughter marker. A mention no method scored (`sentiment`
+    None) keeps its matches unless it laughs: there is no judgement against them, and a
+    missed crisis costs more than a false page.
     """
+    if laughs:
+        return False
     if sentiment is None:
         return True
     if sentiment.label == "negative" or sentiment.score <= gate.max_score:

@@ -168,7 +168,10 @@ class Enricher:
     def _crisis_topics(self, row: _Row) -> list[str]:
         """The topics the text names, crisis topics only where its tone supports them."""
         topics = self._topics.match(row.doc, row.language)
-        if not topics or supports_crisis(row.sentiment, row.emotions, self._gate):
+        laughs = bool(topics) and self._topics.laughs(row.doc)
+        if not topics or supports_crisis(
+            row.sentiment, row.emotions, laughs=laughs, gate=self._gate
+        ):
             return topics
         return [t for t in topics if not self._topics.is_critical(t)]
 

@@ -9,6 +9,10 @@ accident in another.
 A phrase `cue ~ words` is a pair: `words` is figurative when `cue` comes at most
 `NEAR` words before it ("battery ~ died" covers "died" in "the battery on my Acme died").
 Only `words` is covered, so a real crisis term between the two still counts.
+
+The file's `humour` section lists laughter markers (words such as "lol", "jajaja", "mdr"
+and emoji such as 😂): a post that laughs is not reporting a crisis, and the context gate
+(`core.context`) drops its crisis topics.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ class IdiomListError(ConfigError):
     """The idiom list is missing or invalid."""
 
 
+class Humour(BaseModel):
+    """Laughter markers: words (topic-term syntax, any language) and emoji."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    words: list[str] = Field(min_length=1)
+    emoji: list[str] = Field(default_factory=list)
+
+
 class IdiomFile(BaseModel):
     """The YAML file: phrases per ISO 639-1 language."""
 
@@ -40,6 +53,7 @@ class IdiomFile(BaseModel):
 
     version: int = Field(ge=1)
     idioms: dict[str, list[str]]
+    humour: Humour
 
     @field_validator("idioms")
     @classmethod
@@ -76,7 +90,7 @@ class Spans:
 class IdiomMask:
     """The compiled idiom list: phrases and pairs for spaced scripts, substrings for CJK."""
 
-    def __init__(self, phrases: dict[str, list[str]]) -> None:
+    def __init__(self, phrases: dict[str, list[str]], humour: Humour | None = None) -> None:
         spaced = [p for lang, ps in phrases.items() if lang not in UNSEGMENTED for p in ps]
         unspaced = {p: True for lang, ps in phrases.items() if lang in UNSEGMENTED for p in ps}
         following: dict[str, list[str]] = {}  # cue -> the figurative words that may follow
@@ -94,11 +108,19 @@ class IdiomMask:
             raise IdiomListError(f"idiom list: {exc}") from exc
         self._chars = SubstringTable(unspaced)
         self.phrases = {lang: tuple(ps) for lang, ps in phrases.items()}
+        try:
+            self._laughs = TokenTable(dict.fromkeys(humour.words if humour else (), True))
+        except ValueError as exc:
+            raise IdiomListError(f"humour words: {exc}") from exc
+        self._laugh_emoji = tuple(humour.emoji) if humour else ()
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> IdiomMask:
         """Load and compile an idiom file (the packaged `idioms.yaml` by default)."""
-        return _packaged() if path is None else cls(_read(Path(path)).idioms)
+        if path is None:
+            return _packaged()
+        data = _read(Path(path))
+        return cls(data.idioms, data.humour)
 
     @property
     def accents(self) -> bool:
@@ -119,6 +141,12 @@ class IdiomMask:
         chars = tuple((h.start, h.end) for h in self._chars.scan(doc.text))
         return Spans(tuple(spans), chars)
 
+    def laughs(self, doc: TextTokens) -> bool:
+        """True when the text carries a laughter marker (a word or an emoji)."""
+        if not doc.text.isascii() and any(e in doc.text for e in self._laugh_emoji):
+            return True
+        return len(self._laughs) > 0 and bool(self._laughs.scan(doc.tokens(self.accents)))
+
 
 def _read(path: Path) -> IdiomFile:
     try:
@@ -135,4 +163,5 @@ def _read(path: Path) -> IdiomFile:
 
 @functools.cache
 def _packaged() -> IdiomMask:
-    return IdiomMask(_read(DEFAULT_PATH).idioms)
+    data = _read(DEFAULT_PATH)
+    return IdiomMask(data.idioms, data.humour)

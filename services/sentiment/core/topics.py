@@ -77,6 +77,10 @@ class TopicLexicon:
         """Risk weight of `topic` (KeyError for an unknown topic)."""
         return self._spec.risk_weight(topic)
 
+    def laughs(self, text: str | TextTokens) -> bool:
+        """True when the text carries a laughter marker of the idiom list."""
+        return self._idioms is not None and self._idioms.laughs(TextTokens.of(text))
+
     def is_critical(self, topic: str) -> bool:
         """True for a crisis topic (one the alerting engine watches)."""
         spec = self._spec.topics.get(topic)
