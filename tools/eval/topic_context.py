@@ -1,12 +1,14 @@
 """`eval topics`: does a crisis-topic match survive enrichment where it should, and only there?
 
 Reads CSVs with `language,text,expected,split`: `expected` lists the crisis topics a row must
-keep (space separated; empty for a near miss, which must keep none). Every row goes through
-the real enrichment (`Enricher`, the shipped model tier) under four configurations, so the
-effect of each part is visible: the bare lexicon, the idiom list only, the context gate
-only, and both (what the service runs). Per configuration and split, a row is a positive
-when it keeps at least one crisis topic; precision and recall are of "this row raises a
-crisis-topic match" against "this row is a crisis" (`expected` not empty).
+keep (space separated; empty for a near miss, which must keep none). `!topic` marks a known
+false positive (a near miss all the same), `?topic` a known miss (a crisis all the same).
+Every row goes through the real enrichment (`Enricher`, the shipped model tier) under four
+configurations, so the effect of each part is visible: the bare lexicon, the idiom list
+(with its laughter markers) only, the context gate only, and both (what the service runs).
+Per configuration and split, a row is a positive when it keeps at least one crisis topic;
+precision and recall are of "this row raises a crisis-topic match" against "this row is a
+crisis" (`expected` not empty).
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def load_rows(paths: Sequence[Path]) -> list[Row]:
                     Row(
                         language=line["language"],
                         text=line["text"],
-                        expected=frozenset(line["expected"].split()),
+                        expected=frozenset(
+                            t.lstrip("?") for t in line["expected"].split() if t[0] != "!"
+                        ),
                         split=line["split"] or "all",
                     )
                 )

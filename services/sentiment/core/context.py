@@ -40,14 +40,14 @@ def supports_crisis(
 ) -> bool:
     """True when the mention's tone supports a crisis-topic match.
 
-    `laughs`: the text carries a laughter marker. A mention no method scored (`sentiment`
-    None) keeps its matches unless it laughs: there is no judgement against them, and a
-    missed crisis costs more than a false page.
+    `laughs`: the text carries a laughter marker; a fearful reading outweighs it. A mention
+    no method scored (`sentiment` None) keeps its matches unless it laughs: there is no
+    judgement against them, and a missed crisis costs more than a false page.
     """
+    if emotions.get("fear", 0.0) >= gate.fear_at_least:
+        return True  # fear outweighs a laugh: "it caught fire kkkk so scary"
     if laughs:
         return False
     if sentiment is None:
         return True
-    if sentiment.label == "negative" or sentiment.score <= gate.max_score:
-        return True
-    return emotions.get("fear", 0.0) >= gate.fear_at_least
+    return sentiment.label == "negative" or sentiment.score <= gate.max_score

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -81,7 +82,7 @@ class Spans:
     tokens: tuple[tuple[int, int], ...] = ()
     chars: tuple[tuple[int, int], ...] = ()
 
-    def covers(self, hit: Hit[object], *, chars: bool) -> bool:
+    def covers(self, hit: Hit[Any], *, chars: bool) -> bool:
         """True when `hit` (token or character positions) lies inside one idiom."""
         spans = self.chars if chars else self.tokens
         return any(start <= hit.start and hit.end <= end for start, end in spans)

@@ -101,7 +101,10 @@ class TopicLexicon:
         for lang in chosen:
             table = self._tables[lang]
             chars = isinstance(table, SubstringTable)
-            hits = table.scan(doc.text) if chars else table.scan(doc.tokens(table.accents))
+            if isinstance(table, SubstringTable):
+                hits = table.scan(doc.text)
+            else:
+                hits = table.scan(doc.tokens(table.accents))
             for hit in hits:
                 if self._idioms is not None:
                     masked = masked or self._idioms.of(doc)
