@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from services.alerting.detect.engine import DetectionEngine, EngineConfig
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
+from services.alerting.detect.signals import Decisions
 from services.sentiment.core.context import ContextGate, supports_crisis
 from services.sentiment.core.enrich import Enricher
 from services.sentiment.core.idioms import IdiomListError, IdiomMask
@@ -238,3 +240,24 @@ def test_gate_margins_are_settable() -> None:
     strict = ContextGate(max_score=-0.5, fear_at_least=0.9)
     assert not supports_crisis(_score("neutral", 0.0), {"fear": 0.6}, gate=strict)
     assert supports_crisis(_score("negative", -0.2), {}, gate=strict)
+
+
+def test_near_misses_open_no_crisis_signal_in_the_engine(enricher: Enricher) -> None:
+    rows = [r for r, raw in _raw_rows("near_misses.csv") if not any(t[0] == "!" for t in raw)]
+    scored = _enrich(enricher, rows)
+    bare = TopicLexicon(topic_contract())
+    lexical = [
+        s.model_copy(update={"topics": bare.match(s.mention.text, s.language)}) for s in scored
+    ]
+
+    def crisis_signals(items: list[ScoredMention]) -> list[str]:
+        engine = DetectionEngine(EngineConfig())
+        out = Decisions()
+        for item in items:
+            out.extend(engine.observe(item, wall_now=0))
+        out.extend(engine.advance(wall_now=datetime.now(UTC).timestamp() + 3600))
+        return [s.topic for s in out.signals if s.topic in CRISIS]
+
+    # The bare lexicon would page on these posts (25k followers each); the service does not.
+    assert crisis_signals(lexical)
+    assert crisis_signals(scored) == []
