@@ -43,9 +43,7 @@ def due_tiers(
 
     `since` is when the incident opened, or when its last snooze expired.
     """
-    return [
-        t for t in tiers if since + timedelta(seconds=t.after_s) <= now and t.name not in done
-    ]
+    return [t for t in tiers if since + timedelta(seconds=t.after_s) <= now and t.name not in done]
 
 
 def _target(payload: dict[str, Any], channel: str, tier: EscalationTier) -> dict[str, Any]:
