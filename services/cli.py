@@ -118,6 +118,11 @@ def _eval(args: argparse.Namespace, _: Settings) -> int:
 
     if args.task == "detection":
         return _eval_detection(args)
+    if args.task == "topics":
+        from tools.eval import topic_context
+
+        topic_context.print_summary(topic_context.run_topics_eval([Path(f) for f in args.file]))
+        return 0
     if len(args.file) != 1:
         raise BadInput(f"eval {args.task} takes exactly one file")
     if args.task == "stories":
@@ -313,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_bench)
 
     evaluate = _command(sub, "eval", help="evaluate scorers or the detector on labelled files")
-    evaluate.add_argument("task", choices=["sentiment", "emotion", "detection", "stories"])
+    evaluate.add_argument(
+        "task", choices=["sentiment", "emotion", "detection", "stories", "topics"]
+    )
     evaluate.add_argument(
         "file",
         nargs="*",

@@ -44,11 +44,14 @@ COMMANDS: dict[str, CommandText] = {
     ),
     "eval": CommandText(
         "Score a labelled file: sentiment or emotion (CSV/JSONL with text,label), "
-        "detection (timestamp,value with anomaly windows) or stories "
-        "(text,created_at,story, clustered online in time order).",
+        "detection (timestamp,value with anomaly windows), stories "
+        "(text,created_at,story, clustered online in time order) or topics "
+        "(language,text,expected,split: crisis-topic matches after the idiom list and the "
+        "context gate).",
         (
             "crisiswatch eval sentiment reviews.csv --scorer vader",
             "crisiswatch eval stories mixture.csv",
+            "crisiswatch eval topics tests/data/topic_context/*.csv",
             "crisiswatch eval detection series.csv --labels windows.json --preset strict",
         ),
     ),

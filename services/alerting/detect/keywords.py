@@ -1,4 +1,9 @@
-"""Critical-keyword rule: a credible first mention of a high-risk topic pages at once."""
+"""Critical-keyword rule: a credible first mention of a high-risk topic pages at once.
+
+The topics it reads are those the sentiment stage kept after its idiom list and context gate
+(`services/sentiment/core/context.py`): "I died laughing" or a clearly positive post carries
+no crisis topic by the time it gets here, so it neither pages nor adds to a topic's volume.
+"""
 
 from __future__ import annotations
 

@@ -11,9 +11,15 @@ from services.alerting.playbooks.work import StatementRead
 from services.alerting.schemas import StrictInput
 
 # The one lifecycle: open -> acknowledged / snoozed -> resolved (see `work.TRANSITIONS`); a
-# dismissal (false positive) resolves the incident and records when and why.
+# dismissal (false positive) resolves the incident and records when and why. A snooze
+# expires back to the status it interrupted (`status_after_snooze`).
 IncidentStatus = Literal["open", "acknowledged", "snoozed", "resolved"]
 INCIDENT_STATUSES: tuple[IncidentStatus, ...] = get_args(IncidentStatus)
+
+
+def status_after_snooze(acknowledged_at: datetime | None) -> IncidentStatus:
+    """The status a snooze returns to: `acknowledged` once someone acknowledged, else `open`."""
+    return "acknowledged" if acknowledged_at is not None else "open"
 
 
 class IncidentRead(BaseModel):

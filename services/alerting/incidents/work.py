@@ -23,6 +23,7 @@ from services.alerting.incidents.schemas import (
     ReviewRead,
     SampleMention,
     SignalRead,
+    status_after_snooze,
 )
 from services.alerting.playbooks.work import StatementRead, incident_statements
 from shared.db.models import (
@@ -220,10 +221,16 @@ async def add_note(session: AsyncSession, *, incident_id: int, text: str, actor:
 async def snooze(
     session: AsyncSession, *, incident_id: int, minutes: int, actor: str
 ) -> IncidentRead:
-    """Silence an unresolved incident for `minutes`."""
+    """Silence an unresolved incident for `minutes`: no updates, no escalation until then.
+
+    When the time is up the housekeeper returns it to its previous status
+    (`notify.snoozes`); the severity recorded here tells whether it rose meanwhile.
+    """
     row = await _incident(session, incident_id, lock=True)
     until = datetime.now(UTC) + timedelta(minutes=minutes)
-    await _transition(session, row, action="snooze", actor=actor, data={"until": until.isoformat()})
+    previous = status_after_snooze(row.acknowledged_at)
+    data = {"until": until.isoformat(), "previous": previous, "severity": row.severity}
+    await _transition(session, row, action="snooze", actor=actor, data=data)
     row.status = "snoozed"
     row.snoozed_until = until
     await session.flush()

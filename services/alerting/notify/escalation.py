@@ -1,7 +1,10 @@
 """Escalate incidents nobody acknowledged: notify the next contact tier, once per tier.
 
 Each (incident, tier) is escalated in its own savepoint: one the database refuses (a data
-error) is recorded as `escalation_failed` with the reason and not tried again.
+error) is recorded as `escalation_failed` with the reason and not tried again. A snoozed
+incident is not escalated; once its snooze expires (`snoozes`), the tiers not reached yet
+count from the wake, so the responders get each tier's full delay again instead of every
+overdue tier at once.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from services.alerting.notify.content import (
 )
 from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
+from services.alerting.notify.snoozes import EXPIRED
 from services.alerting.notify.summary import load_summary
 from shared.db.models import IncidentEventRow, IncidentRow
 from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
@@ -33,12 +37,13 @@ _SETTLED = ("escalated", "escalation_failed")
 
 
 def due_tiers(
-    tiers: list[EscalationTier], opened_at: datetime, now: datetime, done: set[str]
+    tiers: list[EscalationTier], since: datetime, now: datetime, done: set[str]
 ) -> list[EscalationTier]:
-    """Return the tiers whose delay has passed and that were not escalated to yet."""
-    return [
-        t for t in tiers if opened_at + timedelta(seconds=t.after_s) <= now and t.name not in done
-    ]
+    """Return the tiers whose delay since `since` has passed and that were not escalated to.
+
+    `since` is when the incident opened, or when its last snooze expired.
+    """
+    return [t for t in tiers if since + timedelta(seconds=t.after_s) <= now and t.name not in done]
 
 
 def _target(payload: dict[str, Any], channel: str, tier: EscalationTier) -> dict[str, Any]:
@@ -74,18 +79,28 @@ async def escalate_unacknowledged(
     if not incidents:
         return []
     events = await session.execute(
-        select(IncidentEventRow.incident_id, IncidentEventRow.data).where(
+        select(
+            IncidentEventRow.incident_id,
+            IncidentEventRow.kind,
+            IncidentEventRow.at,
+            IncidentEventRow.data,
+        ).where(
             IncidentEventRow.incident_id.in_([i.id for i in incidents]),
-            IncidentEventRow.kind.in_(_SETTLED),
+            IncidentEventRow.kind.in_((*_SETTLED, EXPIRED)),
         )
     )
     done: dict[int, set[str]] = {}
-    for incident_id, data in events.all():
-        done.setdefault(incident_id, set()).add(str(data.get("tier")))
+    woke: dict[int, datetime] = {}  # the last expiry of a snooze
+    for incident_id, kind, at, data in events.all():
+        if kind == EXPIRED:
+            woke[incident_id] = max(at, woke.get(incident_id, at))
+        else:
+            done.setdefault(incident_id, set()).add(str(data.get("tier")))
     escalated: list[tuple[int, str]] = []
     for incident in incidents:
         incident_id = incident.id
-        pending = due_tiers(tiers, incident.opened_at, now, done.get(incident_id, set()))
+        since = max(incident.opened_at, woke.get(incident_id, incident.opened_at))
+        pending = due_tiers(tiers, since, now, done.get(incident_id, set()))
         summary = await load_summary(session, incident_id) if pending else None
         if summary is None:
             continue

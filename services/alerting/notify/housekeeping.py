@@ -1,4 +1,4 @@
-"""Periodic notification jobs: escalations, overdue playbook steps, closures, and the digest.
+"""Periodic notification jobs: expired snoozes, escalations, overdue steps, closures, digest.
 
 Database errors follow `shared.resilience`: a row the database refuses (a data error) is
 marked failed with the reason by the job itself (`escalation_failed`, `step_overdue_failed`,
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.alerting.notify.closures import announce_closures
 from services.alerting.notify.escalation import escalate_unacknowledged
 from services.alerting.notify.routing import flush_digest
+from services.alerting.notify.snoozes import wake_snoozed
 from services.alerting.playbooks.runs import overdue_steps
 from shared.db.engine import transaction
 from shared.resilience import (
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class NotificationHousekeeper:
-    """Runs escalation, overdue-step and closure checks often, and the digest on its interval."""
+    """Runs snooze, escalation, overdue-step and closure checks often; the digest less often."""
 
     def __init__(
         self,
@@ -52,6 +53,8 @@ class NotificationHousekeeper:
         now = datetime.now(UTC)
         on_db_error = self._on_db_error
         async with transaction(self._engine) as session:
+            # Wake expired snoozes first, so escalation sees them open again.
+            await wake_snoozed(session, now, settings=self._settings, on_db_error=on_db_error)
             await escalate_unacknowledged(
                 session, now, settings=self._settings, on_db_error=on_db_error
             )

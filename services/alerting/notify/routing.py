@@ -44,9 +44,22 @@ async def notify_incident(
     The dedupe key is (incident, update_kind, revision, channel); `revision` defaults to the
     current severity, so calling this twice for the same update enqueues nothing new.
     Explicit `channels` replace the routing (and the digest); `note` is shown in the message.
+    A snoozed incident's updates are held (`notification_held` on its timeline), not sent.
     """
     summary = await load_summary(session, incident_id)
     if summary is None:
+        return []
+    if summary.status == "snoozed" and update_kind not in CLOSING:
+        # Held while snoozed; a severity that rose meanwhile is notified at the wake.
+        session.add(
+            IncidentEventRow(
+                incident_id=incident_id,
+                kind="notification_held",
+                actor="system",
+                data={"update_kind": update_kind, "severity": summary.severity},
+            )
+        )
+        await session.flush()
         return []
     if note is not None:
         summary = replace(summary, note=note)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from services.sentiment.core.context import ContextGate, supports_crisis
 from services.sentiment.core.keywords import extract_hashtags, extract_keywords
 from services.sentiment.core.language import detect_languages
 from services.sentiment.core.textmatch import TextTokens
@@ -73,6 +74,7 @@ class Enricher:
         emotion_model: TransformerEmotionScorer | None = None,
         policy: TriagePolicy | None = None,
         topics: TopicLexicon | None = None,
+        gate: ContextGate | None = None,
         keyword_limit: int = 8,
     ) -> None:
         self._vader = VaderScorer()
@@ -80,6 +82,7 @@ class Enricher:
         self._lexicon = LexiconSentimentScorer()
         self._emotion_lexicon = LexiconEmotionScorer()
         self._topics = topics or TopicLexicon.load()
+        self._gate = gate or ContextGate()
         self._model = model
         self._transformer = transformer
         self._emotion_model = emotion_model
@@ -155,12 +158,22 @@ class Enricher:
                     sentiment=row.sentiment,
                     emotions=row.emotions,
                     emotion=top_emotion(row.emotions) if row.emotions else None,
-                    topics=self._topics.match(row.doc, row.language),
+                    topics=self._crisis_topics(row),
                     keywords=_keywords(m, row.language, self._keyword_limit),
                     scored_at=now,
                 )
             )
         return out, [row.vector for row in rows]
+
+    def _crisis_topics(self, row: _Row) -> list[str]:
+        """The topics the text names, crisis topics only where its tone supports them."""
+        topics = self._topics.match(row.doc, row.language)
+        laughs = bool(topics) and self._topics.laughs(row.doc)
+        if not topics or supports_crisis(
+            row.sentiment, row.emotions, laughs=laughs, gate=self._gate
+        ):
+            return topics
+        return [t for t in topics if not self._topics.is_critical(t)]
 
     def _remaining_vectors(self, rows: list[_Row]) -> None:
         """Encode the mentions the model tier did not score (other languages)."""

@@ -5,13 +5,15 @@ contract `shared/contracts/topics.yaml` (`shared.contracts.topics`). Matching is
 per language built at load time: whole tokens (with phrases and ``stem*`` prefixes) for
 space-separated languages, Aho-Corasick substrings for Chinese and Japanese. English terms
 are also tried on every text, since brand complaints mix English into other languages
-("refund", "scam") more than the other way round.
+("refund", "scam") more than the other way round. A term inside an idiom of `idioms.yaml`
+("died laughing", "mort de rire", "auf einen Rückruf warten") is not a topic mention.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from services.sentiment.core.idioms import IdiomMask, Spans
 from services.sentiment.core.textmatch import (
     SubstringTable,
     TextTokens,
@@ -33,8 +35,9 @@ FALLBACK_LANGUAGE = "en"
 class TopicLexicon:
     """Compiled topic lexicon: `match` texts, look up names and risk weights."""
 
-    def __init__(self, spec: TopicContract) -> None:
+    def __init__(self, spec: TopicContract, idioms: IdiomMask | None = None) -> None:
         self._spec = spec
+        self._idioms = idioms
         languages = sorted({lang for topic in spec.topics.values() for lang in topic.terms})
         self._tables: dict[str, TokenTable[list[str]] | SubstringTable[list[str]]] = {}
         for language in languages:
@@ -49,9 +52,12 @@ class TopicLexicon:
         self._chosen: dict[str, list[str]] = {}  # language -> tables to try, worked out once
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> TopicLexicon:
-        """Compile a topic contract file (the packaged contract by default)."""
-        return cls(topic_contract() if path is None else load_topics(path))
+    def load(
+        cls, path: Path | str | None = None, *, idioms: Path | str | None = None
+    ) -> TopicLexicon:
+        """Compile a topic contract file and an idiom list (the packaged ones by default)."""
+        spec = topic_contract() if path is None else load_topics(path)
+        return cls(spec, IdiomMask.load(idioms))
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -71,6 +77,15 @@ class TopicLexicon:
         """Risk weight of `topic` (KeyError for an unknown topic)."""
         return self._spec.risk_weight(topic)
 
+    def laughs(self, text: str | TextTokens) -> bool:
+        """True when the text carries a laughter marker of the idiom list."""
+        return self._idioms is not None and self._idioms.laughs(TextTokens.of(text))
+
+    def is_critical(self, topic: str) -> bool:
+        """True for a crisis topic (one the alerting engine watches)."""
+        spec = self._spec.topics.get(topic)
+        return spec is not None and spec.critical
+
     def match(self, text: str | TextTokens, language: str) -> list[str]:
         """Return the topics mentioned in `text`, in file order, each once."""
         doc = TextTokens.of(text)
@@ -82,13 +97,19 @@ class TopicLexicon:
             if len(self._chosen) < 1_024:  # language tags come from detection and hints
                 self._chosen[language] = chosen
         found: set[str] = set()
+        masked: Spans | None = None  # idiom spans, worked out at the first hit
         for lang in chosen:
             table = self._tables[lang]
+            chars = isinstance(table, SubstringTable)
             if isinstance(table, SubstringTable):
                 hits = table.scan(doc.text)
             else:
                 hits = table.scan(doc.tokens(table.accents))
             for hit in hits:
+                if self._idioms is not None:
+                    masked = masked or self._idioms.of(doc)
+                    if masked.covers(hit, chars=chars):
+                        continue
                 found.update(hit.value)
         if not found:
             return []

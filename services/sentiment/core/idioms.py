@@ -1,0 +1,168 @@
+"""Idioms and hyperbole that hide a topic term ("died laughing", "sick burn", "mort de rire").
+
+`idioms.yaml` beside this module lists, per language, the phrases whose crisis words are not
+meant literally. The topic tagger asks `IdiomMask.of` for the spans they cover in a text and
+drops the topic terms inside them. Every language's phrases apply to every text: short and
+code-mixed posts are often misdetected, and a phrase of one language hardly ever occurs by
+accident in another.
+
+A phrase `cue ~ words` is a pair: `words` is figurative when `cue` comes at most
+`NEAR` words before it ("battery ~ died" covers "died" in "the battery on my Acme died").
+Only `words` is covered, so a real crisis term between the two still counts.
+
+The file's `humour` section lists laughter markers (words such as "lol", "jajaja", "mdr"
+and emoji such as 😂): a post that laughs is not reporting a crisis, and the context gate
+(`core.context`) drops its crisis topics.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.sentiment.core.textmatch import Hit, SubstringTable, TextTokens, TokenTable
+from shared.errors import ConfigError
+from shared.text import UNSEGMENTED
+
+DEFAULT_PATH = Path(__file__).with_name("idioms.yaml")
+NEAR = 3  # words allowed between the cue of a pair and its figurative words
+PAIR = "~"
+
+
+class IdiomListError(ConfigError):
+    """The idiom list is missing or invalid."""
+
+
+class Humour(BaseModel):
+    """Laughter markers: words (topic-term syntax, any language) and emoji."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    words: list[str] = Field(min_length=1)
+    emoji: list[str] = Field(default_factory=list)
+
+
+class IdiomFile(BaseModel):
+    """The YAML file: phrases per ISO 639-1 language."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1)
+    idioms: dict[str, list[str]]
+    humour: Humour
+
+    @field_validator("idioms")
+    @classmethod
+    def _check(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for language, phrases in value.items():
+            if len(language) != 2 or not language.isalpha() or not language.islower():
+                raise ValueError(f"language {language!r} is not an ISO 639-1 code")
+            cleaned = [str(p).strip() for p in phrases]
+            if any(not p or p == "*" for p in cleaned):
+                raise ValueError(f"{language}: empty phrase")
+            for phrase in cleaned:
+                parts = phrase.split(PAIR)
+                if len(parts) > 2 or any(not part.strip() for part in parts):
+                    raise ValueError(f"{language}: {phrase!r} is not `cue {PAIR} words`")
+                if len(parts) == 2 and language in UNSEGMENTED:
+                    raise ValueError(f"{language}: pairs need words ({phrase!r})")
+            value[language] = cleaned
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """What the idioms cover in one text: token spans and folded-character spans."""
+
+    tokens: tuple[tuple[int, int], ...] = ()
+    chars: tuple[tuple[int, int], ...] = ()
+
+    def covers(self, hit: Hit[Any], *, chars: bool) -> bool:
+        """True when `hit` (token or character positions) lies inside one idiom."""
+        spans = self.chars if chars else self.tokens
+        return any(start <= hit.start and hit.end <= end for start, end in spans)
+
+
+class IdiomMask:
+    """The compiled idiom list: phrases and pairs for spaced scripts, substrings for CJK."""
+
+    def __init__(self, phrases: dict[str, list[str]], humour: Humour | None = None) -> None:
+        spaced = [p for lang, ps in phrases.items() if lang not in UNSEGMENTED for p in ps]
+        unspaced = {p: True for lang, ps in phrases.items() if lang in UNSEGMENTED for p in ps}
+        following: dict[str, list[str]] = {}  # cue -> the figurative words that may follow
+        for phrase in spaced:
+            if PAIR in phrase:
+                cue, words = (part.strip() for part in phrase.split(PAIR))
+                following.setdefault(cue, []).append(words)
+        try:
+            self._tokens = TokenTable({p: True for p in spaced if PAIR not in p})
+            self._cues = TokenTable(dict.fromkeys(following, True))
+            self._after = {
+                cue: TokenTable(dict.fromkeys(words, True)) for cue, words in following.items()
+            }
+        except ValueError as exc:
+            raise IdiomListError(f"idiom list: {exc}") from exc
+        self._chars = SubstringTable(unspaced)
+        self.phrases = {lang: tuple(ps) for lang, ps in phrases.items()}
+        try:
+            self._laughs = TokenTable(dict.fromkeys(humour.words if humour else (), True))
+        except ValueError as exc:
+            raise IdiomListError(f"humour words: {exc}") from exc
+        self._laugh_emoji = tuple(humour.emoji) if humour else ()
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> IdiomMask:
+        """Load and compile an idiom file (the packaged `idioms.yaml` by default)."""
+        if path is None:
+            return _packaged()
+        data = _read(Path(path))
+        return cls(data.idioms, data.humour)
+
+    @property
+    def accents(self) -> bool:
+        """Whether token positions index the accent-folded tokens (as the topic tables do)."""
+        return self._tokens.accents
+
+    def of(self, doc: TextTokens) -> Spans:
+        """The spans of `doc` the idioms cover (token positions in `doc.tokens(accents)`)."""
+        tokens = doc.tokens(self.accents)
+        spans = [(h.start, h.end) for h in self._tokens.scan(tokens)]
+        for cue in self._cues.scan(tokens):
+            window = tokens[cue.end : cue.end + NEAR + 4]  # a figurative phrase is short
+            spans += [
+                (cue.end + h.start, cue.end + h.end)
+                for h in self._after[cue.term].scan(window)
+                if h.start <= NEAR
+            ]
+        chars = tuple((h.start, h.end) for h in self._chars.scan(doc.text))
+        return Spans(tuple(spans), chars)
+
+    def laughs(self, doc: TextTokens) -> bool:
+        """True when the text carries a laughter marker (a word or an emoji)."""
+        if not doc.text.isascii() and any(e in doc.text for e in self._laugh_emoji):
+            return True
+        return len(self._laughs) > 0 and bool(self._laughs.scan(doc.tokens(self.accents)))
+
+
+def _read(path: Path) -> IdiomFile:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise IdiomListError(f"cannot read idiom list {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise IdiomListError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return IdiomFile.model_validate(raw)
+    except ValidationError as exc:
+        raise IdiomListError(f"{path} is not a valid idiom list:\n{exc}") from exc
+
+
+@functools.cache
+def _packaged() -> IdiomMask:
+    data = _read(DEFAULT_PATH)
+    return IdiomMask(data.idioms, data.humour)

@@ -1,0 +1,263 @@
+"""The near-miss corpus through the real enrichment raises no crisis topic and no keyword page;
+the genuine crisis reports still do. Plus the idiom list and the context gate on their own."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.alerting.detect.engine import DetectionEngine, EngineConfig
+from services.alerting.detect.keywords import KeywordConfig, critical_mention
+from services.alerting.detect.signals import Decisions
+from services.sentiment.core.context import ContextGate, supports_crisis
+from services.sentiment.core.enrich import Enricher
+from services.sentiment.core.idioms import IdiomListError, IdiomMask
+from services.sentiment.core.textmatch import TextTokens
+from services.sentiment.core.topics import TopicLexicon
+from shared.contracts.topics import topic_contract
+from shared.schemas import Mention, ScoredMention, SentimentScore
+from shared.settings.sentiment import SentimentSettings
+from shared.text import tokenize
+from tools.eval.topic_context import Row, load_rows
+
+DATA = Path(__file__).parents[2] / "data" / "topic_context"
+CRISIS = set(topic_contract().crisis_topics)
+# Every topic pages at first mention here, from an account as large as the issue's example.
+PAGE_ALL = KeywordConfig(topics=frozenset(CRISIS), min_reach=10_000)
+
+
+def _raw_rows(name: str) -> list[tuple[Row, list[str]]]:
+    """Rows with their raw `expected` tokens (the `!`/`?` markers kept)."""
+    with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        raw = [line["expected"].split() for line in csv.DictReader(fh)]
+    return list(zip(load_rows([DATA / name]), raw, strict=True))
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher.from_settings(SentimentSettings())
+
+
+def _enrich(enricher: Enricher, rows: list[Row]) -> list[ScoredMention]:
+    now = datetime.now(UTC)
+    mentions = [
+        Mention(platform="x", external_id=f"ctx-{i}", author_id=f"a{i}", text=row.text,
+                author_reach=25_000, created_at=now, brands=["acme"])
+        for i, row in enumerate(rows)
+    ]  # fmt: skip
+    return enricher.enrich_batch(mentions)
+
+
+def _page(scored: ScoredMention) -> object:
+    m = scored.mention
+    return critical_mention(
+        ts=m.created_at,
+        topics=scored.topics,
+        author_reach=m.author_reach,
+        engagement=m.engagement.total,
+        config=PAGE_ALL,
+    )
+
+
+def test_corpus_is_large_and_multilingual() -> None:
+    near = load_rows([DATA / "near_misses.csv"])
+    crises = load_rows([DATA / "crises.csv"])
+    assert len(near) >= 60 and len(crises) >= 40
+    for rows in (near, crises):
+        assert {"en", "es", "fr", "de", "it", "pt"} <= {r.language for r in rows}
+
+
+def test_near_misses_raise_no_crisis_topic_nor_keyword_page(enricher: Enricher) -> None:
+    rows = _raw_rows("near_misses.csv")
+    scored = _enrich(enricher, [r for r, _ in rows])
+    wrong = []
+    known = 0
+    for (row, raw), s in zip(rows, scored, strict=True):
+        kept = set(s.topics) & CRISIS
+        flagged = {t[1:] for t in raw if t.startswith("!")}
+        if flagged:  # a known false positive: still raised (fixing it must update the row)
+            known += 1
+            if not flagged <= kept:
+                wrong.append(f"known false positive no longer raised {flagged}: {row.text}")
+            continue
+        if kept != set(row.expected):
+            wrong.append(f"{sorted(kept)} instead of {sorted(row.expected)}: {row.text}")
+        if not row.expected and _page(s) is not None:
+            wrong.append(f"keyword page: {row.text}")
+    assert not wrong, "\n".join(wrong)
+    assert known <= 0.05 * len(rows)
+
+
+def test_genuine_crises_keep_their_topic_and_page(enricher: Enricher) -> None:
+    rows = _raw_rows("crises.csv")
+    scored = _enrich(enricher, [r for r, _ in rows])
+    wrong = []
+    for (row, raw), s in zip(rows, scored, strict=True):
+        kept = set(s.topics) & CRISIS
+        missed = {t[1:] for t in raw if t.startswith("?")}
+        if missed:  # a known miss: a report that laughs
+            if missed & kept:
+                wrong.append(f"known miss now kept {missed}: {row.text}")
+            continue
+        if not row.expected <= kept:
+            wrong.append(f"kept {sorted(kept)}, expected {sorted(row.expected)}: {row.text}")
+        elif _page(s) is None:
+            wrong.append(f"no keyword page: {row.text}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_issues_examples(enricher: Enricher) -> None:
+    texts = [
+        "I died laughing at the new Acme ad",
+        "sick burn from Acme lol",
+        "Acme is killing it",
+        "this game is a bomb",
+        "the battery life is fire",
+        "me muero de risa con Acme",
+        "c'est une bombe",
+        "das ist der Hammer",
+        "è una bomba",
+        "morri de rir",
+    ]
+    rows = [Row("en", t, frozenset(), "tune") for t in texts]
+    for s in _enrich(enricher, rows):
+        assert not set(s.topics) & CRISIS, s.mention.text
+
+
+# -- the idiom list ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> TopicLexicon:
+    return TopicLexicon.load()
+
+
+def test_an_idiom_hides_only_the_terms_inside_it(lexicon: TopicLexicon) -> None:
+    assert lexicon.match("I died laughing", "en") == []
+    # a real report beside an idiom keeps its topic
+    assert lexicon.match("I died laughing until my Acme charger exploded", "en") == ["safety"]
+    assert lexicon.match("Ich warte auf einen Rückruf vom Kundenservice", "de") == [
+        "customer_service"
+    ]
+    assert "recall" in lexicon.match("Acme startet einen Rückruf der Kinderwagen", "de")
+
+
+def test_idioms_apply_whatever_the_detected_language(lexicon: TopicLexicon) -> None:
+    assert lexicon.match("je suis mort de rire", "en") == []
+    assert lexicon.match("morto dal ridere", "es") == []
+
+
+def test_a_pair_hides_its_words_near_the_cue_only(lexicon: TopicLexicon) -> None:
+    assert lexicon.match("La batería de mi Acme murió", "es") == []
+    assert lexicon.match("the battery on my phone died", "en") == []
+    far = "the battery lasted all week until one day, sadly, a man died"
+    assert lexicon.match(far, "en") == ["safety"]
+    # a crisis term between cue and words still counts
+    assert lexicon.match("the battery exploded and my phone died", "en") == ["safety"]
+
+
+def test_laughter_markers() -> None:
+    mask = IdiomMask.load()
+    for text in ("killed me 😂", "so bad lol", "jajaja", "kkkkk", "mdr", "hahaha"):
+        assert mask.laughs(TextTokens(text)), text
+    for text in ("lollipop", "it caught fire 😱", "Acme", "holanda"):
+        assert not mask.laughs(TextTokens(text)), text
+
+
+def test_every_idiom_hides_a_topic_term() -> None:
+    bare = TopicLexicon(topic_contract())
+    mask = IdiomMask.load()
+    terms = {
+        token
+        for spec in topic_contract().topics.values()
+        for listed in spec.terms.values()
+        for term in listed
+        for token in tokenize(term.rstrip("*"))
+    }
+    dead = []
+    for language, phrases in mask.phrases.items():
+        for phrase in phrases:
+            words = phrase.split("~")[-1].strip()
+            if bare.match(words.rstrip("*"), language):
+                continue
+            stem = tokenize(words.rstrip("*"))[-1]
+            if words.endswith("*") and any(t.startswith(stem) for t in terms):
+                continue  # `explos*` hides `explose`
+            dead.append(f"{language}: {phrase}")
+    assert not dead, "idioms that hide no topic term:\n" + "\n".join(dead)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("version: 1\nhumour: {words: [lol]}\nidioms: {english: [a b]}\n", "ISO 639-1"),
+        ("version: 1\nhumour: {words: [lol]}\nidioms: {en: ['a ~ b ~ c']}\n", "cue ~ words"),
+        ("version: 1\nhumour: {words: [lol]}\nidioms: {en: ['']}\n", "empty phrase"),
+        ("version: 1\nidioms: {en: [a b]}\n", "humour"),
+        ("version: 1\nhumour: {words: [lol]}\nidioms: {en: ['@#%']}\n", "no word characters"),
+        ("idioms: [", "not valid YAML"),
+    ],
+)
+def test_invalid_idiom_files_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "idioms.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(IdiomListError, match=message):
+        IdiomMask.load(path)
+
+
+# -- the context gate --------------------------------------------------------------------
+
+
+def _score(label: str, score: float) -> SentimentScore:
+    return SentimentScore(label=label, score=score, confidence=0.9, scorer="test")  # type: ignore[arg-type]
+
+
+def test_gate_negative_or_near_neutral_supports() -> None:
+    assert supports_crisis(_score("negative", -0.8), {})
+    assert supports_crisis(_score("neutral", 0.1), {})
+    assert supports_crisis(_score("positive", 0.15), {})  # factual reports score near zero
+
+
+def test_gate_clearly_positive_does_not_unless_fearful() -> None:
+    assert not supports_crisis(_score("positive", 0.9), {"joy": 0.9})
+    assert supports_crisis(_score("positive", 0.9), {"fear": 0.6})
+
+
+def test_gate_laughter_vetoes_unless_fearful() -> None:
+    assert not supports_crisis(_score("negative", -0.9), {}, laughs=True)
+    assert supports_crisis(_score("negative", -0.7), {"fear": 0.74}, laughs=True)
+
+
+def test_gate_unscored_language_keeps_its_matches() -> None:
+    assert supports_crisis(None, {})
+    assert not supports_crisis(None, {}, laughs=True)
+
+
+def test_gate_margins_are_settable() -> None:
+    strict = ContextGate(max_score=-0.5, fear_at_least=0.9)
+    assert not supports_crisis(_score("neutral", 0.0), {"fear": 0.6}, gate=strict)
+    assert supports_crisis(_score("negative", -0.2), {}, gate=strict)
+
+
+def test_near_misses_open_no_crisis_signal_in_the_engine(enricher: Enricher) -> None:
+    rows = [r for r, raw in _raw_rows("near_misses.csv") if not any(t[0] == "!" for t in raw)]
+    scored = _enrich(enricher, rows)
+    bare = TopicLexicon(topic_contract())
+    lexical = [
+        s.model_copy(update={"topics": bare.match(s.mention.text, s.language)}) for s in scored
+    ]
+
+    def crisis_signals(items: list[ScoredMention]) -> list[str]:
+        engine = DetectionEngine(EngineConfig())
+        out = Decisions()
+        for item in items:
+            out.extend(engine.observe(item, wall_now=0))
+        out.extend(engine.advance(wall_now=datetime.now(UTC).timestamp() + 3600))
+        return [s.topic for s in out.signals if s.topic in CRISIS]
+
+    # The bare lexicon would page on these posts (25k followers each); the service does not.
+    assert crisis_signals(lexical)
+    assert crisis_signals(scored) == []
