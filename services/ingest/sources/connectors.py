@@ -84,9 +84,17 @@ async def run_connectors(
         log.info("connectors wanted: %s", ", ".join(s.name for s in sources) or "none")
         tasks = [asyncio.create_task(_run(s, context, round_stop, leases)) for s in sources]
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(changed.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The service is torn down: its connectors must not outlive it (and a leased
+            # one must not keep renewing a lease for a replica that is gone).
+            for task in tasks:
+                task.cancel()
+            raise
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
         round_stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
 

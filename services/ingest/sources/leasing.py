@@ -134,6 +134,7 @@ class ConnectorLeases:
             log.warning("lease of %s not asked for: %s", source, exc)
             return None
         if lease is None:
+            self._metrics.leases_held.labels(source).set(0)  # the series exists on every replica
             return None
         if lease.takeover:
             self._metrics.lease_takeovers.labels(source).inc()
