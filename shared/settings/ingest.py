@@ -102,8 +102,7 @@ class IngestSettings(CommonSettings):
     connector_lease_renew_s: float = Field(
         default=10.0,
         gt=0,
-        description="how often the holder renews its connector leases (at most a third of "
-        "the ttl)",
+        description="how often the holder renews its connector leases (at most a third of the ttl)",
     )
     # Reddit
     reddit_base_url: str = Field(default="https://oauth.reddit.com", description="Reddit API")

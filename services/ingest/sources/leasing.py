@@ -170,17 +170,20 @@ class ConnectorLeases:
         if term.lost:
             self._metrics.leases_lost.labels(source).inc()
             log.warning("%s: lease of %s lost; connector stopped", self.replica, source)
-        else:
-            await self._release(term.lease)
+        # The connector has stopped: give the lease up (a no-op when another replica holds it
+        # already), so a renewal that only timed out costs no ttl of standstill.
+        await self._release(term.lease)
         return not asked
 
     async def _renew(self, term: LeaseTerm) -> None:
         started = time.monotonic()
+        # A slow database may take as long as the connector may still produce anyway.
+        patience = max(term.valid_until - term.margin_s - started, 0.0)
         try:
-            async with asyncio.timeout(self._renew_s):
+            async with asyncio.timeout(patience):
                 lease = await self.store.renew(term.lease, ttl_s=self._ttl_s)
         except (InfraError, TimeoutError) as exc:
-            log.warning("lease of %s not renewed (%s)", term.lease.source, exc or "timeout")
+            log.warning("lease of %s not renewed: %s", term.lease.source, exc or "too slow")
             lease = None
         if lease is None:
             term.lose()

@@ -302,9 +302,7 @@ async def test_a_stale_holders_cursor_write_is_refused(db_engine: AsyncEngine, u
         await store.release(first)  # a stale release changes nothing
         assert await store.current(source) == LeaseRow("b", 2, second.expires_at)
     finally:
-        async with transaction(db_engine) as session:
-            await session.execute(delete(ConnectorLeaseRow).where(ConnectorLeaseRow.source == source))
-            await session.execute(delete(ConnectorCursorRow).where(ConnectorCursorRow.source == key))
+        await _forget(db_engine, source, key)
 
 
 async def test_a_refused_renewal_stops_the_connector_at_once(
@@ -353,13 +351,19 @@ async def test_a_refused_renewal_stops_the_connector_at_once(
         with pytest.raises(LeaseLost):
             await terms[0].cursors.put(f"{source}:key", {"x": 1})
         row = await PgLeaseStore(db_engine).current(source)
-        assert row is not None and row.holder == "intruder"  # a lost lease is not released
+        assert row is not None and row.holder == "intruder"  # releasing it changed nothing
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
-        async with transaction(db_engine) as session:
-            await session.execute(delete(ConnectorLeaseRow).where(ConnectorLeaseRow.source == source))
+        await _forget(db_engine, source, f"{source}:key")
 
 
 async def _value(x: Any) -> Any:
     return x
+
+
+async def _forget(engine: AsyncEngine, lease: str, cursor: str) -> None:
+    """Delete the lease row and the cursor a test wrote."""
+    async with transaction(engine) as session:
+        await session.execute(delete(ConnectorLeaseRow).where(ConnectorLeaseRow.source == lease))
+        await session.execute(delete(ConnectorCursorRow).where(ConnectorCursorRow.source == cursor))

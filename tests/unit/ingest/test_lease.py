@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from services.ingest.core.lease import Busy, Grant, Lease, LeaseRow, acquire, holds, renew
+from shared.settings.ingest import IngestSettings
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)
@@ -51,3 +57,11 @@ def test_an_expired_lease_nobody_took_is_still_held() -> None:
     mine = Lease("reddit", "a", 3, NOW - timedelta(seconds=1))
     assert holds(expired, mine)
     assert renew(expired, mine, now=NOW, ttl=TTL) == NOW + TTL
+
+
+def test_settings_refuse_a_renew_interval_over_a_third_of_the_ttl() -> None:
+    with pytest.raises(ValidationError, match="at most a third"):
+        IngestSettings(connector_lease_ttl_s=20.0, connector_lease_renew_s=10.0)
+    settings = IngestSettings(connector_lease_ttl_s=3.0, connector_lease_renew_s=1.0)
+    assert settings.replica_id() == f"{socket.gethostname()}-{os.getpid()}"
+    assert IngestSettings(ingest_replica_id="ingest-0").replica_id() == "ingest-0"
