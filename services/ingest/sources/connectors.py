@@ -79,10 +79,12 @@ async def run_connectors(
     changed = context.watchlists.changed()
     while not stop.is_set():
         changed.clear()
-        round_stop = asyncio.Event()
+        round_stop, replan = asyncio.Event(), asyncio.Event()
         sources = enabled_sources(context)
         log.info("connectors wanted: %s", ", ".join(s.name for s in sources) or "none")
-        tasks = [asyncio.create_task(_run(s, context, round_stop, leases)) for s in sources]
+        tasks = [
+            asyncio.create_task(_run(s, context, round_stop, leases, keep=replan)) for s in sources
+        ]
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(changed.wait())]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -95,12 +97,19 @@ async def run_connectors(
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        if not stop.is_set():
+            replan.set()
         round_stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _run(
-    source: Source, context: SourceContext, stop: asyncio.Event, leases: ConnectorLeases | None
+    source: Source,
+    context: SourceContext,
+    stop: asyncio.Event,
+    leases: ConnectorLeases | None,
+    *,
+    keep: asyncio.Event,
 ) -> Coroutine[Any, Any, None]:
     if leases is None:
         return supervise(source, _emitter(context, source.name, stop), stop)
@@ -111,4 +120,5 @@ def _run(
         emit = term.guard(_emitter(context, source.name, term.stop))
         await supervise(fenced, emit, term.stop)
 
-    return leases.run(source.name, leased, stop)
+    # A re-plan after a watchlist reload (`keep` set) keeps the lease on this replica.
+    return leases.run(source.name, leased, stop, keep=keep)

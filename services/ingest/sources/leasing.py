@@ -112,15 +112,23 @@ class ConnectorLeases:
             metrics=metrics,
         )
 
-    async def run(self, source: str, work: Work, stop: asyncio.Event) -> None:
-        """Run `work` whenever this replica holds the lease of `source`, until `stop`."""
+    async def run(
+        self, source: str, work: Work, stop: asyncio.Event, *, keep: asyncio.Event | None = None
+    ) -> None:
+        """Run `work` whenever this replica holds the lease of `source`, until `stop`.
+
+        A healthy lease is released when `stop` is set, unless `keep` is set by then (the
+        connectors are re-planned after a watchlist reload): the same replica asks again at
+        once and runs the connector on, its in-process de-duplication intact. A lease kept
+        for a connector no longer wanted just expires.
+        """
         while not stop.is_set():
             term = await self._grant(source)
             if term is None:
                 if await wait_or_stop(stop, self._renew_s):
                     return
                 continue
-            if await self._hold(term, work, stop):
+            if await self._hold(term, work, stop, keep):
                 # The connector ended by itself (nothing to follow): hold nothing idle.
                 await stop.wait()
                 return
@@ -149,7 +157,9 @@ class ConnectorLeases:
         term.cursors = self._cursors(lease, term.lose)
         return term
 
-    async def _hold(self, term: LeaseTerm, work: Work, stop: asyncio.Event) -> bool:
+    async def _hold(
+        self, term: LeaseTerm, work: Work, stop: asyncio.Event, keep: asyncio.Event | None
+    ) -> bool:
         """Run `work` while renewing `term`; True when it ended without being asked to."""
         source = term.lease.source
         self._metrics.leases_held.labels(source).set(1)
@@ -172,7 +182,8 @@ class ConnectorLeases:
             log.warning("%s: lease of %s lost; connector stopped", self.replica, source)
         # The connector has stopped: give the lease up (a no-op when another replica holds it
         # already), so a renewal that only timed out costs no ttl of standstill.
-        await self._release(term.lease)
+        if term.lost or keep is None or not keep.is_set():
+            await self._release(term.lease)
         return not asked
 
     async def _renew(self, term: LeaseTerm) -> None:

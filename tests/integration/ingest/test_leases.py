@@ -200,7 +200,9 @@ async def test_two_replicas_poll_one_source_once_and_hand_it_over_on_stop(
     async with local_server(app) as url:
         # A long ttl: the hand-over below can only come from the release of a graceful stop.
         lease = {"connector_lease_ttl_s": 60.0, "connector_lease_renew_s": 0.2}
-        replicas = {r.name: r for r in (make_replica(n, url, **lease) for n in ("a", "b"))}
+        replicas = {
+            r.name: r for r in (make_replica(n, url, watchlist_poll_s=0.2, **lease) for n in "ab")
+        }
         await _reaches(db_engine, subreddit, 3)
         fake.add(5)
         await _reaches(db_engine, subreddit, 5)
@@ -216,6 +218,21 @@ async def test_two_replicas_poll_one_source_once_and_hand_it_over_on_stop(
         assert await holder.metric('crisiswatch_ingest_connector_leases_held{source="reddit"}') == 1
         assert await other.metric('crisiswatch_ingest_connector_leases_held{source="reddit"}') == 0
 
+        # A watchlist change re-plans the connectors of both replicas: the holder keeps the
+        # lease (a new term, same replica), so its de-duplication memory stays in use.
+        assert holder.settings.watchlist_dir is not None
+        watch_file = holder.settings.watchlist_dir / "acme.yaml"
+        watch_file.write_text(watch_file.read_text() + "display_name: Acme Corporation\n")
+        replanned = await wait_for(
+            lambda: _holder(db_engine),
+            lambda r: r is not None and r.token > row.token,
+            timeout_s=15,
+        )
+        assert replanned is not None and replanned.holder == holder.name
+        fake.add(9)
+        await _reaches(db_engine, subreddit, 9)
+        assert set(fake.agents) == {holder.agent}
+
         polls_before = len(fake.agents)
         await holder.stop()
         taken = await wait_for(
@@ -223,17 +240,18 @@ async def test_two_replicas_poll_one_source_once_and_hand_it_over_on_stop(
             lambda r: r is not None and r.holder == other.name,
             timeout_s=10,
         )
-        assert taken is not None and taken.holder == other.name and taken.token == row.token + 1
-        fake.add(10)
-        await _reaches(db_engine, subreddit, 10)
+        assert taken is not None and taken.holder == other.name
+        assert taken.token == replanned.token + 1
+        fake.add(11)
+        await _reaches(db_engine, subreddit, 11)
         assert set(fake.agents[polls_before:]) <= {holder.agent, other.agent}
         assert fake.agents[-1] == other.agent
         takeovers = await other.metric("crisiswatch_ingest_connector_lease_takeovers_total")
         assert takeovers in (None, 0.0)  # released, so not a takeover
         await other.stop()
 
-    produced = await _produced(other.settings, expected=10)
-    assert produced == Counter({f"t3_{n}": 1 for n in range(1, 11)})
+    produced = await _produced(other.settings, expected=11)
+    assert produced == Counter({f"t3_{n}": 1 for n in range(1, 12)})
 
 
 @pytest.mark.usefixtures("clean_leases")
