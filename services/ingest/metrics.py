@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.metrics import LATENCY_BUCKETS
 
@@ -50,6 +50,25 @@ class IngestMetrics:
         self.watchlist_errors = Counter(
             "crisiswatch_ingest_watchlist_errors_total",
             "Failed reads of the stored watchlists (the last good watchlists stay in use).",
+            registry=registry,
+        )
+        self.leases_held = Gauge(
+            "crisiswatch_ingest_connector_leases_held",
+            "1 while this replica holds the lease of a connector (and runs it), else 0.",
+            ["source"],
+            registry=registry,
+        )
+        self.lease_takeovers = Counter(
+            "crisiswatch_ingest_connector_lease_takeovers_total",
+            "Connector leases this replica took over from a holder whose lease had expired.",
+            ["source"],
+            registry=registry,
+        )
+        self.leases_lost = Counter(
+            "crisiswatch_ingest_connector_leases_lost_total",
+            "Connector leases this replica stopped holding without giving them up (renewal "
+            "failed or refused): it stopped the connector.",
+            ["source"],
             registry=registry,
         )
         self.produce_seconds = Histogram(

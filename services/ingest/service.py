@@ -1,4 +1,5 @@
-"""Wiring of the ingest service: push and webhook endpoints plus the connectors, one process."""
+"""Wiring of the ingest service: push and webhook endpoints plus the connectors, one process
+of N replicas (each connector runs on the replica holding its lease)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.component import IngestComponent
-from services.ingest.cursors import PgCursorStore
+from services.ingest.cursors import FencedCursorStore, PgCursorStore
+from services.ingest.lease_store import PgLeaseStore
 from services.ingest.sources import meta, push
 from services.ingest.sources.base import SourceContext
 from services.ingest.sources.connectors import run_connectors
+from services.ingest.sources.leasing import ConnectorLeases
 from shared.db.engine import create_engine
 from shared.http import errors, health, openapi
 from shared.http.health import Readiness
@@ -91,9 +94,16 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         cursors=PgCursorStore(engine),
         ingestor=component.ingestor,
     )
+    # Every replica asks for every connector's lease; the holder runs it (push scales freely).
+    leases = ConnectorLeases.from_settings(
+        settings,
+        PgLeaseStore(engine),
+        lambda lease, on_lost: FencedCursorStore(engine, lease, on_lost=on_lost),
+        component.metrics,
+    )
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(run_connectors(context, stop))
+            group.create_task(run_connectors(context, stop, leases=leases))
             group.create_task(
                 serve_app(app, host=settings.ingest_host, port=settings.ingest_port, stop=stop)
             )

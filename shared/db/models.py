@@ -329,6 +329,18 @@ class ConnectorCursorRow(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
+class ConnectorLeaseRow(Base):
+    """Which ingest replica runs a connector: `token` grows with every grant (the fence)."""
+
+    __tablename__ = "connector_leases"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(256))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(TZ)
+    acquired_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
 class ApiKeyRow(Base):
     """An API key, stored as a hash; the secret is shown once at creation."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -84,6 +86,24 @@ class IngestSettings(CommonSettings):
     disabled_sources: list[str] = Field(
         default_factory=list, description="connectors not to run even when subscribed (JSON list)"
     )
+    # Connector leases: one replica at a time runs each connector
+    ingest_replica_id: str | None = Field(
+        default=None,
+        max_length=256,
+        description="name of this ingest replica in the connector leases; none: hostname-pid",
+    )
+    connector_lease_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="a connector lease not renewed for this long is taken over by another "
+        "replica (the longest pause of a source after its holder crashes)",
+    )
+    connector_lease_renew_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how often the holder renews its connector leases (at most a third of the ttl)",
+    )
     # Reddit
     reddit_base_url: str = Field(default="https://oauth.reddit.com", description="Reddit API")
     reddit_token: SecretStr | None = Field(default=None, description="Reddit OAuth bearer token")
@@ -132,6 +152,21 @@ class IngestSettings(CommonSettings):
     meta_graph_retries: int = Field(
         default=3, ge=0, le=10, description="retries of a Graph fetch on network errors, 429, 5xx"
     )
+
+    def replica_id(self) -> str:
+        """This replica's name in the connector leases (the setting, else hostname-pid)."""
+        return self.ingest_replica_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> IngestSettings:
+        # Three renewals per ttl: a holder whose renewal fails still has a whole renew
+        # interval of lease left to finish the batch in flight before anyone may take over.
+        if self.connector_lease_renew_s * 3 > self.connector_lease_ttl_s:
+            raise ValueError(
+                "CRISISWATCH_CONNECTOR_LEASE_RENEW_S must be at most a third of "
+                "CRISISWATCH_CONNECTOR_LEASE_TTL_S"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secret_long_enough(self) -> IngestSettings:

@@ -1,15 +1,21 @@
 """Runs the enabled connectors, restarting a failed one with back-off and all of them when
-the watchlists change (so new subscriptions take effect without a restart)."""
+the watchlists change (so new subscriptions take effect without a restart). With leases
+(the ingest service), a connector runs only while this replica holds its lease
+(`leasing.py`), so N replicas run each connector once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from dataclasses import replace
+from typing import Any
 
 from services.ingest.core.assess import Candidate
+from services.ingest.lease_store import LeaseLost
 from services.ingest.sources.base import Emit, Source, SourceContext
 from services.ingest.sources.jetstream import JetstreamSource
+from services.ingest.sources.leasing import ConnectorLeases, LeaseTerm
 from services.ingest.sources.mastodon import MastodonSource
 from services.ingest.sources.reddit import RedditSource
 from services.ingest.sources.rss import RssSource
@@ -50,6 +56,10 @@ async def supervise(source: Source, emit: Emit, stop: asyncio.Event) -> None:
         try:
             await source.run(emit, stop)
             return
+        except LeaseLost as exc:
+            # Another replica runs this connector now: stop, do not restart.
+            log.warning("connector %s stopped: %s", source.name, exc)
+            return
         except Exception:
             # One connector's failure (a bug, an unexpected payload) must not stop the
             # others or the push endpoint: log it with its traceback, count it, retry.
@@ -59,21 +69,56 @@ async def supervise(source: Source, emit: Emit, stop: asyncio.Event) -> None:
                 return
 
 
-async def run_connectors(context: SourceContext, stop: asyncio.Event) -> None:
-    """Run every enabled connector until `stop`; re-plan them after a watchlist reload."""
+async def run_connectors(
+    context: SourceContext, stop: asyncio.Event, *, leases: ConnectorLeases | None = None
+) -> None:
+    """Run every enabled connector until `stop`; re-plan them after a watchlist reload.
+
+    With `leases`, each one only while this replica holds its lease.
+    """
     changed = context.watchlists.changed()
     while not stop.is_set():
         changed.clear()
-        round_stop = asyncio.Event()
+        round_stop, replan = asyncio.Event(), asyncio.Event()
         sources = enabled_sources(context)
-        log.info("connectors running: %s", ", ".join(s.name for s in sources) or "none")
+        log.info("connectors wanted: %s", ", ".join(s.name for s in sources) or "none")
         tasks = [
-            asyncio.create_task(supervise(s, _emitter(context, s.name, round_stop), round_stop))
-            for s in sources
+            asyncio.create_task(_run(s, context, round_stop, leases, keep=replan)) for s in sources
         ]
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(changed.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The service is torn down: its connectors must not outlive it (and a leased
+            # one must not keep renewing a lease for a replica that is gone).
+            for task in tasks:
+                task.cancel()
+            raise
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if not stop.is_set():
+            replan.set()
         round_stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _run(
+    source: Source,
+    context: SourceContext,
+    stop: asyncio.Event,
+    leases: ConnectorLeases | None,
+    *,
+    keep: asyncio.Event,
+) -> Coroutine[Any, Any, None]:
+    if leases is None:
+        return supervise(source, _emitter(context, source.name, stop), stop)
+
+    async def leased(term: LeaseTerm) -> None:
+        # A fresh connector per grant, on the cursors only this grant may write.
+        fenced = type(source)(replace(context, cursors=term.cursors))
+        emit = term.guard(_emitter(context, source.name, term.stop))
+        await supervise(fenced, emit, term.stop)
+
+    # A re-plan after a watchlist reload (`keep` set) keeps the lease on this replica.
+    return leases.run(source.name, leased, stop, keep=keep)

@@ -4,14 +4,19 @@ Subscribes with `wantedCollections=app.bsky.feed.post`; each `kind: commit` mess
 `commit.operation` `create` or `update` is a post (`update` becomes `kind="updated"`),
 `delete` is ignored. The `time_us` of the last handled message is the cursor: stored in
 PostgreSQL every few seconds and, on resume, rewound by `jetstream_rewind_s` so nothing
-in flight during a crash is lost (the de-duplication absorbs the replayed seconds).
+in flight during a crash is lost. The cursor also keeps short fingerprints of the messages
+handled within that rewind window, and a resume skips them: the replayed seconds produce
+nothing twice even on another replica (one that took the connector's lease over), whose
+in-process de-duplication never saw them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +38,7 @@ PLATFORM = "bluesky"
 COLLECTION = "app.bsky.feed.post"
 CURSOR_KEY = "bluesky:jetstream"
 CURSOR_EVERY_S = 2.0
+RECENT_KEPT = 20_000  # fingerprints kept at most (the busiest rewind window of the firehose)
 
 
 def post_fields(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -84,9 +90,8 @@ class JetstreamSource(Source):
             w.sources.bluesky.enabled for w in self.ctx.watchlists.watchlists
         )
 
-    async def _url(self) -> str:
+    def _url(self, cursor: dict[str, Any] | None) -> str:
         params: dict[str, str] = {"wantedCollections": COLLECTION}
-        cursor = await self.ctx.cursors.get(CURSOR_KEY)
         if cursor and cursor.get("time_us"):
             rewind = int(self.ctx.settings.jetstream_rewind_s * 1_000_000)
             params["cursor"] = str(int(cursor["time_us"]) - rewind)
@@ -96,12 +101,13 @@ class JetstreamSource(Source):
         """Read the stream, reconnecting from the stored cursor, until stopped."""
         backoff = ReconnectBackoff(scale=self.ctx.settings.backoff_scale)
         while not stop.is_set():
-            url = await self._url()
+            cursor = await self.ctx.cursors.get(CURSOR_KEY)
+            url = self._url(cursor)
             await check_url(url, allow_private=self.ctx.settings.fetch_allow_private)
             try:
                 async with websockets.connect(url, max_size=2**20, open_timeout=10) as ws:
                     backoff.reset()
-                    if not await self._read(ws, emit, stop):
+                    if not await self._read(ws, emit, stop, _Recent.resumed(cursor)):
                         return
                 wait = backoff.network()
             except InvalidStatus as exc:
@@ -115,9 +121,10 @@ class JetstreamSource(Source):
             if await wait_or_stop(stop, wait):
                 return
 
-    async def _read(self, ws: Any, emit: Emit, stop: asyncio.Event) -> bool:
+    async def _read(self, ws: Any, emit: Emit, stop: asyncio.Event, recent: _Recent) -> bool:
         last_saved = time.monotonic()
         time_us: int | None = None
+        window_us = int(self.ctx.settings.jetstream_rewind_s * 1_000_000)
         stopper = asyncio.ensure_future(stop.wait())
         try:
             while True:
@@ -134,16 +141,58 @@ class JetstreamSource(Source):
                     if not await emit([Rejected(payload, exc.reason, "invalid_json")]):
                         return False
                     continue
-                item = candidate(message, post_fields)
+                seen = recent.seen(message)
+                item = None if seen else candidate(message, post_fields)
                 if item is not None and not await emit([item]):
                     return False
                 if isinstance(message, dict) and isinstance(message.get("time_us"), int):
                     time_us = message["time_us"]
+                    recent.handled(message, time_us)
                 if time_us is not None and time.monotonic() - last_saved >= CURSOR_EVERY_S:
-                    await self.ctx.cursors.put(CURSOR_KEY, {"time_us": time_us})
+                    await self.ctx.cursors.put(CURSOR_KEY, recent.cursor(time_us, window_us))
                     last_saved = time.monotonic()
         finally:
             stopper.cancel()
             if time_us is not None:
-                await self.ctx.cursors.put(CURSOR_KEY, {"time_us": time_us})
+                await self.ctx.cursors.put(CURSOR_KEY, recent.cursor(time_us, window_us))
         return False
+
+
+class _Recent:
+    """Fingerprints of the messages handled within the rewind window before the cursor."""
+
+    def __init__(self, skip: set[str]) -> None:
+        self._skip = skip  # handled before the resume (by this replica or another)
+        self._handled: deque[tuple[int, str]] = deque(maxlen=RECENT_KEPT)
+
+    @classmethod
+    def resumed(cls, cursor: dict[str, Any] | None) -> _Recent:
+        """What the stored cursor says was handled in its rewind window."""
+        kept = (cursor or {}).get("recent")
+        return cls({str(f) for f in kept} if isinstance(kept, list) else set())
+
+    def seen(self, message: Any) -> bool:
+        """True when `message` was handled before the resume (the rewind replays it)."""
+        return bool(self._skip) and _fingerprint(message) in self._skip
+
+    def handled(self, message: Any, time_us: int) -> None:
+        """Remember `message` as handled (produced, refused or skipped) at `time_us`."""
+        fingerprint = _fingerprint(message)
+        if fingerprint is not None:
+            self._handled.append((time_us, fingerprint))
+
+    def cursor(self, time_us: int, window_us: int) -> dict[str, Any]:
+        """The cursor to store: `time_us` and the fingerprints a rewind from it replays."""
+        while self._handled and self._handled[0][0] < time_us - window_us:
+            self._handled.popleft()
+        return {"time_us": time_us, "recent": [f for _, f in self._handled]}
+
+
+def _fingerprint(message: Any) -> str | None:
+    """A short stable id of one stream event (repository, record and content version)."""
+    if not isinstance(message, dict) or not isinstance(message.get("commit"), dict):
+        return None
+    commit = message["commit"]
+    key = f"{message.get('did')}|{commit.get('rkey')}|{commit.get('operation')}|"
+    key += str(commit.get("cid") or commit.get("rev") or message.get("time_us"))
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()

@@ -138,3 +138,40 @@ async def test_jetstream_stream_resume_and_malformed(make_context: Any, topics: 
     assert len(dlq) == 1
     assert cursors_seen[0] == str(1_764_000_000_000_000 - 1_000_000)
     assert cursor is not None and cursor["time_us"] >= 1_764_000_000_000_003
+
+
+async def test_jetstream_resumed_on_another_replica_skips_the_rewound_posts(
+    make_context: Any, topics: dict
+) -> None:
+    """The rewind replays what the previous holder produced; the cursor's fingerprints make
+    a replica with an empty de-duplication memory skip it."""
+    connections = 0
+
+    async def handler(ws: Any) -> None:
+        nonlocal connections
+        connections += 1
+        await ws.send(_commit(1, "Acme is great"))
+        await ws.send(_commit(2, "Acme kettle again"))
+        if connections > 1:  # the other replica resumes: the rewind replays 1 and 2
+            await ws.send(_commit(3, "Acme support replied"))
+        await ws.wait_closed()
+
+    port = free_port()
+    watch = {**ACME, "sources": {"bluesky": {"enabled": True}}}
+    overrides = {"jetstream_url": f"ws://127.0.0.1:{port}/subscribe", "jetstream_rewind_s": 5.0}
+    async with websockets.serve(handler, "127.0.0.1", port):
+        async with make_context(watch, **overrides) as (settings, _, first):
+            await first.cursors.put(CURSOR_KEY, {"time_us": 1_764_000_000_000_000})
+            async with running(JetstreamSource(first), first):
+                await read_topic(settings.bootstrap_servers, topics["topic_raw"], expected=2)
+        # A second ingest component: its own, empty, in-process de-duplication.
+        async with make_context(watch, **overrides) as (_, _, second):
+            async with running(JetstreamSource(second), second):
+                records = await read_topic(
+                    settings.bootstrap_servers, topics["topic_raw"], expected=3, timeout_s=30
+                )
+            cursor = await second.cursors.get(CURSOR_KEY)
+    mentions = [Mention.model_validate_json(r.value) for r in records]
+    assert sorted(m.external_id.rsplit("/", 1)[-1] for m in mentions) == ["k1", "k2", "k3"]
+    assert cursor is not None and cursor["time_us"] == 1_764_000_000_000_003
+    assert len(cursor["recent"]) == 3
