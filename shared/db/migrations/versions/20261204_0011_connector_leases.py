@@ -1,6 +1,6 @@
 """connector leases: one ingest replica runs each connector, fenced by a token
 
-Revision ID: s3_leases_0011
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-04 09:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "s3_leases_0011"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
