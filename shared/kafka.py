@@ -2,7 +2,8 @@
 
 - `EventProducer`: idempotent, batching producer; failures surface as `BrokerUnavailable`.
 - `EventConsumer`: consumer-group member with manual commits: callers commit after their
-  side effects succeeded (at-least-once; unique keys downstream make replays no-ops).
+  side effects succeeded (at-least-once; unique keys downstream make replays no-ops); a
+  `PartitionListener` hears of revoked and assigned partitions at each rebalance.
 - `DeadLetterWriter`: writes refused records with the reason and the original bytes.
 - `ensure_topics` / `wait_for_broker`: admin helpers for start-up and tests.
 """
@@ -16,9 +17,9 @@ import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
@@ -90,6 +91,42 @@ class KeyPartitioner:
 
 def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition the producers put `key` in, among `partitions` (Java client's murmur2)."""
+    return _key_hash(key) % partitions
+
+
+TopicPartitions = list[tuple[str, int]]
+
+
+class PartitionListener(Protocol):
+    """Told of partition moves during a rebalance (aiokafka's `ConsumerRebalanceListener`).
+
+    `revoked` runs after fetching stopped and before the group re-forms, with every partition
+    held until then; every member's `revoked` finishes before any member's `assigned`, which
+    runs before fetching starts again. An exception is logged by aiokafka and swallowed.
+    """
+
+    async def revoked(self, partitions: TopicPartitions) -> None:
+        """The member gives up `partitions` (it may get some back in `assigned`)."""
+        ...
+
+    async def assigned(self, partitions: TopicPartitions) -> None:
+        """The member holds `partitions` from now on."""
+        ...
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, target: PartitionListener) -> None:
+        self._target = target
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._target.revoked(sorted((tp.topic, tp.partition) for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._target.assigned(sorted((tp.topic, tp.partition) for tp in assigned))
 
 
 class EventProducer:
@@ -260,14 +297,20 @@ class EventConsumer:
         )
         self._started = False
 
-    async def start(self) -> None:
-        """Join the group and subscribe; raise `BrokerUnavailable` when Kafka is unreachable."""
+    async def start(self, listener: PartitionListener | None = None) -> None:
+        """Join the group and subscribe; raise `BrokerUnavailable` when Kafka is unreachable.
+
+        `listener` hears of the partitions revoked and assigned at each rebalance.
+        """
         try:
             await self._consumer.start()
         except KafkaError as exc:
             await self._consumer.stop()
             raise BrokerUnavailable(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
-        self._consumer.subscribe(self._topics)
+        if listener is not None:
+            self._consumer.subscribe(self._topics, listener=_Rebalance(listener))
+        else:
+            self._consumer.subscribe(self._topics)
         self._started = True
 
     async def stop(self) -> None:
@@ -313,6 +356,11 @@ class EventConsumer:
             await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
             log.warning("offset commit skipped, the group rebalanced (%s); records replay", exc)
+
+    def partition_count(self, topic: str) -> int | None:
+        """Partitions of `topic` in the consumer's metadata (None before it has any)."""
+        found = self._consumer.partitions_for_topic(topic)
+        return len(found) if found else None
 
     def pause(self) -> None:
         """Stop fetching (while a downstream dependency is unavailable)."""

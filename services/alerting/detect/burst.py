@@ -42,6 +42,10 @@ class NegativeBurstDetector:
         self._cooldown = cooldown
         self._brands: dict[str, _BrandWindow] = {}
 
+    def forget(self, brand: str) -> None:
+        """Drop the brand's window."""
+        self._brands.pop(brand, None)
+
     def observe(self, scored: ScoredMention) -> list[BurstAlert]:
         """Feed one scored mention; return the alerts it tips (at most one per brand)."""
         if not scored.is_negative:
