@@ -136,4 +136,3 @@ class PartitionSteps:
             )
             self._forget(self._partitions.drop(stale))
             self._metrics.partitions_owned.set(len(self._partitions.held))
-
