@@ -3,7 +3,7 @@
 - `EventProducer`: idempotent, batching producer; failures surface as `BrokerUnavailable`.
 - `EventConsumer`: consumer-group member with manual commits: callers commit after their
   side effects succeeded (at-least-once; unique keys downstream make replays no-ops); a
-  `PartitionListener` hears of revoked and assigned partitions at each rebalance.
+  `shared.partitions.PartitionListener` hears of the partitions each rebalance moves.
 - `DeadLetterWriter`: writes refused records with the reason and the original bytes.
 - `ensure_topics` / `wait_for_broker`: admin helpers for start-up and tests.
 """
@@ -17,7 +17,7 @@ import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,6 +33,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from shared import serde
 from shared.errors import BrokerUnavailable
 from shared.logging import request_id_var
+from shared.partitions import PartitionListener
 from shared.resilience import Backoff
 from shared.schemas import DeadLetter
 
@@ -94,28 +95,8 @@ def _key_hash(key: bytes) -> int:
 
 
 def key_partition(key: bytes, partitions: int) -> int:
-    """The partition the producers put `key` in, among `partitions` (Java client's murmur2)."""
+    """The partition producers put `key` in, among `partitions` (murmur2, like Java)."""
     return _key_hash(key) % partitions
-
-
-TopicPartitions = list[tuple[str, int]]
-
-
-class PartitionListener(Protocol):
-    """Told of partition moves during a rebalance (aiokafka's `ConsumerRebalanceListener`).
-
-    `revoked` runs after fetching stopped and before the group re-forms, with every partition
-    held until then; every member's `revoked` finishes before any member's `assigned`, which
-    runs before fetching starts again. An exception is logged by aiokafka and swallowed.
-    """
-
-    async def revoked(self, partitions: TopicPartitions) -> None:
-        """The member gives up `partitions` (it may get some back in `assigned`)."""
-        ...
-
-    async def assigned(self, partitions: TopicPartitions) -> None:
-        """The member holds `partitions` from now on."""
-        ...
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -298,19 +279,15 @@ class EventConsumer:
         self._started = False
 
     async def start(self, listener: PartitionListener | None = None) -> None:
-        """Join the group and subscribe; raise `BrokerUnavailable` when Kafka is unreachable.
-
-        `listener` hears of the partitions revoked and assigned at each rebalance.
-        """
+        """Join the group and subscribe (`listener` hears of rebalances); raise
+        `BrokerUnavailable` when Kafka is unreachable."""
         try:
             await self._consumer.start()
         except KafkaError as exc:
             await self._consumer.stop()
             raise BrokerUnavailable(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
-        if listener is not None:
-            self._consumer.subscribe(self._topics, listener=_Rebalance(listener))
-        else:
-            self._consumer.subscribe(self._topics)
+        rebalance = _Rebalance(listener) if listener is not None else None
+        self._consumer.subscribe(self._topics, listener=rebalance)
         self._started = True
 
     async def stop(self) -> None:

@@ -7,7 +7,10 @@ epochs of the partitions it writes for under a share lock (`stale_partitions`) a
 nothing for a partition whose epoch moved on. A worker that lost a partition (evicted,
 paused past its session timeout, killed mid-checkpoint) can therefore neither save its
 state nor open incidents for it, and the new owner, which claims the row only after the old
-owner's last checkpoint committed, loads the state of that checkpoint.
+owner's last checkpoint committed, loads the state of that checkpoint. An old owner frozen
+mid-checkpoint (SIGSTOP, a stalled node) would hold that lock for as long as it is frozen:
+`end_blockers` terminates the database sessions a claim still waits for after
+`claim_wait_s`, which aborts the frozen checkpoint with everything it meant to write.
 
 `Partitions` is the worker's view: the epochs it holds, the partitions it gave up in a
 rebalance (kept in memory until the assignment says whether they come back unchanged), and
@@ -16,6 +19,8 @@ the partition each brand's records arrive on.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -23,15 +28,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.alerting.detect.signals import Decisions
 from services.alerting.state import load_brand_state
 from shared.db.models import DetectorStateRow, PartitionOwnerRow
 from shared.kafka import key_partition
 from shared.schemas import ScoredMention
+
+log = logging.getLogger(__name__)
 
 _ENGINE_SUFFIX = "||engine"  # every brand with saved state has its `engine` row
 
@@ -131,6 +138,34 @@ async def claim(
     row.owner = owner
     await session.flush()
     return Claimed(partition, int(row.epoch), continuous)
+
+
+async def backend_pid(session: AsyncSession) -> int:
+    """The PostgreSQL backend serving `session`'s transaction."""
+    return int(await session.scalar(select(func.pg_backend_pid())) or 0)
+
+
+async def end_blockers(engine: AsyncEngine, pid: int, *, after_s: float) -> None:
+    """After `after_s`, terminate every session that blocks backend `pid` (again each second
+    until cancelled): a claim that waits that long waits for a frozen owner's checkpoint."""
+    await asyncio.sleep(after_s)
+    while True:
+        async with engine.connect() as conn:
+            ended = (
+                await conn.execute(
+                    text("SELECT b, pg_terminate_backend(b) FROM unnest(pg_blocking_pids(:pid)) b"),
+                    {"pid": pid},
+                )
+            ).all()
+            await conn.commit()
+        for blocker, done in ended:
+            log.warning(
+                "a partition claim waited %.0fs: ended database session %d (%s)",
+                after_s,
+                blocker,
+                "terminated" if done else "could not be terminated",
+            )
+        await asyncio.sleep(1.0)
 
 
 async def stale_partitions(session: AsyncSession, topic: str, held: Mapping[int, int]) -> set[int]:

@@ -20,9 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.alerting.detect.engine import DetectionEngine
 from services.alerting.detect.signals import Decisions
 from services.alerting.metrics import AlertingMetrics
-from services.alerting.ownership import Partitions, claim, partition_states, split_owned
+from services.alerting.ownership import (
+    Partitions,
+    backend_pid,
+    claim,
+    end_blockers,
+    partition_states,
+    split_owned,
+)
 from shared.db.engine import transaction
-from shared.kafka import EventConsumer, Record, TopicPartitions, key_partition
+from shared.kafka import EventConsumer, Record, key_partition
+from shared.partitions import TopicPartitions
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +55,12 @@ class PartitionSteps:
             self, step: Callable[[], Awaitable[None]], stop: asyncio.Event, what: str
         ) -> bool: ...
 
-    def _init_partitions(self, partitions: Partitions, *, restore_on_assign: bool) -> None:
+    def _init_partitions(
+        self, partitions: Partitions, *, restore_on_assign: bool, claim_wait_s: float
+    ) -> None:
         self._partitions = partitions
         self._restore_on_assign = restore_on_assign
+        self._claim_wait_s = claim_wait_s
         self._lock = asyncio.Lock()  # the loop's steps and the rebalance callbacks
         self._assigned = asyncio.Event()  # clear between `revoked` and `assigned`
         self._stop = asyncio.Event()
@@ -82,16 +93,22 @@ class PartitionSteps:
         parts = self._partitions
         count = self._consumer.partition_count(parts.topic)
         async with transaction(self._engine) as session:
-            claimed = [
-                await claim(
-                    session,
-                    topic=parts.topic,
-                    partition=p,
-                    owner=parts.owner,
-                    previous=parts.previous(p),
-                )
-                for p in mine
-            ]
+            pid = await backend_pid(session)
+            blockers = end_blockers(self._engine, pid, after_s=self._claim_wait_s)
+            watchdog = asyncio.create_task(blockers)
+            try:
+                claimed = [
+                    await claim(
+                        session,
+                        topic=parts.topic,
+                        partition=p,
+                        owner=parts.owner,
+                        previous=parts.previous(p),
+                    )
+                    for p in mine
+                ]
+            finally:
+                watchdog.cancel()
             fresh = {c.partition for c in claimed if not c.continuous}
             restore = bool(fresh and count and self._restore_on_assign)
             loaded = await partition_states(session, fresh, count or 1) if restore else {}

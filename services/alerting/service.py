@@ -151,6 +151,7 @@ async def serve(
         grouping_window=timedelta(seconds=settings.alerting_grouping_window_s),
         partitions=Partitions(settings.topic_scored),
         restore_on_assign=settings.alerting_restore_on_assign,
+        claim_wait_s=settings.alerting_claim_wait_s,
         checkpoint_s=settings.alerting_checkpoint_s,
         rebuild_hours=settings.alerting_rebuild_hours,
         refresh_s=settings.alerting_campaign_refresh_s,

@@ -89,6 +89,7 @@ class AlertingWorker(PartitionSteps):
         grouping_window: timedelta,
         partitions: Partitions,
         restore_on_assign: bool = True,
+        claim_wait_s: float = 10.0,
         checkpoint_s: float = 5.0,
         rebuild_hours: float = 72.0,
         refresh_s: float = 60.0,
@@ -105,7 +106,9 @@ class AlertingWorker(PartitionSteps):
         self._metrics = metrics
         self._dead_letters = dead_letters
         self._grouping_window = grouping_window
-        self._init_partitions(partitions, restore_on_assign=restore_on_assign)
+        self._init_partitions(
+            partitions, restore_on_assign=restore_on_assign, claim_wait_s=claim_wait_s
+        )
         self._checkpoint_s = checkpoint_s
         self._rebuild = timedelta(hours=rebuild_hours)
         self._refresh_s = refresh_s

@@ -79,6 +79,12 @@ class AlertingSettings(CommonSettings):
         description="Kafka group session timeout: how long a silent replica keeps its "
         "partitions before the group moves them",
     )
+    alerting_claim_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a partition claim waits for the previous owner's checkpoint "
+        "before it terminates that database session (a frozen replica)",
+    )
 
     @model_validator(mode="after")
     def _check_windows(self) -> AlertingSettings:
