@@ -424,6 +424,7 @@ class DetectionEngine:
             },
             "calm": {t: s.calm for t, s in state.series.items() if s.calm},
             "keyword_last": dict(state.keyword_last),
+            "burst": self._burst.to_dict(brand),
         }
         return rows
 
@@ -460,6 +461,8 @@ class DetectionEngine:
         for topic, calm in engine.get("calm", {}).items():
             self._series(state, topic).calm = int(calm)
         state.keyword_last = {k: float(v) for k, v in engine.get("keyword_last", {}).items()}
+        if engine.get("burst"):
+            self._burst.restore(brand, engine["burst"])
 
     def replay(
         self, brand: str, minutes: Iterable[RollupMinute], *, until: float, emit: bool

@@ -8,7 +8,7 @@ from services.alerting.detect.engine import DetectionEngine
 from services.alerting.detect.signals import Decisions, Recovery
 from services.alerting.ownership import Claimed, Partitions, keyed_only, split_owned
 from shared.kafka import KeyPartitioner, key_partition
-from shared.schemas import Mention, ScoredMention
+from shared.schemas import Mention, ScoredMention, SentimentScore
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -74,3 +74,28 @@ def test_forgetting_a_brand_drops_its_state_and_bins() -> None:
     engine.forget("acme")
     assert not engine.knows("acme") and not engine.bins.knows("acme")
     assert engine.knows("globex") and engine.bins.knows("globex")
+
+
+def _negative(brand: str, n: int) -> ScoredMention:
+    scored = _scored([brand], n)
+    return scored.model_copy(
+        update={
+            "sentiment": SentimentScore(label="negative", score=-0.8, confidence=0.9, scorer="t")
+        }
+    )
+
+
+def test_the_negative_burst_window_moves_with_the_brand_state() -> None:
+    """A crisis half counted by one owner tips the burst rule on the next one."""
+    wall = T0.timestamp() + 100
+    before = DetectionEngine()
+    for n in range(15):
+        assert not before.observe(_negative("acme", n), wall_now=wall).signals
+    rows = before.export("acme")
+    after = DetectionEngine()
+    after.load("acme", rows, wall_now=wall)
+    # A replayed mention counts once; five new ones reach the 20 the rule needs.
+    assert not after.observe(_negative("acme", 14), wall_now=wall).signals
+    fired = [after.observe(_negative("acme", n), wall_now=wall).signals for n in range(15, 20)]
+    assert [s.rule for s in fired[-1]] == ["negative_burst"]
+    assert not any(fired[:-1])
