@@ -11,19 +11,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.alerting.ownership import claim, stale_partitions
+from services.alerting.notify.housekeeping import TICK_LOCK, NotificationHousekeeper
+from services.alerting.ownership import backend_pid, claim, end_blockers, stale_partitions
 from shared.db.engine import transaction
 from shared.db.models import PartitionOwnerRow
 from shared.kafka import EventProducer, key_partition
 from shared.settings.alerting import AlertingSettings
+from shared.settings.notify import NotifySettings
 from tests.detection_helpers import (
     CALM_HOURS,
     RunningAlerting,
@@ -125,6 +129,57 @@ async def test_claim_bumps_the_epoch_and_fences_the_previous_owner(
         await tx.commit()
         await checkpoint.__aexit__(None, None, None)
     assert await asyncio.wait_for(claiming, timeout=20) == taken.epoch + 1
+
+
+async def test_a_claim_ends_the_session_of_a_frozen_checkpoint(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    topic = f"frozen.{unique}"
+    async with transaction(db_engine) as session:
+        old = await claim(session, topic=topic, partition=0, owner="frozen", previous=None)
+    frozen = db_engine.connect()
+    conn = await frozen.__aenter__()
+    try:
+        # The frozen owner's checkpoint: share lock taken, then nothing (SIGSTOP).
+        await conn.begin()
+        assert await _share_lock(conn, topic) == old.epoch
+
+        async with transaction(db_engine) as session:
+            pid = await backend_pid(session)
+            watchdog = asyncio.create_task(end_blockers(db_engine, pid, after_s=0.5))
+            try:
+                new = await asyncio.wait_for(
+                    claim(session, topic=topic, partition=0, owner="new", previous=None), 30
+                )
+            finally:
+                watchdog.cancel()
+        assert new.epoch == old.epoch + 1
+        # The frozen checkpoint's session is gone: it can write nothing any more.
+        with pytest.raises(DBAPIError):
+            await conn.execute(text("SELECT 1"))
+    finally:
+        with contextlib.suppress(DBAPIError):
+            await frozen.__aexit__(None, None, None)
+
+
+async def _share_lock(conn: AsyncConnection, topic: str) -> int:
+    return int(
+        await conn.scalar(
+            select(PartitionOwnerRow.epoch)
+            .where(PartitionOwnerRow.topic == topic, PartitionOwnerRow.partition == 0)
+            .with_for_update(read=True)
+        )
+        or 0
+    )
+
+
+async def test_one_housekeeping_tick_runs_at_a_time_across_replicas(db_engine: AsyncEngine) -> None:
+    housekeeper = NotificationHousekeeper(engine=db_engine, settings=NotifySettings())
+    async with db_engine.connect() as conn, conn.begin():
+        # Another replica's tick holds the lock: this one skips.
+        await conn.execute(select(func.pg_advisory_xact_lock(TICK_LOCK)))
+        assert await housekeeper.tick(digest=False) is False
+    assert await housekeeper.tick(digest=False) is True
 
 
 async def _lock_waiters(engine: AsyncEngine) -> int:
