@@ -2,7 +2,8 @@
 
 - `EventProducer`: idempotent, batching producer; failures surface as `BrokerUnavailable`.
 - `EventConsumer`: consumer-group member with manual commits: callers commit after their
-  side effects succeeded (at-least-once; unique keys downstream make replays no-ops).
+  side effects succeeded (at-least-once; unique keys downstream make replays no-ops); a
+  `shared.partitions.PartitionListener` hears of the partitions each rebalance moves.
 - `DeadLetterWriter`: writes refused records with the reason and the original bytes.
 - `ensure_topics` / `wait_for_broker`: admin helpers for start-up and tests.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
@@ -32,6 +33,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from shared import serde
 from shared.errors import BrokerUnavailable
 from shared.logging import request_id_var
+from shared.partitions import PartitionListener
 from shared.resilience import Backoff
 from shared.schemas import DeadLetter
 
@@ -90,6 +92,22 @@ class KeyPartitioner:
 
 def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition producers put `key` in, among `partitions` (murmur2, like Java)."""
+    return _key_hash(key) % partitions
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, target: PartitionListener) -> None:
+        self._target = target
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._target.revoked(sorted((tp.topic, tp.partition) for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._target.assigned(sorted((tp.topic, tp.partition) for tp in assigned))
 
 
 class EventProducer:
@@ -260,14 +278,16 @@ class EventConsumer:
         )
         self._started = False
 
-    async def start(self) -> None:
-        """Join the group and subscribe; raise `BrokerUnavailable` when Kafka is unreachable."""
+    async def start(self, listener: PartitionListener | None = None) -> None:
+        """Join the group and subscribe (`listener` hears of rebalances); raise
+        `BrokerUnavailable` when Kafka is unreachable."""
         try:
             await self._consumer.start()
         except KafkaError as exc:
             await self._consumer.stop()
             raise BrokerUnavailable(f"cannot connect to Kafka at {self._bootstrap}: {exc}") from exc
-        self._consumer.subscribe(self._topics)
+        rebalance = _Rebalance(listener) if listener is not None else None
+        self._consumer.subscribe(self._topics, listener=rebalance)
         self._started = True
 
     async def stop(self) -> None:
@@ -313,6 +333,11 @@ class EventConsumer:
             await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
             log.warning("offset commit skipped, the group rebalanced (%s); records replay", exc)
+
+    def partition_count(self, topic: str) -> int | None:
+        """Partitions of `topic` in the consumer's metadata (None before it has any)."""
+        found = self._consumer.partitions_for_topic(topic)
+        return len(found) if found else None
 
     def pause(self) -> None:
         """Stop fetching (while a downstream dependency is unavailable)."""

@@ -228,17 +228,19 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
 
 @dataclass
 class WorkerProcess:
-    """`python -m services.cli sentiment` in its own process, its log in a file."""
+    """`python -m services.cli <command>` (sentiment by default) in its own process, its log
+    in a file."""
 
     env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    command: str = "sentiment"
 
     def start(self) -> None:
         """Launch the worker (logs appended to `log_path`)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "sentiment"],
+            [sys.executable, "-m", "services.cli", self.command],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,
@@ -266,6 +268,16 @@ class WorkerProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes (a long GC pause, a frozen node) until `resume`."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM and wait (SIGKILL after `timeout_s`); return the exit code."""

@@ -93,4 +93,18 @@ class AlertingMetrics:
             ["preset"],
             registry=registry,
         )
+        self.partitions_owned = Gauge(
+            "crisiswatch_alerting_partitions_owned",
+            "Partitions of mentions.scored this worker holds (claimed at its current epoch).",
+            registry=registry,
+        )
+        self.fenced = Counter(
+            "crisiswatch_alerting_fenced_writes_total",
+            "Writes refused because another worker took the partition (its epoch moved on), "
+            "per kind: signal, recovery, state (one brand's detector state).",
+            ["kind"],
+            registry=registry,
+        )
+        for what in ("signal", "recovery", "state"):
+            self.fenced.labels(what)
         self.lag = consumer_lag_gauge(registry)

@@ -19,6 +19,7 @@ from services.alerting.notify.channels import build_notifiers
 from services.alerting.notify.housekeeping import NotificationHousekeeper
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.notify.routing import notify_incident
+from services.alerting.ownership import Partitions
 from services.alerting.playbooks.runs import start_playbook_run, switch_playbook_run
 from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
@@ -126,6 +127,8 @@ async def serve(
         [settings.topic_scored],
         group_id=settings.alerting_group_id,
         client_id="crisiswatch-alerting",
+        session_timeout_ms=int(settings.alerting_session_timeout_s * 1000),
+        heartbeat_interval_ms=int(settings.alerting_session_timeout_s * 1000 / 3),
     )
     dispatcher = OutboxDispatcher.from_settings(
         notify_settings,
@@ -138,8 +141,6 @@ async def serve(
     detection = DetectionEngine(engine_config(settings), lift=calendar)
     await wait_for_database(engine)
     await producer.start()
-    await consumer.start()
-    metrics_server.start()
     worker = AlertingWorker(
         consumer=consumer,
         engine=engine,
@@ -148,12 +149,17 @@ async def serve(
         metrics=metrics,
         dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="alerting"),
         grouping_window=timedelta(seconds=settings.alerting_grouping_window_s),
+        partitions=Partitions(settings.topic_scored),
+        restore_on_assign=settings.alerting_restore_on_assign,
+        claim_wait_s=settings.alerting_claim_wait_s,
         checkpoint_s=settings.alerting_checkpoint_s,
         rebuild_hours=settings.alerting_rebuild_hours,
         refresh_s=settings.alerting_campaign_refresh_s,
         rules_poll_s=settings.alerting_rules_poll_s,
         hooks=hooks if hooks is not None else NotifyHooks(notify_settings),
     )
+    await consumer.start(listener=worker)
+    metrics_server.start()
     log.info(
         "alerting worker consuming %s (preset %s)", settings.topic_scored, settings.alerting_preset
     )

@@ -6,6 +6,12 @@ crash in between replays records the restored state already holds: open bins dro
 by mention identity, closed bins treat them as late, the spread ledger gives a replayed
 `updated` event no second gain, detectors ignore replayed bins.
 
+Partitions (`services.alerting.ownership`): the worker is a `PartitionListener`. Before a
+rebalance it checkpoints; on assignment it claims each partition's epoch, forgets the brands
+of partitions it lost (or that someone else held meanwhile) and loads the stored state of
+the new ones. Each checkpoint writes only for partitions whose epoch it still holds, and
+commits offsets only of those, after the transaction.
+
 Database errors (`shared.resilience`): each signal and recovery is written in its own
 savepoint, so one the database refuses (a data error) is dead-lettered with the reason and
 the rest of the checkpoint commits; transient errors retry the whole checkpoint with
@@ -38,6 +44,8 @@ from services.alerting.incidents.store import (
     record_signal,
 )
 from services.alerting.metrics import AlertingMetrics
+from services.alerting.ownership import Partitions, keyed_only, split_owned, stale_partitions
+from services.alerting.rebalance import PartitionSteps
 from services.alerting.rules.active import load_active_rules, rules_fingerprint
 from services.alerting.state import load_brand_state, load_rollups, save_states
 from shared import serde
@@ -66,7 +74,7 @@ _CHECKPOINT_SOURCE = "alerting-checkpoint"  # `source` of the signals it dead-le
 _STEP_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, BrokerUnavailable)
 
 
-class AlertingWorker:
+class AlertingWorker(PartitionSteps):
     """Consumer-group member that turns scored mentions into signals and incidents."""
 
     def __init__(
@@ -79,6 +87,9 @@ class AlertingWorker:
         metrics: AlertingMetrics,
         dead_letters: DeadLetterWriter,
         grouping_window: timedelta,
+        partitions: Partitions,
+        restore_on_assign: bool = True,
+        claim_wait_s: float = 10.0,
         checkpoint_s: float = 5.0,
         rebuild_hours: float = 72.0,
         refresh_s: float = 60.0,
@@ -95,6 +106,9 @@ class AlertingWorker:
         self._metrics = metrics
         self._dead_letters = dead_letters
         self._grouping_window = grouping_window
+        self._init_partitions(
+            partitions, restore_on_assign=restore_on_assign, claim_wait_s=claim_wait_s
+        )
         self._checkpoint_s = checkpoint_s
         self._rebuild = timedelta(hours=rebuild_hours)
         self._refresh_s = refresh_s
@@ -115,30 +129,46 @@ class AlertingWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Process records until `stop` is set, checkpointing state, incidents and offsets."""
         self._last_checkpoint = self._clock()
+        self._stop = stop
         while not stop.is_set():
-            if self._clock() - self._last_refresh >= self._refresh_s:
-                await self._guarded(self._refresh, stop, "refresh")
-            if self._clock() - self._last_rules_poll >= self._rules_poll_s:
-                await self._guarded(self._reload_rules, stop, "rules reload")
-                await self._guarded(self._reload_presets, stop, "brand settings reload")
             records = await self._consumer.poll(timeout_ms=250, max_records=500)
-            for rec in records:
-                await self._observe(rec, stop)
-            self._pending += records
-            step = self._detection.advance(wall_now=self._clock())
-            self._note(step)
-            self._decisions.extend(step)
-            due = self._clock() - self._last_checkpoint >= self._checkpoint_s
-            urgent = bool(self._decisions.signals or self._decisions.recoveries)
-            wanted = urgent or (due and bool(self._pending or self._decisions.brands))
-            if wanted and not await self._guarded(self._checkpoint, stop, "checkpoint"):
-                return
+            if self._failure is not None:
+                raise self._failure
+            async with self._lock:
+                if not await self._step(records, stop):
+                    return
+        async with self._lock:
+            await self._flush("final checkpoint failed")
+
+    async def _step(self, records: list[Record], stop: asyncio.Event) -> bool:
+        """Observe the records of held partitions, advance, checkpoint; False on stop."""
+        if self._clock() - self._last_refresh >= self._refresh_s:
+            await self._guarded(self._refresh, stop, "refresh")
+        if self._clock() - self._last_rules_poll >= self._rules_poll_s:
+            await self._guarded(self._reload_rules, stop, "rules reload")
+            await self._guarded(self._reload_presets, stop, "brand settings reload")
+        if not self._assigned.is_set():
+            return True  # a rebalance is under way: the records replay once assigned
+        records = [rec for rec in records if self._partitions.owns(rec.partition)]
+        for rec in records:
+            await self._observe(rec, stop)
+        self._pending += records
+        step = self._detection.advance(wall_now=self._clock())
+        self._note(step)
+        self._decisions.extend(step)
+        due = self._clock() - self._last_checkpoint >= self._checkpoint_s
+        urgent = bool(self._decisions.signals or self._decisions.recoveries)
+        wanted = urgent or (due and bool(self._pending or self._decisions.brands))
+        return not wanted or await self._guarded(self._checkpoint, stop, "checkpoint")
+
+    async def _flush(self, failed: str) -> None:
+        """Checkpoint what is pending, once; a failure leaves the records to be replayed."""
         if self._pending or self._decisions.brands or self._decisions.signals:
             try:
                 await self._checkpoint()
             except _STEP_ERRORS as exc:
                 self._count(exc)
-                log.warning("final checkpoint failed (%s); records will be replayed", _what(exc))
+                log.warning("%s (%s); records will be replayed", failed, _what(exc))
 
     async def _guarded(
         self, step: Callable[[], Awaitable[None]], stop: asyncio.Event, what: str
@@ -235,11 +265,12 @@ class AlertingWorker:
                     rec.value, exc.reason, source=f"{rec.topic}/{rec.partition}@{rec.offset}"
                 )
             return
-        watched = watched_only(scored)
+        watched = watched_only(keyed_only(scored, rec.key))
         if watched is None:
             return  # only tracked competitors: counted for share of voice, not alerted on
         scored = watched
         for brand in dict.fromkeys(scored.mention.brands):
+            self._partitions.note(brand, rec.partition)
             if brand not in self._ready:
                 init = functools.partial(self._init_brand, brand, scored.mention.created_at)
                 await self._guarded(init, stop, "restore")
@@ -297,10 +328,14 @@ class AlertingWorker:
         Each signal and recovery has its own savepoint: one the database refuses is rolled
         back alone and dead-lettered with the reason, and the rest commits.
         """
-        decisions = self._decisions
+        parts = self._partitions
         changes: list[tuple[IncidentChange, datetime | None, str]] = []
         recoveries = 0
         async with transaction(self._engine) as session:
+            # Fencing: share-lock the epochs first; nothing is written for a lost partition.
+            stale = await stale_partitions(session, parts.topic, parts.held)
+            owned = {b for b, p in parts.brands.items() if p in parts.held and p not in stale}
+            decisions, fenced = split_owned(self._decisions, owned)
             for signal in decisions.signals:
                 store = functools.partial(self._store_signal, session, signal)
                 change = await in_savepoint(session, store, on_db_error=self._on_db_error)
@@ -332,7 +367,9 @@ class AlertingWorker:
                 self._metrics.incidents_escalated.labels(change.severity).inc()
         if stories is not None:
             self._detection.open_stories = stories
-        await self._consumer.commit(self._pending)
+        if stale or fenced.signals or fenced.recoveries or fenced.brands:
+            self._fenced(stale, fenced)
+        await self._consumer.commit([r for r in self._pending if parts.owns(r.partition)])
         self._pending = []
         self._decisions = Decisions()
         self._last_checkpoint = self._clock()

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter as CounterOf
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ from shared.kafka import (
     EventConsumer,
     EventProducer,
     Header,
+    Message,
     Record,
 )
 from shared.logging import request_context
@@ -290,9 +291,7 @@ class SentimentWorker:
             return []
         started = time.perf_counter()
         try:
-            await self._producer.send_many(
-                self._scored_topic, ((p.key, p.payload, _headers(p)) for p in stored)
-            )
+            await self._producer.send_many(self._scored_topic, _per_brand(stored))
         except BrokerUnavailable as exc:
             raise _Transient("kafka", exc) from exc
         self._metrics.stage_seconds.labels("produce").observe(time.perf_counter() - started)
@@ -398,6 +397,16 @@ def _with_request_ids(
         else p
         for rec, p in zip(valid, prepared, strict=True)
     ]
+
+
+def _per_brand(stored: list[PreparedMention]) -> Iterator[Message]:
+    """One scored record per brand of each mention, keyed by that brand: a brand's records
+    all land in its partition, which one alerting worker owns (the first brand's record
+    carries the mention's own key)."""
+    for p in stored:
+        headers = _headers(p)
+        for brand in dict.fromkeys(p.brands):
+            yield brand.encode(), p.payload, headers
 
 
 def _headers(prepared: PreparedMention) -> tuple[Header, ...]:

@@ -256,6 +256,22 @@ class DetectorStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
+class PartitionOwnerRow(Base):
+    """The alerting worker that owns a partition of `mentions.scored`, and its epoch.
+
+    A worker bumps `epoch` when it is assigned the partition; its state writes and incident
+    changes check the epoch in the same transaction, so a worker that lost it is fenced.
+    """
+
+    __tablename__ = "partition_owners"
+
+    topic: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    claimed_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
 class OutboxRow(Base):
     """A notification to deliver; `dedupe_key` makes a retried enqueue a no-op.
 

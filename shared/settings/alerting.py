@@ -74,6 +74,25 @@ class AlertingSettings(CommonSettings):
         description="how often the stored rules (/v1/rules) and brand settings "
         "(/v1/brands/{brand}/settings) are checked for changes",
     )
+    # Scaling out: several replicas share the partitions of mentions.scored
+    alerting_restore_on_assign: bool = Field(
+        default=True,
+        description="load the stored detector state of a partition's brands when it is "
+        "assigned (else each brand's state loads at its first record)",
+    )
+    alerting_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6,
+        le=300,
+        description="Kafka group session timeout: how long a silent replica keeps its "
+        "partitions before the group moves them",
+    )
+    alerting_claim_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a partition claim waits for the previous owner's checkpoint "
+        "before it terminates that database session (a frozen replica)",
+    )
 
     @model_validator(mode="after")
     def _check_windows(self) -> AlertingSettings:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from services.alerting.detect.alert import Alert, as_utc
 from services.alerting.detect.authors import AuthorGateConfig, author_gate
 from services.alerting.detect.bins import Bin
 from services.alerting.detect.signals import Signal
+from services.alerting.detect.spikes import SpikeDetector
 from services.alerting.incidents.severity import assess_severity
 from shared.schemas import ScoredMention
 
@@ -100,3 +102,13 @@ def velocity_ratio(window: Sequence[Bin]) -> float:
     before = sum(b.neg_engagement for b in window[:cut]) / cut
     after = sum(b.neg_engagement for b in window[cut:]) / (len(window) - cut)
     return after / before if before > 0 else (1.0 if after == 0 else 5.0)
+
+
+def rearm(detector: Any) -> None:
+    """Forget a gated firing, so the detector may fire for a credible crisis right after."""
+    if isinstance(detector, SpikeDetector):
+        detector.rearm()
+        return
+    debounce = detector.debounce
+    debounce.last_fire = None
+    debounce.armed = True

@@ -212,6 +212,10 @@ class BinAggregator:
         """True when the brand has bins (live or restored)."""
         return brand in self._brands
 
+    def forget(self, brand: str) -> None:
+        """Drop the brand's bins (its state lives on elsewhere)."""
+        self._brands.pop(brand, None)
+
     def start_brand(self, brand: str, *, next_start: float, wall_now: float) -> None:
         """Begin a brand's series at `next_start` (after a rebuild or a restore)."""
         self._brands[brand] = _BrandBins(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.schemas import ScoredMention
 
@@ -41,6 +42,32 @@ class NegativeBurstDetector:
         self._min_authors = min_authors
         self._cooldown = cooldown
         self._brands: dict[str, _BrandWindow] = {}
+
+    def forget(self, brand: str) -> None:
+        """Drop the brand's window."""
+        self._brands.pop(brand, None)
+
+    def to_dict(self, brand: str) -> dict[str, Any] | None:
+        """The brand's window as a JSON-ready dict (kept with the detector state, so the
+        next owner of the brand's partition, or a restart, goes on counting)."""
+        state = self._brands.get(brand)
+        if state is None:
+            return None
+        return {
+            "events": [
+                [at.isoformat(), list(identity), author] for at, identity, author in state.events
+            ],
+            "last_fired": state.last_fired.isoformat() if state.last_fired else None,
+        }
+
+    def restore(self, brand: str, data: dict[str, Any]) -> None:
+        """Restore a window of `to_dict`."""
+        state = self._brands[brand] = _BrandWindow()
+        for at, (platform, external_id), author in data.get("events", []):
+            state.events.append((datetime.fromisoformat(at), (platform, external_id), author))
+            state.seen.add((platform, external_id))
+        last = data.get("last_fired")
+        state.last_fired = datetime.fromisoformat(last) if last else None
 
     def observe(self, scored: ScoredMention) -> list[BurstAlert]:
         """Feed one scored mention; return the alerts it tips (at most one per brand)."""

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.alerting.detect.alert import Alert, from_epoch
-from services.alerting.detect.assess import assess, gate
+from services.alerting.detect.assess import assess, gate, rearm
 from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from services.alerting.detect.burst import NegativeBurstDetector
@@ -148,6 +148,13 @@ class DetectionEngine:
     def preset_of(self, brand: str) -> str:
         """The sensitivity preset the brand's volume-spike detectors run with."""
         return self._presets.get(brand, self.config.preset)
+
+    def forget(self, brand: str) -> None:
+        """Drop the brand's detectors, bins and windows (another worker took it over)."""
+        self._brands.pop(brand, None)
+        self.bins.forget(brand)
+        self._burst.forget(brand)
+        self.rules.forget(brand)
 
     def _spike_cfg(self, brand: str) -> SpikeConfig:
         name = self.preset_of(brand)
@@ -309,7 +316,7 @@ class DetectionEngine:
                 window = list(self._series(brand, topic).recent)
                 decision = gate(window, self.config.gate)
                 if decision is not None:
-                    _rearm(det)
+                    rearm(det)
                     out.gated.append(Gated(brand_name, topic, alert.rule, decision))
                     continue
                 tip = by_topic[topic].last_ingested if topic in by_topic else None
@@ -417,6 +424,7 @@ class DetectionEngine:
             },
             "calm": {t: s.calm for t, s in state.series.items() if s.calm},
             "keyword_last": dict(state.keyword_last),
+            "burst": self._burst.to_dict(brand),
         }
         return rows
 
@@ -453,6 +461,8 @@ class DetectionEngine:
         for topic, calm in engine.get("calm", {}).items():
             self._series(state, topic).calm = int(calm)
         state.keyword_last = {k: float(v) for k, v in engine.get("keyword_last", {}).items()}
+        if engine.get("burst"):
+            self._burst.restore(brand, engine["burst"])
 
     def replay(
         self, brand: str, minutes: Iterable[RollupMinute], *, until: float, emit: bool
@@ -487,13 +497,3 @@ class DetectionEngine:
             out.extend(self.process_group(group, emit=emit))
             start += bs
         return out
-
-
-def _rearm(detector: Any) -> None:
-    """Forget a gated firing, so the detector may fire for a credible crisis right after."""
-    if isinstance(detector, SpikeDetector):
-        detector.rearm()
-        return
-    debounce = detector.debounce
-    debounce.last_fire = None
-    debounce.armed = True

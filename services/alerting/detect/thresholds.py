@@ -222,6 +222,10 @@ class RuleBook:
             )
             self._windows[(name, brand)] = _Window(minutes, armed=bool(saved["armed"]))
 
+    def forget(self, brand: str) -> None:
+        """Drop the brand's windows."""
+        self._windows = {key: w for key, w in self._windows.items() if key[1] != brand}
+
     def rearm(self, rule: ThresholdRule, brand: str) -> None:
         """Forget a firing the author gate refused, so a credible crossing may fire next."""
         window = self._windows.get((rule.name, brand))

@@ -1,5 +1,9 @@
 """Periodic notification jobs: expired snoozes, escalations, overdue steps, closures, digest.
 
+With several alerting replicas, one tick runs at a time: each tick takes a transaction-level
+advisory lock (`pg_try_advisory_xact_lock`) and a replica that finds it taken skips the
+tick, so an escalation or a digest is never sent twice by two replicas racing.
+
 Database errors follow `shared.resilience`: a row the database refuses (a data error) is
 marked failed with the reason by the job itself (`escalation_failed`, `step_overdue_failed`,
 a failed digest entry); a transient error retries the tick with jittered back-off, sooner
@@ -12,6 +16,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.notify.closures import announce_closures
@@ -33,6 +38,9 @@ from shared.settings.notify import NotifySettings
 
 log = logging.getLogger(__name__)
 
+# The advisory lock key of the housekeeping tick (any constant shared by every replica).
+TICK_LOCK = 0x63775F686B  # "cw_hk"
+
 
 class NotificationHousekeeper:
     """Runs snooze, escalation, overdue-step and closure checks often; the digest less often."""
@@ -48,11 +56,14 @@ class NotificationHousekeeper:
         self._settings = settings
         self._on_db_error = on_db_error
 
-    async def tick(self, *, digest: bool) -> None:
-        """Run the checks once (and flush the digest when `digest` is true)."""
+    async def tick(self, *, digest: bool) -> bool:
+        """Run the checks once (and flush the digest when `digest` is true); False when
+        another replica's tick holds the lock (this one is skipped)."""
         now = datetime.now(UTC)
         on_db_error = self._on_db_error
         async with transaction(self._engine) as session:
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(TICK_LOCK))):
+                return False
             # Wake expired snoozes first, so escalation sees them open again.
             await wake_snoozed(session, now, settings=self._settings, on_db_error=on_db_error)
             await escalate_unacknowledged(
@@ -62,6 +73,7 @@ class NotificationHousekeeper:
             await announce_closures(session, now, settings=self._settings, on_db_error=on_db_error)
             if digest:
                 await flush_digest(session, settings=self._settings, on_db_error=on_db_error)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every `housekeeping_interval_s` until `stop` is set."""
@@ -73,9 +85,9 @@ class NotificationHousekeeper:
             due = loop.time() >= next_digest
             wait = interval
             try:
-                await self.tick(digest=due)
+                ran = await self.tick(digest=due)
                 outage.reset()
-                if due:
+                if due and ran:
                     next_digest = loop.time() + self._settings.digest_interval_s
             except DB_ERRORS as exc:
                 if self._on_db_error(exc) != "retry":
