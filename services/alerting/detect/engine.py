@@ -293,7 +293,7 @@ class DetectionEngine:
         alerts: list[tuple[str, Alert, Any]] = []
         for topic, b in by_topic.items():
             det = self._series(brand, topic).spike
-            alert = det.update(end, b.count, expected_lift=lift)
+            alert = det.update(end, b.count, expected_lift=lift, negatives=b.negatives)
             if alert is not None:
                 alerts.append((topic, alert, det))
         top = by_topic.get(BRAND_TOPIC) or Bin(brand=brand_name, topic=BRAND_TOPIC, start=0)

@@ -393,16 +393,14 @@ class SpikeDetector:
     ) -> Alert | None:
         """Feed the sustained-rise watches; return the first page, naming its measure."""
         rising = self.sustained.update(ts, value, expected_lift=lift)
-        souring = None
-        if negatives is not None:
-            souring = self.souring.update(ts, negatives, expected_lift=lift)
+        fed = negatives is not None
+        souring = self.souring.update(ts, negatives or 0.0, expected_lift=lift) if fed else None
         alert, measure = (rising, "volume") if rising is not None else (souring, "negatives")
-        if self._in_episode(to_epoch(ts)):
-            self._restart_sustained()  # a spike path paged this episode already
+        if alert is None and not self._in_episode(to_epoch(ts)):
             return None
-        if alert is None:
+        self._restart_sustained()  # after its page, or a spike path paged this episode
+        if alert is None or self._in_episode(to_epoch(ts)):
             return None
-        self._restart_sustained()
         return replace(alert, details={**alert.details, "measure": measure})
 
     def _restart_sustained(self, *, paged: bool = False) -> None:
@@ -411,12 +409,9 @@ class SpikeDetector:
 
     def to_dict(self) -> dict[str, Any]:
         """Return config and state as a JSON-ready dict (persist it between restarts)."""
+        nested = ("baseline", "counts", "sustained")
         return {
-            "config": {
-                k: v
-                for k, v in asdict(self.config).items()
-                if k not in ("baseline", "counts", "sustained")
-            },
+            "config": {k: v for k, v in asdict(self.config).items() if k not in nested},
             **{name: base.to_dict() for name, base in zip(SCALES, self.baselines, strict=True)},
             "debounce": self.debounce.to_dict(),
             "window": list(self.window),

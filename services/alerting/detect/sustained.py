@@ -339,7 +339,9 @@ class SustainedDetector:
         det.period = None if data["period"] is None else int(data["period"])
         det.acc, det.acc_bins = float(data["acc"][0]), int(data["acc"][1])
         det.last_ts = None if data["last_ts"] is None else float(data["last_ts"])
-        det.pending = deque((int(h), float(x), float(m), float(r)) for h, x, m, r in data["pending"])
+        det.pending = deque(
+            (int(h), float(x), float(m), float(r)) for h, x, m, r in data["pending"]
+        )
         det.residuals.extend(float(v) for v in data["residuals"])
         spread, run_spread, poisson, n = data["spread"]
         det.spread, det.run_spread, det.poisson = float(spread), float(run_spread), float(poisson)

@@ -66,7 +66,7 @@ def test_complaints_doubling_over_twelve_hours_page_within_hours(seed: int) -> N
 def test_a_lasting_level_shift_pages_at_most_once() -> None:
     points = synthetic_base(9, 3.0, seed=8)
     at = 3 * 24 * PER_HOUR
-    shifted = [(ts, float(round(v * (2.5 if i >= at else 1.0)))) for i, (ts, v) in enumerate(points)]
+    shifted = [(ts, v * 2.5 if i >= at else v) for i, (ts, v) in enumerate(points)]
     alerts = _run(SustainedDetector(preset(bin_seconds=BIN)), shifted)
     assert len(alerts) == 1
     assert points[at][0] <= alerts[0].ts <= points[at + 12 * PER_HOUR][0]
