@@ -48,6 +48,7 @@ class SustainedConfig:
     cap_ratio: float = 3.0
     min_excess: float = 20.0  # counts above expectation over the rising run
     min_run_hours: float = 3.0  # a rise shorter than this is a burst, not a trend
+    max_run_hours: float = 24.0  # a rise unpaged for this long is taken as the new normal
     level_half_life_hours: float = 72.0
     guard_hours: int = 24
     min_history_hours: float = 48.0
@@ -205,6 +206,10 @@ class SustainedDetector:
         self.run_expected += mean
         self.run_periods += 1
         excess = self.run_count - self.run_expected
+        if self.run_periods * cfg.period_hours > cfg.max_run_hours:
+            self._adopt(cfg.adapt_periods)
+            self.reset()
+            return None
         short = self.run_periods * cfg.period_hours < cfg.min_run_hours
         if self.cusum < cfg.threshold or x <= mean or excess < cfg.min_excess or short:
             return None
