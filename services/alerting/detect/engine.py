@@ -1,14 +1,13 @@
 """Detection engine: bins -> detectors -> alerts -> gated, assessed signals. Pure, no I/O.
 
-Per brand: a volume-spike detector on the brand series and on each crisis-topic series,
-negative-share, emotion-burst and engagement-velocity detectors on the brand series, the
-critical-keyword rule per mention, and a cold-start negative-burst rule that only speaks
-while the brand has no credible volume baseline. Every volume or ratio alert must pass the
-distinct-author gate over the recent window; a gated alert re-arms its detector, so a bot
-flood neither pages nor uses up the cooldown a real crisis would need. Signals carry their
-severity, scope and story topic (`detect.assess`); the records are in `detect.signals`, the
-`detector_state` keys in `detect.state_keys`, and `detect.stories.place_signal` decides
-which open incident a signal belongs to, so one story opens one incident.
+Per brand: a volume detector (spike, count and sustained paths) on the brand series and on
+each crisis-topic series, negative-share, emotion-burst and engagement-velocity detectors on
+the brand series, the critical-keyword rule per mention, and a cold-start negative-burst rule
+while the brand has no credible volume baseline; young series borrow the brands' pooled day
+shape (`detect.population`). Volume and ratio alerts must pass the distinct-author gate; a
+gated alert re-arms its detector, so a bot flood neither pages nor uses up the cooldown a real
+crisis would need. Signals carry severity, scope, story topic (`detect.assess`); records are
+in `detect.signals`, state keys in `detect.state_keys`; `detect.stories` groups stories.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from services.alerting.detect.burst import NegativeBurstDetector
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
+from services.alerting.detect.population import ShapePool
 from services.alerting.detect.ratios import (
     EMOTION_BURST,
     NEGATIVE_SHARE,
@@ -135,6 +135,7 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
+        self.shapes = ShapePool()  # the day shape young series borrow, pooled hourly
         self.competitors: set[str] = set()  # watched competitors: their signals are SEV4
         # User rules (`/v1/rules`), replaced by the worker when they change.
         self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
@@ -290,6 +291,8 @@ class DetectionEngine:
         lift = max(1.0, self.lift.lift(brand_name, end))
         for b in group:
             self._series(brand, b.topic).recent.append(b)
+        if self.shapes.due(end.timestamp()):
+            self.shapes.refresh(s.spike for b in self._brands.values() for s in b.series.values())
         alerts: list[tuple[str, Alert, Any]] = []
         for topic, b in by_topic.items():
             det = self._series(brand, topic).spike
@@ -493,7 +496,5 @@ def _rearm(detector: Any) -> None:
     """Forget a gated firing, so the detector may fire for a credible crisis right after."""
     if isinstance(detector, SpikeDetector):
         detector.rearm()
-        return
-    debounce = detector.debounce
-    debounce.last_fire = None
-    debounce.armed = True
+    else:
+        detector.debounce.last_fire, detector.debounce.armed = None, True
