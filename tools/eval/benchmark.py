@@ -20,10 +20,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from services.alerting.detect.season import POPULATION_DAY_SHAPE
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from tools.data import dataset_dir
 from tools.eval.detection import DEV_DATASET, infer_bin_seconds, read_series, windows_of
-from tools.eval.scenarios import FAMILIES, Case, Points, Window, make_case, score_case, weeks_of
+from tools.eval.scenarios import (
+    FAMILIES,
+    Case,
+    Points,
+    Window,
+    make_case,
+    population_day_shape,
+    score_case,
+    weeks_of,
+)
 
 NAB = "nab"
 CASES_PER_FAMILY = 6
@@ -66,9 +76,24 @@ class Tally:
         }
 
 
-def _config(bin_seconds: int, counts: dict[str, Any] | None) -> SpikeConfig:
+def _config(
+    bin_seconds: int, counts: dict[str, Any] | None, prior: tuple[float, ...] | None = None
+) -> SpikeConfig:
     cfg = preset("balanced", bin_seconds=bin_seconds)
-    return replace(cfg, counts=replace(cfg.counts, **counts)) if counts else cfg
+    cfg = replace(cfg, counts=replace(cfg.counts, **counts)) if counts else cfg
+    if prior is None:
+        return cfg
+    return replace(
+        cfg,
+        counts=replace(cfg.counts, prior_shape=prior),
+        sustained=replace(cfg.sustained, prior_shape=prior),
+    )
+
+
+def leave_out_shape(dev: dict[str, tuple[Points, list[Window]]], name: str) -> tuple[float, ...]:
+    """The day shape pooled over every series but `name` (the shipped one when alone)."""
+    others = [points for other, (points, _) in dev.items() if other != name]
+    return population_day_shape(others) if others else POPULATION_DAY_SHAPE
 
 
 def alert_times(points: Points, config: SpikeConfig) -> list[datetime]:
@@ -88,12 +113,19 @@ def dev_cases(name: str, points: Points, windows: list[Window]) -> list[Case]:
 
 
 def series_tallies(
-    name: str, points: Points, windows: list[Window], counts: dict[str, Any] | None = None
+    name: str,
+    points: Points,
+    windows: list[Window],
+    counts: dict[str, Any] | None = None,
+    prior: tuple[float, ...] | None = None,
 ) -> dict[str, Tally]:
-    """Return the NAB and per-family tallies of one dev series under `counts` settings."""
+    """Return the NAB and per-family tallies of one dev series under `counts` settings.
+
+    `prior`: the population day shape its young series borrow (pooled without it).
+    """
     bin_seconds = infer_bin_seconds(points)
     out = {family: Tally() for family in (NAB, *FAMILIES)}
-    times = alert_times(points, _config(bin_seconds, counts))
+    times = alert_times(points, _config(bin_seconds, counts, prior))
     span = (points[-1][0] - points[0][0]).total_seconds() + bin_seconds
     nab = out[NAB]
     nab.cases, nab.weeks = len(windows), span / (7 * 86400)
@@ -104,7 +136,9 @@ def series_tallies(
             nab.caught += 1
             nab.delays.append((first - a).total_seconds() / 60)
     for case in dev_cases(name, points, windows):
-        caught, false, delay = score_case(case, alert_times(case.points, _config(300, counts)))
+        caught, false, delay = score_case(
+            case, alert_times(case.points, _config(300, counts, prior))
+        )
         tally = out[case.family]
         tally.cases += 1
         tally.caught += caught
@@ -197,7 +231,9 @@ def scenario_table(
     dev: dict[str, tuple[Points, list[Window]]], out: TextIO = sys.stdout
 ) -> dict[str, dict[str, Any]]:
     """Print one row per family for the shipped defaults over every dev series."""
-    totals = pooled(series_tallies(name, *dev[name]) for name in dev)
+    totals = pooled(
+        series_tallies(name, *dev[name], prior=leave_out_shape(dev, name)) for name in dev
+    )
     rows = {family: tally.row() for family, tally in totals.items()}
     for family, row in rows.items():
         caught = f"{row['caught']}/{row['cases']}"

@@ -1,14 +1,13 @@
 """Detection engine: bins -> detectors -> alerts -> gated, assessed signals. Pure, no I/O.
 
-Per brand: a volume-spike detector on the brand series and on each crisis-topic series,
-negative-share, emotion-burst and engagement-velocity detectors on the brand series, the
-critical-keyword rule per mention, and a cold-start negative-burst rule that only speaks
-while the brand has no credible volume baseline. Every volume or ratio alert must pass the
-distinct-author gate over the recent window; a gated alert re-arms its detector, so a bot
-flood neither pages nor uses up the cooldown a real crisis would need. Signals carry their
-severity, scope and story topic (`detect.assess`); the records are in `detect.signals`, the
-`detector_state` keys in `detect.state_keys`, and `detect.stories.place_signal` decides
-which open incident a signal belongs to, so one story opens one incident.
+Per brand: a volume detector (spike, count and sustained paths) on the brand series and on
+each crisis-topic series, negative-share, emotion-burst and engagement-velocity detectors on
+the brand series, the critical-keyword rule per mention, and a cold-start negative-burst rule
+while the brand has no credible volume baseline; young series borrow the brands' pooled day
+shape (`detect.population`). Volume and ratio alerts must pass the distinct-author gate; a
+gated alert re-arms its detector, so a bot flood neither pages nor uses up the cooldown a real
+crisis would need. Signals carry severity, scope, story topic (`detect.assess`); records are
+in `detect.signals`, state keys in `detect.state_keys`; `detect.stories` groups stories.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from services.alerting.detect.alert import Alert, from_epoch
 from services.alerting.detect.assess import assess, gate, rearm
@@ -25,6 +24,8 @@ from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from services.alerting.detect.burst import NegativeBurstDetector
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
+from services.alerting.detect.lift import LiftLookup, NoLift
+from services.alerting.detect.population import ShapePool
 from services.alerting.detect.ratios import (
     EMOTION_BURST,
     NEGATIVE_SHARE,
@@ -44,19 +45,6 @@ SPIKE = "volume_spike"
 VELOCITY = "engagement_velocity"
 RULES = "user_rules"  # the `detector_state` row of a brand's user-rule windows
 _BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
-
-
-class LiftLookup(Protocol):
-    """Expected-volume multiplier of a brand at a time (planned campaigns)."""
-
-    def lift(self, brand: str, at: datetime) -> float:
-        """Return the multiplier (1.0 when nothing is planned)."""
-        ...
-
-
-class _NoLift:
-    def lift(self, brand: str, at: datetime) -> float:
-        return 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +104,7 @@ class DetectionEngine:
 
     def __init__(self, config: EngineConfig | None = None, *, lift: LiftLookup | None = None):
         self.config = config or EngineConfig()
-        self.lift: LiftLookup = lift or _NoLift()
+        self.lift: LiftLookup = lift or NoLift()
         self.bins = BinAggregator(
             bin_seconds=self.config.bin_seconds,
             lateness_s=self.config.lateness_s,
@@ -135,6 +123,7 @@ class DetectionEngine:
             cooldown=timedelta(seconds=self.config.burst_cooldown_s),
         )
         self.open_stories: set[tuple[str, str]] = set()
+        self.shapes = ShapePool()  # the day shape young series borrow, pooled hourly
         self.competitors: set[str] = set()  # watched competitors: their signals are SEV4
         # User rules (`/v1/rules`), replaced by the worker when they change.
         self.rules = RuleBook(bin_seconds=self.config.bin_seconds)
@@ -297,10 +286,12 @@ class DetectionEngine:
         lift = max(1.0, self.lift.lift(brand_name, end))
         for b in group:
             self._series(brand, b.topic).recent.append(b)
+        if self.shapes.due(end.timestamp()):
+            self.shapes.refresh(s.spike for b in self._brands.values() for s in b.series.values())
         alerts: list[tuple[str, Alert, Any]] = []
         for topic, b in by_topic.items():
             det = self._series(brand, topic).spike
-            alert = det.update(end, b.count, expected_lift=lift)
+            alert = det.update(end, b.count, expected_lift=lift, negatives=b.negatives)
             if alert is not None:
                 alerts.append((topic, alert, det))
         top = by_topic.get(BRAND_TOPIC) or Bin(brand=brand_name, topic=BRAND_TOPIC, start=0)

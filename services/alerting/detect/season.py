@@ -96,6 +96,12 @@ class DayShape:
         self.levels[hour] = keep * self.levels[hour] + level
         self._blend()
 
+    def set_prior(self, prior: tuple[float, ...]) -> None:
+        """Borrow another prior shape (the population's, pooled live)."""
+        if prior != self.prior:
+            self.prior = prior
+            self._blend()
+
     def _blend(self) -> None:
         raw = []
         for h in range(HOURS):

@@ -35,6 +35,8 @@ from services.alerting.detect.baseline import BaselineConfig, SeasonalBaseline
 from services.alerting.detect.counts import CountConfig, CountDetector
 from services.alerting.detect.counts import preset as count_preset
 from services.alerting.detect.daily import DailyConfig, DayOverDay
+from services.alerting.detect.sustained import SustainedConfig, SustainedDetector
+from services.alerting.detect.sustained import preset as sustained_preset
 
 RULE = "volume_spike"
 SCALES: tuple[str, ...] = ("short", "mid", "long", "shift")
@@ -84,6 +86,7 @@ class SpikeConfig:
     day_history_days: int = 7
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     counts: CountConfig = field(default_factory=CountConfig)
+    sustained: SustainedConfig = field(default_factory=SustainedConfig)
 
     @property
     def window_bins(self) -> int:
@@ -184,6 +187,7 @@ def preset(name: str = "balanced", *, bin_seconds: int = 60) -> SpikeConfig:
         base,
         baseline=replace(base.baseline, bin_seconds=bin_seconds),
         counts=count_preset(name, bin_seconds=bin_seconds),
+        sustained=sustained_preset(name, bin_seconds=bin_seconds),
     )
     return replace(base, **_PRESETS[name])  # type: ignore[arg-type]
 
@@ -209,6 +213,9 @@ class SpikeDetector:
         self.peaks: list[list[float]] = []
         self.streaks = [0] * len(SCALES)
         self.counts = CountDetector(self.config.counts)
+        # Slow burns of the series' volume, and of its negative mentions when given.
+        self.sustained = SustainedDetector(self.config.sustained)
+        self.souring = SustainedDetector(self.config.sustained)
 
     @property
     def baselines(self) -> tuple[SeasonalBaseline, ...]:
@@ -259,13 +266,23 @@ class SpikeDetector:
         while self.pending and self.pending[0][0] <= epoch - guard:
             self.shift.update(*self.pending.popleft())
 
-    def update(self, ts: datetime, value: float, *, expected_lift: float = 1.0) -> Alert | None:
+    def update(
+        self,
+        ts: datetime,
+        value: float,
+        *,
+        expected_lift: float = 1.0,
+        negatives: float | None = None,
+    ) -> Alert | None:
         """Score the bin ending at `ts`, learn from it, and return an alert if one fires.
 
         `expected_lift` (>= 1 for a planned campaign) multiplies the expected volume for
         this bin; lifted volume is not learned as the new normal, and the alert's `value`
-        and `baseline` are in lift-normalised counts over `window_minutes`. Bins at or
-        before the last seen timestamp are ignored, so a replayed bin is a no-op.
+        and `baseline` are in lift-normalised counts over `window_minutes`. `negatives`
+        (the bin's negative mentions) feeds the sustained-rise watch of negative volume.
+        Bins at or before the last seen timestamp are ignored, so a replayed bin is a no-op.
+        One episode pages once: a page of any path restarts the sustained watches, and a
+        sustained page counts as the spike paths' page.
         """
         cfg = self.config
         epoch = to_epoch(ts)
@@ -337,12 +354,18 @@ class SpikeDetector:
             base.update(epoch, count)
         self._learn_shift(epoch, counts[3])
         counted = self.counts.update(ts, value, expected_lift=lift)
+        slow = self._sustained(ts, value, negatives, lift)
         if not fire:
             if counted is None or self._in_episode(epoch):
-                return None
+                if slow is not None:
+                    _mark_fired(self.debounce, epoch)
+                    _mark_fired(self.counts.debounce, epoch)
+                return slow
             _mark_fired(self.debounce, epoch)
+            self._restart_sustained(paged=True)
             return replace(counted, details={**counted.details, "model": "counts"})
         _mark_fired(self.counts.debounce, epoch)
+        self._restart_sustained(paged=True)
         details: dict[str, Any] = {
             f"z_{name}": round(z, 3) for name, z in zip(SCALES, zs, strict=True)
         }
@@ -365,12 +388,30 @@ class SpikeDetector:
             details=details,
         )
 
+    def _sustained(
+        self, ts: datetime, value: float, negatives: float | None, lift: float
+    ) -> Alert | None:
+        """Feed the sustained-rise watches; return the first page, naming its measure."""
+        rising = self.sustained.update(ts, value, expected_lift=lift)
+        fed = negatives is not None
+        souring = self.souring.update(ts, negatives or 0.0, expected_lift=lift) if fed else None
+        alert, measure = (rising, "volume") if rising is not None else (souring, "negatives")
+        if alert is None and not self._in_episode(to_epoch(ts)):
+            return None
+        self._restart_sustained()  # after its page, or a spike path paged this episode
+        if alert is None or self._in_episode(to_epoch(ts)):
+            return None
+        return replace(alert, details={**alert.details, "measure": measure})
+
+    def _restart_sustained(self, *, paged: bool = False) -> None:
+        self.sustained.reset(paged=paged)
+        self.souring.reset(paged=paged)
+
     def to_dict(self) -> dict[str, Any]:
         """Return config and state as a JSON-ready dict (persist it between restarts)."""
+        nested = ("baseline", "counts", "sustained")
         return {
-            "config": {
-                k: v for k, v in asdict(self.config).items() if k not in ("baseline", "counts")
-            },
+            "config": {k: v for k, v in asdict(self.config).items() if k not in nested},
             **{name: base.to_dict() for name, base in zip(SCALES, self.baselines, strict=True)},
             "debounce": self.debounce.to_dict(),
             "window": list(self.window),
@@ -382,6 +423,8 @@ class SpikeDetector:
             "streaks": list(self.streaks),
             "daily": self.daily.to_dict(),
             "counts": self.counts.to_dict(),
+            "sustained": self.sustained.to_dict(),
+            "souring": self.souring.to_dict(),
         }
 
     @classmethod
@@ -397,10 +440,13 @@ class SpikeDetector:
             base_cfg = BaselineConfig(**data["short"]["config"])
             counts = data.get("counts")
             count_cfg = CountDetector.from_dict(counts).config if counts else CountConfig()
-            config = SpikeConfig(**stored, baseline=base_cfg, counts=count_cfg)
+            slow_cfg = SustainedDetector.from_dict(data.get("sustained")).config
+            config = SpikeConfig(**stored, baseline=base_cfg, counts=count_cfg, sustained=slow_cfg)
         det = cls(config)
         if "counts" in data:
             det.counts = CountDetector.from_dict(data["counts"], config.counts)
+        det.sustained = SustainedDetector.from_dict(data.get("sustained"), config.sustained)
+        det.souring = SustainedDetector.from_dict(data.get("souring"), config.sustained)
         det.short = SeasonalBaseline.from_dict(data["short"], config.baseline)
         det.long = SeasonalBaseline.from_dict(data["long"], config.baseline)
         if "mid" in data:

@@ -32,7 +32,7 @@ def _signals(points: Points) -> list[Signal]:
     engine = DetectionEngine(EngineConfig(topics=()))  # the brand series alone: faster
     until = points[-1][0].timestamp() + 60
     out = engine.replay("acme", _minutes(points), until=until, emit=True)
-    return [s for s in out.signals if s.rule == "volume_spike"]
+    return [s for s in out.signals if s.rule in ("volume_spike", "sustained_rise")]
 
 
 def _incidents(signals: list[Signal]) -> int:

@@ -101,8 +101,13 @@ def test_rolling_count_scales_partial_windows_and_can_leave_out_the_peak() -> No
 
 
 def _z_path(cfg: SpikeConfig) -> SpikeConfig:
-    """The config with the count path silenced, to test the z-score scales alone."""
-    return replace(cfg, counts=replace(cfg.counts, threshold=1e9))
+    """The config with the count and sustained paths silenced, to test the z-score scales alone."""
+    never = 1e9
+    return replace(
+        cfg,
+        counts=replace(cfg.counts, threshold=never),
+        sustained=replace(cfg.sustained, threshold=never),
+    )
 
 
 def _long_scale_only(bin_seconds: int) -> SpikeDetector:

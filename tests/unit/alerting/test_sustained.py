@@ -1,0 +1,108 @@
+"""Sustained-rise detector on crafted count sequences: slow burns page, ordinary weeks do not."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+
+import pytest
+
+from services.alerting.detect.alert import Alert
+from services.alerting.detect.spikes import SpikeDetector
+from services.alerting.detect.spikes import preset as spike_preset
+from services.alerting.detect.sustained import RULE, SustainedDetector, nb_llr, preset
+from tools.eval.scenarios import Points, synthetic_base
+
+BIN = 300
+PER_HOUR = 3600 // BIN
+
+
+def _run(det: SustainedDetector | SpikeDetector, points: Points) -> list[Alert]:
+    return [a for ts, v in points if (a := det.update(ts, v)) is not None]
+
+
+def _ramp(points: Points, at: int, hours: float, factor: float, *, hold: float = 1e9) -> Points:
+    """Multiply counts from `at` by a factor rising linearly to `factor` over `hours`."""
+    ramp, keep = hours * PER_HOUR, hold * PER_HOUR
+    out = []
+    for i, (ts, v) in enumerate(points):
+        k = i - at
+        f = 1.0 if k < 0 or k >= ramp + keep else 1.0 + (factor - 1.0) * min(1.0, k / ramp)
+        out.append((ts, float(round(v * f))))
+    return out
+
+
+def test_llr_is_poisson_without_dispersion_and_favours_the_rise_for_large_counts() -> None:
+    assert nb_llr(10, 5.0, 0.0, 2.0) == pytest.approx(10 * math.log(2) - 5)
+    assert nb_llr(10, 5.0, 1e-7, 2.0) == pytest.approx(nb_llr(10, 5.0, 0.0, 2.0), rel=1e-3)
+    assert nb_llr(20, 10.0, 0.05, 2.0) > 0 > nb_llr(10, 10.0, 0.05, 2.0)
+    # Over-dispersion makes the same doubling weaker evidence.
+    assert nb_llr(20, 10.0, 0.2, 2.0) < nb_llr(20, 10.0, 0.0, 2.0)
+
+
+@pytest.mark.parametrize(("seed", "mean"), [(1, 20.0), (2, 3.0), (3, 0.5), (4, 60.0)])
+def test_a_flat_seasonal_week_does_not_page(seed: int, mean: float) -> None:
+    points = synthetic_base(7, mean, seed=seed)
+    assert _run(SustainedDetector(preset(bin_seconds=BIN)), points) == []
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_complaints_doubling_over_twelve_hours_page_within_hours(seed: int) -> None:
+    points = synthetic_base(5, 3.0, seed=seed)
+    at = 3 * 24 * PER_HOUR + 7 * PER_HOUR
+    burned = _ramp(points, at, 12, 2.0, hold=6)
+    # No sharp spike: no 5-minute count as high as ten times the usual mean.
+    assert max(v for _, v in burned[at : at + 18 * PER_HOUR]) < 10 * 3.0
+    alerts = _run(SustainedDetector(preset(bin_seconds=BIN)), burned)
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.rule == RULE
+    # Paged within 4 hours of the complaints having doubled.
+    assert points[at][0] <= alert.ts <= points[at + 16 * PER_HOUR][0]
+    assert alert.details["run_ratio"] > 1.2 and alert.details["hours"] >= 3
+
+
+def test_a_lasting_level_shift_pages_at_most_once() -> None:
+    points = synthetic_base(9, 3.0, seed=8)
+    at = 3 * 24 * PER_HOUR
+    shifted = [(ts, v * 2.5 if i >= at else v) for i, (ts, v) in enumerate(points)]
+    alerts = _run(SustainedDetector(preset(bin_seconds=BIN)), shifted)
+    assert len(alerts) == 1
+    assert points[at][0] <= alerts[0].ts <= points[at + 12 * PER_HOUR][0]
+
+
+def test_a_burst_of_one_hour_is_no_trend() -> None:
+    points = synthetic_base(5, 3.0, seed=9)
+    at = 3 * 24 * PER_HOUR
+    burst = [(ts, v * 6 if at <= i < at + PER_HOUR else v) for i, (ts, v) in enumerate(points)]
+    assert _run(SustainedDetector(preset(bin_seconds=BIN)), burst) == []
+
+
+def test_state_restores_mid_stream_and_stays_bounded() -> None:
+    points = _ramp(synthetic_base(5, 3.0, seed=5), 3 * 24 * PER_HOUR + 7 * PER_HOUR, 12, 2.0)
+    cut = 3 * 24 * PER_HOUR + 9 * PER_HOUR
+    whole = SustainedDetector(preset(bin_seconds=BIN))
+    expected = _run(whole, points)
+    first = SustainedDetector(preset(bin_seconds=BIN))
+    _run(first, points[:cut])
+    state = json.loads(json.dumps(first.to_dict()))
+    assert len(state["pending"]) <= 24 and len(json.dumps(state)) < 4000
+    restored = SustainedDetector.from_dict(state)
+    assert [a.ts for a in _run(restored, points[cut:])] == [a.ts for a in expected]
+    assert SustainedDetector.from_dict({"model": "other"}).level is None
+
+
+def test_spike_detector_pages_a_slow_burn_of_negatives_once() -> None:
+    """Total volume stays flat while negative mentions double: the negatives watch pages."""
+    points = synthetic_base(5, 20.0, seed=10)
+    negatives = _ramp(synthetic_base(5, 3.0, seed=11), 3 * 24 * PER_HOUR, 12, 2.2)
+    det = SpikeDetector(spike_preset(bin_seconds=BIN))
+    alerts: list[tuple[datetime, Alert]] = []
+    for (ts, v), (_, neg) in zip(points, negatives, strict=True):
+        alert = det.update(ts, v + neg, negatives=neg)
+        if alert is not None:
+            alerts.append((ts, alert))
+    slow = [a for _, a in alerts if a.rule == RULE]
+    assert len(slow) == 1 and slow[0].details["measure"] == "negatives"
+    assert slow[0].ts >= points[3 * 24 * PER_HOUR][0]
