@@ -251,6 +251,16 @@ def _watchlists(args: argparse.Namespace, settings: Settings) -> int:
     return watchlists_cli(settings.ingest, args.action, directory)
 
 
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.alerting.digests.cli import DigestRequest, digest_cli
+
+    out = Path(args.out) if args.out else None
+    request = DigestRequest(args.action, args.brand, args.period, end=args.end, out=out)
+    return digest_cli(settings.common, settings.notify, request)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -391,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of *.yaml files (default: CRISISWATCH_WATCHLIST_DIR)",
     )
     watchlists.set_defaults(handler=_watchlists)
+
+    digest = _command(sub, "digest", help="preview a brand digest as HTML, or send one now")
+    digest.add_argument("action", nargs="?", choices=["preview", "send"], default="preview")
+    digest.add_argument("--brand", required=True)
+    digest.add_argument("--period", required=True, help="daily (day) or weekly (week)")
+    digest.add_argument("--end", metavar="DATE", help="local day after the period (ISO date)")
+    digest.add_argument("--out", metavar="FILE", help="preview: the HTML file to write")
+    digest.set_defaults(handler=_digest)
 
     for name, (_, text) in DELEGATED.items():
         delegated = _command(sub, name, help=text, add_help=False)

@@ -1,4 +1,7 @@
-"""Periodic notification jobs: escalations, overdue playbook steps, closures, and the digest.
+"""Periodic notification jobs: escalations, overdue playbook steps, closures, and the digests.
+
+The brand digests (`services/alerting/digests/`) are queued by the tick once they are due;
+each is claimed in the database first, so replicas and restarts never send one twice.
 
 Database errors follow `shared.resilience`: a row the database refuses (a data error) is
 marked failed with the reason by the job itself (`escalation_failed`, `step_overdue_failed`,
@@ -10,10 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.alerting.digests.send import send_due_digests
 from services.alerting.notify.closures import announce_closures
 from services.alerting.notify.escalation import escalate_unacknowledged
 from services.alerting.notify.routing import flush_digest
@@ -46,6 +53,7 @@ class NotificationHousekeeper:
         self._engine = engine
         self._settings = settings
         self._on_db_error = on_db_error
+        self.scheduler_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def tick(self, *, digest: bool) -> None:
         """Run the checks once (and flush the digest when `digest` is true)."""
@@ -59,6 +67,9 @@ class NotificationHousekeeper:
             await announce_closures(session, now, settings=self._settings, on_db_error=on_db_error)
             if digest:
                 await flush_digest(session, settings=self._settings, on_db_error=on_db_error)
+        await send_due_digests(
+            self._engine, now, settings=self._settings, claimed_by=self.scheduler_id
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every `housekeeping_interval_s` until `stop` is set."""
