@@ -81,6 +81,9 @@ class BrandDigestSettings(SettingsBase):
 
     @model_validator(mode="after")
     def _check_digests(self) -> BrandDigestSettings:
+        too_long = [b for b in self.brand_digest_brands if not 0 < len(b) <= 64]
+        if too_long:
+            raise ValueError(f"brand_digest_brands: brand keys are 1-64 characters: {too_long}")
         try:
             ZoneInfo(self.brand_digest_timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

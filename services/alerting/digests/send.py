@@ -4,11 +4,14 @@ The claim is a `digests` row unique on (brand, period, period start), inserted i
 transaction as the outbox rows: two schedulers (replicas, or a restart mid-tick) racing for
 the same digest meet on that key, the second inserts nothing and sends nothing; a failure
 before the commit leaves no claim, so the next tick tries again. The outbox then delivers
-like any notification (at least once, with bounded retries).
+like any notification (at least once, with bounded retries). A digest the database refuses
+for good (a data error) is claimed without messages, its reason kept in `summary`, so it
+is not retried at every tick.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +27,7 @@ from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from shared.db.engine import transaction
 from shared.db.models import DigestRow
+from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import NotifySettings
 
 log = logging.getLogger(__name__)
@@ -113,8 +117,40 @@ async def queue_digest(
     return Queued(digest_id, brand, period, tuple(payloads))
 
 
+async def _queue_or_record(
+    session: AsyncSession,
+    brand: str,
+    period: Period,
+    *,
+    settings: NotifySettings,
+    claimed_by: str,
+    on_db_error: OnDbError,
+) -> Queued | None:
+    """Queue the digest in a savepoint; when refused, claim it with the reason instead."""
+    work = functools.partial(
+        queue_digest, session, brand, period, settings=settings, claimed_by=claimed_by
+    )
+    queued = await in_savepoint(session, work, on_db_error=on_db_error)
+    if not isinstance(queued, Refused):
+        return queued
+    log.error("digest %s %s %s refused: %s", brand, period.kind, period.label, queued.reason)
+    digest_id = await claim(session, brand, period, claimed_by=claimed_by)
+    if digest_id is not None:
+        await session.execute(
+            update(DigestRow)
+            .where(DigestRow.id == digest_id)
+            .values(summary={"error": f"database refused: {queued.reason}"})
+        )
+    return None
+
+
 async def send_due_digests(
-    engine: AsyncEngine, now: datetime, *, settings: NotifySettings, claimed_by: str
+    engine: AsyncEngine,
+    now: datetime,
+    *,
+    settings: NotifySettings,
+    claimed_by: str,
+    on_db_error: OnDbError = default_on_db_error,
 ) -> list[Queued]:
     """Queue every digest due at `now` that nobody claimed yet (one transaction per brand)."""
     if not settings.brand_digest_enabled:
@@ -143,8 +179,13 @@ async def send_due_digests(
             if brand in done:
                 continue
             async with transaction(engine) as session:
-                item = await queue_digest(
-                    session, brand, period, settings=settings, claimed_by=claimed_by
+                item = await _queue_or_record(
+                    session,
+                    brand,
+                    period,
+                    settings=settings,
+                    claimed_by=claimed_by,
+                    on_db_error=on_db_error,
                 )
             if item is not None:
                 queued.append(item)

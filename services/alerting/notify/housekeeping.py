@@ -68,7 +68,11 @@ class NotificationHousekeeper:
             if digest:
                 await flush_digest(session, settings=self._settings, on_db_error=on_db_error)
         await send_due_digests(
-            self._engine, now, settings=self._settings, claimed_by=self.scheduler_id
+            self._engine,
+            now,
+            settings=self._settings,
+            claimed_by=self.scheduler_id,
+            on_db_error=on_db_error,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
