@@ -251,6 +251,15 @@ def _watchlists(args: argparse.Namespace, settings: Settings) -> int:
     return watchlists_cli(settings.ingest, args.action, directory)
 
 
+def _playbooks(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.alerting.playbooks.files import playbooks_cli
+
+    directory = Path(args.directory) if args.directory else None
+    return playbooks_cli(settings.common, args.action, directory)
+
+
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -401,6 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of *.yaml files (default: CRISISWATCH_WATCHLIST_DIR)",
     )
     watchlists.set_defaults(handler=_watchlists)
+
+    playbooks = _command(
+        sub, "playbooks", help="import YAML playbooks into the database, or export them"
+    )
+    playbooks.add_argument("action", choices=["import", "export"])
+    playbooks.add_argument(
+        "directory", nargs="?", help="directory of *.yaml files (import default: the packaged)"
+    )
+    playbooks.set_defaults(handler=_playbooks)
 
     digest = _command(sub, "digest", help="preview a brand digest as HTML, or send one now")
     digest.add_argument("action", nargs="?", choices=["preview", "send"], default="preview")

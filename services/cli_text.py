@@ -61,6 +61,17 @@ COMMANDS: dict[str, CommandText] = {
             "crisiswatch watchlists export /tmp/watchlists",
         ),
     ),
+    "playbooks": CommandText(
+        "Store the YAML playbooks of a directory in the database (every file validated "
+        "first, the set checked: one playbook per category and a generic one; audited; the "
+        "next incident uses them), or write the playbooks in force to a directory as YAML. "
+        "Without a directory, import stores the packaged playbooks.",
+        (
+            "crisiswatch playbooks import",
+            "crisiswatch playbooks import ./playbooks",
+            "crisiswatch playbooks export /tmp/playbooks",
+        ),
+    ),
     "digest": CommandText(
         "Preview a brand digest (volume and sentiment against the previous period, share "
         "of voice, top stories and phrases, incidents; each with a chart) as an HTML file, "

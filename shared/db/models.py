@@ -450,3 +450,15 @@ class DigestRow(Base):
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class PlaybookRow(Base):
+    """A response playbook as validated content; one per incident category."""
+
+    __tablename__ = "playbooks"
+    __table_args__ = (UniqueConstraint("category", name="uq_playbooks_category"),)
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
