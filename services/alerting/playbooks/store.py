@@ -178,12 +178,13 @@ async def put_playbook(
 
 async def delete_playbook(session: AsyncSession, *, name: str, actor: str) -> None:
     """Delete a playbook; its category falls back to the generic one (never deletable)."""
+    book = await get_playbook(session, name=name)  # NotFound before anything is seeded
+    if book.category == FALLBACK:
+        raise Conflict(f"playbook {name!r} is the {FALLBACK} fallback: replace it, not delete it")
     await _seed(session, actor=actor)
     row = await session.get(PlaybookRow, name)
     if row is None:
         raise NotFound(f"playbook {name!r} does not exist")
-    if row.category == FALLBACK:
-        raise Conflict(f"playbook {name!r} is the {FALLBACK} fallback: replace it, not delete it")
     await audit.record(
         session,
         actor=actor,
