@@ -252,21 +252,15 @@ def _watchlists(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _playbooks(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from services.alerting.playbooks.files import playbooks_cli
 
-    directory = Path(args.directory) if args.directory else None
-    return playbooks_cli(settings.common, args.action, directory)
+    return playbooks_cli(settings.common, args.action, args.directory)
 
 
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from services.alerting.digests.cli import DigestRequest, digest_cli
 
-    out = Path(args.out) if args.out else None
-    request = DigestRequest(args.action, args.brand, args.period, end=args.end, out=out)
+    request = DigestRequest(args.action, args.brand, args.period, end=args.end, out=args.out)
     return digest_cli(settings.common, settings.notify, request)
 
 

@@ -43,7 +43,7 @@ class DigestRequest:
     brand: str
     period: str
     end: str | None = None
-    out: Path | None = None
+    out: str | Path | None = None
 
 
 def resolve_period(settings: NotifySettings, kind_name: str, end: str | None) -> Period:
@@ -64,10 +64,8 @@ def inline_png(spec: dict[str, Any]) -> str:
     return "data:image/png;base64," + base64.b64encode(render_chart_spec(spec)).decode()
 
 
-async def preview(common: CommonSettings, settings: NotifySettings, req: DigestRequest) -> str:
-    """Write the digest's HTML (charts inline) to `req.out`; return the path."""
-    if req.out is None:
-        raise BadInput("digest preview needs --out FILE.html")
+async def preview_html(common: CommonSettings, settings: NotifySettings, req: DigestRequest) -> str:
+    """The digest's email HTML with its charts inline (nothing claimed, nothing sent)."""
     period = resolve_period(settings, req.period, req.end)
     engine = create_engine(common)
     try:
@@ -82,9 +80,7 @@ async def preview(common: CommonSettings, settings: NotifySettings, req: DigestR
     finally:
         await engine.dispose()
     charts = {spec["name"]: inline_png(spec) for spec in chart_specs(figures)}
-    req.out.parent.mkdir(parents=True, exist_ok=True)
-    req.out.write_text(render_html(figures, charts.__getitem__), encoding="utf-8")
-    return str(req.out)
+    return render_html(figures, charts.__getitem__)
 
 
 async def send_now(
@@ -152,5 +148,10 @@ def digest_cli(common: CommonSettings, settings: NotifySettings, req: DigestRequ
         result = asyncio.run(send_now(common, settings, req))
         print(json.dumps(result))
         return 0 if result["sent"] or result.get("reason") == "already sent for this period" else 1
-    print(json.dumps({"written": asyncio.run(preview(common, settings, req))}))
+    if not req.out:
+        raise BadInput("digest preview needs --out FILE.html")
+    out = Path(req.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(asyncio.run(preview_html(common, settings, req)), encoding="utf-8")
+    print(json.dumps({"written": str(out)}))
     return 0

@@ -58,8 +58,9 @@ def write_files(playbooks: list[Playbook], directory: Path) -> list[str]:
     return written
 
 
-def playbooks_cli(settings: CommonSettings, action: str, directory: Path | None) -> int:
+def playbooks_cli(settings: CommonSettings, action: str, folder: str | Path | None) -> int:
     """Run `crisiswatch playbooks import|export [DIR]`; print JSON, return the exit code."""
+    directory = Path(folder) if folder else None
     if action == "import":
         files = sorted((directory or DEFINITIONS_DIR).glob("*.yaml"))
         if not files:

@@ -24,12 +24,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.digests.cli import DigestRequest, preview, send_now
+from services.alerting.digests.cli import DigestRequest, preview_html, send_now
 from services.alerting.digests.periods import Period, buckets, due_period
 from services.alerting.notify.channels import build_notifiers
 from services.alerting.notify.housekeeping import NotificationHousekeeper
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.room.tokens import read
+from services.cli import main as cli_main
 from shared.db.engine import create_engine, transaction
 from shared.db.models import (
     DigestRow,
@@ -314,7 +315,6 @@ async def test_cli_sends_now_once_and_previews(
     seeded: Seeded,
     slack_api: FakeHttp,
     smtp_server: SmtpServer,
-    tmp_path: Path,
 ) -> None:
     common = settings_factory(CommonSettings)
     settings = _settings(slack_api, smtp_server, seeded.brand, brand_digest_enabled=False)
@@ -328,9 +328,26 @@ async def test_cli_sends_now_once_and_previews(
     (row,) = await _digests(db_engine, seeded.brand)
     assert row.claimed_by == "cli"
 
-    out = tmp_path / "digest.html"
-    preview_request = DigestRequest("preview", seeded.brand, "daily", out=out)
-    assert await preview(common, settings, preview_request) == str(out)
-    page = out.read_text(encoding="utf-8")
+    page = await preview_html(common, settings, DigestRequest("preview", seeded.brand, "daily"))
     assert page.count('src="data:image/png;base64,') == 5
     assert "Battery recall" in page and f"{seeded.rival}: 96 mentions" in page
+
+
+def test_cli_preview_writes_the_html_file(
+    seeded: Seeded,
+    test_database: str,
+    infra: InfraSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CRISISWATCH_PG_DATABASE", test_database)
+    monkeypatch.setenv("CRISISWATCH_BRAND_DIGEST_TIMEZONE", "Europe/Paris")
+    out = tmp_path / "digest.html"
+    argv = ["digest", "--brand", seeded.brand, "--period", "day", "--out", str(out)]
+    assert cli_main(argv) == 0
+    assert str(out) in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') == 5
+    assert f"<h1>{seeded.brand} daily digest" in page
+    assert cli_main(["digest", "--brand", seeded.brand, "--period", "monthly"]) == 2
