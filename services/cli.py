@@ -256,6 +256,19 @@ def _watchlists(args: argparse.Namespace, settings: Settings) -> int:
     return watchlists_cli(settings.ingest, args.action, directory)
 
 
+def _playbooks(args: argparse.Namespace, settings: Settings) -> int:
+    from services.alerting.playbooks.files import playbooks_cli
+
+    return playbooks_cli(settings.common, args.action, args.directory)
+
+
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from services.alerting.digests.cli import DigestRequest, digest_cli
+
+    request = DigestRequest(args.action, args.brand, args.period, end=args.end, out=args.out)
+    return digest_cli(settings.common, settings.notify, request)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -398,6 +411,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of *.yaml files (default: CRISISWATCH_WATCHLIST_DIR)",
     )
     watchlists.set_defaults(handler=_watchlists)
+
+    playbooks = _command(
+        sub, "playbooks", help="import YAML playbooks into the database, or export them"
+    )
+    playbooks.add_argument("action", choices=["import", "export"])
+    playbooks.add_argument(
+        "directory", nargs="?", help="directory of *.yaml files (import default: the packaged)"
+    )
+    playbooks.set_defaults(handler=_playbooks)
+
+    digest = _command(sub, "digest", help="preview a brand digest as HTML, or send one now")
+    digest.add_argument("action", nargs="?", choices=["preview", "send"], default="preview")
+    digest.add_argument("--brand", required=True)
+    digest.add_argument("--period", required=True, help="daily (day) or weekly (week)")
+    digest.add_argument("--end", metavar="DATE", help="local day after the period (ISO date)")
+    digest.add_argument("--out", metavar="FILE", help="preview: the HTML file to write")
+    digest.set_defaults(handler=_digest)
 
     for name, (_, text) in DELEGATED.items():
         delegated = _command(sub, name, help=text, add_help=False)

@@ -64,6 +64,29 @@ COMMANDS: dict[str, CommandText] = {
             "crisiswatch watchlists export /tmp/watchlists",
         ),
     ),
+    "playbooks": CommandText(
+        "Store the YAML playbooks of a directory in the database (every file validated "
+        "first, the set checked: one playbook per category and a generic one; audited; the "
+        "next incident uses them), or write the playbooks in force to a directory as YAML. "
+        "Without a directory, import stores the packaged playbooks.",
+        (
+            "crisiswatch playbooks import",
+            "crisiswatch playbooks import ./playbooks",
+            "crisiswatch playbooks export /tmp/playbooks",
+        ),
+    ),
+    "digest": CommandText(
+        "Preview a brand digest (volume and sentiment against the previous period, share "
+        "of voice, top stories and phrases, incidents; each with a chart) as an HTML file, "
+        "or send one now to the digest channels. A period is sent at most once, whoever "
+        "sends it (this command or the alerting service's schedule). --end names the local "
+        "day after the period (default: the latest complete period).",
+        (
+            "crisiswatch digest --brand acme --period day --out digest.html",
+            "crisiswatch digest send --brand acme --period daily",
+            "crisiswatch digest send --brand acme --period weekly --end 2026-11-30",
+        ),
+    ),
     "replay": CommandText(
         "Stream a JSONL or CSV file of mentions through the ingest path into Kafka, as fast "
         "as possible or at N x real time.",

@@ -458,3 +458,35 @@ class SlackRequestRow(Base):
 
     signature: Mapped[str] = mapped_column(String(80), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class DigestRow(Base):
+    """A brand digest claimed for one period: the unique key makes it sent at most once."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("brand", "period", "period_start", name="uq_digests_brand_period"),
+        CheckConstraint("period IN ('daily', 'weekly')", name="ck_digests_period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[datetime] = mapped_column(TZ)
+    period_end: Mapped[datetime] = mapped_column(TZ)
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class PlaybookRow(Base):
+    """A response playbook as validated content; one per incident category."""
+
+    __tablename__ = "playbooks"
+    __table_args__ = (UniqueConstraint("category", name="uq_playbooks_category"),)
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())

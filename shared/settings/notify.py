@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from shared.settings.digests import BrandDigestSettings
 from shared.settings.links import LinkSettings
 
 Channel = Literal["slack", "email", "webhook"]
@@ -51,7 +52,7 @@ def _slack_only() -> list[Channel]:
     return ["slack"]
 
 
-class NotifySettings(LinkSettings):
+class NotifySettings(LinkSettings, BrandDigestSettings):
     """Where notifications go (Slack, SMTP, webhook), how they are routed and retried."""
 
     # Links in messages (api_base_url and the sign-in of the room: LinkSettings)

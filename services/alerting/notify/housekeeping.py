@@ -1,8 +1,11 @@
-"""Periodic notification jobs: expired snoozes, escalations, overdue steps, closures, digest.
+"""Periodic notification jobs: expired snoozes, escalations, overdue steps, closures, and the
+digests.
 
 With several alerting replicas, one tick runs at a time: each tick takes a transaction-level
 advisory lock (`pg_try_advisory_xact_lock`) and a replica that finds it taken skips the
-tick, so an escalation or a digest is never sent twice by two replicas racing.
+tick, so an escalation or a digest is never sent twice by two replicas racing. The brand
+digests (`services/alerting/digests/`) are queued by the tick once they are due; each is
+claimed in the database first, so restarts never send one twice either.
 
 Database errors follow `shared.resilience`: a row the database refuses (a data error) is
 marked failed with the reason by the job itself (`escalation_failed`, `step_overdue_failed`,
@@ -14,11 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.alerting.digests.send import send_due_digests
 from services.alerting.notify.closures import announce_closures
 from services.alerting.notify.escalation import escalate_unacknowledged
 from services.alerting.notify.routing import flush_digest
@@ -55,6 +62,7 @@ class NotificationHousekeeper:
         self._engine = engine
         self._settings = settings
         self._on_db_error = on_db_error
+        self.scheduler_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def tick(self, *, digest: bool) -> bool:
         """Run the checks once (and flush the digest when `digest` is true); False when
@@ -73,6 +81,13 @@ class NotificationHousekeeper:
             await announce_closures(session, now, settings=self._settings, on_db_error=on_db_error)
             if digest:
                 await flush_digest(session, settings=self._settings, on_db_error=on_db_error)
+        await send_due_digests(
+            self._engine,
+            now,
+            settings=self._settings,
+            claimed_by=self.scheduler_id,
+            on_db_error=on_db_error,
+        )
         return True
 
     async def run(self, stop: asyncio.Event) -> None:

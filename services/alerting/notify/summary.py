@@ -14,6 +14,7 @@ from services.alerting.notify.content import (
     StepSummary,
 )
 from services.alerting.playbooks.loader import playbook_for
+from services.alerting.playbooks.store import active_playbooks
 from services.alerting.playbooks.work import incident_statements
 from shared.db.models import (
     IncidentRow,
@@ -39,7 +40,7 @@ async def _steps(session: AsyncSession, incident: IncidentRow) -> tuple[StepSumm
     ).all()
     if rows:
         return tuple(StepSummary(r.title, r.owner_role, r.due_at) for r in rows)
-    book = playbook_for(incident.category)
+    book = playbook_for(incident.category, await active_playbooks(session))
     return tuple(
         StepSummary(s.title, s.owner_role, incident.opened_at + s.due_after) for s in book.steps[:3]
     )

@@ -6,6 +6,7 @@ Each playbook serves one incident category: a category of the topic contract
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +47,12 @@ def load_playbook(path: Path) -> Playbook:
 def load_playbooks(directory: Path = DEFINITIONS_DIR) -> dict[str, Playbook]:
     """Load every `*.yaml` playbook in `directory`: one per category, categories known."""
     playbooks = {p.stem: load_playbook(p) for p in sorted(directory.glob("*.yaml"))}
+    check_playbook_set(playbooks, where=f"playbooks in {directory}")
+    return playbooks
+
+
+def check_playbook_set(playbooks: Mapping[str, Playbook], *, where: str) -> None:
+    """Refuse (`ConfigError`) a set with an unknown or shared category, or no generic one."""
     known = {*topic_contract().categories, FALLBACK}
     owner: dict[str, str] = {}
     for playbook in playbooks.values():
@@ -60,8 +67,7 @@ def load_playbooks(directory: Path = DEFINITIONS_DIR) -> dict[str, Playbook]:
                 f"{owner[playbook.category]!r} and {playbook.name!r}"
             )
     if FALLBACK not in owner:
-        raise ConfigError(f"playbooks in {directory}: a {FALLBACK!r} playbook is required")
-    return playbooks
+        raise ConfigError(f"{where}: a {FALLBACK!r} playbook is required")
 
 
 @lru_cache(maxsize=1)
@@ -70,7 +76,7 @@ def default_playbooks() -> dict[str, Playbook]:
     return load_playbooks(DEFINITIONS_DIR)
 
 
-def playbook_for(category: str, playbooks: dict[str, Playbook] | None = None) -> Playbook:
+def playbook_for(category: str, playbooks: Mapping[str, Playbook] | None = None) -> Playbook:
     """Return the playbook serving `category`, or the generic one."""
     books = playbooks if playbooks is not None else default_playbooks()
     served = {book.category: book for book in books.values()}

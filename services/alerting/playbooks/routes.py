@@ -1,19 +1,17 @@
-"""HTTP routes of playbooks: the packaged definitions, runs with their steps, step changes."""
+"""HTTP routes of playbooks: definitions (stored, audited), runs with their steps, step changes."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from services.alerting.playbooks import work
-from services.alerting.playbooks.loader import default_playbooks
+from services.alerting.playbooks import store, work
 from services.alerting.playbooks.models import Playbook
 from services.alerting.playbooks.work import RunRead, StepRead, StepUpdate
 from services.alerting.schemas import Id
-from shared.errors import BadInput, ConfigError, NotFound
-from shared.http.deps import Responder, SessionDep
+from shared.http.deps import Admin, Responder, SessionDep
 
 router = APIRouter()
 
@@ -28,7 +26,7 @@ class PlaybookStepDef(BaseModel):
 
 
 class PlaybookDef(BaseModel):
-    """A playbook definition as loaded from YAML."""
+    """A playbook definition in force (stored, else packaged)."""
 
     name: str
     title: str
@@ -40,11 +38,7 @@ class PlaybookDef(BaseModel):
     steps: list[PlaybookStepDef]
 
 
-def _books() -> dict[str, Playbook]:
-    try:
-        return default_playbooks()
-    except ConfigError as exc:
-        raise BadInput(f"playbook definitions are invalid: {exc}") from exc
+NamePath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _definition(b: Playbook) -> PlaybookDef:
@@ -67,9 +61,10 @@ def _definition(b: Playbook) -> PlaybookDef:
 
 
 @router.get("/playbooks", tags=["playbooks"], summary="Playbook definitions (role responder)")
-async def list_playbooks(_: Responder) -> list[PlaybookDef]:
-    """The packaged playbook definitions, with their holding statements."""
-    return [_definition(b) for b in _books().values()]
+async def list_playbooks(session: SessionDep, _: Responder) -> list[PlaybookDef]:
+    """The playbooks in force, with their holding statements."""
+    books = await store.active_playbooks(session)
+    return [_definition(books[name]) for name in sorted(books)]
 
 
 @router.get(
@@ -77,14 +72,46 @@ async def list_playbooks(_: Responder) -> list[PlaybookDef]:
     tags=["playbooks"],
     summary="One playbook definition (role responder)",
 )
-async def get_playbook(
-    _: Responder, name: Annotated[str, Path(min_length=1, max_length=64)]
-) -> PlaybookDef:
+async def get_playbook(session: SessionDep, _: Responder, name: NamePath) -> PlaybookDef:
     """One playbook definition with its holding statements."""
-    book = _books().get(name)
-    if book is None:
-        raise NotFound(f"playbook {name!r} does not exist")
+    return _definition(await store.get_playbook(session, name=name))
+
+
+@router.put(
+    "/playbooks/{name}",
+    operation_id="put_playbook",
+    tags=["playbooks"],
+    summary="Create or replace a playbook (role admin)",
+    description="The body is the YAML file's content as JSON (durations like `30m`, `2h`). "
+    "The set must keep one playbook per category and a generic one; the next incident of "
+    "the category starts the new version, without a restart. Audited.",
+    responses={
+        201: {"description": "created"},
+        409: {"description": "the category is served by another playbook"},
+    },
+)
+async def put_playbook(
+    session: SessionDep, who: Admin, name: NamePath, body: Playbook, response: Response
+) -> PlaybookDef:
+    """Store a playbook."""
+    book, created = await store.put_playbook(session, name=name, playbook=body, actor=who.actor)
+    response.status_code = 201 if created else 200
     return _definition(book)
+
+
+@router.delete(
+    "/playbooks/{name}",
+    operation_id="delete_playbook",
+    tags=["playbooks"],
+    status_code=204,
+    summary="Delete a playbook (role admin)",
+    description="Its category falls back to the generic playbook, which cannot be deleted.",
+    responses={409: {"description": "the generic playbook"}},
+)
+async def delete_playbook(session: SessionDep, who: Admin, name: NamePath) -> Response:
+    """Delete a playbook."""
+    await store.delete_playbook(session, name=name, actor=who.actor)
+    return Response(status_code=204)
 
 
 @router.get(

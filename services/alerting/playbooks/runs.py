@@ -15,6 +15,7 @@ from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.models import Playbook
+from services.alerting.playbooks.store import active_playbooks
 from shared.db.models import IncidentEventRow, IncidentRow, PlaybookRunRow, PlaybookStepRow
 from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import NotifySettings
@@ -30,13 +31,16 @@ async def start_playbook_run(
     *,
     playbooks: dict[str, Playbook] | None = None,
 ) -> int:
-    """Start the category's playbook for an incident (once); return the run id."""
+    """Start the category's playbook for an incident (once); return the run id.
+
+    Without `playbooks`, the playbooks in force (stored, else packaged) are used.
+    """
     existing = await session.scalar(
         select(PlaybookRunRow.id).where(PlaybookRunRow.incident_id == incident_id).limit(1)
     )
     if existing is not None:
         return int(existing)
-    playbook = playbook_for(category, playbooks)
+    playbook = playbook_for(category, playbooks or await active_playbooks(session))
     return await _create_run(session, incident_id, playbook, detected_at, kind="playbook_started")
 
 
@@ -49,7 +53,7 @@ async def switch_playbook_run(
     playbooks: dict[str, Playbook] | None = None,
 ) -> int:
     """Move an incident to its new category's playbook; pending steps of the old one lapse."""
-    playbook = playbook_for(category, playbooks)
+    playbook = playbook_for(category, playbooks or await active_playbooks(session))
     runs = (
         await session.execute(
             select(PlaybookRunRow.id, PlaybookRunRow.playbook)

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.playbooks.loader import default_playbooks, playbook_for
+from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.statements import holding_statements, main_languages
+from services.alerting.playbooks.store import active_playbooks
 from services.alerting.schemas import StrictInput
 from shared.db.models import (
     IncidentEventRow,
@@ -173,7 +174,7 @@ async def incident_statements(session: AsyncSession, incident: IncidentRow) -> l
     incident's negative mentions (`playbooks.statements`); `{brand}` is the watchlist's
     display name, else the brand key.
     """
-    books = default_playbooks()
+    books = await active_playbooks(session)
     playbook = books.get(incident.playbook or "") or playbook_for(incident.category, books)
     watchlist = await session.get(WatchlistRow, incident.brand)
     definition = watchlist.definition if watchlist is not None else {}

@@ -53,6 +53,8 @@ REQUIRED: dict[tuple[str, str], str | None] = {
     ("PUT", "/v1/incidents/{incident_id}/review"): "responder",
     ("GET", "/v1/playbooks"): "responder",
     ("GET", "/v1/playbooks/{name}"): "responder",
+    ("PUT", "/v1/playbooks/{name}"): "admin",
+    ("DELETE", "/v1/playbooks/{name}"): "admin",
     ("GET", "/v1/playbook-runs"): "responder",
     ("GET", "/v1/playbook-runs/{run_id}"): "responder",
     ("PATCH", "/v1/playbook-steps/{step_id}"): "responder",

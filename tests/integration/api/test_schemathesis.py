@@ -18,7 +18,7 @@ from sqlalchemy import delete
 
 from services.api.app import create_app
 from shared.db.engine import create_engine, transaction
-from shared.db.models import RuleRow, WatchlistRow
+from shared.db.models import PlaybookRow, RuleRow, WatchlistRow
 from shared.http.server import serve_app
 from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings
@@ -82,13 +82,14 @@ def served(api_sections: Callable[..., Any], unique: str) -> Iterator[tuple[str,
             await engine.dispose()
 
     async def forget_configuration() -> None:
-        # Fuzzed watchlists and rules are live configuration the workers of later tests
+        # Fuzzed watchlists, rules and playbooks are live configuration the workers of later tests
         # would load (random brands matched, random rules evaluated): remove them.
         engine = create_engine(settings)
         try:
             async with transaction(engine) as session:
                 await session.execute(delete(WatchlistRow))
                 await session.execute(delete(RuleRow))
+                await session.execute(delete(PlaybookRow))
         finally:
             await engine.dispose()
 

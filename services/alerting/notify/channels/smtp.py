@@ -1,4 +1,4 @@
-"""Email over SMTP (aiosmtplib): multipart text + HTML with the spike chart inline (cid)."""
+"""Email over SMTP (aiosmtplib): multipart text + HTML with its charts inline (cid)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.alerting.notify.channels.base import (
     Redelivery,
     TransientDeliveryError,
 )
-from services.alerting.notify.chart import render_chart_payload
+from services.alerting.notify.chart import render_chart_payload, render_chart_spec
 from services.alerting.notify.content import CHART_CID
 
 
@@ -39,18 +39,20 @@ def build_email(
     msg["Message-ID"] = message_id(idempotency_key)
     msg.set_content(payload["text"])
     msg.add_alternative(payload["html"], subtype="html")
+    images: list[tuple[bytes, str, str]] = []
     chart = payload.get("chart")
     if chart and chart.get("points"):
+        images.append((render_chart_payload(chart), CHART_CID, "chart.png"))
+    # A digest's charts (`charts`: specs with their cid), each an inline PNG.
+    for spec in payload.get("charts") or []:
+        images.append((render_chart_spec(spec), spec["cid"], f"{spec['name']}.png"))
+    if images:
         html_part = msg.get_payload()[1]  # type: ignore[index]
         assert isinstance(html_part, EmailMessage)
-        html_part.add_related(
-            render_chart_payload(chart),
-            "image",
-            "png",
-            cid=f"<{CHART_CID}>",
-            filename="chart.png",
-            disposition="inline",
-        )
+        for png, cid, filename in images:
+            html_part.add_related(
+                png, "image", "png", cid=f"<{cid}>", filename=filename, disposition="inline"
+            )
     return msg
 
 
