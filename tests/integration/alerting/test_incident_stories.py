@@ -1,0 +1,327 @@
+"""An incident is a story, on real PostgreSQL (and Kafka), with Slack and SMTP look-alikes.
+
+One story across topics and languages opens one incident; two open incidents whose stories
+converge are merged (one "merged into #N" update in the younger one's thread, never a second
+page); updates go into the opening's Slack thread and email thread (In-Reply-To).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.alerting.detect.signals import Signal
+from services.alerting.incidents.severity import assess_severity
+from services.alerting.incidents.store import IncidentChange, record_signal
+from services.alerting.notify.channels import build_notifiers
+from services.alerting.notify.closures import announce_closures
+from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
+from services.alerting.notify.threads import message_id
+from services.alerting.service import NotifyHooks
+from shared.db.engine import transaction
+from shared.db.models import IncidentEventRow, IncidentRow, OutboxRow, StoryRow
+from shared.settings.notify import NotifySettings
+from tests.notify_fakes import FakeHttp, SmtpServer, notify_settings
+
+WINDOW = timedelta(hours=1)
+SLACK_CHANNEL = "C0STORIES"
+
+
+def story_settings(slack: FakeHttp, smtp: SmtpServer) -> NotifySettings:
+    """Slack through the Web API (threads) and email, for SEV1 and SEV2 alike."""
+    return notify_settings(
+        slack_bot_token="xoxb-test",
+        slack_channel=SLACK_CHANNEL,
+        slack_api_base=slack.url,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_starttls=False,
+        smtp_from="alerts@crisiswatch.local",
+        smtp_to=["pr@brand.local"],
+        routes={"SEV1": ["slack", "email"], "SEV2": ["slack", "email"]},
+    )
+
+
+def signal(
+    brand: str, *, story: str | None, topic: str, level: str, at: datetime, languages: list[str]
+) -> Signal:
+    """A signal about `story`, as the detection engine emits it."""
+    severity = assess_severity(magnitude=8.0, topics=[topic], languages=languages)
+    return Signal(
+        brand=brand,
+        topic=topic,
+        story_topic=topic,
+        rule="volume_spike",
+        at=at,
+        score=8.0,
+        value=80.0,
+        baseline=10.0,
+        severity=replace(severity, level=level),  # type: ignore[arg-type]
+        mentions=80,
+        tipping_ingested_at=None,
+        story_id=story,
+        topics=(topic,),
+        emotions=("fear",),
+    )
+
+
+async def record(engine: AsyncEngine, hooks: NotifyHooks, sig: Signal) -> IncidentChange:
+    """Store one signal and run its hooks in one transaction, as the worker's checkpoint does."""
+    async with transaction(engine) as session:
+        change = await record_signal(session, sig, grouping_window=WINDOW)
+        await hooks(session, change)
+    return change
+
+
+async def add_stories(session: AsyncSession, brand: str, rows: dict[str, str | None]) -> None:
+    """Story rows as the sentiment worker writes them (`merged_into` its merges)."""
+    now = datetime.now(UTC)
+    for story, merged_into in rows.items():
+        session.add(
+            StoryRow(
+                id=story,
+                brand=brand,
+                label="battery fire",
+                top_phrases=["battery fire", "x5 phone"],
+                languages=["en", "es"],
+                first_seen=now,
+                last_seen=now,
+                volume=40,
+                negative=30,
+                representatives={
+                    "en": {
+                        "mention": "x:1",
+                        "text": f"{story}: my X5 caught fire",
+                        "similarity": 0.8,
+                    },
+                    "es": {"mention": "x:2", "text": "¡Mi X5 se incendió!", "similarity": 0.7},
+                },
+                merged_into=merged_into,
+            )
+        )
+
+
+async def deliver_all(engine: AsyncEngine, settings: NotifySettings) -> None:
+    """Send every pending notification through the real notifiers."""
+    dispatcher = OutboxDispatcher.from_settings(
+        settings,
+        engine=engine,
+        notifiers=build_notifiers(settings),
+        metrics=OutboxMetrics(CollectorRegistry()),
+    )
+    await dispatcher.start()
+    try:
+        for _ in range(20):
+            if not await dispatcher.dispatch_once():
+                break
+    finally:
+        await dispatcher.stop()
+
+
+async def cleanup(engine: AsyncEngine, brand: str, stories: list[str]) -> None:
+    """Remove the brand's incidents, their outbox rows and the stories (shared database)."""
+    async with transaction(engine) as session:
+        ids = list(
+            (await session.scalars(select(IncidentRow.id).where(IncidentRow.brand == brand))).all()
+        )
+        await session.execute(delete(OutboxRow).where(OutboxRow.incident_id.in_(ids)))
+        await session.execute(delete(IncidentRow).where(IncidentRow.id.in_(ids)))
+        await session.execute(delete(StoryRow).where(StoryRow.id.in_(stories)))
+
+
+def slack_posts(slack: FakeHttp) -> list[dict[str, Any]]:
+    """The bodies of every delivered chat.postMessage."""
+    return [r.json() for r in slack.delivered() if r.path.endswith("chat.postMessage")]
+
+
+async def test_converging_stories_merge_with_one_update_in_threads(
+    db_engine: AsyncEngine, slack_api: FakeHttp, smtp_server: SmtpServer, unique: str
+) -> None:
+    brand = f"voltix-{unique}"
+    fire, smoke = f"fire-{unique}", f"smoke-{unique}"
+    settings = story_settings(slack_api, smtp_server)
+    hooks = NotifyHooks(settings)
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        async with transaction(db_engine) as session:
+            await add_stories(session, brand, {fire: None, smoke: None})
+        opened = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=fire, topic="safety", level="SEV2", at=now, languages=["en"]),
+        )
+        # The same story, now about a recall and in Spanish: the same incident, escalated.
+        escalated = await record(
+            db_engine,
+            hooks,
+            signal(
+                brand,
+                story=fire,
+                topic="recall",
+                level="SEV1",
+                at=now + timedelta(minutes=2),
+                languages=["es"],
+            ),
+        )
+        assert escalated.incident_id == opened.incident_id
+        assert escalated.kind == "severity_changed"
+        other = await record(
+            db_engine,
+            hooks,
+            signal(
+                brand,
+                story=smoke,
+                topic="product_quality",
+                level="SEV2",
+                at=now + timedelta(minutes=3),
+                languages=["zh"],
+            ),
+        )
+        assert other.opened and other.incident_id != opened.incident_id
+        # The sentiment worker found the two stories are one: `smoke` merged into `fire`.
+        async with transaction(db_engine) as session:
+            row = await session.get(StoryRow, smoke)
+            assert row is not None
+            row.merged_into = fire
+        merged = await record(
+            db_engine,
+            hooks,
+            signal(
+                brand,
+                story=smoke,
+                topic="product_quality",
+                level="SEV2",
+                at=now + timedelta(minutes=5),
+                languages=["zh"],
+            ),
+        )
+        assert merged.incident_id == opened.incident_id
+        assert merged.merged == (other.incident_id,)
+        # A later signal of the merged story goes to the survivor, and merges nothing more.
+        again = await record(
+            db_engine,
+            hooks,
+            signal(
+                brand,
+                story=smoke,
+                topic="safety",
+                level="SEV2",
+                at=now + timedelta(minutes=7),
+                languages=["en"],
+            ),
+        )
+        assert (again.incident_id, again.merged, again.opened) == (opened.incident_id, (), False)
+        await deliver_all(db_engine, settings)
+        async with transaction(db_engine) as session:
+            # The younger incident's closure was its merge update: no `resolved` message.
+            assert other.incident_id not in await announce_closures(
+                session, datetime.now(UTC), settings=settings
+            )
+            rows = (
+                await session.scalars(
+                    select(IncidentRow).where(IncidentRow.brand == brand).order_by(IncidentRow.id)
+                )
+            ).all()
+            events = (
+                await session.scalars(
+                    select(IncidentEventRow).where(
+                        IncidentEventRow.incident_id.in_([r.id for r in rows]),
+                        IncidentEventRow.kind.in_(("merged", "absorbed")),
+                    )
+                )
+            ).all()
+        survivor, absorbed = rows
+        assert survivor.status == "open" and survivor.story_id == fire
+        assert survivor.severity == "SEV1"
+        assert set(survivor.scope["languages"]) == {"en", "es", "zh"}
+        assert {"safety", "recall", "product_quality"} <= set(survivor.scope["topics"])
+        assert absorbed.status == "resolved" and absorbed.merged_into == survivor.id
+        assert sorted((e.incident_id, e.kind) for e in events) == [
+            (survivor.id, "absorbed"),
+            (absorbed.id, "merged"),
+        ]
+
+        # Slack: one top-level message per incident opened, every update a thread reply.
+        posts = slack_posts(slack_api)
+        top = [p for p in posts if "thread_ts" not in p]
+        assert [p["metadata"]["event_payload"]["incident"] for p in top] == [
+            survivor.id,
+            absorbed.id,
+        ]
+        opening_ts = {
+            m.metadata["event_payload"]["incident"]: m.ts
+            for m in slack_api.messages
+            if m.metadata and m.metadata["event_payload"].get("opening")
+        }
+        replies = [p for p in posts if "thread_ts" in p]
+        assert sorted(
+            (p["metadata"]["event_payload"]["incident"], p["thread_ts"]) for p in replies
+        ) == sorted(
+            [(survivor.id, opening_ts[survivor.id]), (absorbed.id, opening_ts[absorbed.id])]
+        )
+        merged_post = next(
+            p for p in replies if p["metadata"]["event_payload"]["incident"] == absorbed.id
+        )
+        assert f"Merged into incident #{survivor.id}" in str(merged_post["blocks"])
+        assert "my X5 caught fire" in str(top[0]["blocks"])  # the story's headline
+
+        # Email: the same shape, threaded by In-Reply-To / References and "Re:" subjects.
+        mails = smtp_server.inbox.messages
+        assert len(mails) == 4
+        firsts = [m for m in mails if m["In-Reply-To"] is None]
+        assert len(firsts) == 2
+        for first in firsts:
+            replies_to = [m for m in mails if m["In-Reply-To"] == first["Message-ID"]]
+            assert len(replies_to) == 1
+            assert replies_to[0]["References"] == first["Message-ID"]
+            assert replies_to[0]["Subject"] == f"Re: {first['Subject']}"
+        key = f"incident:{survivor.id}:opened:SEV2:email"
+        assert firsts[0]["Message-ID"] == message_id(key)
+        assert survivor.details["threads"]["email"]["message_id"] == message_id(key)
+        text = firsts[0].get_body(("plain",)).get_content()
+        assert "battery fire · x5 phone" in text and "original language" in text
+    finally:
+        await cleanup(db_engine, brand, [fire, smoke])
+
+
+async def test_signals_without_story_keep_topic_grouping_and_a_story_adopts_them(
+    db_engine: AsyncEngine, slack_api: FakeHttp, smtp_server: SmtpServer, unique: str
+) -> None:
+    brand = f"legacy-{unique}"
+    story = f"story-{unique}"
+    hooks = NotifyHooks(story_settings(slack_api, smtp_server))
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        old = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=None, topic="safety", level="SEV2", at=now, languages=["en"]),
+        )
+        same_topic = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=None, topic="safety", level="SEV2", at=now, languages=["de"]),
+        )
+        assert same_topic.incident_id == old.incident_id and not same_topic.opened
+        adopted = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=story, topic="safety", level="SEV2", at=now, languages=["en"]),
+        )
+        assert adopted.incident_id == old.incident_id
+        other_topic = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=None, topic="fraud", level="SEV2", at=now, languages=["en"]),
+        )
+        assert other_topic.opened
+        async with transaction(db_engine) as session:
+            row = await session.get(IncidentRow, old.incident_id)
+            assert row is not None and row.story_id == story
+    finally:
+        await cleanup(db_engine, brand, [])
