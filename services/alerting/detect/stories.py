@@ -103,17 +103,23 @@ def place_signal(
 ) -> Placement:
     """Pick the incident a signal belongs to, so one story opens one incident.
 
-    With a story: the oldest open incident of that story, the younger ones merged into it;
-    else an incident without a story that the topic rule below would pick adopts it; else a
-    new incident. Without a story (the topic rule): same (brand, topic), the most recently
-    active; a brand-level signal joins the incident with the most recent signal within
-    `window`; a topic signal with no incident of its own joins (and gives its topic to) a
-    generic incident of the brand active within `window`.
+    With a story: the oldest open incident of that story, the younger ones merged into it
+    (a generic one takes the signal's topic as its main one); else an incident without a
+    story that the topic rule below would pick adopts it; else a new incident.
+
+    Without a story (the topic rule): same (brand, topic), the most recently active; a
+    brand-level signal joins the incident with the most recent signal within `window`; a
+    topic signal with no incident of its own joins (and gives its topic to) a generic
+    incident of the brand active within `window`.
     """
     if story is not None:
-        same = sorted(s.incident_id for s in open_stories if s.story == story)
+        same = sorted((s for s in open_stories if s.story == story), key=lambda s: s.incident_id)
         if same:
-            return Placement(same[0], merge=tuple(same[1:]))
+            # A story first seen as a volume burst takes the topic of its first topic signal.
+            retopic = not same[0].topic and bool(story_topic)
+            return Placement(
+                same[0].incident_id, retopic, merge=tuple(s.incident_id for s in same[1:])
+            )
         storyless = [s for s in open_stories if s.story is None]
         found = _by_topic(story_topic, at, storyless, window)
         return Placement(found.incident_id, found.retopic, adopt=found.incident_id is not None)

@@ -154,3 +154,16 @@ def test_a_signal_without_story_falls_back_to_topic_grouping() -> None:
     assert place_signal(story_topic="fraud", at=T0, open_stories=opened, window=HOUR) == (
         place_signal(story_topic="fraud", at=T0, open_stories=[], window=HOUR)
     )
+
+
+def test_a_generic_story_incident_takes_the_topic_of_its_first_topic_signal() -> None:
+    """Topic signals of the story keep the incident; the first gives it its category."""
+    opened = [_open(2, "", "fire", timedelta(minutes=3))]
+    placed = place_signal(
+        story_topic="safety", at=T0, open_stories=opened, window=HOUR, story="fire"
+    )
+    assert (placed.incident_id, placed.retopic) == (2, True)
+    brand_level = place_signal(
+        story_topic="", at=T0, open_stories=opened, window=HOUR, story="fire"
+    )
+    assert (brand_level.incident_id, brand_level.retopic) == (2, False)
