@@ -294,6 +294,47 @@ async def propose_recovery(
     return IncidentChange(row.id, "recovery_proposed", row.severity, row.severity, row.category)
 
 
+async def merge_converged(session: AsyncSession) -> list[IncidentChange]:
+    """Merge open incidents whose stories the sentiment side merged since (no signal needed).
+
+    Per brand and resulting story, the oldest incident absorbs the younger ones; one change
+    per survivor, naming the incidents merged into it.
+    """
+    rows = (
+        await session.scalars(
+            select(IncidentRow)
+            .where(IncidentRow.status != "resolved", IncidentRow.story_id.is_not(None))
+            .order_by(IncidentRow.id)
+            .with_for_update()
+        )
+    ).all()
+    merges = await story_merges(session, [r.story_id for r in rows if r.story_id])
+    groups: dict[tuple[str, str], list[IncidentRow]] = {}
+    for row in rows:
+        assert row.story_id is not None
+        groups.setdefault((row.brand, canonical(row.story_id, merges)), []).append(row)
+    changes: list[IncidentChange] = []
+    for (_, story), group in groups.items():
+        if len(group) < 2:
+            continue
+        target, before = group[0], group[0].severity
+        merged = await merge_incidents(session, target, group[1:], story=story)
+        target.story_id = story
+        await session.flush()
+        kind: ChangeKind = "severity_changed" if target.severity != before else "updated"
+        changes.append(
+            IncidentChange(
+                target.id,
+                kind,
+                target.severity,
+                before,
+                target.category or GENERIC_CATEGORY,
+                merged=tuple(merged),
+            )
+        )
+    return changes
+
+
 async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:
     """Return (brand, topic) of every incident that is not resolved."""
     stmt = select(IncidentRow.brand, IncidentRow.topic).where(IncidentRow.status != "resolved")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.alerting.detect.signals import Signal
 from services.alerting.incidents.severity import assess_severity
-from services.alerting.incidents.store import IncidentChange, record_signal
+from services.alerting.incidents.store import IncidentChange, merge_converged, record_signal
 from services.alerting.notify.channels import build_notifiers
 from services.alerting.notify.closures import announce_closures
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
@@ -325,3 +325,57 @@ async def test_signals_without_story_keep_topic_grouping_and_a_story_adopts_them
             assert row is not None and row.story_id == story
     finally:
         await cleanup(db_engine, brand, [])
+
+
+async def test_incidents_merge_when_the_sentiment_side_merges_their_stories(
+    db_engine: AsyncEngine, slack_api: FakeHttp, smtp_server: SmtpServer, unique: str
+) -> None:
+    """No new signal needed: the worker's refresh merges incidents whose stories merged."""
+    brand = f"quiet-{unique}"
+    first, second = f"first-{unique}", f"second-{unique}"
+    settings = story_settings(slack_api, smtp_server)
+    hooks = NotifyHooks(settings)
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+        async with transaction(db_engine) as session:
+            await add_stories(session, brand, {first: None, second: None})
+        a = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=first, topic="safety", level="SEV2", at=now, languages=["en"]),
+        )
+        b = await record(
+            db_engine,
+            hooks,
+            signal(brand, story=second, topic="recall", level="SEV1", at=now, languages=["es"]),
+        )
+        async with transaction(db_engine) as session:
+            assert [c.merged for c in await merge_converged(session)] == []  # nothing merged
+            row = await session.get(StoryRow, second)
+            assert row is not None
+            row.merged_into = first
+        async with transaction(db_engine) as session:
+            changes = [c for c in await merge_converged(session) if c.incident_id == a.incident_id]
+            for change in changes:
+                await hooks(session, change)
+        assert [(c.merged, c.kind, c.severity) for c in changes] == [
+            ((b.incident_id,), "severity_changed", "SEV1")
+        ]
+        async with transaction(db_engine) as session:
+            assert [
+                c for c in await merge_converged(session) if c.incident_id == a.incident_id
+            ] == []
+            survivor = await session.get(IncidentRow, a.incident_id)
+            merged = await session.get(IncidentRow, b.incident_id)
+            assert survivor is not None and merged is not None
+            assert (merged.status, merged.merged_into) == ("resolved", a.incident_id)
+            assert survivor.story_id == first and survivor.status == "open"
+            kinds = (
+                await session.scalars(
+                    select(OutboxRow.dedupe_key).where(OutboxRow.incident_id == b.incident_id)
+                )
+            ).all()
+        # The merged incident: its opening and one merge update per channel, nothing more.
+        assert sorted(k.split(":")[2] for k in kinds) == ["merged", "merged", "opened", "opened"]
+    finally:
+        await cleanup(db_engine, brand, [first, second])
