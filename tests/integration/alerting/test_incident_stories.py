@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -24,8 +25,21 @@ from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.notify.threads import message_id
 from services.alerting.service import NotifyHooks
 from shared.db.engine import transaction
-from shared.db.models import IncidentEventRow, IncidentRow, OutboxRow, StoryRow
+from shared.db.models import IncidentEventRow, IncidentRow, OutboxRow, SignalRow, StoryRow
+from shared.kafka import EventProducer
+from shared.schemas import ScoredMention
+from shared.settings.alerting import AlertingSettings
 from shared.settings.notify import NotifySettings
+from tests.detection_helpers import (
+    CALM_HOURS,
+    RunningAlerting,
+    Stream,
+    floor_minute,
+    incidents,
+    processed_until,
+    publish,
+)
+from tests.kafka_helpers import wait_for
 from tests.notify_fakes import FakeHttp, SmtpServer, notify_settings
 
 WINDOW = timedelta(hours=1)
@@ -379,3 +393,66 @@ async def test_incidents_merge_when_the_sentiment_side_merges_their_stories(
         assert sorted(k.split(":")[2] for k in kinds) == ["merged", "merged", "opened", "opened"]
     finally:
         await cleanup(db_engine, brand, [first, second])
+
+
+def _story_crisis(stream: Stream, start: datetime, story: str) -> list[ScoredMention]:
+    """A growing crisis of one story in three languages, about safety, then a recall."""
+    out = []
+    for k in range(16):
+        for i in range(4 + 3 * k):
+            at = start + timedelta(minutes=k, seconds=(i * 7) % 60)
+            topic = "safety" if (k < 6 or i % 2) else "recall"
+            scored = stream.mention(
+                at,
+                negative=i % 7 != 0,
+                topics=[topic],
+                emotion="fear",
+                market=("US", "ES", "CN")[i % 3],
+                language=("en", "es", "zh")[i % 3],
+            )
+            out.append(scored.model_copy(update={"story_id": story}))
+    return out
+
+
+@pytest.mark.timeout(300)
+async def test_one_story_across_topics_and_languages_opens_one_incident(
+    settings_factory: Any, producer: EventProducer, db_engine: AsyncEngine, unique: str
+) -> None:
+    """Through the running alerting service on Kafka: the safety and the recall series both
+    fire, in three languages; the story is one incident with both topics."""
+    brand = f"story-{unique}"
+    story = f"battery-{unique}"
+    stream = Stream(brand)
+    now = floor_minute(datetime.now(UTC))
+    crisis_start = now - timedelta(minutes=20)
+    calm = stream.calm(crisis_start - timedelta(hours=CALM_HOURS), crisis_start)
+    crisis = _story_crisis(stream, crisis_start, story)
+    service = RunningAlerting(
+        settings_factory(
+            AlertingSettings,
+            alerting_checkpoint_s=0.5,
+            alerting_idle_flush_s=3.0,
+            alerting_campaign_refresh_s=1.0,
+        )
+    )
+    service.start()
+    try:
+        await publish(db_engine, producer, service.settings.topic_scored, calm + crisis)
+        assert await wait_for(lambda: incidents(db_engine, brand), bool, timeout_s=120)
+        await processed_until(db_engine, brand, crisis[-1].mention.created_at)
+        async with db_engine.connect() as conn:
+            topics = set(
+                (
+                    await conn.execute(select(SignalRow.topic).where(SignalRow.brand == brand))
+                ).scalars()
+            )
+        assert {"safety", "recall"} <= topics  # each topic's series fired on its own
+        found = await incidents(db_engine, brand)
+        assert len(found) == 1, [(r.id, r.topic, r.story_id) for r in found]
+        incident = found[0]
+        assert incident.story_id == story and incident.status == "open"
+        assert {"safety", "recall"} <= set(incident.scope["topics"])
+        assert set(incident.scope["languages"]) == {"en", "es", "zh"}
+    finally:
+        await service.shutdown()
+        await cleanup(db_engine, brand, [])
