@@ -16,6 +16,7 @@ from services.alerting.detect.keywords import KeywordConfig
 from services.alerting.incidents.store import IncidentChange, IncidentHooks
 from services.alerting.metrics import AlertingMetrics
 from services.alerting.notify.channels import build_notifiers
+from services.alerting.notify.closures import announce_merge
 from services.alerting.notify.housekeeping import NotificationHousekeeper
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.notify.routing import notify_incident
@@ -61,7 +62,8 @@ class NotifyHooks:
     """Start the playbook and enqueue notifications in the transaction of the incident change.
 
     A signal folded into an open incident does not notify (one page per story); a severity
-    change and a recovery proposal do.
+    change and a recovery proposal do. An incident merged into another (their stories
+    converged) gets one "merged into #N" update in its own thread.
     """
 
     def __init__(self, settings: NotifySettings) -> None:
@@ -69,6 +71,8 @@ class NotifyHooks:
 
     async def __call__(self, session: AsyncSession, change: IncidentChange) -> None:
         """Run the side effects of one incident change."""
+        for merged in change.merged:
+            await announce_merge(session, merged, into=change.incident_id, settings=self._settings)
         if change.kind == "opened":
             await start_playbook_run(
                 session, change.incident_id, change.category, datetime.now(UTC)

@@ -39,6 +39,7 @@ from services.alerting.detect.spikes import PRESETS
 from services.alerting.incidents.store import (
     IncidentChange,
     IncidentHooks,
+    merge_converged,
     open_story_keys,
     propose_recovery,
     record_signal,
@@ -210,6 +211,10 @@ class AlertingWorker(PartitionSteps):
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         async with transaction(self._engine) as session:
             calendar = await load_calendar(session, since=now - self._rebuild)
+            # Stories the sentiment side merged since: their open incidents become one.
+            for change in await merge_converged(session):
+                if self._hooks is not None:
+                    await self._hooks(session, change)
             stories = await open_story_keys(session)
         self._calendar = calendar
         self._detection.lift = calendar

@@ -175,16 +175,26 @@ class DailyRollupRow(_RollupMeasures, Base):
 
 
 class IncidentRow(Base):
-    """One crisis story for a brand (and topic); at most one open per (brand, topic)."""
+    """One crisis story of a brand: at most one open per story (per (brand, topic) without).
+
+    A merged incident is resolved with `merged_into` naming the incident that absorbed it.
+    """
 
     __tablename__ = "incidents"
     __table_args__ = (
         Index(
             "uq_incidents_open_story",
             "brand",
+            "story_id",
+            unique=True,
+            postgresql_where=text("status <> 'resolved' AND story_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_incidents_open_topic",
+            "brand",
             "topic",
             unique=True,
-            postgresql_where=text("status <> 'resolved'"),
+            postgresql_where=text("status <> 'resolved' AND story_id IS NULL"),
         ),
         Index("ix_incidents_opened", "opened_at"),
     )
@@ -213,6 +223,10 @@ class IncidentRow(Base):
     scope: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    story_id: Mapped[str | None] = mapped_column(String(64))
+    merged_into: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("incidents.id", ondelete="SET NULL")
+    )
 
 
 class IncidentEventRow(Base):

@@ -1,4 +1,5 @@
-"""Pushed mentions are scored into PostgreSQL and Kafka; a negative burst opens one incident."""
+"""Pushed mentions are scored into PostgreSQL and Kafka; a negative burst (one story across
+several crisis topics) opens exactly one incident."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from services.alerting.service import serve as serve_alerting
 from services.api.app import create_app
 from services.sentiment.service import serve as serve_sentiment
 from shared import serde
-from shared.db.models import IncidentRow, MentionRow
+from shared.db.models import IncidentRow, MentionRow, SignalRow
 from shared.http.server import serve_app
 from shared.schemas import DeadLetter, ScoredMention
 from shared.settings.alerting import AlertingSettings
@@ -122,6 +123,21 @@ def _mentions(brand: str, now: datetime) -> tuple[list[Any], int]:
     return mixed, valid
 
 
+async def _quiet(engine: Any, brand: str, quiet_s: float = 6.0) -> None:
+    """Wait until no signal of `brand` has been recorded for `quiet_s` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline, last, since = loop.time() + 60, -1, loop.time()
+    while loop.time() < deadline:
+        async with engine.connect() as conn:
+            q = select(func.count()).select_from(SignalRow).where(SignalRow.brand == brand)
+            count = int((await conn.execute(q)).scalar_one())
+        if count != last:
+            last, since = count, loop.time()
+        elif loop.time() - since >= quiet_s:
+            return
+        await asyncio.sleep(0.5)
+
+
 async def test_push_score_store_and_one_incident(
     settings_factory, api_sections, db_engine, unique, infra
 ):
@@ -226,8 +242,8 @@ async def test_push_score_store_and_one_incident(
                 return list((await conn.execute(q)).all())
 
         # The negative posts speak of a broken battery, a phone that exploded and a refused
-        # refund: today an incident per crisis topic of theirs that crosses its threshold
-        # (which ones depends on timing). Issue 16 (an incident is a story) will make this one.
+        # refund: several crisis topics, one story. An incident is a story: exactly one, its
+        # topics its attributes.
         found = await wait_for(incidents, lambda rows: len(rows) >= 1, timeout_s=60)
         async with db_engine.connect() as conn:
             spoken = (
@@ -236,10 +252,26 @@ async def test_push_score_store_and_one_incident(
                 )
             ).scalars()
             topics = set(spoken)
+            stories = set(
+                (
+                    await conn.execute(
+                        select(MentionRow.story_id).where(
+                            MentionRow.brand == brand, MentionRow.external_id.like("neg-%")
+                        )
+                    )
+                ).scalars()
+            )
         assert {"product_quality", "safety"} <= topics
-        assert {r.topic for r in found} <= topics, found
-        assert all(r.status == "open" for r in found)
-        assert {r.rule for r in found} <= {"negative_burst", "volume_spike"}
+        # The crisis story: the one the negative posts (all of them) belong to.
+        assert len(stories) == 1 and None not in stories, stories
+        await _quiet(db_engine, brand)
+        found = await incidents()
+        assert len(found) == 1, [(r.id, r.topic, r.story_id, r.status) for r in found]
+        incident = found[0]
+        assert incident.story_id in stories and incident.status == "open"
+        assert incident.topic in topics | {""}
+        assert set(incident.scope["topics"]) <= topics
+        assert incident.rule in {"negative_burst", "volume_spike"}
     finally:
         stop.set()
         for task in tasks:

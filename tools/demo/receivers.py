@@ -1,8 +1,10 @@
 """Local stand-ins for Slack and an SMTP server that record what crisiswatch sends them.
 
-The Slack receiver behaves like an incoming webhook: `POST` JSON with `text`, answer `ok`.
-Like the real one it can be told to answer 429 (with Retry-After) or 500 to the first
-requests, so a demo can show the outbox retrying.
+`SlackWebhookReceiver` behaves like an incoming webhook: `POST` JSON with `text`, answer
+`ok`. Like the real one it can be told to answer 429 (with Retry-After) or 500 to the first
+requests, so a demo can show the outbox retrying. `SlackApiReceiver` behaves like the Web API
+a bot token talks to (`chat.postMessage`, `conversations.history` with message metadata), so
+an incident's updates land in the thread of its first message, as in a real workspace.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+DEMO_TOKEN = "xoxb-demo"  # noqa: S105 - the local receiver's token, not a secret
+DEMO_CHANNEL = "C0DEMO"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,8 @@ class Received:
     channel: str
     summary: str
     at: float
+    ident: str | None = None  # the Slack message ts, the email Message-ID
+    reply_to: str | None = None  # the Slack thread_ts, the email In-Reply-To
 
 
 class Inbox:
@@ -35,10 +43,13 @@ class Inbox:
         self._items: list[Received] = []
         self._on_receive = on_receive
 
-    def add(self, channel: str, summary: str) -> None:
-        """Record one notification."""
+    def add(
+        self, channel: str, summary: str, *, ident: str | None = None, reply_to: str | None = None
+    ) -> None:
+        """Record one notification (`reply_to`: the message it answers in a thread)."""
         lines = summary.strip().splitlines()
-        item = Received(channel, lines[0][:200] if lines else "", time.monotonic())
+        first = lines[0][:200] if lines else ""
+        item = Received(channel, first, time.monotonic(), ident, reply_to)
         with self._lock:
             self._items.append(item)
         if self._on_receive is not None:
@@ -141,7 +152,12 @@ class SmtpReceiver:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 message = message_from_bytes(envelope.content, policy=policy.default)
                 recipients = ", ".join(envelope.rcpt_tos)
-                inbox.add("email", f"to {recipients}: {message.get('Subject', '(no subject)')}")
+                inbox.add(
+                    "email",
+                    f"to {recipients}: {message.get('Subject', '(no subject)')}",
+                    ident=message.get("Message-ID"),
+                    reply_to=message.get("In-Reply-To"),
+                )
                 return "250 Message accepted for delivery"
 
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
@@ -152,3 +168,107 @@ class SmtpReceiver:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+class SlackApiReceiver:
+    """An HTTP server on 127.0.0.1 answering like the Slack Web API for one bot token.
+
+    `chat.postMessage` keeps the message (with its metadata and `thread_ts`);
+    `conversations.history` serves the channel's messages back newest first, with their
+    metadata when asked (`include_all_metadata`), which is how updates find their thread.
+    """
+
+    def __init__(self, inbox: Inbox, *, port: int = 0) -> None:
+        self._inbox = inbox
+        self._port = port
+        self._lock = threading.Lock()
+        self._messages: list[dict[str, Any]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The API base to configure as CRISISWATCH_SLACK_API_BASE."""
+        if self._server is None:
+            raise RuntimeError("receiver not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
+
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Keep one posted message; return Slack's answer."""
+        with self._lock:
+            last = float(self._messages[-1]["ts"]) if self._messages else 0.0
+            ts = f"{max(time.time(), last + 0.000001):.6f}"
+            message = {"type": "message", "ts": ts, "text": str(body.get("text", ""))}
+            if body.get("metadata"):
+                message["metadata"] = body["metadata"]
+            if body.get("thread_ts"):
+                message["thread_ts"] = str(body["thread_ts"])
+            self._messages.append(message)
+        self._inbox.add("slack", message["text"], ident=ts, reply_to=message.get("thread_ts"))
+        return {"ok": True, "channel": body.get("channel"), "ts": ts}
+
+    def history(self, params: dict[str, str]) -> dict[str, Any]:
+        """The channel's messages newest first, from `oldest` on, metadata when asked."""
+        oldest = float(params.get("oldest", "0"))
+        with self._lock:
+            found = [dict(m) for m in reversed(self._messages) if float(m["ts"]) > oldest]
+        if params.get("include_all_metadata") not in ("true", "1"):
+            for m in found:
+                m.pop("metadata", None)
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def start(self) -> None:
+        """Listen in a daemon thread."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if not self._authorised():
+                    return
+                try:
+                    payload: Any = json.loads(body)
+                except ValueError:
+                    self._json({"ok": False, "error": "invalid_json"})
+                    return
+                if not urlsplit(self.path).path.endswith("/chat.postMessage"):
+                    self._json({"ok": False, "error": "unknown_method"})
+                    return
+                self._json(receiver.post(payload if isinstance(payload, dict) else {}))
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                if not self._authorised():
+                    return
+                if not url.path.endswith("/conversations.history"):
+                    self._json({"ok": False, "error": "unknown_method"})
+                    return
+                self._json(receiver.history(dict(parse_qsl(url.query))))
+
+            def _authorised(self) -> bool:
+                if self.headers.get("authorization") == f"Bearer {DEMO_TOKEN}":
+                    return True
+                self._json({"ok": False, "error": "invalid_auth"})
+                return False
+
+            def _json(self, answer: dict[str, Any]) -> None:
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep the live view clean: requests are shown as notifications instead."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

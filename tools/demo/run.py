@@ -42,7 +42,14 @@ from shared.logging import RequestIdFilter, formatter
 from shared.resilience import parse_retry_after, wait_or_stop
 from shared.settings.infra import InfraSettings
 from shared.settings.links import LinkSettings
-from tools.demo.receivers import Inbox, SlackWebhookReceiver, SmtpReceiver, free_port
+from tools.demo.receivers import (
+    DEMO_CHANNEL,
+    DEMO_TOKEN,
+    Inbox,
+    SlackApiReceiver,
+    SmtpReceiver,
+    free_port,
+)
 from tools.demo.scenario import ScenarioMention, generate
 
 SERVICES = ("ingest", "sentiment", "alerting", "api")
@@ -129,7 +136,8 @@ def render(state: DemoState, inbox: Inbox, urls: dict[str, str]) -> Group:
     notes.add_column("channel")
     notes.add_column("message")
     for item in inbox.items()[-6:]:
-        notes.add_row(item.channel, item.summary)
+        # A reply in the incident's thread (Slack thread, email In-Reply-To) is indented.
+        notes.add_row(item.channel, ("  ↳ " if item.reply_to else "") + item.summary)
     first = _since_crisis(state, state.first_incident)
     footer = "  ".join(f"{name}: {url}" for name, url in urls.items())
     timing = f"time to first alert: {first} s after the crisis began" if first else ""
@@ -178,7 +186,10 @@ def _child_env(
             "CRISISWATCH_SENTIMENT_METRICS_PORT": str(ports["sentiment"]),
             "CRISISWATCH_ALERTING_METRICS_PORT": str(ports["alerting"]),
             "CRISISWATCH_API_BASE_URL": f"http://127.0.0.1:{ports['api']}",
-            "CRISISWATCH_SLACK_WEBHOOK_URL": slack_url,
+            # A bot token, as in a workspace: an incident's updates go to its message's thread.
+            "CRISISWATCH_SLACK_BOT_TOKEN": DEMO_TOKEN,
+            "CRISISWATCH_SLACK_CHANNEL": DEMO_CHANNEL,
+            "CRISISWATCH_SLACK_API_BASE": slack_url,
             "CRISISWATCH_SMTP_HOST": "127.0.0.1",
             "CRISISWATCH_SMTP_PORT": str(smtp_port),
             "CRISISWATCH_SMTP_STARTTLS": "false",
@@ -364,7 +375,7 @@ async def _run(
     console: Console,
 ) -> dict[str, Any]:
     inbox = Inbox()
-    slack = SlackWebhookReceiver(inbox)
+    slack = SlackApiReceiver(inbox)
     smtp = SmtpReceiver(inbox)
     slack.start()
     smtp.start()
@@ -450,6 +461,9 @@ async def _run(
         "scored": state.scored,
         "incidents": len(state.incidents),
         "notifications": len(inbox.items()),
+        # First messages of a thread (pages) and replies in one, per channel.
+        "pages": _count(inbox, replies=False),
+        "replies": _count(inbox, replies=True),
         "time_to_first_incident_s": _since_crisis(state, state.first_incident),
         "time_to_first_notification_s": _since_crisis(state, state.first_notification),
         "log": str(log_path),
@@ -464,6 +478,14 @@ async def _run(
         f"notification {summary['time_to_first_notification_s']} s after the crisis began"
     )
     return summary
+
+
+def _count(inbox: Inbox, *, replies: bool) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in inbox.items():
+        if (item.reply_to is not None) == replies:
+            out[item.channel] = out.get(item.channel, 0) + 1
+    return out
 
 
 def run_demo(**options: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from services.alerting.detect.authors import AuthorGateConfig, author_gate
 from services.alerting.detect.bins import Bin
 from services.alerting.detect.signals import Signal
 from services.alerting.detect.spikes import SpikeDetector
+from services.alerting.detect.stories import dominant_story, window_attributes
 from services.alerting.incidents.severity import assess_severity
 from shared.schemas import ScoredMention
 
@@ -78,6 +79,13 @@ def assess(
         platforms=platforms,
     )
     mentions = sum(b.count for b in window)
+    # A mention's own rule (keyword, burst) is about that mention's story.
+    own = mention.story_id if mention is not None else None
+    topics, emotions = window_attributes(window)
+    if mention is not None:
+        topics = tuple(dict.fromkeys([*mention.topics, *topics]))
+        felt = [mention.emotion] if mention.emotion else []
+        emotions = tuple(dict.fromkeys([*felt, *emotions]))
     return Signal(
         brand=brand,
         topic=topic,
@@ -91,6 +99,9 @@ def assess(
         mentions=mentions if mention is None else max(mentions, 1),
         tipping_ingested_at=tipping,
         details={**alert.details, "window_mentions": mentions},
+        story_id=own or dominant_story(window),
+        topics=topics,
+        emotions=emotions,
     )
 
 

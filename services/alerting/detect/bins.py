@@ -31,6 +31,7 @@ from services.alerting.detect.velocity import weighted_engagement
 from shared.schemas import ScoredMention
 
 BRAND_TOPIC = ""  # topic key of the brand-level series (all topics)
+MAX_BIN_STORIES = 32  # stories counted per bin; more in one minute go uncounted (bounded)
 
 
 def markets_of(scored: ScoredMention) -> list[str]:
@@ -65,6 +66,10 @@ class Bin:
     sentiment_sum: float = 0.0
     # "platform|language" -> [count, negatives, scored, sentiment sum] (rule filters)
     dims: dict[str, list[float]] = field(default_factory=dict)
+    # story id -> [mentions, negatives]: which stories the bin's mentions belong to
+    stories: dict[str, list[int]] = field(default_factory=dict)
+    topics: Counter[str] = field(default_factory=Counter)
+    emotions: Counter[str] = field(default_factory=Counter)
 
     @property
     def end(self) -> datetime:
@@ -111,7 +116,23 @@ class Bin:
             self.markets[market] += 1
         self.languages[scored.language] += 1
         self.platforms[m.platform] += 1
+        self.topics.update(scored.topics)
+        if scored.emotion:
+            self.emotions[scored.emotion] += 1
+        self._story(scored)
         self._ingested(m.ingested_at.timestamp())
+
+    def _story(self, scored: ScoredMention) -> None:
+        story = scored.story_id
+        if not story:
+            return
+        held = self.stories.get(story)
+        if held is None:
+            if len(self.stories) >= MAX_BIN_STORIES:
+                return
+            held = self.stories[story] = [0, 0]
+        held[0] += 1
+        held[1] += int(scored.is_negative)
 
     def add_spread(self, gain: float, *, ingested: float) -> None:
         """Count engagement a negative post gained since last seen (an `updated` event)."""
@@ -142,6 +163,9 @@ class Bin:
             "distinct_hint": self.distinct_hint,
             "sentiment_sum": self.sentiment_sum,
             "dims": {k: list(v) for k, v in self.dims.items()},
+            "stories": {k: list(v) for k, v in self.stories.items()},
+            "topics": dict(self.topics),
+            "emotions": dict(self.emotions),
         }
 
     @classmethod
@@ -166,6 +190,9 @@ class Bin:
             distinct_hint=int(data.get("distinct_hint", 0)),
             sentiment_sum=float(data.get("sentiment_sum", 0.0)),
             dims={str(k): list(v) for k, v in data.get("dims", {}).items()},
+            stories={str(k): [int(x) for x in v] for k, v in data.get("stories", {}).items()},
+            topics=Counter(data.get("topics", {})),
+            emotions=Counter(data.get("emotions", {})),
         )
 
 

@@ -38,6 +38,11 @@ class Signal:
     tipping_ingested_at: datetime | None
     details: dict[str, Any] = field(default_factory=dict)
     competitor: bool = False  # about a watched competitor (`watch_competitors`)
+    # The story the mentions that made the signal are about (None: payloads without one),
+    # and the topics and emotions of its window's mentions, most frequent first.
+    story_id: str | None = None
+    topics: tuple[str, ...] = ()
+    emotions: tuple[str, ...] = ()
 
     @property
     def category(self) -> str:

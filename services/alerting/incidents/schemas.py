@@ -45,6 +45,16 @@ class IncidentRead(BaseModel):
     mention_count: int
     peak_score: float
     playbook: str | None
+    story_id: str | None = Field(
+        default=None, description="the story it follows (None: grouped by topic, older payloads)"
+    )
+    merged_into: int | None = Field(
+        default=None, description="the incident it was merged into when their stories converged"
+    )
+    scope: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="its attributes: markets, languages, platforms, topics, emotions",
+    )
 
 
 class EventRead(BaseModel):

@@ -1,24 +1,27 @@
 """Incident storage: signals grouped into one open incident per story, with its timeline.
 
 `record_signal` writes the `signals` row and opens or updates the story's incident in the
-caller's transaction (routing by `stories.place_signal`); severity only escalates while the
-incident is open. `propose_recovery` marks a calm story on its timeline. The responder's
-status changes (acknowledge, snooze, resolve) are in `incidents.work`. `IncidentHooks` is
-where notifications, playbooks and escalation plug in, inside the same transaction.
+caller's transaction (routing by `stories.place_signal`, after the sentiment side's story
+merges; open incidents found to follow one story are merged, `incidents.merge`); severity
+only escalates while the incident is open. `propose_recovery` marks a calm story on its
+timeline. The responder's status changes (acknowledge, snooze, resolve) are in
+`incidents.work`. `IncidentHooks` is where notifications, playbooks and escalation plug in,
+inside the same transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.detect.signals import Signal, category_of
-from services.alerting.detect.stories import OpenStory, place_signal, worse
+from services.alerting.detect.stories import OpenStory, canonical, place_signal, worse
+from services.alerting.incidents.merge import merge_incidents, story_merges, union_scope
 from shared.contracts.topics import GENERIC_CATEGORY
 from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 
@@ -36,6 +39,7 @@ class IncidentChange:
     category: str
     signal_id: int | None = None
     recategorized: bool = False  # a topic signal gave a generic incident its category
+    merged: tuple[int, ...] = ()  # open incidents of the same story closed as merged into it
 
     @property
     def opened(self) -> bool:
@@ -61,16 +65,15 @@ def _title(signal: Signal) -> str:
 
 
 def _scope(signal: Signal) -> dict[str, list[str]]:
+    """Where the signal's mentions are, and what they are about (topics, emotions)."""
     s = signal.severity.scope
     return {
         "markets": list(s.markets),
         "languages": list(s.languages),
         "platforms": list(s.platforms),
+        "topics": sorted({*signal.topics, *([signal.story_topic] if signal.story_topic else [])}),
+        "emotions": list(signal.emotions),
     }
-
-
-def _merge_scope(old: dict[str, Any], new: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {k: sorted(set(old.get(k, [])) | set(v)) for k, v in new.items()}
 
 
 async def _open_stories(session: AsyncSession, brand: str) -> list[IncidentRow]:
@@ -83,10 +86,11 @@ async def _open_stories(session: AsyncSession, brand: str) -> list[IncidentRow]:
     return list((await session.execute(stmt)).scalars())
 
 
-def _story(row: IncidentRow) -> OpenStory:
+def _story(row: IncidentRow, merges: dict[str, str]) -> OpenStory:
     last = row.details.get("last_signal_at")
     at = datetime.fromisoformat(last) if isinstance(last, str) else row.updated_at
-    return OpenStory(row.id, row.topic, at, row.severity)
+    story = canonical(row.story_id, merges) if row.story_id else None
+    return OpenStory(row.id, row.topic, at, row.severity, story)
 
 
 async def record_signal(
@@ -94,17 +98,30 @@ async def record_signal(
 ) -> IncidentChange:
     """Store the signal and open or update its story's incident (in the caller's transaction)."""
     rows = await _open_stories(session, signal.brand)
+    known = [s for s in (signal.story_id, *(r.story_id for r in rows)) if s]
+    merges = await story_merges(session, known)
+    story = canonical(signal.story_id, merges) if signal.story_id else None
     placement = place_signal(
         story_topic=signal.story_topic,
         at=signal.at,
-        open_stories=[_story(r) for r in rows],
+        open_stories=[_story(r, merges) for r in rows],
         window=grouping_window,
+        story=story,
     )
     target = next((r for r in rows if r.id == placement.incident_id), None)
+    merged: list[int] = []
     if target is None:
-        change = await _open(session, signal)
+        change = await _open(session, signal, story)
     else:
+        before = target.severity
+        if placement.merge and story is not None:
+            younger = [r for r in rows if r.id in placement.merge]
+            merged = await merge_incidents(session, target, younger, story=story)
+        if story is not None and target.story_id != story:
+            target.story_id = story  # adopted, or its story merged into `story`
         change = await _update(session, target, signal, retopic=placement.retopic)
+        if change.kind == "updated" and change.severity != before:  # a merge escalated it
+            change = replace(change, kind="severity_changed", previous_severity=before)
     sig = SignalRow(
         brand=signal.brand,
         topic=signal.topic,
@@ -118,23 +135,26 @@ async def record_signal(
     )
     session.add(sig)
     await session.flush()
-    return IncidentChange(
-        change.incident_id,
-        change.kind,
-        change.severity,
-        change.previous_severity,
-        change.category,
-        int(sig.id),
-        change.recategorized,
-    )
+    return replace(change, signal_id=int(sig.id), merged=tuple(merged))
 
 
-async def _open(session: AsyncSession, signal: Signal) -> IncidentChange:
+def _open_key(brand: str, story: str | None, topic: str) -> list[ColumnElement[bool]]:
+    """The open incident `_open` conflicts with: of the story, else of the storyless topic."""
+    where = [IncidentRow.brand == brand, IncidentRow.status != "resolved"]
+    if story is not None:
+        return [*where, IncidentRow.story_id == story]
+    return [*where, IncidentRow.story_id.is_(None), IncidentRow.topic == topic]
+
+
+async def _open(session: AsyncSession, signal: Signal, story: str | None) -> IncidentChange:
     at = signal.at.isoformat()
+    # The partial unique index the new row would collide with (see `IncidentRow`).
+    key, present = ("story_id", "IS NOT NULL") if story is not None else ("topic", "IS NULL")
     stmt = (
         insert(IncidentRow)
         .values(
             brand=signal.brand,
+            story_id=story,
             topic=signal.story_topic,
             category=signal.category,
             rule=signal.rule,
@@ -154,7 +174,8 @@ async def _open(session: AsyncSession, signal: Signal) -> IncidentChange:
             },
         )
         .on_conflict_do_nothing(
-            index_elements=["brand", "topic"], index_where=text("status <> 'resolved'")
+            index_elements=["brand", key],
+            index_where=text(f"status <> 'resolved' AND story_id {present}"),
         )
         .returning(IncidentRow.id)
     )
@@ -163,11 +184,7 @@ async def _open(session: AsyncSession, signal: Signal) -> IncidentChange:
         row = (
             await session.execute(
                 select(IncidentRow)
-                .where(
-                    IncidentRow.brand == signal.brand,
-                    IncidentRow.topic == signal.story_topic,
-                    IncidentRow.status != "resolved",
-                )
+                .where(*_open_key(signal.brand, story, signal.story_topic))
                 .with_for_update()
             )
         ).scalar_one()
@@ -195,7 +212,7 @@ async def _update(
     row.signal_count += 1
     row.mention_count = max(row.mention_count, signal.mentions)
     row.peak_score = max(row.peak_score, signal.score)
-    row.scope = _merge_scope(row.scope or {}, _scope(signal))
+    row.scope = union_scope(row.scope or {}, _scope(signal))
     row.reasons = list(dict.fromkeys([*(row.reasons or []), *signal.severity.reasons]))
     rules = list(dict.fromkeys([*row.details.get("rules", []), signal.rule]))
     last = row.details.get("last_signal_at")
@@ -237,14 +254,20 @@ def _event_data(signal: Signal) -> dict[str, Any]:
         "severity": signal.severity.level,
         "reasons": list(signal.severity.reasons),
         "mentions": signal.mentions,
+        "story": signal.story_id,
+        "topics": list(signal.topics),
+        "emotions": list(signal.emotions),
     }
 
 
 async def propose_recovery(
     session: AsyncSession, *, brand: str, topic: str, at: datetime, calm_minutes: float
 ) -> IncidentChange | None:
-    """Record a `recovery_proposed` event on the story's open incident (once per calm spell)."""
-    row = (
+    """Record a `recovery_proposed` event on an open incident of the topic (once per calm spell).
+
+    Several stories may share a topic: the oldest incident not proposed yet gets it.
+    """
+    rows = (
         await session.execute(
             select(IncidentRow)
             .where(
@@ -252,10 +275,12 @@ async def propose_recovery(
                 IncidentRow.topic == topic,
                 IncidentRow.status != "resolved",
             )
+            .order_by(IncidentRow.id)
             .with_for_update()
         )
-    ).scalar_one_or_none()
-    if row is None or row.details.get("recovery_proposed"):
+    ).scalars()
+    row = next((r for r in rows if not r.details.get("recovery_proposed")), None)
+    if row is None:
         return None
     row.details = {**row.details, "recovery_proposed": True}
     session.add(
@@ -267,6 +292,47 @@ async def propose_recovery(
     )
     await session.flush()
     return IncidentChange(row.id, "recovery_proposed", row.severity, row.severity, row.category)
+
+
+async def merge_converged(session: AsyncSession) -> list[IncidentChange]:
+    """Merge open incidents whose stories the sentiment side merged since (no signal needed).
+
+    Per brand and resulting story, the oldest incident absorbs the younger ones; one change
+    per survivor, naming the incidents merged into it.
+    """
+    rows = (
+        await session.scalars(
+            select(IncidentRow)
+            .where(IncidentRow.status != "resolved", IncidentRow.story_id.is_not(None))
+            .order_by(IncidentRow.id)
+            .with_for_update()
+        )
+    ).all()
+    merges = await story_merges(session, [r.story_id for r in rows if r.story_id])
+    groups: dict[tuple[str, str], list[IncidentRow]] = {}
+    for row in rows:
+        assert row.story_id is not None
+        groups.setdefault((row.brand, canonical(row.story_id, merges)), []).append(row)
+    changes: list[IncidentChange] = []
+    for (_, story), group in groups.items():
+        if len(group) < 2:
+            continue
+        target, before = group[0], group[0].severity
+        merged = await merge_incidents(session, target, group[1:], story=story)
+        target.story_id = story
+        await session.flush()
+        kind: ChangeKind = "severity_changed" if target.severity != before else "updated"
+        changes.append(
+            IncidentChange(
+                target.id,
+                kind,
+                target.severity,
+                before,
+                target.category or GENERIC_CATEGORY,
+                merged=tuple(merged),
+            )
+        )
+    return changes
 
 
 async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:

@@ -153,3 +153,30 @@ async def _announce(
         )
     )
     await session.flush()
+
+
+async def announce_merge(
+    session: AsyncSession, incident_id: int, *, into: int, settings: NotifySettings
+) -> list[str]:
+    """Say once, in the merged incident's own thread, that it continues as incident `into`.
+
+    This is the merged incident's closure announcement: no `resolved` message follows.
+    """
+    queued = await notify_incident(
+        session,
+        incident_id,
+        update_kind="merged",
+        settings=settings,
+        revision=f"into-{into}",
+        note=f"Merged into incident #{into}: the same story continues there.",
+    )
+    session.add(
+        IncidentEventRow(
+            incident_id=incident_id,
+            kind="closure_announced",
+            actor="system",
+            data={"channels": queued, "dismissed": False, "merged_into": into},
+        )
+    )
+    await session.flush()
+    return queued

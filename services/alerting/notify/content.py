@@ -7,20 +7,28 @@ escaped for the target format, so a mention cannot ping a Slack channel or injec
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode
 
+from services.alerting.notify.markup import (
+    escape_slack,
+    html_link,
+    one_line,
+    safe_url,
+    slack_link,
+)
+from services.alerting.notify.story_content import (
+    StoryBrief,
+    email_story,
+    slack_story_blocks,
+    webhook_story,
+)
 from services.alerting.slack.blocks import actions_block
 
 CHART_CID = "spike-chart@crisiswatch"
-_MAX_SAMPLE_CHARS = 280
-_MAX_DIGEST_ITEMS = 20
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
-_WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +79,11 @@ class IncidentSummary:
     series: tuple[tuple[datetime, float], ...] = ()
     note: str | None = None
     statements: tuple[StatementSummary, ...] = ()
+    story: StoryBrief | None = None
 
     def quoted(self, update_kind: str) -> tuple[list[StatementSummary], list[str]]:
         """The statements a message quotes and the languages it only lists (none once closed)."""
-        if update_kind in ("resolved", "dismissed"):
+        if update_kind in ("resolved", "dismissed", "merged"):
             return [], []
         main = [st for st in self.statements if st.main]
         return main, [st.language for st in self.statements if not st.main]
@@ -101,28 +110,6 @@ def incident_links(
     )
 
 
-def escape_slack(text: str) -> str:
-    """Escape `&`, `<`, `>` and defuse @channel/@here/@everyone in Slack mrkdwn text."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BROADCAST.sub(lambda m: "@\u200b" + m.group(1), escaped)
-
-
-def one_line(text: str, limit: int = _MAX_SAMPLE_CHARS) -> str:
-    """Collapse whitespace (no newlines, safe for headers) and cut to `limit` characters."""
-    flat = _WS.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def safe_url(url: str | None) -> str | None:
-    """Return `url` when it is http(s), with characters that break markup percent-encoded."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
-
-
 def movement(summary: IncidentSummary) -> str:
     """Describe what moved vs its baseline, e.g. `negative volume 120 vs 10 baseline (x12.0)`."""
     text = f"{summary.metric} {summary.value:g} vs {summary.baseline:g} baseline"
@@ -137,14 +124,10 @@ def _subject(summary: IncidentSummary, update_kind: str) -> str:
     )
 
 
-def _slack_link(url: str | None, label: str) -> str | None:
-    link = safe_url(url)
-    return f"<{escape_slack(link)}|{label}>" if link else None
-
-
-def _slack_links(links: Links) -> str:
+def slack_links(links: Links) -> str:
+    """The incident, Grafana and extra links as one Slack mrkdwn line."""
     named = [("View incident", links.incident), ("Grafana", links.grafana), *links.extra.items()]
-    parts = [_slack_link(url, label) for label, url in named]
+    parts = [slack_link(url, label) for label, url in named]
     return " | ".join(p for p in parts if p)
 
 
@@ -169,6 +152,7 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
             },
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": esc(one_line(s.title, 2900))}},
+        *slack_story_blocks(s.story),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:2000]} for f in fields]},
     ]
     if s.note:
@@ -179,7 +163,7 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
             }
         )
     for sample in s.samples[:3]:
-        link = _slack_link(sample.url, "open")
+        link = slack_link(sample.url, "open")
         who = esc(one_line(f"{sample.platform} {sample.author}".strip(), 60))
         line = f"> {esc(one_line(sample.text))}\n_{who}_" + (f" {link}" if link else "")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
@@ -188,7 +172,7 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
         text = f"*Holding statement ({esc(st.language)})*\n> {esc(one_line(st.text, 2800))}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if others:
-        link = _slack_link(links.statements or links.incident, "all statements")
+        link = slack_link(links.statements or links.incident, "all statements")
         also = f"Holding statement also in {esc(', '.join(others))}" + (f": {link}" if link else "")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": also}]})
     if s.steps:
@@ -202,7 +186,7 @@ def slack_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
                 "text": {"type": "mrkdwn", "text": f"*Playbook first steps*\n{steps}"},
             }
         )
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_links(links)}})
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_links(links)}})
     actions = actions_block(s.id, s.status, safe_url(links.incident))
     if actions is not None:
         blocks.append(actions)
@@ -229,11 +213,6 @@ def _step_line(step: StepSummary) -> str:
     return f"{step.title} ({step.owner_role}, due {step.due_at:%Y-%m-%d %H:%M} UTC)"
 
 
-def _html_link(url: str | None, label: str) -> str:
-    link = safe_url(url)
-    return f'<a href="{html.escape(link)}">{html.escape(label)}</a>' if link else ""
-
-
 def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -> dict[str, Any]:
     """Build the email subject, text and HTML parts (and chart data) for one incident."""
     s = summary
@@ -257,6 +236,9 @@ def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
         + "".join(f"<tr><th align='left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
         + "</table>"
     )
+    story_text, story_html = email_story(s.story)
+    text += story_text
+    body += story_html
     if s.series:
         body.append(f'<p><img src="cid:{CHART_CID}" alt="spike vs baseline" width="600"></p>')
     if s.samples:
@@ -266,7 +248,7 @@ def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
             text.append(f"- {one_line(m.text)} ({m.platform} {m.author}) {safe_url(m.url) or ''}")
             items.append(
                 f"<li>{esc(one_line(m.text))} <em>{esc(m.platform)} {esc(m.author)}</em>"
-                f" {_html_link(m.url, 'open')}</li>"
+                f" {html_link(m.url, 'open')}</li>"
             )
         body.append("<h3>Sample mentions</h3><ul>" + "".join(items) + "</ul>")
     main, others = s.quoted(update_kind)
@@ -277,7 +259,7 @@ def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
     if others:
         also = f"Holding statement also in {', '.join(others)}"
         text += ["", f"{also}: {links.statements or links.incident}"]
-        body.append(f"<p>{esc(also)}: {_html_link(links.statements or links.incident, 'all')}</p>")
+        body.append(f"<p>{esc(also)}: {html_link(links.statements or links.incident, 'all')}</p>")
     if s.steps:
         text += ["", "Playbook first steps:"]
         step_lines = [_step_line(st) for st in s.steps[:5]]
@@ -292,7 +274,7 @@ def email_message(summary: IncidentSummary, links: Links, *, update_kind: str) -
         + " | ".join(
             filter(
                 None,
-                [_html_link(links.incident, "View incident"), _html_link(links.grafana, "Grafana")],
+                [html_link(links.incident, "View incident"), html_link(links.grafana, "Grafana")],
             )
         )
         + "</p>"
@@ -330,6 +312,7 @@ def webhook_payload(summary: IncidentSummary, links: Links, *, update_kind: str)
             "baseline": s.baseline,
             "top_terms": list(s.top_terms),
             "note": s.note,
+            "story": webhook_story(s.story),
             "samples": [
                 {"text": m.text, "url": safe_url(m.url), "platform": m.platform, "author": m.author}
                 for m in s.samples
@@ -342,7 +325,7 @@ def webhook_payload(summary: IncidentSummary, links: Links, *, update_kind: str)
         "holding_statements": [
             {"language": st.language, "text": st.text, "main": st.main} for st in s.statements
         ]
-        if update_kind not in ("resolved", "dismissed")
+        if update_kind not in ("resolved", "dismissed", "merged")
         else [],
         "links": {
             "incident": links.incident,
@@ -359,92 +342,3 @@ def incident_payloads(
     """Build one payload per requested channel (`slack`, `email`, `webhook`)."""
     builders = {"slack": slack_message, "email": email_message, "webhook": webhook_payload}
     return {ch: builders[ch](summary, links, update_kind=update_kind) for ch in channels}
-
-
-def digest_payloads(
-    items: Sequence[tuple[IncidentSummary, Links]], *, channels: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """Build one digest message per channel summarising several lower-severity incidents."""
-    shown = items[:_MAX_DIGEST_ITEMS]
-    more = len(items) - len(shown)
-    title = f"crisiswatch digest: {len(items)} lower-severity incident(s)"
-    lines = [
-        f"[{s.severity}] {s.brand}: {one_line(s.title, 120)} - {movement(s)}" for s, _ in shown
-    ]
-    out: dict[str, dict[str, Any]] = {}
-    if "slack" in channels:
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": title}}
-        ]
-        for (s, ln), line in zip(shown, lines, strict=True):
-            link = _slack_link(ln.incident, f"#{s.id}") or f"#{s.id}"
-            blocks.append(
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"{escape_slack(line)} {link}"},
-                }
-            )
-        if more:
-            blocks.append(
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {more} more"}]}
-            )
-        out["slack"] = {"text": escape_slack(title), "blocks": blocks}
-    if "email" in channels:
-        text = [title, ""] + [
-            f"- {line} {ln.incident}" for (_, ln), line in zip(shown, lines, strict=True)
-        ]
-        items_html = "".join(
-            f"<li>{html.escape(line)} {_html_link(ln.incident, 'view')}</li>"
-            for (_, ln), line in zip(shown, lines, strict=True)
-        )
-        if more:
-            text.append(f"and {more} more")
-            items_html += f"<li>and {more} more</li>"
-        out["email"] = {
-            "subject": title,
-            "text": "\n".join(text) + "\n",
-            "chart": None,
-            "html": f"<html><body><h2>{html.escape(title)}</h2><ul>{items_html}</ul></body></html>",
-        }
-    if "webhook" in channels:
-        out["webhook"] = {
-            "event": "digest",
-            "incidents": [
-                webhook_payload(s, ln, update_kind="digest")["incident"] for s, ln in items
-            ],
-        }
-    return out
-
-
-def notice_payloads(
-    headline: str, lines: Sequence[str], links: Links, *, channels: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """Build a short notice (e.g. an overdue playbook step) per channel."""
-    out: dict[str, dict[str, Any]] = {}
-    if "slack" in channels:
-        body = "\n".join(escape_slack(line) for line in lines)
-        out["slack"] = {
-            "text": escape_slack(one_line(headline, 150)),
-            "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": one_line(headline, 150)}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": body or "-"}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": _slack_links(links)}},
-            ],
-        }
-    if "email" in channels:
-        items = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-        out["email"] = {
-            "subject": one_line(headline, 180),
-            "chart": None,
-            "text": "\n".join([*lines, "", f"Incident: {links.incident}"]) + "\n",
-            "html": f"<html><body><h2>{html.escape(headline)}</h2>{items}<p>"
-            f"{_html_link(links.incident, 'View incident')}</p></body></html>",
-        }
-    if "webhook" in channels:
-        out["webhook"] = {
-            "event": "notice",
-            "headline": headline,
-            "lines": list(lines),
-            "links": {"incident": links.incident},
-        }
-    return out

@@ -279,8 +279,20 @@ class OutboxDispatcher:
         return sorted(claimed, key=lambda c: c.id)
 
     async def deliver(self, rows: Sequence[ClaimedRow]) -> list[Attempt]:
-        """Deliver claimed rows concurrently, outside any transaction."""
-        return list(await asyncio.gather(*(self._deliver(row) for row in rows)))
+        """Deliver claimed rows outside any transaction: concurrently, except that the rows
+        of one incident on one channel go in order, so its thread's opening comes first."""
+        queues: dict[tuple[int, str], list[int]] = {}
+        for i, row in enumerate(rows):
+            who = row.incident_id if row.incident_id is not None else -row.id
+            queues.setdefault((who, row.channel), []).append(i)
+        attempts: dict[int, Attempt] = {}
+
+        async def in_order(indexes: list[int]) -> None:
+            for i in indexes:
+                attempts[i] = await self._deliver(rows[i])
+
+        await asyncio.gather(*(in_order(q) for q in queues.values()))
+        return [attempts[i] for i in range(len(rows))]
 
     async def _deliver(self, row: ClaimedRow) -> Attempt:
         try:

@@ -12,18 +12,22 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.brands.store import brand_routes as load_brand_routes
-from services.alerting.notify.content import digest_payloads, incident_payloads
+from services.alerting.notify.content import incident_payloads
+from services.alerting.notify.digests import digest_payloads
 from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.notify.summary import load_summary
-from shared.db.models import IncidentEventRow, OutboxRow
+from services.alerting.notify.threads import note_thread, threaded
+from shared.db.models import IncidentEventRow, IncidentRow, OutboxRow
 from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import DIGEST, NotifySettings
 
 log = logging.getLogger(__name__)
 
-UpdateKind = Literal["opened", "severity_changed", "updated", "resolved", "dismissed", "escalated"]
-CLOSING: frozenset[str] = frozenset({"resolved", "dismissed"})
+UpdateKind = Literal[
+    "opened", "severity_changed", "updated", "resolved", "dismissed", "escalated", "merged"
+]
+CLOSING: frozenset[str] = frozenset({"resolved", "dismissed", "merged"})
 
 
 async def notify_incident(
@@ -45,6 +49,7 @@ async def notify_incident(
     current severity, so calling this twice for the same update enqueues nothing new.
     Explicit `channels` replace the routing (and the digest); `note` is shown in the message.
     A snoozed incident's updates are held (`notification_held` on its timeline), not sent.
+    Every message after an incident's first on a channel goes into its thread (`threads`).
     """
     summary = await load_summary(session, incident_id)
     if summary is None:
@@ -72,18 +77,19 @@ async def notify_incident(
         to_digest = False
     links = notification_links(settings, incident_id)
     payloads = incident_payloads(summary, links, update_kind=update_kind, channels=channels)
-    queued = [
-        channel
-        for channel, payload in payloads.items()
-        if await enqueue(
-            session,
-            incident_id=incident_id,
-            channel=channel,
-            dedupe_key=f"{key}:{channel}",
-            payload=payload,
+    incident = await session.get(IncidentRow, incident_id)
+    queued = []
+    for channel, payload in payloads.items():
+        body = threaded(incident, channel, payload) if incident is not None else payload
+        dedupe_key = f"{key}:{channel}"
+        row = await enqueue(
+            session, incident_id=incident_id, channel=channel, dedupe_key=dedupe_key, payload=body
         )
-        is not None
-    ]
+        if row is None:
+            continue
+        queued.append(channel)
+        if incident is not None:
+            note_thread(incident, channel, body, dedupe_key=dedupe_key[:256])
     if to_digest and update_kind not in CLOSING:
         held = await enqueue(
             session,

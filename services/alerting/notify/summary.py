@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import desc, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from services.alerting.notify.content import (
     StatementSummary,
     StepSummary,
 )
+from services.alerting.notify.story_content import LanguageSample, StoryBrief, pick_headline
 from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.store import active_playbooks
 from services.alerting.playbooks.work import incident_statements
@@ -23,6 +25,7 @@ from shared.db.models import (
     PlaybookStepRow,
     RollupRow,
     SignalRow,
+    StoryRow,
 )
 
 _LOOKBACK = timedelta(hours=2)
@@ -46,15 +49,61 @@ async def _steps(session: AsyncSession, incident: IncidentRow) -> tuple[StepSumm
     )
 
 
+async def _family(session: AsyncSession, story: str) -> list[StoryRow]:
+    """The story's row and the rows of the stories merged into it (a few levels deep)."""
+    rows = list((await session.scalars(select(StoryRow).where(StoryRow.id == story))).all())
+    frontier = [story]
+    for _ in range(4):
+        found = (
+            await session.scalars(select(StoryRow).where(StoryRow.merged_into.in_(frontier)))
+        ).all()
+        known = {r.id for r in rows}
+        frontier = [r.id for r in found if r.id not in known]
+        rows += [r for r in found if r.id in frontier]
+        if not frontier:
+            break
+    return rows
+
+
+def _story_brief(incident: IncidentRow, family: list[StoryRow]) -> StoryBrief | None:
+    """The story part of the notification: from the stories table and the incident's scope."""
+    scope = incident.scope or {}
+    main = next((r for r in family if r.id == incident.story_id), None)
+    reps: dict[str, Any] = {}
+    for r in [*(r for r in family if r is not main), *([main] if main is not None else [])]:
+        reps.update(r.representatives or {})  # the story's own representatives win
+    candidates = [
+        (lang, str(rep.get("text", "")), float(rep.get("similarity", 0.0)))
+        for lang, rep in sorted(reps.items())
+        if isinstance(rep, dict) and rep.get("text")
+    ]
+    languages = tuple(scope.get("languages", [])) or tuple(main.languages if main else ())
+    volume = sum(r.volume for r in family)
+    brief = StoryBrief(
+        headline=pick_headline(candidates, languages),
+        phrases=tuple(main.top_phrases if main is not None else ()),
+        samples=tuple(LanguageSample(lang, text) for lang, text, _ in candidates),
+        volume=volume,
+        negative_share=sum(r.negative for r in family) / volume if volume else None,
+        topics=tuple(scope.get("topics", [])),
+        emotions=tuple(scope.get("emotions", [])),
+        languages=languages,
+        merged_into=incident.merged_into,
+    )
+    return brief if brief.about() or brief.headline else None
+
+
 async def _mentions(
-    session: AsyncSession, incident: IncidentRow, since: datetime
+    session: AsyncSession, incident: IncidentRow, since: datetime, stories: list[str]
 ) -> tuple[tuple[str, ...], tuple[SampleMention, ...]]:
     where = [
         MentionRow.brand == incident.brand,
         MentionRow.created_at >= since,
         MentionRow.sentiment_label == "negative",
     ]
-    if incident.topic:
+    if stories:
+        where.append(MentionRow.story_id.in_(stories))
+    elif incident.topic:
         where.append(MentionRow.topics.contains([incident.topic]))
     term = func.unnest(MentionRow.keywords).label("term")
     terms_q = select(term, func.count().label("n")).where(*where).group_by("term")
@@ -107,7 +156,8 @@ async def load_summary(session: AsyncSession, incident_id: int) -> IncidentSumma
         value = float(details.get("value", incident.peak_score))
         baseline = float(details.get("baseline", 0.0))
     since = incident.opened_at - _LOOKBACK
-    terms, samples = await _mentions(session, incident, since)
+    family = await _family(session, incident.story_id) if incident.story_id else []
+    terms, samples = await _mentions(session, incident, since, [r.id for r in family])
     if not terms and isinstance(details.get("top_terms"), list):
         terms = tuple(str(t) for t in details["top_terms"][:8])
     return IncidentSummary(
@@ -129,4 +179,5 @@ async def load_summary(session: AsyncSession, incident_id: int) -> IncidentSumma
             StatementSummary(st.language, st.text, st.main)
             for st in await incident_statements(session, incident)
         ),
+        story=_story_brief(incident, family),
     )

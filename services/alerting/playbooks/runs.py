@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.notify.content import notice_payloads
+from services.alerting.notify.digests import notice_payloads
 from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.playbooks.loader import playbook_for

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -18,12 +17,9 @@ from services.alerting.notify.channels.base import (
 )
 from services.alerting.notify.chart import render_chart_payload, render_chart_spec
 from services.alerting.notify.content import CHART_CID
+from services.alerting.notify.threads import message_id
 
-
-def message_id(idempotency_key: str) -> str:
-    """The Message-ID of a notification: derived from its outbox key, so a resend repeats it."""
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-    return f"<{digest}@crisiswatch>"
+__all__ = ["SmtpNotifier", "build_email", "message_id"]
 
 
 def build_email(
@@ -37,6 +33,10 @@ def build_email(
     msg["Date"] = formatdate(localtime=False)
     # Derived from the outbox key, so a resend after a crash carries the same Message-ID.
     msg["Message-ID"] = message_id(idempotency_key)
+    # An update of an incident replies to its first email (`notify.threads`).
+    if payload.get("in_reply_to"):
+        msg["In-Reply-To"] = payload["in_reply_to"]
+        msg["References"] = payload.get("references") or payload["in_reply_to"]
     msg.set_content(payload["text"])
     msg.add_alternative(payload["html"], subtype="html")
     images: list[tuple[bytes, str, str]] = []

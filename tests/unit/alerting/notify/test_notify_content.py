@@ -13,7 +13,6 @@ from services.alerting.notify.content import (
     SampleMention,
     StatementSummary,
     StepSummary,
-    digest_payloads,
     email_message,
     escape_slack,
     incident_links,
@@ -21,6 +20,7 @@ from services.alerting.notify.content import (
     safe_url,
     slack_message,
 )
+from services.alerting.notify.digests import digest_payloads
 from services.alerting.notify.outbox import backoff_delay
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
