@@ -114,7 +114,7 @@ def test_0005_keys_old_author_rows_and_skips_infinite_timestamps(
 
 def _partition_rows(url: str, table: str) -> dict[str, int]:
     rows = asyncio.run(
-        _execute(url, (f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1", {}))  # noqa: S608
+        _execute(url, (f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1", {}))
     )[0]
     return {name: count for name, count in rows}
 
@@ -148,12 +148,13 @@ def test_storage_0011_partitions_existing_tables_and_back(infra: InfraSettings) 
                         },
                     )
                     for e, b, a, c, t in rows
-                ],  # fmt: skip
+                ],
                 (
                     "INSERT INTO mention_rollups_hourly (brand, hour, topic, platform, language, "
                     "volume, negative, neutral, positive, unscored, sentiment_sum, anger, fear, "
-                    "sadness, joy, surprise, disgust, engagement, reach) SELECT 'acme', h, '', '*', '*', 1, 0, 1, "
-                    "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM generate_series("
+                    "sadness, joy, surprise, disgust, engagement, reach) "
+                    "SELECT 'acme', h, '', '*', '*', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 "
+                    "FROM generate_series("
                     "timestamptz '2026-02-27 00:00+00', timestamptz '2026-03-02 23:00+00', "
                     "interval '1 hour') h",
                     {},

@@ -57,7 +57,7 @@ async def _placement(engine: AsyncEngine, table: str = "mentions") -> dict[str, 
     """Rows per partition of `table`."""
     async with engine.connect() as conn:
         rows = await conn.execute(
-            text(f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1")  # noqa: S608
+            text(f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1")
         )
         return {name: count for name, count in rows.all()}
 

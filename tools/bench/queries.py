@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.analytics import trends, voice
 from services.analytics.ranges import align_range
 from services.sentiment.store import rebuild_coarse_rollups
+from shared.db import partition_store
 from shared.db.engine import driver_connection, transaction
 from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
+from shared.db.partitions import SPECS, between
 
 PLATFORMS = ("x", "reddit", "mastodon")
 LANGUAGES = ("en", "de")
@@ -76,6 +78,11 @@ async def generate_rollups(
     start = end - timedelta(days=days)
     rows = len(brands) * days * 24 * 60 * len(PLATFORMS) * len(LANGUAGES)
     mean = max(0.0, mentions / rows - 1)  # volume = floor(random * 2 * mean) + 1
+    async with transaction(engine) as session:
+        # The partitions of the range first, as the services create them ahead of the rows.
+        for spec in SPECS:
+            if spec.table.startswith("mention_rollups"):
+                await partition_store.ensure(session, spec, between(spec, start, end))
     async with transaction(engine) as session:
         await session.execute(
             _GENERATE.bindparams(

@@ -136,6 +136,18 @@ async def _memory(env: BenchEnv, quick: bool) -> list[Figure]:
     return await memory_figures(env, load=load, repeats=repeats)
 
 
+def _api_scale(mentions: int) -> Stage:
+    async def run(env: BenchEnv, quick: bool) -> list[Figure]:
+        from tools.bench.scale import scale_figures
+
+        return await scale_figures(env, mentions=mentions)
+
+    return run
+
+
+# api-scale runs only when named with --only: it takes long and needs disk (docs/capacity.md).
+DEFAULT_SCALE_MENTIONS = 10_000_000
+
 STAGES: dict[str, Stage] = {
     "ingest": _ingest,
     "scoring/model": _model_scoring,
@@ -161,7 +173,11 @@ def render(figures: list[Figure], console: Console) -> None:
 
 
 async def run_bench(
-    *, quick: bool, json_path: Path | None, only: list[str] | None = None
+    *,
+    quick: bool,
+    json_path: Path | None,
+    only: list[str] | None = None,
+    scale_mentions: int = DEFAULT_SCALE_MENTIONS,
 ) -> dict[str, Any]:
     """Run the selected stages in one environment; return (and optionally write) the report."""
     console = Console(stderr=True)
@@ -169,7 +185,10 @@ async def run_bench(
     errors: dict[str, str] = {}
     async with bench_env() as env:
         with steps(console) as step:
-            await _run_stages(env, quick, only, console, step, figures, errors)
+            stages = dict(STAGES)
+            if only and "api-scale" in only:
+                stages["api-scale"] = _api_scale(scale_mentions)
+            await _run_stages(env, quick, stages, only, console, step, figures, errors)
     render(figures, Console())
     report = {
         "machine": machine_info(),
@@ -185,6 +204,7 @@ async def run_bench(
 async def _run_stages(
     env: BenchEnv,
     quick: bool,
+    stages: dict[str, Stage],
     only: list[str] | None,
     console: Console,
     step: Step,
@@ -192,7 +212,7 @@ async def _run_stages(
     errors: dict[str, str],
 ) -> None:
     """Run the selected stages, showing the one under way; a failed stage is reported."""
-    for name, stage in STAGES.items():
+    for name, stage in stages.items():
         if only and not any(name.startswith(o) for o in only):
             continue
         step(f"bench {name} ({'quick' if quick else 'full'})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from shared.db.partitions import (
@@ -78,7 +79,7 @@ def test_between_covers_a_range_with_contiguous_partitions() -> None:
         "mentions_p20260228",
         "mentions_p20260301",
     ]
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
 
 
 def test_missing_leaves_out_existing_names() -> None:
