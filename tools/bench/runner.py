@@ -160,6 +160,17 @@ STAGES: dict[str, Stage] = {
 }
 
 
+def selected_stages(
+    only: list[str] | None, *, scale_mentions: int = DEFAULT_SCALE_MENTIONS
+) -> dict[str, Stage]:
+    """The stages to run: those whose names start with an `--only` value (all without one);
+    api-scale only when named in full."""
+    stages = dict(STAGES)
+    if only and "api-scale" in only:
+        stages["api-scale"] = _api_scale(scale_mentions)
+    return {n: s for n, s in stages.items() if not only or any(n.startswith(o) for o in only)}
+
+
 def render(figures: list[Figure], console: Console) -> None:
     """Print the figures as a table with their ceilings and ratios."""
     table = Table(title="crisiswatch bench", show_lines=False)
@@ -185,10 +196,8 @@ async def run_bench(
     errors: dict[str, str] = {}
     async with bench_env() as env:
         with steps(console) as step:
-            stages = dict(STAGES)
-            if only and "api-scale" in only:
-                stages["api-scale"] = _api_scale(scale_mentions)
-            await _run_stages(env, quick, stages, only, console, step, figures, errors)
+            stages = selected_stages(only, scale_mentions=scale_mentions)
+            await _run_stages(env, quick, stages, console, step, figures, errors)
     render(figures, Console())
     report = {
         "machine": machine_info(),
@@ -205,7 +214,6 @@ async def _run_stages(
     env: BenchEnv,
     quick: bool,
     stages: dict[str, Stage],
-    only: list[str] | None,
     console: Console,
     step: Step,
     figures: list[Figure],
@@ -213,8 +221,6 @@ async def _run_stages(
 ) -> None:
     """Run the selected stages, showing the one under way; a failed stage is reported."""
     for name, stage in stages.items():
-        if only and not any(name.startswith(o) for o in only):
-            continue
         step(f"bench {name} ({'quick' if quick else 'full'})")
         try:
             figures.extend(await stage(env, quick))
