@@ -179,6 +179,7 @@ _COARSE: tuple[tuple[type[HourlyRollupRow] | type[DailyRollupRow], str], ...] = 
 )
 
 
+_SPAN = {"hour": "1 hour", "day": "24 hours"}  # UTC buckets: fixed lengths, no time zone
 _KEY_COLUMNS = ("brand", "{time}", "topic", "platform", "language")
 
 
@@ -284,9 +285,11 @@ async def rebuild_coarse_rollups(
             await session.execute(
                 text(
                     f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {measures}) "  # noqa: S608
-                    f"SELECT r.brand, date_trunc('{unit}', r.minute, 'UTC'), r.topic, {dims}, "
-                    f"{sums} FROM mention_rollups r "
-                    f"WHERE (r.brand, date_trunc('{unit}', r.minute, 'UTC')) IN ({selected}) "
+                    f"SELECT r.brand, k.bucket, r.topic, {dims}, {sums} "
+                    "FROM unnest(CAST(:brands AS varchar[]), CAST(:buckets AS timestamptz[])) "
+                    "AS k(brand, bucket) JOIN mention_rollups r ON r.brand = k.brand "
+                    # A range on the minute: the key's index and its month partition only.
+                    f"AND r.minute >= k.bucket AND r.minute < k.bucket + interval '{_SPAN[unit]}' "
                     f"GROUP BY {group_by}"
                 ).bindparams(**params)
             )

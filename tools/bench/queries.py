@@ -94,6 +94,9 @@ async def generate_rollups(
                 mean=mean,
             )
         )
+        # Statistics first: without them the planner joins the coarse rebuild's keys to the
+        # new minute partitions with a nested loop over each brand's rows (minutes, not ms).
+        await session.execute(text("ANALYZE mention_rollups"))
         # The hourly and daily tables are derived from the minutes, as the store does.
         minutes = (end - start).days * 24 * 60
         keys = [(b, start + timedelta(minutes=i)) for b in brands for i in range(0, minutes, 60)]
