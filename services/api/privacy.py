@@ -302,14 +302,12 @@ async def housekeep(engine: AsyncEngine, retention: timedelta) -> PurgeReport:
     now = datetime.now(UTC)
     async with transaction(engine) as session:
         report = await purge_expired(session, retention, now=now)
-    async with transaction(engine) as session:
-        created = await partition_store.ensure_ahead(session, now=now)
+    created = await partition_store.ensure_ahead(engine, now=now)
     for spec in SPECS:
         # Kept tables move every row; expiring ones only what retention keeps.
         since = report.cutoff if spec.expires else _EPOCH
         until = horizon(spec, now)
-        async with transaction(engine) as session:
-            created += await partition_store.split_default(session, spec, since=since, until=until)
+        created += await partition_store.split_default(engine, spec, since=since, until=until)
     if created:
         log.info("created partitions %s", ", ".join(created))
     return report

@@ -91,31 +91,43 @@ async def ensure(
     return created
 
 
-async def ensure_ahead(session: AsyncSession, *, now: datetime | None = None) -> list[str]:
+async def create_each(
+    engine: AsyncEngine, spec: PartitionSpec, partitions: list[Partition]
+) -> list[str]:
+    """`ensure` one partition per transaction: the parent's lock is held for one CREATE."""
+    created: list[str] = []
+    for part in partitions:
+        async with transaction(engine) as session:
+            created += await ensure(session, spec, [part])
+    return created
+
+
+async def ensure_ahead(engine: AsyncEngine, *, now: datetime | None = None) -> list[str]:
     """Create the partitions every table should have at `now` (start-up and each tick)."""
     at = now or datetime.now(UTC)
     created: list[str] = []
     for spec in SPECS:
-        have = await existing(session, spec)
-        created += await ensure(session, spec, missing(spec, at, have))
+        async with transaction(engine) as session:
+            have = await existing(session, spec)
+        created += await create_each(engine, spec, missing(spec, at, have))
     return created
 
 
 async def split_default(
-    session: AsyncSession, spec: PartitionSpec, *, since: datetime, until: datetime
+    engine: AsyncEngine, spec: PartitionSpec, *, since: datetime, until: datetime
 ) -> list[str]:
     """Move the DEFAULT partition's rows in [since, until) into partitions of their own."""
-    await _prepare(session)
     unit = spec.width
-    starts = await session.scalars(
-        text(
-            f"SELECT DISTINCT date_trunc('{unit}', {spec.column}, 'UTC') "  # noqa: S608
-            f"FROM {spec.default} WHERE isfinite({spec.column}) "
-            f"AND {spec.column} >= :since AND {spec.column} < :until"
-        ).bindparams(since=since, until=until)
-    )
-    parts = sorted({partition_at(spec, s) for s in starts.all()})
-    return await ensure(session, spec, parts)
+    async with transaction(engine) as session:
+        starts = await session.scalars(
+            text(
+                f"SELECT DISTINCT date_trunc('{unit}', {spec.column}, 'UTC') "  # noqa: S608
+                f"FROM {spec.default} WHERE isfinite({spec.column}) "
+                f"AND {spec.column} >= :since AND {spec.column} < :until"
+            ).bindparams(since=since, until=until)
+        )
+        parts = sorted({partition_at(spec, s) for s in starts.all()})
+    return await create_each(engine, spec, parts)
 
 
 async def drop_expired(
@@ -139,10 +151,9 @@ async def drop_expired(
 
 
 async def ensure_ahead_logged(engine: AsyncEngine) -> None:
-    """`ensure_ahead` in its own transaction at start-up; a failure is logged, not raised."""
+    """`ensure_ahead` at start-up; a failure is logged, not raised."""
     try:
-        async with transaction(engine) as session:
-            created = await ensure_ahead(session)
+        created = await ensure_ahead(engine)
     except DB_ERRORS as exc:  # start-up goes on: rows land in DEFAULT meanwhile
         log.warning("creating partitions ahead failed: %s: %s", type(exc).__name__, exc)
         return

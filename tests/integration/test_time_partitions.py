@@ -75,10 +75,9 @@ async def test_rows_of_a_new_day_land_in_default_then_move_to_their_partition(
     assert (await store(own_db, batch)).inserted == 3
     assert await _placement(own_db) == {"mentions_default": 3}
 
-    async with transaction(own_db) as session:
-        created = await partition_store.split_default(
-            session, MENTIONS, since=day - timedelta(days=1), until=day + timedelta(days=1)
-        )
+    created = await partition_store.split_default(
+        own_db, MENTIONS, since=day - timedelta(days=1), until=day + timedelta(days=1)
+    )
     assert created == ["mentions_p20260610"]
     assert await _placement(own_db) == {"mentions_p20260610": 3}
 
@@ -98,12 +97,10 @@ async def test_rows_of_a_new_day_land_in_default_then_move_to_their_partition(
 
 async def test_ensure_ahead_creates_today_and_the_coming_days_once(own_db: AsyncEngine) -> None:
     now = datetime.now(UTC)
-    async with transaction(own_db) as session:
-        created = await partition_store.ensure_ahead(session, now=now)
+    created = await partition_store.ensure_ahead(own_db, now=now)
     today = partition_at(MENTIONS, now).name
     assert today in created and partition_at(HOURLY, now).name in created
-    async with transaction(own_db) as session:
-        assert await partition_store.ensure_ahead(session, now=now) == []
+    assert await partition_store.ensure_ahead(own_db, now=now) == []
     item = scored(brand="acme", external_id="now", created_at=now)
     assert (await store(own_db, [item])).inserted == 1
     assert await _placement(own_db) == {today: 1}
