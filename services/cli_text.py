@@ -40,7 +40,11 @@ COMMANDS: dict[str, CommandText] = {
     "bench": CommandText(
         "Measure throughput, latency and memory of each stage against its ceiling, on "
         "this machine's Kafka and PostgreSQL.",
-        ("crisiswatch bench --quick", "crisiswatch bench --only ingest --json bench.json"),
+        (
+            "crisiswatch bench --quick",
+            "crisiswatch bench --only ingest --json bench.json",
+            "crisiswatch bench --only api-scale --scale-mentions 10000000",
+        ),
     ),
     "eval": CommandText(
         "Score a labelled file: sentiment or emotion (CSV/JSONL with text,label), "

@@ -21,6 +21,7 @@ from services.ingest import watchlist_routes
 from services.ingest.component import IngestComponent
 from services.ingest.sources import push as push_routes
 from shared.db.engine import create_engine
+from shared.db.partition_store import ensure_ahead_logged
 from shared.errors import ConfigError
 from shared.heap import freeze_startup_objects
 from shared.http import errors, health, openapi
@@ -110,6 +111,8 @@ def create_app(
         engine = create_engine(api)
         app.state.engine = engine
         await component.start(engine)
+        if api.retention_interval_s <= 0:  # else the retention loop's first tick does it
+            await ensure_ahead_logged(engine)
         stop = asyncio.Event()
         purger = None
         if api.retention_interval_s > 0:

@@ -4,8 +4,9 @@ Author ids are pseudonymous everywhere (keyed HMAC, see `services.ingest.core.no
 erasure request may name either that id (`a_...`) or the raw platform id plus its platform.
 Erasure deletes the author's mentions, rebuilds the rollups of every affected
 (brand, minute) from the mentions that remain, and scrubs references from signals,
-incidents, timelines and queued notifications. Retention deletes mentions only: rollups
-are aggregates without personal data and are kept.
+incidents, timelines and queued notifications. Retention drops whole day partitions of
+the mentions (and their author keys): rollups are aggregates without personal data and
+are kept.
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.ingest.core.normalize import pseudonymize
 from services.sentiment.store import rebuild_coarse_rollups
+from shared.db import partition_store
 from shared.db.engine import transaction
 from shared.db.models import (
     IncidentEventRow,
     IncidentRow,
     MentionRow,
     OutboxRow,
-    RollupAuthorRow,
     SignalRow,
 )
+from shared.db.partitions import SPECS, horizon
 from shared.errors import BadInput
 from shared.http import audit
 from shared.resilience import DB_ERRORS, classify_db_error, describe_db_error, wait_or_stop
@@ -40,9 +42,9 @@ from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # split kept tables' DEFAULT rows from here on
 PSEUDONYM = re.compile(r"^a_[0-9a-f]{32}$")
 ERASED = "[erased]"
-_PURGE_CHUNK = 10_000
 
 
 class ErasureIn(BaseModel):
@@ -81,6 +83,9 @@ class PurgeReport(BaseModel):
 
     cutoff: datetime
     mentions_deleted: int
+    partitions_dropped: list[str] = Field(
+        default_factory=list, description="whole day partitions dropped (mentions, author keys)"
+    )
 
 
 def resolve_author(author: str, platform: str | None, secret: bytes | str) -> str:
@@ -264,43 +269,61 @@ async def erase_author(
 async def purge_expired(
     session: AsyncSession, older_than: timedelta, *, now: datetime | None = None
 ) -> PurgeReport:
-    """Delete mentions created before now - `older_than`, in chunks; rollups are kept."""
+    """Drop the mention (and author key) partitions wholly before now - `older_than`.
+
+    Retention works in whole UTC days (shared/db/partitions.py): a day's mentions go when
+    its last instant is past the cutoff. Rows of the DEFAULT partition (not yet moved into
+    a day of their own) are deleted by row. Rollups are kept.
+    """
     if older_than <= timedelta(0):
         raise BadInput("older_than must be positive")
     cutoff = (now or datetime.now(UTC)) - older_than
-    total = 0
-    while True:
-        ids = select(MentionRow.id).where(MentionRow.created_at < cutoff).limit(_PURGE_CHUNK)
-        result = await session.execute(delete(MentionRow).where(MentionRow.id.in_(ids)))
-        count = int(getattr(result, "rowcount", 0) or 0)
-        total += count
-        if count < _PURGE_CHUNK:
-            break
-    # Authors per minute are only needed while late mentions of that minute can arrive.
-    await session.execute(delete(RollupAuthorRow).where(RollupAuthorRow.minute < cutoff))
-    if total:
+    mentions = 0
+    dropped: list[str] = []
+    for spec in SPECS:
+        if spec.expires:
+            names, rows = await partition_store.drop_expired(session, spec, cutoff)
+            dropped += names
+            if spec.table == "mentions":
+                mentions = rows
+    if mentions or dropped:
         await audit.record(
             session,
             actor="retention",
             action="privacy.purge",
             target="mentions",
-            details={"cutoff": cutoff.isoformat(), "deleted": total},
+            details={"cutoff": cutoff.isoformat(), "deleted": mentions, "partitions": dropped},
         )
-    return PurgeReport(cutoff=cutoff, mentions_deleted=total)
+    return PurgeReport(cutoff=cutoff, mentions_deleted=mentions, partitions_dropped=dropped)
+
+
+async def housekeep(engine: AsyncEngine, retention: timedelta) -> PurgeReport:
+    """One tick: purge, then create the partitions ahead and move DEFAULT rows out."""
+    now = datetime.now(UTC)
+    async with transaction(engine) as session:
+        report = await purge_expired(session, retention, now=now)
+    created = await partition_store.ensure_ahead(engine, now=now)
+    for spec in SPECS:
+        # Kept tables move every row; expiring ones only what retention keeps.
+        since = report.cutoff if spec.expires else _EPOCH
+        until = horizon(spec, now)
+        created += await partition_store.split_default(engine, spec, since=since, until=until)
+    if created:
+        log.info("created partitions %s", ", ".join(created))
+    return report
 
 
 async def retention_loop(
     engine: AsyncEngine, *, retention: timedelta, interval_s: float, stop: asyncio.Event
 ) -> None:
-    """Purge expired mentions every `interval_s` until `stop` is set (errors are logged).
+    """Purge and maintain partitions every `interval_s` until `stop` is set (errors logged).
 
-    A failed purge is tried again at the next interval whatever the error: the API keeps
+    A failed tick is tried again at the next interval whatever the error: the API keeps
     serving. Errors a retry cannot fix (`classify_db_error`) are logged as errors.
     """
     while not stop.is_set():
         try:
-            async with transaction(engine) as session:
-                report = await purge_expired(session, retention)
+            report = await housekeep(engine, retention)
             if report.mentions_deleted:
                 log.info("retention purge deleted %d mentions", report.mentions_deleted)
         except DB_ERRORS as exc:

@@ -17,6 +17,7 @@ from services.sentiment.stage import EnrichStage, ProcessStage, ThreadStage
 from services.sentiment.stories import StoryAssigner
 from services.sentiment.worker import SentimentWorker
 from shared.db.engine import create_engine, wait_for_database
+from shared.db.partition_store import ensure_ahead_logged
 from shared.heap import freeze_startup_objects
 from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
 from shared.metrics import MetricsServer
@@ -153,6 +154,8 @@ async def _consume(
     metrics_server.start()
     try:
         await wait_for_database(engine)
+        # Today's and the coming days' partitions, so the COPY goes straight to its day.
+        await ensure_ahead_logged(engine)
         await producer.start()
         await consumer.start()
         probes.set_consuming(True)

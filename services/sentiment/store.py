@@ -1,7 +1,8 @@
 """Idempotent storage of scored mentions and their per-minute rollups in PostgreSQL.
 
-A replayed message is a no-op: the insert skips existing (platform, external_id) pairs and
-rollups only grow for rows that were inserted in this transaction.
+A replayed message is a no-op: the insert skips existing (platform, external_id,
+created_at) keys (the key holds the partition key; a post's created_at is fixed by its
+platform) and rollups only grow for rows that were inserted in this transaction.
 """
 
 from __future__ import annotations
@@ -160,11 +161,14 @@ _UPDATE_SQL = (
         for i, c in enumerate(UPDATED_COLUMNS, start=3)
     )
     + ", version = version + 1 WHERE platform = $1 AND external_id = $2"
+    # The created_at minute keeps the update to the one day partition that holds the row.
+    + f" AND created_at >= ${len(UPDATED_COLUMNS) + 3}"
+    + f" AND created_at < ${len(UPDATED_COLUMNS) + 3} + interval '1 minute'"
 )
 
 
 async def _apply_update(conn: asyncpg.Connection, p: PreparedMention) -> int:
-    status = await conn.execute(_UPDATE_SQL, p.platform, p.external_id, *p.update_values)
+    status = await conn.execute(_UPDATE_SQL, p.platform, p.external_id, *p.update_values, p.minute)
     return int(status.rsplit(" ", 1)[-1])  # "UPDATE <count>"
 
 
@@ -175,6 +179,7 @@ _COARSE: tuple[tuple[type[HourlyRollupRow] | type[DailyRollupRow], str], ...] = 
 )
 
 
+_SPAN = {"hour": "1 hour", "day": "24 hours"}  # UTC buckets: fixed lengths, no time zone
 _KEY_COLUMNS = ("brand", "{time}", "topic", "platform", "language")
 
 
@@ -280,9 +285,11 @@ async def rebuild_coarse_rollups(
             await session.execute(
                 text(
                     f"INSERT INTO {table} (brand, {unit}, topic, platform, language, {measures}) "  # noqa: S608
-                    f"SELECT r.brand, date_trunc('{unit}', r.minute, 'UTC'), r.topic, {dims}, "
-                    f"{sums} FROM mention_rollups r "
-                    f"WHERE (r.brand, date_trunc('{unit}', r.minute, 'UTC')) IN ({selected}) "
+                    f"SELECT r.brand, k.bucket, r.topic, {dims}, {sums} "
+                    "FROM unnest(CAST(:brands AS varchar[]), CAST(:buckets AS timestamptz[])) "
+                    "AS k(brand, bucket) JOIN mention_rollups r ON r.brand = k.brand "
+                    # A range on the minute: the key's index and its month partition only.
+                    f"AND r.minute >= k.bucket AND r.minute < k.bucket + interval '{_SPAN[unit]}' "
                     f"GROUP BY {group_by}"
                 ).bindparams(**params)
             )

@@ -37,15 +37,23 @@ TZ = DateTime(timezone=True)
 
 
 class MentionRow(Base):
-    """A mention with its enrichment; unique on (platform, external_id)."""
+    """A mention with its enrichment; unique on (platform, external_id, created_at).
+
+    Partitioned by UTC day of `created_at` (shared/db/partitions.py): keys hold the
+    partition key, and a post's created_at is fixed by its platform.
+    """
 
     __tablename__ = "mentions"
     __table_args__ = (
-        UniqueConstraint("platform", "external_id", name="uq_mentions_platform_external_id"),
+        PrimaryKeyConstraint("id", "created_at", name="mentions_pkey"),
+        UniqueConstraint(
+            "platform", "external_id", "created_at", name="uq_mentions_platform_external_id"
+        ),
         Index("ix_mentions_brand_created", "brand", "created_at"),
         Index("ix_mentions_author", "author_id"),
         Index("ix_mentions_created", "created_at"),
         Index("ix_mentions_story", "story_id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -60,7 +68,7 @@ class MentionRow(Base):
     text: Mapped[str] = mapped_column(Text)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     language_hint: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(TZ)
+    created_at: Mapped[datetime] = mapped_column(TZ, primary_key=True)
     ingested_at: Mapped[datetime] = mapped_column(TZ)
     scored_at: Mapped[datetime] = mapped_column(TZ)
     likes: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -137,7 +145,10 @@ class RollupRow(_RollupMeasures, Base):
     """Per-minute aggregates per brand and dimension; topic '' means all topics."""
 
     __tablename__ = "mention_rollups"
-    __table_args__ = (PrimaryKeyConstraint("brand", "minute", "topic", "platform", "language"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("brand", "minute", "topic", "platform", "language"),
+        {"postgresql_partition_by": "RANGE (minute)"},  # by month
+    )
 
     minute: Mapped[datetime] = mapped_column(TZ, primary_key=True)
     distinct_authors: Mapped[int] = mapped_column(Integer, default=0)
@@ -150,7 +161,10 @@ class RollupAuthorRow(Base):
     """
 
     __tablename__ = "mention_rollup_authors"
-    __table_args__ = (PrimaryKeyConstraint("minute", "author_key"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("minute", "author_key"),
+        {"postgresql_partition_by": "RANGE (minute)"},  # by day, dropped with retention
+    )
 
     minute: Mapped[datetime] = mapped_column(TZ)
     author_key: Mapped[int] = mapped_column(BigInteger)
@@ -160,7 +174,10 @@ class HourlyRollupRow(_RollupMeasures, Base):
     """The minute rollups summed per hour: long-range trends read these."""
 
     __tablename__ = "mention_rollups_hourly"
-    __table_args__ = (PrimaryKeyConstraint("brand", "hour", "topic", "platform", "language"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("brand", "hour", "topic", "platform", "language"),
+        {"postgresql_partition_by": "RANGE (hour)"},  # by month
+    )
 
     hour: Mapped[datetime] = mapped_column(TZ, primary_key=True)
 
@@ -169,7 +186,10 @@ class DailyRollupRow(_RollupMeasures, Base):
     """The minute rollups summed per UTC day."""
 
     __tablename__ = "mention_rollups_daily"
-    __table_args__ = (PrimaryKeyConstraint("brand", "day", "topic", "platform", "language"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("brand", "day", "topic", "platform", "language"),
+        {"postgresql_partition_by": "RANGE (day)"},  # by year
+    )
 
     day: Mapped[datetime] = mapped_column(TZ, primary_key=True)
 

@@ -110,3 +110,98 @@ def test_0005_keys_old_author_rows_and_skips_infinite_timestamps(
     }  # fmt: skip
     upgrade(infra, database=old_database)
     assert _author_keys(infra, old_database) == expected
+
+
+def _partition_rows(url: str, table: str) -> dict[str, int]:
+    rows = asyncio.run(
+        _execute(url, (f"SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1", {}))
+    )[0]
+    return {name: count for name, count in rows}
+
+
+def test_storage_0011_partitions_existing_tables_and_back(infra: InfraSettings) -> None:
+    name = f"crisiswatch_mig_{uuid.uuid4().hex[:10]}"
+    admin = infra.database_url("postgres")
+    asyncio.run(_execute(admin, (f'CREATE DATABASE "{name}"', {})))
+    url = infra.database_url(name)
+    try:
+        upgrade(infra, database=name, revision="0010")
+        rows = [
+            ("p-1", ["acme"], "a1", "2026-03-02 10:15:20+00", ["recall"]),
+            ("p-2", ["acme"], "a2", "2026-03-02 23:59:59+00", []),
+            ("p-3", ["acme"], "a3", "2026-04-11 00:00:00+00", []),
+            ("p-4", ["acme"], "a4", "infinity", []),
+        ]
+        asyncio.run(
+            _execute(
+                url,
+                *[
+                    (
+                        _INSERT,
+                        {
+                            "external_id": e,
+                            "brand": b[0],
+                            "brands": b,
+                            "author": a,
+                            "created": c,
+                            "topics": t,
+                        },
+                    )
+                    for e, b, a, c, t in rows
+                ],
+                (
+                    "INSERT INTO mention_rollups_hourly (brand, hour, topic, platform, language, "
+                    "volume, negative, neutral, positive, unscored, sentiment_sum, anger, fear, "
+                    "sadness, joy, surprise, disgust, engagement, reach) "
+                    "SELECT 'acme', h, '', '*', '*', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 "
+                    "FROM generate_series("
+                    "timestamptz '2026-02-27 00:00+00', timestamptz '2026-03-02 23:00+00', "
+                    "interval '1 hour') h",
+                    {},
+                ),
+            )
+        )
+
+        upgrade(infra, database=name)
+
+        assert _partition_rows(url, "mentions") == {
+            "mentions_p20260302": 2,
+            "mentions_p20260411": 1,
+            "mentions_default": 1,  # no day holds infinity
+        }
+        assert _partition_rows(url, "mention_rollups_hourly") == {
+            "mention_rollups_hourly_p202602": 48,
+            "mention_rollups_hourly_p202603": 48,
+        }
+        # Keys hold the partition key; the same post is still stored once, ids go on.
+        replay = (
+            _INSERT.text + " ON CONFLICT ON CONSTRAINT uq_mentions_platform_external_id DO NOTHING"
+        )
+        new = {"brand": "acme", "brands": ["acme"], "author": "a1", "topics": []}
+        asyncio.run(
+            _execute(
+                url,
+                (text(replay), {**new, "external_id": "p-1", "created": "2026-03-02 10:15:20+00"}),
+                (text(replay), {**new, "external_id": "p-5", "created": "2026-03-02 11:00:00+00"}),
+            )
+        )
+        ids = asyncio.run(_execute(url, ("SELECT external_id, id FROM mentions ORDER BY id", {})))[
+            0
+        ]
+        assert [e for e, _ in ids] == ["p-1", "p-2", "p-3", "p-4", "p-5"]
+
+        downgrade(infra, database=name, revision="0010")
+        kinds = asyncio.run(
+            _execute(
+                url,
+                ("SELECT relkind::text FROM pg_class WHERE relname = 'mentions'", {}),
+                ("SELECT count(*) FROM mentions", {}),
+                ("SELECT count(*) FROM mention_rollups_hourly", {}),
+            )
+        )
+        assert [r[0][0] for r in kinds] == ["r", 5, 96]  # a plain table again, rows kept
+
+        upgrade(infra, database=name)
+        assert sum(_partition_rows(url, "mentions").values()) == 5
+    finally:
+        asyncio.run(_execute(admin, (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', {})))

@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.analytics import trends, voice
 from services.analytics.ranges import align_range
 from services.sentiment.store import rebuild_coarse_rollups
+from shared.db import partition_store
 from shared.db.engine import driver_connection, transaction
 from shared.db.models import DailyRollupRow, HourlyRollupRow, RollupRow
+from shared.db.partitions import SPECS, between
 
 PLATFORMS = ("x", "reddit", "mastodon")
 LANGUAGES = ("en", "de")
@@ -77,6 +79,11 @@ async def generate_rollups(
     rows = len(brands) * days * 24 * 60 * len(PLATFORMS) * len(LANGUAGES)
     mean = max(0.0, mentions / rows - 1)  # volume = floor(random * 2 * mean) + 1
     async with transaction(engine) as session:
+        # The partitions of the range first, as the services create them ahead of the rows.
+        for spec in SPECS:
+            if spec.table.startswith("mention_rollups"):
+                await partition_store.ensure(session, spec, between(spec, start, end))
+    async with transaction(engine) as session:
         await session.execute(
             _GENERATE.bindparams(
                 brands=brands,
@@ -87,6 +94,9 @@ async def generate_rollups(
                 mean=mean,
             )
         )
+        # Statistics first: without them the planner joins the coarse rebuild's keys to the
+        # new minute partitions with a nested loop over each brand's rows (minutes, not ms).
+        await session.execute(text("ANALYZE mention_rollups"))
         # The hourly and daily tables are derived from the minutes, as the store does.
         minutes = (end - start).days * 24 * 60
         keys = [(b, start + timedelta(minutes=i)) for b in brands for i in range(0, minutes, 60)]

@@ -136,6 +136,18 @@ async def _memory(env: BenchEnv, quick: bool) -> list[Figure]:
     return await memory_figures(env, load=load, repeats=repeats)
 
 
+def _api_scale(mentions: int) -> Stage:
+    async def run(env: BenchEnv, quick: bool) -> list[Figure]:
+        from tools.bench.scale import scale_figures
+
+        return await scale_figures(env, mentions=mentions)
+
+    return run
+
+
+# api-scale runs only when named with --only: it takes long and needs disk (docs/capacity.md).
+DEFAULT_SCALE_MENTIONS = 10_000_000
+
 STAGES: dict[str, Stage] = {
     "ingest": _ingest,
     "scoring/model": _model_scoring,
@@ -146,6 +158,17 @@ STAGES: dict[str, Stage] = {
     "alerts": _alerts,
     "memory": _memory,
 }
+
+
+def selected_stages(
+    only: list[str] | None, *, scale_mentions: int = DEFAULT_SCALE_MENTIONS
+) -> dict[str, Stage]:
+    """The stages to run: those whose names start with an `--only` value (all without one);
+    api-scale only when named in full."""
+    stages = dict(STAGES)
+    if only and "api-scale" in only:
+        stages["api-scale"] = _api_scale(scale_mentions)
+    return {n: s for n, s in stages.items() if not only or any(n.startswith(o) for o in only)}
 
 
 def render(figures: list[Figure], console: Console) -> None:
@@ -161,7 +184,11 @@ def render(figures: list[Figure], console: Console) -> None:
 
 
 async def run_bench(
-    *, quick: bool, json_path: Path | None, only: list[str] | None = None
+    *,
+    quick: bool,
+    json_path: Path | None,
+    only: list[str] | None = None,
+    scale_mentions: int = DEFAULT_SCALE_MENTIONS,
 ) -> dict[str, Any]:
     """Run the selected stages in one environment; return (and optionally write) the report."""
     console = Console(stderr=True)
@@ -169,7 +196,8 @@ async def run_bench(
     errors: dict[str, str] = {}
     async with bench_env() as env:
         with steps(console) as step:
-            await _run_stages(env, quick, only, console, step, figures, errors)
+            stages = selected_stages(only, scale_mentions=scale_mentions)
+            await _run_stages(env, quick, stages, console, step, figures, errors)
     render(figures, Console())
     report = {
         "machine": machine_info(),
@@ -185,16 +213,14 @@ async def run_bench(
 async def _run_stages(
     env: BenchEnv,
     quick: bool,
-    only: list[str] | None,
+    stages: dict[str, Stage],
     console: Console,
     step: Step,
     figures: list[Figure],
     errors: dict[str, str],
 ) -> None:
     """Run the selected stages, showing the one under way; a failed stage is reported."""
-    for name, stage in STAGES.items():
-        if only and not any(name.startswith(o) for o in only):
-            continue
+    for name, stage in stages.items():
         step(f"bench {name} ({'quick' if quick else 'full'})")
         try:
             figures.extend(await stage(env, quick))
