@@ -18,8 +18,8 @@ from services.analytics.ranges import (
     utc_range,
 )
 from services.analytics.schemas import ShareOfVoiceRead, VoiceShare
+from shared.db.config_models import WatchlistRow
 from shared.db.engine import driver_connection
-from shared.db.models import WatchlistRow
 
 
 async def watchlist_competitors(session: AsyncSession, brand: str) -> list[str]:

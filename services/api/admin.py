@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api import privacy
 from services.api.privacy import ErasureIn, ErasureReport, PurgeReport
 from services.ingest.sources.push import IngestSettingsDep
-from shared.db.models import AuditLogRow
+from shared.db.config_models import AuditLogRow
 from shared.http import keys
 from shared.http.deps import Admin, ApiSettingsDep, SessionDep
 from shared.http.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db.models import WatchlistRow
+from shared.db.config_models import WatchlistRow
 from shared.resilience import DB_ERRORS
 
 # What a failed read of the stored watchlists raises (the caller keeps what it has).

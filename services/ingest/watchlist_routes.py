@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.core.watchlist import Watchlist
-from shared.db.models import WatchlistRow
+from shared.db.config_models import WatchlistRow
 from shared.errors import BadInput, NotFound
 from shared.http import audit
 from shared.http.deps import Admin, SessionDep

@@ -1,7 +1,7 @@
 """Which time partitions the partitioned tables should have: pure, no I/O.
 
 `mentions` and the rollup tables are PostgreSQL range-partitioned on their time column
-(migration storage_0011). Widths follow the volume each table gets (docs/capacity.md):
+(migration 0016). Widths follow the volume each table gets (docs/capacity.md):
 the mentions and the minute author keys, the two tables that grow with every mention and
 expire with retention, by UTC day, so retention drops whole days; the minute and hourly
 rollups, kept for good and a few rows per brand-minute, by month; the daily rollups by

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import AuditLogRow
+from shared.db.config_models import AuditLogRow
 
 
 async def record(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.models import ApiKeyRow
+from shared.db.config_models import ApiKeyRow
 from shared.errors import BadInput, NotFound
 from shared.http import audit
 from shared.settings.common import CommonSettings

@@ -26,16 +26,9 @@ from sqlalchemy import delete, func, select
 from services.alerting.service import serve as serve_alerting
 from services.ingest.sources.replay import run_replay
 from services.sentiment.service import serve as serve_sentiment
+from shared.db.config_models import CampaignRow, WatchlistRow
 from shared.db.engine import transaction
-from shared.db.models import (
-    CampaignRow,
-    IncidentRow,
-    MentionRow,
-    OutboxRow,
-    PlaybookRunRow,
-    SignalRow,
-    WatchlistRow,
-)
+from shared.db.models import IncidentRow, MentionRow, OutboxRow, PlaybookRunRow, SignalRow
 from shared.settings.alerting import AlertingSettings
 from shared.settings.ingest import IngestSettings
 from shared.settings.notify import NotifySettings

@@ -119,13 +119,13 @@ def _partition_rows(url: str, table: str) -> dict[str, int]:
     return {name: count for name, count in rows}
 
 
-def test_storage_0011_partitions_existing_tables_and_back(infra: InfraSettings) -> None:
+def test_0016_partitions_existing_tables_and_back(infra: InfraSettings) -> None:
     name = f"crisiswatch_mig_{uuid.uuid4().hex[:10]}"
     admin = infra.database_url("postgres")
     asyncio.run(_execute(admin, (f'CREATE DATABASE "{name}"', {})))
     url = infra.database_url(name)
     try:
-        upgrade(infra, database=name, revision="0010")
+        upgrade(infra, database=name, revision="0015")
         rows = [
             ("p-1", ["acme"], "a1", "2026-03-02 10:15:20+00", ["recall"]),
             ("p-2", ["acme"], "a2", "2026-03-02 23:59:59+00", []),
@@ -190,7 +190,7 @@ def test_storage_0011_partitions_existing_tables_and_back(infra: InfraSettings) 
         ]
         assert [e for e, _ in ids] == ["p-1", "p-2", "p-3", "p-4", "p-5"]
 
-        downgrade(infra, database=name, revision="0010")
+        downgrade(infra, database=name, revision="0015")
         kinds = asyncio.run(
             _execute(
                 url,

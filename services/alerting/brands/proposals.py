@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.brands import store
 from services.alerting.brands.schemas import BrandSettingsIn, BrandSettingsRead, Proposal
-from shared.db.models import BrandSettingsRow, IncidentRow
+from shared.db.config_models import BrandSettingsRow
+from shared.db.models import IncidentRow
 from shared.errors import Conflict
 from shared.settings.alerting import AlertingSettings
 

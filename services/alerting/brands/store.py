@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.brands.schemas import BrandSettingsIn, BrandSettingsRead
-from shared.db.models import BrandSettingsRow
+from shared.db.config_models import BrandSettingsRow
 from shared.errors import Conflict, NotFound
 from shared.http import audit
 

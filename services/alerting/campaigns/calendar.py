@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.detect.alert import as_utc
-from shared.db.models import CampaignRow
+from shared.db.config_models import CampaignRow
 
 
 @dataclass(frozen=True, slots=True)

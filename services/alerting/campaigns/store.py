@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.schemas import StrictInput
-from shared.db.models import CampaignRow
+from shared.db.config_models import CampaignRow
 from shared.errors import NotFound
 from shared.http import audit
 

@@ -20,7 +20,8 @@ from services.alerting.digests.figures import (
     VoiceShare,
 )
 from services.alerting.digests.periods import Period, bucket_index, buckets
-from shared.db.models import HourlyRollupRow, IncidentRow, StoryRow, WatchlistRow
+from shared.db.config_models import WatchlistRow
+from shared.db.models import HourlyRollupRow, IncidentRow, StoryRow
 from shared.db.rollups import ALL_DIMENSIONS
 
 MAX_STORIES = 5

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.playbooks.loader import FALLBACK, check_playbook_set, default_playbooks
 from services.alerting.playbooks.models import Playbook
-from shared.db.models import PlaybookRow
+from shared.db.config_models import PlaybookRow
 from shared.errors import BadInput, ConfigError, Conflict, NotFound
 from shared.http import audit
 

@@ -18,13 +18,13 @@ from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.statements import holding_statements, main_languages
 from services.alerting.playbooks.store import active_playbooks
 from services.alerting.schemas import StrictInput
+from shared.db.config_models import WatchlistRow
 from shared.db.models import (
     IncidentEventRow,
     IncidentRow,
     MentionRow,
     PlaybookRunRow,
     PlaybookStepRow,
-    WatchlistRow,
 )
 from shared.errors import Conflict, NotFound
 from shared.http import audit

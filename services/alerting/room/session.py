@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.room.tokens import Claims, form_token, issue, read
-from shared.db.models import ApiKeyRow
+from shared.db.config_models import ApiKeyRow
 from shared.http.keys import ROLE_RANK
 from shared.settings.api import ApiSettings
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.detect.thresholds import ThresholdRule
 from services.alerting.rules.schemas import RuleDefinition
-from shared.db.models import RuleRow
+from shared.db.config_models import RuleRow
 
 _FINGERPRINT = text(
     "SELECT coalesce(md5(string_agg(id::text || '@' || updated_at::text || '@' || enabled::text, "

@@ -20,7 +20,8 @@ from services.alerting.rules.schemas import (
     RuleRead,
     RuleValidation,
 )
-from shared.db.models import RollupRow, RuleRow
+from shared.db.config_models import RuleRow
+from shared.db.models import RollupRow
 from shared.errors import Conflict, NotFound
 from shared.http import audit
 

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.slack.signature import WINDOW_S, SlackRequestRefused
-from shared.db.models import SlackRequestRow
+from shared.db.config_models import SlackRequestRow
 
 # Kept a little longer than the window: a stored signature must outlive its timestamp.
 _KEEP = timedelta(seconds=2 * WINDOW_S)

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.db import config_models  # noqa: F401  (its tables join Base.metadata)
 from shared.db.models import Base
 from shared.settings.common import CommonSettings
 

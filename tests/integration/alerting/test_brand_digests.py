@@ -31,6 +31,7 @@ from services.alerting.notify.housekeeping import NotificationHousekeeper
 from services.alerting.notify.outbox import OutboxDispatcher, OutboxMetrics
 from services.alerting.room.tokens import read
 from services.cli import main as cli_main
+from shared.db.config_models import WatchlistRow
 from shared.db.engine import create_engine, transaction
 from shared.db.models import (
     DigestRow,
@@ -39,7 +40,6 @@ from shared.db.models import (
     MentionRow,
     OutboxRow,
     StoryRow,
-    WatchlistRow,
 )
 from shared.db.rollups import ALL_DIMENSIONS
 from shared.settings.common import CommonSettings

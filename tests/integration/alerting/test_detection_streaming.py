@@ -16,8 +16,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment.store import store_scored
+from shared.db.config_models import CampaignRow
 from shared.db.engine import transaction
-from shared.db.models import CampaignRow, DetectorStateRow, SignalRow
+from shared.db.models import DetectorStateRow, SignalRow
 from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
 from tests.detection_helpers import (

@@ -28,7 +28,8 @@ from sqlalchemy import select
 from services.alerting.detect.spikes import preset
 from services.alerting.service import serve as serve_alerting
 from services.sentiment.service import serve as serve_sentiment
-from shared.db.models import AuditLogRow, IncidentRow, OutboxRow
+from shared.db.config_models import AuditLogRow
+from shared.db.models import IncidentRow, OutboxRow
 from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
 from shared.settings.sentiment import SentimentSettings

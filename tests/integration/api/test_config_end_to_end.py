@@ -29,8 +29,9 @@ from sqlalchemy import delete, select
 from services.alerting.service import serve as serve_alerting
 from services.ingest.core.watchlist import parse_watchlist
 from services.sentiment.service import serve as serve_sentiment
+from shared.db.config_models import RuleRow
 from shared.db.engine import transaction
-from shared.db.models import IncidentRow, MentionRow, RuleRow, SignalRow
+from shared.db.models import IncidentRow, MentionRow, SignalRow
 from shared.settings.alerting import AlertingSettings
 from shared.settings.notify import NotifySettings
 from shared.settings.sentiment import SentimentSettings

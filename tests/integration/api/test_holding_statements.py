@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.playbooks.loader import default_playbooks
-from shared.db.models import WatchlistRow
+from shared.db.config_models import WatchlistRow
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.factories import scored, store
 from tests.integration.api.notify_helpers import (

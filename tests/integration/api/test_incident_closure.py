@@ -11,8 +11,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.notify.housekeeping import NotificationHousekeeper
+from shared.db.config_models import AuditLogRow
 from shared.db.engine import transaction
-from shared.db.models import AuditLogRow, IncidentEventRow
+from shared.db.models import IncidentEventRow
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.notify_helpers import (
     all_sent,

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.room.tokens import link_token
+from shared.db.config_models import AuditLogRow
 from shared.db.engine import transaction
-from shared.db.models import AuditLogRow, IncidentRow, PlaybookRunRow, PlaybookStepRow
+from shared.db.models import IncidentRow, PlaybookRunRow, PlaybookStepRow
 from shared.settings.links import DEV_ROOM_SECRET
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.room_helpers import opened

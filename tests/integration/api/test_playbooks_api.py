@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.alerting.playbooks.files import playbooks_cli
 from services.alerting.playbooks.loader import default_playbooks, load_playbooks
 from services.alerting.playbooks.store import as_document
+from shared.db.config_models import PlaybookRow
 from shared.db.engine import create_engine, transaction
-from shared.db.models import PlaybookRow
 from shared.settings.common import CommonSettings
 from tests.integration.api.conftest import RunningApi
 

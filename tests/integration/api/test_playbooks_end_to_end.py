@@ -25,8 +25,9 @@ from services.alerting.playbooks.loader import default_playbooks
 from services.alerting.playbooks.store import as_document
 from services.alerting.service import serve as serve_alerting
 from services.sentiment.service import serve as serve_sentiment
+from shared.db.config_models import PlaybookRow
 from shared.db.engine import transaction
-from shared.db.models import IncidentRow, PlaybookRow, PlaybookRunRow, PlaybookStepRow
+from shared.db.models import IncidentRow, PlaybookRunRow, PlaybookStepRow
 from shared.settings.alerting import AlertingSettings
 from shared.settings.sentiment import SentimentSettings
 from tests.integration.api.conftest import RunningApi

@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import delete
 
 from services.api.app import create_app
+from shared.db.config_models import PlaybookRow, RuleRow, WatchlistRow
 from shared.db.engine import create_engine, transaction
-from shared.db.models import PlaybookRow, RuleRow, WatchlistRow
 from shared.http.server import serve_app
 from shared.settings.api import ApiSettings
 from shared.settings.ingest import IngestSettings

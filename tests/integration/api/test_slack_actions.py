@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.slack.signature import sign
+from shared.db.config_models import AuditLogRow
 from shared.db.engine import transaction
-from shared.db.models import AuditLogRow, HourlyRollupRow, IncidentEventRow, IncidentRow
+from shared.db.models import HourlyRollupRow, IncidentEventRow, IncidentRow
 from tests.integration.api.conftest import RunningApi
 from tests.integration.api.notify_helpers import all_sent, dispatching, open_incident
 from tests.kafka_helpers import wait_for

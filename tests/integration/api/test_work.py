@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.ingest.core.normalize import pseudonymize
+from shared.db.config_models import AuditLogRow
 from shared.db.engine import transaction
 from shared.db.models import (
-    AuditLogRow,
     IncidentEventRow,
     IncidentRow,
     MentionRow,

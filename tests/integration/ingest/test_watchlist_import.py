@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services import cli
 from services.ingest.core.watchlist import parse_watchlist
+from shared.db.config_models import AuditLogRow, WatchlistRow
 from shared.db.engine import transaction
-from shared.db.models import AuditLogRow, WatchlistRow
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "watchlists" / "acme.yaml"
 

@@ -7,8 +7,8 @@ keys must contain the partition key: `mentions` is now unique on (platform, exte
 created_at) and keyed on (id, created_at); a post's created_at is fixed by its platform,
 so a replay still meets the same key. The services create later partitions ahead.
 
-Revision ID: storage_0011
-Revises: 0010
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-04 09:00:00
 """
 
@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from alembic import op
 from sqlalchemy import text
 
-revision: str = "storage_0011"
-down_revision: str | None = "0010"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
