@@ -1,5 +1,5 @@
 """The demo's crisis story opens exactly one incident: one Slack message, one email, the
-updates threaded under them.
+updates threaded under them; its daily digest renders with its charts.
 
 The demo scenario (tools/demo/scenario.py: a day of chatter for four brands, then the
 battery-fire story of `voltix` in English, Chinese and Spanish) is replayed through the real
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from services.alerting.digests.cli import DigestRequest, preview_html
 from services.alerting.service import serve as serve_alerting
 from services.ingest.sources.replay import run_replay
 from services.sentiment.service import serve as serve_sentiment
@@ -161,6 +162,14 @@ async def test_demo_crisis_story_is_one_incident_one_page_per_channel_updates_th
             pages = [r for r in mine if r.reply_to is None]
             assert len(pages) == 1, (channel, [r.summary for r in mine])
             assert all(r.reply_to == pages[0].ident for r in mine if r is not pages[0])
+
+        # The crisis brand's daily digest of the demo renders with its charts and the story.
+        tomorrow = (now + timedelta(days=1)).date().isoformat()
+        request = DigestRequest("preview", crisis, "daily", end=tomorrow)
+        html = await preview_html(alerting, notify, request)
+        (tmp_path / "demo-digest.html").write_text(html)
+        assert html.count('src="data:image/png;base64,') >= 3, html[:500]
+        assert "Top stories" in html and f"/incidents/{incident.id}" in html
     finally:
         stop.set()
         for task in tasks:
