@@ -68,28 +68,75 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class SlackWebhookReceiver:
+def _reply(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Write one complete HTTP answer on `handler`."""
+    handler.send_response(status)
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.send_header("content-type", content_type)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the live view clean: requests are shown as notifications instead."""
+
+
+class _HttpReceiver:
+    """An HTTP server on 127.0.0.1 in a daemon thread; subclasses give its handler."""
+
+    def __init__(self, inbox: Inbox, *, port: int = 0) -> None:
+        self._inbox = inbox
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _origin(self) -> str:
+        if self._server is None:
+            raise RuntimeError("receiver not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Listen in a daemon thread."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class SlackWebhookReceiver(_HttpReceiver):
     """An HTTP server on 127.0.0.1 answering like a Slack incoming webhook."""
 
     def __init__(self, inbox: Inbox, *, port: int = 0, fail_first: int = 0) -> None:
-        self._inbox = inbox
-        self._port = port
+        super().__init__(inbox, port=port)
         self._fail_first = fail_first
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The webhook URL to configure as CRISISWATCH_SLACK_WEBHOOK_URL."""
-        if self._server is None:
-            raise RuntimeError("receiver not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/services/T0DEMO/B0DEMO/demo"
+        return f"{self._origin()}/services/T0DEMO/B0DEMO/demo"
 
-    def start(self) -> None:
-        """Listen in a daemon thread."""
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
@@ -109,27 +156,9 @@ class SlackWebhookReceiver:
             def _answer(
                 self, status: int, body: bytes, headers: dict[str, str] | None = None
             ) -> None:
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("content-type", "text/plain")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _reply(self, status, body, "text/plain", headers)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep the live view clean: requests are shown as notifications instead."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
 
 
 class SmtpReceiver:
@@ -170,7 +199,7 @@ class SmtpReceiver:
             self._controller = None
 
 
-class SlackApiReceiver:
+class SlackApiReceiver(_HttpReceiver):
     """An HTTP server on 127.0.0.1 answering like the Slack Web API for one bot token.
 
     `chat.postMessage` keeps the message (with its metadata and `thread_ts`);
@@ -179,19 +208,14 @@ class SlackApiReceiver:
     """
 
     def __init__(self, inbox: Inbox, *, port: int = 0) -> None:
-        self._inbox = inbox
-        self._port = port
+        super().__init__(inbox, port=port)
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The API base to configure as CRISISWATCH_SLACK_API_BASE."""
-        if self._server is None:
-            raise RuntimeError("receiver not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
+        return f"{self._origin()}/api"
 
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Keep one posted message; return Slack's answer."""
@@ -217,11 +241,10 @@ class SlackApiReceiver:
                 m.pop("metadata", None)
         return {"ok": True, "messages": found, "has_more": False}
 
-    def start(self) -> None:
-        """Listen in a daemon thread."""
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 if not self._authorised():
@@ -252,23 +275,6 @@ class SlackApiReceiver:
                 return False
 
             def _json(self, answer: dict[str, Any]) -> None:
-                body = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _reply(self, 200, json.dumps(answer).encode(), "application/json")
 
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep the live view clean: requests are shown as notifications instead."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
