@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.contracts.yaml_files import read_yaml_model
 from shared.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).with_name("topics.yaml")
@@ -116,16 +116,7 @@ class TopicContract(BaseModel):
 def load_topics(path: Path | str | None = None) -> TopicContract:
     """Load and validate a topic contract file (the packaged `topics.yaml` by default)."""
     source = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TopicContractError(f"cannot read topic lexicon {source}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise TopicContractError(f"{source} is not valid YAML: {exc}") from exc
-    try:
-        return TopicContract.model_validate(raw)
-    except ValidationError as exc:
-        raise TopicContractError(f"{source} is not a valid topic lexicon:\n{exc}") from exc
+    return read_yaml_model(source, TopicContract, TopicContractError, "topic lexicon")
 
 
 @functools.cache

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.sentiment.core.textmatch import Hit, SubstringTable, TextTokens, TokenTable
+from shared.contracts.yaml_files import read_yaml_model
 from shared.errors import ConfigError
 from shared.text import UNSEGMENTED
 
@@ -150,16 +150,7 @@ class IdiomMask:
 
 
 def _read(path: Path) -> IdiomFile:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise IdiomListError(f"cannot read idiom list {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise IdiomListError(f"{path} is not valid YAML: {exc}") from exc
-    try:
-        return IdiomFile.model_validate(raw)
-    except ValidationError as exc:
-        raise IdiomListError(f"{path} is not a valid idiom list:\n{exc}") from exc
+    return read_yaml_model(path, IdiomFile, IdiomListError, "idiom list")
 
 
 @functools.cache
