@@ -17,7 +17,7 @@ trap cleanup EXIT
 "${CW[@]}" infra up
 bash deploy/prometheus/ensure-prometheus.sh
 set +e
-"$PYTHON" -m pytest -m "not soak" -p no:cacheprovider "$@"
+"$PYTHON" -m pytest -m "not soak" -p no:cacheprovider --durations=20 "$@"
 code=$?
 set -e
 if [ "$code" = 5 ]; then
