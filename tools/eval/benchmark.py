@@ -240,8 +240,7 @@ def scenario_table(
     """
     counts = {"young": YoungConfig(enabled=True)} if young_model else None
     totals = pooled(
-        series_tallies(name, *dev[name], counts, prior=leave_out_shape(dev, name))
-        for name in dev
+        series_tallies(name, *dev[name], counts, prior=leave_out_shape(dev, name)) for name in dev
     )
     rows = {family: tally.row() for family, tally in totals.items()}
     for family, row in rows.items():
