@@ -13,7 +13,8 @@ A horizon is hot when the tail surprise -log10 P(X >= x) passes
 `threshold + log10(windows of that horizon in a day)`, with `min_excess` mentions and
 `min_ratio` times its expectation. Used while the series is younger than `young_days`
 (a day: chosen on the tuning series over 2, 3 and 7, which added false alerts).
-Pure: state in, state out, a few scalar updates per bin.
+Pure: state in, state out, a few scalar updates per bin; once the series is grown up
+(or the model is off) only its age is kept.
 """
 
 from __future__ import annotations
@@ -99,15 +100,27 @@ class YoungLevel:
         `own[i]` is (dispersion, hours) the series has learned itself at horizon `i`
         (empty when unknown). Returns None when inactive or not yet credible.
         """
-        self.window.append((count, mult, self.a, self.b))
-        verdict = self._judge(own) if self.active else None
+        if not self.active:  # off, or grown up: only the age is kept
+            self.n += 1
+            self.window.clear()
+            return None
+        self._append(count, mult)
+        verdict = self._judge(own)
         self._learn(count, mult)
         return verdict
 
     def fill(self, count: float, mult: float) -> None:
         """Learn a bin filled in for a short gap, without judging it."""
-        self.window.append((count, mult, self.a, self.b))
+        if not self.active:
+            self.n += 1
+            return
+        self._append(count, mult)
         self._learn(count, mult)
+
+    def _append(self, count: float, mult: float) -> None:
+        # Rounded as it will be stored, so a restored model decides identically.
+        entry = (round(count, 3), round(mult, 4), float(f"{self.a:.8g}"), float(f"{self.b:.8g}"))
+        self.window.append(entry)
 
     def _judge(self, own: list[tuple[float, float]]) -> Verdict | None:
         cfg = self.config

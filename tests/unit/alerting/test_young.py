@@ -68,6 +68,8 @@ def test_off_by_default_and_silent_once_the_series_is_a_week_old() -> None:
     model = YoungLevel(replace(ON, young_days=0.5), BIN)
     verdicts = _verdicts(model, points)
     assert verdicts[PER_HOUR * 6] is not None and verdicts[PER_HOUR * 13] is None
+    # Grown up, it keeps only its age: the state of a mature series stays small.
+    assert not model.window and model.n == len(points)
 
 
 def test_count_path_pages_a_day_one_jump_once_with_the_young_model() -> None:
