@@ -146,7 +146,7 @@ def _eval_detection(args: argparse.Namespace) -> int:
         from tools.eval.benchmark import load_dev, load_files, scenario_table
 
         dev = load_files(args.file, args.labels) if args.file else load_dev()
-        return 0 if scenario_table(dev) else 1
+        return 0 if scenario_table(dev, young_model=args.young_model) else 1
     if not args.file:
         raise BadInput("eval detection takes one or more series, or --scenarios")
     summaries = [run_detection_eval(f, args.preset, labels_path=args.labels) for f in args.file]
@@ -331,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="detection: scenario benchmark (young, low-volume, slow-burn, level-shift cases "
         "made from the given series, else the dev series) with a summary per family",
+    )
+    evaluate.add_argument(
+        "--young-model",
+        action="store_true",
+        help="detection --scenarios: with the gamma-Poisson level model of young series on",
     )
     evaluate.set_defaults(handler=_eval)
 

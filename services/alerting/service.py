@@ -40,6 +40,7 @@ def engine_config(settings: AlertingSettings) -> EngineConfig:
     return EngineConfig(
         bin_seconds=settings.alerting_bin_seconds,
         preset=settings.alerting_preset,
+        young_model=settings.alerting_young_model,
         lateness_s=settings.alerting_lateness_s,
         idle_flush_s=settings.alerting_idle_flush_s,
         gate=AuthorGateConfig(

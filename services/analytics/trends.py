@@ -25,12 +25,10 @@ from services.analytics.ranges import (
     utc_range,
 )
 from services.analytics.schemas import Resolution, TrendsRead
+from services.analytics.trend_points import EMOTION_COLUMNS, trend_points
 from shared.db.engine import driver_connection
 from shared.db.rollups import ALL_DIMENSIONS
 from shared.errors import BadInput
-from shared.schemas import EMOTIONS
-
-EMOTION_COLUMNS: tuple[str, ...] = tuple(e for e in EMOTIONS if e != "neutral")
 
 # Column order of `trend_query` rows: brand, bucket, then these measures.
 _TREND_SUMS = ("volume", "negative", "neutral", "positive", "unscored", "sentiment_sum",
@@ -147,33 +145,8 @@ async def _read_trends(
     # The driver connection: thousands of rows skip SQLAlchemy's row and ORM layers.
     rows = await (await driver_connection(session)).fetch(sql, *args)
     points: dict[str, list[dict[str, Any]]] = {b: [] for b in unique_brands}
-    for row in rows:
-        points[row[0]].append(_trend_point(row))
+    points.update(trend_points(rows))
     return _Trends(start, end, resolution, topic, points)
-
-
-def _trend_point(row: Sequence[Any]) -> dict[str, Any]:
-    """One bucket of a trend as `TrendPoint` fields (hot path: a plain dict, no model)."""
-    _, bucket, volume, negative, neutral, positive, unscored, total, *emotions, eng, reach = row
-    scored = negative + neutral + positive
-    return {
-        "bucket": bucket,
-        "volume": volume,
-        "negative": negative,
-        "neutral": neutral,
-        "positive": positive,
-        "unscored": unscored,
-        # Float columns (and their sums) arrive as float, integer columns as int.
-        "mean_score": round(total / scored, 4) if scored else None,
-        "emotions": dict(
-            zip(EMOTION_COLUMNS, [round(e / volume, 4) for e in emotions], strict=True)
-        )
-        if volume
-        else dict.fromkeys(EMOTION_COLUMNS, 0.0),
-        # Sums of bigint columns are numeric, so they arrive as Decimal.
-        "engagement": int(eng),
-        "reach": int(reach),
-    }
 
 
 async def trends(

@@ -21,6 +21,10 @@ class AlertingSettings(CommonSettings):
     alerting_preset: Literal["sensitive", "balanced", "strict"] = Field(
         default="balanced", description="sensitivity preset of the volume-spike detectors"
     )
+    alerting_young_model: bool = Field(
+        default=False,
+        description="judge series younger than a week with the gamma-Poisson level model too",
+    )
     alerting_proposal_min_dismissals: int = Field(
         default=3,
         ge=1,

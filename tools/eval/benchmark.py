@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from services.alerting.detect.season import POPULATION_DAY_SHAPE
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
+from services.alerting.detect.young import YoungConfig
 from tools.data import dataset_dir
 from tools.eval.detection import DEV_DATASET, infer_bin_seconds, read_series, windows_of
 from tools.eval.scenarios import (
@@ -228,11 +229,18 @@ def leave_one_out(
 
 
 def scenario_table(
-    dev: dict[str, tuple[Points, list[Window]]], out: TextIO = sys.stdout
+    dev: dict[str, tuple[Points, list[Window]]],
+    out: TextIO = sys.stdout,
+    *,
+    young_model: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Print one row per family for the shipped defaults over every dev series."""
+    """Print one row per family for the shipped defaults over every dev series.
+
+    `young_model`: with the young-series level model (`detect.young`) switched on.
+    """
+    counts = {"young": YoungConfig(enabled=True)} if young_model else None
     totals = pooled(
-        series_tallies(name, *dev[name], prior=leave_out_shape(dev, name)) for name in dev
+        series_tallies(name, *dev[name], counts, prior=leave_out_shape(dev, name)) for name in dev
     )
     rows = {family: tally.row() for family, tally in totals.items()}
     for family, row in rows.items():

@@ -26,6 +26,7 @@ from typing import Any
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import Alert, from_epoch, half_life_alpha, to_epoch
 from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape, surprise
+from services.alerting.detect.young import Verdict, YoungConfig, YoungLevel
 
 RULE = "volume_spike"
 MODEL = "counts-1"
@@ -62,6 +63,7 @@ class CountConfig:
     calibration_prior_days: float = 3.0
     calibration_floor: float = 1.5
     calibration_power: float = 1.0
+    young: YoungConfig = field(default_factory=YoungConfig)  # gamma-Poisson level while young
 
     def bins(self, minutes: float) -> int:
         """Return the number of bins in `minutes` (at least one)."""
@@ -160,6 +162,7 @@ class CountDetector:
         self.debounce = Debounce()
         self.elevated = 0  # bins not calm since the last alert
         self.adapted = 0  # times a lasting shift was taken as the new normal
+        self.young = YoungLevel(cfg.young, cfg.bin_seconds)
 
     # -- what the engine reads ------------------------------------------------------------
 
@@ -199,8 +202,10 @@ class CountDetector:
             self.level = x / mult
         self._push(_entry(x, mult, self.level))
         scores = self._score(epoch)
+        young = self.young.update(x, mult, self._own_dispersion())
         self._learn(x, mult, hour)
-        hot = any(scores.hot)
+        young_hot = young is not None and young.hot
+        hot = any(scores.hot) or young_hot
         calm = max(scores.surprise, default=0.0) < cfg.calm_surprise
         self._adapt(calm)
         fire = self.debounce.step(
@@ -216,6 +221,8 @@ class CountDetector:
         if not fire:
             return None
         self.elevated = 0
+        if young is not None and young_hot and not any(scores.hot):
+            return self._young_alert(epoch, young, scores, lift)
         best = max(range(len(scores.surprise)), key=lambda i: scores.surprise[i] * scores.hot[i])
         return Alert(
             ts=from_epoch(epoch),
@@ -236,6 +243,36 @@ class CountDetector:
             },
         )
 
+    def _young_alert(self, epoch: float, young: Verdict, scores: _Scores, lift: float) -> Alert:
+        """The alert of a page of the young-series level model alone."""
+        return Alert(
+            ts=from_epoch(epoch),
+            rule=RULE,
+            score=round(young.surprise, 3),
+            value=scores.counts[0],
+            baseline=round(scores.expected[0], 3),
+            details={
+                "horizon_minutes": young.horizon_minutes,
+                "count": round(young.count, 3),
+                "expected": round(young.expected, 3),
+                "ratio": round(young.count / max(young.expected, 1.0), 3),
+                "young": True,
+                "history_hours": round(self.history_hours, 2),
+                "expected_lift": lift,
+            },
+        )
+
+    def _own_dispersion(self) -> list[tuple[float, float]]:
+        """(dispersion, hours learned) of the count horizon matching each young horizon."""
+        cfg = self.config
+        out = []
+        for minutes in cfg.young.horizons_minutes:
+            if minutes not in cfg.horizons_minutes:
+                break
+            h = self.horizons[cfg.horizons_minutes.index(minutes)]
+            out.append((h.dispersion(), h.n * cfg.bin_hours))
+        return out
+
     def _bridge(self, epoch: float) -> None:
         """Fill a short gap with expected counts (neutral); forget the windows after a long one."""
         cfg = self.config
@@ -246,11 +283,13 @@ class CountDetector:
             return
         if missing * cfg.bin_hours > _MAX_FILL_HOURS:
             self.window.clear()
+            self.young.window.clear()
             self._totals = deque([(0.0, 0.0)], maxlen=self._totals.maxlen)
             return
         for i in range(1, missing + 1):
             mult = self.shape.at(_hour(self.last_ts + i * cfg.bin_seconds - cfg.bin_seconds / 2))
             self._push(_entry(self.level * mult, mult, self.level))
+            self.young.fill(self.level * mult, mult)
 
     def _dispersion(self, i: int, hours_before: float) -> float:
         """Return horizon `i`'s dispersion: learned, shrunk to the prior, widened when young."""
@@ -375,6 +414,7 @@ class CountDetector:
         self.window = deque(
             (_entry(x, m, self.level) for x, m, _ in self.window), self.window.maxlen
         )
+        self.young.reset(self.level, span)
         self.elevated = 0
         self.adapted += 1
 
@@ -395,6 +435,7 @@ class CountDetector:
             "debounce": self.debounce.to_dict(),
             "elevated": self.elevated,
             "adapted": self.adapted,
+            "young": self.young.to_dict(),
         }
 
     @classmethod
@@ -410,6 +451,7 @@ class CountDetector:
             raw = dict(data["config"])
             raw["horizons_minutes"] = tuple(raw["horizons_minutes"])
             raw["prior_shape"] = tuple(raw["prior_shape"])
+            raw["young"] = _young_config(raw.get("young"))
             config = CountConfig(**raw)
         det = cls(config)
         det.level = None if data["level"] is None else float(data["level"])
@@ -425,7 +467,18 @@ class CountDetector:
         det.debounce = Debounce.from_dict(data["debounce"])
         det.elevated = int(data["elevated"])
         det.adapted = int(data["adapted"])
+        det.young = YoungLevel.from_dict(data.get("young"), config.young, config.bin_seconds)
         return det
+
+
+def _young_config(raw: dict[str, Any] | None) -> YoungConfig:
+    """Rebuild a stored young-model config (state saved before it existed: the default)."""
+    if not raw:
+        return YoungConfig()
+    fields = dict(raw)
+    for key in ("horizons_minutes", "dispersion"):
+        fields[key] = tuple(fields[key])
+    return YoungConfig(**fields)
 
 
 def _entry(count: float, mult: float, level: float) -> tuple[float, float, float]:

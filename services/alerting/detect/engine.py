@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,7 @@ class EngineConfig:
     burst_cooldown_s: int = 600
     recovery_minutes: float = 60.0
     recovery_ratio: float = 1.5
+    young_model: bool = False  # the gamma-Poisson level model of young series (`detect.young`)
 
     @property
     def gate_bins(self) -> int:
@@ -79,7 +80,9 @@ class EngineConfig:
 
     def spike_config(self, name: str | None = None) -> SpikeConfig:
         """The volume-spike config of preset `name` (default: the selected preset)."""
-        return preset(name or self.preset, bin_seconds=self.bin_seconds)
+        cfg = preset(name or self.preset, bin_seconds=self.bin_seconds)
+        young = replace(cfg.counts.young, enabled=self.young_model)
+        return replace(cfg, counts=replace(cfg.counts, young=young))
 
 
 @dataclass(slots=True)

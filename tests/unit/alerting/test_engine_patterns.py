@@ -86,3 +86,22 @@ def test_brand_added_two_days_ago_gets_its_crisis_caught() -> None:
     signals = _signals(_lift(points, factor))
     assert len(signals) == 1
     assert _onset(points, at) <= signals[0].at <= _onset(points, at) + timedelta(minutes=30)
+
+
+def test_young_model_setting_catches_a_small_brand_on_its_first_day() -> None:
+    points = synthetic_base(1, 0.1, seed=14, bin_seconds=60)
+    at = 5 * HOUR
+    # 30 more mentions in an hour that usually brings 3-6, five hours after the brand was added.
+    crisis = [
+        (ts, v + (1 if at <= i < at + HOUR and i % 2 == 0 else 0))
+        for i, (ts, v) in enumerate(points)
+    ]
+    until = points[-1][0].timestamp() + 60
+    found = {}
+    for young in (False, True):
+        engine = DetectionEngine(EngineConfig(topics=(), young_model=young))
+        out = engine.replay("acme", _minutes(crisis), until=until, emit=True)
+        found[young] = [s for s in out.signals if s.rule == "volume_spike"]
+    assert found[False] == []
+    assert len(found[True]) == 1 and found[True][0].details["young"] is True
+    assert _onset(points, at) <= found[True][0].at <= _onset(points, at + HOUR)
