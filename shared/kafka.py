@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import logging
@@ -30,12 +29,10 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
-from shared import serde
+from shared.delivery import QueuedBatch, Unsettled
 from shared.errors import BrokerUnavailable
-from shared.logging import request_id_var
 from shared.partitions import PartitionListener
 from shared.resilience import Backoff
-from shared.schemas import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +42,6 @@ Message = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, Sequence[Heade
 # The header carrying the id of the HTTP request that pushed a record (`X-Request-ID` of the
 # push); the sentiment worker forwards it onto `mentions.scored`, dead letters carry it.
 REQUEST_ID_HEADER = "request_id"
-
-# Kafka's default message limit is 1 MiB; base64 plus the replacement-decoded text of a
-# non-UTF-8 original take about 2.4 times its size, so this keeps letters well under it.
-MAX_ORIGINAL_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +122,7 @@ class EventProducer:
         self._max_batch_size = max_batch_size
         self._producer: AIOKafkaProducer | None = None
         self._partitioner = KeyPartitioner()
+        self._unsettled = Unsettled()
 
     async def start(self) -> None:
         """Connect to the cluster; raise `BrokerUnavailable` when it cannot be reached."""
@@ -170,20 +164,24 @@ class EventProducer:
         """Produce one message and wait until the broker acknowledged it."""
         await self.send_many(topic, [(key, value)], headers=headers)
 
-    async def _settle(self, futures: Sequence[asyncio.Future[Any]]) -> BaseException | None:
-        """Wait until every queued batch succeeded or failed; return the first failure."""
-        if not futures:
+    async def _settle(self, topic: str, queued: Sequence[QueuedBatch]) -> BaseException | None:
+        """Wait until every queued batch succeeded or failed; return the first failure.
+
+        aiokafka fails an undeliverable batch after its request timeout, but during a broker
+        outage it may keep a batch and deliver it after the restart: after the outer bound
+        such batches are remembered (not cancelled) so that the caller's retry skips them.
+        """
+        if not queued:
             return None
-        # aiokafka fails an undeliverable batch after its request timeout; the outer bound is
-        # a safety net for a stuck client, not the normal path.
-        done, pending = await asyncio.wait(futures, timeout=self._send_timeout_s * 3 + 5)
-        for fut in pending:
-            fut.cancel()
+        futures = [batch.future for batch in queued]
+        _, pending = await asyncio.wait(futures, timeout=self._send_timeout_s * 3 + 5)
         if pending:
-            return TimeoutError("Kafka did not settle the queued batches")
-        for fut in done:
+            self._unsettled.keep(topic, queued)
+            return TimeoutError(f"Kafka did not settle {len(pending)} queued batches in time")
+        for fut in futures:
             exc = fut.exception()
             if exc is not None:
+                self._unsettled.keep(topic, queued)
                 return exc
         return None
 
@@ -199,47 +197,58 @@ class EventProducer:
 
         Records are partitioned like the Java client (murmur2 of the key) and appended to
         per-partition batches directly, which costs far less than one `send()` per record.
+        A retry after `BrokerUnavailable` does not send again what the failed attempt did
+        deliver (even when the broker acknowledged it only after the attempt gave up).
         """
         producer = self._require()
-        futures: list[asyncio.Future[Any]] = []
+        queued: list[QueuedBatch] = []
         header_list = list(headers)
         count = 0
         try:
             async with asyncio.timeout(self._send_timeout_s):
+                skip = await self._unsettled.settle(topic, wait_s=self._send_timeout_s / 2)
                 partitions = sorted(await producer.partitions_for(topic))
                 if not partitions:
                     raise BrokerUnavailable(f"topic {topic} has no partitions")
                 builders: dict[int, Any] = {}
+                held: dict[int, list[tuple[bytes | None, bytes]]] = {}
+
+                async def flush(partition: int) -> None:
+                    future = await producer.send_batch(
+                        builders[partition], topic, partition=partition
+                    )
+                    queued.append(QueuedBatch(future, held[partition]))
+
                 for message in messages:
                     key, value = message[0], message[1]
+                    count += 1
+                    if skip and self._unsettled.take(topic, key, value):
+                        continue
                     own = header_list + list(message[2]) if len(message) == 3 else header_list
                     partition = self._partitioner(key, partitions)
                     builder = builders.get(partition)
                     if builder is None:
                         builder = builders[partition] = producer.create_batch()
+                        held[partition] = []
                     if builder.append(key=key, value=value, timestamp=None, headers=own) is None:
-                        futures.append(
-                            await producer.send_batch(builder, topic, partition=partition)
-                        )
+                        await flush(partition)
                         builder = builders[partition] = producer.create_batch()
+                        held[partition] = []
                         if (
                             builder.append(key=key, value=value, timestamp=None, headers=own)
                             is None
                         ):
                             raise BrokerUnavailable("a record is larger than max_batch_size")
-                    count += 1
+                    held[partition].append((key, value))
                 for partition, builder in builders.items():
                     if builder.record_count():
-                        futures.append(
-                            await producer.send_batch(builder, topic, partition=partition)
-                        )
+                        await flush(partition)
         except (KafkaError, TimeoutError) as exc:
-            await self._settle(futures)
+            await self._settle(topic, queued)
             raise BrokerUnavailable(f"Kafka did not accept messages for {topic}: {exc!r}") from exc
-        # Wait for the queued batches to succeed or fail on aiokafka's own request timeout, never
-        # abandon them: a batch given up on here could still be delivered later, and the
-        # caller's retry would then duplicate it.
-        failure = await self._settle(futures)
+        # Wait for the queued batches to succeed or fail, never abandon them silently: a batch
+        # given up on could still be delivered later (see `_settle`).
+        failure = await self._settle(topic, queued)
         if failure is not None:
             raise BrokerUnavailable(
                 f"Kafka did not accept messages for {topic}: {failure!r}"
@@ -367,43 +376,6 @@ class EventConsumer:
             position = await self._consumer.position(tp)
             result[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
         return result
-
-
-class DeadLetterWriter:
-    """Writes records that can never be processed to the dead-letter topic."""
-
-    def __init__(self, producer: EventProducer, topic: str, *, stage: str) -> None:
-        self._producer = producer
-        self._topic = topic
-        self._stage = stage
-
-    async def send(self, original: bytes, reason: str, *, source: str) -> None:
-        """Publish `original` with `reason`; the bytes are kept exactly (base64 if not UTF-8).
-
-        The request id of the current context (`request_id_var`: the push being served, or
-        the record being processed) goes with it as the `request_id` header.
-
-        Originals larger than `MAX_ORIGINAL_BYTES` are cut (the reason says so): a letter
-        must fit in one Kafka message, or one oversized record would fail its whole batch.
-        """
-        if len(original) > MAX_ORIGINAL_BYTES:
-            reason = f"(original of {len(original)} bytes cut to {MAX_ORIGINAL_BYTES}) {reason}"
-            original = original[:MAX_ORIGINAL_BYTES]
-        try:
-            text = original.decode("utf-8")
-            b64 = None
-        except UnicodeDecodeError:
-            text = original.decode("utf-8", errors="replace")
-            b64 = base64.b64encode(original).decode("ascii")
-        letter = DeadLetter(
-            reason=reason[:2000], stage=self._stage, source=source, original=text, original_b64=b64
-        )
-        headers = [("reason", reason[:200].encode()), ("stage", self._stage.encode())]
-        request_id = request_id_var.get()
-        if request_id:
-            headers.append((REQUEST_ID_HEADER, request_id.encode()))
-        await self._producer.send(self._topic, serde.dumps(letter), headers=headers)
-        log.warning("dead-lettered a record from %s: %s", source, reason[:200])
 
 
 async def ensure_topics(bootstrap_servers: str, partitions: dict[str, int]) -> list[str]:

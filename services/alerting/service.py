@@ -24,7 +24,8 @@ from services.alerting.ownership import Partitions
 from services.alerting.playbooks.runs import start_playbook_run, switch_playbook_run
 from services.alerting.worker import AlertingWorker
 from shared.db.engine import create_engine, wait_for_database
-from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
+from shared.dead_letters import DeadLetterWriter
+from shared.kafka import EventConsumer, EventProducer
 from shared.metrics import MetricsServer
 from shared.probes import WorkerProbes
 from shared.process_metrics import register_process_metrics

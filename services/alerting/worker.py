@@ -51,8 +51,9 @@ from services.alerting.rules.active import load_active_rules, rules_fingerprint
 from services.alerting.state import load_brand_state, load_rollups, save_states
 from shared import serde
 from shared.db.engine import transaction
+from shared.dead_letters import DeadLetterWriter
 from shared.errors import BrokerUnavailable, InvalidRecord
-from shared.kafka import REQUEST_ID_HEADER, DeadLetterWriter, EventConsumer, Record
+from shared.kafka import REQUEST_ID_HEADER, EventConsumer, Record
 from shared.logging import request_context
 from shared.resilience import (
     DB_ERRORS,

@@ -18,8 +18,9 @@ from services.ingest.pipeline import Ingestor
 from services.ingest.publisher import MentionPublisher
 from services.ingest.sources.push_auth import PushAuthenticator
 from services.ingest.watchlist_db import READ_ERRORS, PgWatchlists
+from shared.dead_letters import DeadLetterWriter
 from shared.errors import BrokerUnavailable, ConfigError
-from shared.kafka import DeadLetterWriter, EventProducer
+from shared.kafka import EventProducer
 from shared.resilience import Backoff, StopRequested, retry
 from shared.settings.ingest import IngestSettings
 

@@ -176,12 +176,18 @@ class Ingestor:
     async def emit_until_accepted(
         self, items: Sequence[Candidate], *, source: str, stop: asyncio.Event
     ) -> bool:
-        """`accept`, pausing (bounded jittered back-off) while Kafka is down; False if stopped."""
+        """`accept`, pausing (bounded jittered back-off) while Kafka is down; False if stopped.
+
+        The items are assessed once: every attempt sends the same bytes, so the producer can
+        skip what an attempt it gave up on was still able to deliver.
+        """
         scale = self.settings.backoff_scale
         backoff = Backoff(base_s=0.5 * scale, cap_s=30.0 * scale)
+        assess = self.assessor.assess
+        assessed = [item if isinstance(item, _ASSESSED) else assess(item) for item in items]
         while not stop.is_set():
             try:
-                await self.accept(items, source=source)
+                await self.accept(assessed, source=source)
                 return True
             except BrokerUnavailable as exc:
                 self.metrics.source_errors.labels(source, "kafka_unavailable").inc()

@@ -6,7 +6,8 @@ import time
 from collections.abc import Sequence
 
 from services.ingest.metrics import IngestMetrics
-from shared.kafka import REQUEST_ID_HEADER, DeadLetterWriter, EventProducer, Header
+from shared.dead_letters import DeadLetterWriter
+from shared.kafka import REQUEST_ID_HEADER, EventProducer, Header
 from shared.logging import request_id_var
 from shared.schemas import Mention
 

@@ -18,8 +18,9 @@ from services.sentiment.stories import StoryAssigner
 from services.sentiment.worker import SentimentWorker
 from shared.db.engine import create_engine, wait_for_database
 from shared.db.partition_store import ensure_ahead_logged
+from shared.dead_letters import DeadLetterWriter
 from shared.heap import freeze_startup_objects
-from shared.kafka import DeadLetterWriter, EventConsumer, EventProducer
+from shared.kafka import EventConsumer, EventProducer
 from shared.metrics import MetricsServer
 from shared.probes import WorkerProbes
 from shared.process_metrics import register_process_metrics

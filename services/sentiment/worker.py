@@ -27,10 +27,10 @@ from services.sentiment.store import store_prepared
 from services.sentiment.stories import StoryAssigner, store_stories
 from shared import serde
 from shared.db.engine import transaction
+from shared.dead_letters import DeadLetterWriter
 from shared.errors import BrokerUnavailable, CrisiswatchError
 from shared.kafka import (
     REQUEST_ID_HEADER,
-    DeadLetterWriter,
     EventConsumer,
     EventProducer,
     Header,

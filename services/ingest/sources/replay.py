@@ -45,8 +45,9 @@ from services.ingest.pipeline import Ingestor, tally
 from services.ingest.publisher import MentionPublisher
 from services.ingest.watchlist_db import READ_ERRORS, PgWatchlists
 from shared.db.engine import create_engine
+from shared.dead_letters import DeadLetterWriter
 from shared.errors import ConfigError
-from shared.kafka import DeadLetterWriter, EventProducer
+from shared.kafka import EventProducer
 from shared.settings.ingest import IngestSettings
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,11 @@
-"""A slow burn through the real alerting worker (Kafka + PostgreSQL) opens an incident.
+"""Slow burns, level shifts and young brands through the real alerting worker (Kafka +
+PostgreSQL).
 
-Two and a half days of calm minute rollups are stored first (the worker rebuilds the brand
-from them, as after a deploy); then the last calm hour and a 12-hour doubling of the
-brand's mentions, with no sharp spike, are replayed through Kafka.
+Calm minute rollups are stored first (the worker rebuilds the brand from them, as after a
+deploy); then the last calm hour and what follows are replayed through Kafka:
+- a 12-hour doubling of the brand's mentions, with no sharp spike, opens one incident;
+- a lasting level shift (three times the mentions from one hour on) opens at most one;
+- a brand watched for two days only gets its sharp crisis caught.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from tests.kafka_helpers import wait_for
 RATE = 3.0  # calm mentions per minute
 HISTORY_HOURS = 60
 RAMP_HOURS = 12
+SHIFT_HOURS = 12
+YOUNG_HOURS = 46  # watched since two days before the crisis
 
 
 @pytest.fixture
@@ -73,6 +78,26 @@ async def _store_history(engine: AsyncEngine, brand: str, start: datetime, end: 
         await session.execute(insert(RollupRow), rows)
 
 
+def _replay(
+    stream: Stream, live: datetime, minutes: int, rate_at: Callable[[int], float]
+) -> list[Any]:
+    """Mentions of `stream` from `live` on, `rate_at(minute)` a minute (Poisson-like)."""
+    rng = random.Random(5)
+    mentions = []
+    for minute in range(minutes):
+        at = live + timedelta(minutes=minute)
+        rate = rate_at(minute)
+        for _ in range(max(0, round(rng.gauss(rate, rate**0.5)))):
+            second = timedelta(seconds=rng.uniform(0, 59.9))
+            mentions.append(stream.mention(at + second, negative=rng.random() < 0.15))
+    return mentions
+
+
+async def _signals(engine: AsyncEngine, brand: str) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(SignalRow).where(SignalRow.brand == brand))).all())
+
+
 async def test_slow_burn_in_a_replayed_series_opens_an_incident(
     alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
@@ -82,27 +107,76 @@ async def test_slow_burn_in_a_replayed_series_opens_an_incident(
     burn = now - timedelta(hours=RAMP_HOURS + 1)
     live = burn - timedelta(hours=1)
     await _store_history(db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live)
-    rng = random.Random(5)
-    mentions = []
-    for minute in range((RAMP_HOURS + 2) * 60):
-        at = live + timedelta(minutes=minute)
-        rate = RATE * (1.0 + min(1.0, max(0.0, minute / 60 - 1) / RAMP_HOURS))
-        for _ in range(max(0, round(rng.gauss(rate, rate**0.5)))):
-            second = timedelta(seconds=rng.uniform(0, 59.9))
-            mentions.append(stream.mention(at + second, negative=rng.random() < 0.15))
+    mentions = _replay(
+        stream,
+        live,
+        (RAMP_HOURS + 2) * 60,
+        lambda minute: RATE * (1.0 + min(1.0, max(0.0, minute / 60 - 1) / RAMP_HOURS)),
+    )
     alerting.start()
     try:
         await publish(db_engine, producer, alerting.settings.topic_scored, mentions)
         await processed_until(db_engine, brand, mentions[-1].mention.created_at)
         found = await wait_for(lambda: incidents(db_engine, brand), bool, timeout_s=60)
         assert len(found) == 1, "the slow burn opened no incident (or more than one)"
-        async with db_engine.connect() as conn:
-            q = select(SignalRow).where(SignalRow.brand == brand)
-            signals = (await conn.execute(q)).all()
+        signals = await _signals(db_engine, brand)
         rules = {s.rule for s in signals}
         assert "sustained_rise" in rules
         first = min(s.at for s in signals if s.rule == "sustained_rise")
         assert burn <= first <= burn + timedelta(hours=RAMP_HOURS + 1)
         assert {s.incident_id for s in signals} == {found[0].id}
+    finally:
+        await alerting.shutdown()
+
+
+async def test_a_lasting_level_shift_opens_at_most_one_incident(
+    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"shift-{unique}"
+    now = floor_minute(datetime.now(UTC))
+    live = now - timedelta(hours=SHIFT_HOURS + 1)
+    await _store_history(db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live)
+    mentions = _replay(
+        Stream(brand),
+        live,
+        (SHIFT_HOURS + 1) * 60,
+        lambda minute: RATE * (3.0 if minute >= 60 else 1.0),
+    )
+    alerting.start()
+    try:
+        await publish(db_engine, producer, alerting.settings.topic_scored, mentions)
+        await processed_until(db_engine, brand, mentions[-1].mention.created_at)
+        # The worker has judged every bin (its checkpoint holds the last one), so what is
+        # stored now is all the shift will ever open.
+        found = await incidents(db_engine, brand)
+        assert len(found) <= 1, f"a level shift opened {len(found)} incidents"
+        signals = await _signals(db_engine, brand)
+        assert {s.incident_id for s in signals} <= {f.id for f in found}
+    finally:
+        await alerting.shutdown()
+
+
+async def test_a_brand_watched_for_two_days_gets_its_crisis_caught(
+    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"young-{unique}"
+    now = floor_minute(datetime.now(UTC))
+    live = now - timedelta(hours=2)
+    crisis = live + timedelta(minutes=60)
+    await _store_history(db_engine, brand, live - timedelta(hours=YOUNG_HOURS), live)
+    mentions = _replay(
+        Stream(brand),
+        live,
+        120,
+        lambda minute: RATE * (8.0 if 60 <= minute < 90 else 1.0),
+    )
+    alerting.start()
+    try:
+        await publish(db_engine, producer, alerting.settings.topic_scored, mentions)
+        await processed_until(db_engine, brand, mentions[-1].mention.created_at)
+        found = await wait_for(lambda: incidents(db_engine, brand), bool, timeout_s=60)
+        assert len(found) == 1
+        first = min(s.at for s in await _signals(db_engine, brand))
+        assert crisis <= first <= crisis + timedelta(minutes=30), "caught late, or before it began"
     finally:
         await alerting.shutdown()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -111,13 +110,6 @@ def _errors(context: SourceContext, source: str, kind: str) -> float:
     return float(metric._value.get())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: during a long outage shared.kafka.EventProducer.send_many stops waiting "
-    "for its queued batches (3 x send timeout + 5 s) while aiokafka keeps them and delivers "
-    "them after the broker restart; the connector's retry then produces them a second time "
-    "(the mentions table's unique key absorbs the duplicates downstream)",
-)
 async def test_connectors_pause_during_kafka_outage_and_lose_nothing(
     make_context: Any, topics: dict[str, str], unique: str, tmp_path: Path
 ) -> None:
