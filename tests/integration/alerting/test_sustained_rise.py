@@ -4,7 +4,8 @@ PostgreSQL).
 Calm minute rollups are stored first (the worker rebuilds the brand from them, as after a
 deploy); then the last calm hour and what follows are replayed through Kafka:
 - a 12-hour doubling of the brand's mentions, with no sharp spike, opens one incident;
-- a lasting level shift (three times the mentions from one hour on) opens at most one;
+- a lasting level shift (three times the mentions from one hour on, for 30 hours) opens at
+  most one;
 - a brand watched for two days only gets its sharp crisis caught.
 """
 
@@ -36,7 +37,8 @@ from tests.kafka_helpers import wait_for
 RATE = 3.0  # calm mentions per minute
 HISTORY_HOURS = 60
 RAMP_HOURS = 12
-SHIFT_HOURS = 12
+SHIFT_HOURS = 30  # past a day: the day-over-day rule sees the new level too
+SHIFT_RATE = 1.0  # fewer mentions to replay over the long shift
 YOUNG_HOURS = 46  # watched since two days before the crisis
 
 
@@ -52,13 +54,15 @@ def alerting(settings_factory: Callable[..., Any]) -> Iterator[RunningAlerting]:
         service.stop.set()
 
 
-async def _store_history(engine: AsyncEngine, brand: str, start: datetime, end: datetime) -> None:
+async def _store_history(
+    engine: AsyncEngine, brand: str, start: datetime, end: datetime, rate: float = RATE
+) -> None:
     """Store calm per-minute rollups of `brand` in [start, end), as the sentiment service would."""
     rng = random.Random(3)
     rows = []
     minute = start
     while minute < end:
-        volume = max(0, round(rng.gauss(RATE, RATE**0.5)))
+        volume = max(0, round(rng.gauss(rate, rate**0.5)))
         negative = sum(rng.random() < 0.15 for _ in range(volume))
         rows.append(
             {
@@ -135,12 +139,13 @@ async def test_a_lasting_level_shift_opens_at_most_one_incident(
     brand = f"shift-{unique}"
     now = floor_minute(datetime.now(UTC))
     live = now - timedelta(hours=SHIFT_HOURS + 1)
-    await _store_history(db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live)
+    history = live - timedelta(hours=HISTORY_HOURS)
+    await _store_history(db_engine, brand, history, live, rate=SHIFT_RATE)
     mentions = _replay(
         Stream(brand),
         live,
         (SHIFT_HOURS + 1) * 60,
-        lambda minute: RATE * (3.0 if minute >= 60 else 1.0),
+        lambda minute: SHIFT_RATE * (3.0 if minute >= 60 else 1.0),
     )
     alerting.start()
     try:
