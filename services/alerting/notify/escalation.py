@@ -27,6 +27,7 @@ from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
 from services.alerting.notify.snoozes import EXPIRED
 from services.alerting.notify.summary import load_summary
+from services.alerting.notify.threads import note_thread, threaded
 from shared.db.models import IncidentEventRow, IncidentRow
 from shared.resilience import OnDbError, Refused, default_on_db_error, in_savepoint
 from shared.settings.notify import EscalationTier, NotifySettings
@@ -139,14 +140,16 @@ async def _escalate(
     """Enqueue one tier's escalation of an incident and note it on the timeline."""
     channels = [ch for ch in tier.channels if ch in settings.enabled_channels()]
     payloads = incident_payloads(summary, links, update_kind="escalated", channels=channels)
+    incident = await session.get(IncidentRow, summary.id)
     for channel, payload in payloads.items():
-        await enqueue(
-            session,
-            incident_id=summary.id,
-            channel=channel,
-            dedupe_key=f"incident:{summary.id}:escalation:{tier.name}:{channel}",
-            payload=_target(payload, channel, tier),
+        dedupe_key = f"incident:{summary.id}:escalation:{tier.name}:{channel}"
+        # In the incident's thread (a Slack reply also shown in the channel: it pages).
+        body = _target(threaded(incident, channel, payload, broadcast=True), channel, tier)
+        row = await enqueue(
+            session, incident_id=summary.id, channel=channel, dedupe_key=dedupe_key, payload=body
         )
+        if row is not None:
+            note_thread(incident, channel, body, dedupe_key=dedupe_key)
     session.add(
         IncidentEventRow(
             incident_id=summary.id,

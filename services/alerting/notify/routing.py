@@ -80,7 +80,7 @@ async def notify_incident(
     incident = await session.get(IncidentRow, incident_id)
     queued = []
     for channel, payload in payloads.items():
-        body = threaded(incident, channel, payload) if incident is not None else payload
+        body = threaded(incident, channel, payload)
         dedupe_key = f"{key}:{channel}"
         row = await enqueue(
             session, incident_id=incident_id, channel=channel, dedupe_key=dedupe_key, payload=body
@@ -88,8 +88,7 @@ async def notify_incident(
         if row is None:
             continue
         queued.append(channel)
-        if incident is not None:
-            note_thread(incident, channel, body, dedupe_key=dedupe_key[:256])
+        note_thread(incident, channel, body, dedupe_key=dedupe_key[:256])
     if to_digest and update_kind not in CLOSING:
         held = await enqueue(
             session,

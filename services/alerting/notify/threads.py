@@ -25,11 +25,21 @@ def reply_subject(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
-def threaded(incident: IncidentRow, channel: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """`payload` placed in the incident's thread on `channel` (opening it when none is)."""
+def threaded(
+    incident: IncidentRow | None,
+    channel: str,
+    payload: dict[str, Any],
+    *,
+    broadcast: bool = False,
+) -> dict[str, Any]:
+    """`payload` placed in the incident's thread on `channel` (opening it when none is);
+    a `broadcast` Slack reply is also shown in the channel."""
+    if incident is None:
+        return payload
     held = (incident.details or {}).get("threads", {}).get(channel)
     if channel == "slack":
-        return {**payload, "thread": {"incident": incident.id, "opening": held is None}}
+        thread = {"incident": incident.id, "opening": held is None}
+        return {**payload, "thread": {**thread, "broadcast": True} if broadcast else thread}
     if channel != "email" or not isinstance(held, dict):
         return payload
     root = str(held["message_id"])
@@ -42,10 +52,10 @@ def threaded(incident: IncidentRow, channel: str, payload: dict[str, Any]) -> di
 
 
 def note_thread(
-    incident: IncidentRow, channel: str, payload: dict[str, Any], *, dedupe_key: str
+    incident: IncidentRow | None, channel: str, payload: dict[str, Any], *, dedupe_key: str
 ) -> None:
     """Remember the opening of the incident's thread on `channel` (once, the first message)."""
-    if channel not in ("slack", "email"):
+    if incident is None or channel not in ("slack", "email"):
         return
     details = incident.details or {}
     threads = dict(details.get("threads", {}))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.alerting.notify.digests import notice_payloads
 from services.alerting.notify.links import notification_links
 from services.alerting.notify.outbox import enqueue
+from services.alerting.notify.threads import note_thread, threaded
 from services.alerting.playbooks.loader import playbook_for
 from services.alerting.playbooks.models import Playbook
 from services.alerting.playbooks.store import active_playbooks
@@ -192,13 +193,13 @@ async def _notify_overdue(
     payloads = notice_payloads(headline, lines, links, channels=channels)
     for channel, payload in payloads.items():
         _with_target(payload, channel, step.owner_role, settings)
-        await enqueue(
-            session,
-            incident_id=incident.id,
-            channel=channel,
-            dedupe_key=f"step:{step.id}:overdue:{channel}",
-            payload=payload,
+        dedupe_key = f"step:{step.id}:overdue:{channel}"
+        body = threaded(incident, channel, payload)
+        row = await enqueue(
+            session, incident_id=incident.id, channel=channel, dedupe_key=dedupe_key, payload=body
         )
+        if row is not None:
+            note_thread(incident, channel, body, dedupe_key=dedupe_key)
     step.overdue_notified_at = now
     session.add(
         IncidentEventRow(

@@ -64,7 +64,8 @@ class SlackApiNotifier:
 
         A message about an incident (`payload["thread"]`) that is not its opening is posted
         as a thread reply under the opening message, found by its metadata in the channel
-        history; when that message cannot be found, it is posted to the channel itself.
+        history (also shown in the channel when `thread["broadcast"]`: an escalation pages);
+        when that message cannot be found, it is posted to the channel itself.
         """
         thread = payload.get("thread") or {}
         event_payload: dict[str, Any] = {"dedupe_key": idempotency_key}
@@ -81,6 +82,8 @@ class SlackApiNotifier:
             opening = await self._opening_ts(payload, thread["incident"])
             if opening is not None:
                 body["thread_ts"] = opening
+                if thread.get("broadcast"):
+                    body["reply_broadcast"] = True
         client = await self._http()
         response = await post(
             client,
