@@ -1,9 +1,10 @@
 """Dismissal feedback: a preset-governed rule dismissed repeatedly for a brand proposes a
 less sensitive preset for it; an admin applies the proposal, which sets the brand preset.
 
-Only the volume-spike detectors follow the preset, so only their dismissals count; user
-rules (`/v1/rules`) are tuned by editing them. Dismissals before the brand's preset last
-changed do not count (a proposal applied is not proposed again from the same dismissals).
+Only the volume detectors follow the preset (the spike and the sustained-rise rules), so
+only their dismissals count; user rules (`/v1/rules`) are tuned by editing them.
+Dismissals before the brand's preset last changed do not count (a proposal applied is not
+proposed again from the same dismissals).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerting.brands import store
 from services.alerting.brands.schemas import BrandSettingsIn, BrandSettingsRead, Proposal
+from services.alerting.detect.spikes import RULE as SPIKE_RULE
+from services.alerting.detect.sustained import RULE as SUSTAINED_RULE
 from shared.db.config_models import BrandSettingsRow
 from shared.db.models import IncidentRow
 from shared.errors import Conflict
 from shared.settings.alerting import AlertingSettings
 
-# The rules whose sensitivity the preset sets (`detect.spikes.RULE`).
-PRESET_RULES = ("volume_spike",)
+# The rules whose sensitivity the preset sets (`detect.spikes.preset`).
+PRESET_RULES = (SPIKE_RULE, SUSTAINED_RULE)
 LESS_SENSITIVE = {"sensitive": "balanced", "balanced": "strict"}
 
 

@@ -38,3 +38,19 @@ async def test_the_configured_policy_decides_when_a_preset_is_proposed(
             "sensitive",
             "balanced",
         )
+
+
+async def test_sustained_rise_dismissals_propose_a_preset_too(
+    api: RunningApi, make_incident: Any, unique: str
+) -> None:
+    """The preset also sets the sustained-rise detector, so its false alerts count."""
+    brand = f"burns-{unique}"
+    async with api.client("responder") as responder:
+        for rule in ("sustained_rise", "sustained_rise", "rule:mine"):
+            incident = await make_incident(brand=brand, severity="SEV3", rule=rule)
+            resp = await responder.post(
+                f"/v1/incidents/{incident}/dismiss", json={"reason": "seasonal sale traffic"}
+            )
+            assert resp.status_code == 200, resp.text
+        proposals = (await responder.get(f"/v1/brands/{brand}/proposals")).json()
+    assert [(p["rule"], p["dismissals"]) for p in proposals] == [("sustained_rise", 2)]
