@@ -27,7 +27,10 @@ from shared.contracts.topics import (
     load_topics,
     topic_contract,
 )
-from shared.text import UNSEGMENTED
+from shared.text import UNSEGMENTED, has_cjk
+
+# Language tags of texts whose language was not detected.
+UNDETERMINED = frozenset({"und", ""})
 
 FALLBACK_LANGUAGE = "en"
 
@@ -91,6 +94,10 @@ class TopicLexicon:
         doc = TextTokens.of(text)
         if not doc.text:
             return []
+        if language in UNDETERMINED and has_cjk(doc.text):
+            # Too short to detect, but Han or kana script: the Chinese and Japanese terms
+            # apply (besides English), not the English terms alone.
+            language = "zh"
         chosen = self._chosen.get(language)
         if chosen is None:
             chosen = self._languages_for(language)

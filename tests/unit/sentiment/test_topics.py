@@ -57,6 +57,15 @@ def test_match(lexicon: TopicLexicon, language: str, text: str, expected: set[st
     assert set(lexicon.match(text, language)) == expected
 
 
+@pytest.mark.parametrize("language", ["und", ""])
+def test_short_chinese_without_a_detected_language_uses_the_chinese_terms(
+    lexicon: TopicLexicon, language: str
+) -> None:
+    assert lexicon.match("充电宝起火", language) == ["safety"]
+    assert lexicon.match("要求召回", language) == ["recall"]
+    assert lexicon.match("起火 recall", language) == ["safety", "recall"], "English applies too"
+
+
 def test_word_boundaries(lexicon: TopicLexicon) -> None:
     assert lexicon.match("I love this, fire emoji", "en") == []
     assert lexicon.match("unrecalled", "en") == []
