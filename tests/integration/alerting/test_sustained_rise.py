@@ -97,40 +97,53 @@ def _replay(
     return mentions
 
 
-async def _signals(engine: AsyncEngine, brand: str) -> list[Any]:
-    async with engine.connect() as conn:
-        return list((await conn.execute(select(SignalRow).where(SignalRow.brand == brand))).all())
+async def _judged(
+    alerting: RunningAlerting,
+    producer: EventProducer,
+    engine: AsyncEngine,
+    mentions: list[Any],
+    *,
+    expect_incident: bool,
+) -> tuple[list[Any], list[Any]]:
+    """Replay `mentions` (one brand) through the worker until every bin is judged; return the
+    brand's incidents and signals."""
+    brand = mentions[0].mention.brands[0]
+    alerting.start()
+    try:
+        await publish(engine, producer, alerting.settings.topic_scored, mentions)
+        await processed_until(engine, brand, mentions[-1].mention.created_at)
+        if expect_incident:
+            await wait_for(lambda: incidents(engine, brand), bool, timeout_s=60)
+        # The worker has judged every bin, so what is stored now is all it will open.
+        found = await incidents(engine, brand)
+        async with engine.connect() as conn:
+            q = select(SignalRow).where(SignalRow.brand == brand)
+            signals = list((await conn.execute(q)).all())
+    finally:
+        await alerting.shutdown()
+    return found, signals
 
 
 async def test_slow_burn_in_a_replayed_series_opens_an_incident(
     alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
 ) -> None:
     brand = f"burn-{unique}"
-    stream = Stream(brand)
     now = floor_minute(datetime.now(UTC))
     burn = now - timedelta(hours=RAMP_HOURS + 1)
     live = burn - timedelta(hours=1)
     await _store_history(db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live)
     mentions = _replay(
-        stream,
+        Stream(brand),
         live,
         (RAMP_HOURS + 2) * 60,
         lambda minute: RATE * (1.0 + min(1.0, max(0.0, minute / 60 - 1) / RAMP_HOURS)),
     )
-    alerting.start()
-    try:
-        await publish(db_engine, producer, alerting.settings.topic_scored, mentions)
-        await processed_until(db_engine, brand, mentions[-1].mention.created_at)
-        found = await wait_for(lambda: incidents(db_engine, brand), bool, timeout_s=60)
-        assert len(found) == 1, "the slow burn opened no incident (or more than one)"
-        signals = await _signals(db_engine, brand)
-        rules = {s.rule for s in signals}
-        assert "sustained_rise" in rules
-        first = min(s.at for s in signals if s.rule == "sustained_rise")
-        assert burn <= first <= burn + timedelta(hours=RAMP_HOURS + 1)
-        assert {s.incident_id for s in signals} == {found[0].id}
-    finally:
-        await alerting.shutdown()
+    found, signals = await _judged(alerting, producer, db_engine, mentions, expect_incident=True)
+    assert len(found) == 1, "the slow burn opened no incident (or more than one)"
+    assert "sustained_rise" in {s.rule for s in signals}
+    first = min(s.at for s in signals if s.rule == "sustained_rise")
+    assert burn <= first <= burn + timedelta(hours=RAMP_HOURS + 1)
+    assert {s.incident_id for s in signals} == {found[0].id}
 
 
 async def test_a_lasting_level_shift_opens_at_most_one_incident(
@@ -147,18 +160,9 @@ async def test_a_lasting_level_shift_opens_at_most_one_incident(
         (SHIFT_HOURS + 1) * 60,
         lambda minute: SHIFT_RATE * (3.0 if minute >= 60 else 1.0),
     )
-    alerting.start()
-    try:
-        await publish(db_engine, producer, alerting.settings.topic_scored, mentions)
-        await processed_until(db_engine, brand, mentions[-1].mention.created_at)
-        # The worker has judged every bin (its checkpoint holds the last one), so what is
-        # stored now is all the shift will ever open.
-        found = await incidents(db_engine, brand)
-        assert len(found) <= 1, f"a level shift opened {len(found)} incidents"
-        signals = await _signals(db_engine, brand)
-        assert {s.incident_id for s in signals} <= {f.id for f in found}
-    finally:
-        await alerting.shutdown()
+    found, signals = await _judged(alerting, producer, db_engine, mentions, expect_incident=False)
+    assert len(found) <= 1, f"a level shift opened {len(found)} incidents"
+    assert {s.incident_id for s in signals} <= {f.id for f in found}
 
 
 async def test_a_brand_watched_for_two_days_gets_its_crisis_caught(
@@ -170,18 +174,9 @@ async def test_a_brand_watched_for_two_days_gets_its_crisis_caught(
     crisis = live + timedelta(minutes=60)
     await _store_history(db_engine, brand, live - timedelta(hours=YOUNG_HOURS), live)
     mentions = _replay(
-        Stream(brand),
-        live,
-        120,
-        lambda minute: RATE * (8.0 if 60 <= minute < 90 else 1.0),
+        Stream(brand), live, 120, lambda minute: RATE * (8.0 if 60 <= minute < 90 else 1.0)
     )
-    alerting.start()
-    try:
-        await publish(db_engine, producer, alerting.settings.topic_scored, mentions)
-        await processed_until(db_engine, brand, mentions[-1].mention.created_at)
-        found = await wait_for(lambda: incidents(db_engine, brand), bool, timeout_s=60)
-        assert len(found) == 1
-        first = min(s.at for s in await _signals(db_engine, brand))
-        assert crisis <= first <= crisis + timedelta(minutes=30), "caught late, or before it began"
-    finally:
-        await alerting.shutdown()
+    found, signals = await _judged(alerting, producer, db_engine, mentions, expect_incident=True)
+    assert len(found) == 1
+    first = min(s.at for s in signals)
+    assert crisis <= first <= crisis + timedelta(minutes=30), "caught late, or before it began"
