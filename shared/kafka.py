@@ -247,6 +247,15 @@ class EventProducer:
         return count
 
 
+def heartbeat_ms(session_timeout_ms: int) -> int:
+    """The heartbeat interval for a session timeout: a third of it, at most one second.
+
+    Members learn of a rebalance from their heartbeat's answer, so the interval is how long
+    a join or a departure waits for the others; a heartbeat a second costs the broker little.
+    """
+    return max(100, min(session_timeout_ms // 3, 1000))
+
+
 class EventConsumer:
     """Consumer-group member that never auto-commits: call `commit()` after side effects."""
 
@@ -260,7 +269,7 @@ class EventConsumer:
         auto_offset_reset: str = "earliest",
         max_poll_records: int = 500,
         session_timeout_ms: int = 10_000,
-        heartbeat_interval_ms: int = 3_000,
+        heartbeat_interval_ms: int | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = list(topics)
@@ -273,7 +282,7 @@ class EventConsumer:
             auto_offset_reset=auto_offset_reset,
             max_poll_records=max_poll_records,
             session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=heartbeat_interval_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms or heartbeat_ms(session_timeout_ms),
             isolation_level="read_committed",
         )
         self._started = False
