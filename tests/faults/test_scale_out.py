@@ -145,9 +145,9 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         {names["topic_raw"]: PARTITIONS, names["topic_scored"]: PARTITIONS, names["topic_dlq"]: 1},
     )
     scored = names["topic_scored"]
-    sentiment_env = service_env(
-        settings, CRISISWATCH_SENTIMENT_SESSION_TIMEOUT_S=str(SESSION_TIMEOUT_S)
-    )
+    # Enrichment in a thread of each worker (tests/faults/test_sentiment_crash.py kills
+    # workers with child processes): three fewer interpreters to start on two cores.
+    sentiment_env = service_env(settings, CRISISWATCH_SENTIMENT_ENRICH_PROCESSES="0")
     alerting_group = f"test-scale-alerting-{unique}"
     alerting_env = service_env(
         settings,
@@ -219,7 +219,7 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         workers.append(sentiment("sentiment-0-restarted"))
         workers[-2].start()
         workers[-1].start()
-        assert stopped.stop() == 0, stopped.log()[-2000:]
+        stopped.terminate()  # a clean stop, awaited below
 
         total = len(calm) + len(crisis)
         await poll_until(
@@ -266,6 +266,7 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         assert not doubled, f"notifications delivered twice: {doubled}"
         assert texts, "no notification reached Slack"
 
+        assert stopped.stop() == 0, stopped.log()[-2000:]
         final = await _owners(db_engine, scored)
         assert all(final[p][1] > first_epochs[p][1] for p in final)
         writes = await audit.writes(db_engine)
@@ -282,7 +283,9 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
             if worker.proc is not None and worker.alive():
                 with contextlib.suppress(Exception):
                     worker.resume()
-                worker.stop()
+                worker.terminate()
+        for worker in workers:
+            worker.stop()
         await audit.remove(db_engine)
 
 
