@@ -33,7 +33,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from shared import serde
 from shared.errors import BrokerUnavailable
 from shared.logging import request_id_var
-from shared.partitions import PartitionListener
+from shared.partitions import PartitionListener, heartbeat_ms
 from shared.resilience import Backoff
 from shared.schemas import DeadLetter
 
@@ -245,15 +245,6 @@ class EventProducer:
                 f"Kafka did not accept messages for {topic}: {failure!r}"
             ) from failure
         return count
-
-
-def heartbeat_ms(session_timeout_ms: int) -> int:
-    """The heartbeat interval for a session timeout: a third of it, at most one second.
-
-    Members learn of a rebalance from their heartbeat's answer, so the interval is how long
-    a join or a departure waits for the others; a heartbeat a second costs the broker little.
-    """
-    return max(100, min(session_timeout_ms // 3, 1000))
 
 
 class EventConsumer:
