@@ -100,9 +100,6 @@ def settings_factory(
             "alerting_group_id": f"test-alerting-{unique}",
             "sentiment_metrics_port": 0,
             "alerting_metrics_port": 0,
-            # The broker's minimum: a killed worker's partitions move 4 s sooner than by default.
-            "sentiment_session_timeout_s": 6.0,
-            "alerting_session_timeout_s": 6.0,
             # One enrichment process is the same code path as the default two, started faster.
             "sentiment_enrich_processes": 1,
             # Pipeline tests push anonymously; the authentication tests require it explicitly.

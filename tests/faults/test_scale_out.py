@@ -138,16 +138,20 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         "topic_dlq": f"{SESSION_TOPIC_PREFIX}{unique}.scale.dlq",
     }
     settings: SentimentSettings = settings_factory(
-        SentimentSettings, sentiment_batch_size=100, **names
+        SentimentSettings,
+        sentiment_batch_size=100,
+        sentiment_session_timeout_s=SESSION_TIMEOUT_S,
+        # Enrichment in a thread of each worker (tests/faults/test_sentiment_crash.py kills
+        # workers with child processes): three fewer interpreters to start on two cores.
+        sentiment_enrich_processes=0,
+        **names,
     )
     await ensure_topics(
         settings.bootstrap_servers,
         {names["topic_raw"]: PARTITIONS, names["topic_scored"]: PARTITIONS, names["topic_dlq"]: 1},
     )
     scored = names["topic_scored"]
-    # Enrichment in a thread of each worker (tests/faults/test_sentiment_crash.py kills
-    # workers with child processes): three fewer interpreters to start on two cores.
-    sentiment_env = service_env(settings, CRISISWATCH_SENTIMENT_ENRICH_PROCESSES="0")
+    sentiment_env = service_env(settings)
     alerting_group = f"test-scale-alerting-{unique}"
     alerting_env = service_env(
         settings,
