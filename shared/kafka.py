@@ -4,7 +4,7 @@
 - `EventConsumer`: consumer-group member with manual commits: callers commit after their
   side effects succeeded (at-least-once; unique keys downstream make replays no-ops); a
   `shared.partitions.PartitionListener` hears of the partitions each rebalance moves.
-- `DeadLetterWriter`: writes refused records with the reason and the original bytes.
+- dead letters are written by `shared.dead_letters.DeadLetterWriter` through a producer.
 - `ensure_topics` / `wait_for_broker`: admin helpers for start-up and tests.
 """
 
@@ -31,7 +31,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.delivery import QueuedBatch, Unsettled
 from shared.errors import BrokerUnavailable
-from shared.partitions import PartitionListener
+from shared.partitions import PartitionListener, heartbeat_ms
 from shared.resilience import Backoff
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ class EventConsumer:
         auto_offset_reset: str = "earliest",
         max_poll_records: int = 500,
         session_timeout_ms: int = 10_000,
-        heartbeat_interval_ms: int = 3_000,
+        heartbeat_interval_ms: int | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = list(topics)
@@ -282,7 +282,7 @@ class EventConsumer:
             auto_offset_reset=auto_offset_reset,
             max_poll_records=max_poll_records,
             session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=heartbeat_interval_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms or heartbeat_ms(session_timeout_ms),
             isolation_level="read_committed",
         )
         self._started = False

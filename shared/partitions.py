@@ -1,4 +1,5 @@
-"""What a consumer-group member hears when the group moves partitions (no Kafka client here)."""
+"""What a consumer-group member hears when the group moves partitions, and how often it asks
+(no Kafka client here)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ class PartitionListener(Protocol):
 
     async def assigned(self, partitions: TopicPartitions) -> None:
         """The member holds `partitions` from now on."""
+
+
+def heartbeat_ms(session_timeout_ms: int) -> int:
+    """The heartbeat interval for a session timeout: a third of it, at most one second.
+
+    Members learn of a rebalance from a heartbeat's answer, so the interval is how long a
+    join or a departure waits for the others; a heartbeat a second costs the broker little.
+    """
+    return max(100, min(session_timeout_ms // 3, 1000))

@@ -214,7 +214,13 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
         "pg_user": settings.pg_user,
         "pg_password": settings.pg_password.get_secret_value(),
     }
-    for name in ("sentiment_group_id", "sentiment_batch_size", "sentiment_retry_max_s"):
+    for name in (
+        "sentiment_group_id",
+        "sentiment_batch_size",
+        "sentiment_retry_max_s",
+        "sentiment_session_timeout_s",
+        "sentiment_enrich_processes",
+    ):
         if hasattr(settings, name):
             fields[name] = getattr(settings, name)
     env.update({f"CRISISWATCH_{k.upper()}": str(v) for k, v in fields.items()})
@@ -278,6 +284,11 @@ class WorkerProcess:
         """SIGCONT after `pause`."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting (`stop` waits for the exit)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM and wait (SIGKILL after `timeout_s`); return the exit code."""

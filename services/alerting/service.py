@@ -122,7 +122,9 @@ async def serve(
     registry = registry or CollectorRegistry()
     metrics = AlertingMetrics(registry)
     register_process_metrics(registry, service="alerting")
-    engine = create_engine(settings)
+    partitions = Partitions(settings.topic_scored)
+    # Sessions carry the owner id of `partition_owners`: which replica holds what is visible.
+    engine = create_engine(settings, application_name=partitions.owner)
     probes = WorkerProbes(bootstrap_servers=settings.bootstrap_servers, engine=engine)
     metrics_server = MetricsServer(
         registry, settings.alerting_metrics_host, settings.alerting_metrics_port, probes=probes
@@ -134,7 +136,6 @@ async def serve(
         group_id=settings.alerting_group_id,
         client_id="crisiswatch-alerting",
         session_timeout_ms=int(settings.alerting_session_timeout_s * 1000),
-        heartbeat_interval_ms=int(settings.alerting_session_timeout_s * 1000 / 3),
     )
     dispatcher = OutboxDispatcher.from_settings(
         notify_settings,
@@ -155,7 +156,7 @@ async def serve(
         metrics=metrics,
         dead_letters=DeadLetterWriter(producer, settings.topic_dlq, stage="alerting"),
         grouping_window=timedelta(seconds=settings.alerting_grouping_window_s),
-        partitions=Partitions(settings.topic_scored),
+        partitions=partitions,
         restore_on_assign=settings.alerting_restore_on_assign,
         claim_wait_s=settings.alerting_claim_wait_s,
         checkpoint_s=settings.alerting_checkpoint_s,

@@ -85,6 +85,7 @@ def build_worker(
         group_id=settings.sentiment_group_id,
         client_id="crisiswatch-sentiment",
         max_poll_records=settings.sentiment_batch_size,
+        session_timeout_ms=int(settings.sentiment_session_timeout_s * 1000),
     )
     engine = create_engine(settings)
     # The window only changes what the transformer re-scores: no reads when it is off.

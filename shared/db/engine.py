@@ -21,14 +21,19 @@ from shared.resilience import Backoff
 from shared.settings.common import CommonSettings
 
 
-def create_engine(settings: CommonSettings, *, database: str | None = None) -> AsyncEngine:
-    """Build the async engine for the configured database (no connection is made yet)."""
+def create_engine(
+    settings: CommonSettings, *, database: str | None = None, application_name: str = "crisiswatch"
+) -> AsyncEngine:
+    """Build the async engine for the configured database (no connection is made yet).
+
+    `application_name` names its sessions in `pg_stat_activity` (PostgreSQL keeps 63 bytes).
+    """
     return create_async_engine(
         settings.database_url(database),
         pool_size=settings.pg_pool_size,
         max_overflow=settings.pg_pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": "crisiswatch"}},
+        connect_args={"server_settings": {"application_name": application_name}},
     )
 
 

@@ -20,6 +20,13 @@ class SentimentSettings(CommonSettings):
     sentiment_batch_size: int = Field(
         default=1000, ge=1, le=10_000, description="records per processed batch"
     )
+    sentiment_session_timeout_s: float = Field(
+        default=10.0,
+        ge=6,
+        le=300,
+        description="Kafka group session timeout: how long a silent worker keeps its "
+        "partitions before the group moves them",
+    )
     sentiment_enrich_processes: int = Field(
         default=2,
         ge=0,

@@ -185,7 +185,7 @@ async def test_alerting_crash_mid_crisis_one_incident_no_repeated_notification(
     brand = f"acrash-{unique}"
     stream = Stream(brand)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    crisis_start = now - timedelta(minutes=14)
+    crisis_start = now - timedelta(minutes=18)
     calm = stream.calm(crisis_start - timedelta(hours=CALM_HOURS), crisis_start)
     first = stream.crisis(crisis_start, 13)
     slack = FlakySlack(failing=False)
@@ -208,7 +208,8 @@ async def test_alerting_crash_mid_crisis_one_incident_no_repeated_notification(
                     delete(DetectorStateRow).where(DetectorStateRow.key.startswith(f"{brand}|"))
                 )
             service.start()
-            later = datetime.now(UTC)
+            # Minutes in the past: the idle flush closes their bin without waiting for it to end.
+            later = now - timedelta(minutes=3)
             growing = [
                 stream.mention(
                     later,

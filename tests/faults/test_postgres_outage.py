@@ -38,7 +38,7 @@ from tests.fault_helpers import (
     stored_counts,
 )
 
-OUTAGE_S = 20.0  # how long PostgreSQL stays down
+OUTAGE_S = 8.0  # how long PostgreSQL stays down (several retries at the 2 s back-off cap)
 RATE_PER_S = 100  # offered load during the whole test
 BEFORE = 1000
 

@@ -26,6 +26,8 @@ from tests.fault_helpers import (
 TOTAL = 3000
 REBALANCE_TOTAL = 8000
 BATCH = 50  # small batches: the kill lands between store and commit of some batch
+# The broker's minimum session timeout: a killed worker's partitions move 4 s sooner.
+SESSION_TIMEOUT_S = 6.0
 
 
 def _worker(settings: SentimentSettings, tmp_path: Path, name: str) -> WorkerProcess:
@@ -36,7 +38,11 @@ async def test_kill9_mid_batch_then_restart_stores_each_mention_once(
     settings_factory: Any, db_engine: Any, unique: str, tmp_path: Path
 ) -> None:
     brand = f"kill-{unique}"
-    settings: SentimentSettings = settings_factory(SentimentSettings, sentiment_batch_size=BATCH)
+    settings: SentimentSettings = settings_factory(
+        SentimentSettings,
+        sentiment_batch_size=BATCH,
+        sentiment_session_timeout_s=SESSION_TIMEOUT_S,
+    )
     items = mentions(brand, TOTAL)
     await produce(settings.bootstrap_servers, settings.topic_raw, items)
     worker = _worker(settings, tmp_path, "first")
@@ -88,7 +94,11 @@ async def test_worker_killed_during_rebalance_loses_and_doubles_nothing(
     settings_factory: Any, db_engine: Any, unique: str, tmp_path: Path
 ) -> None:
     brand = f"rebal-{unique}"
-    settings: SentimentSettings = settings_factory(SentimentSettings, sentiment_batch_size=BATCH)
+    settings: SentimentSettings = settings_factory(
+        SentimentSettings,
+        sentiment_batch_size=BATCH,
+        sentiment_session_timeout_s=SESSION_TIMEOUT_S,
+    )
     group = settings.sentiment_group_id
     items = mentions(brand, REBALANCE_TOTAL)
     head, tail = items[:1000], items[1000:]

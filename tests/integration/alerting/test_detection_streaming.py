@@ -20,6 +20,7 @@ from shared.db.config_models import CampaignRow
 from shared.db.engine import transaction
 from shared.db.models import DetectorStateRow, SignalRow
 from shared.kafka import EventProducer
+from shared.schemas import ScoredMention
 from shared.settings.alerting import AlertingSettings
 from tests.detection_helpers import (
     CALM_HOURS,
@@ -166,15 +167,46 @@ async def test_registered_campaign_burst_opens_no_incident(
 
 
 async def test_restart_mid_crisis_keeps_one_incident_and_rebuilds_state(
-    alerting: RunningAlerting, producer: EventProducer, db_engine: AsyncEngine, unique: str
+    settings_factory: Callable[..., Any],
+    producer: EventProducer,
+    db_engine: AsyncEngine,
+    unique: str,
 ) -> None:
+    # Bins close on event time alone (no idle flush): every phase lies in the past and ends
+    # with a mention past the lateness of its bins, so no phase waits for the wall clock.
+    settings = settings_factory(
+        AlertingSettings,
+        alerting_checkpoint_s=0.5,
+        alerting_idle_flush_s=600.0,
+        alerting_campaign_refresh_s=1.0,
+    )
+    alerting = RunningAlerting(settings)
     brand = f"brand-{unique}"
     stream = Stream(brand)
     now = floor_minute(datetime.now(UTC))
-    crisis_start = now - timedelta(minutes=14)
+    crisis_start = now - timedelta(minutes=20)
     calm = stream.calm(crisis_start - timedelta(hours=CALM_HOURS), crisis_start)
     first = stream.crisis(crisis_start, 13)
     topic = alerting.settings.topic_scored
+
+    def angry(at: datetime) -> list[ScoredMention]:
+        """60 angry recall mentions at `at`, then one calm mention that closes their bin."""
+        burst = [
+            stream.mention(
+                at,
+                negative=True,
+                topics=["recall"],
+                emotion="anger",
+                market=MARKETS[i % 3],
+                platform=PLATFORMS[i % 3],
+            )
+            for i in range(60)
+        ]
+        closing = at + timedelta(
+            seconds=settings.alerting_bin_seconds + settings.alerting_lateness_s + 5
+        )
+        return [*burst, stream.mention(closing, negative=False)]
+
     alerting.start()
     try:
         await publish(db_engine, producer, topic, calm + first)
@@ -188,31 +220,16 @@ async def test_restart_mid_crisis_keeps_one_incident_and_rebuilds_state(
                 delete(DetectorStateRow).where(DetectorStateRow.key.startswith(f"{brand}|"))
             )
         alerting.start()
-        later = datetime.now(UTC)
-        second = [
-            stream.mention(
-                later,
-                negative=True,
-                topics=["recall"],
-                emotion="anger",
-                market=MARKETS[i % 3],
-                platform=PLATFORMS[i % 3],
-            )
-            for i in range(60)
-        ]
-        await publish(db_engine, producer, topic, second)
+        later = now - timedelta(minutes=6)
+        await publish(db_engine, producer, topic, angry(later))
         state = await processed_until(db_engine, brand, later)
         assert state["short"]["n"] >= CALM_HOURS * 60, "history was not rebuilt from rollups"
 
-        # Restart again, now restoring the stored state.
+        # Restart again, now restoring the stored state (with the open bin of the closing one).
         await alerting.shutdown()
         alerting.start()
-        again = datetime.now(UTC)
-        third = [
-            stream.mention(again, negative=True, topics=["recall"], emotion="anger")
-            for _ in range(60)
-        ]
-        await publish(db_engine, producer, topic, third)
+        again = now - timedelta(minutes=3)
+        await publish(db_engine, producer, topic, angry(again))
         await processed_until(db_engine, brand, again)
         found = await incidents(db_engine, brand)
         assert len(found) == 1, "the restart opened a duplicate incident"

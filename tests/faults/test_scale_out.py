@@ -6,14 +6,13 @@ alerting and one sentiment worker are killed with SIGKILL and restarted, one ale
 worker is frozen (SIGSTOP) past its session timeout, so the group gives its partitions
 away, and woken again, and one alerting worker is stopped cleanly. Checked: every mention
 stored once, one incident per crisis brand and none for the calm ones, no notification
-delivered twice, and every partition ends owned at a newer epoch by a live worker.
-
-Opt-in (about two minutes): `pytest -m soak tests/soak/test_scale_out.py`.
+delivered twice, every partition ends owned at a newer epoch, and no detector state,
+signal or incident was written by a worker that did not own the brand's partition at that
+moment (`tests.write_audit`: triggers record each write with its writer and the owner).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import random
@@ -29,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.models import IncidentRow, MentionRow, OutboxRow, PartitionOwnerRow
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, key_partition
 from shared.schemas import Mention
 from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import (
@@ -37,6 +36,7 @@ from tests.fault_helpers import (
     NEGATIVE_TEXTS,
     WorkerProcess,
     assert_exactly_once,
+    group_lag,
     mention,
     poll_until,
     produce,
@@ -44,9 +44,8 @@ from tests.fault_helpers import (
     stored_counts,
 )
 from tests.kafka_helpers import SESSION_TOPIC_PREFIX
+from tests.write_audit import WriteAudit
 from tools.demo.receivers import Inbox, SlackWebhookReceiver
-
-pytestmark = pytest.mark.soak
 
 PARTITIONS = 12
 BRANDS = 50
@@ -139,7 +138,13 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         "topic_dlq": f"{SESSION_TOPIC_PREFIX}{unique}.scale.dlq",
     }
     settings: SentimentSettings = settings_factory(
-        SentimentSettings, sentiment_batch_size=100, **names
+        SentimentSettings,
+        sentiment_batch_size=100,
+        sentiment_session_timeout_s=SESSION_TIMEOUT_S,
+        # Enrichment in a thread of each worker (tests/faults/test_sentiment_crash.py kills
+        # workers with child processes): three fewer interpreters to start on two cores.
+        sentiment_enrich_processes=0,
+        **names,
     )
     await ensure_topics(
         settings.bootstrap_servers,
@@ -147,9 +152,10 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
     )
     scored = names["topic_scored"]
     sentiment_env = service_env(settings)
+    alerting_group = f"test-scale-alerting-{unique}"
     alerting_env = service_env(
         settings,
-        CRISISWATCH_ALERTING_GROUP_ID=f"test-scale-alerting-{unique}",
+        CRISISWATCH_ALERTING_GROUP_ID=alerting_group,
         CRISISWATCH_ALERTING_METRICS_PORT="0",
         CRISISWATCH_ALERTING_CHECKPOINT_S="0.5",
         # Bins close on event time: a crisis replayed after a pause (a rebalance, a restart)
@@ -172,6 +178,8 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         alerting(f"alerting-{i}") for i in range(3)
     ]
     brands, calm, crisis = _scenario(unique)
+    audit = WriteAudit(f"scale_audit_{unique}", scored)
+    await audit.install(db_engine, {b: key_partition(b.encode(), PARTITIONS) for b in brands})
     try:
         for worker in workers:
             worker.start()
@@ -188,9 +196,15 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         await produce(settings.bootstrap_servers, names["topic_raw"], calm)
         half = len(crisis) // 2
         await produce(settings.bootstrap_servers, names["topic_raw"], crisis[:half])
-        # Mid-crisis: SIGKILL one alerting and one sentiment worker, freeze another alerting.
+        # Mid-crisis: SIGKILL one alerting and one sentiment worker, freeze another alerting
+        # once it wrote state for its brands (it then holds state the others take over).
         killed_alerting, frozen, stopped = workers[3], workers[4], workers[5]
         frozen_owner = _owner_of(frozen)
+
+        async def frozen_wrote() -> bool:
+            return any(w.writer == frozen_owner for w in await audit.writes(db_engine))
+
+        await poll_until(frozen_wrote, timeout_s=60, what="the worker to freeze to write state")
         killed_alerting.kill9()
         workers[0].kill9()
         frozen.pause()
@@ -209,7 +223,7 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         workers.append(sentiment("sentiment-0-restarted"))
         workers[-2].start()
         workers[-1].start()
-        assert stopped.stop() == 0, stopped.log()[-2000:]
+        stopped.terminate()  # a clean stop, awaited below
 
         total = len(calm) + len(crisis)
         await poll_until(
@@ -229,7 +243,21 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
             timeout_s=120,
             what="an incident for every crisis",
         )
-        settled = await _settled_incidents(db_engine, brands)
+        # Every record scored, published and committed by the sentiment group, then every
+        # scored record processed and checkpointed: no incident can come later.
+        raw_topic = names["topic_raw"]
+        group = settings.sentiment_group_id
+        await poll_until(
+            lambda: _no_lag(settings.bootstrap_servers, group, raw_topic),
+            timeout_s=60,
+            what="the sentiment group to commit every record",
+        )
+        await poll_until(
+            lambda: _no_lag(settings.bootstrap_servers, alerting_group, scored),
+            timeout_s=60,
+            what="the alerting group to commit every record",
+        )
+        settled = await _incidents(db_engine, brands)
         assert settled == {b: 1 for b in crisis_brands}, f"incidents per brand: {settled}"
 
         await poll_until(
@@ -242,8 +270,15 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         assert not doubled, f"notifications delivered twice: {doubled}"
         assert texts, "no notification reached Slack"
 
+        assert stopped.stop() == 0, stopped.log()[-2000:]
         final = await _owners(db_engine, scored)
         assert all(final[p][1] > first_epochs[p][1] for p in final)
+        writes = await audit.writes(db_engine)
+        stray = [w for w in writes if not w.by_owner]
+        assert not stray, f"written by a worker that did not own the partition: {stray[:5]}"
+        tables = Counter(w.table for w in writes)
+        assert tables["incidents"] == CRISES and tables["signals"] >= CRISES, tables
+        assert len({w.writer for w in writes}) >= 3, "the audit saw too few writers"
         for worker in workers:
             if worker not in (killed_alerting, workers[0], stopped):
                 assert worker.alive(), worker.log()[-3000:]
@@ -252,7 +287,10 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
             if worker.proc is not None and worker.alive():
                 with contextlib.suppress(Exception):
                     worker.resume()
-                worker.stop()
+                worker.terminate()
+        for worker in workers:
+            worker.stop()
+        await audit.remove(db_engine)
 
 
 def _owner_of(worker: WorkerProcess) -> str:
@@ -270,17 +308,8 @@ async def _incidents_for(engine: AsyncEngine, brands: list[str]) -> bool:
     return set(await _incidents(engine, brands)) >= set(brands)
 
 
-async def _settled_incidents(engine: AsyncEngine, brands: list[str]) -> dict[str, int]:
-    """Incidents per brand once the count held still for a few checkpoints."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    last, since = await _incidents(engine, brands), loop.time()
-    while loop.time() < deadline and loop.time() - since < 8:
-        await asyncio.sleep(0.5)
-        now = await _incidents(engine, brands)
-        if now != last:
-            last, since = now, loop.time()
-    return last
+async def _no_lag(bootstrap: str, group: str, topic: str) -> bool:
+    return await group_lag(bootstrap, group, topic, PARTITIONS) == 0
 
 
 async def _outbox_sent(engine: AsyncEngine, brands: list[str]) -> bool:
