@@ -23,6 +23,7 @@ from services.alerting.detect.assess import assess, gate, rearm
 from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from services.alerting.detect.burst import NegativeBurstDetector
+from services.alerting.detect.forecast import with_projection
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
 from services.alerting.detect.lift import LiftLookup, NoLift
 from services.alerting.detect.population import ShapePool
@@ -296,7 +297,7 @@ class DetectionEngine:
             det = self._series(brand, topic).spike
             alert = det.update(end, b.count, expected_lift=lift, negatives=b.negatives)
             if alert is not None:
-                alerts.append((topic, alert, det))
+                alerts.append((topic, with_projection(alert, det.counts), det))
         top = by_topic.get(BRAND_TOPIC) or Bin(brand=brand_name, topic=BRAND_TOPIC, start=0)
         for det_share, part in ((brand.neg_share, top.negatives), (brand.emotion, top.burst)):
             alert = det_share.update(end, part, top.scored)

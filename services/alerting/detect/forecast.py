@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from scipy.stats import nbinom, poisson
 
+from services.alerting.detect.alert import Alert
 from services.alerting.detect.counts import CountDetector
 
 HORIZONS_HOURS: tuple[int, ...] = (1, 6, 24)
@@ -72,10 +73,9 @@ class Projection:
         """The outlook of the horizon of `hours`."""
         return next(o for o in self.outlooks if o.hours == hours)
 
-    def tripling(self) -> bool:
-        """True when the next 6 hours are projected at 3x or more the last hour's pace."""
-        six = self.outlook(6)
-        return six.expected >= 3.0 * 6 * max(self.last_hour, 1.0)
+    def pace_ratio(self) -> float:
+        """The next 6 hours' projected mentions over 6 times the last hour's (floor 1)."""
+        return self.outlook(6).expected / (6 * max(self.last_hour, 1.0))
 
     def line(self) -> str:
         """One line for a notification: next 6 h with its interval, trend, peak."""
@@ -240,3 +240,11 @@ def _outlook(hours: int, mean: float, dispersion: float) -> Outlook:
         p = r / (r + mean)
         low, high = nbinom.ppf(_LOW, r, p), nbinom.ppf(_HIGH, r, p)
     return Outlook(hours, round(mean, 1), int(low), int(high))
+
+
+def with_projection(alert: Alert, det: CountDetector, config: ForecastConfig | None = None) -> Alert:
+    """The alert with the projection of its series in its details (unchanged without one)."""
+    inputs = inputs_of(det, alert.ts)
+    if inputs is None:
+        return alert
+    return replace(alert, details={**alert.details, "projection": inputs.project(config).to_dict()})

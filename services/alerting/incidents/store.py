@@ -171,6 +171,7 @@ async def _open(session: AsyncSession, signal: Signal, story: str | None) -> Inc
                 "last_signal_at": at,
                 "rules": [signal.rule],
                 "severity_points": signal.severity.points,
+                **_projection(signal),
             },
         )
         .on_conflict_do_nothing(
@@ -221,6 +222,7 @@ async def _update(
         "last_signal_at": max(last, signal.at.isoformat()) if last else signal.at.isoformat(),
         "rules": rules,
         "recovery_proposed": False,
+        **_projection(signal),
     }
     row.updated_at = datetime.now(UTC)
     escalated = row.severity != previous
@@ -241,6 +243,12 @@ async def _update(
         row.category or GENERIC_CATEGORY,
         recategorized=row.category != previous_category,
     )
+
+
+def _projection(signal: Signal) -> dict[str, Any]:
+    """The incident's latest projection: the signal's, when it carries one."""
+    data = signal.details.get("projection")
+    return {"projection": data} if isinstance(data, dict) else {}
 
 
 def _event_data(signal: Signal) -> dict[str, Any]:
