@@ -12,9 +12,11 @@ that run past the end of a series are left out. `leave_one_out` chooses the sett
 from __future__ import annotations
 
 import itertools
+import json
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TextIO
 
 from services.alerting.detect.forecast import (
     HORIZONS_HOURS,
@@ -48,24 +50,28 @@ class Capture:
 def captures(points: Points, config: SpikeConfig) -> list[Capture]:
     """Run the detector over `points`; capture every alert's inputs and outcome."""
     det = SpikeDetector(config)
-    per_hour = max(1, round(3600 / config.bin_seconds))
     values = [v for _, v in points]
     out = []
     for i, (ts, value) in enumerate(points):
         if det.update(ts, value) is None:
             continue
         inputs = inputs_of(det.counts, ts)
-        if inputs is None:
-            continue
-        last = sum(values[max(0, i + 1 - per_hour) : i + 1])
-        actual, naive = {}, {}
-        for h in HORIZONS_HOURS:
-            if i + h * per_hour < len(values):
-                actual[h] = float(sum(values[i + 1 : i + 1 + h * per_hour]))
-                naive[h] = float(last * h)
-        if actual:
-            out.append(Capture(inputs, actual, naive))
+        cap = outcome(values, i, inputs, config.bin_seconds) if inputs is not None else None
+        if cap is not None:
+            out.append(cap)
     return out
+
+
+def outcome(values: Sequence[float], i: int, inputs: Inputs, bin_seconds: int) -> Capture | None:
+    """What came after bin `i` (horizons past the end left out); None when none fits."""
+    per_hour = max(1, round(3600 / bin_seconds))
+    last = sum(values[max(0, i + 1 - per_hour) : i + 1])
+    actual, naive = {}, {}
+    for h in HORIZONS_HOURS:
+        if i + h * per_hour < len(values):
+            actual[h] = float(sum(values[i + 1 : i + 1 + h * per_hour]))
+            naive[h] = float(last * h)
+    return Capture(inputs, actual, naive) if actual else None
 
 
 def projections(caps: Sequence[Capture], config: ForecastConfig) -> list[Projection]:
@@ -185,3 +191,11 @@ def table(rows: Iterable[dict[str, Any]]) -> list[str]:
         ]
         lines.append(f"{row['held_out']:<28} " + " | ".join(cells))
     return lines
+
+
+def forecast_folds(dev: dict[str, tuple[Points, list[Window]]], out: TextIO = sys.stdout) -> None:
+    """Print the leave-one-series-out table of the projections: one JSON line per fold."""
+    from tools.eval.benchmark import dev_cases
+
+    for row in leave_one_out(dev_folds(dev, dev_cases, shipped)):
+        out.write(json.dumps({"forecast_fold": True, **row}) + "\n")

@@ -242,7 +242,9 @@ def _outlook(hours: int, mean: float, dispersion: float) -> Outlook:
     return Outlook(hours, round(mean, 1), int(low), int(high))
 
 
-def with_projection(alert: Alert, det: CountDetector, config: ForecastConfig | None = None) -> Alert:
+def with_projection(
+    alert: Alert, det: CountDetector, config: ForecastConfig | None = None
+) -> Alert:
     """The alert with the projection of its series in its details (unchanged without one)."""
     inputs = inputs_of(det, alert.ts)
     if inputs is None:

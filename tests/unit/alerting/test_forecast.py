@@ -77,7 +77,9 @@ def test_intervals_widen_with_the_horizon_and_the_dispersion() -> None:
     for p in (narrow, wide):
         widths = [o.high - o.low for o in p.outlooks]
         assert widths == sorted(widths)
-    assert wide.outlook(6).high - wide.outlook(6).low > narrow.outlook(6).high - narrow.outlook(6).low
+    assert (
+        wide.outlook(6).high - wide.outlook(6).low > narrow.outlook(6).high - narrow.outlook(6).low
+    )
 
 
 def test_projection_is_deterministic_and_round_trips() -> None:
@@ -122,6 +124,7 @@ def test_projected_tripling_raises_severity_one_level_with_a_reason() -> None:
     peaked = assess_severity(magnitude=5.0, projected_rise=0.6)
     assert (base.level, up.level, peaked.level) == ("SEV4", "SEV3", "SEV4")
     assert any("projected to reach 3.4x" in r for r in up.reasons)
-    top = assess_severity(magnitude=20.0, reach=2_000_000, velocity_ratio=6.0,
-                          negative_share=0.9, projected_rise=5.0)
+    top = assess_severity(
+        magnitude=20.0, reach=2_000_000, velocity_ratio=6.0, negative_share=0.9, projected_rise=5.0
+    )
     assert top.level == "SEV1"
