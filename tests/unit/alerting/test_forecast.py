@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.alerting.detect.alert import Alert
 from services.alerting.detect.counts import CountConfig, CountDetector
 from services.alerting.detect.forecast import (
     ForecastConfig,
@@ -14,7 +15,6 @@ from services.alerting.detect.forecast import (
     project,
     with_projection,
 )
-from services.alerting.detect.alert import Alert
 from services.alerting.incidents.severity import assess_severity
 
 AT = datetime(2026, 12, 4, 12, tzinfo=UTC)
