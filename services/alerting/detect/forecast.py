@@ -1,19 +1,20 @@
 """Where a volume series is heading: expected mentions over the next 1, 6 and 24 hours. Pure.
 
-The model works on the *excess* of the series over its seasonal expectation (level times
-the hour-of-day shape the count detector keeps), on the log scale:
+A rise-and-decay model of the story's *excess* over the seasonal expectation (level times
+the hour-of-day shape the count detector keeps), in mentions per hour:
 
-    excess now        L = log((C + 0.5) / (E + 0.5))  over the last `window_minutes`
-    growth per hour   g = (L - L_before) / window hours (0 without the window before)
-    k hours ahead     l_k = L * decay**k + g * (damping + damping**2 + ... + damping**k)
+    excess now          X = C - E          over the last `window_minutes`, per hour
+    growth              G = X - X_before   change of the excess over one window, per hour
+    hour k ahead        E_k + (X + G * (damping + ... + damping**k)) * decay**(k - 1)
 
-so a crisis decays back toward its baseline (`decay` per hour) while its recent trend
-carries on, damped. Expected mentions of hour k are (E_k + 0.5) * exp(l_k) - 0.5 with E_k
-the seasonal expectation of that hour. The 80% interval of a horizon's total is the 10th
-and 90th percentile of a negative binomial around it (exact at small counts) whose
-dispersion is the series' own plus `spread` growing with the horizon. The three settings
-were chosen leave-one-series-out (docs/detection.md, "Projection"). Deterministic and
-strictly online: only bins up to the projection time are read.
+so the story's extra mentions carry through the next hour with their recent trend (damped)
+and then decay back toward the baseline by `decay` an hour, while the baseline follows the
+shape of the day. The excess is additive: a crisis at 3 am is not scaled down by the
+night, nor tripled by the morning. The 80% interval of a horizon's total is the 10th and
+90th percentile of a negative binomial around it (exact at small counts) whose log-scale
+variance is the series' own plus `spread` times the square root of the horizon in hours.
+The settings were chosen leave-one-series-out (docs/detection.md, "Projection").
+Deterministic and strictly online: only bins up to the projection time are read.
 """
 
 from __future__ import annotations
@@ -32,10 +33,9 @@ from services.alerting.detect.counts import CountDetector
 HORIZONS_HOURS: tuple[int, ...] = (1, 6, 24)
 AHEAD_HOURS = max(HORIZONS_HOURS)
 Trend = Literal["rising", "steady", "peaking", "declining"]
-_STEADY_GROWTH = math.log(1.1)  # |growth| under 10%/h is no trend
-_ELEVATED = math.log(1.5)  # 1.5x the seasonal expectation is a story still up
+_STEADY = 0.1  # a change of the hourly volume under 10% is no trend
+_ELEVATED = 1.5  # 1.5x the seasonal expectation is a story still up
 _LOW, _HIGH = 0.1, 0.9  # the 80% interval
-_MAX_LOG = math.log(1000.0)  # a projection stays within 1/1000x-1000x of the season
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +43,9 @@ class ForecastConfig:
     """Settings of the projection (chosen leave-one-series-out, docs/detection.md)."""
 
     window_minutes: float = 60.0
-    decay: float = 0.85  # share of the log excess left after one hour
+    decay: float = 0.6  # share of the excess left an hour later, after the first hour
     damping: float = 0.0  # share of the growth carried into each further hour
-    spread: float = 0.1  # extra log-scale variance per hour of horizon
+    spread: float = 0.5  # extra log-scale variance, times the square root of the horizon
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class Projection:
     at: datetime
     last_hour: float  # mentions in the hour before `at`
     outlooks: tuple[Outlook, ...]
-    growth_per_hour: float  # fractional change per hour of the excess over the season
+    growth_per_hour: float  # fractional change of the hourly volume over the last window
     peak_in_hours: int | None  # hours to the projected peak; 0 when peaked; None: no story
     trend: Trend
 
@@ -138,30 +138,33 @@ def project(
     cfg = config or ForecastConfig()
     per_hour = max(1, round(3600 / bin_seconds))
     span = max(1, round(cfg.window_minutes * 60 / bin_seconds))
-    window_hours = span * bin_seconds / 3600
+    scale = per_hour / span  # window sums to per-hour rates
     last = recent[-span:]
     before = recent[-2 * span : -span] if len(recent) >= 2 * span else []
-    excess = _log_excess(last)
-    growth = (excess - _log_excess(before)) / window_hours if before else 0.0
-    path = [
-        _clamp(excess * cfg.decay**k + growth * sum(cfg.damping**j for j in range(1, k + 1)))
-        for k in range(1, AHEAD_HOURS + 1)
-    ]
-    hourly = [max(0.0, (e + 0.5) * math.exp(lk) - 0.5) for e, lk in zip(ahead, path, strict=False)]
+    count, expected = _sums(last, scale)
+    excess = count - expected
+    growth = excess - _excess(before, scale) if before else 0.0
+    path = []  # the projected excess of each hour ahead
+    carried = 0.0
+    for k in range(1, AHEAD_HOURS + 1):
+        carried += cfg.damping**k
+        path.append((excess + growth * carried) * cfg.decay ** (k - 1))
+    hourly = [max(0.0, e + x) for e, x in zip(ahead, path, strict=False)]
     outlooks = tuple(
-        _outlook(h, sum(hourly[:h]), math.expm1(dispersion + cfg.spread * h))
+        _outlook(h, sum(hourly[:h]), math.expm1(dispersion + cfg.spread * math.sqrt(h)))
         for h in HORIZONS_HOURS
     )
+    elevated = count >= _ELEVATED * max(expected, 1.0) and excess >= 1.0
     peak = max(range(AHEAD_HOURS + 1), key=lambda k: excess if k == 0 else path[k - 1])
-    elevated = max(excess, *path) >= _ELEVATED
-    trend = _trend(growth, excess, elevated)
+    previous = _sums(before, scale)[0] if before else count
+    rate = (count + 0.5) / (previous + 0.5) - 1.0
     return Projection(
         at=at,
         last_hour=float(sum(c for c, _ in recent[-per_hour:])),
         outlooks=outlooks,
-        growth_per_hour=round(math.exp(growth) - 1.0, 4),
+        growth_per_hour=round(rate, 4),
         peak_in_hours=peak if elevated else None,
-        trend=trend,
+        trend=_trend(rate, elevated),
     )
 
 
@@ -207,26 +210,22 @@ def inputs_of(det: CountDetector, at: datetime) -> Inputs | None:
     return Inputs(at, recent, ahead, cfg.bin_seconds, dispersion)
 
 
-def _log_excess(bins: Sequence[tuple[float, float]]) -> float:
-    if not bins:
-        return 0.0
-    count = sum(c for c, _ in bins)
-    expected = sum(e for _, e in bins)
-    return math.log((count + 0.5) / (expected + 0.5))
+def _sums(bins: Sequence[tuple[float, float]], scale: float) -> tuple[float, float]:
+    """Count and expectation of `bins`, per hour."""
+    return scale * sum(c for c, _ in bins), scale * sum(e for _, e in bins)
 
 
-def _clamp(log_ratio: float) -> float:
-    return min(_MAX_LOG, max(-_MAX_LOG, log_ratio))
+def _excess(bins: Sequence[tuple[float, float]], scale: float) -> float:
+    count, expected = _sums(bins, scale)
+    return count - expected
 
 
-def _trend(growth: float, excess: float, elevated: bool) -> Trend:
-    if growth >= _STEADY_GROWTH:
+def _trend(rate: float, elevated: bool) -> Trend:
+    if rate >= _STEADY:
         return "rising"
-    if growth <= -_STEADY_GROWTH and excess > 0:
+    if rate <= -_STEADY:
         return "declining"
-    if elevated and excess >= _ELEVATED:
-        return "peaking"
-    return "steady"
+    return "peaking" if elevated else "steady"
 
 
 def _outlook(hours: int, mean: float, dispersion: float) -> Outlook:
