@@ -3,12 +3,13 @@
 Hours of calm then a recall crisis (the streaming detection replay of
 `tests.detection_helpers`) go through Kafka to the running alerting service, which stores
 the incident with the projection of its volume signal and sends its Slack page to a local
-Slack Web API look-alike; the served API returns that projection.
+Slack Web API look-alike; the served API and the incident room page show that projection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,6 +84,15 @@ async def test_incident_api_and_slack_page_carry_the_projection(
 
         sent = await wait_for(lambda: _async(pages), bool, timeout_s=30)
         assert any("Projected" in p and projected["line"] in p for p in sent), sent
+
+        async with api.client(follow_redirects=True) as browser:
+            room = await browser.post(
+                "/incidents/login",
+                data={"api_key": api.keys["viewer"], "next": f"/incidents/{incident_id}"},
+            )
+        assert room.status_code == 200, room.text
+        assert '<p id="projection"><strong>Projected:</strong> ' in room.text
+        assert html.escape(projected["line"]) in room.text
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
