@@ -10,6 +10,7 @@ from services.alerting.detect.alert import Alert
 from services.alerting.detect.counts import CountConfig, CountDetector
 from services.alerting.detect.forecast import (
     ForecastConfig,
+    Inputs,
     Projection,
     inputs_of,
     project,
@@ -134,3 +135,21 @@ def test_projected_tripling_raises_severity_one_level_with_a_reason() -> None:
         magnitude=20.0, reach=2_000_000, velocity_ratio=6.0, negative_share=0.9, projected_rise=5.0
     )
     assert top.level == "SEV1"
+
+
+def test_leave_one_out_chooses_without_the_held_out_fold() -> None:
+    """Each fold's choice is made on the others: a fold alone cannot pull it."""
+    from tools.eval.forecast import Capture, leave_one_out
+
+    def cap(excess: float, actual_1h: float) -> Capture:
+        recent = tuple(_recent([5.0 + excess / 12] * 24, 5.0))
+        inputs = Inputs(AT, recent, (60.0,) * 24, BIN, 0.0)
+        actual = {1: actual_1h, 6: 60.0 * 5 + actual_1h, 24: 60.0 * 23 + actual_1h}
+        last = 60.0 + excess
+        return Capture(inputs, actual, {h: last * h for h in (1, 6, 24)})
+
+    decaying = [cap(120.0, 150.0) for _ in range(4)]
+    rows = leave_one_out({"a": decaying, "b": decaying, "c": decaying})
+    assert [r["held_out"] for r in rows[:3]] == ["a", "b", "c"]
+    assert all(r["24h"]["ratio"] < 1.0 for r in rows)
+    assert rows[-1]["alerts"] == 12
