@@ -34,6 +34,7 @@ from services.alerting.detect.ratios import (
     emotion_burst_detector,
     negative_share_detector,
 )
+from services.alerting.detect.refresh import refreshes
 from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupMinute, Signal
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from services.alerting.detect.state_keys import split_key, state_key
@@ -319,6 +320,7 @@ class DetectionEngine:
                 out.signals.append(self._signal(brand_name, topic, alert, window, tipped, None))
             out.extend(self._user_rules(brand_name, group, by_topic))
             out.recoveries += self._recovery(brand_name, brand, end)
+            out.refreshes += refreshes(self.open_stories, brand_name, brand.series, end)
         return out
 
     def _user_rules(

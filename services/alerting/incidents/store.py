@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.detect.signals import Signal, category_of
+from services.alerting.detect.signals import Refresh, Signal, category_of
 from services.alerting.detect.stories import OpenStory, canonical, place_signal, worse
 from services.alerting.incidents.merge import merge_incidents, story_merges, union_scope
 from shared.contracts.topics import GENERIC_CATEGORY
@@ -347,3 +347,23 @@ async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:
     """Return (brand, topic) of every incident that is not resolved."""
     stmt = select(IncidentRow.brand, IncidentRow.topic).where(IncidentRow.status != "resolved")
     return {(b, t) for b, t in (await session.execute(stmt)).all()}
+
+
+async def refresh_projection(session: AsyncSession, refresh: Refresh) -> None:
+    """Keep the newer projection on the open incidents of the refreshed story's topic."""
+    rows = (
+        await session.execute(
+            select(IncidentRow)
+            .where(
+                IncidentRow.brand == refresh.brand,
+                IncidentRow.topic == refresh.topic,
+                IncidentRow.status != "resolved",
+            )
+            .order_by(IncidentRow.id)
+            .with_for_update()
+        )
+    ).scalars()
+    for row in rows:
+        held = (row.details or {}).get("projection") or {}
+        if str(held.get("at", "")) < refresh.projection["at"]:
+            row.details = {**row.details, "projection": refresh.projection}

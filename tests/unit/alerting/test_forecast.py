@@ -153,3 +153,26 @@ def test_leave_one_out_chooses_without_the_held_out_fold() -> None:
     assert [r["held_out"] for r in rows[:3]] == ["a", "b", "c"]
     assert all(r["24h"]["ratio"] < 1.0 for r in rows)
     assert rows[-1]["alerts"] == 12
+
+
+def test_open_stories_get_a_fresh_projection_every_quarter_hour() -> None:
+    from dataclasses import dataclass
+
+    from services.alerting.detect.refresh import refreshes
+    from services.alerting.detect.spikes import SpikeDetector, preset
+
+    @dataclass
+    class Watched:
+        spike: SpikeDetector
+
+    det = SpikeDetector(preset("balanced", bin_seconds=60))
+    start = AT - timedelta(hours=3)
+    for i in range(180):
+        det.update(start + timedelta(minutes=i + 1), 5.0)
+    series = {"": Watched(det)}
+    stories = {("acme", "recall"), ("other", "")}
+    on = refreshes(stories, "acme", series, AT)
+    assert [(r.brand, r.topic, r.at) for r in on] == [("acme", "recall", AT)]
+    assert on[0].projection["at"] == AT.isoformat()  # the brand series stands in for the topic
+    assert refreshes(stories, "acme", series, AT + timedelta(minutes=1)) == []
+    assert refreshes(set(), "acme", series, AT) == []
