@@ -146,10 +146,18 @@ def _eval_detection(args: argparse.Namespace) -> int:
         from tools.eval.benchmark import load_dev, load_files, scenario_table
 
         dev = load_files(args.file, args.labels) if args.file else load_dev()
-        return 0 if scenario_table(dev, young_model=args.young_model) else 1
+        rows = scenario_table(dev, young_model=args.young_model)
+        if args.forecast:
+            from tools.eval.forecast import forecast_folds
+
+            forecast_folds(dev)
+        return 0 if rows else 1
     if not args.file:
         raise BadInput("eval detection takes one or more series, or --scenarios")
-    summaries = [run_detection_eval(f, args.preset, labels_path=args.labels) for f in args.file]
+    summaries = [
+        run_detection_eval(f, args.preset, labels_path=args.labels, forecast=args.forecast)
+        for f in args.file
+    ]
     return 0 if all(summaries) else 1
 
 
@@ -336,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--young-model",
         action="store_true",
         help="detection --scenarios: with the gamma-Poisson level model of young series on",
+    )
+    evaluate.add_argument(
+        "--forecast",
+        action="store_true",
+        help="detection: each alert's projection, and interval coverage and error against "
+        "the naive forecast (with --scenarios: leave-one-series-out, fold by fold)",
     )
     evaluate.set_defaults(handler=_eval)
 

@@ -57,6 +57,7 @@ COMMANDS: dict[str, CommandText] = {
             "crisiswatch eval stories mixture.csv",
             "crisiswatch eval topics tests/data/topic_context/*.csv",
             "crisiswatch eval detection series.csv --labels windows.json --preset strict",
+            "crisiswatch eval detection --scenarios --forecast",
         ),
     ),
     "watchlists": CommandText(

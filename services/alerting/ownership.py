@@ -217,6 +217,8 @@ def split_owned(decisions: Decisions, owned: set[str]) -> tuple[Decisions, Decis
         (mine if signal.brand in owned else other).signals.append(signal)
     for recovery in decisions.recoveries:
         (mine if recovery.brand in owned else other).recoveries.append(recovery)
+    for refresh in decisions.refreshes:
+        (mine if refresh.brand in owned else other).refreshes.append(refresh)
     mine.brands = decisions.brands & owned
     other.brands = decisions.brands - owned
     return mine, other

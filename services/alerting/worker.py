@@ -43,6 +43,7 @@ from services.alerting.incidents.store import (
     open_story_keys,
     propose_recovery,
     record_signal,
+    refresh_projection,
 )
 from services.alerting.metrics import AlertingMetrics
 from services.alerting.ownership import Partitions, keyed_only, split_owned, stale_partitions
@@ -356,6 +357,9 @@ class AlertingWorker(PartitionSteps):
                     await self._refused(proposed, "recovery", _recovery_record(recovery))
                 elif proposed is not None:
                     recoveries += 1
+            for refresh in decisions.refreshes:
+                update = functools.partial(refresh_projection, session, refresh)
+                await in_savepoint(session, update, on_db_error=self._on_db_error)
             await self._save_states(session, decisions.brands)
             stories = await open_story_keys(session) if decisions.signals else None
         stored = self._clock()

@@ -248,6 +248,12 @@ class IncidentRow(Base):
         BigInteger, ForeignKey("incidents.id", ondelete="SET NULL")
     )
 
+    @property
+    def projection(self) -> dict[str, Any] | None:
+        """The latest projection of its story's volume (kept in `details`), if any."""
+        data = (self.details or {}).get("projection")
+        return data if isinstance(data, dict) else None
+
 
 class IncidentEventRow(Base):
     """The timeline of an incident: signals, status changes, notes, notifications."""

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from services.alerting.detect.alert import as_utc
+from services.alerting.detect.forecast import ForecastConfig, inputs_of
 from services.alerting.detect.spikes import SpikeDetector, preset
 from tools.data import dataset_dir
+from tools.eval.forecast import Capture, outcome, score
 
 _TS_FORMAT = "%Y-%m-%d %H:%M:%S"
 DEV_DATASET = "nab_realtweets_dev"
@@ -111,15 +113,19 @@ def run_detection_eval(
     out: TextIO = sys.stdout,
     labels_path: str | Path | None = None,
     points_path: str | Path | None = None,
+    *,
+    forecast: bool = False,
 ) -> dict[str, Any]:
     """Run the online detector on one CSV, print one JSON line per alert and a summary.
 
     Labeled anomaly points are read from `points_path`, or else from the
-    `anomaly_points.json` beside `labels_path` when there is one.
+    `anomaly_points.json` beside `labels_path` when there is one. With `forecast`, each
+    alert line carries its projection and the summary how the projections fared
+    (`tools.eval.forecast`).
     """
     if points_path is None and labels_path is not None:
         points_path = Path(labels_path).with_name(POINTS_FILE)
-    return _run(csv_path, preset, out, labels_path, points_path)
+    return _run(csv_path, preset, out, labels_path, points_path, forecast)
 
 
 def _run(
@@ -128,23 +134,31 @@ def _run(
     out: TextIO,
     labels_path: str | Path | None,
     points_path: str | Path | None,
+    forecast: bool = False,
 ) -> dict[str, Any]:
     path = Path(csv_path)
     points = read_series(path)
     bin_seconds = infer_bin_seconds(points)
     detector = SpikeDetector(preset(preset_name, bin_seconds=bin_seconds))
     alert_times: list[datetime] = []
-    for ts, value in points:
+    values = [v for _, v in points]
+    captured: list[Capture] = []
+    for i, (ts, value) in enumerate(points):
         alert = detector.update(ts, value)
         if alert is None:
             continue
         alert_times.append(ts)
-        line = {
+        line: dict[str, Any] = {
             "series": path.stem,
             "ts": ts.strftime(_TS_FORMAT),
             "score": alert.score,
             "rule": alert.rule,
         }
+        inputs = inputs_of(detector.counts, ts) if forecast else None
+        if inputs is not None:
+            line["projection"] = inputs.project().to_dict()
+            cap = outcome(values, i, inputs, bin_seconds)
+            captured += [cap] if cap is not None else []
         out.write(json.dumps(line) + "\n")
     span = (points[-1][0] - points[0][0]).total_seconds() + bin_seconds if points else 0.0
     weeks = span / (7 * 86400)
@@ -158,6 +172,8 @@ def _run(
         "alerts": len(alert_times),
         "alerts_per_week": round(len(alert_times) / weeks, 3) if weeks else 0.0,
     }
+    if forecast:
+        summary["forecast"] = score(captured, ForecastConfig())
     windows = windows_of(labels_path, path.name)
     if windows:
         anomaly_points = _load_points(points_path, path.name)

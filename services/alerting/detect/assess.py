@@ -15,6 +15,7 @@ from typing import Any
 from services.alerting.detect.alert import Alert, as_utc
 from services.alerting.detect.authors import AuthorGateConfig, author_gate
 from services.alerting.detect.bins import Bin
+from services.alerting.detect.forecast import Projection
 from services.alerting.detect.signals import Signal
 from services.alerting.detect.spikes import SpikeDetector
 from services.alerting.detect.stories import dominant_story, window_attributes
@@ -77,6 +78,7 @@ def assess(
         markets=markets,
         languages=languages,
         platforms=platforms,
+        projected_rise=_projected_rise(alert),
     )
     mentions = sum(b.count for b in window)
     # A mention's own rule (keyword, burst) is about that mention's story.
@@ -103,6 +105,12 @@ def assess(
         topics=topics,
         emotions=emotions,
     )
+
+
+def _projected_rise(alert: Alert) -> float | None:
+    """The alert's projected pace over the next 6 hours vs its last hour (None: no projection)."""
+    data = alert.details.get("projection")
+    return Projection.from_dict(data).pace_ratio() if isinstance(data, dict) else None
 
 
 def velocity_ratio(window: Sequence[Bin]) -> float:

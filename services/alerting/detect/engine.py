@@ -23,6 +23,7 @@ from services.alerting.detect.assess import assess, gate, rearm
 from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
 from services.alerting.detect.burst import NegativeBurstDetector
+from services.alerting.detect.forecast import with_projection
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
 from services.alerting.detect.lift import LiftLookup, NoLift
 from services.alerting.detect.population import ShapePool
@@ -33,6 +34,7 @@ from services.alerting.detect.ratios import (
     emotion_burst_detector,
     negative_share_detector,
 )
+from services.alerting.detect.refresh import refreshes
 from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupMinute, Signal
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from services.alerting.detect.state_keys import split_key, state_key
@@ -296,7 +298,7 @@ class DetectionEngine:
             det = self._series(brand, topic).spike
             alert = det.update(end, b.count, expected_lift=lift, negatives=b.negatives)
             if alert is not None:
-                alerts.append((topic, alert, det))
+                alerts.append((topic, with_projection(alert, det.counts), det))
         top = by_topic.get(BRAND_TOPIC) or Bin(brand=brand_name, topic=BRAND_TOPIC, start=0)
         for det_share, part in ((brand.neg_share, top.negatives), (brand.emotion, top.burst)):
             alert = det_share.update(end, part, top.scored)
@@ -318,6 +320,7 @@ class DetectionEngine:
                 out.signals.append(self._signal(brand_name, topic, alert, window, tipped, None))
             out.extend(self._user_rules(brand_name, group, by_topic))
             out.recoveries += self._recovery(brand_name, brand, end)
+            out.refreshes += refreshes(self.open_stories, brand_name, brand.series, end)
         return out
 
     def _user_rules(

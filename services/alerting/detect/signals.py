@@ -1,9 +1,9 @@
 """What the detection engine emits: signals, refused alerts, recoveries, and its inputs.
 
 A `Signal` is a gated, assessed detector firing; `Gated` an alert the distinct-author gate
-refused; `Recovery` a story back to baseline; `Decisions` collects what one engine step
-produced. `RollupMinute` is one stored minute of one series, the input of rebuilds and
-backtests. Pure records, no I/O.
+refused; `Recovery` a story back to baseline; `Refresh` an open story's new projection;
+`Decisions` collects what one engine step produced. `RollupMinute` is one stored minute of
+one series, the input of rebuilds and backtests. Pure records, no I/O.
 """
 
 from __future__ import annotations
@@ -72,6 +72,16 @@ class Recovery:
 
 
 @dataclass(frozen=True, slots=True)
+class Refresh:
+    """The latest projection of the series of an open story (`detect.forecast`)."""
+
+    brand: str
+    topic: str
+    at: datetime
+    projection: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Gated:
     """An alert refused by the distinct-author gate."""
 
@@ -88,6 +98,7 @@ class Decisions:
     signals: list[Signal] = field(default_factory=list)
     gated: list[Gated] = field(default_factory=list)
     recoveries: list[Recovery] = field(default_factory=list)
+    refreshes: list[Refresh] = field(default_factory=list)
     late: int = 0
     bins: int = 0
     brands: set[str] = field(default_factory=set)
@@ -99,6 +110,7 @@ class Decisions:
         self.signals += other.signals
         self.gated += other.gated
         self.recoveries += other.recoveries
+        self.refreshes += other.refreshes
         self.late += other.late
         self.bins += other.bins
         self.broken_rules += other.broken_rules

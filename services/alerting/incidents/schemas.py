@@ -22,6 +22,31 @@ def status_after_snooze(acknowledged_at: datetime | None) -> IncidentStatus:
     return "acknowledged" if acknowledged_at is not None else "open"
 
 
+class OutlookRead(BaseModel):
+    """Expected mentions over the next `hours`, with the 80% interval."""
+
+    hours: int
+    expected: float
+    low: int
+    high: int
+
+
+class ProjectionRead(BaseModel):
+    """Where the story's volume is heading, as projected at `at` (docs/detection.md)."""
+
+    at: datetime
+    last_hour: float = Field(description="mentions in the hour before `at`")
+    outlooks: list[OutlookRead] = Field(description="the next 1, 6 and 24 hours")
+    growth_per_hour: float = Field(
+        description="fractional change per hour of the volume over its seasonal expectation"
+    )
+    peak_in_hours: int | None = Field(
+        description="hours to the projected peak (0: peaked now; None: not elevated)"
+    )
+    trend: Literal["rising", "steady", "peaking", "declining"]
+    line: str = Field(description="the one line notifications show")
+
+
 class IncidentRead(BaseModel):
     """An incident as listed."""
 
@@ -54,6 +79,11 @@ class IncidentRead(BaseModel):
     scope: dict[str, list[str]] = Field(
         default_factory=dict,
         description="its attributes: markets, languages, platforms, topics, emotions",
+    )
+    projection: ProjectionRead | None = Field(
+        default=None,
+        description="the latest projection of its volume (1/6/24 h with 80% intervals), "
+        "updated by every volume signal",
     )
 
 

@@ -13,6 +13,10 @@ SeverityLevel = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 # The risk of a topic to the brand is its `risk_weight` in the topic contract
 # (shared/contracts/topics.yaml); a topic the contract does not know weighs this much.
 DEFAULT_TOPIC_RISK = 1.0
+# A story projected to at least triple its last hour's pace over the next 6 hours is one
+# level more severe than one that peaked.
+TRIPLING = 3.0
+_LEVELS: tuple[SeverityLevel, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
 
 
 def topic_risk(topic: str) -> float:
@@ -54,8 +58,13 @@ def assess_severity(
     markets: Iterable[str] = (),
     languages: Iterable[str] = (),
     platforms: Iterable[str] = (),
+    projected_rise: float | None = None,
 ) -> Severity:
-    """Grade an alert from its magnitude (value / baseline), reach, velocity, tone and topic."""
+    """Grade an alert from its magnitude (value / baseline), reach, velocity, tone and topic.
+
+    `projected_rise`: the next 6 hours' projected mentions over 6 times the last hour's
+    (`detect.forecast`); a story projected to at least triple is one level more severe.
+    """
     reasons: list[str] = []
     scope = Scope(
         markets=tuple(sorted(set(markets))),
@@ -89,4 +98,7 @@ def assess_severity(
     level: SeverityLevel = (
         "SEV1" if points >= 9 else "SEV2" if points >= 6 else "SEV3" if points >= 3 else "SEV4"
     )
+    if projected_rise is not None and projected_rise >= TRIPLING:
+        level = _LEVELS[max(0, _LEVELS.index(level) - 1)]
+        reasons.append(f"projected to reach {projected_rise:.1f}x its last hour's pace in 6 h")
     return Severity(level=level, points=points, scope=scope, reasons=reasons)

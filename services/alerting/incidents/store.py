@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerting.detect.signals import Signal, category_of
+from services.alerting.detect.signals import Refresh, Signal, category_of
 from services.alerting.detect.stories import OpenStory, canonical, place_signal, worse
 from services.alerting.incidents.merge import merge_incidents, story_merges, union_scope
 from shared.contracts.topics import GENERIC_CATEGORY
@@ -171,6 +171,7 @@ async def _open(session: AsyncSession, signal: Signal, story: str | None) -> Inc
                 "last_signal_at": at,
                 "rules": [signal.rule],
                 "severity_points": signal.severity.points,
+                **_projection(signal),
             },
         )
         .on_conflict_do_nothing(
@@ -221,6 +222,7 @@ async def _update(
         "last_signal_at": max(last, signal.at.isoformat()) if last else signal.at.isoformat(),
         "rules": rules,
         "recovery_proposed": False,
+        **_projection(signal),
     }
     row.updated_at = datetime.now(UTC)
     escalated = row.severity != previous
@@ -241,6 +243,12 @@ async def _update(
         row.category or GENERIC_CATEGORY,
         recategorized=row.category != previous_category,
     )
+
+
+def _projection(signal: Signal) -> dict[str, Any]:
+    """The incident's latest projection: the signal's, when it carries one."""
+    data = signal.details.get("projection")
+    return {"projection": data} if isinstance(data, dict) else {}
 
 
 def _event_data(signal: Signal) -> dict[str, Any]:
@@ -339,3 +347,23 @@ async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:
     """Return (brand, topic) of every incident that is not resolved."""
     stmt = select(IncidentRow.brand, IncidentRow.topic).where(IncidentRow.status != "resolved")
     return {(b, t) for b, t in (await session.execute(stmt)).all()}
+
+
+async def refresh_projection(session: AsyncSession, refresh: Refresh) -> None:
+    """Keep the newer projection on the open incidents of the refreshed story's topic."""
+    rows = (
+        await session.execute(
+            select(IncidentRow)
+            .where(
+                IncidentRow.brand == refresh.brand,
+                IncidentRow.topic == refresh.topic,
+                IncidentRow.status != "resolved",
+            )
+            .order_by(IncidentRow.id)
+            .with_for_update()
+        )
+    ).scalars()
+    for row in rows:
+        held = (row.details or {}).get("projection") or {}
+        if str(held.get("at", "")) < refresh.projection["at"]:
+            row.details = {**row.details, "projection": refresh.projection}

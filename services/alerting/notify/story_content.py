@@ -44,9 +44,10 @@ class StoryBrief:
     emotions: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     merged_into: int | None = None
+    projected: str = ""  # the projection's line (`detect.forecast.Projection.line`)
 
     def about(self) -> list[tuple[str, str]]:
-        """(label, value) lines: phrases, topics, emotions, languages, story volume."""
+        """(label, value) lines: phrases, topics, emotions, languages, volume, projection."""
         rows = [
             ("Top phrases", " · ".join(self.phrases[:5])),
             ("Topics", ", ".join(self.topics[:6])),
@@ -58,6 +59,7 @@ class StoryBrief:
                 f", {self.negative_share:.0%} negative" if self.negative_share is not None else ""
             )
             rows.append(("Story volume", f"{self.volume} mentions{share}"))
+        rows.append(("Projected", self.projected))
         return [(k, v) for k, v in rows if v]
 
 
@@ -128,6 +130,7 @@ def webhook_story(story: StoryBrief | None) -> dict[str, Any] | None:
         "emotions": list(story.emotions),
         "languages": list(story.languages),
         "merged_into": story.merged_into,
+        "projected": story.projected,
     }
 
 

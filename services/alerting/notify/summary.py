@@ -89,6 +89,7 @@ def _story_brief(incident: IncidentRow, family: list[StoryRow]) -> StoryBrief | 
         emotions=tuple(scope.get("emotions", [])),
         languages=languages,
         merged_into=incident.merged_into,
+        projected=str((incident.projection or {}).get("line", "")),
     )
     return brief if brief.about() or brief.headline else None
 

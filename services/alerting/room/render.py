@@ -142,8 +142,12 @@ def room_page(
         '<ul class="legend"><li>grey: all mentions</li><li>red: negative</li>'
         "<li>dashed blue: baseline</li><li>dotted purple: projection</li>"
         "<li>green: mean sentiment</li></ul>",
-        "<h2>Why this severity</h2>",
     ]
+    if i.projection is not None:
+        out.append(
+            f'<p id="projection"><strong>Projected:</strong> {escape(i.projection.line)}</p>'
+        )
+    out.append("<h2>Why this severity</h2>")
     listed = room.reasons or [f"rule {s.rule} fired (score {s.score:.1f})" for s in i.signals]
     out.append(
         "<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in listed) + "</ul>"

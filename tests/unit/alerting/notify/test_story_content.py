@@ -82,6 +82,19 @@ def test_email_and_webhook_explain_the_story() -> None:
     assert [s["translated"] for s in story["samples"]] == [False, False, False]
 
 
+def test_every_channel_shows_the_projected_trend() -> None:
+    line = "~420 mentions next 6 h (80%: 300-610), rising 35%/h, peak in ~3 h"
+    assert SUMMARY.story is not None
+    projected = replace(SUMMARY, story=replace(SUMMARY.story, projected=line))
+    slack = json.dumps(slack_message(projected, LINKS, update_kind="opened"), ensure_ascii=False)
+    assert f"*Projected*\\n{line}" in slack
+    mail = email_message(projected, LINKS, update_kind="opened")
+    assert f"Projected: {line}" in mail["text"] and line in mail["html"]
+    hook = webhook_payload(projected, LINKS, update_kind="opened")["incident"]["story"]
+    assert hook["projected"] == line
+    assert "Projected" not in email_message(SUMMARY, LINKS, update_kind="opened")["text"]
+
+
 def test_an_incident_without_story_has_no_story_section() -> None:
     plain = replace(SUMMARY, story=None)
     assert "The story" not in email_message(plain, LINKS, update_kind="opened")["text"]

@@ -1,0 +1,178 @@
+"""The projection of a volume series: growth, decay, peaked, small counts, intervals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.alerting.detect.alert import Alert
+from services.alerting.detect.counts import CountConfig, CountDetector
+from services.alerting.detect.forecast import (
+    ForecastConfig,
+    Inputs,
+    Projection,
+    inputs_of,
+    project,
+    with_projection,
+)
+from services.alerting.incidents.severity import assess_severity
+
+AT = datetime(2026, 12, 4, 12, tzinfo=UTC)
+BIN = 300  # 5-minute bins: 12 an hour
+
+
+def _recent(counts: list[float], expected: float) -> list[tuple[float, float]]:
+    return [(c, expected) for c in counts]
+
+
+def test_growth_is_rising_with_positive_rate() -> None:
+    recent = _recent([5.0] * 12 + [15.0] * 12, 5.0)
+    p = project(AT, recent, [60.0] * 24, bin_seconds=BIN)
+    assert p.trend == "rising"
+    assert p.growth_per_hour == pytest.approx(2.0, rel=0.01)  # 3x over one hour
+    assert p.last_hour == 180.0
+    assert "rising 198%/h" in p.line()
+    # The excess (120 an hour) carries through the next hour on the season's 60.
+    assert p.outlook(1).expected == pytest.approx(180.0)
+
+
+def test_a_crisis_decays_back_toward_its_baseline() -> None:
+    recent = _recent([50.0] * 24, 5.0)  # 10x the season for two hours, flat
+    p = project(AT, recent, [60.0] * 24, bin_seconds=BIN)
+    one, six, day = (p.outlook(h).expected for h in (1, 6, 24))
+    assert one == pytest.approx(600.0)  # the excess carries through the first hour
+    assert 6 * 60.0 < six < 6 * 600.0
+    assert 24 * 60.0 < day < 24 * 60.0 + 540.0 / (1 - 0.6) + 1  # then decays by 0.6 an hour
+    assert p.trend == "peaking" and p.peak_in_hours == 0
+    assert "peaking now" in p.line()
+
+
+def test_falling_series_is_declining() -> None:
+    recent = _recent([40.0] * 12 + [20.0] * 12, 5.0)
+    p = project(AT, recent, [60.0] * 24, bin_seconds=BIN)
+    assert p.trend == "declining"
+    assert p.growth_per_hour < -0.4
+    assert p.outlook(1).expected == pytest.approx(240.0)
+    assert p.outlook(24).expected < 24 * 240.0
+
+
+def test_calm_series_is_steady_and_follows_the_season() -> None:
+    recent = _recent([5.0] * 24, 5.0)
+    ahead = [60.0] * 6 + [120.0] * 18
+    p = project(AT, recent, ahead, bin_seconds=BIN)
+    assert p.trend == "steady" and p.peak_in_hours is None
+    assert p.outlook(1).expected == pytest.approx(60.0, abs=0.5)
+    assert p.outlook(24).expected == pytest.approx(6 * 60 + 18 * 120, rel=0.01)
+
+
+def test_small_counts_have_exact_integer_intervals() -> None:
+    recent = _recent([0.0] * 22 + [1.0, 2.0], 0.05)
+    p = project(AT, recent, [0.6] * 24, bin_seconds=BIN, config=ForecastConfig(spread=0.0))
+    for o in p.outlooks:
+        assert isinstance(o.low, int) and isinstance(o.high, int)
+        assert 0 <= o.low <= o.expected <= o.high
+    # Poisson around 0.6 + an excess of 2.4 = 3: P(X <= 0) = 0.05, P(X <= 1) = 0.2,
+    # P(X <= 4) = 0.82, P(X <= 5) = 0.92
+    assert (p.outlook(1).low, p.outlook(1).high) == (1, 5)
+
+
+def test_intervals_widen_with_the_horizon_and_the_dispersion() -> None:
+    recent = _recent([20.0] * 24, 10.0)
+    narrow = project(AT, recent, [120.0] * 24, bin_seconds=BIN, dispersion=0.0)
+    wide = project(AT, recent, [120.0] * 24, bin_seconds=BIN, dispersion=0.5)
+    for p in (narrow, wide):
+        widths = [o.high - o.low for o in p.outlooks]
+        assert widths == sorted(widths)
+    assert (
+        wide.outlook(6).high - wide.outlook(6).low > narrow.outlook(6).high - narrow.outlook(6).low
+    )
+
+
+def test_projection_is_deterministic_and_round_trips() -> None:
+    recent = _recent([3.0, 9.0, 4.0] * 8, 4.0)
+    a = project(AT, recent, [50.0] * 24, bin_seconds=BIN, dispersion=0.1)
+    b = project(AT, recent, [50.0] * 24, bin_seconds=BIN, dispersion=0.1)
+    assert a == b
+    assert Projection.from_dict(a.to_dict()) == a
+    assert a.to_dict()["line"] == a.line()
+
+
+def test_damped_trend_projects_a_later_peak() -> None:
+    recent = _recent([2.0] * 12 + [20.0] * 12, 5.0)
+    cfg = ForecastConfig(decay=1.0, damping=0.9)
+    p = project(AT, recent, [60.0] * 24, bin_seconds=BIN, config=cfg)
+    assert p.peak_in_hours is not None and p.peak_in_hours > 3
+    assert f"peak in ~{p.peak_in_hours} h" in p.line()
+    assert p.pace_ratio() > 3.0
+
+
+def test_projection_of_a_count_detector_after_a_spike() -> None:
+    det = CountDetector(CountConfig(bin_seconds=BIN))
+    start = AT - timedelta(days=2)
+    for i in range(2 * 288):
+        det.update(start + timedelta(seconds=BIN * (i + 1)), 10.0)
+    end = start + timedelta(seconds=BIN * 2 * 288)
+    for i in range(12):
+        det.update(end + timedelta(seconds=BIN * (i + 1)), 60.0)
+    at = end + timedelta(seconds=BIN * 12)
+    inputs = inputs_of(det, at)
+    assert inputs is not None and len(inputs.ahead) == 24
+    alert = with_projection(Alert(ts=at, rule="volume_spike", score=9, value=60, baseline=10), det)
+    data = alert.details["projection"]
+    assert data["last_hour"] == 720.0
+    assert data["trend"] in ("rising", "peaking")
+    assert inputs_of(CountDetector(), at) is None
+
+
+def test_projected_tripling_raises_severity_one_level_with_a_reason() -> None:
+    base = assess_severity(magnitude=5.0)
+    up = assess_severity(magnitude=5.0, projected_rise=3.4)
+    peaked = assess_severity(magnitude=5.0, projected_rise=0.6)
+    assert (base.level, up.level, peaked.level) == ("SEV4", "SEV3", "SEV4")
+    assert any("projected to reach 3.4x" in r for r in up.reasons)
+    top = assess_severity(
+        magnitude=20.0, reach=2_000_000, velocity_ratio=6.0, negative_share=0.9, projected_rise=5.0
+    )
+    assert top.level == "SEV1"
+
+
+def test_leave_one_out_chooses_without_the_held_out_fold() -> None:
+    """Each fold's choice is made on the others: a fold alone cannot pull it."""
+    from tools.eval.forecast import Capture, leave_one_out
+
+    def cap(excess: float, actual_1h: float) -> Capture:
+        recent = tuple(_recent([5.0 + excess / 12] * 24, 5.0))
+        inputs = Inputs(AT, recent, (60.0,) * 24, BIN, 0.0)
+        actual = {1: actual_1h, 6: 60.0 * 5 + actual_1h, 24: 60.0 * 23 + actual_1h}
+        last = 60.0 + excess
+        return Capture(inputs, actual, {h: last * h for h in (1, 6, 24)})
+
+    decaying = [cap(120.0, 150.0) for _ in range(4)]
+    rows = leave_one_out({"a": decaying, "b": decaying, "c": decaying})
+    assert [r["held_out"] for r in rows[:3]] == ["a", "b", "c"]
+    assert all(r["24h"]["ratio"] < 1.0 for r in rows)
+    assert rows[-1]["alerts"] == 12
+
+
+def test_open_stories_get_a_fresh_projection_every_quarter_hour() -> None:
+    from dataclasses import dataclass
+
+    from services.alerting.detect.refresh import refreshes
+    from services.alerting.detect.spikes import SpikeDetector, preset
+
+    @dataclass
+    class Watched:
+        spike: SpikeDetector
+
+    det = SpikeDetector(preset("balanced", bin_seconds=60))
+    start = AT - timedelta(hours=3)
+    for i in range(180):
+        det.update(start + timedelta(minutes=i + 1), 5.0)
+    series = {"": Watched(det)}
+    stories = {("acme", "recall"), ("other", "")}
+    on = refreshes(stories, "acme", series, AT)
+    assert [(r.brand, r.topic, r.at) for r in on] == [("acme", "recall", AT)]
+    assert on[0].projection["at"] == AT.isoformat()  # the brand series stands in for the topic
+    assert refreshes(stories, "acme", series, AT + timedelta(minutes=1)) == []
+    assert refreshes(set(), "acme", series, AT) == []
