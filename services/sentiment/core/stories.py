@@ -62,10 +62,13 @@ class StoryParams:
     # (its share of the entity's mentions over the open stories); when the mention's
     # entities point clearly at some story (specificity >= 0.5), every other story with a
     # salient entity of its own that the mention does not name loses `entity_penalty`.
+    # Entities in `entity_common` of the brand's mentions (its name, its products) are
+    # ignored, like its mean vector.
     entity_bonus: float = 0.2
     entity_penalty: float = 0.2
     entity_share: float = 0.1
     entity_min: int = 2
+    entity_common: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.budget > 0:
@@ -137,6 +140,7 @@ class _Brand:
     top: np.ndarray = field(init=False)  # mentions of the slot's most frequent entity
     entities: dict[str, dict[int, int]] = field(init=False)  # entity -> slot -> mentions
     slot_entities: list[set[str]] = field(init=False)  # the entities counted per slot
+    mentions_of: OrderedDict[str, int] = field(init=False)  # entity -> brand mentions naming it
 
     def __post_init__(self) -> None:
         # Slots grow to `budget` as stories open: a quiet brand holds a few kilobytes.
@@ -154,6 +158,7 @@ class _Brand:
         self.top = np.zeros(slots)
         self.entities = {}
         self.slot_entities = [set() for _ in range(slots)]
+        self.mentions_of = OrderedDict()
 
     def grow(self) -> int | None:
         """Add slots (up to `budget`); the first new slot, or None when at the budget."""
@@ -233,7 +238,7 @@ class StoryClusterer:
         if state is None:
             state = self._brands[mention.brand] = _Brand(self._dim, p.budget, p.max_keys)
         vector = self._foreground(state, np.asarray(mention.vector, dtype=np.float32).reshape(-1))
-        entities = _own_entities(mention)
+        entities = self._distinctive(state, _own_entities(mention))
         open_ = state.last >= mention.at - p.idle_s
         slot = self._referenced(state, mention.refs, open_)
         similarity = 1.0
@@ -306,6 +311,20 @@ class StoryClusterer:
             if slot is not None and slot not in done and open_[slot]:
                 scores[slot] += bonus
                 done.add(slot)
+
+    def _distinctive(self, state: _Brand, entities: tuple[str, ...]) -> tuple[str, ...]:
+        """`entities` less those common to the brand's mentions; counts them (bounded)."""
+        counts = state.mentions_of
+        for entity in entities:
+            counts[entity] = counts.get(entity, 0) + 1
+            counts.move_to_end(entity)
+        while len(counts) > state.max_keys:
+            counts.popitem(last=False)
+        p = self.params
+        if state.seen <= p.background_warmup:
+            return entities
+        common = p.entity_common * state.seen
+        return tuple(e for e in entities if counts[e] < common)
 
     def _entity_evidence(
         self, scores: np.ndarray, state: _Brand, entities: tuple[str, ...], open_: np.ndarray
