@@ -114,6 +114,14 @@ class SentimentSettings(CommonSettings):
         default=0.8, gt=0, le=1.01, description="centroid similarity at which two stories merge "
         "(above 1: never)",
     )  # fmt: skip
+    sentiment_story_entity_bonus: float = Field(
+        default=0.2, ge=0, le=1, description="added to a story's similarity when the mention "
+        "names an entity specific to it (x its specificity)",
+    )  # fmt: skip
+    sentiment_story_entity_penalty: float = Field(
+        default=0.2, ge=0, le=1, description="taken from a story known by other entities when "
+        "the mention's entities point at another story (0: entities never push apart)",
+    )  # fmt: skip
 
     def torch_threads(self) -> int:
         """Torch threads for each enriching process: as set, else the cores shared out.

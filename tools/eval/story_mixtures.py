@@ -168,9 +168,7 @@ def tune(vectors: _Vectors, held_out: Sequence[str]) -> StoryParams:
     return best[1]
 
 
-def _line(
-    vectors: _Vectors, name: str, params: StoryParams, **extra: object
-) -> dict[str, object]:
+def _line(vectors: _Vectors, name: str, params: StoryParams, **extra: object) -> dict[str, object]:
     rows, vecs = vectors.mixture(MIXTURES[name])
     found, rate = cluster(rows, vecs, params)
     return {

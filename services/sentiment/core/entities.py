@@ -33,8 +33,15 @@ def _stop() -> frozenset[str]:
     return frozenset().union(*(stopwords(lang) for lang in LANGUAGES))
 
 
-def _is_name(word: str) -> bool:
-    return word[0].isupper() and (word[1:].islower() or bool(_ACRONYM.fullmatch(word)))
+def _name(token: str, sentence_start: bool, stop: frozenset[str]) -> str | None:
+    """`token` folded when it reads as a name here, else None."""
+    if not token[0].isupper():
+        return None
+    acronym = _ACRONYM.fullmatch(token) is not None
+    if not (acronym or (token[1:].islower() and not sentence_start)):
+        return None
+    folded = fold(token)
+    return None if folded in stop else folded
 
 
 def extract_entities(text: str, limit: int = MAX_ENTITIES) -> tuple[str, ...]:
@@ -53,9 +60,8 @@ def extract_entities(text: str, limit: int = MAX_ENTITIES) -> tuple[str, ...]:
         run: list[str] = []
         sentence_start = True
         for token in [*tokens, "."]:
-            folded = fold(token)
-            name = token[0].isalpha() and _is_name(token) and folded not in stop
-            if name and (not sentence_start or _ACRONYM.fullmatch(token)):
+            folded = _name(token, sentence_start, stop)
+            if folded:
                 run.append(folded)
             elif run:
                 found.setdefault(" ".join(run))

@@ -186,6 +186,13 @@ class _Brand:
         self.size[slot] = 0.0
         self.top[slot] = 0.0
 
+    def move_entities(self, source: int, target: int) -> None:
+        """`source`'s entity counts and size added to `target`'s (a merge); `source` cleared."""
+        for entity in self.slot_entities[source]:
+            self.count_entities(target, (entity,), self.entities[entity][source])
+        self.size[target] += self.size[source]
+        self.clear_entities(source)
+
     def count_entities(self, slot: int, entities: Iterable[str], times: int = 1) -> None:
         """Count `entities` in `slot` (`times` mentions each), within the per-slot bound."""
         known = self.slot_entities[slot]
@@ -356,13 +363,10 @@ class StoryClusterer:
         close &= open_
         close[slot] = False
         merged = []
-        for other in np.flatnonzero(close):
+        for other in map(int, np.flatnonzero(close)):
             elapsed = max(0.0, float(state.last[slot] - state.last[other]))
             state.sums[slot] += state.sums[other] * math.exp(-self._decay * elapsed)
-            for entity in state.slot_entities[other]:
-                state.count_entities(slot, (entity,), state.entities[entity][other])
-            state.size[slot] += state.size[other]
-            state.clear_entities(other)
+            state.move_entities(other, slot)
             merged.append(state.ids[other])
             state.note_merge(state.ids[other], state.ids[slot])
             state.ids[other] = ""

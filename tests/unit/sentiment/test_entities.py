@@ -11,9 +11,7 @@ def test_capitalised_words_inside_a_sentence_are_names() -> None:
 
 
 def test_runs_of_names_are_one_entity_and_acronyms_count_at_a_sentence_start() -> None:
-    assert extract_entities("Explosion at a plant in West Texas, say officials") == (
-        "west texas",
-    )
+    assert extract_entities("Explosion at a plant in West Texas, say officials") == ("west texas",)
     assert extract_entities("LAX terminal closed after the shooting") == ("lax",)
 
 
