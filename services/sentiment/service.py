@@ -119,6 +119,8 @@ def story_params(settings: SentimentSettings) -> StoryParams:
         budget=settings.sentiment_story_budget,
         merge_threshold=settings.sentiment_story_merge_threshold,
         background=settings.sentiment_story_background,
+        entity_bonus=settings.sentiment_story_entity_bonus,
+        entity_penalty=settings.sentiment_story_entity_penalty,
     )
 
 

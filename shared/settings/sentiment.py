@@ -105,7 +105,7 @@ class SentimentSettings(CommonSettings):
         description="cluster each brand's mentions into stories (needs the model tier's encoder)",
     )
     sentiment_story_threshold: float = Field(
-        default=0.1, gt=0, le=1, description="similarity at which a mention joins a story"
+        default=0.15, gt=0, le=1, description="similarity at which a mention joins a story"
     )
     sentiment_story_half_life_s: float = Field(
         default=345_600.0, gt=0, description="half-life of a story's past mentions' weight"
@@ -120,6 +120,14 @@ class SentimentSettings(CommonSettings):
     sentiment_story_merge_threshold: float = Field(
         default=0.8, gt=0, le=1.01, description="centroid similarity at which two stories merge "
         "(above 1: never)",
+    )  # fmt: skip
+    sentiment_story_entity_bonus: float = Field(
+        default=0.2, ge=0, le=1, description="added to a story's similarity when the mention "
+        "names an entity specific to it (x its specificity)",
+    )  # fmt: skip
+    sentiment_story_entity_penalty: float = Field(
+        default=0.0, ge=0, le=1, description="taken from a story known by other entities when "
+        "the mention's entities point at another story (0: entities never push apart)",
     )  # fmt: skip
 
     def torch_threads(self) -> int:

@@ -6,7 +6,8 @@ Only `Related ...` tweets are story members; the story is the event. A tweet's t
 from its id (`(id >> 22) + 1288834974657` ms).
 
     python3 -m tools.eval.story_mixtures write DIR     # the mixture CSVs `eval stories` reads
-    python3 -m tools.eval.story_mixtures tune          # threshold and half-life, held out
+    python3 -m tools.eval.story_mixtures tune          # parameters chosen held out, and
+                                                       # the shipped defaults on every mixture
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ _EPOCH_MS = 1288834974657
 _T0 = 1_700_000_000.0  # where the mixtures are placed
 _STAGGER_S = 3 * 3600.0  # between the medians of consecutive events of a mixture
 
-# Two mixtures of English-only events and two where most events also speak es, it or pt.
+# English-only events, and events that also speak es, it or pt. en-3 (three floods) and
+# mixed-3 (two earthquakes) put similar events together on purpose.
 MIXTURES: dict[str, tuple[str, ...]] = {
     "en-1": ("2013_Boston_bombings", "2012_Colorado_wildfires", "2013_Savar_building_collapse",
              "2013_Glasgow_helicopter_crash"),
@@ -42,11 +44,22 @@ MIXTURES: dict[str, tuple[str, ...]] = {
                 "2013_Queensland_floods", "2013_Glasgow_helicopter_crash"),
     "mixed-2": ("2012_Italy_earthquakes", "2013_Brazil_nightclub_fire",
                 "2013_LA_airport_shootings", "2012_Philipinnes_floods"),
+    "en-3": ("2013_Queensland_floods", "2013_Alberta_floods", "2012_Philipinnes_floods",
+             "2012_Colorado_wildfires"),
+    "mixed-3": ("2012_Italy_earthquakes", "2012_Costa_Rica_earthquake", "2013_Boston_bombings",
+                "2013_Savar_building_collapse"),
 }  # fmt: skip
-THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.35)
-HALF_LIVES_H = (24.0, 96.0)
-BACKGROUNDS = (0.0, 0.5)
-MERGE_THRESHOLDS = (0.8, 1.01)  # 1.01: never merge
+# The grid is kept to the choices the mixtures can judge: a half-life of days (stories of
+# a brand last that long; 24 h and 96 h score alike on mixtures a day long, and choosing
+# between them only fits noise), merging at 0.8 (never merging was not chosen on any fold),
+# and half the brand background. A brand's real mentions all name it, the mixtures' events
+# share no brand: they cannot say how much of the brand's mean to take out, and a tuning
+# fold that chose none merged events on its held-out mixture (docs/stories.md).
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25)
+HALF_LIVES_H = (96.0,)
+BACKGROUNDS = (0.5,)
+MERGE_THRESHOLDS = (0.8,)
+ENTITY_PENALTIES = (0.0, 0.3)  # 0: named entities only pull, never push apart
 F1_TARGET, FRAGMENTATION_TARGET = 0.85, 1.5
 
 
@@ -116,30 +129,48 @@ class _Vectors:
 
 
 def _grid() -> list[StoryParams]:
+    axes = (THRESHOLDS, HALF_LIVES_H, BACKGROUNDS, MERGE_THRESHOLDS, ENTITY_PENALTIES)
     return [
-        StoryParams(threshold=t, half_life_s=h * 3600.0, background=b, merge_threshold=m)
-        for t, h, b, m in itertools.product(THRESHOLDS, HALF_LIVES_H, BACKGROUNDS, MERGE_THRESHOLDS)
+        StoryParams(
+            threshold=t, half_life_s=h * 3600.0, background=b, merge_threshold=m, entity_penalty=e
+        )
+        for t, h, b, m, e in itertools.product(*axes)
     ]
 
 
-def _objective(summaries: Sequence[dict[str, float]]) -> float:
-    """Mean B-cubed F1, less a penalty for fragmentation over the target."""
-    f1 = statistics.mean(s["bcubed_f1"] for s in summaries)
-    over = statistics.mean(max(0.0, s["fragmentation"] - FRAGMENTATION_TARGET) for s in summaries)
-    return f1 - over
+def _fold_value(summary: dict[str, float]) -> float:
+    """B-cubed F1 less the fragmentation over the target."""
+    return summary["bcubed_f1"] - max(0.0, summary["fragmentation"] - FRAGMENTATION_TARGET)
+
+
+def _objective(summaries: Sequence[dict[str, float]]) -> tuple[float, float]:
+    """The worst tuning mixture's value, then the mean (ties).
+
+    The worst case rather than the mean: a setting that is excellent on two mixtures and
+    merges the events of the third is what the held-out mixtures punish.
+    """
+    values = [_fold_value(s) for s in summaries]
+    return min(values), statistics.mean(values)
 
 
 def tuning_mixtures(held_out: Sequence[str], size: int = 4) -> list[tuple[str, ...]]:
-    """Mixtures of `size` events from the dev events not in `held_out` (each used once or twice)."""
+    """Mixtures of `size` events from the dev events not in `held_out`: the events in name
+    order cut into mixtures, then again in a second order (even positions, then odd ones), so
+    that each event meets different others; every event is in two to four of them."""
     every = sorted({e for events in MIXTURES.values() for e in events} - set(held_out))
     count = -(-len(every) // size)
-    return [tuple(every[(i * size + j) % len(every)] for j in range(size)) for i in range(count)]
+    mixtures = []
+    for order in (every, every[::2] + every[1::2]):
+        mixtures += [
+            tuple(order[(i * size + j) % len(order)] for j in range(size)) for i in range(count)
+        ]
+    return list(dict.fromkeys(tuple(sorted(m)) for m in mixtures))
 
 
 def tune(vectors: _Vectors, held_out: Sequence[str]) -> StoryParams:
     """The grid point with the best objective on mixtures of the other events."""
     data = [vectors.mixture(m) for m in tuning_mixtures(held_out)]
-    best: tuple[float, StoryParams] | None = None
+    best: tuple[tuple[float, float], StoryParams] | None = None
     for params in _grid():
         value = _objective(
             [score([r.story for r in rows], cluster(rows, vecs, params)[0]) for rows, vecs in data]
@@ -150,26 +181,31 @@ def tune(vectors: _Vectors, held_out: Sequence[str]) -> StoryParams:
     return best[1]
 
 
+def _line(vectors: _Vectors, name: str, params: StoryParams, **extra: object) -> dict[str, object]:
+    rows, vecs = vectors.mixture(MIXTURES[name])
+    found, rate = cluster(rows, vecs, params)
+    return {
+        "mixture": name,
+        **extra,
+        "threshold": params.threshold,
+        "half_life_h": params.half_life_s / 3600.0,
+        "background": params.background,
+        "merge_threshold": params.merge_threshold,
+        "entity_penalty": params.entity_penalty,
+        **score([r.story for r in rows], found),
+        "mentions_per_s": round(rate),
+    }
+
+
 def held_out_report() -> list[dict[str, object]]:
-    """Per mixture: parameters tuned without its events, and its figures with them."""
+    """Per mixture: parameters tuned without its events and its figures with them; then the
+    shipped defaults (`StoryParams()`) on every mixture."""
     vectors = _Vectors()
-    report: list[dict[str, object]] = []
-    for name, events in MIXTURES.items():
-        params = tune(vectors, events)
-        rows, vecs = vectors.mixture(events)
-        found, rate = cluster(rows, vecs, params)
-        summary = score([r.story for r in rows], found)
-        report.append(
-            {
-                "mixture": name,
-                "threshold": params.threshold,
-                "half_life_h": params.half_life_s / 3600.0,
-                "background": params.background,
-                "merge_threshold": params.merge_threshold,
-                **summary,
-                "mentions_per_s": round(rate),
-            }
-        )
+    report = [
+        _line(vectors, name, tune(vectors, events), run="held_out")
+        for name, events in MIXTURES.items()
+    ]
+    report += [_line(vectors, name, StoryParams(), run="defaults") for name in MIXTURES]
     return report
 
 

@@ -164,3 +164,63 @@ def test_slots_grow_up_to_the_budget_then_evict() -> None:
     clusterer.assign(m("new", 30, basis[10]))  # evicts story 0, the stalest
     assert clusterer.open_stories("acme") == 10
     assert clusterer.assign(m("back", 40, basis[0])).story_id != opened[0].story_id
+
+
+def _two_named_stories(clusterer: StoryClusterer) -> tuple[str, str]:
+    """Story A about Manila along axis 0, story B about Alberta along axis 1."""
+    for i in range(3):
+        a = clusterer.assign(m(f"a{i}", i, unit(1, 0.05 * i), entities=("manila",)))
+        b = clusterer.assign(m(f"b{i}", i, unit(0.05 * i, 1), entities=("alberta",)))
+    return a.story_id, b.story_id
+
+
+def test_a_named_entity_pulls_a_mention_to_its_story() -> None:
+    def run(entities: tuple[str, ...]) -> tuple[str, str, str]:
+        clusterer = StoryClusterer(P(threshold=0.5), dim=DIM)
+        a, b = _two_named_stories(clusterer)
+        return a, b, clusterer.assign(m("x", 10, unit(1, 1.2), entities=entities)).story_id
+
+    a, b, plain = run(())
+    assert plain == b  # closer to B by its vector alone
+    a, b, named = run(("manila",))
+    assert named == a
+
+
+def test_a_mention_naming_another_story_is_pushed_from_a_story_with_other_names() -> None:
+    def run(entities: tuple[str, ...]) -> tuple[str, str]:
+        params = P(threshold=0.7, entity_bonus=0.0, entity_penalty=0.3)
+        clusterer = StoryClusterer(params, dim=DIM)
+        _, b = _two_named_stories(clusterer)
+        return b, clusterer.assign(m("x", 10, unit(0, 1, 0.75), entities=entities)).story_id
+
+    b, plain = run(())
+    assert plain == b
+    b, named = run(("manila",))
+    assert named != b  # 0.8 similarity less the penalty is below the threshold
+    b, unknown = run(("red cross",))  # an entity no story is known by: no evidence either way
+    assert unknown == b
+
+
+def test_the_brand_own_name_is_no_evidence() -> None:
+    clusterer = StoryClusterer(P(threshold=0.5, entity_penalty=0.3), dim=DIM)
+    for i in range(3):
+        clusterer.assign(m(f"a{i}", i, unit(1), entities=("#acme",)))
+        b = clusterer.assign(m(f"b{i}", i, unit(0, 1), entities=("alberta",)))
+    joined = clusterer.assign(m("x", 10, unit(0.3, 1), entities=("@acme",)))
+    assert joined.story_id == b.story_id
+
+
+def test_entities_follow_a_merge() -> None:
+    params = P(threshold=0.75, merge_threshold=0.8, entity_bonus=0.3)
+    clusterer = StoryClusterer(params, dim=DIM)
+    clusterer.assign(m("1", 0, unit(1, 0), entities=("manila",)))
+    clusterer.assign(m("2", 1, unit(1, 1.2), entities=("manila",)))
+    merges = [clusterer.assign(m(f"{i}", 2 + i, unit(1, 0.6))) for i in range(3, 9)]
+    merged = next(x for x in merges if x.merged)
+    other = [
+        clusterer.assign(m(f"c{i}", 20 + i, unit(0, 0, 1), entities=("alberta",))) for i in range(2)
+    ]
+    # "manila" is salient only in the merged story (once in each before): closer to the
+    # Alberta story by its vector (0.81 vs 0.59), the mention joins the merged one.
+    named = clusterer.assign(m("x", 30, unit(1, 0.6, 1.6), entities=("manila",)))
+    assert named.story_id == merged.story_id != other[0].story_id
