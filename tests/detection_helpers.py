@@ -22,7 +22,7 @@ from services.alerting.service import serve as serve_alerting
 from services.sentiment.store import store_scored
 from shared import serde
 from shared.db.engine import transaction
-from shared.db.models import DetectorStateRow, IncidentRow
+from shared.db.models import DetectorStateRow, IncidentRow, PartitionOwnerRow
 from shared.kafka import EventProducer
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
 from shared.settings.alerting import AlertingSettings
@@ -201,3 +201,14 @@ class RunningAlerting:
         if self.task.done():
             self.task.result()
             raise AssertionError("the alerting service returned early")
+
+
+async def partition_owners(engine: AsyncEngine, topic: str) -> dict[int, tuple[str, int]]:
+    """partition -> (owner, epoch) of `topic`, as `partition_owners` holds them."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                PartitionOwnerRow.partition, PartitionOwnerRow.owner, PartitionOwnerRow.epoch
+            ).where(PartitionOwnerRow.topic == topic)
+        )
+        return {int(p): (str(o), int(e)) for p, o, e in rows.all()}

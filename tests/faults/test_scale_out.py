@@ -27,10 +27,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db.models import IncidentRow, MentionRow, OutboxRow, PartitionOwnerRow
+from shared.db.models import IncidentRow, MentionRow, OutboxRow
 from shared.kafka import ensure_topics, key_partition
 from shared.schemas import Mention
 from shared.settings.sentiment import SentimentSettings
+from tests.detection_helpers import partition_owners
 from tests.fault_helpers import (
     CALM_TEXTS,
     NEGATIVE_TEXTS,
@@ -94,16 +95,6 @@ def _scenario(unique: str) -> tuple[list[str], list[Mention], list[Mention]]:
     calm.sort(key=lambda m: m.created_at)
     crisis.sort(key=lambda m: m.created_at)
     return brands, calm, crisis
-
-
-async def _owners(engine: AsyncEngine, topic: str) -> dict[int, tuple[str, int]]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(
-                PartitionOwnerRow.partition, PartitionOwnerRow.owner, PartitionOwnerRow.epoch
-            ).where(PartitionOwnerRow.topic == topic)
-        )
-        return {int(p): (str(o), int(e)) for p, o, e in rows.all()}
 
 
 async def _incidents(engine: AsyncEngine, brands: list[str]) -> dict[str, int]:
@@ -185,13 +176,13 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
             worker.start()
 
         async def three_owners() -> bool:
-            owners = await _owners(db_engine, scored)
+            owners = await partition_owners(db_engine, scored)
             return len(owners) == PARTITIONS and len({o for o, _ in owners.values()}) == 3
 
         await poll_until(
             three_owners, timeout_s=90, what="3 alerting workers sharing 12 partitions"
         )
-        first_epochs = await _owners(db_engine, scored)
+        first_epochs = await partition_owners(db_engine, scored)
 
         await produce(settings.bootstrap_servers, names["topic_raw"], calm)
         half = len(crisis) // 2
@@ -211,7 +202,7 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         await produce(settings.bootstrap_servers, names["topic_raw"], crisis[half:])
 
         async def moved_off_frozen() -> bool:
-            owners = await _owners(db_engine, scored)
+            owners = await partition_owners(db_engine, scored)
             return all(owner != frozen_owner for owner, _ in owners.values())
 
         await poll_until(
@@ -271,7 +262,7 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         assert texts, "no notification reached Slack"
 
         assert stopped.stop() == 0, stopped.log()[-2000:]
-        final = await _owners(db_engine, scored)
+        final = await partition_owners(db_engine, scored)
         assert all(final[p][1] > first_epochs[p][1] for p in final)
         writes = await audit.writes(db_engine)
         stray = [w for w in writes if not w.by_owner]

@@ -34,6 +34,7 @@ from tests.detection_helpers import (
     Stream,
     floor_minute,
     incidents,
+    partition_owners,
     processed_until,
     publish,
     spike_state,
@@ -76,17 +77,6 @@ def brands_per_partition(unique: str) -> dict[int, str]:
         found.setdefault(key_partition(brand.encode(), PARTITIONS), brand)
         n += 1
     return found
-
-
-async def owners(engine: AsyncEngine, topic: str) -> dict[int, tuple[str, int]]:
-    """partition -> (owner, epoch) of `topic`."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(
-                PartitionOwnerRow.partition, PartitionOwnerRow.owner, PartitionOwnerRow.epoch
-            ).where(PartitionOwnerRow.topic == topic)
-        )
-        return {int(p): (str(o), int(e)) for p, o, e in rows.all()}
 
 
 async def test_claim_bumps_the_epoch_and_fences_the_previous_owner(
@@ -213,7 +203,9 @@ async def test_worker_that_lost_a_partition_writes_no_state_and_opens_no_inciden
     try:
         await publish(db_engine, producer, topic, calm)
         await processed_until(db_engine, lost, calm[-1].mention.created_at)
-        held = await wait_for(lambda: owners(db_engine, topic), lambda o: len(o) == PARTITIONS)
+        held = await wait_for(
+            lambda: partition_owners(db_engine, topic), lambda o: len(o) == PARTITIONS
+        )
         # Another worker takes partition 0 (this one was paused past its session, say). The
         # claim waits for a checkpoint in flight: the state read next is the last one saved.
         async with transaction(db_engine) as session:
@@ -237,7 +229,7 @@ async def test_worker_that_lost_a_partition_writes_no_state_and_opens_no_inciden
         assert await incidents(db_engine, lost) == []
         assert await spike_state(db_engine, lost) == before, "a fenced worker saved state"
         assert alerting.metric("crisiswatch_alerting_partitions_owned") == PARTITIONS - 1
-        assert (await owners(db_engine, topic))[0][0] == "intruder"
+        assert (await partition_owners(db_engine, topic))[0][0] == "intruder"
         assert held[0][0] != "intruder"
     finally:
         await alerting.shutdown()
@@ -267,7 +259,7 @@ async def test_partitions_move_between_two_workers_during_a_crisis_replay(
         await publish(db_engine, producer, topic, calm)
         for brand in by_partition.values():
             await processed_until(db_engine, brand, crisis_start - timedelta(minutes=2))
-        alone = await owners(db_engine, topic)
+        alone = await partition_owners(db_engine, topic)
         assert len({o for o, _ in alone.values()}) == 1
         first_owner = next(iter(alone.values()))[0]
 
@@ -277,7 +269,7 @@ async def test_partitions_move_between_two_workers_during_a_crisis_replay(
         async def split() -> dict[int, tuple[str, int]]:
             first.assert_running()
             second.assert_running()
-            return await owners(db_engine, topic)
+            return await partition_owners(db_engine, topic)
 
         shared = await wait_for(
             split, lambda o: len({owner for owner, _ in o.values()}) == 2, timeout_s=60
@@ -306,7 +298,7 @@ async def test_partitions_move_between_two_workers_during_a_crisis_replay(
             assert len(found) == 1, f"{brand}: {len(found)} incidents for one crisis"
             # The detectors went on from the stored baselines: a warm brand's rule opened it.
             assert found[0].rule != "negative_burst", f"{brand} (partition {partition}) was cold"
-        final = await owners(db_engine, topic)
+        final = await partition_owners(db_engine, topic)
         assert {owner for owner, _ in final.values()} == {shared[moved[0]][0]}
         assert all(final[p][1] > shared[p][1] for p in final)
         assert second.metric("crisiswatch_alerting_partitions_owned") == PARTITIONS

@@ -28,12 +28,12 @@ from tests.kafka_helpers import read_topic
 
 @pytest.fixture
 def kafka_log() -> Iterator[io.StringIO]:
-    """JSON lines logged by `shared.kafka` (dead letters) during the test."""
+    """JSON lines logged by `shared.dead_letters` during the test."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("shared.kafka")
+    logger = logging.getLogger("shared.dead_letters")
     old_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
