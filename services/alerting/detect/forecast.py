@@ -20,12 +20,12 @@ Deterministic and strictly online: only bins up to the projection time are read.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from scipy.stats import nbinom, poisson
+from scipy.special import betainc, gammaincc, nbdtrik, pdtrik
 
 from services.alerting.detect.alert import Alert
 from services.alerting.detect.counts import CountDetector
@@ -233,12 +233,35 @@ def _outlook(hours: int, mean: float, dispersion: float) -> Outlook:
     if mean <= 0:
         return Outlook(hours, 0.0, 0, 0)
     if dispersion <= 1e-9:
-        low, high = poisson.ppf(_LOW, mean), poisson.ppf(_HIGH, mean)
+        low, high = _poisson_ppf(_LOW, mean), _poisson_ppf(_HIGH, mean)
     else:
         r = 1.0 / dispersion
         p = r / (r + mean)
-        low, high = nbinom.ppf(_LOW, r, p), nbinom.ppf(_HIGH, r, p)
-    return Outlook(hours, round(mean, 1), int(low), int(high))
+        low, high = _nbinom_ppf(_LOW, r, p), _nbinom_ppf(_HIGH, r, p)
+    return Outlook(hours, round(mean, 1), low, high)
+
+
+# Quantiles from the special functions directly: `scipy.stats` alone takes about half a
+# second to import, in every alerting process.
+def _poisson_ppf(q: float, mean: float) -> int:
+    """The smallest k with P(X <= k) >= q, X ~ Poisson(mean)."""
+    return _smallest(q, float(pdtrik(q, mean)), lambda k: float(gammaincc(k + 1, mean)))
+
+
+def _nbinom_ppf(q: float, r: float, p: float) -> int:
+    """The smallest k with P(X <= k) >= q, X ~ NegativeBinomial(r, p) (failures before the
+    r-th success, as `scipy.stats.nbinom`)."""
+    return _smallest(q, float(nbdtrik(q, r, p)), lambda k: float(betainc(r, k + 1, p)))
+
+
+def _smallest(q: float, guess: float, cdf: Callable[[int], float]) -> int:
+    """The smallest integer k >= 0 with cdf(k) >= q, from a continuous `guess` of it."""
+    k = max(0, math.ceil(guess)) if math.isfinite(guess) else 0
+    while k > 0 and cdf(k - 1) >= q:
+        k -= 1
+    while cdf(k) < q:
+        k += 1
+    return k
 
 
 def with_projection(
