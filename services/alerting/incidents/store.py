@@ -364,6 +364,7 @@ async def refresh_projection(session: AsyncSession, refresh: Refresh) -> None:
         )
     ).scalars()
     for row in rows:
-        held = (row.details or {}).get("projection") or {}
+        details = row.details or {}
+        held = details.get("projection") or {}
         if str(held.get("at", "")) < refresh.projection["at"]:
-            row.details = {**row.details, "projection": refresh.projection}
+            row.details = {**details, "projection": refresh.projection}
