@@ -7,12 +7,12 @@ while the brand has no credible volume baseline; young series borrow the brands'
 shape (`detect.population`). Volume and ratio alerts must pass the distinct-author gate; a
 gated alert re-arms its detector, so a bot flood neither pages nor uses up the cooldown a real
 crisis would need. Signals carry severity, scope, story topic (`detect.assess`); records are
-in `detect.signals`, state keys in `detect.state_keys`; `detect.stories` groups stories.
+in `detect.signals`, a brand's detectors and their state rows in `detect.brand_detectors`;
+`detect.stories` groups stories.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -22,6 +22,7 @@ from services.alerting.detect.alert import Alert, from_epoch
 from services.alerting.detect.assess import assess, gate, rearm
 from services.alerting.detect.authors import AuthorGateConfig
 from services.alerting.detect.bins import BRAND_TOPIC, Bin, BinAggregator
+from services.alerting.detect.brand_detectors import VELOCITY, BrandDetectors, Series
 from services.alerting.detect.burst import NegativeBurstDetector
 from services.alerting.detect.forecast import with_projection
 from services.alerting.detect.keywords import KeywordConfig, critical_mention
@@ -30,21 +31,15 @@ from services.alerting.detect.population import ShapePool
 from services.alerting.detect.ratios import (
     EMOTION_BURST,
     NEGATIVE_SHARE,
-    ShareSurgeDetector,
-    emotion_burst_detector,
-    negative_share_detector,
 )
 from services.alerting.detect.refresh import refreshes
 from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupMinute, Signal
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
-from services.alerting.detect.state_keys import split_key, state_key
+from services.alerting.detect.state_keys import state_key
 from services.alerting.detect.thresholds import RuleBook, with_rule_severity
-from services.alerting.detect.velocity import VelocityConfig, VelocityDetector
 from shared.contracts.topics import topic_contract
 from shared.schemas import ScoredMention
 
-SPIKE = "volume_spike"
-VELOCITY = "engagement_velocity"
 RULES = "user_rules"  # the `detector_state` row of a brand's user-rule windows
 _BRAND_RULES = (NEGATIVE_SHARE, EMOTION_BURST, VELOCITY)
 
@@ -87,23 +82,6 @@ class EngineConfig:
         return replace(cfg, counts=replace(cfg.counts, young=young))
 
 
-@dataclass(slots=True)
-class _Series:
-    spike: SpikeDetector
-    recent: deque[Bin]
-    calm: int = 0
-
-
-@dataclass(slots=True)
-class _Brand:
-    name: str
-    series: dict[str, _Series]
-    neg_share: ShareSurgeDetector
-    emotion: ShareSurgeDetector
-    velocity: VelocityDetector
-    keyword_last: dict[str, float] = field(default_factory=dict)
-
-
 class DetectionEngine:
     """Streaming crisis detection over scored mentions; state exported per detector."""
 
@@ -120,7 +98,7 @@ class DetectionEngine:
         self._spike_cfgs = {self.config.preset: self.config.spike_config()}
         # Brands whose stored settings name their own preset (`/v1/brands/{brand}/settings`).
         self._presets: dict[str, str] = {}
-        self._brands: dict[str, _Brand] = {}
+        self._brands: dict[str, BrandDetectors] = {}
         self._burst = NegativeBurstDetector(
             window=timedelta(seconds=self.config.burst_window_s),
             min_negative=self.config.burst_min_negative,
@@ -174,28 +152,20 @@ class DetectionEngine:
                 series.spike = SpikeDetector.from_dict(series.spike.to_dict(), config=cfg)
         return changed
 
-    def _new_series(self, brand: str) -> _Series:
-        return _Series(SpikeDetector(self._spike_cfg(brand)), deque(maxlen=self.config.gate_bins))
-
-    def _brand(self, brand: str) -> _Brand:
+    def _brand(self, brand: str) -> BrandDetectors:
         state = self._brands.get(brand)
         if state is None:
-            bs = self.config.bin_seconds
-            state = _Brand(
-                name=brand,
-                series={t: self._new_series(brand) for t in (BRAND_TOPIC, *self.config.topics)},
-                neg_share=negative_share_detector(bs),
-                emotion=emotion_burst_detector(bs),
-                velocity=VelocityDetector(VelocityConfig(bin_seconds=bs)),
+            state = BrandDetectors.fresh(
+                brand,
+                self.config.topics,
+                spike=self._spike_cfg(brand),
+                gate_bins=self.config.gate_bins,
             )
             self._brands[brand] = state
         return state
 
-    def _series(self, brand: _Brand, topic: str) -> _Series:
-        series = brand.series.get(topic)
-        if series is None:
-            series = brand.series[topic] = self._new_series(brand.name)
-        return series
+    def _series(self, brand: BrandDetectors, topic: str) -> Series:
+        return brand.series_of(topic, self._spike_cfg(brand.name), self.config.gate_bins)
 
     def _unexplained(self, brand: str, negatives: int) -> bool:
         """True when the brand has no credible baseline, or one far below `negatives`."""
@@ -384,7 +354,7 @@ class DetectionEngine:
         )
         return signal.as_competitor() if brand in self.competitors else signal
 
-    def _recovery(self, brand_name: str, brand: _Brand, end: datetime) -> list[Recovery]:
+    def _recovery(self, brand_name: str, brand: BrandDetectors, end: datetime) -> list[Recovery]:
         """Track calm minutes of the series of open stories; propose recovery once per story."""
         out: list[Recovery] = []
         need = max(1, round(self.config.recovery_minutes * 60 / self.config.bin_seconds))
@@ -407,57 +377,29 @@ class DetectionEngine:
     def export(self, brand: str) -> dict[str, dict[str, Any]]:
         """Return the brand's state as `detector_state` rows: key -> JSON-ready dict."""
         state = self._brand(brand)
-        rows: dict[str, dict[str, Any]] = {}
-        for topic, series in state.series.items():
-            rows[state_key(brand, topic, SPIKE)] = series.spike.to_dict()
-        rows[state_key(brand, BRAND_TOPIC, NEGATIVE_SHARE)] = state.neg_share.to_dict()
-        rows[state_key(brand, BRAND_TOPIC, EMOTION_BURST)] = state.emotion.to_dict()
-        rows[state_key(brand, BRAND_TOPIC, VELOCITY)] = state.velocity.to_dict()
+        rows = state.export()
         rows[state_key(brand, BRAND_TOPIC, RULES)] = self.rules.export(brand)
         rows[state_key(brand, BRAND_TOPIC, "engine")] = {
             "bins": self.bins.to_dict(brand),
-            "recent": {
-                t: [b.to_dict() for b in s.recent] for t, s in state.series.items() if s.recent
-            },
-            "calm": {t: s.calm for t, s in state.series.items() if s.calm},
-            "keyword_last": dict(state.keyword_last),
+            **state.export_windows(),
             "burst": self._burst.to_dict(brand),
         }
         return rows
 
     def load(self, brand: str, rows: dict[str, dict[str, Any]], *, wall_now: float) -> None:
         """Restore a brand from `export` rows, with the current configs (not the stored ones)."""
-        bs = self.config.bin_seconds
         state = self._brand(brand)
-        for key, data in rows.items():
-            _, topic, rule = split_key(key)
-            if rule == SPIKE:
-                series = self._series(state, topic)
-                series.spike = SpikeDetector.from_dict(data, config=self._spike_cfg(brand))
-            elif rule == NEGATIVE_SHARE:
-                state.neg_share = ShareSurgeDetector.from_dict(
-                    data, config=negative_share_detector(bs).config
-                )
-            elif rule == EMOTION_BURST:
-                state.emotion = ShareSurgeDetector.from_dict(
-                    data, config=emotion_burst_detector(bs).config
-                )
-            elif rule == VELOCITY:
-                state.velocity = VelocityDetector.from_dict(
-                    data, config=VelocityConfig(bin_seconds=bs)
-                )
-            elif rule == RULES:
-                self.rules.restore(brand, data)
+        spike, gate_bins = self._spike_cfg(brand), self.config.gate_bins
+        state.load(rows, spike=spike, gate_bins=gate_bins)
+        stored_rules = rows.get(state_key(brand, BRAND_TOPIC, RULES))
+        if stored_rules is not None:
+            self.rules.restore(brand, stored_rules)
         engine = rows.get(state_key(brand, BRAND_TOPIC, "engine"))
         if engine is None:
             return
         if engine.get("bins"):
             self.bins.restore(brand, engine["bins"], wall_now=wall_now)
-        for topic, raw in engine.get("recent", {}).items():
-            self._series(state, topic).recent.extend(Bin.from_dict(b) for b in raw)
-        for topic, calm in engine.get("calm", {}).items():
-            self._series(state, topic).calm = int(calm)
-        state.keyword_last = {k: float(v) for k, v in engine.get("keyword_last", {}).items()}
+        state.load_windows(engine, spike=spike, gate_bins=gate_bins)
         if engine.get("burst"):
             self._burst.restore(brand, engine["burst"])
 
