@@ -48,6 +48,7 @@ from services.alerting.incidents.store import (
 from services.alerting.metrics import AlertingMetrics
 from services.alerting.ownership import Partitions, keyed_only, split_owned, stale_partitions
 from services.alerting.rebalance import PartitionSteps
+from services.alerting.records import recovery_record, signal_record, watched_only
 from services.alerting.rules.active import load_active_rules, rules_fingerprint
 from services.alerting.state import load_brand_state, load_rollups, save_states
 from shared import serde
@@ -347,14 +348,14 @@ class AlertingWorker(PartitionSteps):
                 store = functools.partial(self._store_signal, session, signal)
                 change = await in_savepoint(session, store, on_db_error=self._on_db_error)
                 if isinstance(change, Refused):
-                    await self._refused(change, "signal", _signal_record(signal))
+                    await self._refused(change, "signal", signal_record(signal))
                 else:
                     changes.append((change, signal.tipping_ingested_at, signal.rule))
             for recovery in decisions.recoveries:
                 propose = functools.partial(self._propose, session, recovery)
                 proposed = await in_savepoint(session, propose, on_db_error=self._on_db_error)
                 if isinstance(proposed, Refused):
-                    await self._refused(proposed, "recovery", _recovery_record(recovery))
+                    await self._refused(proposed, "recovery", recovery_record(recovery))
                 elif proposed is not None:
                     recoveries += 1
             for refresh in decisions.refreshes:
@@ -441,20 +442,6 @@ class AlertingWorker(PartitionSteps):
         await self._dead_letters.send(serde.dumps(record), reason, source=_CHECKPOINT_SOURCE)
 
 
-def watched_only(scored: ScoredMention) -> ScoredMention | None:
-    """`scored` about its watched brands and watched competitors alone; None if none.
-
-    Tracked competitors are removed, unless a watchlist watches their crises.
-    """
-    m = scored.mention
-    if not m.competitors:
-        return scored
-    brands = [b for b in m.brands if b not in m.competitors or b in m.watched_competitors]
-    if not brands:
-        return None
-    return scored.model_copy(update={"mention": m.model_copy(update={"brands": brands})})
-
-
 def _what(exc: BaseException) -> str:
     return describe_db_error(exc) if isinstance(exc, DB_ERRORS) else str(exc)
 
@@ -463,38 +450,3 @@ def _log_retry(what: str, exc: BaseException, delay: float, attempt: int) -> Non
     log.warning(
         "alerting %s failed (attempt %d: %s); retrying in %.1fs", what, attempt, _what(exc), delay
     )
-
-
-def _signal_record(signal: Signal) -> dict[str, Any]:
-    """The signal as JSON for the dead-letter topic: enough to look at it and store it."""
-    scope = signal.severity.scope
-    return {
-        "kind": "signal",
-        "brand": signal.brand,
-        "topic": signal.topic,
-        "story_topic": signal.story_topic,
-        "rule": signal.rule,
-        "at": signal.at.isoformat(),
-        "score": signal.score,
-        "value": signal.value,
-        "baseline": signal.baseline,
-        "severity": signal.severity.level,
-        "scope": {
-            "markets": sorted(scope.markets),
-            "languages": sorted(scope.languages),
-            "platforms": sorted(scope.platforms),
-        },
-        "mentions": signal.mentions,
-        "details": signal.details,
-        "competitor": signal.competitor,
-    }
-
-
-def _recovery_record(recovery: Recovery) -> dict[str, Any]:
-    return {
-        "kind": "recovery",
-        "brand": recovery.brand,
-        "topic": recovery.topic,
-        "at": recovery.at.isoformat(),
-        "calm_minutes": recovery.calm_minutes,
-    }

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from services.alerting.detect.engine import DetectionEngine, EngineConfig
 from services.alerting.detect.thresholds import ThresholdRule
-from services.alerting.worker import watched_only
+from services.alerting.records import watched_only
 from shared.schemas import ScoredMention
 from tests.unit.alerting.test_engine import T0, mention, run
 
