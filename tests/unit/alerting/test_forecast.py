@@ -72,9 +72,11 @@ def test_small_counts_have_exact_integer_intervals() -> None:
     for o in p.outlooks:
         assert isinstance(o.low, int) and isinstance(o.high, int)
         assert 0 <= o.low <= o.expected <= o.high
-    # Poisson around 0.6 + an excess of 2.4 = 3: P(X <= 0) = 0.05, P(X <= 1) = 0.2,
-    # P(X <= 4) = 0.82, P(X <= 5) = 0.92
-    assert (p.outlook(1).low, p.outlook(1).high) == (1, 5)
+    # Pace: the median of 5.4 (30 min), 2.4 (60), 0.9 (120) and 11.4 (sustained) an hour
+    # is 3.9; Poisson around 0.6 + 3.9 = 4.5: P(X <= 1) = 0.06, P(X <= 2) = 0.17,
+    # P(X <= 6) = 0.83, P(X <= 7) = 0.91
+    assert p.outlook(1).expected == pytest.approx(4.5)
+    assert (p.outlook(1).low, p.outlook(1).high) == (2, 7)
 
 
 def test_intervals_widen_with_the_horizon_and_the_dispersion() -> None:
@@ -98,13 +100,44 @@ def test_projection_is_deterministic_and_round_trips() -> None:
     assert a.to_dict()["line"] == a.line()
 
 
-def test_damped_trend_projects_a_later_peak() -> None:
-    recent = _recent([2.0] * 12 + [20.0] * 12, 5.0)
-    cfg = ForecastConfig(decay=1.0, damping=0.9)
-    p = project(AT, recent, [60.0] * 24, bin_seconds=BIN, config=cfg)
-    assert p.peak_in_hours is not None and p.peak_in_hours > 3
-    assert f"peak in ~{p.peak_in_hours} h" in p.line()
-    assert p.pace_ratio() > 3.0
+def test_a_fresh_sustained_rise_carries_its_new_pace_and_a_blip_does_not() -> None:
+    # 30 minutes at 30 a bin where 5 is usual: the pace (median of 300, 150, 75 and 300
+    # an hour) outruns the last hour's excess of 150, so the next hour is projected above
+    # the last one, with its peak still ahead.
+    rise = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [60.0] * 24, bin_seconds=BIN)
+    assert rise.last_hour == 210.0
+    assert rise.outlook(1).expected == pytest.approx(60.0 + 225.0)
+    assert rise.peak_in_hours == 1 and "peak in ~1 h" in rise.line()
+    # One 5-minute bin of 305: the same last-hour excess of 300, but the sustained rate is
+    # 0, so the pace (median of 600, 300, 150 and 0) is below the last hour's.
+    blip = project(AT, _recent([5.0] * 23 + [305.0], 5.0), [60.0] * 24, bin_seconds=BIN)
+    assert blip.last_hour == 360.0
+    assert blip.outlook(1).expected == pytest.approx(60.0 + 225.0)
+    assert blip.outlook(1).expected < blip.last_hour
+    assert blip.peak_in_hours == 0
+
+
+def test_a_series_below_its_expectation_keeps_its_shortfall_as_a_share() -> None:
+    # A tenth of a broken expectation: the season ahead is cut by 90%, then recovers by
+    # `decay` an hour, never below zero (an additive shortfall would project -6000).
+    recent = _recent([100.0] * 24, 1000.0)
+    p = project(AT, recent, [20_000.0] * 24, bin_seconds=BIN)
+    assert p.outlook(1).expected == pytest.approx(2_000.0)
+    assert p.outlook(6).expected == pytest.approx(
+        20_000.0 * sum(1 - 0.9 * 0.5**k for k in range(6))
+    )
+    assert p.trend == "steady" and p.peak_in_hours is None
+
+
+def test_a_projected_tripling_is_more_severe_than_a_peak() -> None:
+    # Hours ahead that are far busier by season carry the story's pace on top of them.
+    cfg = ForecastConfig(decay=1.0)
+    rising = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [600.0] * 24, bin_seconds=BIN)
+    peaked = project(AT, _recent([30.0] * 24, 5.0), [60.0] * 24, bin_seconds=BIN, config=cfg)
+    assert rising.pace_ratio() >= 3.0 > peaked.pace_ratio()
+    up = assess_severity(magnitude=5.0, projected_rise=rising.pace_ratio())
+    flat = assess_severity(magnitude=5.0, projected_rise=peaked.pace_ratio())
+    assert (up.level, flat.level) == ("SEV3", "SEV4")
 
 
 def test_projection_of_a_count_detector_after_a_spike() -> None:
