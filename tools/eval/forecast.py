@@ -33,7 +33,7 @@ from tools.eval.scenarios import Points, Window
 POINT_GRID: tuple[dict[str, Any], ...] = tuple(
     {"decay": d} for d in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 )
-SPREADS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+SPREADS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,23 +123,35 @@ def _point_loss(folds: Sequence[Sequence[Capture]], config: ForecastConfig) -> t
 
 
 def _point(inputs: Inputs, config: ForecastConfig, hours: int) -> float:
-    return inputs.project(replace(config, spread=0.0)).outlook(hours).expected
+    return (
+        inputs.project(replace(config, spreads=(0.0,) * len(HORIZONS_HOURS)))
+        .outlook(hours)
+        .expected
+    )
 
 
-def _coverage_gap(caps: Sequence[Capture], config: ForecastConfig) -> float:
-    scored = score(caps, config)
-    gaps = [abs(scored[f"{h}h"]["coverage"] - 0.8) for h in HORIZONS_HOURS if scored[f"{h}h"]["n"]]
-    return sum(gaps) / len(gaps) if gaps else 0.0
+def _coverage_gap(caps: Sequence[Capture], config: ForecastConfig, hours: int) -> float:
+    scored = score(caps, config)[f"{hours}h"]
+    return abs(scored["coverage"] - 0.8) if scored["n"] else 0.0
 
 
 def choose(folds: Sequence[Sequence[Capture]]) -> ForecastConfig:
-    """The point settings with the lowest worst-horizon ratio, then the spread whose
-    coverage is closest to 80% on average over the horizons."""
+    """The point settings with the lowest worst-horizon ratio, then each horizon's spread
+    whose pooled coverage is closest to 80%."""
     best = min(POINT_GRID, key=lambda g: _point_loss(folds, ForecastConfig(**g)))
     point = ForecastConfig(**best)
     caps = list(itertools.chain.from_iterable(folds))
-    spread = min(SPREADS, key=lambda s: _coverage_gap(caps, replace(point, spread=s)))
-    return replace(point, spread=spread)
+    spreads = tuple(
+        min(SPREADS, key=lambda s: _coverage_gap(caps, _with_spread(point, i, s), h))
+        for i, h in enumerate(HORIZONS_HOURS)
+    )
+    return replace(point, spreads=spreads)
+
+
+def _with_spread(config: ForecastConfig, i: int, spread: float) -> ForecastConfig:
+    spreads = list(config.spreads)
+    spreads[i] = spread
+    return replace(config, spreads=tuple(spreads))
 
 
 def leave_one_out(folds: dict[str, list[Capture]]) -> list[dict[str, Any]]:
@@ -155,7 +167,7 @@ def leave_one_out(folds: dict[str, list[Capture]]) -> list[dict[str, Any]]:
                 "chosen": {
                     "spans_minutes": list(cfg.spans_minutes),
                     "decay": cfg.decay,
-                    "spread": cfg.spread,
+                    "spreads": list(cfg.spreads),
                 },
                 **score(test, cfg),
             }

@@ -16,10 +16,9 @@ a crisis at 3 am is not scaled down by the night, nor tripled by the morning. A 
 expectation (decaying back the same way), so a broken expectation never projects fewer
 than zero mentions nor a shortfall larger than the season. The 80% interval of a
 horizon's total is the 10th and 90th percentile of a negative binomial around it (exact
-at small counts) whose log-scale variance is the series' own plus `spread` times the
-square root of the horizon in hours. The settings were chosen leave-one-series-out
-(docs/detection.md, "Projection"). Deterministic and strictly online: only bins up to
-the projection time are read.
+at small counts) whose log-scale variance is the series' own plus the horizon's spread.
+The settings were chosen leave-one-series-out (docs/detection.md, "Projection").
+Deterministic and strictly online: only bins up to the projection time are read.
 """
 
 from __future__ import annotations
@@ -51,7 +50,8 @@ class ForecastConfig:
     spans_minutes: tuple[float, ...] = (30.0, 60.0, 120.0)  # spans of the pace's median
     sustained_minutes: float = 5.0  # the sustained rate: the lower of the last two of these
     decay: float = 0.5  # share of the excess left an hour later, after the first hour
-    spread: float = 0.5  # extra log-scale variance, times the square root of the horizon
+    # Extra log-scale variance of each horizon's total (HORIZONS_HOURS), for 80% coverage.
+    spreads: tuple[float, ...] = (0.3, 0.3, 0.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +156,8 @@ def project(
         path = [-short * e * cfg.decay**k for k, e in enumerate(ahead)]
         hourly = [e * (1.0 - short * cfg.decay**k) for k, e in enumerate(ahead)]
     outlooks = tuple(
-        _outlook(h, sum(hourly[:h]), math.expm1(dispersion + cfg.spread * math.sqrt(h)))
-        for h in HORIZONS_HOURS
+        _outlook(h, sum(hourly[:h]), math.expm1(dispersion + spread))
+        for h, spread in zip(HORIZONS_HOURS, cfg.spreads, strict=True)
     )
     elevated = count >= _ELEVATED * max(expected, 1.0) and excess >= 1.0
     peak = max(range(AHEAD_HOURS + 1), key=lambda k: excess if k == 0 else path[k - 1])

@@ -68,7 +68,9 @@ def test_calm_series_is_steady_and_follows_the_season() -> None:
 
 def test_small_counts_have_exact_integer_intervals() -> None:
     recent = _recent([0.0] * 22 + [1.0, 2.0], 0.05)
-    p = project(AT, recent, [0.6] * 24, bin_seconds=BIN, config=ForecastConfig(spread=0.0))
+    p = project(
+        AT, recent, [0.6] * 24, bin_seconds=BIN, config=ForecastConfig(spreads=(0.0, 0.0, 0.0))
+    )
     for o in p.outlooks:
         assert isinstance(o.low, int) and isinstance(o.high, int)
         assert 0 <= o.low <= o.expected <= o.high
