@@ -26,6 +26,7 @@ from services.alerting.detect.forecast import (
     inputs_of,
 )
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
+from services.alerting.incidents.severity import TRIPLING
 from tools.eval.scenarios import Points, Window
 
 # Candidate point settings, then interval spreads (chosen after the point settings).
@@ -78,11 +79,14 @@ def projections(caps: Sequence[Capture], config: ForecastConfig) -> list[Project
 
 
 def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
-    """Coverage and MASE-style ratio per horizon (pooled absolute errors) of `caps`."""
+    """Per horizon: coverage, MASE-style ratio (pooled absolute errors) and the alerts where
+    the projection is closer than the naive forecast (`closer`); and how often the severity
+    step fires (next 6 h projected at >= 3x the last hour's pace) and how often the next
+    6 hours came at that pace (`tripling`: projected, of which came, came in all)."""
     projected = projections(caps, config)
     out: dict[str, Any] = {"alerts": len(caps)}
     for h in HORIZONS_HOURS:
-        n = inside = 0
+        n = inside = closer = 0
         model = naive = 0.0
         for cap, proj in zip(caps, projected, strict=True):
             if h not in cap.actual:
@@ -90,14 +94,30 @@ def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
             o, actual = proj.outlook(h), cap.actual[h]
             n += 1
             inside += o.low <= actual <= o.high
+            closer += abs(o.expected - actual) < abs(cap.naive[h] - actual)
             model += abs(o.expected - actual)
             naive += abs(cap.naive[h] - actual)
         out[f"{h}h"] = {
             "n": n,
             "coverage": round(inside / n, 3) if n else None,
             "ratio": round(model / naive, 3) if naive else None,
+            "closer": closer,
         }
+    out["tripling"] = _tripling(caps, projected)
     return out
+
+
+def _tripling(caps: Sequence[Capture], projected: Sequence[Projection]) -> dict[str, int]:
+    pairs = [
+        (p.pace_ratio() >= TRIPLING, c.actual[6] >= TRIPLING * 6 * max(p.last_hour, 1.0))
+        for c, p in zip(caps, projected, strict=True)
+        if 6 in c.actual
+    ]
+    return {
+        "projected": sum(p for p, _ in pairs),
+        "came": sum(p and c for p, c in pairs),
+        "came_in_all": sum(c for _, c in pairs),
+    }
 
 
 def _point_loss(folds: Sequence[Sequence[Capture]], config: ForecastConfig) -> tuple[float, float]:
@@ -205,7 +225,7 @@ def table(rows: Iterable[dict[str, Any]]) -> list[str]:
     for row in rows:
         cells = [
             f"{h}h cov {row[f'{h}h']['coverage']} ratio {row[f'{h}h']['ratio']} "
-            f"(n {row[f'{h}h']['n']})"
+            f"(closer {row[f'{h}h']['closer']}/{row[f'{h}h']['n']})"
             for h in HORIZONS_HOURS
         ]
         lines.append(f"{row['held_out']:<28} " + " | ".join(cells))

@@ -74,13 +74,20 @@ class Projection:
     growth_per_hour: float  # fractional change of the hourly volume over the last window
     peak_in_hours: int | None  # hours to the projected peak; 0 when peaked; None: no story
     trend: Trend
+    # The story's next 6 hours over 6 times its last hour, the season held at the last
+    # hour's expectation (None: stored before it was kept; see `pace_ratio`).
+    story_rise: float | None = None
 
     def outlook(self, hours: int) -> Outlook:
         """The outlook of the horizon of `hours`."""
         return next(o for o in self.outlooks if o.hours == hours)
 
     def pace_ratio(self) -> float:
-        """The next 6 hours' projected mentions over 6 times the last hour's (floor 1)."""
+        """How much the story is projected to grow: its next 6 hours over 6 times its last
+        hour, with the seasonal expectation held at the last hour's, so that a busier time
+        of day ahead does not count as growth (severity's "projected to triple")."""
+        if self.story_rise is not None:
+            return self.story_rise
         return self.outlook(6).expected / (6 * max(self.last_hour, 1.0))
 
     def line(self) -> str:
@@ -123,6 +130,7 @@ class Projection:
             growth_per_hour=float(data["growth_per_hour"]),
             peak_in_hours=None if data["peak_in_hours"] is None else int(data["peak_in_hours"]),
             trend=data["trend"],
+            story_rise=None if data.get("story_rise") is None else float(data["story_rise"]),
         )
 
 
@@ -151,10 +159,12 @@ def project(
         pace = _pace(recent, bin_seconds, cfg)
         path = [pace * cfg.decay**k for k in range(AHEAD_HOURS)]  # excess of each hour ahead
         hourly = [max(0.0, e + x) for e, x in zip(ahead, path, strict=False)]
+        story = 6 * expected + sum(path[:6])
     else:  # the shortfall, as a share of the expectation, decays back the same way
         short = 1.0 - count / expected
         path = [-short * e * cfg.decay**k for k, e in enumerate(ahead)]
         hourly = [e * (1.0 - short * cfg.decay**k) for k, e in enumerate(ahead)]
+        story = 6 * count  # no story to grow: a recovery toward the season is not one
     outlooks = tuple(
         _outlook(h, sum(hourly[:h]), math.expm1(dispersion + spread))
         for h, spread in zip(HORIZONS_HOURS, cfg.spreads, strict=True)
@@ -170,6 +180,7 @@ def project(
         growth_per_hour=round(rate, 4),
         peak_in_hours=peak if elevated else None,
         trend=_trend(rate, elevated),
+        story_rise=round(story / (6 * max(count, 1.0)), 4),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,6 +63,7 @@ def test_calm_series_is_steady_and_follows_the_season() -> None:
     ahead = [60.0] * 6 + [120.0] * 18
     p = project(AT, recent, ahead, bin_seconds=BIN)
     assert p.trend == "steady" and p.peak_in_hours is None
+    assert p.pace_ratio() == 1.0  # a busier season ahead is no story growth
     assert p.outlook(1).expected == pytest.approx(60.0, abs=0.5)
     assert p.outlook(24).expected == pytest.approx(6 * 60 + 18 * 120, rel=0.01)
 
@@ -128,18 +130,54 @@ def test_a_series_below_its_expectation_keeps_its_shortfall_as_a_share() -> None
     assert p.outlook(6).expected == pytest.approx(
         20_000.0 * sum(1 - 0.9 * 0.5**k for k in range(6))
     )
+    assert p.pace_ratio() == 1.0  # climbing back toward the season is no story growth
     assert p.trend == "steady" and p.peak_in_hours is None
 
 
-def test_a_projected_tripling_is_more_severe_than_a_peak() -> None:
-    # Hours ahead that are far busier by season carry the story's pace on top of them.
-    cfg = ForecastConfig(decay=1.0)
-    rising = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [600.0] * 24, bin_seconds=BIN)
-    peaked = project(AT, _recent([30.0] * 24, 5.0), [60.0] * 24, bin_seconds=BIN, config=cfg)
-    assert rising.pace_ratio() >= 3.0 > peaked.pace_ratio()
-    up = assess_severity(magnitude=5.0, projected_rise=rising.pace_ratio())
-    flat = assess_severity(magnitude=5.0, projected_rise=peaked.pace_ratio())
-    assert (up.level, flat.level) == ("SEV3", "SEV4")
+def test_a_busier_time_of_day_ahead_is_not_story_growth() -> None:
+    # The hours ahead are 10x busier by season: the raw volume is projected to grow far
+    # past 3x, but the story's own projected rise (season held at the last hour's) is not.
+    rise = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [600.0] * 24, bin_seconds=BIN)
+    assert rise.outlook(6).expected > 3 * 6 * rise.last_hour
+    # 6 h at the last hour's expected 60 plus the pace of 225 decaying by half an hour.
+    story = 6 * 60.0 + 225.0 * sum(0.5**k for k in range(6))
+    assert rise.pace_ratio() == pytest.approx(story / (6 * 210.0), abs=1e-4)
+    assert Projection.from_dict(rise.to_dict()).pace_ratio() == rise.pace_ratio()
+    assert assess_severity(magnitude=5.0, projected_rise=rise.pace_ratio()).level == "SEV4"
+
+
+def test_a_story_projected_to_triple_is_more_severe_than_one_that_peaked() -> None:
+    from services.alerting.detect.assess import assess
+
+    peaked = project(AT, _recent([30.0] * 24, 5.0), [60.0] * 24, bin_seconds=BIN)
+    tripling = replace(peaked, story_rise=3.4, trend="rising", peak_in_hours=4)
+
+    def level(p: Projection) -> tuple[str, list[str]]:
+        alert = Alert(
+            AT, "volume_spike", 9.0, 360.0, 60.0, {"ratio": 5.0, "projection": p.to_dict()}
+        )
+        signal = assess(
+            brand="acme",
+            topic="",
+            story="",
+            alert=alert,
+            window=[],
+            brand_window=[],
+            tipping=None,
+            mention=None,
+        )
+        return signal.severity.level, signal.severity.reasons
+
+    assert peaked.pace_ratio() < 1.0
+    assert level(peaked)[0] == "SEV4"
+    up, reasons = level(tripling)
+    assert up == "SEV3"
+    assert "projected to reach 3.4x its last hour's pace in 6 h" in reasons
+    # A projection stored before `story_rise` was kept reads its raw 6-hour pace.
+    legacy = {k: v for k, v in tripling.to_dict().items() if k != "story_rise"}
+    assert Projection.from_dict(legacy).pace_ratio() == pytest.approx(
+        peaked.outlook(6).expected / (6 * peaked.last_hour)
+    )
 
 
 def test_projection_of_a_count_detector_after_a_spike() -> None:
