@@ -80,9 +80,10 @@ def projections(caps: Sequence[Capture], config: ForecastConfig) -> list[Project
 
 def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
     """Per horizon: coverage, MASE-style ratio (pooled absolute errors) and the alerts where
-    the projection is closer than the naive forecast (`closer`); and how often the severity
-    step fires (next 6 h projected at >= 3x the last hour's pace) and how often the next
-    6 hours came at that pace (`tripling`: projected, of which came, came in all)."""
+    the projection is closer than the naive forecast (`closer`); and how often severity's
+    step fires (the story projected to triple, `Projection.pace_ratio`) and how often the
+    next 6 hours' mentions came at 3x the last hour's pace (`tripling`: projected, of
+    which came, came in all)."""
     projected = projections(caps, config)
     out: dict[str, Any] = {"alerts": len(caps)}
     for h in HORIZONS_HOURS:
