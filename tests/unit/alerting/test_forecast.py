@@ -226,6 +226,10 @@ def test_leave_one_out_chooses_without_the_held_out_fold() -> None:
     assert [r["held_out"] for r in rows[:3]] == ["a", "b", "c"]
     assert all(r["24h"]["ratio"] < 1.0 for r in rows)
     assert rows[-1]["alerts"] == 12
+    # Every alert decays, so the projection is nearer than "stays the same" on each, and
+    # none is projected to triple.
+    assert all(r["24h"]["closer"] == r["24h"]["n"] for r in rows)
+    assert rows[-1]["tripling"] == {"projected": 0, "came": 0, "came_in_all": 0}
 
 
 def test_open_stories_get_a_fresh_projection_every_quarter_hour() -> None:
