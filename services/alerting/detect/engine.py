@@ -342,6 +342,11 @@ class DetectionEngine:
         tipping: datetime | None,
         mention: ScoredMention | None,
     ) -> Signal:
+        # Ratio, velocity, keyword, burst and user-rule alerts carry the brand's volume
+        # projection (volume alerts carry their own series').
+        if "projection" not in alert.details:
+            brand_volume = self._brand(brand).series[BRAND_TOPIC].spike.counts
+            alert = with_projection(alert, brand_volume)
         signal = assess(
             brand=brand,
             topic=topic,

@@ -3,16 +3,20 @@
 A rise-and-decay model of the story's *excess* over the seasonal expectation (level times
 the hour-of-day shape the count detector keeps), in mentions per hour:
 
-    excess now          X = C - E          over the last `window_minutes`, per hour
-    growth              G = X - X_before   change of the excess over one window, per hour
-    hour k ahead        E_k + (X + G * (damping + ... + damping**k)) * decay**(k - 1)
+    pace now            P = median of the excess rates over the last 30, 60 and 120 minutes
+                            and the sustained rate (the lower of the last two 5-minute rates)
+    hour k ahead        E_k + P * decay**(k - 1)
 
-so the story's extra mentions carry through the next hour with their recent trend (damped)
-and then decay back toward the baseline by `decay` an hour, while the baseline follows the
-shape of the day. The excess is additive: a crisis at 3 am is not scaled down by the
-night, nor tripled by the morning. The 80% interval of a horizon's total is the 10th and
-90th percentile of a negative binomial around it (exact at small counts) whose log-scale
-variance is the series' own plus `spread` times the square root of the horizon in hours.
+so the story's current pace carries through the next hour and then decays back toward the
+baseline by `decay` an hour, while the baseline follows the shape of the day. The median
+over spans reads a fresh, sustained rise at its new pace, while a single 5-minute blip
+moves only the short spans and is not taken for the story's pace. The excess is additive:
+a crisis at 3 am is not scaled down by the night, nor tripled by the morning. A series
+*below* its expectation over the last hour keeps that shortfall as a share of the
+expectation (decaying back the same way), so a broken expectation never projects fewer
+than zero mentions nor a shortfall larger than the season. The 80% interval of a
+horizon's total is the 10th and 90th percentile of a negative binomial around it (exact
+at small counts) whose log-scale variance is the series' own plus the horizon's spread.
 The settings were chosen leave-one-series-out (docs/detection.md, "Projection").
 Deterministic and strictly online: only bins up to the projection time are read.
 """
@@ -20,6 +24,7 @@ Deterministic and strictly online: only bins up to the projection time are read.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -42,10 +47,11 @@ _LOW, _HIGH = 0.1, 0.9  # the 80% interval
 class ForecastConfig:
     """Settings of the projection (chosen leave-one-series-out, docs/detection.md)."""
 
-    window_minutes: float = 60.0
-    decay: float = 0.6  # share of the excess left an hour later, after the first hour
-    damping: float = 0.0  # share of the growth carried into each further hour
-    spread: float = 0.5  # extra log-scale variance, times the square root of the horizon
+    spans_minutes: tuple[float, ...] = (30.0, 60.0, 120.0)  # spans of the pace's median
+    sustained_minutes: float = 5.0  # the sustained rate: the lower of the last two of these
+    decay: float = 0.5  # share of the excess left an hour later, after the first hour
+    # Extra log-scale variance of each horizon's total (HORIZONS_HOURS), for 80% coverage.
+    spreads: tuple[float, ...] = (0.3, 0.3, 0.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +74,20 @@ class Projection:
     growth_per_hour: float  # fractional change of the hourly volume over the last window
     peak_in_hours: int | None  # hours to the projected peak; 0 when peaked; None: no story
     trend: Trend
+    # The story's next 6 hours over 6 times its last hour, the season held at the last
+    # hour's expectation (None: stored before it was kept; see `pace_ratio`).
+    story_rise: float | None = None
 
     def outlook(self, hours: int) -> Outlook:
         """The outlook of the horizon of `hours`."""
         return next(o for o in self.outlooks if o.hours == hours)
 
     def pace_ratio(self) -> float:
-        """The next 6 hours' projected mentions over 6 times the last hour's (floor 1)."""
+        """How much the story is projected to grow: its next 6 hours over 6 times its last
+        hour, with the seasonal expectation held at the last hour's, so that a busier time
+        of day ahead does not count as growth (severity's "projected to triple")."""
+        if self.story_rise is not None:
+            return self.story_rise
         return self.outlook(6).expected / (6 * max(self.last_hour, 1.0))
 
     def line(self) -> str:
@@ -117,6 +130,7 @@ class Projection:
             growth_per_hour=float(data["growth_per_hour"]),
             peak_in_hours=None if data["peak_in_hours"] is None else int(data["peak_in_hours"]),
             trend=data["trend"],
+            story_rise=None if data.get("story_rise") is None else float(data["story_rise"]),
         )
 
 
@@ -137,26 +151,27 @@ def project(
     """
     cfg = config or ForecastConfig()
     per_hour = max(1, round(3600 / bin_seconds))
-    span = max(1, round(cfg.window_minutes * 60 / bin_seconds))
-    scale = per_hour / span  # window sums to per-hour rates
-    last = recent[-span:]
-    before = recent[-2 * span : -span] if len(recent) >= 2 * span else []
-    count, expected = _sums(last, scale)
+    last = recent[-per_hour:]
+    before = recent[-2 * per_hour : -per_hour] if len(recent) >= 2 * per_hour else []
+    count, expected = _sums(last, per_hour / max(1, len(last)))
     excess = count - expected
-    growth = excess - _excess(before, scale) if before else 0.0
-    path = []  # the projected excess of each hour ahead
-    carried = 0.0
-    for k in range(1, AHEAD_HOURS + 1):
-        carried += cfg.damping**k
-        path.append((excess + growth * carried) * cfg.decay ** (k - 1))
-    hourly = [max(0.0, e + x) for e, x in zip(ahead, path, strict=False)]
+    if excess >= 0:
+        pace = _pace(recent, bin_seconds, cfg)
+        path = [pace * cfg.decay**k for k in range(AHEAD_HOURS)]  # excess of each hour ahead
+        hourly = [max(0.0, e + x) for e, x in zip(ahead, path, strict=False)]
+        story = 6 * expected + sum(path[:6])
+    else:  # the shortfall, as a share of the expectation, decays back the same way
+        short = 1.0 - count / expected
+        path = [-short * e * cfg.decay**k for k, e in enumerate(ahead)]
+        hourly = [e * (1.0 - short * cfg.decay**k) for k, e in enumerate(ahead)]
+        story = 6 * count  # no story to grow: a recovery toward the season is not one
     outlooks = tuple(
-        _outlook(h, sum(hourly[:h]), math.expm1(dispersion + cfg.spread * math.sqrt(h)))
-        for h in HORIZONS_HOURS
+        _outlook(h, sum(hourly[:h]), math.expm1(dispersion + spread))
+        for h, spread in zip(HORIZONS_HOURS, cfg.spreads, strict=True)
     )
     elevated = count >= _ELEVATED * max(expected, 1.0) and excess >= 1.0
     peak = max(range(AHEAD_HOURS + 1), key=lambda k: excess if k == 0 else path[k - 1])
-    previous = _sums(before, scale)[0] if before else count
+    previous = _sums(before, 1.0)[0] if before else count
     rate = (count + 0.5) / (previous + 0.5) - 1.0
     return Projection(
         at=at,
@@ -165,6 +180,7 @@ def project(
         growth_per_hour=round(rate, 4),
         peak_in_hours=peak if elevated else None,
         trend=_trend(rate, elevated),
+        story_rise=round(story / (6 * max(count, 1.0)), 4),
     )
 
 
@@ -215,9 +231,26 @@ def _sums(bins: Sequence[tuple[float, float]], scale: float) -> tuple[float, flo
     return scale * sum(c for c, _ in bins), scale * sum(e for _, e in bins)
 
 
-def _excess(bins: Sequence[tuple[float, float]], scale: float) -> float:
-    count, expected = _sums(bins, scale)
-    return count - expected
+def _pace(recent: Sequence[tuple[float, float]], bin_seconds: int, cfg: ForecastConfig) -> float:
+    """The story's excess per hour now: the median of its rates over the spans and the
+    sustained rate (the lower of the last two `sustained_minutes` windows)."""
+    rates = [_rate(recent[-_bins(m, bin_seconds) :], bin_seconds) for m in cfg.spans_minutes]
+    step = _bins(cfg.sustained_minutes, bin_seconds)
+    if len(recent) >= 2 * step:
+        last, previous = recent[-step:], recent[-2 * step : -step]
+        rates.append(min(_rate(last, bin_seconds), _rate(previous, bin_seconds)))
+    return statistics.median(rates)
+
+
+def _rate(bins: Sequence[tuple[float, float]], bin_seconds: int) -> float:
+    """The excess of `bins` per hour."""
+    if not bins:
+        return 0.0
+    return sum(c - e for c, e in bins) * 3600 / (len(bins) * bin_seconds)
+
+
+def _bins(minutes: float, bin_seconds: int) -> int:
+    return max(1, round(minutes * 60 / bin_seconds))
 
 
 def _trend(rate: float, elevated: bool) -> Trend:

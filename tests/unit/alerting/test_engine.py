@@ -196,3 +196,28 @@ def test_placement_keeps_one_incident_per_story() -> None:
     assert upgraded.incident_id == 2 and upgraded.retopic
     other = place_signal(story_topic="safety", at=at, open_stories=[recall], window=window)
     assert other.incident_id is None
+
+
+def test_every_signal_carries_the_brand_volume_projection() -> None:
+    """Ratio and keyword signals, which have no volume series of their own, carry the
+    projection of the brand's volume (its count detector at the signal's time)."""
+    from services.alerting.detect.bins import BRAND_TOPIC
+    from services.alerting.detect.forecast import Projection, inputs_of
+
+    rng = random.Random(1)
+    engine = DetectionEngine(EngineConfig())
+    run(engine, calm(8, rng))
+    start = T0 + timedelta(hours=8)
+    out = run(engine, crisis(start, 20, rng))
+    ratio = [s for s in out.signals if s.rule in ("negative_share", "emotion_burst")]
+    assert ratio, "the crisis raised no ratio signal"
+    assert all("projection" in s.details for s in out.signals)
+    counts = engine._brand("acme").series[BRAND_TOPIC].spike.counts
+    loud = mention(start + timedelta(minutes=21), negative=True, author="press", reach=50_000)
+    loud.topics.append("safety")
+    keyword = [s for s in run(engine, [loud]).signals if s.rule == "critical_keyword"]
+    assert len(keyword) == 1
+    projection = Projection.from_dict(keyword[0].details["projection"])
+    inputs = inputs_of(counts, loud.mention.created_at)
+    assert inputs is not None and projection == inputs.project()
+    assert projection.last_hour > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,19 +63,24 @@ def test_calm_series_is_steady_and_follows_the_season() -> None:
     ahead = [60.0] * 6 + [120.0] * 18
     p = project(AT, recent, ahead, bin_seconds=BIN)
     assert p.trend == "steady" and p.peak_in_hours is None
+    assert p.pace_ratio() == 1.0  # a busier season ahead is no story growth
     assert p.outlook(1).expected == pytest.approx(60.0, abs=0.5)
     assert p.outlook(24).expected == pytest.approx(6 * 60 + 18 * 120, rel=0.01)
 
 
 def test_small_counts_have_exact_integer_intervals() -> None:
     recent = _recent([0.0] * 22 + [1.0, 2.0], 0.05)
-    p = project(AT, recent, [0.6] * 24, bin_seconds=BIN, config=ForecastConfig(spread=0.0))
+    p = project(
+        AT, recent, [0.6] * 24, bin_seconds=BIN, config=ForecastConfig(spreads=(0.0, 0.0, 0.0))
+    )
     for o in p.outlooks:
         assert isinstance(o.low, int) and isinstance(o.high, int)
         assert 0 <= o.low <= o.expected <= o.high
-    # Poisson around 0.6 + an excess of 2.4 = 3: P(X <= 0) = 0.05, P(X <= 1) = 0.2,
-    # P(X <= 4) = 0.82, P(X <= 5) = 0.92
-    assert (p.outlook(1).low, p.outlook(1).high) == (1, 5)
+    # Pace: the median of 5.4 (30 min), 2.4 (60), 0.9 (120) and 11.4 (sustained) an hour
+    # is 3.9; Poisson around 0.6 + 3.9 = 4.5: P(X <= 1) = 0.06, P(X <= 2) = 0.17,
+    # P(X <= 6) = 0.83, P(X <= 7) = 0.91
+    assert p.outlook(1).expected == pytest.approx(4.5)
+    assert (p.outlook(1).low, p.outlook(1).high) == (2, 7)
 
 
 def test_intervals_widen_with_the_horizon_and_the_dispersion() -> None:
@@ -98,13 +104,80 @@ def test_projection_is_deterministic_and_round_trips() -> None:
     assert a.to_dict()["line"] == a.line()
 
 
-def test_damped_trend_projects_a_later_peak() -> None:
-    recent = _recent([2.0] * 12 + [20.0] * 12, 5.0)
-    cfg = ForecastConfig(decay=1.0, damping=0.9)
-    p = project(AT, recent, [60.0] * 24, bin_seconds=BIN, config=cfg)
-    assert p.peak_in_hours is not None and p.peak_in_hours > 3
-    assert f"peak in ~{p.peak_in_hours} h" in p.line()
-    assert p.pace_ratio() > 3.0
+def test_a_fresh_sustained_rise_carries_its_new_pace_and_a_blip_does_not() -> None:
+    # 30 minutes at 30 a bin where 5 is usual: the pace (median of 300, 150, 75 and 300
+    # an hour) outruns the last hour's excess of 150, so the next hour is projected above
+    # the last one, with its peak still ahead.
+    rise = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [60.0] * 24, bin_seconds=BIN)
+    assert rise.last_hour == 210.0
+    assert rise.outlook(1).expected == pytest.approx(60.0 + 225.0)
+    assert rise.peak_in_hours == 1 and "peak in ~1 h" in rise.line()
+    # One 5-minute bin of 305: the same last-hour excess of 300, but the sustained rate is
+    # 0, so the pace (median of 600, 300, 150 and 0) is below the last hour's.
+    blip = project(AT, _recent([5.0] * 23 + [305.0], 5.0), [60.0] * 24, bin_seconds=BIN)
+    assert blip.last_hour == 360.0
+    assert blip.outlook(1).expected == pytest.approx(60.0 + 225.0)
+    assert blip.outlook(1).expected < blip.last_hour
+    assert blip.peak_in_hours == 0
+
+
+def test_a_series_below_its_expectation_keeps_its_shortfall_as_a_share() -> None:
+    # A tenth of a broken expectation: the season ahead is cut by 90%, then recovers by
+    # `decay` an hour, never below zero (an additive shortfall would project -6000).
+    recent = _recent([100.0] * 24, 1000.0)
+    p = project(AT, recent, [20_000.0] * 24, bin_seconds=BIN)
+    assert p.outlook(1).expected == pytest.approx(2_000.0)
+    assert p.outlook(6).expected == pytest.approx(
+        20_000.0 * sum(1 - 0.9 * 0.5**k for k in range(6))
+    )
+    assert p.pace_ratio() == 1.0  # climbing back toward the season is no story growth
+    assert p.trend == "steady" and p.peak_in_hours is None
+
+
+def test_a_busier_time_of_day_ahead_is_not_story_growth() -> None:
+    # The hours ahead are 10x busier by season: the raw volume is projected to grow far
+    # past 3x, but the story's own projected rise (season held at the last hour's) is not.
+    rise = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [600.0] * 24, bin_seconds=BIN)
+    assert rise.outlook(6).expected > 3 * 6 * rise.last_hour
+    # 6 h at the last hour's expected 60 plus the pace of 225 decaying by half an hour.
+    story = 6 * 60.0 + 225.0 * sum(0.5**k for k in range(6))
+    assert rise.pace_ratio() == pytest.approx(story / (6 * 210.0), abs=1e-4)
+    assert Projection.from_dict(rise.to_dict()).pace_ratio() == rise.pace_ratio()
+    assert assess_severity(magnitude=5.0, projected_rise=rise.pace_ratio()).level == "SEV4"
+
+
+def test_a_story_projected_to_triple_is_more_severe_than_one_that_peaked() -> None:
+    from services.alerting.detect.assess import assess
+
+    peaked = project(AT, _recent([30.0] * 24, 5.0), [60.0] * 24, bin_seconds=BIN)
+    tripling = replace(peaked, story_rise=3.4, trend="rising", peak_in_hours=4)
+
+    def level(p: Projection) -> tuple[str, list[str]]:
+        alert = Alert(
+            AT, "volume_spike", 9.0, 360.0, 60.0, {"ratio": 5.0, "projection": p.to_dict()}
+        )
+        signal = assess(
+            brand="acme",
+            topic="",
+            story="",
+            alert=alert,
+            window=[],
+            brand_window=[],
+            tipping=None,
+            mention=None,
+        )
+        return signal.severity.level, signal.severity.reasons
+
+    assert peaked.pace_ratio() < 1.0
+    assert level(peaked)[0] == "SEV4"
+    up, reasons = level(tripling)
+    assert up == "SEV3"
+    assert "projected to reach 3.4x its last hour's pace in 6 h" in reasons
+    # A projection stored before `story_rise` was kept reads its raw 6-hour pace.
+    legacy = {k: v for k, v in tripling.to_dict().items() if k != "story_rise"}
+    assert Projection.from_dict(legacy).pace_ratio() == pytest.approx(
+        peaked.outlook(6).expected / (6 * peaked.last_hour)
+    )
 
 
 def test_projection_of_a_count_detector_after_a_spike() -> None:
@@ -153,6 +226,10 @@ def test_leave_one_out_chooses_without_the_held_out_fold() -> None:
     assert [r["held_out"] for r in rows[:3]] == ["a", "b", "c"]
     assert all(r["24h"]["ratio"] < 1.0 for r in rows)
     assert rows[-1]["alerts"] == 12
+    # Every alert decays, so the projection is nearer than "stays the same" on each, and
+    # none is projected to triple.
+    assert all(r["24h"]["closer"] == r["24h"]["n"] for r in rows)
+    assert rows[-1]["tripling"] == {"projected": 0, "came": 0, "came_in_all": 0}
 
 
 def test_open_stories_get_a_fresh_projection_every_quarter_hour() -> None:
