@@ -64,17 +64,33 @@ def find_split(
     others = [e for e in salient if e not in grown and e not in founding]
     if not others:
         return grown, frozenset()
-    seed = max(others, key=lambda e: (counts[e], e))
-    # The second story's entities: the seed and those named with it often enough.
-    together: Counter[str] = Counter()
-    for entities in members:
-        if seed in entities:
-            together.update(entities)
-    group = frozenset(e for e in others if together[e] >= rule.link * counts[e])
+    group = _with_seed(members, others, counts, rule.link)
     taken = sum(1 for es in members if not group.isdisjoint(es) and grown.isdisjoint(es))
     if taken >= max(rule.least, rule.share * len(members)):
         return grown, group
     return grown, frozenset()
+
+
+def _with_seed(
+    members: Sequence[tuple[str, ...]], others: list[str], counts: Counter[str], link: float
+) -> frozenset[str]:
+    """The most named of `others` and those connected to it by being named together (in at
+    least `link` of the mentions of the less named of two): the second story's entities."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    wanted = set(others)
+    for entities in members:
+        present = sorted(wanted.intersection(entities))
+        pairs.update((a, b) for i, a in enumerate(present) for b in present[i + 1 :])
+    seed = max(others, key=lambda e: (counts[e], e))
+    group, frontier = {seed}, [seed]
+    while frontier:
+        current = frontier.pop()
+        for other in others:
+            pair = (current, other) if current < other else (other, current)
+            if other not in group and pairs[pair] >= link * min(counts[current], counts[other]):
+                group.add(other)
+                frontier.append(other)
+    return frozenset(group)
 
 
 def _linked(
