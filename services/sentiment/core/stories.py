@@ -51,6 +51,10 @@ class StoryParams:
     url_bonus: float = 0.2  # added when a link was last shared by the story
     max_keys: int = 4_096  # entries kept per brand in each key index
     merge_threshold: float = 0.8  # two open stories whose centroids converge this far merge
+    # ... and this far when their identities (core.story_split) share a name: a place, a
+    # word, a hashtag; not an @handle, which says who posts, not what about (1 turns it off)
+    merge_named: float = 0.4
+    merge_name_share: float = 0.04  # ... a name each of the two names this often
     # What every mention of a brand shares (its name, its products) says nothing about which
     # story a mention is in: this share of the brand's mean vector is taken out of each
     # vector, growing in as the brand's history does (`background_warmup` mentions to half).
@@ -167,12 +171,13 @@ class StoryClusterer:
             state.founding[slot].update(entities)
         state.remember(slot, mention.key, mention.at, vector, entities)
         size = state.size[slot]
-        if p.split_every and size >= p.split_mature and size % p.split_every == 0:
+        checked = bool(p.split_every) and size >= p.split_mature and size % p.split_every == 0
+        if checked:
             split = self._split(state, slot, mention.brand, open_)
             if split is not None:
                 # The mention itself may be one of the second story's.
                 return Assignment(state.ids[split], False, round(similarity, 4))
-        merged = () if opened else self._merge_into(state, slot, open_)
+        merged = () if opened else self._merge_into(state, slot, open_, named=checked)
         return Assignment(state.ids[slot], opened, round(similarity, 4), merged)
 
     def assign_all(self, mentions: Iterable[StoryMention]) -> list[Assignment]:
@@ -257,9 +262,21 @@ class StoryClusterer:
             confident = (state.top >= p.entity_min) & (state.top >= p.entity_share * state.size)
             scores[confident & open_ & (evidence == 0)] -= p.entity_penalty
 
-    def _merge_into(self, state: BrandState, slot: int, open_: np.ndarray) -> tuple[str, ...]:
-        """Fold open stories whose centroid is now close to `slot`'s into it (their ids)."""
-        close = (state.unit @ state.unit[slot]) >= self.params.merge_threshold
+    def _merge_into(
+        self, state: BrandState, slot: int, open_: np.ndarray, *, named: bool = False
+    ) -> tuple[str, ...]:
+        """Fold open stories whose centroid is now close to `slot`'s into it (their ids);
+        when `named`, also those `merge_named` close that share a name of its identity."""
+        similarity = state.unit @ state.unit[slot]
+        close = similarity >= self.params.merge_threshold
+        p = self.params
+        if named and p.merge_named < p.merge_threshold:
+            names = [e for e in state.identity[slot] if not e.startswith("@")]
+            for other in map(int, np.flatnonzero(similarity >= p.merge_named)):
+                close[other] |= any(
+                    e in state.identity[other] and self._known(state, e, slot, other)
+                    for e in names
+                )
         close &= open_
         close[slot] = False
         merged = []
@@ -321,6 +338,16 @@ class StoryClusterer:
             parts[moves] += state.ring_vec[int(i)]
         norms = float(np.linalg.norm(parts[0]) * np.linalg.norm(parts[1]))
         return norms > 0 and float(parts[0] @ parts[1]) / norms >= self.params.merge_threshold
+
+    def _known(self, state: BrandState, entity: str, *slots: int) -> bool:
+        """Whether each of `slots`' stories names `entity` in `merge_name_share` of its
+        mentions (and `entity_min` of them)."""
+        counts = state.entities.get(entity, {})
+        p = self.params
+        return all(
+            counts.get(s, 0) >= max(p.entity_min, p.merge_name_share * state.size[s])
+            for s in slots
+        )
 
     @staticmethod
     def _free_slot(state: BrandState, open_: np.ndarray) -> int:
