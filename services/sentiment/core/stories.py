@@ -274,8 +274,7 @@ class StoryClusterer:
             names = [e for e in state.identity[slot] if not e.startswith("@")]
             for other in map(int, np.flatnonzero(similarity >= p.merge_named)):
                 close[other] |= any(
-                    e in state.identity[other] and self._known(state, e, slot, other)
-                    for e in names
+                    e in state.identity[other] and self._known(state, e, slot, other) for e in names
                 )
         close &= open_
         close[slot] = False
@@ -345,8 +344,7 @@ class StoryClusterer:
         counts = state.entities.get(entity, {})
         p = self.params
         return all(
-            counts.get(s, 0) >= max(p.entity_min, p.merge_name_share * state.size[s])
-            for s in slots
+            counts.get(s, 0) >= max(p.entity_min, p.merge_name_share * state.size[s]) for s in slots
         )
 
     @staticmethod

@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -47,12 +48,8 @@ def find_split(
     entities of a second story among them (empty when there is none). `told(entity)` gives
     the whole story's mentions naming it, and those naming it with the identity; an entity
     in `founding` (named by the story's first mentions) never starts a second story."""
-    counts: Counter[str] = Counter()
-    linked: Counter[str] = Counter()
-    for entities in members:
-        counts.update(entities)
-        if not identity.isdisjoint(entities):
-            linked.update(entities)
+    counts = Counter(chain.from_iterable(members))
+    linked = Counter(chain.from_iterable(es for es in members if not identity.isdisjoint(es)))
     floor = max(rule.entity_min, rule.entity_share * len(members))
     salient = sorted(e for e, c in counts.items() if c >= floor)
     if not identity:

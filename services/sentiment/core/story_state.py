@@ -152,8 +152,10 @@ class BrandState:
     def count_links(self, slot: int, entities: tuple[str, ...]) -> None:
         """Count `entities` as named with `slot`'s identity when the mention names it."""
         if not self.identity[slot].isdisjoint(entities):
-            known = self.slot_entities[slot]
-            self.linked[slot].update(e for e in entities if e in known)
+            known, linked = self.slot_entities[slot], self.linked[slot]
+            for entity in entities:
+                if entity in known:
+                    linked[entity] += 1
 
     def told(self, slot: int, entity: str) -> tuple[int, int]:
         """Mentions of `slot`'s story naming `entity`, and those naming it with the identity."""
