@@ -51,10 +51,12 @@ class StoryParams:
     url_bonus: float = 0.2  # added when a link was last shared by the story
     max_keys: int = 4_096  # entries kept per brand in each key index
     merge_threshold: float = 0.8  # two open stories whose centroids converge this far merge
-    # ... and this far when their identities (core.story_split) share a name: a place, a
-    # word, a hashtag; not an @handle, which says who posts, not what about (1 turns it off)
+    # ... and this far when their identities (core.story_split) share a name (a place, a
+    # word, a hashtag; not an @handle, which says who posts, not what about) that each of
+    # the two names in `merge_name_share` of its mentions; checked with splits. At or above
+    # `merge_threshold`: off.
     merge_named: float = 0.4
-    merge_name_share: float = 0.04  # ... a name each of the two names this often
+    merge_name_share: float = 0.04
     # What every mention of a brand shares (its name, its products) says nothing about which
     # story a mention is in: this share of the brand's mean vector is taken out of each
     # vector, growing in as the brand's history does (`background_warmup` mentions to half).
@@ -69,19 +71,21 @@ class StoryParams:
     # Entities in `entity_common` of the brand's mentions (its name, its products) are
     # ignored, like its mean vector.
     entity_bonus: float = 0.2
-    entity_penalty: float = 0.0  # off by default: four of six held-out folds chose 0
+    entity_penalty: float = 0.0  # off by default (docs/stories.md says why)
     entity_share: float = 0.1
     entity_min: int = 2
     entity_common: float = 0.2
-    # Splits (core.story_split): every `split_every` mentions of a story, its last
-    # `split_window` are read for a second story (0 turns splits off); `recent` mentions of
-    # the brand are kept for it.
+    # Splits (core.story_split): from its `split_mature`th mention on, every `split_every`
+    # mentions of a story (0: never, named merges neither), its last `split_window` are
+    # read for a second story: a group of names linked to the story's identity in under
+    # `split_link` of their mentions, named by `split_share` of the window (and
+    # `split_min` mentions). The brand's last `recent` mentions are kept to read them.
     split_every: int = 8
     split_window: int = 64
     split_link: float = 0.2
     split_share: float = 0.25
     split_min: int = 8
-    split_mature: int = 32  # a story's identity is read from its first this many mentions
+    split_mature: int = 32
     recent: int = 512
 
     def __post_init__(self) -> None:
@@ -89,6 +93,8 @@ class StoryParams:
             raise ValueError("budget must be positive")
         if self.half_life_s <= 0 or self.idle_s <= 0:
             raise ValueError("half_life_s and idle_s must be positive")
+        if self.split_every < 0 or not 0 < self.split_window <= self.recent:
+            raise ValueError("split_every must be >= 0 and 0 < split_window <= recent")
 
 
 @dataclass(frozen=True)

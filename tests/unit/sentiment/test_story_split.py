@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from services.sentiment.core.stories import StoryClusterer, StoryMention, StoryParams
 from services.sentiment.core.story_split import SplitRule, find_split
@@ -112,3 +113,12 @@ def test_params_turn_splits_off() -> None:
         for i in range(24)
     }
     assert len(ids) == 1
+
+
+def test_split_params_are_checked() -> None:
+    with pytest.raises(ValueError, match="split_window"):
+        StoryParams(split_window=0)
+    with pytest.raises(ValueError, match="split_every"):
+        StoryParams(split_every=-1)
+    with pytest.raises(ValueError, match="recent"):
+        StoryParams(split_window=1024, recent=512)
