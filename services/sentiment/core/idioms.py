@@ -13,8 +13,9 @@ Only `words` is covered, so a real crisis term between the two still counts. Wri
 later ("[demanda] ~ super*" covers "demanda" in "la demanda del Acme superó ...").
 
 The file's `humour` section lists laughter markers (words such as "lol", "jajaja", "mdr"
-and emoji such as 😂): a post that laughs is not reporting a crisis, and the context gate
-(`core.context`) drops its crisis topics.
+and emoji such as 😂) and praise that borrows a word of fear ("scary good"): a post that
+laughs or praises is not reporting a crisis, and the context gate (`core.context`) drops
+its crisis topics.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ class IdiomListError(ConfigError):
 
 
 class Humour(BaseModel):
-    """Laughter markers: words (topic-term syntax, any language) and emoji."""
+    """Laughter markers: words (topic-term syntax, any language) and emoji; and praise that
+    borrows a word of fear ("scary good"), which says as plainly that nothing went wrong."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     words: list[str] = Field(min_length=1)
     emoji: list[str] = Field(default_factory=list)
+    praise: list[str] = Field(default_factory=list)
 
 
 class IdiomFile(BaseModel):
@@ -122,7 +125,8 @@ class IdiomMask:
         self._chars = SubstringTable(unspaced)
         self.phrases = {lang: tuple(ps) for lang, ps in phrases.items()}
         try:
-            self._laughs = TokenTable(dict.fromkeys(humour.words if humour else (), True))
+            markers = [*humour.words, *humour.praise] if humour else []
+            self._laughs = TokenTable(dict.fromkeys(markers, True))
         except ValueError as exc:
             raise IdiomListError(f"humour words: {exc}") from exc
         self._laugh_emoji = tuple(humour.emoji) if humour else ()
@@ -162,7 +166,7 @@ class IdiomMask:
         return Spans(tuple(spans), chars)
 
     def laughs(self, doc: TextTokens) -> bool:
-        """True when the text carries a laughter marker (a word or an emoji)."""
+        """True when the text laughs (a laughter word or emoji) or praises ("scary good")."""
         if not doc.text.isascii() and any(e in doc.text for e in self._laugh_emoji):
             return True
         return len(self._laughs) > 0 and bool(self._laughs.scan(doc.tokens(self.accents)))

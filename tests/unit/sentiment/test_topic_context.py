@@ -171,7 +171,9 @@ def test_laughter_markers() -> None:
     mask = IdiomMask.load()
     for text in ("killed me 😂", "so bad lol", "jajaja", "kkkkk", "mdr", "hahaha"):
         assert mask.laughs(TextTokens(text)), text
-    for text in ("lollipop", "it caught fire 😱", "Acme", "holanda"):
+    for text in ("Acme support is scary good", "erschreckend gut", "terriblemente bueno"):
+        assert mask.laughs(TextTokens(text)), text  # praise with a word of fear
+    for text in ("lollipop", "it caught fire 😱", "Acme", "holanda", "scary, it exploded"):
         assert not mask.laughs(TextTokens(text)), text
 
 
