@@ -122,3 +122,14 @@ def test_split_params_are_checked() -> None:
         StoryParams(split_every=-1)
     with pytest.raises(ValueError, match="recent"):
         StoryParams(split_window=1024, recent=512)
+
+
+def test_the_brand_keeps_only_its_recent_mentions() -> None:
+    params = replace(SPLITTING, split_window=8, recent=16)
+    clusterer = StoryClusterer(params, dim=DIM)
+    for i in range(40):
+        clusterer.assign(_mention(f"q{i}", i, unit(1, 0.6), "queensland"))
+    state = clusterer._brands["acme"]
+    assert len(state.ring_slot) == 16 and len(state.ring_key) == 16
+    assert sorted(state.ring_key) == sorted(f"q{i}" for i in range(24, 40))
+    assert [state.ring_key[i] for i in state.members(0, 8)] == [f"q{i}" for i in range(32, 40)]
