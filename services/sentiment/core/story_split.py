@@ -49,7 +49,8 @@ def find_split(
     the whole story's mentions naming it, and those naming it with the identity; an entity
     in `founding` (named by the story's first mentions) never starts a second story."""
     counts = Counter(chain.from_iterable(members))
-    linked = Counter(chain.from_iterable(es for es in members if not identity.isdisjoint(es)))
+    names = identity_names(identity)
+    linked = Counter(chain.from_iterable(es for es in members if not names.isdisjoint(es)))
     floor = max(rule.entity_min, rule.entity_share * len(members))
     salient = sorted(e for e, c in counts.items() if c >= floor)
     if not identity:
@@ -66,6 +67,12 @@ def find_split(
     if taken >= max(rule.least, rule.share * len(members)):
         return grown, group
     return grown, frozenset()
+
+
+def identity_names(identity: set[str]) -> set[str]:
+    """What links an entity to a story: its identity less @handles (a news account posts
+    about every story; naming it with a place says nothing about the place)."""
+    return {e for e in identity if not e.startswith("@")}
 
 
 def _with_seed(

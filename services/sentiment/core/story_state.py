@@ -151,7 +151,7 @@ class BrandState:
 
     def count_links(self, slot: int, entities: tuple[str, ...]) -> None:
         """Count `entities` as named with `slot`'s identity when the mention names it."""
-        if not self.identity[slot].isdisjoint(entities):
+        if any(e in self.identity[slot] and not e.startswith("@") for e in entities):
             known, linked = self.slot_entities[slot], self.linked[slot]
             for entity in entities:
                 if entity in known:
