@@ -56,8 +56,14 @@ def find_split(
     if not identity:
         return set(salient[:IDENTITY_MAX]), frozenset()
     grown = set(identity)
+    # A name that shares a word with one of its own ("colorado springs", "northern italy",
+    # "costa rica usgs") is the story's.
+    words = {w for e in names for w in e.lstrip("#").split()}
     for entity in salient:
-        if len(grown) < IDENTITY_MAX and _linked(entity, linked, counts, told, rule.link):
+        if len(grown) < IDENTITY_MAX and (
+            _linked(entity, linked, counts, told, rule.link)
+            or not words.isdisjoint(entity.lstrip("#@").split())
+        ):
             grown.add(entity)
     others = [e for e in salient if e not in grown and e not in founding]
     if not others:
