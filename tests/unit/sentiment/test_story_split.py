@@ -44,6 +44,21 @@ def test_names_named_with_the_identity_join_it() -> None:
     assert "bundaberg" in identity and not group
 
 
+def test_a_handle_links_nothing_a_longer_name_of_its_own_does() -> None:
+    # A news account posts about every story: naming it with Calgary says nothing ...
+    members = [("queensland", "@reuters")] * 6 + [("calgary", "@reuters")] * 2
+    members += [("calgary",)] * 4
+    identity, group = find_split(members, {"queensland", "@reuters"}, RULE)
+    assert group == {"calgary"} and "calgary" not in identity
+    # ... though a mention that names anything of the story's own stays with it.
+    members = [("queensland", "@reuters")] * 6 + [("calgary", "@reuters")] * 6
+    assert not find_split(members, {"queensland", "@reuters"}, RULE)[1]
+    # "colorado springs" is never named with "colorado", but is a name of Colorado's.
+    members = [("colorado",)] * 6 + [("colorado springs",)] * 6
+    identity, group = find_split(members, {"colorado"}, RULE)
+    assert "colorado springs" in identity and not group
+
+
 def test_too_few_or_founding_names_split_nothing() -> None:
     members = [("queensland",)] * 12 + [("calgary",)] * 3
     assert not find_split(members, {"queensland"}, RULE)[1]  # 3 of 15: under the share
