@@ -1,15 +1,17 @@
-"""Story splits: one story found to be telling two, by who and where its mentions name.
+"""Story splits: one story found to be telling two, by the names its mentions carry.
 
 A mention that arrives before any of its names is known anywhere joins a story by what it
 says alone: the first tweets about floods in Calgary join the story of the floods in
 Queensland, and later Calgary tweets follow them there. A story therefore keeps an
 *identity*: the entities salient in its first mentions, grown by every entity that its
-mentions name together with the identity. When the story's recent members carry a salient
-group of entities that is seldom named with the identity (`split_link`), and the mentions
-naming that group and none of the identity are a good share of the recent members
-(`split_share`), the group is a second story: it opens, takes those recent members' vectors
-and entity counts, and later mentions naming it are drawn to it. Decisions use only the
-past; a mention's story is fixed when it arrives.
+mentions name together with the identity's names (not its @handles: a news account posts
+about every story) and by every name sharing a word with one of them. When the story's
+recent members carry a salient group of entities that is seldom named with the identity
+(`split_link`) and that none of its first mentions named, and the mentions naming that
+group and nothing of the identity are a good share of the recent members (`split_share`),
+the group is a second story: an open story that already names it, or a new one, takes
+those members' vectors and entity counts, and later mentions naming it are drawn to it.
+Decisions use only the past; a mention's story is fixed when it arrives.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def find_split(
         return grown, frozenset()
     group = _with_seed(members, others, counts, rule.link)
     taken = sum(1 for es in members if not group.isdisjoint(es) and grown.isdisjoint(es))
-    if taken >= max(rule.least, rule.share * len(members)):
+    if taken and taken >= max(rule.least, rule.share * len(members)):
         return grown, group
     return grown, frozenset()
 
