@@ -148,3 +148,23 @@ def test_the_brand_keeps_only_its_recent_mentions() -> None:
     assert len(state.ring_slot) == 16 and len(state.ring_key) == 16
     assert sorted(state.ring_key) == sorted(f"q{i}" for i in range(24, 40))
     assert [state.ring_key[i] for i in state.members(0, 8)] == [f"q{i}" for i in range(32, 40)]
+
+
+def test_stories_that_share_a_name_merge_at_a_lower_similarity() -> None:
+    params = replace(SPLITTING, threshold=0.5, entity_bonus=0.0, merge_named=0.4)
+
+    def run(name: str, params: StoryParams = params) -> tuple[str, list[tuple[str, ...]]]:
+        clusterer = StoryClusterer(params, dim=DIM)
+        first = clusterer.assign(_mention("a0", 0, unit(1, 0), name)).story_id
+        for i in range(1, 8):
+            clusterer.assign(_mention(f"a{i}", i, unit(1, 0), name))
+        # Told apart by their words (similarity 0.45 to the first story, under 0.5) ...
+        found = [clusterer.assign(_mention(f"b{i}", 8 + i, unit(0.5, 1), name)) for i in range(8)]
+        return first, [a.merged for a in found]
+
+    # ... but both name Queensland: at the second story's check, the first merges into it.
+    first, merges = run("queensland")
+    assert merges[-1] == (first,) and not any(merges[:-1])
+    # A shared @handle is no reason, nor is a shared name with named merges off.
+    assert not any(run("@reuters")[1])
+    assert not any(run("queensland", replace(params, merge_named=1.0))[1])
