@@ -129,6 +129,14 @@ class SentimentSettings(CommonSettings):
         default=0.0, ge=0, le=1, description="taken from a story known by other entities when "
         "the mention's entities point at another story (0: entities never push apart)",
     )  # fmt: skip
+    sentiment_story_split_every: int = Field(
+        default=8, ge=0, le=1024, description="a story is checked for a second story (split) "
+        "and for stories sharing its names (named merge) every this many mentions (0: never)",
+    )  # fmt: skip
+    sentiment_story_merge_named: float = Field(
+        default=0.4, gt=0, le=1.01, description="centroid similarity at which two stories "
+        "whose identities share a name merge (above 1: never)",
+    )  # fmt: skip
 
     def torch_threads(self) -> int:
         """Torch threads for each enriching process: as set, else the cores shared out.

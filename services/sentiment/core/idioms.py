@@ -8,11 +8,14 @@ accident in another.
 
 A phrase `cue ~ words` is a pair: `words` is figurative when `cue` comes at most
 `NEAR` words before it ("battery ~ died" covers "died" in "the battery on my Acme died").
-Only `words` is covered, so a real crisis term between the two still counts.
+Only `words` is covered, so a real crisis term between the two still counts. Written
+`[words] ~ cue`, the figurative words come first: `cue` follows them at most `NEAR` words
+later ("[demanda] ~ super*" covers "demanda" in "la demanda del Acme superó ...").
 
 The file's `humour` section lists laughter markers (words such as "lol", "jajaja", "mdr"
-and emoji such as 😂): a post that laughs is not reporting a crisis, and the context gate
-(`core.context`) drops its crisis topics.
+and emoji such as 😂) and praise that borrows a word of fear ("scary good"): a post that
+laughs or praises is not reporting a crisis, and the context gate (`core.context`) drops
+its crisis topics.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ class IdiomListError(ConfigError):
 
 
 class Humour(BaseModel):
-    """Laughter markers: words (topic-term syntax, any language) and emoji."""
+    """Laughter markers: words (topic-term syntax, any language) and emoji; and praise that
+    borrows a word of fear ("scary good"), which says as plainly that nothing went wrong."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     words: list[str] = Field(min_length=1)
     emoji: list[str] = Field(default_factory=list)
+    praise: list[str] = Field(default_factory=list)
 
 
 class IdiomFile(BaseModel):
@@ -66,7 +71,9 @@ class IdiomFile(BaseModel):
             if any(not p or p == "*" for p in cleaned):
                 raise ValueError(f"{language}: empty phrase")
             for phrase in cleaned:
-                parts = phrase.split(PAIR)
+                parts = [
+                    part.strip().removeprefix("[").removesuffix("]") for part in phrase.split(PAIR)
+                ]
                 if len(parts) > 2 or any(not part.strip() for part in parts):
                     raise ValueError(f"{language}: {phrase!r} is not `cue {PAIR} words`")
                 if len(parts) == 2 and language in UNSEGMENTED:
@@ -95,22 +102,31 @@ class IdiomMask:
         spaced = [p for lang, ps in phrases.items() if lang not in UNSEGMENTED for p in ps]
         unspaced = {p: True for lang, ps in phrases.items() if lang in UNSEGMENTED for p in ps}
         following: dict[str, list[str]] = {}  # cue -> the figurative words that may follow
+        preceding: dict[str, list[str]] = {}  # cue -> the figurative words it may follow
         for phrase in spaced:
             if PAIR in phrase:
-                cue, words = (part.strip() for part in phrase.split(PAIR))
-                following.setdefault(cue, []).append(words)
+                first, second = (part.strip() for part in phrase.split(PAIR))
+                if first.startswith("[") and first.endswith("]"):
+                    preceding.setdefault(second, []).append(first[1:-1].strip())
+                else:
+                    following.setdefault(first, []).append(second)
         try:
             self._tokens = TokenTable({p: True for p in spaced if PAIR not in p})
             self._cues = TokenTable(dict.fromkeys(following, True))
             self._after = {
                 cue: TokenTable(dict.fromkeys(words, True)) for cue, words in following.items()
             }
+            self._late_cues = TokenTable(dict.fromkeys(preceding, True))
+            self._before = {
+                cue: TokenTable(dict.fromkeys(words, True)) for cue, words in preceding.items()
+            }
         except ValueError as exc:
             raise IdiomListError(f"idiom list: {exc}") from exc
         self._chars = SubstringTable(unspaced)
         self.phrases = {lang: tuple(ps) for lang, ps in phrases.items()}
         try:
-            self._laughs = TokenTable(dict.fromkeys(humour.words if humour else (), True))
+            markers = [*humour.words, *humour.praise] if humour else []
+            self._laughs = TokenTable(dict.fromkeys(markers, True))
         except ValueError as exc:
             raise IdiomListError(f"humour words: {exc}") from exc
         self._laugh_emoji = tuple(humour.emoji) if humour else ()
@@ -139,11 +155,18 @@ class IdiomMask:
                 for h in self._after[cue.term].scan(window)
                 if h.start <= NEAR
             ]
+        for cue in self._late_cues.scan(tokens):
+            start = max(0, cue.start - NEAR - 4)
+            spans += [
+                (start + h.start, start + h.end)
+                for h in self._before[cue.term].scan(tokens[start : cue.start])
+                if cue.start - (start + h.end) <= NEAR
+            ]
         chars = tuple((h.start, h.end) for h in self._chars.scan(doc.text))
         return Spans(tuple(spans), chars)
 
     def laughs(self, doc: TextTokens) -> bool:
-        """True when the text carries a laughter marker (a word or an emoji)."""
+        """True when the text laughs (a laughter word or emoji) or praises ("scary good")."""
         if not doc.text.isascii() and any(e in doc.text for e in self._laugh_emoji):
             return True
         return len(self._laughs) > 0 and bool(self._laughs.scan(doc.tokens(self.accents)))

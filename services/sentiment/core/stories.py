@@ -17,15 +17,15 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from services.sentiment.core.story_split import SplitRule, find_split, split_off, told_elsewhere
+from services.sentiment.core.story_state import BrandState, KeyIndex
+
 _NAMESPACE = uuid.UUID("5d0c8c1e-6a0b-4d8f-9a55-2f1e3c1b7a10")
-_FIRST_SLOTS = 8
-_SLOT_ENTITIES = 256  # distinct entities counted per story (later new ones are not)
 _URL = re.compile(r"(?:https?://|www\.)[^\s\"'<>]+", re.IGNORECASE)
 
 
@@ -51,6 +51,12 @@ class StoryParams:
     url_bonus: float = 0.2  # added when a link was last shared by the story
     max_keys: int = 4_096  # entries kept per brand in each key index
     merge_threshold: float = 0.8  # two open stories whose centroids converge this far merge
+    # ... and this far when their identities (core.story_split) share a name (a place, a
+    # word, a hashtag; not an @handle, which says who posts, not what about) that each of
+    # the two names in `merge_name_share` of its mentions; checked with splits. At or above
+    # `merge_threshold`: off.
+    merge_named: float = 0.4
+    merge_name_share: float = 0.04
     # What every mention of a brand shares (its name, its products) says nothing about which
     # story a mention is in: this share of the brand's mean vector is taken out of each
     # vector, growing in as the brand's history does (`background_warmup` mentions to half).
@@ -65,16 +71,30 @@ class StoryParams:
     # Entities in `entity_common` of the brand's mentions (its name, its products) are
     # ignored, like its mean vector.
     entity_bonus: float = 0.2
-    entity_penalty: float = 0.0  # off by default: four of six held-out folds chose 0
+    entity_penalty: float = 0.0  # off by default (docs/stories.md says why)
     entity_share: float = 0.1
     entity_min: int = 2
     entity_common: float = 0.2
+    # Splits (core.story_split): from its `split_mature`th mention on, every `split_every`
+    # mentions of a story (0: never, named merges neither), its last `split_window` are
+    # read for a second story: a group of names linked to the story's identity in under
+    # `split_link` of their mentions, named by `split_share` of the window (and
+    # `split_min` mentions). The brand's last `recent` mentions are kept to read them.
+    split_every: int = 8
+    split_window: int = 64
+    split_link: float = 0.2
+    split_share: float = 0.25
+    split_min: int = 8
+    split_mature: int = 32
+    recent: int = 512
 
     def __post_init__(self) -> None:
         if not self.budget > 0:
             raise ValueError("budget must be positive")
         if self.half_life_s <= 0 or self.idle_s <= 0:
             raise ValueError("half_life_s and idle_s must be positive")
+        if self.split_every < 0 or not 0 < self.split_window <= self.recent:
+            raise ValueError("split_every must be >= 0 and 0 < split_window <= recent")
 
 
 @dataclass(frozen=True)
@@ -101,137 +121,18 @@ class Assignment:
     merged: tuple[str, ...] = ()  # stories that converged with this one and now are it
 
 
-class _KeyIndex:
-    """Most recent story slot per key, bounded (least recently used keys drop out)."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._entries: OrderedDict[str, tuple[int, str]] = OrderedDict()
-
-    def get(self, key: str) -> tuple[int, str] | None:
-        return self._entries.get(key)
-
-    def put(self, key: str, slot: int, story_id: str) -> None:
-        self._entries[key] = (slot, story_id)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._limit:
-            self._entries.popitem(last=False)
-
-
-@dataclass
-class _Brand:
-    """The open stories of one brand, one slot each."""
-
-    dim: int
-    budget: int
-    max_keys: int
-    mean: np.ndarray = field(init=False)  # mean vector of every mention of the brand
-    seen: int = 0
-    sums: np.ndarray = field(init=False)  # decayed sum of vectors per slot
-    unit: np.ndarray = field(init=False)  # the sums normalised (rows of zeros when empty)
-    last: np.ndarray = field(init=False)  # last mention time per slot (-inf when empty)
-    ids: list[str] = field(init=False)
-    tags: _KeyIndex = field(init=False)
-    urls: _KeyIndex = field(init=False)
-    posts: _KeyIndex = field(init=False)
-    # merged story id -> the story it merged into (bounded like the key indexes)
-    merged: OrderedDict[str, str] = field(init=False)
-    size: np.ndarray = field(init=False)  # mentions per slot since its story opened
-    top: np.ndarray = field(init=False)  # mentions of the slot's most frequent entity
-    entities: dict[str, dict[int, int]] = field(init=False)  # entity -> slot -> mentions
-    slot_entities: list[set[str]] = field(init=False)  # the entities counted per slot
-    mentions_of: OrderedDict[str, int] = field(init=False)  # entity -> brand mentions naming it
-
-    def __post_init__(self) -> None:
-        # Slots grow to `budget` as stories open: a quiet brand holds a few kilobytes.
-        slots = min(_FIRST_SLOTS, self.budget)
-        self.mean = np.zeros(self.dim, dtype=np.float32)
-        self.sums = np.zeros((slots, self.dim), dtype=np.float32)
-        self.unit = np.zeros((slots, self.dim), dtype=np.float32)
-        self.last = np.full(slots, -np.inf)
-        self.ids = [""] * slots
-        self.tags = _KeyIndex(self.max_keys)
-        self.urls = _KeyIndex(self.max_keys)
-        self.posts = _KeyIndex(self.max_keys)
-        self.merged = OrderedDict()
-        self.size = np.zeros(slots)
-        self.top = np.zeros(slots)
-        self.entities = {}
-        self.slot_entities = [set() for _ in range(slots)]
-        self.mentions_of = OrderedDict()
-
-    def grow(self) -> int | None:
-        """Add slots (up to `budget`); the first new slot, or None when at the budget."""
-        slots = len(self.ids)
-        more = min(slots, self.budget - slots)
-        if more <= 0:
-            return None
-        self.sums = np.vstack([self.sums, np.zeros((more, self.dim), dtype=np.float32)])
-        self.unit = np.vstack([self.unit, np.zeros((more, self.dim), dtype=np.float32)])
-        self.last = np.concatenate([self.last, np.full(more, -np.inf)])
-        self.ids.extend([""] * more)
-        self.size = np.concatenate([self.size, np.zeros(more)])
-        self.top = np.concatenate([self.top, np.zeros(more)])
-        self.slot_entities.extend(set() for _ in range(more))
-        return slots
-
-    def clear_entities(self, slot: int) -> None:
-        """Forget what `slot`'s story counted (it is reused or merged away)."""
-        for entity in self.slot_entities[slot]:
-            counts = self.entities[entity]
-            del counts[slot]
-            if not counts:
-                del self.entities[entity]
-        self.slot_entities[slot] = set()
-        self.size[slot] = 0.0
-        self.top[slot] = 0.0
-
-    def move_entities(self, source: int, target: int) -> None:
-        """`source`'s entity counts and size added to `target`'s (a merge); `source` cleared."""
-        for entity in self.slot_entities[source]:
-            self.count_entities(target, (entity,), self.entities[entity][source])
-        self.size[target] += self.size[source]
-        self.clear_entities(source)
-
-    def count_entities(self, slot: int, entities: Iterable[str], times: int = 1) -> None:
-        """Count `entities` in `slot` (`times` mentions each), within the per-slot bound."""
-        known = self.slot_entities[slot]
-        for entity in entities:
-            if entity not in known:
-                if len(known) >= _SLOT_ENTITIES:
-                    continue
-                known.add(entity)
-            counts = self.entities.setdefault(entity, {})
-            counts[slot] = counts.get(slot, 0) + times
-            self.top[slot] = max(self.top[slot], counts[slot])
-
-    def live_slot(self, hit: tuple[int, str] | None) -> int | None:
-        """The slot of the story an index entry names, following merges; None if gone."""
-        if hit is None:
-            return None
-        slot, story_id = hit
-        if self.ids[slot] == story_id:
-            return slot
-        for _ in range(len(self.merged)):
-            if story_id not in self.merged:
-                break
-            story_id = self.merged[story_id]
-        return self.ids.index(story_id) if story_id in self.ids else None
-
-    def note_merge(self, old: str, new: str) -> None:
-        self.merged[old] = new
-        if len(self.merged) > self.max_keys:
-            self.merged.popitem(last=False)
-
-
 class StoryClusterer:
     """Assigns mentions to stories, per brand, in arrival order."""
 
     def __init__(self, params: StoryParams | None = None, *, dim: int = 512) -> None:
         self.params = params or StoryParams()
         self._dim = dim
-        self._brands: dict[str, _Brand] = {}
+        self._brands: dict[str, BrandState] = {}
         self._decay = math.log(2) / self.params.half_life_s
+        p = self.params
+        self._rule = SplitRule(
+            p.entity_min, p.entity_share, p.split_link, p.split_share, p.split_min
+        )
 
     def open_stories(self, brand: str) -> int:
         """How many stories of `brand` are in memory."""
@@ -243,7 +144,9 @@ class StoryClusterer:
         p = self.params
         state = self._brands.get(mention.brand)
         if state is None:
-            state = self._brands[mention.brand] = _Brand(self._dim, p.budget, p.max_keys)
+            state = self._brands[mention.brand] = BrandState(
+                self._dim, p.budget, p.max_keys, p.recent
+            )
         vector = self._foreground(state, np.asarray(mention.vector, dtype=np.float32).reshape(-1))
         entities = self._distinctive(state, _own_entities(mention))
         open_ = state.last >= mention.at - p.idle_s
@@ -264,22 +167,30 @@ class StoryClusterer:
         opened = slot is None
         if slot is None:
             slot = self._free_slot(state, open_)
-            state.ids[slot] = story_id_for(mention.brand, mention.key)
-            state.sums[slot] = 0.0
-            state.clear_entities(slot)
-            state.last[slot] = mention.at
+            state.reset(slot, story_id_for(mention.brand, mention.key), mention.at)
             similarity = 1.0
         self._join(state, slot, mention, vector)
         state.size[slot] += 1
         state.count_entities(slot, entities)
-        merged = () if opened else self._merge_into(state, slot, open_)
+        state.count_links(slot, entities)
+        if state.size[slot] <= p.split_mature:
+            state.founding[slot].update(entities)
+        state.remember(slot, mention.key, mention.at, vector, entities)
+        size = state.size[slot]
+        checked = bool(p.split_every) and size >= p.split_mature and size % p.split_every == 0
+        if checked:
+            split = self._split(state, slot, mention.brand, open_)
+            if split is not None:
+                # The mention itself may be one of the second story's.
+                return Assignment(state.ids[split], False, round(similarity, 4))
+        merged = () if opened else self._merge_into(state, slot, open_, named=checked)
         return Assignment(state.ids[slot], opened, round(similarity, 4), merged)
 
     def assign_all(self, mentions: Iterable[StoryMention]) -> list[Assignment]:
         """`assign` each mention in order."""
         return [self.assign(m) for m in mentions]
 
-    def _foreground(self, state: _Brand, vector: np.ndarray) -> np.ndarray:
+    def _foreground(self, state: BrandState, vector: np.ndarray) -> np.ndarray:
         """`vector` less its share of the brand's mean (unit length); the mean learns it."""
         state.seen += 1
         state.mean += (vector - state.mean) / state.seen
@@ -292,7 +203,7 @@ class StoryClusterer:
         return rest / norm if norm > 1e-6 else vector
 
     @staticmethod
-    def _referenced(state: _Brand, refs: tuple[str, ...], open_: np.ndarray) -> int | None:
+    def _referenced(state: BrandState, refs: tuple[str, ...], open_: np.ndarray) -> int | None:
         """The open story of a post this mention replies to or quotes, if known."""
         for ref in refs:
             slot = state.live_slot(state.posts.get(ref))
@@ -303,8 +214,8 @@ class StoryClusterer:
     @staticmethod
     def _bonus(
         scores: np.ndarray,
-        state: _Brand,
-        index: _KeyIndex,
+        state: BrandState,
+        index: KeyIndex,
         keys: tuple[str, ...],
         bonus: float,
         open_: np.ndarray,
@@ -319,7 +230,7 @@ class StoryClusterer:
                 scores[slot] += bonus
                 done.add(slot)
 
-    def _distinctive(self, state: _Brand, entities: tuple[str, ...]) -> tuple[str, ...]:
+    def _distinctive(self, state: BrandState, entities: tuple[str, ...]) -> tuple[str, ...]:
         """`entities` less those common to the brand's mentions; counts them (bounded)."""
         counts = state.mentions_of
         for entity in entities:
@@ -334,7 +245,7 @@ class StoryClusterer:
         return tuple(e for e in entities if counts[e] < common)
 
     def _entity_evidence(
-        self, scores: np.ndarray, state: _Brand, entities: tuple[str, ...], open_: np.ndarray
+        self, scores: np.ndarray, state: BrandState, entities: tuple[str, ...], open_: np.ndarray
     ) -> None:
         """Pull towards the stories the mention's entities are specific to; push from others."""
         p = self.params
@@ -357,9 +268,20 @@ class StoryClusterer:
             confident = (state.top >= p.entity_min) & (state.top >= p.entity_share * state.size)
             scores[confident & open_ & (evidence == 0)] -= p.entity_penalty
 
-    def _merge_into(self, state: _Brand, slot: int, open_: np.ndarray) -> tuple[str, ...]:
-        """Fold open stories whose centroid is now close to `slot`'s into it (their ids)."""
-        close = (state.unit @ state.unit[slot]) >= self.params.merge_threshold
+    def _merge_into(
+        self, state: BrandState, slot: int, open_: np.ndarray, *, named: bool = False
+    ) -> tuple[str, ...]:
+        """Fold open stories whose centroid is now close to `slot`'s into it (their ids);
+        when `named`, also those `merge_named` close that share a name of its identity."""
+        similarity = state.unit @ state.unit[slot]
+        close = similarity >= self.params.merge_threshold
+        p = self.params
+        if named and p.merge_named < p.merge_threshold:
+            names = [e for e in state.identity[slot] if not e.startswith("@")]
+            for other in map(int, np.flatnonzero(similarity >= p.merge_named)):
+                close[other] |= any(
+                    e in state.identity[other] and self._known(state, e, slot, other) for e in names
+                )
         close &= open_
         close[slot] = False
         merged = []
@@ -377,8 +299,62 @@ class StoryClusterer:
             state.unit[slot] = total / max(float(np.linalg.norm(total)), 1e-12)
         return tuple(merged)
 
+    def _split(self, state: BrandState, slot: int, brand: str, open_: np.ndarray) -> int | None:
+        """Split a second story off `slot`'s (core.story_split) if its recent members tell
+        one; the slot the latest mention is in then, or None when nothing split."""
+        p = self.params
+        members = state.members(slot, p.split_window)
+        identity, group = find_split(
+            [state.ring_entities[i] for i in members],
+            state.identity[slot],
+            self._rule,
+            lambda entity: state.told(slot, entity),
+            state.founding[slot],
+        )
+        state.identity[slot] = identity
+        if not group:
+            return None
+        if self._would_merge(state, slot, group):
+            return None
+        latest = int(members[-1])
+        # A group another open story already tells goes there; else it opens a story.
+        target = told_elsewhere(state, slot, group, open_, p.entity_min)
+        story_id = None
+        if target is None:
+            target = self._free_slot(state, open_)
+            if target == slot:
+                return None
+            first = next(
+                state.ring_key[int(i)]
+                for i in members
+                if not group.isdisjoint(state.ring_entities[i])
+            )
+            story_id = story_id_for(brand, f"{first}\x1esplit")
+        moved = split_off(state, slot, target, group, self._decay, story_id)
+        return target if latest in moved else slot
+
+    def _would_merge(self, state: BrandState, slot: int, group: frozenset[str]) -> bool:
+        """Whether the two parts of a split would be close enough to merge again."""
+        identity = state.identity[slot]
+        parts = [np.zeros(self._dim, dtype=np.float32), np.zeros(self._dim, dtype=np.float32)]
+        for i in state.members(slot, self.params.split_window):
+            entities = state.ring_entities[int(i)]
+            moves = not group.isdisjoint(entities) and identity.isdisjoint(entities)
+            parts[moves] += state.ring_vec[int(i)]
+        norms = float(np.linalg.norm(parts[0]) * np.linalg.norm(parts[1]))
+        return norms > 0 and float(parts[0] @ parts[1]) / norms >= self.params.merge_threshold
+
+    def _known(self, state: BrandState, entity: str, *slots: int) -> bool:
+        """Whether each of `slots`' stories names `entity` in `merge_name_share` of its
+        mentions (and `entity_min` of them)."""
+        counts = state.entities.get(entity, {})
+        p = self.params
+        return all(
+            counts.get(s, 0) >= max(p.entity_min, p.merge_name_share * state.size[s]) for s in slots
+        )
+
     @staticmethod
-    def _free_slot(state: _Brand, open_: np.ndarray) -> int:
+    def _free_slot(state: BrandState, open_: np.ndarray) -> int:
         """An empty or closed slot, else a new one, else the stalest open story's (evicted)."""
         if open_.all():
             grown = state.grow()
@@ -386,7 +362,9 @@ class StoryClusterer:
                 return grown
         return int(np.argmin(np.where(open_, state.last, -np.inf)))
 
-    def _join(self, state: _Brand, slot: int, mention: StoryMention, vector: np.ndarray) -> None:
+    def _join(
+        self, state: BrandState, slot: int, mention: StoryMention, vector: np.ndarray
+    ) -> None:
         elapsed = max(0.0, mention.at - float(state.last[slot]))
         total = state.sums[slot] * math.exp(-self._decay * elapsed) + vector
         state.sums[slot] = total

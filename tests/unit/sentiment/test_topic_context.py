@@ -159,11 +159,21 @@ def test_a_pair_hides_its_words_near_the_cue_only(lexicon: TopicLexicon) -> None
     assert lexicon.match("the battery exploded and my phone died", "en") == ["safety"]
 
 
+def test_a_pair_may_hide_the_words_before_its_cue(lexicon: TopicLexicon) -> None:
+    assert lexicon.match("La demanda del Acme superó todas las expectativas", "es") == []
+    assert lexicon.match("La demanda supera la oferta", "es") == []
+    assert lexicon.match("Presentaron una demanda contra Acme", "es") == ["legal"]
+    far = "La demanda contra Acme por el fraude de las baterías superó el millón"
+    assert "legal" in lexicon.match(far, "es")  # the cue is too far from `demanda`
+
+
 def test_laughter_markers() -> None:
     mask = IdiomMask.load()
     for text in ("killed me 😂", "so bad lol", "jajaja", "kkkkk", "mdr", "hahaha"):
         assert mask.laughs(TextTokens(text)), text
-    for text in ("lollipop", "it caught fire 😱", "Acme", "holanda"):
+    for text in ("Acme support is scary good", "erschreckend gut", "terriblemente bueno"):
+        assert mask.laughs(TextTokens(text)), text  # praise with a word of fear
+    for text in ("lollipop", "it caught fire 😱", "Acme", "holanda", "scary, it exploded"):
         assert not mask.laughs(TextTokens(text)), text
 
 
@@ -180,7 +190,8 @@ def test_every_idiom_hides_a_topic_term() -> None:
     dead = []
     for language, phrases in mask.phrases.items():
         for phrase in phrases:
-            words = phrase.split("~")[-1].strip()
+            first, *rest = (part.strip() for part in phrase.split("~"))
+            words = first[1:-1] if first.startswith("[") else (rest or [first])[-1]
             if bare.match(words.rstrip("*"), language):
                 continue
             stem = tokenize(words.rstrip("*"))[-1]
