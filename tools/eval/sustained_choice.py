@@ -29,10 +29,11 @@ from tools.eval.scenarios import Points, Window
 
 Dev = dict[str, tuple[Points, list[Window]]]
 CANDIDATES: tuple[dict[str, Any], ...] = tuple(
-    {"ratios": ratios, "guard_hours": guard, "threshold": threshold}
+    {"ratios": ratios, "guard_hours": guard, "centered": centered, "threshold": threshold}
     for ratios in ((2.0,), (1.5, 2.0, 3.0))
     for guard in (12, 24)
-    for threshold in (7.0, 8.5, 10.0)
+    for centered in (False, True)
+    for threshold in (8.5, 10.0)
 )
 
 

@@ -43,14 +43,14 @@ class SustainedConfig:
 
     bin_seconds: int = 60
     period_minutes: float = 60.0
-    ratios: tuple[float, ...] = (2.0,)  # the rises (x usual) of the CUSUM arms
+    ratios: tuple[float, ...] = (1.5, 2.0, 3.0)  # the rises (x usual) of the CUSUM arms
     threshold: float = 10.0  # CUSUM nats that page
     cap_ratio: float = 3.0
     min_excess: float = 20.0  # counts above expectation over the rising run
     min_run_hours: float = 3.0  # a rise shorter than this is a burst, not a trend
     max_run_hours: float = 24.0  # a rise unpaged for this long is taken as the new normal
     level_half_life_hours: float = 72.0
-    guard_hours: int = 24
+    guard_hours: int = 12
     min_history_hours: float = 48.0
     dispersion_prior: float = 0.05
     inflation_prior: float = 2.0
@@ -61,6 +61,7 @@ class SustainedConfig:
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
     shape_half_life_days: float = 14.0
+    centered: bool = False
 
     @property
     def period_seconds(self) -> float:
@@ -125,6 +126,7 @@ class SustainedDetector:
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
         self.n_spread = 0
+        self.center = 0.0  # running median hourly log residual (a mean level sits above it)
         arms = len(cfg.ratios)
         self.cusums = [0.0] * arms  # one CUSUM per design ratio
         # Per arm: counts, expectation and periods since its CUSUM last left zero.
@@ -206,10 +208,11 @@ class SustainedDetector:
         mean = self.level * mult
         ready = self.history_hours >= cfg.min_history_hours
         dispersion, inflation = self.dispersion(), self.inflation()
-        capped = min(x, cfg.cap_ratio * mean)
+        med = mean * math.exp(self.center) if cfg.centered else mean
+        capped = min(x, cfg.cap_ratio * med)
         page = None
         for k, ratio in enumerate(cfg.ratios):
-            llr = nb_llr(capped, mean, dispersion, ratio)
+            llr = nb_llr(capped, med, dispersion, ratio)
             s = max(0.0, self.cusums[k] + llr / inflation) if ready else 0.0
             self.cusums[k] = s
             if s <= 0.0:
@@ -308,12 +311,18 @@ class SustainedDetector:
     def _learn_spread(self, residual: float, mean: float) -> None:
         """Running medians of |hourly| and |run-mean| log residuals (robust to the rises)."""
         cfg = self.config
-        self.residuals.append(residual)
         self.n_spread += 1
         n = self.n_spread
         alpha = max(1.0 / n, half_life_alpha(cfg.spread_half_life_hours / cfg.period_hours))
         step = max(alpha, 2.0 / (n + 10))
         self.poisson += alpha * (1.0 / (mean + 0.5) - self.poisson)
+        if cfg.centered:
+            if n > 1:
+                self.center += step * max(self.spread, 0.05) * (1 if residual > self.center else -1)
+            else:
+                self.center = residual
+            residual -= self.center
+        self.residuals.append(residual)
         self.spread = _median_step(self.spread, abs(residual), step, first=n == 1)
         if len(self.residuals) == self.residuals.maxlen:
             run = abs(sum(self.residuals) / len(self.residuals))
