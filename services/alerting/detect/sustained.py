@@ -4,8 +4,11 @@ For slow burns (complaints that double over a day, hour after hour, with no shar
 5-minute spike). Bins are summed into periods (an hour); each period's count `x` is
 compared with its expected count `mu` (a slow level times the hour-of-day shape, learned
 `guard_hours` late so a rise is judged against the level before it) by the negative-
-binomial log-likelihood ratio of "the rate is `ratio` times usual" against "as usual".
-The CUSUM `S = max(0, S + llr / inflation)` pages at `threshold` nats.
+binomial log-likelihood ratio of "the rate is `ratio` times usual" against "as usual",
+one CUSUM arm per design ratio in `ratios` (a rise of unknown size: a 1.5x arm for slow
+shifts, 2x and 3x for steeper burns). Each arm's `S = max(0, S + llr / inflation)`;
+a page needs `threshold + log(len(ratios))` nats in one arm (the allowance for looking
+at several arms).
 
 Real volume drifts in runs (a busy day is busy for hours), so hourly log ratios are not
 independent: `inflation` is the long-run variance ratio (the variance of a `run_hours`
@@ -14,7 +17,9 @@ series whose ordinary days drift for hours needs correspondingly more hours of r
 A period counts at most `cap_ratio` times its expectation: one burst is not a trend (the
 spike paths judge bursts). After a page the CUSUM restarts and the level of the last
 `adapt_periods` periods is taken as the new normal: a lasting shift pages once, a rise
-that keeps growing pages again only after growing by `ratio` once more.
+that keeps growing pages again only after growing by a design ratio once more. With
+`centered`, the reference is the level's *median* (the running median hourly log
+residual is learned and taken off), for series whose mean sits above a typical hour.
 
 Per bin the work is O(1) (one addition); per period a handful of scalar updates. Memory
 is bounded by the guard (`guard_hours` periods).
@@ -61,7 +66,7 @@ class SustainedConfig:
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
     shape_half_life_days: float = 14.0
-    centered: bool = False
+    centered: bool = False  # judge against the median hour, not the mean (tried, off)
 
     @property
     def period_seconds(self) -> float:
@@ -210,6 +215,7 @@ class SustainedDetector:
         dispersion, inflation = self.dispersion(), self.inflation()
         med = mean * math.exp(self.center) if cfg.centered else mean
         capped = min(x, cfg.cap_ratio * med)
+        bar = cfg.threshold + math.log(len(cfg.ratios))
         page = None
         for k, ratio in enumerate(cfg.ratios):
             llr = nb_llr(capped, med, dispersion, ratio)
@@ -228,10 +234,9 @@ class SustainedDetector:
                 return None
             excess = self.run_counts[k] - self.run_expected[k]
             short = self.run_periods[k] * cfg.period_hours < cfg.min_run_hours
-            bar = cfg.threshold + math.log(len(cfg.ratios))
-            if s >= bar and x > mean and excess >= cfg.min_excess and not short:
-                if page is None or s - bar > self.cusums[page] - bar:
-                    page = k
+            hot = s >= bar and x > mean and excess >= cfg.min_excess and not short
+            if hot and (page is None or s > self.cusums[page]):
+                page = k
         if page is None:
             return None
         count, expected = self.run_counts[page], self.run_expected[page]
