@@ -34,6 +34,10 @@ CANDIDATES: tuple[dict[str, Any], ...] = tuple(
     for guard in (12, 24)
     for centered in (False, True)
     for threshold in (8.5, 10.0)
+) + tuple(
+    # Second round: the run behind the inflation, for the three arms and 12-hour guard.
+    {"ratios": (1.5, 2.0, 3.0), "guard_hours": 12, "run_hours": run, "threshold": threshold}
+    for run, threshold in ((3, 10.0), (3, 12.0), (4, 10.0), (4, 12.0), (6, 12.0))
 )
 
 

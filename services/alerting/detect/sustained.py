@@ -49,7 +49,7 @@ class SustainedConfig:
     bin_seconds: int = 60
     period_minutes: float = 60.0
     ratios: tuple[float, ...] = (1.5, 2.0, 3.0)  # the rises (x usual) of the CUSUM arms
-    threshold: float = 10.0  # CUSUM nats that page
+    threshold: float = 12.0  # CUSUM nats that page (plus log of the arms)
     cap_ratio: float = 3.0
     min_excess: float = 20.0  # counts above expectation over the rising run
     min_run_hours: float = 3.0  # a rise shorter than this is a burst, not a trend
