@@ -78,10 +78,14 @@ class Tally:
 
 
 def _config(
-    bin_seconds: int, counts: dict[str, Any] | None, prior: tuple[float, ...] | None = None
+    bin_seconds: int,
+    counts: dict[str, Any] | None,
+    prior: tuple[float, ...] | None = None,
+    sustained: dict[str, Any] | None = None,
 ) -> SpikeConfig:
     cfg = preset("balanced", bin_seconds=bin_seconds)
     cfg = replace(cfg, counts=replace(cfg.counts, **counts)) if counts else cfg
+    cfg = replace(cfg, sustained=replace(cfg.sustained, **sustained)) if sustained else cfg
     if prior is None:
         return cfg
     return replace(
@@ -119,14 +123,16 @@ def series_tallies(
     windows: list[Window],
     counts: dict[str, Any] | None = None,
     prior: tuple[float, ...] | None = None,
+    sustained: dict[str, Any] | None = None,
 ) -> dict[str, Tally]:
     """Return the NAB and per-family tallies of one dev series under `counts` settings.
 
-    `prior`: the population day shape its young series borrow (pooled without it).
+    `prior`: the population day shape its young series borrow (pooled without it);
+    `sustained`: settings of the sustained path (`detect.sustained.SustainedConfig`).
     """
     bin_seconds = infer_bin_seconds(points)
     out = {family: Tally() for family in (NAB, *FAMILIES)}
-    times = alert_times(points, _config(bin_seconds, counts, prior))
+    times = alert_times(points, _config(bin_seconds, counts, prior, sustained))
     span = (points[-1][0] - points[0][0]).total_seconds() + bin_seconds
     nab = out[NAB]
     nab.cases, nab.weeks = len(windows), span / (7 * 86400)
@@ -138,7 +144,7 @@ def series_tallies(
             nab.delays.append((first - a).total_seconds() / 60)
     for case in dev_cases(name, points, windows):
         caught, false, delay = score_case(
-            case, alert_times(case.points, _config(300, counts, prior))
+            case, alert_times(case.points, _config(300, counts, prior, sustained))
         )
         tally = out[case.family]
         tally.cases += 1

@@ -4,8 +4,11 @@ For slow burns (complaints that double over a day, hour after hour, with no shar
 5-minute spike). Bins are summed into periods (an hour); each period's count `x` is
 compared with its expected count `mu` (a slow level times the hour-of-day shape, learned
 `guard_hours` late so a rise is judged against the level before it) by the negative-
-binomial log-likelihood ratio of "the rate is `ratio` times usual" against "as usual".
-The CUSUM `S = max(0, S + llr / inflation)` pages at `threshold` nats.
+binomial log-likelihood ratio of "the rate is `ratio` times usual" against "as usual",
+one CUSUM arm per design ratio in `ratios` (a rise of unknown size: a 1.5x arm for slow
+shifts, 2x and 3x for steeper burns). Each arm's `S = max(0, S + llr / inflation)`;
+a page needs `threshold + log(len(ratios))` nats in one arm (the allowance for looking
+at several arms).
 
 Real volume drifts in runs (a busy day is busy for hours), so hourly log ratios are not
 independent: `inflation` is the long-run variance ratio (the variance of a `run_hours`
@@ -14,7 +17,9 @@ series whose ordinary days drift for hours needs correspondingly more hours of r
 A period counts at most `cap_ratio` times its expectation: one burst is not a trend (the
 spike paths judge bursts). After a page the CUSUM restarts and the level of the last
 `adapt_periods` periods is taken as the new normal: a lasting shift pages once, a rise
-that keeps growing pages again only after growing by `ratio` once more.
+that keeps growing pages again only after growing by a design ratio once more. With
+`centered`, the reference is the level's *median* (the running median hourly log
+residual is learned and taken off), for series whose mean sits above a typical hour.
 
 Per bin the work is O(1) (one addition); per period a handful of scalar updates. Memory
 is bounded by the guard (`guard_hours` periods).
@@ -32,7 +37,7 @@ from services.alerting.detect.alert import Alert, from_epoch, half_life_alpha, t
 from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape
 
 RULE = "sustained_rise"
-MODEL = "sustained-1"
+MODEL = "sustained-2"
 _MAD_TO_SD = 1.4826
 _MIN_SPREAD = 1e-3
 
@@ -43,14 +48,14 @@ class SustainedConfig:
 
     bin_seconds: int = 60
     period_minutes: float = 60.0
-    ratio: float = 2.0  # the rise (x usual) the likelihood ratio is tuned to
-    threshold: float = 10.0  # CUSUM nats that page
+    ratios: tuple[float, ...] = (1.5, 2.0, 3.0)  # the rises (x usual) of the CUSUM arms
+    threshold: float = 12.0  # CUSUM nats that page (plus log of the arms)
     cap_ratio: float = 3.0
     min_excess: float = 20.0  # counts above expectation over the rising run
     min_run_hours: float = 3.0  # a rise shorter than this is a burst, not a trend
     max_run_hours: float = 24.0  # a rise unpaged for this long is taken as the new normal
     level_half_life_hours: float = 72.0
-    guard_hours: int = 24
+    guard_hours: int = 12
     min_history_hours: float = 48.0
     dispersion_prior: float = 0.05
     inflation_prior: float = 2.0
@@ -61,6 +66,7 @@ class SustainedConfig:
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
     shape_half_life_days: float = 14.0
+    centered: bool = False  # judge against the median hour, not the mean (tried, off)
 
     @property
     def period_seconds(self) -> float:
@@ -125,10 +131,13 @@ class SustainedDetector:
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
         self.n_spread = 0
-        self.cusum = 0.0
-        self.run_count = 0.0  # counts and expectation since the CUSUM last left zero
-        self.run_expected = 0.0
-        self.run_periods = 0
+        self.center = 0.0  # running median hourly log residual (a mean level sits above it)
+        arms = len(cfg.ratios)
+        self.cusums = [0.0] * arms  # one CUSUM per design ratio
+        # Per arm: counts, expectation and periods since its CUSUM last left zero.
+        self.run_counts = [0.0] * arms
+        self.run_expected = [0.0] * arms
+        self.run_periods = [0] * arms
         self.recent: deque[float] = deque(maxlen=cfg.adapt_periods)  # recent count/multiplier
         self.adapt_in = 0  # periods until the level after another path's page is adopted
         self.alerts = 0
@@ -142,9 +151,16 @@ class SustainedDetector:
         """Restart the CUSUM; `paged`: another path paged, so adopt the level that follows."""
         if paged:
             self.adapt_in = self.config.adapt_periods
-        self.cusum = 0.0
-        self.run_count = self.run_expected = 0.0
-        self.run_periods = 0
+        arms = len(self.config.ratios)
+        self.cusums = [0.0] * arms
+        self.run_counts = [0.0] * arms
+        self.run_expected = [0.0] * arms
+        self.run_periods = [0] * arms
+
+    @property
+    def cusum(self) -> float:
+        """The largest arm's CUSUM (nats)."""
+        return max(self.cusums)
 
     def update(self, ts: datetime, value: float, *, expected_lift: float = 1.0) -> Alert | None:
         """Add the bin ending at `ts`; when it closes a period, score it and maybe page."""
@@ -195,37 +211,50 @@ class SustainedDetector:
         cfg = self.config
         assert self.level is not None
         mean = self.level * mult
-        llr = nb_llr(min(x, cfg.cap_ratio * mean), mean, self.dispersion(), cfg.ratio)
         ready = self.history_hours >= cfg.min_history_hours
-        self.cusum = max(0.0, self.cusum + llr / self.inflation()) if ready else 0.0
-        if self.cusum <= 0.0:
-            self.run_count = self.run_expected = 0.0
-            self.run_periods = 0
+        dispersion, inflation = self.dispersion(), self.inflation()
+        med = mean * math.exp(self.center) if cfg.centered else mean
+        capped = min(x, cfg.cap_ratio * med)
+        bar = cfg.threshold + math.log(len(cfg.ratios))
+        page = None
+        for k, ratio in enumerate(cfg.ratios):
+            llr = nb_llr(capped, med, dispersion, ratio)
+            s = max(0.0, self.cusums[k] + llr / inflation) if ready else 0.0
+            self.cusums[k] = s
+            if s <= 0.0:
+                self.run_counts[k] = self.run_expected[k] = 0.0
+                self.run_periods[k] = 0
+                continue
+            self.run_counts[k] += x
+            self.run_expected[k] += mean
+            self.run_periods[k] += 1
+            if self.run_periods[k] * cfg.period_hours > cfg.max_run_hours:
+                self._adopt(cfg.adapt_periods)
+                self.reset()
+                return None
+            excess = self.run_counts[k] - self.run_expected[k]
+            short = self.run_periods[k] * cfg.period_hours < cfg.min_run_hours
+            hot = s >= bar and x > mean and excess >= cfg.min_excess and not short
+            if hot and (page is None or s > self.cusums[page]):
+                page = k
+        if page is None:
             return None
-        self.run_count += x
-        self.run_expected += mean
-        self.run_periods += 1
-        excess = self.run_count - self.run_expected
-        if self.run_periods * cfg.period_hours > cfg.max_run_hours:
-            self._adopt(cfg.adapt_periods)
-            self.reset()
-            return None
-        short = self.run_periods * cfg.period_hours < cfg.min_run_hours
-        if self.cusum < cfg.threshold or x <= mean or excess < cfg.min_excess or short:
-            return None
+        count, expected = self.run_counts[page], self.run_expected[page]
+        hours = self.run_periods[page] * cfg.period_hours
         alert = Alert(
             ts=from_epoch(epoch),
             rule=RULE,
-            score=round(self.cusum, 3),
+            score=round(self.cusums[page], 3),
             value=round(x, 3),
             baseline=round(mean, 3),
             details={
                 "period_minutes": cfg.period_minutes,
-                "hours": round(self.run_periods * cfg.period_hours, 2),
-                "count": round(self.run_count, 3),
-                "expected": round(self.run_expected, 3),
+                "hours": round(hours, 2),
+                "count": round(count, 3),
+                "expected": round(expected, 3),
                 "ratio": round(x / max(mean, 1.0), 3),
-                "run_ratio": round(self.run_count / max(self.run_expected, 1.0), 3),
+                "run_ratio": round(count / max(expected, 1.0), 3),
+                "design_ratio": cfg.ratios[page],
                 "history_hours": round(self.history_hours, 2),
             },
         )
@@ -287,12 +316,18 @@ class SustainedDetector:
     def _learn_spread(self, residual: float, mean: float) -> None:
         """Running medians of |hourly| and |run-mean| log residuals (robust to the rises)."""
         cfg = self.config
-        self.residuals.append(residual)
         self.n_spread += 1
         n = self.n_spread
         alpha = max(1.0 / n, half_life_alpha(cfg.spread_half_life_hours / cfg.period_hours))
         step = max(alpha, 2.0 / (n + 10))
         self.poisson += alpha * (1.0 / (mean + 0.5) - self.poisson)
+        if cfg.centered:
+            if n > 1:
+                self.center += step * max(self.spread, 0.05) * (1 if residual > self.center else -1)
+            else:
+                self.center = residual
+            residual -= self.center
+        self.residuals.append(residual)
         self.spread = _median_step(self.spread, abs(residual), step, first=n == 1)
         if len(self.residuals) == self.residuals.maxlen:
             run = abs(sum(self.residuals) / len(self.residuals))
@@ -316,7 +351,7 @@ class SustainedDetector:
             "pending": [list(p) for p in self.pending],
             "residuals": list(self.residuals),
             "spread": [self.spread, self.run_spread, self.poisson, self.n_spread],
-            "run": [self.cusum, self.run_count, self.run_expected, self.run_periods],
+            "run": [self.cusums, self.run_counts, self.run_expected, self.run_periods],
             "recent": list(self.recent),
             "alerts": self.alerts,
             "adapt_in": self.adapt_in,
@@ -336,6 +371,7 @@ class SustainedDetector:
         if config is None:
             raw = dict(data["config"])
             raw["prior_shape"] = tuple(raw["prior_shape"])
+            raw["ratios"] = tuple(raw["ratios"])
             config = SustainedConfig(**raw)
         det = cls(config)
         det.sum_count, det.sum_mult = (float(v) for v in data["sums"])
@@ -351,9 +387,12 @@ class SustainedDetector:
         spread, run_spread, poisson, n = data["spread"]
         det.spread, det.run_spread, det.poisson = float(spread), float(run_spread), float(poisson)
         det.n_spread = int(n)
-        cusum, count, expected, periods = data["run"]
-        det.cusum, det.run_count, det.run_expected = float(cusum), float(count), float(expected)
-        det.run_periods = int(periods)
+        cusums, counts, expected, periods = data["run"]
+        if len(cusums) == len(config.ratios):
+            det.cusums = [float(v) for v in cusums]
+            det.run_counts = [float(v) for v in counts]
+            det.run_expected = [float(v) for v in expected]
+            det.run_periods = [int(v) for v in periods]
         det.recent.extend(float(v) for v in data["recent"])
         det.alerts = int(data["alerts"])
         det.adapt_in = int(data["adapt_in"])

@@ -1,0 +1,92 @@
+"""Leave-one-series-out choice of the sustained path's settings (slow burns, level shifts).
+
+Each candidate (`detect.sustained.SustainedConfig` fields) runs the whole shipped
+detector over every dev series and the scenario cases made from it
+(`tools.eval.benchmark.series_tallies`, each series with the day shape pooled without
+it). For each dev series, the candidate with the most families caught (mean catch rate
+over the NAB windows and the four families) at no more than `max_false_per_week` pooled
+false alerts on the *other* series is chosen and reported on the held-out series alone.
+
+    python3 -m tools.eval.sustained_choice > folds.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from tools.eval.benchmark import (
+    Tally,
+    _merit,
+    leave_out_shape,
+    load_dev,
+    pooled,
+    series_tallies,
+)
+from tools.eval.scenarios import Points, Window
+
+Dev = dict[str, tuple[Points, list[Window]]]
+CANDIDATES: tuple[dict[str, Any], ...] = tuple(
+    {"ratios": ratios, "guard_hours": guard, "centered": centered, "threshold": threshold}
+    for ratios in ((2.0,), (1.5, 2.0, 3.0))
+    for guard in (12, 24)
+    for centered in (False, True)
+    for threshold in (8.5, 10.0)
+) + tuple(
+    # Second round: the run behind the inflation, for the three arms and 12-hour guard.
+    {"ratios": (1.5, 2.0, 3.0), "guard_hours": 12, "run_hours": run, "threshold": threshold}
+    for run, threshold in ((3, 10.0), (3, 12.0), (4, 10.0), (4, 12.0), (6, 12.0))
+)
+
+
+def _job(args: tuple[str, Points, list[Window], tuple[float, ...], dict[str, Any]]) -> Any:
+    name, points, windows, prior, sustained = args
+    return series_tallies(name, points, windows, prior=prior, sustained=sustained)
+
+
+def candidate_tallies(
+    dev: Dev, candidates: tuple[dict[str, Any], ...] = CANDIDATES, workers: int = 2
+) -> dict[int, dict[str, dict[str, Tally]]]:
+    """Return the tallies of every candidate on every dev series."""
+    jobs = [(i, name) for i in range(len(candidates)) for name in dev]
+    args = [(n, *dev[n], leave_out_shape(dev, n), candidates[i]) for i, n in jobs]
+    results: dict[int, dict[str, dict[str, Tally]]] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for (i, name), tallies in zip(jobs, pool.map(_job, args), strict=True):
+            results.setdefault(i, {})[name] = tallies
+    return results
+
+
+def folds(
+    dev: Dev,
+    results: dict[int, dict[str, dict[str, Tally]]],
+    candidates: tuple[dict[str, Any], ...] = CANDIDATES,
+    max_false_per_week: float = 0.5,
+) -> list[dict[str, Any]]:
+    """One row per held-out series (chosen on the others), then the choice on all five."""
+    rows = []
+    for held in (*dev, None):
+        best = max(
+            results,
+            key=lambda i: _merit(
+                pooled(t for n, t in results[i].items() if n != held), max_false_per_week
+            ),
+        )
+        chosen = pooled(t for n, t in results[best].items() if held in (None, n))
+        rows.append(
+            {
+                "held_out": held or "none (choice on every series)",
+                "chosen": candidates[best],
+                **{family: tally.row() for family, tally in chosen.items()},
+            }
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    dev_series = load_dev()
+    for row in folds(dev_series, candidate_tallies(dev_series)):
+        print(json.dumps(row), flush=True)
+    print("done", file=sys.stderr)
