@@ -192,6 +192,36 @@ def _merit(tallies: dict[str, Tally], max_false: float) -> tuple[float, float]:
     return (caught if false <= max_false else caught - 10 * (false - max_false), -false)
 
 
+def choose_by_fold(
+    names: list[str],
+    results: dict[int, dict[str, dict[str, Tally]]],
+    candidates: tuple[dict[str, Any], ...],
+    max_false_per_week: float = 0.5,
+) -> list[dict[str, Any]]:
+    """Per held-out series, the candidate best on the others (`_merit`) and its tallies there.
+
+    `results[i][name]` are candidate i's tallies on series `name`. The last row is the choice
+    made on every series, with its (in-sample) figures: the shipped default.
+    """
+    rows = []
+    for held in (*names, None):
+        best = max(
+            results,
+            key=lambda i: _merit(
+                pooled(t for n, t in results[i].items() if n != held), max_false_per_week
+            ),
+        )
+        chosen = pooled(t for n, t in results[best].items() if held in (None, n))
+        rows.append(
+            {
+                "held_out": held or "none (choice on every series: the shipped default)",
+                "chosen": candidates[best],
+                **{f: t.row() for f, t in chosen.items()},
+            }
+        )
+    return rows
+
+
 def _job(args: tuple[str, Points, list[Window], dict[str, Any] | None]) -> dict[str, Tally]:
     return series_tallies(*args)
 
@@ -215,23 +245,7 @@ def leave_one_out(
             results.setdefault(i, {})[name] = tallies
     if progress:
         progress("candidates done")
-    rows = []
-    for held in (*dev, None):
-        best = max(
-            results,
-            key=lambda i: _merit(
-                pooled(t for n, t in results[i].items() if n != held), max_false_per_week
-            ),
-        )
-        chosen = pooled(t for n, t in results[best].items() if held in (None, n))
-        rows.append(
-            {
-                "held_out": held or "none (choice on every series: the shipped default)",
-                "chosen": candidates[best],
-                **{f: t.row() for f, t in chosen.items()},
-            }
-        )
-    return rows
+    return choose_by_fold(list(dev), results, candidates, max_false_per_week)
 
 
 def scenario_table(

@@ -19,10 +19,9 @@ from typing import Any
 
 from tools.eval.benchmark import (
     Tally,
-    _merit,
+    choose_by_fold,
     leave_out_shape,
     load_dev,
-    pooled,
     series_tallies,
 )
 from tools.eval.scenarios import Points, Window
@@ -66,23 +65,7 @@ def folds(
     max_false_per_week: float = 0.5,
 ) -> list[dict[str, Any]]:
     """One row per held-out series (chosen on the others), then the choice on all five."""
-    rows = []
-    for held in (*dev, None):
-        best = max(
-            results,
-            key=lambda i: _merit(
-                pooled(t for n, t in results[i].items() if n != held), max_false_per_week
-            ),
-        )
-        chosen = pooled(t for n, t in results[best].items() if held in (None, n))
-        rows.append(
-            {
-                "held_out": held or "none (choice on every series)",
-                "chosen": candidates[best],
-                **{family: tally.row() for family, tally in chosen.items()},
-            }
-        )
-    return rows
+    return choose_by_fold(list(dev), results, candidates, max_false_per_week)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class ForecastConfig:
     sustained_minutes: float = 5.0  # the sustained rate: the lower of the last two of these
     decay: float = 0.5  # share of the excess left an hour later, after the first hour
     # Extra log-scale variance of each horizon's total (HORIZONS_HOURS), for 80% coverage.
-    spreads: tuple[float, ...] = (0.3, 0.3, 0.4)
+    spreads: tuple[float, ...] = (0.4, 0.3, 0.4)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ def test_each_fold_is_chosen_on_the_other_series_only() -> None:
     assert rows["A"]["slow_burn"]["caught"] == 2  # measured on A alone
     assert rows["B"]["chosen"] == {"threshold": 8.0}  # A (6) + C (3) beat 0's A (2) + C (4)
     assert rows["B"]["slow_burn"]["caught"] == 3
-    last = rows["none (choice on every series)"]
+    last = rows["none (choice on every series: the shipped default)"]
     assert last["chosen"] == {"threshold": 8.0} and last["slow_burn"]["caught"] == 12
 
 
