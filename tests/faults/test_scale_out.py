@@ -269,7 +269,12 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         assert not stray, f"written by a worker that did not own the partition: {stray[:5]}"
         tables = Counter(w.table for w in writes)
         assert tables["incidents"] == CRISES and tables["signals"] >= CRISES, tables
-        assert len({w.writer for w in writes}) >= 3, "the audit saw too few writers"
+        # The frozen worker wrote before its partitions moved, and whoever took them over
+        # wrote after: the audit saw the handover. (How many of the killed and stopped
+        # workers checkpointed before they went depends on scheduling: one full run under
+        # load saw only these two.)
+        writers = {w.writer for w in writes}
+        assert frozen_owner in writers and len(writers) >= 2, f"the audit saw {writers}"
         for worker in workers:
             if worker not in (killed_alerting, workers[0], stopped):
                 assert worker.alive(), worker.log()[-3000:]
