@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.alerting.brands.store import load_presets, settings_fingerprint
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
 from services.alerting.detect.engine import DetectionEngine
-from services.alerting.detect.signals import Decisions, Recovery, Signal
+from services.alerting.detect.signals import Decisions, Recovery, Refresh, Signal
 from services.alerting.detect.spikes import PRESETS
 from services.alerting.incidents.store import (
     IncidentChange,
@@ -359,8 +359,10 @@ class AlertingWorker(PartitionSteps):
                 elif proposed is not None:
                     recoveries += 1
             for refresh in decisions.refreshes:
-                update = functools.partial(refresh_projection, session, refresh)
-                await in_savepoint(session, update, on_db_error=self._on_db_error)
+                update = functools.partial(self._refresh, session, refresh)
+                regraded = await in_savepoint(session, update, on_db_error=self._on_db_error)
+                if not isinstance(regraded, Refused):
+                    changes.extend((change, None, "projection") for change in regraded)
             await self._save_states(session, decisions.brands)
             stories = await open_story_keys(session) if decisions.signals else None
         stored = self._clock()
@@ -392,6 +394,13 @@ class AlertingWorker(PartitionSteps):
         if self._hooks is not None:
             await self._hooks(session, change)
         return change
+
+    async def _refresh(self, session: AsyncSession, refresh: Refresh) -> list[IncidentChange]:
+        changes = await refresh_projection(session, refresh)
+        if self._hooks is not None:
+            for change in changes:
+                await self._hooks(session, change)
+        return changes
 
     async def _propose(self, session: AsyncSession, recovery: Recovery) -> IncidentChange | None:
         proposed = await propose_recovery(
