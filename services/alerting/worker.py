@@ -359,7 +359,7 @@ class AlertingWorker(PartitionSteps):
                 elif proposed is not None:
                     recoveries += 1
             for refresh in decisions.refreshes:
-                update = functools.partial(self._refresh, session, refresh)
+                update = functools.partial(self._regrade, session, refresh)
                 regraded = await in_savepoint(session, update, on_db_error=self._on_db_error)
                 if not isinstance(regraded, Refused):
                     changes.extend((change, None, "projection") for change in regraded)
@@ -395,7 +395,8 @@ class AlertingWorker(PartitionSteps):
             await self._hooks(session, change)
         return change
 
-    async def _refresh(self, session: AsyncSession, refresh: Refresh) -> list[IncidentChange]:
+    async def _regrade(self, session: AsyncSession, refresh: Refresh) -> list[IncidentChange]:
+        """Refresh the story's projection; run the hooks of the incidents it re-graded."""
         changes = await refresh_projection(session, refresh)
         if self._hooks is not None:
             for change in changes:

@@ -11,11 +11,10 @@ from services.alerting.detect.forecast import project
 from services.alerting.detect.signals import Refresh, Signal
 from services.alerting.incidents.severity import assess_severity
 from services.alerting.incidents.store import record_signal, refresh_projection
-from shared.db.engine import transaction
 from services.alerting.service import NotifyHooks
+from shared.db.engine import transaction
 from shared.db.models import IncidentEventRow, IncidentRow, OutboxRow, SignalRow
 from tests.notify_fakes import notify_settings
-
 
 HOUR = timedelta(hours=1)
 
