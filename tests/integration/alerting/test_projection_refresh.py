@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.detect.forecast import project
 from services.alerting.detect.signals import Refresh, Signal
+from services.alerting.incidents import work
 from services.alerting.incidents.severity import assess_severity
 from services.alerting.incidents.store import record_signal, refresh_projection
 from services.alerting.service import NotifyHooks
@@ -121,6 +122,43 @@ async def test_a_refresh_projecting_a_tripling_raises_severity_once_and_never_lo
         assert [e.data["previous_severity"] for e in events] == ["SEV3"]
         assert events[0].data["reasons"] == ["projected to reach 3.4x its last hour's pace in 6 h"]
         assert len([k for k in sent if ":severity_changed:" in k]) == 1
+    finally:
+        async with transaction(db_engine) as session:
+            await session.execute(delete(SignalRow).where(SignalRow.brand == brand))
+            await session.execute(delete(IncidentRow).where(IncidentRow.brand == brand))
+
+
+async def test_a_regrade_of_a_snoozed_incident_is_held_not_sent(
+    db_engine: AsyncEngine, unique: str
+) -> None:
+    brand = f"regrade-snoozed-{unique}"
+    at = datetime.now(UTC).replace(microsecond=0)
+    hooks = NotifyHooks(notify_settings(slack_webhook_url="http://127.0.0.1:9/hook"))
+    try:
+        async with transaction(db_engine) as session:
+            change = await record_signal(session, _signal(brand, at), grouping_window=HOUR)
+            await work.snooze(session, incident_id=change.incident_id, minutes=60, actor="alice")
+        refresh = Refresh(brand, "recall", at, _projection(at + timedelta(minutes=15), 60.0, 3.4))
+        async with transaction(db_engine) as session:
+            for regraded in await refresh_projection(session, refresh):
+                await hooks(session, regraded)
+        async with transaction(db_engine) as session:
+            row = await session.get(IncidentRow, change.incident_id)
+            kinds = (
+                await session.scalars(
+                    select(IncidentEventRow.kind).where(
+                        IncidentEventRow.incident_id == change.incident_id
+                    )
+                )
+            ).all()
+            sent = (
+                await session.scalars(
+                    select(OutboxRow.dedupe_key).where(OutboxRow.incident_id == change.incident_id)
+                )
+            ).all()
+        assert row is not None and row.severity == "SEV2"
+        assert "severity_changed" in kinds and "notification_held" in kinds
+        assert not [k for k in sent if ":severity_changed:" in k]
     finally:
         async with transaction(db_engine) as session:
             await session.execute(delete(SignalRow).where(SignalRow.brand == brand))
