@@ -339,6 +339,7 @@ class AlertingWorker(PartitionSteps):
         parts = self._partitions
         changes: list[tuple[IncidentChange, datetime | None, str]] = []
         recoveries = 0
+        regrades: list[str] = []  # severities raised by refreshed projections
         async with transaction(self._engine) as session:
             # Fencing: share-lock the epochs first; nothing is written for a lost partition.
             stale = await stale_partitions(session, parts.topic, parts.held)
@@ -362,12 +363,14 @@ class AlertingWorker(PartitionSteps):
                 update = functools.partial(self._regrade, session, refresh)
                 regraded = await in_savepoint(session, update, on_db_error=self._on_db_error)
                 if not isinstance(regraded, Refused):
-                    changes.extend((change, None, "projection") for change in regraded)
+                    regrades.extend(change.severity for change in regraded)
             await self._save_states(session, decisions.brands)
             stories = await open_story_keys(session) if decisions.signals else None
         stored = self._clock()
         if recoveries:
             self._metrics.recoveries.inc(recoveries)
+        for severity in regrades:
+            self._metrics.incidents_escalated.labels(severity).inc()
         for change, tipping, rule in changes:
             self._metrics.signals.labels(rule).inc()
             if change.opened:
