@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.alerting.brands.store import load_presets, settings_fingerprint
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
 from services.alerting.detect.engine import DetectionEngine
-from services.alerting.detect.signals import Decisions, Recovery, Signal
+from services.alerting.detect.signals import Decisions, Recovery, Refresh, Signal
 from services.alerting.detect.spikes import PRESETS
 from services.alerting.incidents.store import (
     IncidentChange,
@@ -339,6 +339,7 @@ class AlertingWorker(PartitionSteps):
         parts = self._partitions
         changes: list[tuple[IncidentChange, datetime | None, str]] = []
         recoveries = 0
+        regrades: list[str] = []  # severities raised by refreshed projections
         async with transaction(self._engine) as session:
             # Fencing: share-lock the epochs first; nothing is written for a lost partition.
             stale = await stale_partitions(session, parts.topic, parts.held)
@@ -359,13 +360,17 @@ class AlertingWorker(PartitionSteps):
                 elif proposed is not None:
                     recoveries += 1
             for refresh in decisions.refreshes:
-                update = functools.partial(refresh_projection, session, refresh)
-                await in_savepoint(session, update, on_db_error=self._on_db_error)
+                update = functools.partial(self._regrade, session, refresh)
+                regraded = await in_savepoint(session, update, on_db_error=self._on_db_error)
+                if not isinstance(regraded, Refused):
+                    regrades.extend(change.severity for change in regraded)
             await self._save_states(session, decisions.brands)
             stories = await open_story_keys(session) if decisions.signals else None
         stored = self._clock()
         if recoveries:
             self._metrics.recoveries.inc(recoveries)
+        for severity in regrades:
+            self._metrics.incidents_escalated.labels(severity).inc()
         for change, tipping, rule in changes:
             self._metrics.signals.labels(rule).inc()
             if change.opened:
@@ -392,6 +397,14 @@ class AlertingWorker(PartitionSteps):
         if self._hooks is not None:
             await self._hooks(session, change)
         return change
+
+    async def _regrade(self, session: AsyncSession, refresh: Refresh) -> list[IncidentChange]:
+        """Refresh the story's projection; run the hooks of the incidents it re-graded."""
+        changes = await refresh_projection(session, refresh)
+        if self._hooks is not None:
+            for change in changes:
+                await self._hooks(session, change)
+        return changes
 
     async def _propose(self, session: AsyncSession, recovery: Recovery) -> IncidentChange | None:
         proposed = await propose_recovery(

@@ -19,9 +19,11 @@ from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerting.detect.forecast import Projection
 from services.alerting.detect.signals import Refresh, Signal, category_of
 from services.alerting.detect.stories import OpenStory, canonical, place_signal, worse
 from services.alerting.incidents.merge import merge_incidents, story_merges, union_scope
+from services.alerting.incidents.regrade import projected_reason, raised_level
 from shared.contracts.topics import GENERIC_CATEGORY
 from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 
@@ -349,8 +351,13 @@ async def open_story_keys(session: AsyncSession) -> set[tuple[str, str]]:
     return {(b, t) for b, t in (await session.execute(stmt)).all()}
 
 
-async def refresh_projection(session: AsyncSession, refresh: Refresh) -> None:
-    """Keep the newer projection on the open incidents of the refreshed story's topic."""
+async def refresh_projection(session: AsyncSession, refresh: Refresh) -> list[IncidentChange]:
+    """Keep the newer projection on the open incidents of the refreshed story's topic.
+
+    The refresh keys are the open incidents' own topics (`open_story_keys`), so story
+    incidents are found. A newer projection whose story rise reaches severity's tripling
+    step raises the incident one level, once (`regrade.raised_level`); never lowers it.
+    """
     rows = (
         await session.execute(
             select(IncidentRow)
@@ -363,8 +370,33 @@ async def refresh_projection(session: AsyncSession, refresh: Refresh) -> None:
             .with_for_update()
         )
     ).scalars()
+    rise = Projection.from_dict(refresh.projection).pace_ratio()
+    changes = []
     for row in rows:
         details = row.details or {}
         held = details.get("projection") or {}
-        if str(held.get("at", "")) < refresh.projection["at"]:
-            row.details = {**details, "projection": refresh.projection}
+        if str(held.get("at", "")) >= refresh.projection["at"]:
+            continue
+        row.details = {**details, "projection": refresh.projection}
+        raised = raised_level(
+            row.severity,  # type: ignore[arg-type]
+            rise,
+            list(row.reasons or []),
+            raised_before=bool(details.get("projection_raised")),
+        )
+        if raised is None:
+            continue
+        previous, reason = row.severity, projected_reason(rise)
+        row.severity = raised
+        row.reasons = [*(row.reasons or []), reason]
+        row.details = {**row.details, "projection_raised": True}
+        row.updated_at = datetime.now(UTC)
+        data = {"severity": raised, "previous_severity": previous, "reasons": [reason]}
+        session.add(IncidentEventRow(incident_id=row.id, kind="severity_changed", data=data))
+        changes.append(
+            IncidentChange(
+                row.id, "severity_changed", raised, previous, row.category or GENERIC_CATEGORY
+            )
+        )
+    await session.flush()
+    return changes
