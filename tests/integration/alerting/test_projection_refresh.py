@@ -48,20 +48,7 @@ async def test_refresh_replaces_an_older_projection_and_keeps_a_newer_one(
 ) -> None:
     brand = f"refresh-{unique}"
     at = datetime.now(UTC).replace(microsecond=0)
-    signal = Signal(
-        brand=brand,
-        topic="recall",
-        story_topic="recall",
-        rule="volume_spike",
-        at=at,
-        score=9.0,
-        value=60.0,
-        baseline=5.0,
-        severity=assess_severity(magnitude=12.0),
-        mentions=60,
-        tipping_ingested_at=None,
-        details={"projection": _projection(at, 60.0)},
-    )
+    signal = _signal(brand, at)
     try:
         async with transaction(db_engine) as session:
             change = await record_signal(session, signal, grouping_window=timedelta(hours=1))
