@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from services.alerting.incidents.severity import (
+    PROJECTED_REASON,
+    TRIPLING,
+    SeverityLevel,
+    one_level_up,
+    projected_reason,
+)
 
-from services.alerting.incidents.severity import TRIPLING, SeverityLevel
-
-_LEVELS: tuple[SeverityLevel, ...] = get_args(SeverityLevel)  # worst first
-
-# The reason `assess_severity` gives for the same step; an incident holding it was raised already.
-PROJECTED_REASON = "projected to reach"
+__all__ = ["projected_reason", "raised_level"]
 
 
 def raised_level(
@@ -24,9 +25,4 @@ def raised_level(
         return None
     if any(r.startswith(PROJECTED_REASON) for r in reasons):
         return None
-    return _LEVELS[_LEVELS.index(level) - 1]
-
-
-def projected_reason(rise: float) -> str:
-    """The reason recorded with the step, worded as `assess_severity` words it."""
-    return f"{PROJECTED_REASON} {rise:.1f}x its last hour's pace in 6 h"
+    return one_level_up(level)

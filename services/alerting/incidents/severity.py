@@ -16,7 +16,8 @@ DEFAULT_TOPIC_RISK = 1.0
 # A story projected to at least triple its last hour's pace over the next 6 hours is one
 # level more severe than one that peaked.
 TRIPLING = 3.0
-_LEVELS: tuple[SeverityLevel, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
+LEVELS: tuple[SeverityLevel, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")  # worst first
+PROJECTED_REASON = "projected to reach"  # how the reasons of that step begin
 
 
 def topic_risk(topic: str) -> float:
@@ -99,6 +100,16 @@ def assess_severity(
         "SEV1" if points >= 9 else "SEV2" if points >= 6 else "SEV3" if points >= 3 else "SEV4"
     )
     if projected_rise is not None and projected_rise >= TRIPLING:
-        level = _LEVELS[max(0, _LEVELS.index(level) - 1)]
-        reasons.append(f"projected to reach {projected_rise:.1f}x its last hour's pace in 6 h")
+        level = one_level_up(level)
+        reasons.append(projected_reason(projected_rise))
     return Severity(level=level, points=points, scope=scope, reasons=reasons)
+
+
+def one_level_up(level: SeverityLevel) -> SeverityLevel:
+    """The next more severe level (SEV1 stays SEV1)."""
+    return LEVELS[max(0, LEVELS.index(level) - 1)]
+
+
+def projected_reason(rise: float) -> str:
+    """The reason given for the "projected to triple" step."""
+    return f"{PROJECTED_REASON} {rise:.1f}x its last hour's pace in 6 h"

@@ -43,6 +43,13 @@ def _signal(brand: str, at: datetime) -> Signal:
     )
 
 
+async def _forget(db_engine: AsyncEngine, brand: str) -> None:
+    """Delete the brand's signals and incidents (the test database is shared)."""
+    async with transaction(db_engine) as session:
+        await session.execute(delete(SignalRow).where(SignalRow.brand == brand))
+        await session.execute(delete(IncidentRow).where(IncidentRow.brand == brand))
+
+
 async def test_refresh_replaces_an_older_projection_and_keeps_a_newer_one(
     db_engine: AsyncEngine, unique: str
 ) -> None:
@@ -65,9 +72,7 @@ async def test_refresh_replaces_an_older_projection_and_keeps_a_newer_one(
         assert row.details["projection"] == later
         assert row.details["projection"]["last_hour"] == 360.0
     finally:
-        async with transaction(db_engine) as session:
-            await session.execute(delete(SignalRow).where(SignalRow.brand == brand))
-            await session.execute(delete(IncidentRow).where(IncidentRow.brand == brand))
+        await _forget(db_engine, brand)
 
 
 async def test_a_refresh_projecting_a_tripling_raises_severity_once_and_never_lowers(
@@ -110,9 +115,7 @@ async def test_a_refresh_projecting_a_tripling_raises_severity_once_and_never_lo
         assert events[0].data["reasons"] == ["projected to reach 3.4x its last hour's pace in 6 h"]
         assert len([k for k in sent if ":severity_changed:" in k]) == 1
     finally:
-        async with transaction(db_engine) as session:
-            await session.execute(delete(SignalRow).where(SignalRow.brand == brand))
-            await session.execute(delete(IncidentRow).where(IncidentRow.brand == brand))
+        await _forget(db_engine, brand)
 
 
 async def test_a_regrade_of_a_snoozed_incident_is_held_not_sent(
@@ -147,6 +150,4 @@ async def test_a_regrade_of_a_snoozed_incident_is_held_not_sent(
         assert "severity_changed" in kinds and "notification_held" in kinds
         assert not [k for k in sent if ":severity_changed:" in k]
     finally:
-        async with transaction(db_engine) as session:
-            await session.execute(delete(SignalRow).where(SignalRow.brand == brand))
-            await session.execute(delete(IncidentRow).where(IncidentRow.brand == brand))
+        await _forget(db_engine, brand)
