@@ -22,6 +22,7 @@ back-off; a fatal one stops the service with `FatalDatabaseError`. `on_db_error`
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import logging
 import time
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.alerting.brands.store import load_presets, settings_fingerprint
 from services.alerting.campaigns.calendar import CampaignCalendar, load_calendar
 from services.alerting.detect.engine import DetectionEngine
-from services.alerting.detect.signals import Decisions, Recovery, Refresh, Signal
+from services.alerting.detect.signals import Decisions, Recovery, Refresh, RollupMinute, Signal
 from services.alerting.detect.spikes import PRESETS
 from services.alerting.incidents.store import (
     IncidentChange,
@@ -314,10 +315,24 @@ class AlertingWorker(PartitionSteps):
                     session, brand, since=until_dt - self._rebuild, until=until_dt
                 )
                 if minutes:
-                    self._detection.replay(brand, minutes, until=until, emit=False)
+                    await self._replay_rollups(brand, minutes, until)
                     bins.start_brand(brand, next_start=until, wall_now=self._clock())
                     self._decisions.brands.add(brand)
                     log.info("rebuilt %s from %d rollup rows", brand, len(minutes))
+
+    async def _replay_rollups(self, brand: str, minutes: list[RollupMinute], until: float) -> None:
+        """Rebuild a brand from its rollups an hour at a time, yielding to the event loop in
+        between: days of history must not stall Kafka heartbeats or the producer."""
+        minutes = sorted(minutes, key=lambda row: row.start)
+        span = 3600.0
+        start, first = minutes[0].start, 0
+        while start < until:
+            end = min(start + span, until)
+            last = bisect.bisect_left(minutes, end, lo=first, key=lambda row: row.start)
+            part = minutes[first:last]
+            self._detection.replay(brand, part, since=start, until=end, emit=False)
+            first, start = last, end
+            await asyncio.sleep(0)
 
     def _note(self, step: Decisions) -> None:
         for name, reason in step.broken_rules:

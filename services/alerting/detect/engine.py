@@ -409,23 +409,31 @@ class DetectionEngine:
             self._burst.restore(brand, engine["burst"])
 
     def replay(
-        self, brand: str, minutes: Iterable[RollupMinute], *, until: float, emit: bool
+        self,
+        brand: str,
+        minutes: Iterable[RollupMinute],
+        *,
+        until: float,
+        emit: bool,
+        since: float | None = None,
     ) -> Decisions:
-        """Feed stored per-minute rollups (every minute up to `until`, zeros filled).
+        """Feed stored per-minute rollups (every minute from `since`, else the first row, up
+        to `until`, zeros filled).
 
         With `emit=False` this rebuilds state (alerts are dropped, but the detectors' cooldowns
-        remember them); with `emit=True` it is a backtest through the live code path.
+        remember them); with `emit=True` it is a backtest through the live code path. Replaying
+        consecutive spans (`since` = the previous `until`) equals replaying them at once.
         """
         out = Decisions()
         by_start: dict[float, list[RollupMinute]] = {}
         for row in minutes:
-            if row.start < until:
+            if (since is None or row.start >= since) and row.start < until:
                 by_start.setdefault(row.start, []).append(row)
-        if not by_start:
+        if not by_start and since is None:
             return out
         state = self._brand(brand)
         bs = self.config.bin_seconds
-        start = min(by_start)
+        start = min(by_start) if since is None else since
         while start < until:
             rows = {r.topic: r for r in by_start.get(start, [])}
             group = []

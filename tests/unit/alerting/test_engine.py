@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.alerting.campaigns.calendar import Campaign, CampaignCalendar
 from services.alerting.detect.engine import DetectionEngine, EngineConfig
-from services.alerting.detect.signals import Decisions
+from services.alerting.detect.signals import Decisions, RollupMinute
 from services.alerting.detect.stories import OpenStory, place_signal
 from shared.schemas import Mention, ScoredMention, SentimentScore
 
@@ -155,7 +155,6 @@ def test_state_round_trip_continues_identically() -> None:
 
 
 def test_rebuild_from_rollups_warms_the_detectors() -> None:
-    from services.alerting.detect.signals import RollupMinute
 
     minutes = [
         RollupMinute(
@@ -176,6 +175,37 @@ def test_rebuild_from_rollups_warms_the_detectors() -> None:
     assert out.signals == []
     state = engine.export("acme")["acme||volume_spike"]
     assert state["short"]["n"] == 7 * 60 and state["last_ts"] == until
+
+
+def test_replaying_rollups_hour_by_hour_equals_one_replay() -> None:
+    """The worker rebuilds a brand an hour at a time (yielding to the event loop between
+    hours): consecutive spans, a silent one among them, leave the same state as one pass."""
+    minutes = [
+        RollupMinute(
+            start=(T0 + timedelta(minutes=m)).timestamp(),
+            topic="",
+            count=3 + (m % 7 == 0) * 4,
+            negatives=m % 2,
+            scored=3,
+            burst=0.0,
+            neg_engagement=0.0,
+            distinct_authors=3,
+        )
+        for m in range(5 * 60)
+        if not 120 <= m < 185  # an hour without a single mention
+    ]
+    until = (T0 + timedelta(hours=5)).timestamp()
+    whole = DetectionEngine(EngineConfig())
+    whole.replay("acme", minutes, until=until, emit=False)
+    spans = DetectionEngine(EngineConfig())
+    for h in range(5):
+        start, end = (
+            (T0 + timedelta(hours=h)).timestamp(),
+            (T0 + timedelta(hours=h + 1)).timestamp(),
+        )
+        spans.replay("acme", minutes, since=start, until=end, emit=False)
+    assert spans.export("acme") == whole.export("acme")
+    assert whole.export("acme")["acme||volume_spike"]["short"]["n"] == 5 * 60
 
 
 def test_placement_keeps_one_incident_per_story() -> None:

@@ -66,6 +66,20 @@ def test_complaints_doubling_over_twelve_hours_page_within_hours(seed: int) -> N
     assert alert.details["run_ratio"] > 1.2 and alert.details["hours"] >= 3
 
 
+def test_a_doubling_on_a_brand_watched_for_a_week_pages_whatever_hour_it_starts() -> None:
+    """The day's own rise (x3 from night to afternoon) is no burn, and a burn is no less
+    one for starting at dawn: whatever its start hour, a 12-hour doubling pages once, by
+    the hour after it has doubled."""
+    points = synthetic_base(9, 15.0, seed=21)
+    late = []
+    for hour in range(24):
+        at = 7 * 24 * PER_HOUR + hour * PER_HOUR
+        alerts = _run(SustainedDetector(preset(bin_seconds=BIN)), _ramp(points, at, 12, 2.0))
+        if len(alerts) != 1 or not points[at][0] <= alerts[0].ts <= points[at + 13 * PER_HOUR][0]:
+            late.append(hour)
+    assert late == [], f"no single page by the doubling for start hours {late}"
+
+
 def test_a_lasting_level_shift_pages_at_most_once() -> None:
     points = synthetic_base(9, 3.0, seed=8)
     at = 3 * 24 * PER_HOUR
