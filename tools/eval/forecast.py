@@ -81,9 +81,9 @@ def projections(caps: Sequence[Capture], config: ForecastConfig) -> list[Project
 def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
     """Per horizon: coverage, MASE-style ratio (pooled absolute errors) and the alerts where
     the projection is closer than the naive forecast (`closer`); and how often severity's
-    step fires (the story projected to triple, `Projection.pace_ratio`) and how often the
-    next 6 hours' mentions came at 3x the last hour's pace (`tripling`: projected, of
-    which came, came in all)."""
+    step fires (the story projected to run at 3x its usual volume over the next 6 hours,
+    `Projection.usual_multiple`) and how often the next 6 hours' mentions came at 3x the
+    usual (`tripling`: projected, of which came, came in all)."""
     projected = projections(caps, config)
     out: dict[str, Any] = {"alerts": len(caps)}
     for h in HORIZONS_HOURS:
@@ -110,7 +110,10 @@ def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
 
 def _tripling(caps: Sequence[Capture], projected: Sequence[Projection]) -> dict[str, int]:
     pairs = [
-        (p.pace_ratio() >= TRIPLING, c.actual[6] >= TRIPLING * 6 * max(p.last_hour, 1.0))
+        (
+            (p.usual_multiple or 0.0) >= TRIPLING,
+            c.actual[6] >= TRIPLING * max(sum(c.inputs.ahead[:6]), 1.0),
+        )
         for c, p in zip(caps, projected, strict=True)
         if 6 in c.actual
     ]

@@ -78,7 +78,7 @@ def assess(
         markets=markets,
         languages=languages,
         platforms=platforms,
-        projected_rise=_projected_rise(alert),
+        projected_multiple=_projected_multiple(alert),
     )
     mentions = sum(b.count for b in window)
     # A mention's own rule (keyword, burst) is about that mention's story.
@@ -107,10 +107,11 @@ def assess(
     )
 
 
-def _projected_rise(alert: Alert) -> float | None:
-    """The alert's projected pace over the next 6 hours vs its last hour (None: no projection)."""
+def _projected_multiple(alert: Alert) -> float | None:
+    """The alert's projected next 6 hours over the usual volume of those hours (None: no
+    projection, or one stored before the multiple was kept)."""
     data = alert.details.get("projection")
-    return Projection.from_dict(data).pace_ratio() if isinstance(data, dict) else None
+    return Projection.from_dict(data).usual_multiple if isinstance(data, dict) else None
 
 
 def velocity_ratio(window: Sequence[Bin]) -> float:

@@ -77,6 +77,9 @@ class Projection:
     # The story's next 6 hours over 6 times its last hour, the season held at the last
     # hour's expectation (None: stored before it was kept; see `pace_ratio`).
     story_rise: float | None = None
+    # The next 6 hours' projected mentions over the season's expectation of those hours
+    # (None: stored before it was kept). Severity's "projected to run at 3x usual" reads it.
+    usual_multiple: float | None = None
 
     def outlook(self, hours: int) -> Outlook:
         """The outlook of the horizon of `hours`."""
@@ -85,7 +88,8 @@ class Projection:
     def pace_ratio(self) -> float:
         """How much the story is projected to grow: its next 6 hours over 6 times its last
         hour, with the seasonal expectation held at the last hour's, so that a busier time
-        of day ahead does not count as growth (severity's "projected to triple")."""
+        of day ahead does not count as growth. With a pace that decays hour by hour this
+        stays at or below 1; severity reads `usual_multiple` instead."""
         if self.story_rise is not None:
             return self.story_rise
         return self.outlook(6).expected / (6 * max(self.last_hour, 1.0))
@@ -131,6 +135,9 @@ class Projection:
             peak_in_hours=None if data["peak_in_hours"] is None else int(data["peak_in_hours"]),
             trend=data["trend"],
             story_rise=None if data.get("story_rise") is None else float(data["story_rise"]),
+            usual_multiple=(
+                None if data.get("usual_multiple") is None else float(data["usual_multiple"])
+            ),
         )
 
 
@@ -181,6 +188,7 @@ def project(
         peak_in_hours=peak if elevated else None,
         trend=_trend(rate, elevated),
         story_rise=round(story / (6 * max(count, 1.0)), 4),
+        usual_multiple=round(sum(hourly[:6]) / max(sum(ahead[:6]), 1.0), 4),
     )
 
 

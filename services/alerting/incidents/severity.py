@@ -13,11 +13,15 @@ SeverityLevel = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 # The risk of a topic to the brand is its `risk_weight` in the topic contract
 # (shared/contracts/topics.yaml); a topic the contract does not know weighs this much.
 DEFAULT_TOPIC_RISK = 1.0
-# A story projected to at least triple its last hour's pace over the next 6 hours is one
-# level more severe than one that peaked.
+# A story projected to keep at least three times the brand's usual volume over the next
+# 6 hours is one level more severe than one that peaked and falls back. (Measured on the dev
+# alerts: 37 of the 46 projected came at 3x usual; of the alerts whose last hour already ran at
+# 3x usual, 58 of 125 did.)
 TRIPLING = 3.0
 LEVELS: tuple[SeverityLevel, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")  # worst first
-PROJECTED_REASON = "projected to reach"  # how the reasons of that step begin
+PROJECTED_REASON = "projected to run at"  # how the reasons of that step begin
+# Reasons of the step as worded before (a last-hour pace no projection could reach).
+_OLD_PROJECTED_REASONS = ("projected to reach",)
 
 
 def topic_risk(topic: str) -> float:
@@ -59,12 +63,13 @@ def assess_severity(
     markets: Iterable[str] = (),
     languages: Iterable[str] = (),
     platforms: Iterable[str] = (),
-    projected_rise: float | None = None,
+    projected_multiple: float | None = None,
 ) -> Severity:
     """Grade an alert from its magnitude (value / baseline), reach, velocity, tone and topic.
 
-    `projected_rise`: the next 6 hours' projected mentions over 6 times the last hour's
-    (`detect.forecast`); a story projected to at least triple is one level more severe.
+    `projected_multiple`: the next 6 hours' projected mentions over the brand's usual volume
+    of those hours (`detect.forecast`); a story projected to keep at least three times its
+    usual volume is one level more severe.
     """
     reasons: list[str] = []
     scope = Scope(
@@ -99,9 +104,9 @@ def assess_severity(
     level: SeverityLevel = (
         "SEV1" if points >= 9 else "SEV2" if points >= 6 else "SEV3" if points >= 3 else "SEV4"
     )
-    if projected_rise is not None and projected_rise >= TRIPLING:
+    if projected_multiple is not None and projected_multiple >= TRIPLING:
         level = one_level_up(level)
-        reasons.append(projected_reason(projected_rise))
+        reasons.append(projected_reason(projected_multiple))
     return Severity(level=level, points=points, scope=scope, reasons=reasons)
 
 
@@ -110,6 +115,11 @@ def one_level_up(level: SeverityLevel) -> SeverityLevel:
     return LEVELS[max(0, LEVELS.index(level) - 1)]
 
 
-def projected_reason(rise: float) -> str:
-    """The reason given for the "projected to triple" step."""
-    return f"{PROJECTED_REASON} {rise:.1f}x its last hour's pace in 6 h"
+def projected_reason(multiple: float) -> str:
+    """The reason given for the "projected to run at 3x usual" step."""
+    return f"{PROJECTED_REASON} {multiple:.1f}x its usual volume over the next 6 h"
+
+
+def is_projected_reason(reason: str) -> bool:
+    """True for a reason of the projected step (in its current or an older wording)."""
+    return reason.startswith((PROJECTED_REASON, *_OLD_PROJECTED_REASONS))

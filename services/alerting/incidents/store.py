@@ -355,8 +355,9 @@ async def refresh_projection(session: AsyncSession, refresh: Refresh) -> list[In
     """Keep the newer projection on the open incidents of the refreshed story's topic.
 
     The refresh keys are the open incidents' own topics (`open_story_keys`), so story
-    incidents are found. A newer projection whose story rise reaches severity's tripling
-    step raises the incident one level, once (`regrade.raised_level`); never lowers it.
+    incidents are found. A newer projection of at least three times the usual volume over
+    the next 6 hours raises the incident one level, once (`regrade.raised_level`); never
+    lowers it.
     """
     rows = (
         await session.execute(
@@ -370,7 +371,7 @@ async def refresh_projection(session: AsyncSession, refresh: Refresh) -> list[In
             .with_for_update()
         )
     ).scalars()
-    rise = Projection.from_dict(refresh.projection).pace_ratio()
+    multiple = Projection.from_dict(refresh.projection).usual_multiple
     changes = []
     for row in rows:
         details = row.details or {}
@@ -380,13 +381,14 @@ async def refresh_projection(session: AsyncSession, refresh: Refresh) -> list[In
         row.details = {**details, "projection": refresh.projection}
         raised = raised_level(
             row.severity,  # type: ignore[arg-type]
-            rise,
+            multiple,
             list(row.reasons or []),
             raised_before=bool(details.get("projection_raised")),
         )
         if raised is None:
             continue
-        previous, reason = row.severity, projected_reason(rise)
+        assert multiple is not None  # raised_level raises on a multiple only
+        previous, reason = row.severity, projected_reason(multiple)
         row.severity = raised
         row.reasons = [*(row.reasons or []), reason]
         row.details = {**row.details, "projection_raised": True}

@@ -20,10 +20,12 @@ from tests.notify_fakes import notify_settings
 HOUR = timedelta(hours=1)
 
 
-def _projection(at: datetime, count: float, rise: float | None = None) -> dict[str, object]:
+def _projection(at: datetime, count: float, multiple: float | None = None) -> dict[str, object]:
+    """A projection of `count` a bin where 5 are usual; `multiple` overrides its next 6 hours
+    over the usual (what severity's projected step reads)."""
     recent = [(count, 5.0)] * 24
     data = project(at, recent, [60.0] * 24, bin_seconds=300).to_dict()
-    return data if rise is None else {**data, "story_rise": rise}
+    return data if multiple is None else {**data, "usual_multiple": multiple}
 
 
 def _signal(brand: str, at: datetime) -> Signal:
@@ -110,9 +112,10 @@ async def test_a_refresh_projecting_a_tripling_raises_severity_once_and_never_lo
                 )
             ).all()
         assert row.severity == "SEV2"  # one step for 3.4x, none more for 4.0x, kept at 0.3x
-        assert row.details["projection"]["story_rise"] == 0.3
+        assert row.details["projection"]["usual_multiple"] == 0.3
         assert [e.data["previous_severity"] for e in events] == ["SEV3"]
-        assert events[0].data["reasons"] == ["projected to reach 3.4x its last hour's pace in 6 h"]
+        reason = "projected to run at 3.4x its usual volume over the next 6 h"
+        assert events[0].data["reasons"] == [reason]
         assert len([k for k in sent if ":severity_changed:" in k]) == 1
     finally:
         await _forget(db_engine, brand)

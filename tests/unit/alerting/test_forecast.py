@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,21 +135,27 @@ def test_a_series_below_its_expectation_keeps_its_shortfall_as_a_share() -> None
 
 def test_a_busier_time_of_day_ahead_is_not_story_growth() -> None:
     # The hours ahead are 10x busier by season: the raw volume is projected to grow far
-    # past 3x, but the story's own projected rise (season held at the last hour's) is not.
+    # past 3x the last hour, but not past the usual volume of those hours.
     rise = project(AT, _recent([5.0] * 18 + [30.0] * 6, 5.0), [600.0] * 24, bin_seconds=BIN)
     assert rise.outlook(6).expected > 3 * 6 * rise.last_hour
     # 6 h at the last hour's expected 60 plus the pace of 225 decaying by half an hour.
     story = 6 * 60.0 + 225.0 * sum(0.5**k for k in range(6))
     assert rise.pace_ratio() == pytest.approx(story / (6 * 210.0), abs=1e-4)
     assert Projection.from_dict(rise.to_dict()).pace_ratio() == rise.pace_ratio()
-    assert assess_severity(magnitude=5.0, projected_rise=rise.pace_ratio()).level == "SEV4"
+    assert rise.usual_multiple is not None and rise.usual_multiple < 1.2
+    assert Projection.from_dict(rise.to_dict()).usual_multiple == rise.usual_multiple
+    level = assess_severity(magnitude=5.0, projected_multiple=rise.usual_multiple).level
+    assert level == "SEV4"
 
 
-def test_a_story_projected_to_triple_is_more_severe_than_one_that_peaked() -> None:
+def test_a_story_projected_to_keep_three_times_usual_is_more_severe_than_one_that_peaked() -> None:
     from services.alerting.detect.assess import assess
 
-    peaked = project(AT, _recent([30.0] * 24, 5.0), [60.0] * 24, bin_seconds=BIN)
-    tripling = replace(peaked, story_rise=3.4, trend="rising", peak_in_hours=4)
+    # Ten times the usual 5 a bin for two hours: the pace, decaying by half an hour, keeps
+    # (6 x 60 + 540 x 1.97) / 360 = 3.96x the usual volume over the next 6 hours.
+    running = project(AT, _recent([50.0] * 24, 5.0), [60.0] * 24, bin_seconds=BIN)
+    # The same story an hour after it fell back to 8 a bin.
+    peaked = project(AT, _recent([50.0] * 12 + [8.0] * 12, 5.0), [60.0] * 24, bin_seconds=BIN)
 
     def level(p: Projection) -> tuple[str, list[str]]:
         alert = Alert(
@@ -168,16 +173,16 @@ def test_a_story_projected_to_triple_is_more_severe_than_one_that_peaked() -> No
         )
         return signal.severity.level, signal.severity.reasons
 
-    assert peaked.pace_ratio() < 1.0
+    assert running.usual_multiple == pytest.approx(3.96, abs=0.01)
+    assert peaked.usual_multiple is not None and peaked.usual_multiple < 1.5
     assert level(peaked)[0] == "SEV4"
-    up, reasons = level(tripling)
+    up, reasons = level(running)
     assert up == "SEV3"
-    assert "projected to reach 3.4x its last hour's pace in 6 h" in reasons
-    # A projection stored before `story_rise` was kept reads its raw 6-hour pace.
-    legacy = {k: v for k, v in tripling.to_dict().items() if k != "story_rise"}
-    assert Projection.from_dict(legacy).pace_ratio() == pytest.approx(
-        peaked.outlook(6).expected / (6 * peaked.last_hour)
-    )
+    assert "projected to run at 4.0x its usual volume over the next 6 h" in reasons
+    # A projection stored before the multiple was kept takes no step.
+    legacy = {k: v for k, v in running.to_dict().items() if k != "usual_multiple"}
+    assert Projection.from_dict(legacy).usual_multiple is None
+    assert assess_severity(magnitude=5.0, projected_multiple=None).level == "SEV4"
 
 
 def test_projection_of_a_count_detector_after_a_spike() -> None:
@@ -200,12 +205,16 @@ def test_projection_of_a_count_detector_after_a_spike() -> None:
 
 def test_projected_tripling_raises_severity_one_level_with_a_reason() -> None:
     base = assess_severity(magnitude=5.0)
-    up = assess_severity(magnitude=5.0, projected_rise=3.4)
-    peaked = assess_severity(magnitude=5.0, projected_rise=0.6)
+    up = assess_severity(magnitude=5.0, projected_multiple=3.4)
+    peaked = assess_severity(magnitude=5.0, projected_multiple=0.6)
     assert (base.level, up.level, peaked.level) == ("SEV4", "SEV3", "SEV4")
-    assert any("projected to reach 3.4x" in r for r in up.reasons)
+    assert any("projected to run at 3.4x" in r for r in up.reasons)
     top = assess_severity(
-        magnitude=20.0, reach=2_000_000, velocity_ratio=6.0, negative_share=0.9, projected_rise=5.0
+        magnitude=20.0,
+        reach=2_000_000,
+        velocity_ratio=6.0,
+        negative_share=0.9,
+        projected_multiple=5.0,
     )
     assert top.level == "SEV1"
 
