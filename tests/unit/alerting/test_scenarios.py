@@ -21,7 +21,7 @@ def test_cases_are_seeded_and_lift_volume_inside_their_window(family: str) -> No
     assert start == case.onset < end
     inside = [v for ts, v in case.points if start <= ts <= start + timedelta(hours=1)]
     before = [v for ts, v in case.points if start - timedelta(hours=6) <= ts < start]
-    if family in ("slow_burn", "other_zone"):  # a slow burn starts from nothing: look at its end instead
+    if family in ("slow_burn", "other_zone"):  # a burn starts from nothing: look at its end
         inside = [v for ts, v in case.points if end - timedelta(hours=1) <= ts <= end]
     assert sum(inside) / len(inside) > sum(before) / len(before)
 
