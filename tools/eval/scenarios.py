@@ -4,10 +4,12 @@ Pure and seeded. From a real `(ts, count)` series (or `synthetic_base`) it makes
 the four patterns the detector must handle, each with the windows where an alert is a
 catch: `young` (the series starts 6-48 hours before a crisis), `low_volume` (binomial
 thinning to 1/10, 1/50 or 1/200, then 10-20 extra mentions per 5 minutes for 30-60
-minutes), `slow_burn` (volume grows x1.5-x3 over 6-24 hours, holds, then falls back) and
+minutes), `slow_burn` (volume grows x1.5-x3 over 6-24 hours, holds, then falls back),
 `level_shift` (x1.5-x3 for good: one alert in its first day is allowed, later ones are
-false). Alerts inside `ignore` windows (the real series' own labelled anomalies) count
-neither way.
+false) and `other_zone` (the series' timestamps moved 6-12 hours, so its day is unlike
+the population prior's, as a brand in another time zone; after 7-8 days of it, a slow
+burn as above). Alerts inside `ignore` windows (the real series' own labelled anomalies,
+moved with the series) count neither way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from services.alerting.detect.season import POPULATION_DAY_SHAPE
 
 Points = list[tuple[datetime, float]]
 Window = tuple[datetime, datetime]
-FAMILIES: tuple[str, ...] = ("young", "low_volume", "slow_burn", "level_shift")
+FAMILIES: tuple[str, ...] = ("young", "low_volume", "slow_burn", "level_shift", "other_zone")
 _DAY = 86400
 
 
@@ -106,6 +108,7 @@ def make_case(family: str, base: Points, *, seed: int, ignore: list[Window] | No
     rng = random.Random(seed)
     bin_s = round((base[1][0] - base[0][0]).total_seconds())
     per_hour = 3600 // bin_s
+    ignore = list(ignore or [])
     if family == "young":
         onset_h = rng.uniform(6, 48)
         seg = _segment(rng, base, onset_h / 24 + 3, bin_s)
@@ -130,6 +133,15 @@ def make_case(family: str, base: Points, *, seed: int, ignore: list[Window] | No
         factor = rng.uniform(1.5, 3.0)
         lift = [_burn(i - at, ramp, hold, factor) for i in range(len(seg))]
         points, end_h = _scale(rng, seg, lift), (ramp + hold) / per_hour
+    elif family == "other_zone":
+        move = timedelta(hours=rng.randint(6, 12))
+        seg = [(ts + move, v) for ts, v in _segment(rng, base, 10, bin_s)]
+        ignore = [(a + move, b + move) for a, b in ignore]
+        at = rng.randrange(7 * 24 * per_hour, 8 * 24 * per_hour)
+        ramp, hold = round(rng.uniform(6, 24) * per_hour), 6 * per_hour
+        factor = rng.uniform(1.5, 3.0)
+        lift = [_burn(i - at, ramp, hold, factor) for i in range(len(seg))]
+        points, end_h = _scale(rng, seg, lift), (ramp + hold) / per_hour
     elif family == "level_shift":
         seg = _segment(rng, base, 9, bin_s)
         at = rng.randrange(2 * 24 * per_hour, 3 * 24 * per_hour)
@@ -140,7 +152,7 @@ def make_case(family: str, base: Points, *, seed: int, ignore: list[Window] | No
         raise ValueError(f"unknown scenario family {family!r}")
     onset = points[at][0]
     window = (onset, onset + timedelta(hours=end_h))
-    return Case(family, f"{family}-{seed}", points, onset, [window], list(ignore or []))
+    return Case(family, f"{family}-{seed}", points, onset, [window], ignore)
 
 
 def _burn(k: int, ramp: int, hold: int, factor: float) -> float:

@@ -21,7 +21,7 @@ def test_cases_are_seeded_and_lift_volume_inside_their_window(family: str) -> No
     assert start == case.onset < end
     inside = [v for ts, v in case.points if start <= ts <= start + timedelta(hours=1)]
     before = [v for ts, v in case.points if start - timedelta(hours=6) <= ts < start]
-    if family == "slow_burn":  # a slow burn starts from nothing: look at its end instead
+    if family in ("slow_burn", "other_zone"):  # a burn starts from nothing: look at its end
         inside = [v for ts, v in case.points if end - timedelta(hours=1) <= ts <= end]
     assert sum(inside) / len(inside) > sum(before) / len(before)
 
@@ -29,6 +29,17 @@ def test_cases_are_seeded_and_lift_volume_inside_their_window(family: str) -> No
 def test_young_cases_start_hours_before_their_crisis() -> None:
     case = make_case("young", synthetic_base(12, 30.0, seed=1), seed=5)
     assert timedelta(hours=6) <= case.onset - case.points[0][0] <= timedelta(hours=48)
+
+
+def test_other_zone_cases_move_the_day_and_their_ignored_windows() -> None:
+    base = synthetic_base(12, 30.0, seed=1)
+    ignore = [(base[100][0], base[200][0])]
+    case = make_case("other_zone", base, seed=7, ignore=ignore)
+    move = case.ignore[0][0] - ignore[0][0]
+    assert timedelta(hours=6) <= move <= timedelta(hours=12) and move.seconds % 3600 == 0
+    assert case.ignore == [(a + move, b + move) for a, b in ignore]
+    assert case.points[0][0] - move in {ts for ts, _ in base}
+    assert timedelta(days=7) <= case.onset - case.points[0][0] <= timedelta(days=8)
 
 
 def test_score_case_counts_catches_false_alerts_and_ignored_windows() -> None:
