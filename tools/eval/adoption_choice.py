@@ -1,0 +1,58 @@
+"""Leave-one-series-out choice of how long an adopted level stays provisional.
+
+After a page, the count path adopts the level of the hours after it; `recheck_hours`
+(`detect.counts.CountConfig`) is how long the recent hours may still step it back towards
+the old normal (0: the adoption is final at once, as before). Each candidate runs the
+whole shipped detector over every dev series and its scenario cases; per held-out series
+the candidate best on the other four (`benchmark.choose_by_fold`) is reported there.
+
+    python3 -m tools.eval.adoption_choice > folds.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from tools.eval.benchmark import Tally, choose_by_fold, leave_out_shape, load_dev, pooled
+from tools.eval.benchmark import series_tallies
+from tools.eval.scenarios import Points, Window
+
+Dev = dict[str, tuple[Points, list[Window]]]
+CANDIDATES: tuple[dict[str, Any], ...] = tuple(
+    {"recheck_hours": hours} for hours in (0.0, 12.0, 24.0, 48.0)
+)
+
+
+def _job(args: tuple[str, Points, list[Window], dict[str, Any], tuple[float, ...]]) -> Any:
+    name, points, windows, counts, prior = args
+    return series_tallies(name, points, windows, counts, prior=prior)
+
+
+def candidate_tallies(
+    dev: Dev, candidates: tuple[dict[str, Any], ...] = CANDIDATES, workers: int = 2
+) -> dict[int, dict[str, dict[str, Tally]]]:
+    """Return the tallies of every candidate on every dev series."""
+    jobs = [(i, name) for i in range(len(candidates)) for name in dev]
+    args = [(n, *dev[n], candidates[i], leave_out_shape(dev, n)) for i, n in jobs]
+    results: dict[int, dict[str, dict[str, Tally]]] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for (i, name), tallies in zip(jobs, pool.map(_job, args), strict=True):
+            results.setdefault(i, {})[name] = tallies
+    return results
+
+
+if __name__ == "__main__":
+    dev_series = load_dev()
+    found = candidate_tallies(dev_series)
+    for i, candidate in enumerate(CANDIDATES):
+        totals = pooled(found[i].values())
+        print(json.dumps({"candidate": candidate, **{k: t.row() for k, t in totals.items()}}))
+        for name, tallies in found[i].items():
+            print(json.dumps({"candidate": candidate, "series": name}
+                             | {k: t.row() for k, t in tallies.items()}))
+    for row in choose_by_fold(list(dev_series), found, CANDIDATES, 0.5):
+        print(json.dumps(row, default=str), flush=True)
+    print("done", file=sys.stderr)
