@@ -16,8 +16,17 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from tools.eval.benchmark import Tally, choose_by_fold, leave_out_shape, load_dev, pooled
-from tools.eval.benchmark import series_tallies
+from services.alerting.detect.spikes import SpikeDetector
+from tools.eval.benchmark import (
+    Tally,
+    _config,
+    choose_by_fold,
+    infer_bin_seconds,
+    leave_out_shape,
+    load_dev,
+    pooled,
+    series_tallies,
+)
 from tools.eval.scenarios import Points, Window
 
 Dev = dict[str, tuple[Points, list[Window]]]
@@ -44,15 +53,45 @@ def candidate_tallies(
     return results
 
 
+def blind_hours(points: Points, counts: dict[str, Any], factor: float = 2.0) -> dict[str, Any]:
+    """Hours after the pages of `points` in which the count path expects > `factor` x its
+    level at the page (before the page's bin was learned): how long it is blind."""
+    cfg = _config(infer_bin_seconds(points), counts)
+    det = SpikeDetector(cfg)
+    pre: float | None = None
+    blind = 0
+    pages = 0
+    for ts, value in points:
+        before = det.counts.level
+        if det.update(ts, value) is not None:
+            pages += 1
+            pre = before
+        level = det.counts.level
+        if pre is not None and level is not None and level > factor * pre:
+            blind += 1
+    hours = blind * cfg.counts.bin_seconds / 3600
+    return {"pages": pages, "blind_hours": round(hours, 1)}
+
+
 if __name__ == "__main__":
     dev_series = load_dev()
+    if "--blind" in sys.argv:
+        for candidate in CANDIDATES:
+            for name, (points, _) in dev_series.items():
+                row = {"candidate": candidate, "series": name}
+                print(json.dumps(row | blind_hours(points, candidate)), flush=True)
+        sys.exit(0)
     found = candidate_tallies(dev_series)
     for i, candidate in enumerate(CANDIDATES):
         totals = pooled(found[i].values())
         print(json.dumps({"candidate": candidate, **{k: t.row() for k, t in totals.items()}}))
         for name, tallies in found[i].items():
-            print(json.dumps({"candidate": candidate, "series": name}
-                             | {k: t.row() for k, t in tallies.items()}))
+            print(
+                json.dumps(
+                    {"candidate": candidate, "series": name}
+                    | {k: t.row() for k, t in tallies.items()}
+                )
+            )
     for row in choose_by_fold(list(dev_series), found, CANDIDATES, 0.5):
         print(json.dumps(row, default=str), flush=True)
     print("done", file=sys.stderr)

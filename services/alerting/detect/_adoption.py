@@ -13,8 +13,19 @@ level; a decaying crisis returns to the old normal as fast as its volume does.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import Any
+
+
+def window_level(window: Sequence[tuple[float, float, float]], span: int) -> float | None:
+    """Level (count per unit day-shape multiplier) of the last `span` (count, mult, _) bins."""
+    if len(window) < span:
+        return None
+    part = list(islice(reversed(window), span))
+    mults = sum(m for _, m, _ in part)
+    return sum(x for x, _, _ in part) / mults if mults > 0 else None
 
 
 @dataclass(slots=True)

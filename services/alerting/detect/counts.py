@@ -11,9 +11,8 @@ threshold serves bursts on tiny brands and slow burns on big ones. A horizon als
 
 Learning is winsorised (a spike barely moves the level). An alert re-arms only after
 `rearm_minutes` of calm, and when a series stays above its old level for `adapt_hours`
-after an alert, that level is taken as the new normal: a lasting shift pages once. The
-adoption is provisional for `recheck_hours` (`detect._adoption`): a crisis that decays
-steps the level back down as its volume falls.
+after an alert, that level is taken as the new normal (`detect._adoption`): a lasting
+shift pages once.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from services.alerting.detect._adoption import Probation
+from services.alerting.detect._adoption import Probation, window_level
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import Alert, from_epoch, half_life_alpha, to_epoch
 from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape, surprise
@@ -62,7 +61,7 @@ class CountConfig:
     cooldown_minutes: float = 360.0
     rearm_minutes: float = 120.0
     adapt_hours: float = 6.0
-    recheck_hours: float = 24.0  # an adopted level is provisional this long (0: final at once)
+    recheck_hours: float = 0.0  # an adopted level stays provisional this long (0: final)
     recheck_window_hours: float = 3.0  # the recent hours judged against old and new normal
     calibration_days: int = 14
     calibration_prior_days: float = 3.0
@@ -415,11 +414,10 @@ class CountDetector:
         span = cfg.bins(cfg.adapt_hours * 60)
         if self.elevated < span or len(self.window) < span:
             return
-        part = list(self.window)[-span:]
         old = self.probation.old_level if self.probation else self.level
         if cfg.recheck_hours > 0 and old is not None:
             self.probation = Probation(old, cfg.bins(cfg.recheck_hours * 60))
-        self.level = sum(x for x, _, _ in part) / max(1e-9, sum(m for _, m, _ in part))
+        self.level = window_level(self.window, span) or 0.0  # the window is long enough
         self.sum_count = self.level * self.sum_mult
         self.window = deque(
             (_entry(x, m, self.level) for x, m, _ in self.window), self.window.maxlen
@@ -433,18 +431,12 @@ class CountDetector:
         if self.probation is None or self.level is None:
             return
         span = self.config.bins(self.config.recheck_window_hours * 60)
-        part = list(self.window)[-span:] if len(self.window) >= span else []
-        mults = sum(m for _, m, _ in part)
-        recent = sum(x for x, _, _ in part) / mults if mults > 0 else None
-        lower = self.probation.step(self.level, recent, span)
+        lower = self.probation.step(self.level, window_level(self.window, span), span)
         if lower is not None:
-            self.level = lower
-            self.sum_count = lower * self.sum_mult
+            self.level, self.sum_count = lower, lower * self.sum_mult
             self.young.reset(lower, span)
         if self.probation.over or self.level <= self.probation.old_level:
             self.probation = None
-
-    # -- state ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """Return config and state as a JSON-ready dict."""
@@ -478,7 +470,7 @@ class CountDetector:
             raw = dict(data["config"])
             raw["horizons_minutes"] = tuple(raw["horizons_minutes"])
             raw["prior_shape"] = tuple(raw["prior_shape"])
-            raw["young"] = _young_config(raw.get("young"))
+            raw["young"] = YoungConfig.from_dict(raw.get("young"))
             config = CountConfig(**raw)
         det = cls(config)
         det.level = None if data["level"] is None else float(data["level"])
@@ -497,16 +489,6 @@ class CountDetector:
         det.probation = Probation.from_dict(data.get("probation"))
         det.young = YoungLevel.from_dict(data.get("young"), config.young, config.bin_seconds)
         return det
-
-
-def _young_config(raw: dict[str, Any] | None) -> YoungConfig:
-    """Rebuild a stored young-model config (state saved before it existed: the default)."""
-    if not raw:
-        return YoungConfig()
-    fields = dict(raw)
-    for key in ("horizons_minutes", "dispersion"):
-        fields[key] = tuple(fields[key])
-    return YoungConfig(**fields)
 
 
 def _entry(count: float, mult: float, level: float) -> tuple[float, float, float]:
