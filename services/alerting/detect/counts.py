@@ -11,7 +11,8 @@ threshold serves bursts on tiny brands and slow burns on big ones. A horizon als
 
 Learning is winsorised (a spike barely moves the level). An alert re-arms only after
 `rearm_minutes` of calm, and when a series stays above its old level for `adapt_hours`
-after an alert, that level is taken as the new normal: a lasting shift pages once.
+after an alert, that level is taken as the new normal (`detect._adoption`): a lasting
+shift pages once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from services.alerting.detect._adoption import Probation, window_level
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import Alert, from_epoch, half_life_alpha, to_epoch
 from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape, surprise
@@ -59,6 +61,8 @@ class CountConfig:
     cooldown_minutes: float = 360.0
     rearm_minutes: float = 120.0
     adapt_hours: float = 6.0
+    recheck_hours: float = 0.0  # an adopted level stays provisional this long (0: final)
+    recheck_window_hours: float = 3.0  # the recent hours judged against old and new normal
     calibration_days: int = 14
     calibration_prior_days: float = 3.0
     calibration_floor: float = 1.5
@@ -162,6 +166,7 @@ class CountDetector:
         self.debounce = Debounce()
         self.elevated = 0  # bins not calm since the last alert
         self.adapted = 0  # times a lasting shift was taken as the new normal
+        self.probation: Probation | None = None
         self.young = YoungLevel(cfg.young, cfg.bin_seconds)
 
     # -- what the engine reads ------------------------------------------------------------
@@ -208,6 +213,7 @@ class CountDetector:
         hot = any(scores.hot) or young_hot
         calm = max(scores.surprise, default=0.0) < cfg.calm_surprise
         self._adapt(calm)
+        self._recheck()
         fire = self.debounce.step(
             epoch,
             hot=hot,
@@ -408,8 +414,10 @@ class CountDetector:
         span = cfg.bins(cfg.adapt_hours * 60)
         if self.elevated < span or len(self.window) < span:
             return
-        part = list(self.window)[-span:]
-        self.level = sum(x for x, _, _ in part) / max(1e-9, sum(m for _, m, _ in part))
+        old = self.probation.old_level if self.probation else self.level
+        if cfg.recheck_hours > 0 and old is not None:
+            self.probation = Probation(old, cfg.bins(cfg.recheck_hours * 60))
+        self.level = window_level(self.window, span) or 0.0  # the window is long enough
         self.sum_count = self.level * self.sum_mult
         self.window = deque(
             (_entry(x, m, self.level) for x, m, _ in self.window), self.window.maxlen
@@ -418,7 +426,17 @@ class CountDetector:
         self.elevated = 0
         self.adapted += 1
 
-    # -- state ----------------------------------------------------------------------------
+    def _recheck(self) -> None:
+        """Step a provisional level down when the recent hours fit the old normal better."""
+        if self.probation is None or self.level is None:
+            return
+        span = self.config.bins(self.config.recheck_window_hours * 60)
+        lower = self.probation.step(self.level, window_level(self.window, span), span)
+        if lower is not None:
+            self.level, self.sum_count = lower, lower * self.sum_mult
+            self.young.reset(lower, span)
+        if self.probation.over or self.level <= self.probation.old_level:
+            self.probation = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return config and state as a JSON-ready dict."""
@@ -435,6 +453,7 @@ class CountDetector:
             "debounce": self.debounce.to_dict(),
             "elevated": self.elevated,
             "adapted": self.adapted,
+            "probation": self.probation.to_dict() if self.probation else None,
             "young": self.young.to_dict(),
         }
 
@@ -451,7 +470,7 @@ class CountDetector:
             raw = dict(data["config"])
             raw["horizons_minutes"] = tuple(raw["horizons_minutes"])
             raw["prior_shape"] = tuple(raw["prior_shape"])
-            raw["young"] = _young_config(raw.get("young"))
+            raw["young"] = YoungConfig.from_dict(raw.get("young"))
             config = CountConfig(**raw)
         det = cls(config)
         det.level = None if data["level"] is None else float(data["level"])
@@ -467,18 +486,9 @@ class CountDetector:
         det.debounce = Debounce.from_dict(data["debounce"])
         det.elevated = int(data["elevated"])
         det.adapted = int(data["adapted"])
+        det.probation = Probation.from_dict(data.get("probation"))
         det.young = YoungLevel.from_dict(data.get("young"), config.young, config.bin_seconds)
         return det
-
-
-def _young_config(raw: dict[str, Any] | None) -> YoungConfig:
-    """Rebuild a stored young-model config (state saved before it existed: the default)."""
-    if not raw:
-        return YoungConfig()
-    fields = dict(raw)
-    for key in ("horizons_minutes", "dispersion"):
-        fields[key] = tuple(fields[key])
-    return YoungConfig(**fields)
 
 
 def _entry(count: float, mult: float, level: float) -> tuple[float, float, float]:

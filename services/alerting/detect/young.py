@@ -48,6 +48,16 @@ class YoungConfig:
     half_life_hours: float = 48.0
     min_history_hours: float = 1.0
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> YoungConfig:
+        """Rebuild a stored config (state saved before it existed: the default)."""
+        if not raw:
+            return cls()
+        fields = dict(raw)
+        for key in ("horizons_minutes", "dispersion"):
+            fields[key] = tuple(fields[key])
+        return cls(**fields)
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
