@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.alerting.detect.season import POPULATION_DAY_SHAPE
 from services.alerting.service import serve as serve_alerting
 from services.sentiment.store import store_scored
 from shared import serde
 from shared.db.engine import transaction
-from shared.db.models import DetectorStateRow, IncidentRow, PartitionOwnerRow
+from shared.db.models import DetectorStateRow, IncidentRow, PartitionOwnerRow, RollupRow
 from shared.kafka import EventProducer
 from shared.schemas import Engagement, Mention, ScoredMention, SentimentScore
 from shared.settings.alerting import AlertingSettings
@@ -212,3 +213,60 @@ async def partition_owners(engine: AsyncEngine, topic: str) -> dict[int, tuple[s
             ).where(PartitionOwnerRow.topic == topic)
         )
         return {int(p): (str(o), int(e)) for p, o, e in rows.all()}
+
+
+async def store_calm_rollups(
+    engine: AsyncEngine, brand: str, start: datetime, end: datetime, rate: float
+) -> None:
+    """Store calm per-minute rollups of `brand` in [start, end), as the sentiment service
+    would: `rate` mentions a minute on an average hour of the population's day, seeded, so
+    that what a test judges does not depend on the hour it runs at."""
+    rng = random.Random(3)
+    rows = []
+    minute = start
+    while minute < end:
+        mean = rate * POPULATION_DAY_SHAPE[minute.hour]
+        volume = max(0, round(rng.gauss(mean, mean**0.5)))
+        negative = sum(rng.random() < 0.15 for _ in range(volume))
+        rows.append(
+            {
+                "brand": brand,
+                "minute": minute,
+                "topic": "",
+                "platform": "x",
+                "language": "en",
+                "volume": volume,
+                "negative": negative,
+                "neutral": volume - negative,
+                "distinct_authors": volume,
+            }
+        )
+        minute += timedelta(minutes=1)
+    async with transaction(engine) as session:
+        await session.execute(insert(RollupRow), rows)
+
+
+def day_shaped_mentions(
+    stream: Stream,
+    live: datetime,
+    minutes: int,
+    rate_at: Callable[[int], float],
+    *,
+    quiet: bool = False,
+) -> list[ScoredMention]:
+    """Mentions of `stream` from `live` on: `rate_at(minute)` a minute on an average hour of
+    the population's day (Poisson-like, seeded), negative at the usual 15%. `quiet`: nobody
+    engages, so no engagement signal fires."""
+    rng = random.Random(5)
+    out = []
+    for minute in range(minutes):
+        at = live + timedelta(minutes=minute)
+        rate = rate_at(minute) * POPULATION_DAY_SHAPE[at.hour]
+        for _ in range(max(0, round(rng.gauss(rate, rate**0.5)))):
+            second = timedelta(seconds=rng.uniform(0, 59.9))
+            scored = stream.mention(at + second, negative=rng.random() < 0.15)
+            if quiet:
+                silent = scored.mention.model_copy(update={"engagement": Engagement()})
+                scored = scored.model_copy(update={"mention": silent})
+            out.append(scored)
+    return out

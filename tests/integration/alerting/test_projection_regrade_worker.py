@@ -12,30 +12,29 @@ the worker re-projects its story every 15 minutes of bin time:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.detect.refresh import REFRESH_MINUTES
-from services.alerting.detect.season import POPULATION_DAY_SHAPE
 from services.alerting.incidents.severity import LEVELS, TRIPLING, is_projected_reason
 from shared.db.engine import transaction
-from shared.db.models import IncidentEventRow, IncidentRow, RollupRow, SignalRow
+from shared.db.models import IncidentEventRow, IncidentRow, SignalRow
 from shared.kafka import EventProducer
-from shared.schemas import Engagement
 from shared.settings.alerting import AlertingSettings
 from tests.detection_helpers import (
     RunningAlerting,
     Stream,
+    day_shaped_mentions,
     floor_minute,
     incidents,
     processed_until,
     publish,
+    store_calm_rollups,
 )
 from tests.kafka_helpers import wait_for
 
@@ -74,52 +73,6 @@ def _climbing(minute: int) -> float:
     if minute < 60:
         return 1.0
     return min(20.0, 1.0 + 19.0 * (minute - 59) / 60)
-
-
-async def _store_history(engine: AsyncEngine, brand: str, start: datetime, end: datetime) -> None:
-    """Store calm per-minute rollups of `brand` in [start, end), seeded."""
-    rng = random.Random(3)
-    rows = []
-    minute = start
-    while minute < end:
-        mean = RATE * POPULATION_DAY_SHAPE[minute.hour]
-        volume = max(0, round(rng.gauss(mean, mean**0.5)))
-        negative = sum(rng.random() < 0.15 for _ in range(volume))
-        rows.append(
-            {
-                "brand": brand,
-                "minute": minute,
-                "topic": "",
-                "platform": "x",
-                "language": "en",
-                "volume": volume,
-                "negative": negative,
-                "neutral": volume - negative,
-                "distinct_authors": volume,
-            }
-        )
-        minute += timedelta(minutes=1)
-    async with transaction(engine) as session:
-        await session.execute(insert(RollupRow), rows)
-
-
-def _replay(
-    stream: Stream, live: datetime, minutes: int, times_usual: Callable[[int], float]
-) -> list[Any]:
-    """The replayed mentions: `times_usual(minute)` x the usual rate of that hour, seeded.
-    The negative share stays the usual one and nobody engages, so only volume tells the
-    story (no negative-share or engagement signal grades it in between)."""
-    rng = random.Random(5)
-    out = []
-    for minute in range(minutes):
-        at = live + timedelta(minutes=minute)
-        rate = RATE * times_usual(minute) * POPULATION_DAY_SHAPE[at.hour]
-        for _ in range(max(0, round(rng.gauss(rate, rate**0.5)))):
-            second = timedelta(seconds=rng.uniform(0, 59.9))
-            scored = stream.mention(at + second, negative=rng.random() < 0.15)
-            quiet = scored.mention.model_copy(update={"engagement": Engagement()})
-            out.append(scored.model_copy(update={"mention": quiet}))
-    return out
 
 
 def _boundary(at: datetime) -> bool:
@@ -161,8 +114,12 @@ async def test_a_climbing_story_is_raised_one_level_by_a_refreshed_projection(
     brand = f"climb-{unique}"
     minutes = 165
     live = floor_minute(datetime.now(UTC)) - timedelta(minutes=minutes)
-    await _store_history(db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live)
-    mentions = _replay(Stream(brand), live, minutes, _climbing)
+    await store_calm_rollups(
+        db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live, rate=RATE
+    )
+    mentions = day_shaped_mentions(
+        Stream(brand), live, minutes, lambda m: RATE * _climbing(m), quiet=True
+    )
     _, row, signals, events = await _incident_after(alerting, db_engine, producer, mentions)
     # Paged early in the climb, when its projection was not yet three times usual.
     first = min(signals, key=lambda s: s.at)
@@ -188,8 +145,12 @@ async def test_an_open_incident_is_re_projected_by_the_worker_and_never_lowered(
     minutes = 180
     live = floor_minute(datetime.now(UTC)) - timedelta(minutes=minutes)
     peak = live + timedelta(minutes=90)
-    await _store_history(db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live)
-    mentions = _replay(Stream(brand), live, minutes, _peaked)
+    await store_calm_rollups(
+        db_engine, brand, live - timedelta(hours=HISTORY_HOURS), live, rate=RATE
+    )
+    mentions = day_shaped_mentions(
+        Stream(brand), live, minutes, lambda m: RATE * _peaked(m), quiet=True
+    )
     opened, row, signals, events = await _incident_after(alerting, db_engine, producer, mentions)
     projection = row.details["projection"]
     held_at = datetime.fromisoformat(projection["at"])

@@ -14,27 +14,26 @@ the hour of the day the test runs at:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.alerting.detect.season import POPULATION_DAY_SHAPE
-from shared.db.engine import transaction
-from shared.db.models import RollupRow, SignalRow
+from shared.db.models import SignalRow
 from shared.kafka import EventProducer
 from shared.settings.alerting import AlertingSettings
 from tests.detection_helpers import (
     RunningAlerting,
     Stream,
+    day_shaped_mentions,
     floor_minute,
     incidents,
     processed_until,
     publish,
+    store_calm_rollups,
 )
 from tests.kafka_helpers import wait_for
 
@@ -60,52 +59,6 @@ def alerting(settings_factory: Callable[..., Any]) -> Iterator[RunningAlerting]:
     yield service
     if service.task is not None:
         service.stop.set()
-
-
-async def _store_history(
-    engine: AsyncEngine, brand: str, start: datetime, end: datetime, rate: float = RATE
-) -> None:
-    """Store calm per-minute rollups of `brand` in [start, end), as the sentiment service would
-    (`rate` a minute on an average hour of the population's day)."""
-    rng = random.Random(3)
-    rows = []
-    minute = start
-    while minute < end:
-        mean = rate * POPULATION_DAY_SHAPE[minute.hour]
-        volume = max(0, round(rng.gauss(mean, mean**0.5)))
-        negative = sum(rng.random() < 0.15 for _ in range(volume))
-        rows.append(
-            {
-                "brand": brand,
-                "minute": minute,
-                "topic": "",
-                "platform": "x",
-                "language": "en",
-                "volume": volume,
-                "negative": negative,
-                "neutral": volume - negative,
-                "distinct_authors": volume,
-            }
-        )
-        minute += timedelta(minutes=1)
-    async with transaction(engine) as session:
-        await session.execute(insert(RollupRow), rows)
-
-
-def _replay(
-    stream: Stream, live: datetime, minutes: int, rate_at: Callable[[int], float]
-) -> list[Any]:
-    """Mentions of `stream` from `live` on, `rate_at(minute)` a minute on an average hour of
-    the population's day (Poisson-like)."""
-    rng = random.Random(5)
-    mentions = []
-    for minute in range(minutes):
-        at = live + timedelta(minutes=minute)
-        rate = rate_at(minute) * POPULATION_DAY_SHAPE[at.hour]
-        for _ in range(max(0, round(rng.gauss(rate, rate**0.5)))):
-            second = timedelta(seconds=rng.uniform(0, 59.9))
-            mentions.append(stream.mention(at + second, negative=rng.random() < 0.15))
-    return mentions
 
 
 async def _judged(
@@ -142,8 +95,10 @@ async def test_slow_burn_in_a_replayed_series_opens_an_incident(
     now = floor_minute(datetime.now(UTC))
     burn = now - timedelta(hours=RAMP_HOURS + 1)
     live = burn - timedelta(hours=1)
-    await _store_history(db_engine, brand, live - timedelta(hours=BURN_HISTORY_HOURS), live)
-    mentions = _replay(
+    await store_calm_rollups(
+        db_engine, brand, live - timedelta(hours=BURN_HISTORY_HOURS), live, rate=RATE
+    )
+    mentions = day_shaped_mentions(
         Stream(brand),
         live,
         (RAMP_HOURS + 2) * 60,
@@ -166,8 +121,8 @@ async def test_a_lasting_level_shift_opens_at_most_one_incident(
     now = floor_minute(datetime.now(UTC))
     live = now - timedelta(hours=SHIFT_HOURS + 1)
     history = live - timedelta(hours=HISTORY_HOURS)
-    await _store_history(db_engine, brand, history, live, rate=SHIFT_RATE)
-    mentions = _replay(
+    await store_calm_rollups(db_engine, brand, history, live, rate=SHIFT_RATE)
+    mentions = day_shaped_mentions(
         Stream(brand),
         live,
         (SHIFT_HOURS + 1) * 60,
@@ -185,8 +140,8 @@ async def test_a_brand_watched_for_two_days_gets_its_crisis_caught(
     now = floor_minute(datetime.now(UTC))
     live = now - timedelta(hours=2)
     crisis = live + timedelta(minutes=60)
-    await _store_history(db_engine, brand, live - timedelta(hours=YOUNG_HOURS), live)
-    mentions = _replay(
+    await store_calm_rollups(db_engine, brand, live - timedelta(hours=YOUNG_HOURS), live, rate=RATE)
+    mentions = day_shaped_mentions(
         Stream(brand), live, 120, lambda minute: RATE * (8.0 if 60 <= minute < 90 else 1.0)
     )
     found, signals = await _judged(alerting, producer, db_engine, mentions, expect_incident=True)
