@@ -87,6 +87,9 @@ class StoryParams:
     split_min: int = 8
     split_mature: int = 32
     recent: int = 512
+    # A mention whose distinctive names (not @handles) the best story has never counted
+    # joins it only with this margin over `threshold`; else it opens a story (0: off).
+    novel_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.budget > 0:
@@ -160,7 +163,9 @@ class StoryClusterer:
             self._entity_evidence(scores, state, entities, open_)
             scores[~open_] = -np.inf
             best = int(np.argmax(scores))
-            if scores[best] >= p.threshold:
+            if scores[best] >= p.threshold and not self._novel(
+                state, best, entities, float(scores[best])
+            ):
                 slot, similarity = best, float(similarity_of[best])
         elif slot is not None:
             similarity = float(state.unit[slot] @ vector)
@@ -267,6 +272,15 @@ class StoryClusterer:
         if p.entity_penalty and evidence.max() >= 0.5:
             confident = (state.top >= p.entity_min) & (state.top >= p.entity_share * state.size)
             scores[confident & open_ & (evidence == 0)] -= p.entity_penalty
+
+    def _novel(self, state: BrandState, slot: int, entities: tuple[str, ...], score: float) -> bool:
+        """Whether a mention naming only places/organisations `slot`'s story never counted
+        joins it by too small a margin (it then opens a story of its own)."""
+        p = self.params
+        if not p.novel_margin or score >= p.threshold + p.novel_margin:
+            return False
+        names = [e for e in entities if not e.startswith("@")]
+        return bool(names) and all(slot not in state.entities.get(e, {}) for e in names)
 
     def _merge_into(
         self, state: BrandState, slot: int, open_: np.ndarray, *, named: bool = False

@@ -224,3 +224,18 @@ def test_entities_follow_a_merge() -> None:
     # Alberta story by its vector (0.81 vs 0.59), the mention joins the merged one.
     named = clusterer.assign(m("x", 30, unit(1, 0.6, 1.6), entities=("manila",)))
     assert named.story_id == merged.story_id != other[0].story_id
+
+
+def test_a_borderline_mention_naming_only_unseen_names_opens_its_own_story() -> None:
+    def run(entities: tuple[str, ...], margin: float) -> tuple[str, str]:
+        params = P(threshold=0.7, entity_bonus=0.0, novel_margin=margin)
+        clusterer = StoryClusterer(params, dim=DIM)
+        _, b = _two_named_stories(clusterer)
+        return b, clusterer.assign(m("x", 10, unit(0, 1, 0.75), entities=entities)).story_id
+
+    b, gated = run(("calgary",), 0.2)  # 0.8 similarity: under 0.7 + 0.2, a name B never had
+    assert gated != b
+    assert run(("calgary",), 0.0)[1] == run(("calgary",), 0.0)[0]  # off: joins
+    assert run(("alberta", "calgary"), 0.2)[1] == b  # one name B knows is enough
+    assert run(("@someone",), 0.2)[1] == b  # a handle says who posts, not what about
+    assert run(("calgary",), 0.05)[1] == b  # margin cleared
