@@ -123,6 +123,7 @@ def story_params(settings: SentimentSettings) -> StoryParams:
         entity_penalty=settings.sentiment_story_entity_penalty,
         split_every=settings.sentiment_story_split_every,
         merge_named=settings.sentiment_story_merge_named,
+        novel_margin=settings.sentiment_story_novel_margin,
     )
 
 

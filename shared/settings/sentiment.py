@@ -137,6 +137,11 @@ class SentimentSettings(CommonSettings):
         default=0.4, gt=0, le=1.01, description="centroid similarity at which two stories "
         "whose identities share a name merge (above 1: never)",
     )  # fmt: skip
+    sentiment_story_novel_margin: float = Field(
+        default=0.0, ge=0, le=1, description="a mention naming only places or organisations "
+        "its best story never counted joins it only this far above the threshold, else it "
+        "opens a story (0: off)",
+    )  # fmt: skip
 
     def torch_threads(self) -> int:
         """Torch threads for each enriching process: as set, else the cores shared out.
