@@ -138,7 +138,7 @@ class SentimentSettings(CommonSettings):
         "whose identities share a name merge (above 1: never)",
     )  # fmt: skip
     sentiment_story_novel_margin: float = Field(
-        default=0.0, ge=0, le=1, description="a mention naming only places or organisations "
+        default=0.05, ge=0, le=1, description="a mention naming only places or organisations "
         "its best story never counted joins it only this far above the threshold, else it "
         "opens a story (0: off)",
     )  # fmt: skip

@@ -60,6 +60,7 @@ HALF_LIVES_H = (96.0,)
 BACKGROUNDS = (0.5,)
 MERGE_THRESHOLDS = (0.8,)
 ENTITY_PENALTIES = (0.0, 0.3)  # 0: named entities only pull, never push apart
+NOVEL_MARGINS = (0.0, 0.05)  # 0: a mention naming only unseen names joins like any other
 F1_TARGET, FRAGMENTATION_TARGET = 0.85, 1.5
 
 
@@ -129,12 +130,24 @@ class _Vectors:
 
 
 def _grid() -> list[StoryParams]:
-    axes = (THRESHOLDS, HALF_LIVES_H, BACKGROUNDS, MERGE_THRESHOLDS, ENTITY_PENALTIES)
+    axes = (
+        THRESHOLDS,
+        HALF_LIVES_H,
+        BACKGROUNDS,
+        MERGE_THRESHOLDS,
+        ENTITY_PENALTIES,
+        NOVEL_MARGINS,
+    )
     return [
         StoryParams(
-            threshold=t, half_life_s=h * 3600.0, background=b, merge_threshold=m, entity_penalty=e
+            threshold=t,
+            half_life_s=h * 3600.0,
+            background=b,
+            merge_threshold=m,
+            entity_penalty=e,
+            novel_margin=n,
         )
-        for t, h, b, m, e in itertools.product(*axes)
+        for t, h, b, m, e, n in itertools.product(*axes)
     ]
 
 
@@ -192,6 +205,7 @@ def _line(vectors: _Vectors, name: str, params: StoryParams, **extra: object) ->
         "background": params.background,
         "merge_threshold": params.merge_threshold,
         "entity_penalty": params.entity_penalty,
+        "novel_margin": params.novel_margin,
         **score([r.story for r in rows], found),
         "mentions_per_s": round(rate),
     }

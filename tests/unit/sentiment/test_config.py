@@ -33,10 +33,10 @@ def test_torch_threads_as_set_win(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_story_settings_reach_the_clusterer(monkeypatch: pytest.MonkeyPatch) -> None:
     from services.sentiment.service import story_params
 
-    assert story_params(SentimentSettings()).novel_margin == 0.0  # the gate is off by default
-    monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_NOVEL_MARGIN", "0.05")
+    assert story_params(SentimentSettings()).novel_margin == 0.05  # the shipped gate
+    monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_NOVEL_MARGIN", "0")
     params = story_params(SentimentSettings())
-    assert params.novel_margin == 0.05
+    assert params.novel_margin == 0.0
     assert params.merge_named == SentimentSettings().sentiment_story_merge_named
     with pytest.raises(ValueError, match="sentiment_story_novel_margin"):
         SentimentSettings(sentiment_story_novel_margin=-0.1)
