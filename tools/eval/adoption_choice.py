@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from services.alerting.detect.spikes import SpikeDetector
+from tools.eval import benchmark
 from tools.eval.benchmark import (
     Tally,
     _config,
@@ -25,7 +25,6 @@ from tools.eval.benchmark import (
     leave_out_shape,
     load_dev,
     pooled,
-    series_tallies,
 )
 from tools.eval.scenarios import Points, Window
 
@@ -35,22 +34,15 @@ CANDIDATES: tuple[dict[str, Any], ...] = tuple(
 )
 
 
-def _job(args: tuple[str, Points, list[Window], dict[str, Any], tuple[float, ...]]) -> Any:
-    name, points, windows, counts, prior = args
-    return series_tallies(name, points, windows, counts, prior=prior)
-
-
 def candidate_tallies(
     dev: Dev, candidates: tuple[dict[str, Any], ...] = CANDIDATES, workers: int = 2
 ) -> dict[int, dict[str, dict[str, Tally]]]:
     """Return the tallies of every candidate on every dev series."""
-    jobs = [(i, name) for i in range(len(candidates)) for name in dev]
-    args = [(n, *dev[n], candidates[i], leave_out_shape(dev, n)) for i, n in jobs]
-    results: dict[int, dict[str, dict[str, Tally]]] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for (i, name), tallies in zip(jobs, pool.map(_job, args), strict=True):
-            results.setdefault(i, {})[name] = tallies
-    return results
+
+    def settings_of(candidate: dict[str, Any], name: str) -> dict[str, Any]:
+        return {"counts": candidate, "prior": leave_out_shape(dev, name)}
+
+    return benchmark.candidate_tallies(dev, candidates, settings_of, workers)
 
 
 def blind_hours(points: Points, counts: dict[str, Any], factor: float = 2.0) -> dict[str, Any]:

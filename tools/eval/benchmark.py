@@ -222,8 +222,29 @@ def choose_by_fold(
     return rows
 
 
-def _job(args: tuple[str, Points, list[Window], dict[str, Any] | None]) -> dict[str, Tally]:
-    return series_tallies(*args)
+def _job(args: tuple[str, Points, list[Window], dict[str, Any]]) -> dict[str, Tally]:
+    name, points, windows, settings = args
+    return series_tallies(name, points, windows, **settings)
+
+
+def candidate_tallies(
+    dev: dict[str, tuple[Points, list[Window]]],
+    candidates: tuple[dict[str, Any], ...],
+    settings_of: Callable[[dict[str, Any], str], dict[str, Any]],
+    workers: int = 2,
+) -> dict[int, dict[str, dict[str, Tally]]]:
+    """`results[i][name]`: candidate i's tallies on dev series `name`, in worker processes.
+
+    `settings_of(candidate, name)` gives the `series_tallies` keywords of one job (which
+    settings the candidate holds, and the day-shape prior pooled without the series).
+    """
+    jobs = [(i, name) for i in range(len(candidates)) for name in dev]
+    args = [(name, *dev[name], settings_of(candidates[i], name)) for i, name in jobs]
+    results: dict[int, dict[str, dict[str, Tally]]] = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for (i, name), tallies in zip(jobs, pool.map(_job, args), strict=True):
+            results.setdefault(i, {})[name] = tallies
+    return results
 
 
 def leave_one_out(
@@ -237,12 +258,7 @@ def leave_one_out(
 
     The last row is the choice made on every series, with its (in-sample) figures.
     """
-    jobs = [(i, name) for i in range(len(candidates)) for name in dev]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        done = pool.map(_job, [(name, *dev[name], candidates[i]) for i, name in jobs])
-        results: dict[int, dict[str, dict[str, Tally]]] = {}
-        for (i, name), tallies in zip(jobs, done, strict=True):
-            results.setdefault(i, {})[name] = tallies
+    results = candidate_tallies(dev, candidates, lambda c, _: {"counts": c}, workers)
     if progress:
         progress("candidates done")
     return choose_by_fold(list(dev), results, candidates, max_false_per_week)

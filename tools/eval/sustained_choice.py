@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from tools.eval import benchmark
 from tools.eval.benchmark import (
     Tally,
     choose_by_fold,
     leave_out_shape,
     load_dev,
-    series_tallies,
 )
 from tools.eval.scenarios import Points, Window
 
@@ -40,22 +39,15 @@ CANDIDATES: tuple[dict[str, Any], ...] = tuple(
 )
 
 
-def _job(args: tuple[str, Points, list[Window], tuple[float, ...], dict[str, Any]]) -> Any:
-    name, points, windows, prior, sustained = args
-    return series_tallies(name, points, windows, prior=prior, sustained=sustained)
-
-
 def candidate_tallies(
     dev: Dev, candidates: tuple[dict[str, Any], ...] = CANDIDATES, workers: int = 2
 ) -> dict[int, dict[str, dict[str, Tally]]]:
     """Return the tallies of every candidate on every dev series."""
-    jobs = [(i, name) for i in range(len(candidates)) for name in dev]
-    args = [(n, *dev[n], leave_out_shape(dev, n), candidates[i]) for i, n in jobs]
-    results: dict[int, dict[str, dict[str, Tally]]] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for (i, name), tallies in zip(jobs, pool.map(_job, args), strict=True):
-            results.setdefault(i, {})[name] = tallies
-    return results
+
+    def settings_of(candidate: dict[str, Any], name: str) -> dict[str, Any]:
+        return {"prior": leave_out_shape(dev, name), "sustained": candidate}
+
+    return benchmark.candidate_tallies(dev, candidates, settings_of, workers)
 
 
 def folds(
