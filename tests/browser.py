@@ -12,7 +12,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -137,47 +139,74 @@ class Browser:
         await self._ws.close()
 
 
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop Chromium and every helper it spawned (renderers, crashpad), then reap the leader."""
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):  # helpers that outlived the leader
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _remove_profile(profile: str) -> None:
+    """Delete the profile directory, retrying while exiting helpers still write into it."""
+
+    async def removed() -> bool:
+        shutil.rmtree(profile, ignore_errors=True)
+        return not os.path.exists(profile)
+
+    gone = await wait_for(removed, bool, timeout_s=15, interval_s=0.1)
+    assert gone, f"chromium profile {profile} could not be removed"
+
+
 @contextlib.asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
-    """A headless Chromium for the duration of the block."""
+    """A headless Chromium for the duration of the block.
+
+    Chromium runs in its own process group so that its helper processes stop with it; the
+    throwaway profile is removed only once nothing writes into it any more.
+    """
     assert CHROMIUM is not None
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="cw-chromium-") as profile:
-        process = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless=new",
-                "--no-sandbox",  # tests run as root in a container
-                "--disable-gpu",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                f"--remote-debugging-port={port}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    profile = tempfile.mkdtemp(prefix="cw-chromium-")
+    process = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",  # tests run as root in a container
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        async def version() -> dict[str, Any]:
+            async with httpx.AsyncClient() as client:
+                answer = await client.get(f"http://127.0.0.1:{port}/json/version")
+                return dict(answer.json())
+
+        info = await wait_for(
+            version, bool, timeout_s=30, interval_s=0.2, ignore=(httpx.HTTPError,)
         )
-        try:
-
-            async def version() -> dict[str, Any]:
-                async with httpx.AsyncClient() as client:
-                    answer = await client.get(f"http://127.0.0.1:{port}/json/version")
-                    return dict(answer.json())
-
-            info = await wait_for(
-                version, bool, timeout_s=30, interval_s=0.2, ignore=(httpx.HTTPError,)
-            )
-            async with websockets.connect(
-                info["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024
-            ) as ws:
-                browser = Browser(ws)
-                try:
-                    yield browser
-                finally:
-                    await browser.close()
-        finally:
-            process.terminate()
+        async with websockets.connect(
+            info["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024
+        ) as ws:
+            browser = Browser(ws)
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                yield browser
+            finally:
+                await browser.close()
+    finally:
+        await asyncio.to_thread(_stop_process_group, process)
+        await _remove_profile(profile)
