@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import random
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -81,7 +82,8 @@ def projections(caps: Sequence[Capture], config: ForecastConfig) -> list[Project
 
 
 def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
-    """Per horizon: coverage, MASE-style ratio (pooled absolute errors) and the alerts where
+    """Per horizon: coverage (and the share of totals `below` the interval: the rest of the
+    misses are above it), MASE-style ratio (pooled absolute errors) and the alerts where
     the projection is closer than the naive forecast (`closer`); and how often severity's
     step fires (the story projected to run at 3x its usual volume over the next 6 hours,
     `Projection.usual_multiple`) and how often the next 6 hours' mentions came at 3x the
@@ -89,7 +91,7 @@ def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
     projected = projections(caps, config)
     out: dict[str, Any] = {"alerts": len(caps)}
     for h in HORIZONS_HOURS:
-        n = inside = closer = 0
+        n = inside = below = closer = 0
         model = naive = 0.0
         for cap, proj in zip(caps, projected, strict=True):
             if h not in cap.actual:
@@ -97,12 +99,14 @@ def score(caps: Sequence[Capture], config: ForecastConfig) -> dict[str, Any]:
             o, actual = proj.outlook(h), cap.actual[h]
             n += 1
             inside += o.low <= actual <= o.high
+            below += actual < o.low
             closer += abs(o.expected - actual) < abs(cap.naive[h] - actual)
             model += abs(o.expected - actual)
             naive += abs(cap.naive[h] - actual)
         out[f"{h}h"] = {
             "n": n,
             "coverage": round(inside / n, 3) if n else None,
+            "below": round(below / n, 3) if n else None,  # misses under the interval
             "ratio": round(model / naive, 3) if naive else None,
             "closer": closer,
         }
@@ -258,6 +262,7 @@ MIX_SHARES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 CARRIES: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 BACKTEST_BINS = 24  # the series' own errors: 30-minute forecasts made in the last 2 hours
 _HALF_HOUR = 0.5
+RESAMPLES = 1000
 
 
 def mix(model: float, naive: float, share: float) -> float:
@@ -303,7 +308,8 @@ def one_hour_alternatives(
 ) -> list[dict[str, Any]]:
     """Per fold, the 1-hour MASE-style ratio of the model and of each alternative: `mix`
     and `carry` with the setting chosen on the other folds (lowest worst-fold ratio, mean
-    breaks ties), and `own_errors` (no setting)."""
+    breaks ties), and `own_errors` (no setting); `model_80`: how far the model's ratio
+    moves when the fold's alerts are resampled (`resampled_ratio`)."""
     cfg = config or ForecastConfig()
     # (model, naive, season, own-error weight, actual) of every alert with a next hour
     points: dict[str, list[_Point]] = {
@@ -326,7 +332,11 @@ def one_hour_alternatives(
     }
     rows = []
     for held, pts in points.items():
-        row: dict[str, Any] = {"held_out": held, "model": _ratio(pts, lambda p: p[0])}
+        row: dict[str, Any] = {
+            "held_out": held,
+            "model": _ratio(pts, lambda p: p[0]),
+            "model_80": resampled_ratio(pts),
+        }
         train = [v for n, v in points.items() if n != held]
         for form, (grid, fn) in forms.items():
             best = min(grid, key=lambda s: _worst_mean(train, functools.partial(_at, fn, s)))
@@ -334,6 +344,27 @@ def one_hour_alternatives(
         row["own_errors"] = _ratio(pts, lambda p: mix(p[0], p[1], p[3]))
         rows.append(row)
     return rows
+
+
+def resampled_ratio(
+    points: Sequence[_Point], draws: int = RESAMPLES, seed: int = 0
+) -> list[float] | None:
+    """The 10th and 90th percentile of the model's ratio over `draws` resamples (with
+    replacement, seeded) of the alerts. Alerts of one crisis are not independent, so the
+    true uncertainty is wider still."""
+    rng = random.Random(seed)
+    ratios = sorted(
+        r
+        for r in (_ratio(rng.choices(points, k=len(points)), _model) for _ in range(draws))
+        if r is not None
+    )
+    if not ratios:
+        return None
+    return [ratios[int(0.1 * (len(ratios) - 1))], ratios[int(0.9 * (len(ratios) - 1))]]
+
+
+def _model(point: _Point) -> float:
+    return point[0]
 
 
 def _at(form: Callable[[_Point, float], float], setting: float, point: _Point) -> float:

@@ -14,6 +14,7 @@ from tools.eval.forecast import (
     mix,
     one_hour_alternatives,
     own_error_share,
+    resampled_ratio,
     score,
 )
 
@@ -78,3 +79,23 @@ def test_alternatives_are_chosen_on_the_other_folds() -> None:
     assert all(r["mix"]["chosen"] in MIX_SHARES for r in rows.values())
     # Any weight toward "stays the same" helps where it was right.
     assert held["own_errors"] < held["model"]
+
+
+def test_resampled_ratio_brackets_the_fold_and_is_seeded() -> None:
+    model_1h = _capture(0.0).inputs.project().outlook(1).expected
+    mixed = [_capture(model_1h), _capture(155.0), _capture(120.0), _capture(60.0)]
+    points = [(model_1h, 155.0, 60.0, 0.5, c.actual[1]) for c in mixed]
+    low, high = resampled_ratio(points, draws=200)
+    whole = score(mixed, ForecastConfig())["1h"]["ratio"]
+    assert low < whole < high
+    assert resampled_ratio(points, draws=200) == [low, high]  # the same seed, the same draws
+    assert resampled_ratio([], draws=10) is None
+
+
+def test_score_says_on_which_side_the_misses_fall() -> None:
+    """Mentions far above the interval count as misses above, none below."""
+    caps = [_capture(5000.0), _capture(5001.0)]
+    one = score(caps, ForecastConfig())["1h"]
+    assert one["coverage"] == 0.0 and one["below"] == 0.0
+    under = score([_capture(0.0)], ForecastConfig())["1h"]
+    assert under["below"] == 1.0
