@@ -85,7 +85,9 @@ def test_resampled_ratio_brackets_the_fold_and_is_seeded() -> None:
     model_1h = _capture(0.0).inputs.project().outlook(1).expected
     mixed = [_capture(model_1h), _capture(155.0), _capture(120.0), _capture(60.0)]
     points = [(model_1h, 155.0, 60.0, 0.5, c.actual[1]) for c in mixed]
-    low, high = resampled_ratio(points, draws=200)
+    bracket = resampled_ratio(points, draws=200)
+    assert bracket is not None
+    low, high = bracket
     whole = score(mixed, ForecastConfig())["1h"]["ratio"]
     assert low < whole < high
     assert resampled_ratio(points, draws=200) == [low, high]  # the same seed, the same draws
