@@ -263,6 +263,8 @@ CARRIES: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 BACKTEST_BINS = 24  # the series' own errors: 30-minute forecasts made in the last 2 hours
 _HALF_HOUR = 0.5
 RESAMPLES = 1000
+AHEAD = max(HORIZONS_HOURS)
+_Point = tuple[float, float, float, float, float]  # model, naive, season, own weight, actual
 
 
 def mix(model: float, naive: float, share: float) -> float:
@@ -293,10 +295,6 @@ def own_error_share(inputs: Inputs, config: ForecastConfig) -> float:
         naive_err += abs(_HALF_HOUR * sum(c for c, _ in past[-per_hour:]) - came)
     total = model_err + naive_err
     return naive_err / total if total else 0.5
-
-
-AHEAD = max(HORIZONS_HOURS)
-_Point = tuple[float, float, float, float, float]  # model, naive, season, own weight, actual
 
 
 def _expected(inputs: Inputs, config: ForecastConfig, hours: int) -> float:
@@ -334,7 +332,7 @@ def one_hour_alternatives(
     for held, pts in points.items():
         row: dict[str, Any] = {
             "held_out": held,
-            "model": _ratio(pts, lambda p: p[0]),
+            "model": _ratio(pts, _model),
             "model_80": resampled_ratio(pts),
         }
         train = [v for n, v in points.items() if n != held]
