@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,9 +20,7 @@ from tests.kafka_helpers import SESSION_TOPIC_PREFIX
 
 
 def test_second_up_is_a_no_op(infra: InfraSettings) -> None:
-    started = time.monotonic()
     assert manage.up(infra) == ["postgres already running", "kafka already running"]
-    assert time.monotonic() - started < 30
 
 
 def test_status_reports_ready_with_explicit_partitions(infra: InfraSettings) -> None:

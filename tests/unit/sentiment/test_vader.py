@@ -1,5 +1,4 @@
 import random
-import time
 
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -74,17 +73,6 @@ def test_long_texts_are_capped() -> None:
 def test_empty_batch_and_empty_text(vader: VaderScorer) -> None:
     assert vader.score([]) == []
     assert vader.score([""])[0].label == "neutral"
-
-
-def test_fast_enough_for_the_hot_path(vader: VaderScorer) -> None:
-    texts = [
-        f"Day {i}: loving the new release, but the app crashes sometimes :(" for i in range(2000)
-    ]
-    started = time.perf_counter()
-    vader.score(texts)
-    rate = len(texts) / (time.perf_counter() - started)
-    # ~10,000/s on an idle core; the bound leaves room for a busy shared machine.
-    assert rate > 2_000
 
 
 # --- the fast analyzer must match the library exactly --------------------------------------
