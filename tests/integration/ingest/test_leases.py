@@ -357,12 +357,12 @@ async def test_a_refused_renewal_stops_the_connector_at_once(
                 .where(ConnectorLeaseRow.source == source)
                 .values(holder="intruder", token=ConnectorLeaseRow.token + 1)
             )
-        await asyncio.wait_for(stopped.wait(), timeout=5)
+        await asyncio.wait_for(stopped.wait(), timeout=30)
         assert not terms[0].valid()
         await wait_for(
             lambda: _value(metrics.leases_lost.labels(source)._value.get()),
             lambda n: n == 1,
-            timeout_s=5,
+            timeout_s=30,
             interval_s=0.05,
         )
         assert metrics.leases_held.labels(source)._value.get() == 0
