@@ -28,6 +28,7 @@ is bounded by the guard (`guard_hours` periods).
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -62,6 +63,7 @@ class SustainedConfig:
     prior_hours: float = 48.0  # weight of the priors, in hours of history
     spread_half_life_hours: float = 336.0
     run_hours: int = 6
+    warm_hours: float = 48.0  # spreads are exact medians over the first hours, then running
     adapt_periods: int = 6
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
@@ -131,6 +133,7 @@ class SustainedDetector:
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
         self.n_spread = 0
+        self.warm: list[float] = []  # the first `warm_hours` residuals (exact medians)
         self.center = 0.0  # running median hourly log residual (a mean level sits above it)
         arms = len(cfg.ratios)
         self.cusums = [0.0] * arms  # one CUSUM per design ratio
@@ -304,6 +307,7 @@ class SustainedDetector:
     def _learn(self, hour: int, x: float, mult: float, residual: float) -> None:
         cfg = self.config
         self.learned += 1
+        first = self.level is None
         half_life = cfg.level_half_life_hours / cfg.period_hours
         alpha = max(1.0 / self.learned, half_life_alpha(half_life))
         level = self.level if self.level is not None else x / mult
@@ -311,7 +315,8 @@ class SustainedDetector:
         self.sum_count += alpha * (x - self.sum_count)
         self.sum_mult += alpha * (mult - self.sum_mult)
         self.level = self.sum_count / self.sum_mult if self.sum_mult > 0 else x / mult
-        self._learn_spread(residual, level * mult)
+        if not first:  # the first hour sets the level: its residual is 0 by construction
+            self._learn_spread(residual, level * mult)
 
     def _learn_spread(self, residual: float, mean: float) -> None:
         """Running medians of |hourly| and |run-mean| log residuals (robust to the rises)."""
@@ -328,6 +333,10 @@ class SustainedDetector:
                 self.center = residual
             residual -= self.center
         self.residuals.append(residual)
+        if len(self.warm) == n - 1 and n <= cfg.warm_hours / cfg.period_hours:
+            self.warm.append(round(residual, 4))
+            self.spread, self.run_spread = _exact_spreads(self.warm, cfg.run_hours)
+            return
         self.spread = _median_step(self.spread, abs(residual), step, first=n == 1)
         if len(self.residuals) == self.residuals.maxlen:
             run = abs(sum(self.residuals) / len(self.residuals))
@@ -351,6 +360,7 @@ class SustainedDetector:
             "pending": [list(p) for p in self.pending],
             "residuals": list(self.residuals),
             "spread": [self.spread, self.run_spread, self.poisson, self.n_spread],
+            "warm": self.warm,
             "run": [self.cusums, self.run_counts, self.run_expected, self.run_periods],
             "recent": list(self.recent),
             "alerts": self.alerts,
@@ -387,6 +397,7 @@ class SustainedDetector:
         spread, run_spread, poisson, n = data["spread"]
         det.spread, det.run_spread, det.poisson = float(spread), float(run_spread), float(poisson)
         det.n_spread = int(n)
+        det.warm = [float(v) for v in data.get("warm", [])]  # absent in older states
         cusums, counts, expected, periods = data["run"]
         if len(cusums) == len(config.ratios):
             det.cusums = [float(v) for v in cusums]
@@ -398,6 +409,13 @@ class SustainedDetector:
         det.adapt_in = int(data["adapt_in"])
         det.shape.restore(data["shape"])
         return det
+
+
+def _exact_spreads(residuals: list[float], run: int) -> tuple[float, float]:
+    """Medians of |residual| and of |mean over `run` consecutive residuals| (0 when too few)."""
+    hourly = statistics.median(abs(r) for r in residuals)
+    runs = [abs(sum(residuals[i - run : i]) / run) for i in range(run, len(residuals) + 1)]
+    return max(hourly, _MIN_SPREAD), max(statistics.median(runs), _MIN_SPREAD) if runs else 0.0
 
 
 def _median_step(current: float, value: float, step: float, *, first: bool) -> float:
