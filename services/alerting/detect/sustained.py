@@ -41,6 +41,7 @@ RULE = "sustained_rise"
 MODEL = "sustained-2"
 _MAD_TO_SD = 1.4826
 _MIN_SPREAD = 1e-3
+_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class SustainedConfig:
     spread_half_life_hours: float = 336.0
     run_hours: int = 6
     warm_hours: float = 48.0  # spreads are exact medians over the first hours, then running
+    differenced: bool = True  # spreads of hour-to-hour (run-to-run) changes of the residual
     adapt_periods: int = 6
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
@@ -128,7 +130,7 @@ class SustainedDetector:
         self.last_ts: float | None = None
         # Scored periods not yet learned: (hour, count, multiplier, log residual).
         self.pending: deque[tuple[int, float, float, float]] = deque()
-        self.residuals: deque[float] = deque(maxlen=cfg.run_hours)
+        self.residuals: deque[float] = deque(maxlen=2 * cfg.run_hours)
         self.spread = 0.0  # running median |hourly log residual|
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
@@ -294,7 +296,7 @@ class SustainedDetector:
         """Return how many hourly looks one independent look is worth (>= 1), learned."""
         cfg = self.config
         own = 1.0
-        if self.spread > _MIN_SPREAD and self.n_spread >= cfg.run_hours:
+        if self.spread > _MIN_SPREAD and self.run_spread > 0.0:
             own = cfg.run_hours * (self.run_spread / self.spread) ** 2
         own = min(max(own, 1.0), float(cfg.run_hours))
         w = self._weight()
@@ -335,13 +337,13 @@ class SustainedDetector:
         self.residuals.append(residual)
         if len(self.warm) == n - 1 and n <= cfg.warm_hours / cfg.period_hours:
             self.warm.append(round(residual, 4))
-            self.spread, self.run_spread = _exact_spreads(self.warm, cfg.run_hours)
+            self.spread, self.run_spread = _exact_spreads(self.warm, cfg.run_hours, cfg.differenced)
             return
-        self.spread = _median_step(self.spread, abs(residual), step, first=n == 1)
-        if len(self.residuals) == self.residuals.maxlen:
-            run = abs(sum(self.residuals) / len(self.residuals))
-            first = n == cfg.run_hours
-            self.run_spread = _median_step(self.run_spread, run, step, first=first)
+        hourly, run = _looks(list(self.residuals), cfg.run_hours, cfg.differenced)
+        if hourly is not None:
+            self.spread = _median_step(self.spread, hourly, step)
+        if run is not None:
+            self.run_spread = _median_step(self.run_spread, run, step)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -411,15 +413,37 @@ class SustainedDetector:
         return det
 
 
-def _exact_spreads(residuals: list[float], run: int) -> tuple[float, float]:
-    """Medians of |residual| and of |mean over `run` consecutive residuals| (0 when too few)."""
-    hourly = statistics.median(abs(r) for r in residuals)
-    runs = [abs(sum(residuals[i - run : i]) / run) for i in range(run, len(residuals) + 1)]
-    return max(hourly, _MIN_SPREAD), max(statistics.median(runs), _MIN_SPREAD) if runs else 0.0
+def _looks(window: list[float], run: int, differenced: bool) -> tuple[float | None, float | None]:
+    """The newest hourly and run-mean looks of a residual window (None: too few residuals).
+
+    Plain: |residual| and |mean of the last `run`|. `differenced`: the same of the change
+    from the hour (run) before, over sqrt 2: the spread of a residual whose mean drifts
+    slowly (a level or shape still learning) without the drift.
+    """
+    if not differenced:
+        runs = abs(sum(window[-run:]) / run) if len(window) >= run else None
+        return abs(window[-1]), runs
+    hourly = abs(window[-1] - window[-2]) / _SQRT2 if len(window) >= 2 else None
+    if len(window) < 2 * run:
+        return hourly, None
+    return hourly, abs(sum(window[-run:]) - sum(window[-2 * run : -run])) / run / _SQRT2
 
 
-def _median_step(current: float, value: float, step: float, *, first: bool) -> float:
+def _exact_spreads(residuals: list[float], run: int, differenced: bool) -> tuple[float, float]:
+    """Exact medians of the hourly and run looks over `residuals` (0.0 when none yet)."""
+    hourly, runs = [], []
+    for end in range(1, len(residuals) + 1):
+        one, many = _looks(residuals[:end], run, differenced)
+        hourly += [] if one is None else [one]
+        runs += [] if many is None else [many]
+    return (
+        max(statistics.median(hourly), _MIN_SPREAD) if hourly else 0.0,
+        max(statistics.median(runs), _MIN_SPREAD) if runs else 0.0,
+    )
+
+
+def _median_step(current: float, value: float, step: float) -> float:
     """One multiplicative step of a running median (moves as fast from wide as from narrow)."""
-    if first:
+    if current <= 0.0:
         return max(value, _MIN_SPREAD)
     return max(_MIN_SPREAD, current * math.exp(step if value > current else -step))
