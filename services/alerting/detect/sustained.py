@@ -270,11 +270,13 @@ class SustainedDetector:
         """Take the level of the last periods as the new normal and restart the CUSUM.
 
         The periods of the rise not yet learned are dropped: learned late, they would pull
-        the level back below the new normal and page the same shift again days later.
+        the level back below the new normal and page the same shift again days later. As
+        after another path's page, the level of the `adapt_periods` after it is adopted
+        too: a rise paged halfway up its ramp does not page again for the rest of it.
         """
         self._adopt(3)
         self.alerts += 1
-        self.reset()
+        self.reset(paged=True)
 
     def _adopt(self, periods: int) -> None:
         """Raise the level to the median of the last `periods` (a burst hour moves no median)."""
