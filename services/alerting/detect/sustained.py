@@ -64,8 +64,7 @@ class SustainedConfig:
     prior_hours: float = 48.0  # weight of the priors, in hours of history
     spread_half_life_hours: float = 336.0
     run_hours: int = 6
-    warm_hours: float = 48.0  # spreads are exact medians over the first hours, then running
-    differenced: bool = True  # spreads of hour-to-hour (run-to-run) changes of the residual
+    change_spreads: bool = False  # spreads of residual changes, exact warm-up (tried, off)
     adapt_periods: int = 6
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
@@ -135,7 +134,7 @@ class SustainedDetector:
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
         self.n_spread = 0
-        self.warm: list[float] = []  # the first `warm_hours` residuals (exact medians)
+        self.warm: list[float] = []  # the first `prior_hours` residuals (exact medians)
         self.center = 0.0  # running median hourly log residual (a mean level sits above it)
         arms = len(cfg.ratios)
         self.cusums = [0.0] * arms  # one CUSUM per design ratio
@@ -276,7 +275,7 @@ class SustainedDetector:
         """
         self._adopt(3)
         self.alerts += 1
-        self.reset(paged=True)
+        self.reset(paged=self.config.change_spreads)
 
     def _adopt(self, periods: int) -> None:
         """Raise the level to the median of the last `periods` (a burst hour moves no median)."""
@@ -319,7 +318,7 @@ class SustainedDetector:
         self.sum_count += alpha * (x - self.sum_count)
         self.sum_mult += alpha * (mult - self.sum_mult)
         self.level = self.sum_count / self.sum_mult if self.sum_mult > 0 else x / mult
-        if not first:  # the first hour sets the level: its residual is 0 by construction
+        if not (first and cfg.change_spreads):  # the first hour's residual is 0 by construction
             self._learn_spread(residual, level * mult)
 
     def _learn_spread(self, residual: float, mean: float) -> None:
@@ -337,11 +336,12 @@ class SustainedDetector:
                 self.center = residual
             residual -= self.center
         self.residuals.append(residual)
-        if len(self.warm) == n - 1 and n <= cfg.warm_hours / cfg.period_hours:
+        changes = cfg.change_spreads
+        if changes and len(self.warm) == n - 1 and n <= cfg.prior_hours / cfg.period_hours:
             self.warm.append(round(residual, 4))
-            self.spread, self.run_spread = _exact_spreads(self.warm, cfg.run_hours, cfg.differenced)
+            self.spread, self.run_spread = _exact_spreads(self.warm, cfg.run_hours, changes)
             return
-        hourly, run = _looks(list(self.residuals), cfg.run_hours, cfg.differenced)
+        hourly, run = _looks(list(self.residuals), cfg.run_hours, changes)
         if hourly is not None:
             self.spread = _median_step(self.spread, hourly, step)
         if run is not None:
