@@ -41,8 +41,9 @@ CANDIDATES: tuple[dict[str, Any], ...] = tuple(
 
 # Third round: the spreads learned from residual changes with an exact warm-up
 # (`change_spreads`) at four thresholds, against the shipped settings.
-WARMUP_CANDIDATES: tuple[dict[str, Any], ...] = ({},) + tuple(
-    {"change_spreads": True, "threshold": threshold} for threshold in (9.0, 10.0, 11.0, 12.0)
+WARMUP_CANDIDATES: tuple[dict[str, Any], ...] = (
+    {},
+    *({"change_spreads": True, "threshold": t} for t in (9.0, 10.0, 11.0, 12.0)),
 )
 
 

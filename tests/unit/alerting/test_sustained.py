@@ -221,7 +221,9 @@ def test_a_brand_watched_for_two_or_three_days_has_a_doubling_caught_at_most_sta
     """With the day the population has, 2-3 days of history suffice when the spreads are learned
     from residual changes: paged by the hour after the doubling at nearly every start hour."""
     days = history_hours / 24 + 2
-    caught = _caught_start_hours(lambda h: synthetic_base(days, 15.0, seed=40 + h), history_hours, 13)
+    caught = _caught_start_hours(
+        lambda h: synthetic_base(days, 15.0, seed=40 + h), history_hours, 13
+    )
     assert caught >= 20
 
 
