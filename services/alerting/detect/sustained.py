@@ -20,6 +20,10 @@ spike paths judge bursts). After a page the CUSUM restarts and the level of the 
 that keeps growing pages again only after growing by a design ratio once more. With
 `centered`, the reference is the level's *median* (the running median hourly log
 residual is learned and taken off), for series whose mean sits above a typical hour.
+With `change_spreads` (off; measured in docs/detection.md), both spreads are those of
+the residual's changes from the hour (run) before, exact medians over the first
+`prior_hours`: right from day two on clean series, where the running medians climb from
+0 for a week.
 
 Per bin the work is O(1) (one addition); per period a handful of scalar updates. Memory
 is bounded by the guard (`guard_hours` periods).
@@ -129,7 +133,8 @@ class SustainedDetector:
         self.last_ts: float | None = None
         # Scored periods not yet learned: (hour, count, multiplier, log residual).
         self.pending: deque[tuple[int, float, float, float]] = deque()
-        self.residuals: deque[float] = deque(maxlen=2 * cfg.run_hours)
+        runs = 2 if cfg.change_spreads else 1  # a change needs the run before too
+        self.residuals: deque[float] = deque(maxlen=runs * cfg.run_hours)
         self.spread = 0.0  # running median |hourly log residual|
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
@@ -322,7 +327,10 @@ class SustainedDetector:
             self._learn_spread(residual, level * mult)
 
     def _learn_spread(self, residual: float, mean: float) -> None:
-        """Running medians of |hourly| and |run-mean| log residuals (robust to the rises)."""
+        """Running medians of |hourly| and |run-mean| log residuals (robust to the rises).
+
+        With `change_spreads`, of their changes (`_looks`), exact over the first hours.
+        """
         cfg = self.config
         self.n_spread += 1
         n = self.n_spread
