@@ -8,6 +8,7 @@ over the NAB windows and the four families) at no more than `max_false_per_week`
 false alerts on the *other* series is chosen and reported on the held-out series alone.
 
     python3 -m tools.eval.sustained_choice > folds.jsonl
+    python3 -m tools.eval.sustained_choice --warmup > folds.jsonl  # the spreads' round
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ CANDIDATES: tuple[dict[str, Any], ...] = tuple(
     for run, threshold in ((3, 10.0), (3, 12.0), (4, 10.0), (4, 12.0), (6, 12.0))
 )
 
+# Third round: the spreads learned from residual changes with an exact warm-up
+# (`change_spreads`) at four thresholds, against the shipped settings.
+WARMUP_CANDIDATES: tuple[dict[str, Any], ...] = (
+    {},
+    *({"change_spreads": True, "threshold": t} for t in (9.0, 10.0, 11.0, 12.0)),
+)
+
 
 def candidate_tallies(
     dev: Dev, candidates: tuple[dict[str, Any], ...] = CANDIDATES, workers: int = 2
@@ -61,7 +69,8 @@ def folds(
 
 
 if __name__ == "__main__":
+    chosen = WARMUP_CANDIDATES if "--warmup" in sys.argv[1:] else CANDIDATES
     dev_series = load_dev()
-    for row in folds(dev_series, candidate_tallies(dev_series)):
+    for row in folds(dev_series, candidate_tallies(dev_series, chosen), chosen):
         print(json.dumps(row), flush=True)
     print("done", file=sys.stderr)

@@ -20,6 +20,10 @@ spike paths judge bursts). After a page the CUSUM restarts and the level of the 
 that keeps growing pages again only after growing by a design ratio once more. With
 `centered`, the reference is the level's *median* (the running median hourly log
 residual is learned and taken off), for series whose mean sits above a typical hour.
+With `change_spreads` (off; measured in docs/detection.md), both spreads are those of
+the residual's changes from the hour (run) before, exact medians over the first
+`prior_hours`: right from day two on clean series, where the running medians climb from
+0 for a week.
 
 Per bin the work is O(1) (one addition); per period a handful of scalar updates. Memory
 is bounded by the guard (`guard_hours` periods).
@@ -28,6 +32,7 @@ is bounded by the guard (`guard_hours` periods).
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -40,6 +45,7 @@ RULE = "sustained_rise"
 MODEL = "sustained-2"
 _MAD_TO_SD = 1.4826
 _MIN_SPREAD = 1e-3
+_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ class SustainedConfig:
     prior_hours: float = 48.0  # weight of the priors, in hours of history
     spread_half_life_hours: float = 336.0
     run_hours: int = 6
+    change_spreads: bool = False  # spreads of residual changes, exact warm-up (tried, off)
     adapt_periods: int = 6
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     shape_prior_days: float = 3.0
@@ -126,11 +133,13 @@ class SustainedDetector:
         self.last_ts: float | None = None
         # Scored periods not yet learned: (hour, count, multiplier, log residual).
         self.pending: deque[tuple[int, float, float, float]] = deque()
-        self.residuals: deque[float] = deque(maxlen=cfg.run_hours)
+        runs = 2 if cfg.change_spreads else 1  # a change needs the run before too
+        self.residuals: deque[float] = deque(maxlen=runs * cfg.run_hours)
         self.spread = 0.0  # running median |hourly log residual|
         self.run_spread = 0.0  # running median |mean log residual over run_hours|
         self.poisson = 0.0  # running mean of the Poisson part of the hourly variance
         self.n_spread = 0
+        self.warm: list[float] = []  # the first `prior_hours` residuals (exact medians)
         self.center = 0.0  # running median hourly log residual (a mean level sits above it)
         arms = len(cfg.ratios)
         self.cusums = [0.0] * arms  # one CUSUM per design ratio
@@ -265,11 +274,13 @@ class SustainedDetector:
         """Take the level of the last periods as the new normal and restart the CUSUM.
 
         The periods of the rise not yet learned are dropped: learned late, they would pull
-        the level back below the new normal and page the same shift again days later.
+        the level back below the new normal and page the same shift again days later. As
+        after another path's page, the level of the `adapt_periods` after it is adopted
+        too: a rise paged halfway up its ramp does not page again for the rest of it.
         """
         self._adopt(3)
         self.alerts += 1
-        self.reset()
+        self.reset(paged=self.config.change_spreads)
 
     def _adopt(self, periods: int) -> None:
         """Raise the level to the median of the last `periods` (a burst hour moves no median)."""
@@ -291,7 +302,7 @@ class SustainedDetector:
         """Return how many hourly looks one independent look is worth (>= 1), learned."""
         cfg = self.config
         own = 1.0
-        if self.spread > _MIN_SPREAD and self.n_spread >= cfg.run_hours:
+        if self.spread > _MIN_SPREAD and self.run_spread > 0.0:
             own = cfg.run_hours * (self.run_spread / self.spread) ** 2
         own = min(max(own, 1.0), float(cfg.run_hours))
         w = self._weight()
@@ -304,6 +315,7 @@ class SustainedDetector:
     def _learn(self, hour: int, x: float, mult: float, residual: float) -> None:
         cfg = self.config
         self.learned += 1
+        first = self.level is None
         half_life = cfg.level_half_life_hours / cfg.period_hours
         alpha = max(1.0 / self.learned, half_life_alpha(half_life))
         level = self.level if self.level is not None else x / mult
@@ -311,10 +323,14 @@ class SustainedDetector:
         self.sum_count += alpha * (x - self.sum_count)
         self.sum_mult += alpha * (mult - self.sum_mult)
         self.level = self.sum_count / self.sum_mult if self.sum_mult > 0 else x / mult
-        self._learn_spread(residual, level * mult)
+        if not (first and cfg.change_spreads):  # the first hour's residual is 0 by construction
+            self._learn_spread(residual, level * mult)
 
     def _learn_spread(self, residual: float, mean: float) -> None:
-        """Running medians of |hourly| and |run-mean| log residuals (robust to the rises)."""
+        """Running medians of |hourly| and |run-mean| log residuals (robust to the rises).
+
+        With `change_spreads`, of their changes (`_looks`), exact over the first hours.
+        """
         cfg = self.config
         self.n_spread += 1
         n = self.n_spread
@@ -328,11 +344,16 @@ class SustainedDetector:
                 self.center = residual
             residual -= self.center
         self.residuals.append(residual)
-        self.spread = _median_step(self.spread, abs(residual), step, first=n == 1)
-        if len(self.residuals) == self.residuals.maxlen:
-            run = abs(sum(self.residuals) / len(self.residuals))
-            first = n == cfg.run_hours
-            self.run_spread = _median_step(self.run_spread, run, step, first=first)
+        changes = cfg.change_spreads
+        if changes and len(self.warm) == n - 1 and n <= cfg.prior_hours / cfg.period_hours:
+            self.warm.append(round(residual, 4))
+            self.spread, self.run_spread = _exact_spreads(self.warm, cfg.run_hours, changes)
+            return
+        hourly, run = _looks(list(self.residuals), cfg.run_hours, changes)
+        if hourly is not None:
+            self.spread = _median_step(self.spread, hourly, step)
+        if run is not None:
+            self.run_spread = _median_step(self.run_spread, run, step)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -351,6 +372,7 @@ class SustainedDetector:
             "pending": [list(p) for p in self.pending],
             "residuals": list(self.residuals),
             "spread": [self.spread, self.run_spread, self.poisson, self.n_spread],
+            "warm": self.warm,
             "run": [self.cusums, self.run_counts, self.run_expected, self.run_periods],
             "recent": list(self.recent),
             "alerts": self.alerts,
@@ -387,6 +409,7 @@ class SustainedDetector:
         spread, run_spread, poisson, n = data["spread"]
         det.spread, det.run_spread, det.poisson = float(spread), float(run_spread), float(poisson)
         det.n_spread = int(n)
+        det.warm = [float(v) for v in data.get("warm", [])]  # absent in older states
         cusums, counts, expected, periods = data["run"]
         if len(cusums) == len(config.ratios):
             det.cusums = [float(v) for v in cusums]
@@ -400,8 +423,37 @@ class SustainedDetector:
         return det
 
 
-def _median_step(current: float, value: float, step: float, *, first: bool) -> float:
+def _looks(window: list[float], run: int, differenced: bool) -> tuple[float | None, float | None]:
+    """The newest hourly and run-mean looks of a residual window (None: too few residuals).
+
+    Plain: |residual| and |mean of the last `run`|. `differenced`: the same of the change
+    from the hour (run) before, over sqrt 2: the spread of a residual whose mean drifts
+    slowly (a level or shape still learning) without the drift.
+    """
+    if not differenced:
+        runs = abs(sum(window[-run:]) / run) if len(window) >= run else None
+        return abs(window[-1]), runs
+    hourly = abs(window[-1] - window[-2]) / _SQRT2 if len(window) >= 2 else None
+    if len(window) < 2 * run:
+        return hourly, None
+    return hourly, abs(sum(window[-run:]) - sum(window[-2 * run : -run])) / run / _SQRT2
+
+
+def _exact_spreads(residuals: list[float], run: int, differenced: bool) -> tuple[float, float]:
+    """Exact medians of the hourly and run looks over `residuals` (0.0 when none yet)."""
+    hourly, runs = [], []
+    for end in range(1, len(residuals) + 1):
+        one, many = _looks(residuals[:end], run, differenced)
+        hourly += [] if one is None else [one]
+        runs += [] if many is None else [many]
+    return (
+        max(statistics.median(hourly), _MIN_SPREAD) if hourly else 0.0,
+        max(statistics.median(runs), _MIN_SPREAD) if runs else 0.0,
+    )
+
+
+def _median_step(current: float, value: float, step: float) -> float:
     """One multiplicative step of a running median (moves as fast from wide as from narrow)."""
-    if first:
+    if current <= 0.0:
         return max(value, _MIN_SPREAD)
     return max(_MIN_SPREAD, current * math.exp(step if value > current else -step))

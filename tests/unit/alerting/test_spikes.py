@@ -241,6 +241,9 @@ def _confirmed_only(**overrides: float) -> SpikeDetector:
     never = 1e9
     cfg = preset("balanced", bin_seconds=300)
     cfg = replace(cfg, z_burst=never, z_mid=never, z_long=never, z_shift=never)
+    # The day-over-day confirmation alone: the sustained watch (which may rightly page a
+    # 12-hour 1.5x lift of a calm series) is silenced too.
+    cfg = replace(cfg, sustained=replace(cfg.sustained, threshold=never))
     return SpikeDetector(replace(cfg, **overrides))
 
 

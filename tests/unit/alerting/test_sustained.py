@@ -5,15 +5,24 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 
 from services.alerting.detect.alert import Alert
 from services.alerting.detect.spikes import SpikeDetector
 from services.alerting.detect.spikes import preset as spike_preset
-from services.alerting.detect.sustained import RULE, SustainedDetector, nb_llr, preset
+from services.alerting.detect.sustained import (
+    RULE,
+    SustainedConfig,
+    SustainedDetector,
+    nb_llr,
+    preset,
+)
 from tools.eval.scenarios import Points, synthetic_base
 
 BIN = 300
@@ -175,3 +184,89 @@ def test_a_centred_reference_learns_the_median_below_an_overdispersed_mean() -> 
     _run(plain, skewed)
     assert plain.center == 0.0
     assert _run(SustainedDetector(cfg), synthetic_base(7, 20.0, seed=14)) == []
+
+
+def _changes() -> SustainedConfig:
+    """The balanced preset with spreads learned from residual changes (exact warm-up)."""
+    return replace(preset(bin_seconds=BIN), change_spreads=True)
+
+
+def _flat_day(days: float, mean: float, *, seed: int) -> Points:
+    """A calm Poisson series with no daily rhythm (a brand unlike the population prior)."""
+    rng = np.random.default_rng(seed)
+    start = synthetic_base(1 / 24, mean, seed=seed)[0][0]
+    return [
+        (start + timedelta(seconds=i * BIN), float(rng.poisson(mean)))
+        for i in range(round(days * 24 * PER_HOUR))
+    ]
+
+
+def _caught_start_hours(make: Callable[[int], Points], history_hours: int, by_hours: int) -> int:
+    """Start hours (of 24) at which a 12-hour doubling after `history_hours` pages by then."""
+    caught = 0
+    for hour in range(24):
+        at = (history_hours + hour) * PER_HOUR
+        points = _ramp(make(hour)[: at + 24 * PER_HOUR], at, 12, 2.0)
+        alerts = _run(SustainedDetector(_changes()), points)
+        after = [a for a in alerts if a.ts >= points[at][0]]
+        if after and after[0].ts <= points[at + by_hours * PER_HOUR][0]:
+            caught += 1
+    return caught
+
+
+@pytest.mark.parametrize("history_hours", [48, 72])
+def test_a_brand_watched_for_two_or_three_days_has_a_doubling_caught_at_most_start_hours(
+    history_hours: int,
+) -> None:
+    """With the day the population has, 2-3 days of history suffice when the spreads are learned
+    from residual changes: paged by the hour after the doubling at nearly every start hour."""
+    days = history_hours / 24 + 2
+    caught = _caught_start_hours(
+        lambda h: synthetic_base(days, 15.0, seed=40 + h), history_hours, 13
+    )
+    assert caught >= 20
+
+
+@pytest.mark.parametrize("history_hours", [72, 168])
+def test_a_flat_day_brand_has_a_doubling_caught_at_most_start_hours(history_hours: int) -> None:
+    """A brand with no daily rhythm is judged against the population's day while it learns its
+    own, yet its doubling pages within 6 hours of the doubling at most start hours."""
+    days = history_hours / 24 + 2
+    caught = _caught_start_hours(lambda h: _flat_day(days, 15.0, seed=60 + h), history_hours, 18)
+    assert caught >= 20
+
+
+@pytest.mark.parametrize("days", [3, 7])
+def test_the_run_inflation_of_ordinary_poisson_hours_stays_near_one(days: int) -> None:
+    """Hours that are independent are worth one look each: after 3 days and after a week the
+    learned inflation (run vs hourly spread of residual changes, shrunk to its prior of 2) is
+    near 1, not the 3-5 of running medians still climbing from zero."""
+    owns, inflations = [], []
+    for seed in range(70, 77):
+        det = SustainedDetector(_changes())
+        _run(det, synthetic_base(days, 15.0, seed=seed, dispersion=0.0))
+        owns.append(det.config.run_hours * (det.run_spread / det.spread) ** 2)
+        inflations.append(det.inflation())
+        assert det.dispersion() < 0.03  # Poisson: next to no extra spread learned
+    assert 0.6 < statistics.median(owns) < 1.6
+    assert statistics.median(inflations) < (1.8 if days == 3 else 1.5)
+    assert max(inflations) < 2.6
+
+
+def test_state_restores_mid_warm_up_and_older_states_load() -> None:
+    """The warm-up residuals round-trip; a state saved before them (no `warm`) still loads."""
+    points = _ramp(synthetic_base(4, 15.0, seed=73), 50 * PER_HOUR, 12, 2.0)
+    cut = 30 * PER_HOUR
+    whole = SustainedDetector(_changes())
+    expected = _run(whole, points)
+    first = SustainedDetector(_changes())
+    _run(first, points[:cut])
+    state = json.loads(json.dumps(first.to_dict()))
+    assert 0 < len(state["warm"]) < 48 and len(json.dumps(state)) < 4000
+    restored = SustainedDetector.from_dict(state)
+    assert [a.ts for a in _run(restored, points[cut:])] == [a.ts for a in expected]
+    older = json.loads(json.dumps(first.to_dict()))
+    del older["warm"]
+    del older["config"]["change_spreads"]
+    legacy = SustainedDetector.from_dict(older)
+    assert legacy.seen == first.seen and legacy.warm == [] and not legacy.config.change_spreads

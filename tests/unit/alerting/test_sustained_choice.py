@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tools.eval.benchmark import FAMILIES, NAB, Tally
-from tools.eval.sustained_choice import CANDIDATES, folds
+from tools.eval.sustained_choice import CANDIDATES, WARMUP_CANDIDATES, folds
 
 FAMS = (NAB, *FAMILIES)
 
@@ -40,3 +40,10 @@ def test_the_grid_holds_the_previous_default_and_the_shipped_choice() -> None:
     )
     shipped = {"ratios": (1.5, 2.0, 3.0), "guard_hours": 12, "run_hours": 6, "threshold": 12.0}
     assert shipped in CANDIDATES
+
+
+def test_the_warm_up_round_holds_the_shipped_settings_against_the_change_spreads() -> None:
+    assert WARMUP_CANDIDATES[0] == {}  # the shipped settings, unchanged
+    rest = WARMUP_CANDIDATES[1:]
+    assert rest and all(c["change_spreads"] is True for c in rest)
+    assert {c["threshold"] for c in rest} == {9.0, 10.0, 11.0, 12.0}
