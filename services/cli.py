@@ -146,7 +146,7 @@ def _eval_detection(args: argparse.Namespace) -> int:
         from tools.eval.benchmark import load_dev, load_files, scenario_table
 
         dev = load_files(args.file, args.labels) if args.file else load_dev()
-        rows = scenario_table(dev, young_model=args.young_model)
+        rows = scenario_table(dev, young_model=args.young_model, preset_name=args.preset)
         if args.forecast:
             from tools.eval.forecast import forecast_folds
 
@@ -332,7 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         "classification model alone; vader: VADER alone",
     )
     evaluate.add_argument("--model", help="model id or directory for --scorer transformer")
-    evaluate.add_argument("--preset", default="balanced", help="detection sensitivity preset")
+    evaluate.add_argument(
+        "--preset",
+        default="balanced",
+        choices=["sensitive", "balanced", "strict"],
+        help="detection sensitivity preset (for one series and for --scenarios)",
+    )
     evaluate.add_argument("--labels", help="detection: anomaly windows JSON to score against")
     evaluate.add_argument(
         "--scenarios",

@@ -19,8 +19,8 @@ from services.alerting.detect.spikes import SpikeDetector
 from tools.eval import benchmark
 from tools.eval.benchmark import (
     Tally,
-    _config,
     choose_by_fold,
+    detector_config,
     infer_bin_seconds,
     leave_out_shape,
     load_dev,
@@ -48,7 +48,7 @@ def candidate_tallies(
 def blind_hours(points: Points, counts: dict[str, Any], factor: float = 2.0) -> dict[str, Any]:
     """Hours after the pages of `points` in which the count path expects > `factor` x its
     level at the page (before the page's bin was learned): how long it is blind."""
-    cfg = _config(infer_bin_seconds(points), counts)
+    cfg = detector_config(infer_bin_seconds(points), counts)
     det = SpikeDetector(cfg)
     pre: float | None = None
     blind = 0

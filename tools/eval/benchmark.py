@@ -77,13 +77,15 @@ class Tally:
         }
 
 
-def _config(
+def detector_config(
     bin_seconds: int,
     counts: dict[str, Any] | None,
     prior: tuple[float, ...] | None = None,
     sustained: dict[str, Any] | None = None,
+    preset_name: str = "balanced",
 ) -> SpikeConfig:
-    cfg = preset("balanced", bin_seconds=bin_seconds)
+    """The volume detector of a preset with candidate settings (and a day-shape prior)."""
+    cfg = preset(preset_name, bin_seconds=bin_seconds)
     cfg = replace(cfg, counts=replace(cfg.counts, **counts)) if counts else cfg
     cfg = replace(cfg, sustained=replace(cfg.sustained, **sustained)) if sustained else cfg
     if prior is None:
@@ -124,15 +126,17 @@ def series_tallies(
     counts: dict[str, Any] | None = None,
     prior: tuple[float, ...] | None = None,
     sustained: dict[str, Any] | None = None,
+    preset_name: str = "balanced",
 ) -> dict[str, Tally]:
     """Return the NAB and per-family tallies of one dev series under `counts` settings.
 
     `prior`: the population day shape its young series borrow (pooled without it);
-    `sustained`: settings of the sustained path (`detect.sustained.SustainedConfig`).
+    `sustained`: settings of the sustained path (`detect.sustained.SustainedConfig`);
+    `preset_name`: the sensitivity preset the settings apply to.
     """
     bin_seconds = infer_bin_seconds(points)
     out = {family: Tally() for family in (NAB, *FAMILIES)}
-    times = alert_times(points, _config(bin_seconds, counts, prior, sustained))
+    times = alert_times(points, detector_config(bin_seconds, counts, prior, sustained, preset_name))
     span = (points[-1][0] - points[0][0]).total_seconds() + bin_seconds
     nab = out[NAB]
     nab.cases, nab.weeks = len(windows), span / (7 * 86400)
@@ -143,9 +147,8 @@ def series_tallies(
             nab.caught += 1
             nab.delays.append((first - a).total_seconds() / 60)
     for case in dev_cases(name, points, windows):
-        caught, false, delay = score_case(
-            case, alert_times(case.points, _config(300, counts, prior, sustained))
-        )
+        config = detector_config(300, counts, prior, sustained, preset_name)
+        caught, false, delay = score_case(case, alert_times(case.points, config))
         tally = out[case.family]
         tally.cases += 1
         tally.caught += caught
@@ -269,14 +272,18 @@ def scenario_table(
     out: TextIO = sys.stdout,
     *,
     young_model: bool = False,
+    preset_name: str = "balanced",
 ) -> dict[str, dict[str, Any]]:
-    """Print one row per family for the shipped defaults over every dev series.
+    """Print one row per family for a shipped preset over every dev series.
 
     `young_model`: with the young-series level model (`detect.young`) switched on.
     """
     counts = {"young": YoungConfig(enabled=True)} if young_model else None
     totals = pooled(
-        series_tallies(name, *dev[name], counts, prior=leave_out_shape(dev, name)) for name in dev
+        series_tallies(
+            name, *dev[name], counts, prior=leave_out_shape(dev, name), preset_name=preset_name
+        )
+        for name in dev
     )
     rows = {family: tally.row() for family, tally in totals.items()}
     for family, row in rows.items():

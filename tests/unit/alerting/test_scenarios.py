@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from tools.eval.benchmark import FAMILIES, NAB, scenario_table
+from services.alerting.detect.spike_config import preset
+from tools.eval.benchmark import FAMILIES, NAB, detector_config, scenario_table
 from tools.eval.scenarios import make_case, score_case, synthetic_base
 
 
@@ -57,3 +58,9 @@ def test_scenario_table_has_one_row_per_family() -> None:
     assert set(rows) == {NAB, *FAMILIES}
     assert all(rows[f]["cases"] == 6 for f in FAMILIES) and rows[NAB]["cases"] == 0
     assert len(out.getvalue().splitlines()) == len(rows)
+
+
+def test_benchmark_runs_the_preset_it_is_given() -> None:
+    for name in ("sensitive", "balanced", "strict"):
+        assert detector_config(300, None, preset_name=name) == preset(name, bin_seconds=300)
+    assert detector_config(300, None, preset_name="sensitive") != preset("strict", bin_seconds=300)
