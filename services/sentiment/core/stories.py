@@ -22,7 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.sentiment.core.story_background import BackgroundRule, background_slot, typical
+from services.sentiment.core.story_background import (
+    BackgroundRule,
+    background_slot,
+    beyond_brand,
+    typical,
+)
 from services.sentiment.core.story_split import SplitRule, find_split, split_off, told_elsewhere
 from services.sentiment.core.story_state import BrandState, KeyIndex
 
@@ -92,15 +97,14 @@ class StoryParams:
     # joins it only with this margin over `threshold`; else it opens a story (0: off).
     # 0.05: chosen leave-events-out by 5 of the 6 folds (docs/stories.md).
     novel_margin: float = 0.05
-    # The brand's background (core.story_background): once the brand has `background_history`
-    # mentions, the open story whose centroid is within `background_likeness` of the
-    # brand's mean (0: never) and has `background_least` members takes a mention only when
-    # it fits within `background_spread` standard deviations of its members' usual fit.
-    # Off by default: on the dev mixtures a story that dominates its brand's mentions is
-    # taken for its background (docs/stories.md).
-    background_likeness: float = 0.0
+    # The brand's background (core.story_background): the first open story that has been
+    # open `background_age_s`, has `background_least` members, names nothing of its own and
+    # whose centroid is within `background_likeness` of the brand's mean (0: never); it takes
+    # a mention only when the mention fits it within `background_spread` standard deviations
+    # of its members' usual fit and is no closer to another story.
+    background_likeness: float = 0.95
     background_least: int = 8
-    background_history: int = 256
+    background_age_s: float = 12 * 3600.0
     background_spread: float = 1.0
 
     def __post_init__(self) -> None:
@@ -152,8 +156,11 @@ class StoryClusterer:
         self._background = BackgroundRule(
             p.background_likeness,
             p.background_least,
-            p.background_history,
+            p.background_age_s,
             p.background_spread,
+            p.entity_min,
+            p.entity_share,
+            p.entity_common,
         )
 
     def open_stories(self, brand: str) -> int:
@@ -174,7 +181,7 @@ class StoryClusterer:
         open_ = state.last >= mention.at - p.idle_s
         slot = self._referenced(state, mention.refs, open_)
         similarity = 1.0
-        background = background_slot(state, open_, self._background)
+        background = background_slot(state, open_, self._background, mention.at)
         if slot is None and open_.any():
             scores = state.unit @ vector
             similarity_of = scores.copy()
@@ -192,7 +199,7 @@ class StoryClusterer:
                 # A mention no closer to a story than to the brand's ordinary talk is not
                 # that story's: it joins the background when it fits it, else opens one.
                 fit = float(similarity_of[background])
-                joins = joins and scores[best] > fit
+                joins = joins and scores[best] > fit and beyond_brand(state, best, vector)
                 if not joins and typical(state, background, fit, self._background):
                     slot, similarity = background, fit
             if joins:
@@ -220,7 +227,7 @@ class StoryClusterer:
             if split is not None:
                 # The mention itself may be one of the second story's.
                 return Assignment(state.ids[split], False, round(similarity, 4))
-        merged = () if opened else self._merge_into(state, slot, open_, named=checked)
+        merged = () if opened else self._merge_into(state, slot, open_, background, checked)
         return Assignment(state.ids[slot], opened, round(similarity, 4), merged, slot == background)
 
     def assign_all(self, mentions: Iterable[StoryMention]) -> list[Assignment]:
@@ -315,10 +322,18 @@ class StoryClusterer:
         return bool(names) and all(slot not in state.entities.get(e, {}) for e in names)
 
     def _merge_into(
-        self, state: BrandState, slot: int, open_: np.ndarray, *, named: bool = False
+        self,
+        state: BrandState,
+        slot: int,
+        open_: np.ndarray,
+        background: int | None = None,
+        named: bool = False,
     ) -> tuple[str, ...]:
         """Fold open stories whose centroid is now close to `slot`'s into it (their ids);
-        when `named`, also those `merge_named` close that share a name of its identity."""
+        when `named`, also those `merge_named` close that share a name of its identity. The
+        brand's `background` story neither merges nor is merged."""
+        if slot == background:
+            return ()
         similarity = state.unit @ state.unit[slot]
         close = similarity >= self.params.merge_threshold
         p = self.params
@@ -330,6 +345,8 @@ class StoryClusterer:
                 )
         close &= open_
         close[slot] = False
+        if background is not None:
+            close[background] = False
         merged = []
         for other in map(int, np.flatnonzero(close)):
             elapsed = max(0.0, float(state.last[slot] - state.last[other]))

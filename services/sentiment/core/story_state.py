@@ -58,6 +58,8 @@ class BrandState:
         self.sums = np.zeros((slots, dim), dtype=np.float32)  # decayed vector sum per slot
         self.unit = np.zeros((slots, dim), dtype=np.float32)  # the sums normalised
         self.last = np.full(slots, -np.inf)  # last mention time per slot (-inf when empty)
+        self.born = np.full(slots, np.inf)  # when each slot's story opened
+        self.background: tuple[int, str] | None = None  # the brand's (core.story_background)
         self.ids = [""] * slots
         self.tags = KeyIndex(max_keys)
         self.urls = KeyIndex(max_keys)
@@ -97,6 +99,7 @@ class BrandState:
         self.sums = np.vstack([self.sums, np.zeros((more, self.dim), dtype=np.float32)])
         self.unit = np.vstack([self.unit, np.zeros((more, self.dim), dtype=np.float32)])
         self.last = np.concatenate([self.last, np.full(more, -np.inf)])
+        self.born = np.concatenate([self.born, np.full(more, np.inf)])
         self.ids.extend([""] * more)
         self.size = np.concatenate([self.size, np.zeros(more)])
         self.top = np.concatenate([self.top, np.zeros(more)])
@@ -115,6 +118,7 @@ class BrandState:
         self.sums[slot] = 0.0
         self.unit[slot] = 0.0
         self.last[slot] = at
+        self.born[slot] = at
         self.clear_entities(slot)
         self.ring_slot[self.ring_slot == slot] = -1
 
