@@ -101,11 +101,15 @@ class StoryParams:
     # open `background_age_s`, has `background_least` members, names nothing of its own and
     # whose centroid is within `background_likeness` of the brand's mean (0: never); it takes
     # a mention only when the mention fits it within `background_spread` standard deviations
-    # of its members' usual fit and is no closer to another story.
-    background_likeness: float = 0.95
+    # of its members' usual fit and is no closer to another story. Off by default: on, the
+    # demo's crisis comes apart (docs/stories.md); the brand check runs it at 0.95.
+    background_likeness: float = 0.0
     background_least: int = 8
     background_age_s: float = 12 * 3600.0
     background_spread: float = 1.0
+    # ... and, while the brand has one, a story takes a mention only when the two are this
+    # similar beyond the brand (cosine with the brand's mean direction taken out).
+    background_beyond: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.budget > 0:
@@ -199,7 +203,11 @@ class StoryClusterer:
                 # A mention no closer to a story than to the brand's ordinary talk is not
                 # that story's: it joins the background when it fits it, else opens one.
                 fit = float(similarity_of[background])
-                joins = joins and scores[best] > fit and beyond_brand(state, best, vector)
+                joins = (
+                    joins
+                    and scores[best] > fit
+                    and beyond_brand(state, best, vector, p.background_beyond)
+                )
                 if not joins and typical(state, background, fit, self._background):
                     slot, similarity = background, fit
             if joins:

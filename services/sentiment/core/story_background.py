@@ -76,9 +76,12 @@ def typical(state: BrandState, slot: int, similarity: float, rule: BackgroundRul
     return similarity >= mean - rule.spread * math.sqrt(max(variance, 0.0))
 
 
-def beyond_brand(state: BrandState, slot: int, vector: np.ndarray) -> bool:
-    """Whether `vector` is closer to `slot`'s centroid than what both share with the brand's
-    mean explains (their similarity over the product of their cosines with the mean)."""
+def beyond_brand(state: BrandState, slot: int, vector: np.ndarray, threshold: float) -> bool:
+    """Whether `vector` and `slot`'s centroid are `threshold` similar in what they say
+    beyond the brand: the cosine of the two with the brand's mean direction taken out."""
     brand = state.mean / max(float(np.linalg.norm(state.mean)), 1e-12)
     centroid = state.unit[slot]
-    return float(centroid @ vector) > float(centroid @ brand) * float(vector @ brand)
+    c, v = float(centroid @ brand), float(vector @ brand)
+    rest = float(centroid @ vector) - c * v
+    norms = math.sqrt(max(1.0 - c * c, 0.0) * max(1.0 - v * v, 0.0))
+    return norms > 1e-9 and rest >= threshold * norms

@@ -108,8 +108,9 @@ def test_a_mention_is_typical_when_it_fits_like_the_members_do() -> None:
 
 def test_a_story_takes_a_mention_only_for_what_they_share_beyond_the_brand() -> None:
     state, _ = _state()
-    assert beyond_brand(state, 1, _vector((1, 1.0)))
-    assert not beyond_brand(state, 1, _vector((2, 2.0)))
+    assert beyond_brand(state, 1, _vector((1, 1.0)), 0.2)
+    assert not beyond_brand(state, 1, _vector((2, 2.0)), 0.2)
+    assert not beyond_brand(state, 0, _vector((1, 1.0)), 0.2)  # the brand's mean: nothing
 
 
 def _stream() -> list[tuple[str, StoryMention]]:
@@ -138,7 +139,7 @@ def _stories(found: list[tuple[str, Assignment]], kind: str) -> set[str]:
 
 
 def test_brand_chatter_does_not_swallow_a_fire_or_an_advert() -> None:
-    found = _run(StoryParams())
+    found = _run(StoryParams(background_likeness=0.95))
     fire, ad = _stories(found, "fire"), _stories(found, "ad")
     assert len(fire) == 1 and len(ad) == 1 and fire != ad
     chatter = [a for k, a in found if k == "chatter"]
