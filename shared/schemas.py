@@ -160,9 +160,14 @@ class ScoredMention(_Event):
     topics: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     scored_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
-    # Last field on purpose: the worker fills it in after enrichment (see `with_story`).
+    # Last fields on purpose: the worker fills them in after enrichment (see `with_story`).
     story_id: str | None = Field(
         default=None, max_length=64, description="the story of its brand the mention is about"
+    )
+    story_background: bool = Field(
+        default=False,
+        description="the story is the brand's background (its ordinary talk: chatter, adverts,"
+        " product questions), never an incident's story",
     )
 
     @property

@@ -124,6 +124,7 @@ def story_params(settings: SentimentSettings) -> StoryParams:
         split_every=settings.sentiment_story_split_every,
         merge_named=settings.sentiment_story_merge_named,
         novel_margin=settings.sentiment_story_novel_margin,
+        background_likeness=settings.sentiment_story_background_likeness,
     )
 
 

@@ -72,7 +72,7 @@ class StoryAssigner:
                 if absorbed is not None:
                     memory.phrases.update(absorbed.phrases)
             memory.learn(p, 0.0 if found.opened else found.similarity)
-            out.append(with_story(p, found.story_id, found.merged))
+            out.append(with_story(p, found.story_id, found.merged, found.background))
         return out
 
     def _remember(self, story_id: str) -> _Memory:
@@ -96,6 +96,7 @@ class StoryAssigner:
             if total is None:
                 total = sums[p.story_id] = _Sum(p.story.brand, at, at)
             total.add(at, p.label == "negative", p.language)
+            total.background |= p.background
         out: list[tuple[object, ...]] = []
         for story_id, total in sums.items():
             memory = self._memory.get(story_id) or _Memory()
@@ -107,7 +108,7 @@ class StoryAssigner:
             out.append((
                 story_id, total.brand, " · ".join(top[:_LABEL_PHRASES]), top,
                 sorted(total.languages), total.first, total.last, total.volume, total.negative,
-                serde.dumps(representatives).decode(),
+                serde.dumps(representatives).decode(), total.background,
             ))  # fmt: skip
         return out
 
@@ -122,6 +123,7 @@ class _Sum:
     volume: int = 0
     negative: int = 0
     languages: set[str] = field(default_factory=set)
+    background: bool = False  # the brand's background story
 
     def add(self, at: datetime, negative: bool, language: str) -> None:
         self.first, self.last = min(self.first, at), max(self.last, at)
@@ -132,8 +134,8 @@ class _Sum:
 
 _UPSERT = """
 INSERT INTO stories (id, brand, label, top_phrases, languages, first_seen, last_seen, volume,
-                     negative, representatives)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+                     negative, representatives, background)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
 ON CONFLICT (id) DO UPDATE SET
     label = CASE WHEN EXCLUDED.label = '' THEN stories.label ELSE EXCLUDED.label END,
     top_phrases = CASE WHEN cardinality(EXCLUDED.top_phrases) = 0 THEN stories.top_phrases
@@ -145,6 +147,7 @@ ON CONFLICT (id) DO UPDATE SET
     volume = stories.volume + EXCLUDED.volume,
     negative = stories.negative + EXCLUDED.negative,
     representatives = stories.representatives || EXCLUDED.representatives,
+    background = stories.background OR EXCLUDED.background,
     updated_at = now()
 """
 _MERGE = "UPDATE stories SET merged_into = $2, updated_at = now() WHERE id = $1"

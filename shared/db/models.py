@@ -115,6 +115,8 @@ class StoryRow(Base):
     # language -> {"mention": key, "text": excerpt, "similarity": to the centroid}
     representatives: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     merged_into: Mapped[str | None] = mapped_column(String(64))
+    # The brand's background: its ordinary talk (chatter, adverts), never an incident's story.
+    background: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 

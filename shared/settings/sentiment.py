@@ -142,6 +142,11 @@ class SentimentSettings(CommonSettings):
         "its best story never counted joins it only this far above the threshold, else it "
         "opens a story (0: off)",
     )  # fmt: skip
+    sentiment_story_background_likeness: float = Field(
+        default=0.0, ge=0, le=1, description="a brand's background story (its ordinary talk, "
+        "never an incident's): the lasting story whose centroid is this close to the brand's "
+        "mean and that names nothing of its own (0: none)",
+    )  # fmt: skip
 
     def torch_threads(self) -> int:
         """Torch threads for each enriching process: as set, else the cores shared out.

@@ -76,6 +76,7 @@ class PreparedMention(NamedTuple):
     excerpt: str = ""
     story_id: str | None = None  # set by the worker (`with_story`)
     merged: tuple[str, ...] = ()  # stories that converged into `story_id` with this mention
+    background: bool = False  # `story_id` is the brand's background story
     # `X-Request-ID` of the push that brought the mention (its `request_id` Kafka header),
     # set by the worker and forwarded on the scored topic.
     request_id: str | None = None
@@ -218,26 +219,37 @@ def _mention_line(scored: ScoredMention) -> bytes:
 
 _EXCERPT_CHARS = 280
 _NO_STORY_LINE = b"\t\\N\n"  # the row's last field, `story_id`, when it is NULL
-_NO_STORY_JSON = b',"story_id":null}'  # the payload's last field, likewise
+_NO_STORY_JSON = b',"story_id":null,"story_background":false}'  # the payload's last fields
 
 
 def with_story(
-    prepared: PreparedMention, story_id: str, merged: tuple[str, ...] = ()
+    prepared: PreparedMention,
+    story_id: str,
+    merged: tuple[str, ...] = (),
+    background: bool = False,
 ) -> PreparedMention:
-    """`prepared` with its `story_id` set in the row and the payload.
+    """`prepared` with its `story_id` set in the row and its story in the payload.
 
-    `story_id` is the last column and the last field of the payload, so both are patched at
-    their end instead of encoding the mention again in the worker's process.
+    `story_id` is the row's last column and, with `story_background`, the payload's last
+    fields, so both are patched at their end instead of encoding the mention again in the
+    worker's process.
     """
     line, payload = prepared.copy_line, prepared.payload
     if not (line.endswith(_NO_STORY_LINE) and payload.endswith(_NO_STORY_JSON)):
         raise ValueError("mention already has a story")
     story = story_id.encode()
+    flag = b"true" if background else b"false"
     return prepared._replace(
         copy_line=line[: -len(_NO_STORY_LINE)] + b"\t" + story + b"\n",
-        payload=payload[: -len(_NO_STORY_JSON)] + b',"story_id":"' + story + b'"}',
+        payload=payload[: -len(_NO_STORY_JSON)]
+        + b',"story_id":"'
+        + story
+        + b'","story_background":'
+        + flag
+        + b"}",
         story_id=story_id,
         merged=merged,
+        background=background,
     )
 
 

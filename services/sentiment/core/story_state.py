@@ -15,6 +15,7 @@ _FIRST_SLOTS = 8
 _FIRST_RECENT = 64
 _SLOT_ENTITIES = 256  # distinct entities counted per story (later new ones are not)
 IDENTITY_MAX = 64  # entities kept in a story's identity
+FIT_MEMORY = 64  # members a story's fit statistics average over (exponentially)
 
 
 class KeyIndex:
@@ -57,6 +58,8 @@ class BrandState:
         self.sums = np.zeros((slots, dim), dtype=np.float32)  # decayed vector sum per slot
         self.unit = np.zeros((slots, dim), dtype=np.float32)  # the sums normalised
         self.last = np.full(slots, -np.inf)  # last mention time per slot (-inf when empty)
+        self.born = np.full(slots, np.inf)  # when each slot's story opened
+        self.background: tuple[int, str] | None = None  # the brand's (core.story_background)
         self.ids = [""] * slots
         self.tags = KeyIndex(max_keys)
         self.urls = KeyIndex(max_keys)
@@ -65,6 +68,10 @@ class BrandState:
         self.merged: OrderedDict[str, str] = OrderedDict()
         self.size = np.zeros(slots)  # mentions per slot since its story opened
         self.top = np.zeros(slots)  # mentions of the slot's most frequent entity
+        # how well members fit: running mean and variance of their similarity on joining
+        self.fit_n = np.zeros(slots)
+        self.fit_mean = np.zeros(slots)
+        self.fit_var = np.zeros(slots)
         self.entities: dict[str, dict[int, int]] = {}  # entity -> slot -> mentions
         self.slot_entities: list[set[str]] = [set() for _ in range(slots)]
         self.identity: list[set[str]] = [set() for _ in range(slots)]  # see core.story_split
@@ -92,9 +99,13 @@ class BrandState:
         self.sums = np.vstack([self.sums, np.zeros((more, self.dim), dtype=np.float32)])
         self.unit = np.vstack([self.unit, np.zeros((more, self.dim), dtype=np.float32)])
         self.last = np.concatenate([self.last, np.full(more, -np.inf)])
+        self.born = np.concatenate([self.born, np.full(more, np.inf)])
         self.ids.extend([""] * more)
         self.size = np.concatenate([self.size, np.zeros(more)])
         self.top = np.concatenate([self.top, np.zeros(more)])
+        self.fit_n = np.concatenate([self.fit_n, np.zeros(more)])
+        self.fit_mean = np.concatenate([self.fit_mean, np.zeros(more)])
+        self.fit_var = np.concatenate([self.fit_var, np.zeros(more)])
         self.slot_entities.extend(set() for _ in range(more))
         self.identity.extend(set() for _ in range(more))
         self.linked.extend(Counter() for _ in range(more))
@@ -107,6 +118,7 @@ class BrandState:
         self.sums[slot] = 0.0
         self.unit[slot] = 0.0
         self.last[slot] = at
+        self.born[slot] = at
         self.clear_entities(slot)
         self.ring_slot[self.ring_slot == slot] = -1
 
@@ -123,6 +135,7 @@ class BrandState:
         self.founding[slot] = set()
         self.size[slot] = 0.0
         self.top[slot] = 0.0
+        self.fit_n[slot] = self.fit_mean[slot] = self.fit_var[slot] = 0.0
 
     def move_entities(self, source: int, target: int) -> None:
         """`source`'s entity counts, size, identity and recent members go to `target` (a
@@ -136,6 +149,14 @@ class BrandState:
         self.founding[target] |= self.founding[source]
         self.ring_slot[self.ring_slot == source] = target
         self.clear_entities(source)
+
+    def learn_fit(self, slot: int, similarity: float) -> None:
+        """Count a member's similarity on joining in `slot`'s fit (its last `FIT_MEMORY`
+        weigh most)."""
+        n = self.fit_n[slot] = min(self.fit_n[slot] + 1, FIT_MEMORY)
+        delta = similarity - self.fit_mean[slot]
+        self.fit_mean[slot] += delta / n
+        self.fit_var[slot] += (delta * (similarity - self.fit_mean[slot]) - self.fit_var[slot]) / n
 
     def count_entities(self, slot: int, entities: Iterable[str], times: int = 1) -> None:
         """Count `entities` in `slot` (`times` mentions each), within the per-slot bound."""

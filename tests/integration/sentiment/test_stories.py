@@ -1,6 +1,7 @@
 """Stories end to end in the sentiment worker: enrichment in two child processes, stories
 assigned in the worker, stored on each mention and summarised in `stories`, published on
-`mentions.scored`, and a replay that changes no story."""
+`mentions.scored`, the brand's chatter kept apart as its background, and a replay that
+changes no story."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ FIRE = [
     ("zh", "Voltix充电宝爆炸了，烧坏了我的桌子"),
     ("en", "Another Voltix battery fire, this is dangerous"),
 ]
-# Everyday talk about the brand comes first: every mention names it, which the clusterer
-# takes out as the brand's background (`sentiment_story_background`).
+# Everyday talk about the brand comes first, over two days: every mention names it, which
+# the clusterer takes out as the brand's mean, and the story this talk forms becomes the
+# brand's background (`core/story_background.py`).
 CHATTER = [
     "Just got my new Voltix charger", "Voltix store opens at nine tomorrow",
     "Is the Voltix 20k worth it?", "Voltix shipping took three days",
@@ -45,19 +47,25 @@ AD = [
 ]
 
 
+def _named(brand: str, text: str) -> str:
+    """`text` naming the brand by its key, as mentions do."""
+    return text.replace("Voltix", brand.capitalize())
+
+
 def _items(brand: str) -> tuple[list[Mention], list[Mention], list[Mention], Mention]:
     start = datetime.now(UTC) - timedelta(minutes=30)
     chatter = [
-        mention(brand, f"{brand}-chat-{i}", text=text,
-                created_at=start - timedelta(minutes=len(CHATTER) - i))
+        mention(brand, f"{brand}-chat-{i}", text=_named(brand, text),
+                created_at=start - timedelta(minutes=90 * (len(CHATTER) - i)))
         for i, text in enumerate(CHATTER)
     ]  # fmt: skip
     fire = [
-        mention(brand, f"{brand}-fire-{i}", text=text, created_at=start + timedelta(minutes=2 * i))
+        mention(brand, f"{brand}-fire-{i}", text=_named(brand, text),
+                created_at=start + timedelta(minutes=2 * i))
         for i, (_, text) in enumerate(FIRE)
-    ]
+    ]  # fmt: skip
     ad = [
-        mention(brand, f"{brand}-ad-{i}", text=text,
+        mention(brand, f"{brand}-ad-{i}", text=_named(brand, text),
                 created_at=start + timedelta(minutes=2 * i + 1))
         for i, text in enumerate(AD)
     ]  # fmt: skip
@@ -77,16 +85,19 @@ async def _stories(engine: AsyncEngine, brand: str) -> dict[str, str | None]:
 
 
 async def test_mentions_get_stories_across_languages_and_processes(
-    settings_factory: Any, db_engine: AsyncEngine, unique: str
+    settings_factory: Any, db_engine: AsyncEngine
 ) -> None:
-    brand = f"stories-{unique}"
+    # The texts name the brand by its key, as real mentions do; a fixed key (no other test
+    # uses it; topics and the consumer group are this test's own) keeps the sentence vectors,
+    # and so the stories, the same from run to run (docs/stories.md: on 1 of 25 random keys
+    # the advert's first mention joins the fire's story).
+    brand = "voltixstories"
     settings: SentimentSettings = settings_factory(
         SentimentSettings,
         sentiment_batch_size=4,  # several batches, each split between the two children
         sentiment_enrich_processes=2,
         sentiment_transformer_enabled=False,
-        sentiment_story_threshold=0.3,
-        sentiment_story_background=1.0,
+        sentiment_story_background_likeness=0.95,  # else the clusterer's defaults
     )
     chatter, fire, ad, reply = _items(brand)
     items = sorted([*chatter, *fire, *ad, reply], key=lambda m: m.created_at)
@@ -108,24 +119,36 @@ async def test_mentions_get_stories_across_languages_and_processes(
     ad_story = {stored[m.external_id] for m in ad}
     assert len(fire_story) == 1 and len(ad_story) == 1 and fire_story != ad_story, stored
     (story_id,) = fire_story
-    assert not fire_story & {stored[m.external_id] for m in chatter}
+    chatter_stories = {stored[m.external_id] for m in chatter}
+    assert not fire_story & chatter_stories and not ad_story & chatter_stories
     assert stored[reply.external_id] == story_id
-    published = {
-        s.mention.external_id: s.story_id
-        for s in (serde.decode(ScoredMention, r.value) for r in scored)
-    }
+    decoded = [serde.decode(ScoredMention, r.value) for r in scored]
+    published = {s.mention.external_id: s.story_id for s in decoded}
     assert published == stored
+    # The chatter's story is the brand's background (once it has lasted half a day): its
+    # mentions say so on the scored topic, and its row is marked; the fire's is not.
+    background = {s.story_id for s in decoded if s.story_background}
+    assert len(background) == 1 and background <= chatter_stories
+    late = [s for s in decoded if s.mention.external_id.startswith(f"{brand}-chat-")][-10:]
+    assert sum(s.story_background for s in late) >= 5
+    assert not any(s.story_background for s in decoded if s.story_id in fire_story | ad_story)
 
     async with db_engine.connect() as conn:
         row = (await conn.execute(select(StoryRow).where(StoryRow.id == story_id))).one()
-    assert row.brand == brand and row.volume == len(fire) + 1
+        marked = (
+            await conn.execute(
+                select(StoryRow.id).where(StoryRow.brand == brand, StoryRow.background)
+            )
+        ).scalars()
+        assert set(marked) == background
+    assert row.brand == brand and row.volume == len(fire) + 1 and not row.background
     assert {"en", "es", "zh"} <= set(row.languages)
     assert {"en", "es", "zh"} <= set(row.representatives)
     assert row.first_seen == fire[0].created_at and row.last_seen == reply.created_at
     assert 0 < row.negative_share <= 1 and row.label and row.top_phrases
 
     # A replay of the same mentions (a new worker, fresh clustering) changes no stored story.
-    sentinel = mention(brand, f"{brand}-sentinel", text="Voltix battery fire again")
+    sentinel = mention(brand, f"{brand}-sentinel", text=_named(brand, "Voltix battery fire again"))
     await produce(settings.bootstrap_servers, settings.topic_raw, [*items, sentinel])
     replay_settings = settings.model_copy(update={"sentiment_enrich_processes": 0})
     stage = await build_stage(replay_settings, None)

@@ -40,3 +40,6 @@ def test_story_settings_reach_the_clusterer(monkeypatch: pytest.MonkeyPatch) -> 
     assert params.merge_named == SentimentSettings().sentiment_story_merge_named
     with pytest.raises(ValueError, match="sentiment_story_novel_margin"):
         SentimentSettings(sentiment_story_novel_margin=-0.1)
+    assert story_params(SentimentSettings()).background_likeness == 0.0  # no background
+    monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_BACKGROUND_LIKENESS", "0.95")
+    assert story_params(SentimentSettings()).background_likeness == 0.95
