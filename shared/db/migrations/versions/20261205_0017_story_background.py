@@ -3,7 +3,7 @@
 The story clusterer marks the story that holds a brand's ordinary mentions (chatter,
 adverts, product questions): it is never an incident's story. Existing rows are not.
 
-Revision ID: s8_stories_0017
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-05 00:00:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "s8_stories_0017"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
