@@ -82,7 +82,8 @@ def assess(
     )
     mentions = sum(b.count for b in window)
     # A mention's own rule (keyword, burst) is about that mention's story.
-    own = mention.story_id if mention is not None else None
+    # The brand's background story (its ordinary talk) is never an incident's story.
+    own = mention.story_id if mention is not None and not mention.story_background else None
     topics, emotions = window_attributes(window)
     if mention is not None:
         topics = tuple(dict.fromkeys([*mention.topics, *topics]))

@@ -124,7 +124,7 @@ class Bin:
 
     def _story(self, scored: ScoredMention) -> None:
         story = scored.story_id
-        if not story:
+        if not story or scored.story_background:  # a brand's ordinary talk is no story to page
             return
         held = self.stories.get(story)
         if held is None:

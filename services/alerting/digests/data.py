@@ -139,13 +139,17 @@ async def incidents(
 
 
 async def top_stories(session: AsyncSession, brand: str, period: Period) -> tuple[DigestStory, ...]:
-    """The brand's largest stories seen in the period (merged ones count in their target)."""
+    """The brand's largest stories seen in the period (merged ones count in their target).
+
+    The brand's background story (its ordinary talk) is not one of them.
+    """
     rows = (
         await session.scalars(
             select(StoryRow)
             .where(
                 StoryRow.brand == brand,
                 StoryRow.merged_into.is_(None),
+                StoryRow.background.is_(False),
                 StoryRow.last_seen >= period.start,
                 StoryRow.first_seen < period.end,
             )

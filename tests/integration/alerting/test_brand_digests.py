@@ -156,6 +156,19 @@ async def seeded(db_engine: AsyncEngine, unique: str) -> AsyncIterator[Seeded]:
                 negative=30,
             )
         )
+        # The brand's background (its ordinary talk) is bigger, and never a story to report.
+        session.add(
+            StoryRow(
+                id=f"chatter-{unique}",
+                brand=brand,
+                label="Ordinary chatter",
+                first_seen=at,
+                last_seen=at,
+                volume=400,
+                negative=20,
+                background=True,
+            )
+        )
         for n in range(3):
             session.add(_mention(brand, f"{unique}-{n}", at, ["battery fire", f"k{n}"]))
         await session.flush()
@@ -267,6 +280,7 @@ async def test_racing_schedulers_send_one_digest_with_its_figures(
     # Opened in the period: the open one and the dismissed one (the resolved one is older).
     assert "2 opened, 1 resolved, 1 dismissed" in blocks
     assert "alice" in blocks and "Battery recall: 42 mentions, 71% negative" in blocks
+    assert "Ordinary chatter" not in blocks
     assert "battery fire (3)" in blocks
     assert f"{seeded.brand} 75%, {seeded.rival} 25%" in blocks
 

@@ -251,3 +251,19 @@ def test_every_signal_carries_the_brand_volume_projection() -> None:
     inputs = inputs_of(counts, loud.mention.created_at)
     assert inputs is not None and projection == inputs.project()
     assert projection.last_hour > 0
+
+
+def test_a_page_on_a_background_mention_is_about_no_story() -> None:
+    """A credible safety post that the clusterer put in the brand's background (its ordinary
+    talk) still pages, but opens no story incident: the background is never an incident."""
+    at = T0 + timedelta(hours=1)
+
+    def keyword_signal(background: bool) -> list[str | None]:
+        engine = DetectionEngine(EngineConfig())
+        loud = mention(at, negative=True, author="press", topics=("safety",), reach=50_000)
+        loud = loud.model_copy(update={"story_id": "bg-1", "story_background": background})
+        signals = run(engine, [loud]).signals
+        return [s.story_id for s in signals if s.rule == "critical_keyword"]
+
+    assert keyword_signal(background=False) == ["bg-1"]
+    assert keyword_signal(background=True) == [None]

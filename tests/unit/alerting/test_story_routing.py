@@ -167,3 +167,50 @@ def test_a_generic_story_incident_takes_the_topic_of_its_first_topic_signal() ->
         story_topic="", at=T0, open_stories=opened, window=HOUR, story="fire"
     )
     assert (brand_level.incident_id, brand_level.retopic) == (2, False)
+
+
+def _scored(
+    story: str, *, background: bool = False, negative: bool = True, i: int = 0
+) -> ScoredMention:
+    mention = Mention(
+        platform="x",
+        external_id=f"bg{i}",
+        author_id=f"a{i}",
+        text="love the new acme ad",
+        created_at=T0,
+        ingested_at=T0,
+        brands=["acme"],
+        engagement=Engagement(),
+    )
+    return ScoredMention(
+        mention=mention,
+        language="en",
+        language_confidence=1.0,
+        sentiment=SentimentScore(
+            label="negative" if negative else "positive",
+            score=-0.5 if negative else 0.5,
+            confidence=0.9,
+            scorer="t",
+        ),
+        story_id=story,
+        story_background=background,
+    )
+
+
+def test_the_brand_background_story_never_names_a_signal() -> None:
+    """Mentions of the brand's ordinary talk count as mentions, never as a story to page."""
+    chatter = Bin(brand="acme", topic="", start=T0.timestamp())
+    for i in range(40):
+        chatter.add(_scored("chatter", background=True, negative=i % 4 == 0, i=i))
+    assert chatter.count == 40 and chatter.stories == {}
+    assert dominant_story([chatter]) is None  # the signal keeps the brand's topic grouping
+    same = Bin(brand="acme", topic="", start=T0.timestamp())
+    for i in range(40):
+        same.add(_scored("chatter", negative=i % 4 == 0, i=i))
+    assert dominant_story([same]) == "chatter"  # the same mentions, not flagged background
+    with_fire = Bin(brand="acme", topic="", start=T0.timestamp())
+    for i in range(40):
+        with_fire.add(_scored("chatter", background=True, negative=False, i=i))
+    for i in range(40, 46):
+        with_fire.add(_scored("fire", i=i))
+    assert dominant_story([with_fire]) == "fire"
