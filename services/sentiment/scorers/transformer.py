@@ -9,6 +9,7 @@ through `load()`, so constructing a scorer does no I/O.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -127,6 +128,18 @@ class InferenceOptions:
             raise ValueError("num_threads must be >= 1")
 
 
+def _skip_gpu_kernel_compiler() -> None:
+    """Keep Triton (GPU kernels for torch.compile, unused on a CPU) from being imported.
+
+    Loading a model imports torch's compiler front end, which imports Triton when it is
+    installed (it comes with torch's CUDA wheels); Triton's bindings then print hundreds of
+    lines of "nanobind: leaked ..." when the process exits. A `None` entry in `sys.modules`
+    makes `import triton` fail, so torch reads Triton as absent. Nothing here runs on a GPU.
+    """
+    if "triton" not in sys.modules:
+        sys.modules["triton"] = None  # type: ignore[assignment]
+
+
 def load_pretrained(
     model_ref: str, options: InferenceOptions, model_class: Any
 ) -> tuple[Any, Any, str]:
@@ -136,11 +149,14 @@ def load_pretrained(
     worker's parent when scoring runs in child processes) stays small.
     """
     import torch
-    from transformers import AutoTokenizer
 
     if options.num_threads is not None:
         torch.set_num_threads(options.num_threads)
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        _skip_gpu_kernel_compiler()
+    from transformers import AutoTokenizer
+
     local = options.local_files_only
     tokenizer = AutoTokenizer.from_pretrained(model_ref, local_files_only=local)
     model = model_class.from_pretrained(model_ref, local_files_only=local)
