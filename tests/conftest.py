@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.sentiment.scorers.transformer import skip_gpu_kernel_compiler
 from shared.db.engine import create_engine, transaction
 from shared.db.migrate import upgrade
 from shared.db.models import IncidentRow
@@ -27,6 +28,9 @@ from shared.settings.infra import InfraSettings
 from shared.settings.ingest import IngestSettings
 from tests.kafka_helpers import SESSION_TOPIC_PREFIX, free_port
 from tests.notify_fakes import FakeHttp, SmtpServer, serve_fake
+
+# Tests run on the CPU: torch reads Triton as absent (see skip_gpu_kernel_compiler).
+skip_gpu_kernel_compiler()
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

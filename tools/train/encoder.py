@@ -19,10 +19,12 @@ import torch
 from torch.nn import functional as F
 
 from services.sentiment.model.assemble import ModelBuildError, encoder_config, encoder_state
+from services.sentiment.scorers.transformer import skip_gpu_kernel_compiler
 
 
 def fresh_model(num_layers: int, labels: Sequence[str], seed: int) -> Any:
     """A classifier of `labels` over the encoder's first `num_layers` layers, head untrained."""
+    skip_gpu_kernel_compiler()  # training here runs on the CPU
     from transformers import BertForSequenceClassification
 
     torch.manual_seed(seed)

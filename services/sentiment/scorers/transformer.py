@@ -128,7 +128,7 @@ class InferenceOptions:
             raise ValueError("num_threads must be >= 1")
 
 
-def _skip_gpu_kernel_compiler() -> None:
+def skip_gpu_kernel_compiler() -> None:
     """Keep Triton (GPU kernels for torch.compile, unused on a CPU) from being imported.
 
     Loading a model imports torch's compiler front end, which imports Triton when it is
@@ -154,7 +154,7 @@ def load_pretrained(
         torch.set_num_threads(options.num_threads)
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
-        _skip_gpu_kernel_compiler()
+        skip_gpu_kernel_compiler()
     from transformers import AutoTokenizer
 
     local = options.local_files_only
