@@ -51,30 +51,47 @@ def test_ties_go_to_the_smaller_id_so_replays_agree() -> None:
     assert dominant_story(window) == "a"
 
 
+def _scored(
+    story: str,
+    *,
+    background: bool = False,
+    negative: bool = True,
+    i: int = 0,
+    topics: tuple[str, ...] = (),
+    emotion: str | None = None,
+) -> ScoredMention:
+    mention = Mention(
+        platform="x",
+        external_id=f"m{i}",
+        author_id=f"a{i}",
+        text="battery fire",
+        created_at=T0,
+        ingested_at=T0,
+        brands=["acme"],
+        engagement=Engagement(),
+    )
+    return ScoredMention(
+        mention=mention,
+        language="en",
+        language_confidence=1.0,
+        sentiment=SentimentScore(
+            label="negative" if negative else "positive",
+            score=-0.8 if negative else 0.5,
+            confidence=0.9,
+            scorer="t",
+        ),
+        topics=list(topics),
+        emotion=emotion,
+        story_id=story,
+        story_background=background,
+    )
+
+
 def test_a_bin_counts_a_bounded_number_of_stories() -> None:
     """Memory per bin is bounded: stories beyond the budget go uncounted, not stored."""
     b = Bin(brand="acme", topic="", start=T0.timestamp())
     for i in range(MAX_BIN_STORIES + 10):
-        mention = Mention(
-            platform="x",
-            external_id=f"m{i}",
-            author_id=f"a{i}",
-            text="battery fire",
-            created_at=T0,
-            ingested_at=T0,
-            brands=["acme"],
-            engagement=Engagement(),
-        )
-        scored = ScoredMention(
-            mention=mention,
-            language="en",
-            language_confidence=1.0,
-            sentiment=SentimentScore(label="negative", score=-0.8, confidence=0.9, scorer="t"),
-            topics=["safety"],
-            emotion="fear",
-            story_id=f"s{i:03d}",
-        )
-        b.add(scored)
+        b.add(_scored(f"s{i:03d}", i=i, topics=("safety",), emotion="fear"))
     assert len(b.stories) == MAX_BIN_STORIES
     assert b.stories["s000"] == [1, 1]
     again = Bin.from_dict(b.to_dict())
@@ -167,34 +184,6 @@ def test_a_generic_story_incident_takes_the_topic_of_its_first_topic_signal() ->
         story_topic="", at=T0, open_stories=opened, window=HOUR, story="fire"
     )
     assert (brand_level.incident_id, brand_level.retopic) == (2, False)
-
-
-def _scored(
-    story: str, *, background: bool = False, negative: bool = True, i: int = 0
-) -> ScoredMention:
-    mention = Mention(
-        platform="x",
-        external_id=f"bg{i}",
-        author_id=f"a{i}",
-        text="love the new acme ad",
-        created_at=T0,
-        ingested_at=T0,
-        brands=["acme"],
-        engagement=Engagement(),
-    )
-    return ScoredMention(
-        mention=mention,
-        language="en",
-        language_confidence=1.0,
-        sentiment=SentimentScore(
-            label="negative" if negative else "positive",
-            score=-0.5 if negative else 0.5,
-            confidence=0.9,
-            scorer="t",
-        ),
-        story_id=story,
-        story_background=background,
-    )
 
 
 def test_the_brand_background_story_never_names_a_signal() -> None:
