@@ -18,6 +18,7 @@ from typing import Any
 from services.alerting.detect.spikes import SpikeDetector
 from tools.eval import benchmark
 from tools.eval.benchmark import (
+    Dev,
     Tally,
     choose_by_fold,
     detector_config,
@@ -26,9 +27,8 @@ from tools.eval.benchmark import (
     load_dev,
     pooled,
 )
-from tools.eval.scenarios import Points, Window
+from tools.eval.scenarios import Points
 
-Dev = dict[str, tuple[Points, list[Window]]]
 CANDIDATES: tuple[dict[str, Any], ...] = tuple(
     {"recheck_hours": hours} for hours in (0.0, 12.0, 24.0, 48.0)
 )

@@ -47,6 +47,10 @@ CANDIDATES: tuple[dict[str, Any], ...] = tuple(
 )
 
 
+# The dev series by name, each with its labelled anomaly windows.
+Dev = dict[str, tuple[Points, list[Window]]]
+
+
 @dataclass(slots=True)
 class Tally:
     """Caught cases, false alerts, weeks watched and delays of one family."""

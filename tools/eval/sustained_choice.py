@@ -19,14 +19,13 @@ from typing import Any
 
 from tools.eval import benchmark
 from tools.eval.benchmark import (
+    Dev,
     Tally,
     choose_by_fold,
     leave_out_shape,
     load_dev,
 )
-from tools.eval.scenarios import Points, Window
 
-Dev = dict[str, tuple[Points, list[Window]]]
 CANDIDATES: tuple[dict[str, Any], ...] = tuple(
     {"ratios": ratios, "guard_hours": guard, "centered": centered, "threshold": threshold}
     for ratios in ((2.0,), (1.5, 2.0, 3.0))
