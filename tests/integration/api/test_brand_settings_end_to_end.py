@@ -37,7 +37,7 @@ from tests.detection_helpers import (
     CALM_HOURS,
     RunningAlerting,
     Stream,
-    floor_minute,
+    day_shaped_mentions,
     incidents,
     processed_until,
     publish,
@@ -322,16 +322,10 @@ async def test_repeated_dismissals_propose_a_less_sensitive_preset_applied_by_an
             await admin.delete(f"{url}/settings")
 
 
-def _plateau(stream: Stream, start: datetime, minutes: int, rate: int) -> list[Any]:
-    """A volume rise to `rate` per minute with the usual 15% negatives."""
-    return [
-        stream.mention(
-            start + timedelta(minutes=k, seconds=stream.rng.uniform(0, 59.9)),
-            negative=stream.rng.random() < 0.15,
-        )
-        for k in range(minutes)
-        for _ in range(rate)
-    ]
+def _latest_rise(now: datetime) -> datetime:
+    """The latest 14:15 UTC whose 24 minutes of rise are over by `now`."""
+    rise = now.replace(hour=14, minute=15, second=0, microsecond=0)
+    return rise if rise + timedelta(minutes=25) <= now else rise - timedelta(days=1)
 
 
 async def test_api_presets_change_what_the_running_worker_detects(
@@ -341,9 +335,12 @@ async def test_api_presets_change_what_the_running_worker_detects(
     db_engine: Any,
     unique: str,
 ) -> None:
-    """Two brands with the same history and the same mild rise (3 -> 13 per minute): the
-    one set to `sensitive` through the API opens a volume-spike incident, the `strict` one
-    stays quiet."""
+    """Two brands with the same history and the same mild rise (3 -> 15 per minute on an
+    average hour of the population's day): the one set to `sensitive` through the API opens
+    a volume-spike incident, the `strict` one stays quiet. The rise is at 14:15 UTC (the
+    latest one past), so the verdict does not hang on the hour the test runs at: a young
+    brand is judged against the population's day, which makes a given rise more or less
+    surprising by the hour."""
     alerting = RunningAlerting(
         settings_factory(
             AlertingSettings,
@@ -353,13 +350,13 @@ async def test_api_presets_change_what_the_running_worker_detects(
         )
     )
     keen, calm = f"keen-{unique}", f"calm-{unique}"
-    now = floor_minute(datetime.now(UTC))
-    rise = now - timedelta(minutes=25)
+    calm_minutes = CALM_HOURS * 60
+    start = _latest_rise(datetime.now(UTC)) - timedelta(minutes=calm_minutes)
     items = []
-    for brand in (keen, calm):
-        stream = Stream(brand)  # same seed: the same counts for both brands
-        items += stream.calm(rise - timedelta(hours=CALM_HOURS), rise)
-        items += _plateau(stream, rise, 24, 13)
+    for brand in (keen, calm):  # the same seeds: the same counts for both brands
+        items += day_shaped_mentions(
+            Stream(brand), start, calm_minutes + 24, lambda m: 3.0 if m < calm_minutes else 15.0
+        )
     alerting.start()
     async with api.client("admin") as admin:
         try:
