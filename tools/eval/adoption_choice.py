@@ -20,12 +20,11 @@ from tools.eval import benchmark
 from tools.eval.benchmark import (
     Dev,
     Tally,
-    choose_by_fold,
+    candidate_report,
     detector_config,
     infer_bin_seconds,
     leave_out_shape,
     load_dev,
-    pooled,
 )
 from tools.eval.scenarios import Points
 
@@ -74,16 +73,6 @@ if __name__ == "__main__":
                 print(json.dumps(row | blind_hours(points, candidate)), flush=True)
         sys.exit(0)
     found = candidate_tallies(dev_series)
-    for i, candidate in enumerate(CANDIDATES):
-        totals = pooled(found[i].values())
-        print(json.dumps({"candidate": candidate, **{k: t.row() for k, t in totals.items()}}))
-        for name, tallies in found[i].items():
-            print(
-                json.dumps(
-                    {"candidate": candidate, "series": name}
-                    | {k: t.row() for k, t in tallies.items()}
-                )
-            )
-    for row in choose_by_fold(list(dev_series), found, CANDIDATES, 0.5):
+    for row in candidate_report(list(dev_series), found, CANDIDATES):
         print(json.dumps(row, default=str), flush=True)
     print("done", file=sys.stderr)

@@ -229,6 +229,25 @@ def choose_by_fold(
     return rows
 
 
+def candidate_report(
+    names: list[str],
+    results: dict[int, dict[str, dict[str, Tally]]],
+    candidates: tuple[dict[str, Any], ...],
+    max_false_per_week: float = 0.5,
+) -> list[dict[str, Any]]:
+    """JSON rows of a leave-one-series-out choice: each candidate pooled over every series,
+    then per series, then the fold rows of `choose_by_fold`."""
+    rows: list[dict[str, Any]] = []
+    for i, candidate in enumerate(candidates):
+        totals = pooled(results[i].values())
+        rows.append({"candidate": candidate, **{k: t.row() for k, t in totals.items()}})
+        for name, tallies in results[i].items():
+            rows.append(
+                {"candidate": candidate, "series": name} | {k: t.row() for k, t in tallies.items()}
+            )
+    return rows + choose_by_fold(names, results, candidates, max_false_per_week)
+
+
 def _job(args: tuple[str, Points, list[Window], dict[str, Any]]) -> dict[str, Tally]:
     name, points, windows, settings = args
     return series_tallies(name, points, windows, **settings)

@@ -27,14 +27,13 @@ from typing import Any
 from services.alerting.detect._adoption import Probation, window_level
 from services.alerting.detect._debounce import Debounce
 from services.alerting.detect.alert import Alert, from_epoch, half_life_alpha, to_epoch
+from services.alerting.detect.horizon import HorizonStats
 from services.alerting.detect.season import POPULATION_DAY_SHAPE, DayShape, surprise
 from services.alerting.detect.young import Verdict, YoungConfig, YoungLevel
 
 RULE = "volume_spike"
 MODEL = "counts-1"
 _MAX_FILL_HOURS = 1.0  # gaps up to this long are filled with what was expected
-_MIN_SPREAD = 1e-3
-_MAD_TO_SD = 1.4826  # sd of a normal over its median absolute deviation
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +56,10 @@ class CountConfig:
     winsor: float = 3.0
     shape_prior_days: float = 3.0
     shape_half_life_days: float = 14.0
+    # A bin enters the day shape this long after it was judged (0: at once), so a window of
+    # up to this length is judged by the shape from before it, as it is by the level. Off:
+    # leave-one-series-out keeps 0 (docs/detection.md, `tools.eval.shape_delay_choice`).
+    shape_delay_minutes: float = 0.0
     prior_shape: tuple[float, ...] = POPULATION_DAY_SHAPE
     cooldown_minutes: float = 360.0
     rearm_minutes: float = 120.0
@@ -103,34 +106,6 @@ def preset(name: str = "balanced", *, bin_seconds: int = 60) -> CountConfig:
 
 
 @dataclass(slots=True)
-class _Horizon:
-    """What one horizon has learned: its spread, and how surprising its ordinary days are.
-
-    `spread` is a running median of |log(count / expected)|, `poisson` the running
-    mean of the Poisson part of that spread; `peaks` the largest surprise of each of the
-    last days, `peak` today's.
-    """
-
-    spread: float = 0.0
-    poisson: float = 0.0
-    n: int = 0
-    day: int = -1
-    peak: float = 0.0
-    peaks: list[float] = field(default_factory=list)
-
-    def dispersion(self) -> float:
-        """Return the extra-Poisson variance of log counts this horizon has seen."""
-        return max(0.0, (_MAD_TO_SD * self.spread) ** 2 - self.poisson)
-
-    def roll(self, day: int, memory: int) -> None:
-        """Close the previous day's peak when a new day starts."""
-        if day != self.day:
-            if self.day >= 0:
-                self.peaks = [*self.peaks, self.peak][-memory:]
-            self.day, self.peak = day, 0.0
-
-
-@dataclass(slots=True)
 class _Scores:
     surprise: list[float] = field(default_factory=list)
     counts: list[float] = field(default_factory=list)
@@ -157,7 +132,7 @@ class CountDetector:
         # Running totals of counts and multipliers, one more than the window: any
         # horizon's sums are a difference of two of them.
         self._totals: deque[tuple[float, float]] = deque([(0.0, 0.0)], maxlen=max(self._spans) + 1)
-        self.horizons = [_Horizon() for _ in cfg.horizon_bins]
+        self.horizons = [HorizonStats() for _ in cfg.horizon_bins]
         # log10 of the windows of each horizon in a day: a 5-minute window is tested 288
         # times a day, a 12-hour one twice, so the short one needs more surprise.
         self._tests_per_day = [
@@ -208,7 +183,7 @@ class CountDetector:
         self._push(_entry(x, mult, self.level))
         scores = self._score(epoch)
         young = self.young.update(x, mult, self._own_dispersion())
-        self._learn(x, mult, hour)
+        self._learn(x, mult, hour, epoch)
         young_hot = young is not None and young.hot
         hot = any(scores.hot) or young_hot
         calm = max(scores.surprise, default=0.0) < cfg.calm_surprise
@@ -354,7 +329,7 @@ class CountDetector:
             h = self.horizons[i]
             h.roll(day, cfg.calibration_days)
             h.peak = max(h.peak, raw)
-            self._learn_spread(h, count, mean)
+            h.learn(count, mean, half_life_alpha(cfg.dispersion_half_life_hours / cfg.bin_hours))
         return out
 
     def _push(self, entry: tuple[float, float, float]) -> None:
@@ -373,22 +348,7 @@ class CountDetector:
                 out[w] = (count - before[0], mults - before[1], self.window[-w][2])
         return out
 
-    def _learn_spread(self, h: _Horizon, count: float, mean: float) -> None:
-        """Track the median |log(count / expected)| (robust to the bursts it must judge)."""
-        cfg = self.config
-        r = abs(math.log((count + 0.5) / (mean + 0.5)))
-        h.n += 1
-        alpha = max(1.0 / h.n, half_life_alpha(cfg.dispersion_half_life_hours / cfg.bin_hours))
-        if h.n == 1:
-            h.spread = max(r, _MIN_SPREAD)
-        else:
-            # Multiplicative steps: the running median moves as fast in relative terms
-            # from a wide young guess as from a narrow one.
-            step = max(alpha, 2.0 / (h.n + 10))
-            h.spread = max(_MIN_SPREAD, h.spread * math.exp(step if r > h.spread else -step))
-        h.poisson += alpha * (1.0 / (mean + 0.5) - h.poisson)
-
-    def _learn(self, x: float, mult: float, hour: int) -> None:
+    def _learn(self, x: float, mult: float, hour: int, epoch: float) -> None:
         cfg = self.config
         assert self.level is not None
         expected = self.level * mult
@@ -399,7 +359,9 @@ class CountDetector:
         kept = min(max(x, lo), hi) if self.n > 0 else x
         self.n += 1
         alpha = max(1.0 / self.n, half_life_alpha(cfg.level_half_life_hours / cfg.bin_hours))
-        self.shape.learn(hour, kept, self.level, round(1 / cfg.bin_hours))
+        per_hour = round(1 / cfg.bin_hours)
+        delay_s = cfg.shape_delay_minutes * 60
+        self.shape.learn_later(epoch, hour, kept, self.level, per_hour, delay_s)
         self.sum_count += alpha * (kept - self.sum_count)
         self.sum_mult += alpha * (mult - self.sum_mult)
         self.level = self.sum_count / self.sum_mult if self.sum_mult > 0 else kept / mult
@@ -481,7 +443,7 @@ class CountDetector:
             det._push((float(a), float(b), float(c)))
         stored = data["horizons"]
         if len(stored) == len(det.horizons):
-            det.horizons = [_Horizon(**h) for h in stored]
+            det.horizons = [HorizonStats(**h) for h in stored]
         det.shape.restore(data["shape"])
         det.debounce = Debounce.from_dict(data["debounce"])
         det.elevated = int(data["elevated"])

@@ -12,6 +12,7 @@ pools across brands) and moves to its own as each hour is seen on more days.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 from scipy.special import betainc, gammainc
@@ -81,6 +82,8 @@ class DayShape:
         self.levels = [0.0] * HOURS
         self.seen = [0.0] * HOURS  # days' worth of bins learned per hour, capped
         self.table = list(prior)
+        # Bins waiting to be learned (`learn_later`): (epoch, hour, count, level).
+        self.pending: deque[tuple[float, int, float, float]] = deque()
 
     def at(self, hour: int) -> float:
         """Return the blended multiplier of `hour` (0-23, UTC)."""
@@ -95,6 +98,25 @@ class DayShape:
         self.counts[hour] = keep * self.counts[hour] + count
         self.levels[hour] = keep * self.levels[hour] + level
         self._blend()
+
+    def learn_later(
+        self,
+        epoch: float,
+        hour: int,
+        count: float,
+        level: float,
+        bins_per_hour: int,
+        delay_s: float,
+    ) -> None:
+        """Queue one bin; learn every queued bin at least `delay_s` older than `epoch`.
+
+        A delay as long as a window keeps that window judged by the shape from before it
+        (as the level is), so a rise does not explain itself through its own hour's cell.
+        """
+        self.pending.append((epoch, hour, count, level))
+        while self.pending and self.pending[0][0] <= epoch - delay_s:
+            _, h, c, lv = self.pending.popleft()
+            self.learn(h, c, lv, bins_per_hour)
 
     def set_prior(self, prior: tuple[float, ...]) -> None:
         """Borrow another prior shape (the population's, pooled live)."""
@@ -114,11 +136,19 @@ class DayShape:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the learned state as a JSON-ready dict."""
-        return {"counts": self.counts, "levels": self.levels, "seen": self.seen}
+        return {
+            "counts": self.counts,
+            "levels": self.levels,
+            "seen": self.seen,
+            "pending": [list(p) for p in self.pending],
+        }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Load `to_dict` output into this shape (keeping the current prior and settings)."""
         self.counts = [float(v) for v in data["counts"]]
         self.levels = [float(v) for v in data["levels"]]
         self.seen = [float(v) for v in data["seen"]]
+        self.pending = deque(
+            (float(e), int(h), float(c), float(lv)) for e, h, c, lv in data.get("pending", [])
+        )
         self._blend()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.alerting.detect.counts import CountDetector, preset
-from services.alerting.detect.season import surprise
+from services.alerting.detect.season import POPULATION_DAY_SHAPE, surprise
 from services.alerting.detect.spikes import SpikeDetector
 from services.alerting.detect.spikes import preset as spike_preset
-from tools.eval.scenarios import Points, synthetic_base
+from tools.eval.scenarios import Points, _poisson, synthetic_base
 
 BIN = 300
 PER_HOUR = 3600 // BIN
@@ -126,3 +128,47 @@ def test_one_episode_pages_once_across_both_paths_of_the_spike_detector() -> Non
     alerts = _run(SpikeDetector(spike_preset(bin_seconds=BIN)), _lift(points, factor))
     assert len(alerts) == 1
     assert points[at][0] <= alerts[0].ts <= points[at][0] + timedelta(minutes=15)
+
+
+def test_a_window_is_judged_by_the_day_shape_from_before_it() -> None:
+    """With a shape delay, a plateau does not raise its own hour's cell while it is judged."""
+    points = synthetic_base(8 / 24, 3.0, seed=11, bin_seconds=60)
+    start = points[-1][0]
+    plateau = [(start + timedelta(minutes=i + 1), 40.0) for i in range(24)]
+    hour = plateau[0][0].hour
+    cells = {}
+    for delay in (0.0, 60.0):
+        det = CountDetector(replace(preset(bin_seconds=60), shape_delay_minutes=delay))
+        _run(det, points)
+        before = det.shape.at(hour)
+        _run(det, plateau)
+        cells[delay] = (before, det.shape.at(hour))
+        if delay:
+            # An hour on, the plateau's bins have entered the shape, and none is left waiting.
+            later = plateau[-1][0] + timedelta(minutes=61)
+            det.update(later, 3.0)
+            assert det.shape.at(hour) > before
+            assert [e for e, *_ in det.shape.pending] == [later.timestamp()]
+    assert cells[0.0][1] > 1.2 * cells[0.0][0]  # learned at once: the rise explains itself
+    # Delayed: the cell moves only as earlier hours' bins enter (the shape keeps mean 1).
+    assert cells[60.0][1] == pytest.approx(cells[60.0][0], rel=0.01)
+
+
+@pytest.mark.parametrize("hour", [2, 5, 12, 16])
+def test_shape_delay_lets_a_young_brand_with_an_ordinary_day_be_caught_at_any_hour(
+    hour: int,
+) -> None:
+    """Eight hours of day-shaped history, then 24 minutes at 4.3x: sensitive with a shape
+    delay pages (learning the shape at once, it misses hours 2 and 12 of these four)."""
+    start = datetime(2024, 1, 2, hour, tzinfo=UTC) - timedelta(hours=8)
+    det = CountDetector(replace(preset("sensitive", bin_seconds=60), shape_delay_minutes=60))
+    rng = random.Random(hour)
+    alerts = []
+    for i in range(8 * 60 + 24):
+        ts = start + timedelta(minutes=i + 1)
+        hour_of_bin = (ts - timedelta(seconds=30)).hour
+        rate = (13.0 if i >= 8 * 60 else 3.0) * POPULATION_DAY_SHAPE[hour_of_bin]
+        if (alert := det.update(ts, float(_poisson(rng, rate)))) is not None:
+            alerts.append(alert)
+    assert len(alerts) == 1
+    assert alerts[0].ts > start + timedelta(hours=8)
