@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from prometheus_client import CollectorRegistry
@@ -38,8 +40,24 @@ def _refuse_all(server: Any, session: Any, envelope: Any, mechanism: str, data: 
     return AuthResult(success=False, handled=False)
 
 
+@pytest.fixture
+def production_logging() -> Iterator[None]:
+    """Let the test configure logging as the services do; put the session's back after.
+
+    Left in place, its DEBUG root level and its handler on this test's captured stderr
+    would reach every later test ("I/O operation on closed file" from server threads).
+    """
+    root = logging.getLogger()
+    levels = {n: logging.getLogger(n).level for n in ("", *logging.root.manager.loggerDict)}
+    handlers = root.handlers[:]
+    yield
+    root.handlers[:] = handlers
+    for name in ("", *logging.root.manager.loggerDict):
+        logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
+
+
 async def test_secrets_stay_out_of_logs_metrics_and_errors(
-    settings_factory: Any, api_sections: Any, caplog: Any, capsys: Any
+    settings_factory: Any, api_sections: Any, caplog: Any, capsys: Any, production_logging: None
 ) -> None:
     # Production logging (httpx request lines capped at WARNING), at the most verbose level.
     configure_logging("DEBUG")
