@@ -18,7 +18,6 @@ shift pages once.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -294,7 +293,7 @@ class CountDetector:
         per_day = 86400 / cfg.bin_seconds / self._spans[i]
         ref = max(cfg.calibration_floor, math.log10(per_day) + 0.5)
         days = len(h.peaks)
-        seen = statistics.median(h.peaks) if days else ref
+        seen = h.median_peak() if days else ref
         typical = (days * seen + cfg.calibration_prior_days * ref) / (
             days + cfg.calibration_prior_days
         )
@@ -410,7 +409,7 @@ class CountDetector:
             "n": self.n,
             "last_ts": self.last_ts,
             "window": [list(p) for p in self.window],
-            "horizons": [asdict(h) for h in self.horizons],
+            "horizons": [h.to_dict() for h in self.horizons],
             "shape": self.shape.to_dict(),
             "debounce": self.debounce.to_dict(),
             "elevated": self.elevated,
@@ -443,7 +442,7 @@ class CountDetector:
             det._push((float(a), float(b), float(c)))
         stored = data["horizons"]
         if len(stored) == len(det.horizons):
-            det.horizons = [HorizonStats(**h) for h in stored]
+            det.horizons = [HorizonStats.from_dict(h) for h in stored]
         det.shape.restore(data["shape"])
         det.debounce = Debounce.from_dict(data["debounce"])
         det.elevated = int(data["elevated"])

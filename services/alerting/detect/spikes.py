@@ -68,6 +68,8 @@ class SpikeDetector:
         self.day = -1
         self.day_peak = [0.0] * len(SCALES)
         self.peaks: list[list[float]] = []
+        self._medians_of: list[list[float]] | None = None  # the `peaks` `_medians` are of
+        self._medians: list[float] = []
         self.streaks = [0] * len(SCALES)
         self.counts = CountDetector(self.config.counts)
         # Slow burns of the series' volume, and of its negative mentions when given.
@@ -93,9 +95,18 @@ class SpikeDetector:
             return 0.0
         days = len(self.peaks)
         weight = min(1.0, days / cfg.peak_credible_days) if cfg.peak_credible_days > 0 else 1.0
-        seen = statistics.median(p[scale] for p in self.peaks) if days else 0.0
+        seen = self._peak_medians()[scale] if days else 0.0
         typical = weight * seen + (1.0 - weight) * cfg.prior_peak_z
         return cfg.scale_z[scale] + cfg.surprise_factor * max(0.0, typical - cfg.noise_peak_z)
+
+    def _peak_medians(self) -> list[float]:
+        """Median daily peak of each scale; `peaks` is replaced, never changed in place, so
+        the medians are computed once a day (not every bin)."""
+        if self._medians_of is not self.peaks:
+            scales = range(len(SCALES))
+            self._medians = [statistics.median(p[i] for p in self.peaks) for i in scales]
+            self._medians_of = self.peaks
+        return self._medians
 
     def _roll_day(self, epoch: float, zs: list[float]) -> None:
         day = int(epoch // 86400)
