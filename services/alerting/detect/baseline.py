@@ -77,7 +77,9 @@ class SeasonalBaseline:
         return min(1.0, self.day_n[d] / self._need)
 
     def _offset(self, epoch: float) -> float:
-        w, d = _slots(epoch)
+        return self._offset_of(*_slots(epoch))
+
+    def _offset_of(self, w: int, d: int) -> float:
         w_day = min(1.0, self.day_n[d] / self._need)
         w_week = min(1.0, self.week_n[w] / self._need)
         return w_week * self.week[w] + (1.0 - w_week) * w_day * self.day[d]
@@ -100,16 +102,16 @@ class SeasonalBaseline:
             self.mad = max(self.config.min_sigma, 0.1 * y) / _MAD_TO_SIGMA
             self.n = 1
             return
-        mu, sigma = self.expected(epoch)
-        bound = self.config.clip_z * sigma
+        w, d = _slots(epoch)
+        off = self._offset_of(w, d)
+        mu = max(0.0, self.level + off)  # as `expected`
+        bound = self.config.clip_z * self.sigma()
         resid = min(bound, max(-bound, y - mu))
         yc = mu + resid
         warm = 1.0 / (self.n + 1)
-        off = self._offset(epoch)
         self.level += max(warm, self._a_level) * (yc - off - self.level)
         self.mad += max(warm, self._a_scale) * (abs(resid) - self.mad)
         detrended = yc - self.level
-        w, d = _slots(epoch)
         self.week_n[w] += 1
         self.week[w] += max(1.0 / self.week_n[w], self._a_season) * (detrended - self.week[w])
         self.day_n[d] += 1

@@ -305,6 +305,7 @@ class CountDetector:
         sums = self._window_sums()
         hours = self.history_hours
         day = int(epoch // 86400)
+        alpha = half_life_alpha(cfg.dispersion_half_life_hours / cfg.bin_hours)
         for i, w in enumerate(self._spans):
             hours_before = hours - (w - 1) * cfg.bin_hours
             if w not in sums or hours_before < cfg.min_history_hours:
@@ -328,7 +329,7 @@ class CountDetector:
             h = self.horizons[i]
             h.roll(day, cfg.calibration_days)
             h.peak = max(h.peak, raw)
-            h.learn(count, mean, half_life_alpha(cfg.dispersion_half_life_hours / cfg.bin_hours))
+            h.learn(count, mean, alpha)
         return out
 
     def _push(self, entry: tuple[float, float, float]) -> None:

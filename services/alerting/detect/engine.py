@@ -37,6 +37,7 @@ from services.alerting.detect.signals import Decisions, Gated, Recovery, RollupM
 from services.alerting.detect.spikes import SpikeConfig, SpikeDetector, preset
 from services.alerting.detect.state_keys import state_key
 from services.alerting.detect.thresholds import RuleBook, with_rule_severity
+from services.alerting.detect.twins import copy_twins, quiet_twins
 from shared.contracts.topics import topic_contract
 from shared.schemas import ScoredMention
 
@@ -416,6 +417,7 @@ class DetectionEngine:
         until: float,
         emit: bool,
         since: float | None = None,
+        twins: Mapping[str, str] | None = None,
     ) -> Decisions:
         """Feed stored per-minute rollups (every minute from `since`, else the first row, up
         to `until`, zeros filled).
@@ -423,7 +425,10 @@ class DetectionEngine:
         With `emit=False` this rebuilds state (alerts are dropped, but the detectors' cooldowns
         remember them); with `emit=True` it is a backtest through the live code path. Replaying
         consecutive spans (`since` = the previous `until`) equals replaying them at once.
+        `twins` (from `quiet_twins`, no rows of theirs given): their bins only join the gate
+        window, and their detectors wait for `copy_twins`.
         """
+        twins = twins or {}
         out = Decisions()
         by_start: dict[float, list[RollupMinute]] = {}
         for row in minutes:
@@ -445,7 +450,22 @@ class DetectionEngine:
                     b.burst = round(r.burst)
                     b.neg_engagement = r.neg_engagement
                     b.distinct_hint = r.distinct_authors
-                group.append(b)
+                if topic in twins:
+                    state.series[topic].recent.append(b)
+                    out.bins += 1
+                else:
+                    group.append(b)
             out.extend(self.process_group(group, emit=emit))
             start += bs
         return out
+
+    def quiet_twins(self, brand: str, busy: Iterable[str]) -> dict[str, str]:
+        """Twin topic -> leader of the brand's quiet twins (`detect.twins`): while `replay` is
+        given them, only the leader's detector is fed; `copy_twins` then copies it."""
+        return quiet_twins(self._brand(brand).series, busy)
+
+    def copy_twins(self, brand: str, twins: Mapping[str, str]) -> None:
+        """Give each twin its leader's detector after a rebuild (a forgotten brand: none)."""
+        state = self._brands.get(brand)
+        if state is not None:
+            copy_twins(state.series, twins)

@@ -81,13 +81,23 @@ class DayShape:
         self.counts = [0.0] * HOURS
         self.levels = [0.0] * HOURS
         self.seen = [0.0] * HOURS  # days' worth of bins learned per hour, capped
-        self.table = list(prior)
+        # Each hour's blend before normalising, and their mean (`_blend`); none before the
+        # first blend, when the multipliers are the prior's as given.
+        self._raw: list[float] = []
+        self._mean = 0.0
         # Bins waiting to be learned (`learn_later`): (epoch, hour, count, level).
         self.pending: deque[tuple[float, int, float, float]] = deque()
 
     def at(self, hour: int) -> float:
         """Return the blended multiplier of `hour` (0-23, UTC)."""
-        return self.table[hour]
+        if not self._raw:
+            return self.prior[hour]
+        return max(0.05, self._raw[hour] / self._mean) if self._mean > 0 else 1.0
+
+    @property
+    def table(self) -> list[float]:
+        """The blended multiplier of every hour."""
+        return [self.at(h) for h in range(HOURS)]
 
     def learn(self, hour: int, count: float, level: float, bins_per_hour: int) -> None:
         """Learn one bin: its count (winsorised by the caller) and the level it was judged by."""
@@ -97,7 +107,7 @@ class DayShape:
         keep = 1.0 - step / days
         self.counts[hour] = keep * self.counts[hour] + count
         self.levels[hour] = keep * self.levels[hour] + level
-        self._blend()
+        self._blend(hour)
 
     def learn_later(
         self,
@@ -124,15 +134,19 @@ class DayShape:
             self.prior = prior
             self._blend()
 
-    def _blend(self) -> None:
-        raw = []
-        for h in range(HOURS):
-            days = self.seen[h]
-            w = days / (days + self.prior_days) if self.prior_days > 0 else 1.0
-            own = self.counts[h] / self.levels[h] if self.levels[h] > 0 else self.prior[h]
-            raw.append(w * own + (1.0 - w) * self.prior[h])
-        mean = sum(raw) / HOURS
-        self.table = [max(0.05, v / mean) if mean > 0 else 1.0 for v in raw]
+    def _blend(self, hour: int | None = None) -> None:
+        """Recompute the table; after learning one `hour`, only that hour's raw blend."""
+        if hour is None or len(self._raw) != HOURS:
+            self._raw = [self._raw_at(h) for h in range(HOURS)]
+        else:
+            self._raw[hour] = self._raw_at(hour)
+        self._mean = sum(self._raw) / HOURS
+
+    def _raw_at(self, h: int) -> float:
+        days = self.seen[h]
+        w = days / (days + self.prior_days) if self.prior_days > 0 else 1.0
+        own = self.counts[h] / self.levels[h] if self.levels[h] > 0 else self.prior[h]
+        return w * own + (1.0 - w) * self.prior[h]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the learned state as a JSON-ready dict."""
