@@ -140,7 +140,11 @@ class BrandState:
     def move_entities(self, source: int, target: int) -> None:
         """`source`'s entity counts, size, identity and recent members go to `target` (a
         merge); `source` is cleared."""
-        for entity in self.slot_entities[source]:
+        # Most named first, then by name: when the target's bound is reached, what it keeps
+        # does not depend on the order a set happens to iterate in (string hashing varies
+        # from process to process).
+        moved = sorted(self.slot_entities[source], key=lambda e: (-self.entities[e][source], e))
+        for entity in moved:
             self.count_entities(target, (entity,), self.entities[entity][source])
         self.size[target] += self.size[source]
         identity = self.identity[target] | self.identity[source]
