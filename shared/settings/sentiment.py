@@ -129,6 +129,10 @@ class SentimentSettings(CommonSettings):
         default=0.0, ge=0, le=1, description="taken from a story known by other entities when "
         "the mention's entities point at another story (0: entities never push apart)",
     )  # fmt: skip
+    sentiment_story_place_penalty: float = Field(
+        default=0.2, ge=0, le=1, description="taken from a story whose mentions name countries "
+        "when the mention names only others (a flood in Alberta is not Queensland's; 0: off)",
+    )  # fmt: skip
     sentiment_story_split_every: int = Field(
         default=8, ge=0, le=1024, description="a story is checked for a second story (split) "
         "and for stories sharing its names (named merge) every this many mentions (0: never)",

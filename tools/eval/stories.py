@@ -22,6 +22,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from services.sentiment.core.entities import extract_entities
 from services.sentiment.core.keywords import extract_hashtags
+from services.sentiment.core.places import with_places
 from services.sentiment.core.stories import StoryClusterer, StoryMention, StoryParams, extract_urls
 from shared.errors import BadInput
 
@@ -79,7 +80,7 @@ def story_inputs(rows: Sequence[Labelled], vectors: np.ndarray) -> list[StoryMen
             vector=vectors[i],
             hashtags=tuple(t.lower() for t in extract_hashtags(row.text)),
             urls=tuple(extract_urls(row.text)),
-            entities=extract_entities(row.text),
+            entities=with_places(extract_entities(row.text)),
         )
         for i, row in enumerate(rows)
     ]

@@ -61,6 +61,8 @@ BACKGROUNDS = (0.5,)
 MERGE_THRESHOLDS = (0.8,)
 ENTITY_PENALTIES = (0.0, 0.3)  # 0: named entities only pull, never push apart
 NOVEL_MARGINS = (0.0, 0.05)  # 0: a mention naming only unseen names joins like any other
+# 0: countries do not tell stories apart; 0.2: as much as one entity pulls (`entity_bonus`)
+PLACE_PENALTIES = (0.0, 0.2)
 F1_TARGET, FRAGMENTATION_TARGET = 0.85, 1.5
 
 
@@ -137,6 +139,7 @@ def _grid() -> list[StoryParams]:
         MERGE_THRESHOLDS,
         ENTITY_PENALTIES,
         NOVEL_MARGINS,
+        PLACE_PENALTIES,
     )
     return [
         StoryParams(
@@ -146,8 +149,9 @@ def _grid() -> list[StoryParams]:
             merge_threshold=m,
             entity_penalty=e,
             novel_margin=n,
+            place_penalty=g,
         )
-        for t, h, b, m, e, n in itertools.product(*axes)
+        for t, h, b, m, e, n, g in itertools.product(*axes)
     ]
 
 
@@ -206,6 +210,7 @@ def _line(vectors: _Vectors, name: str, params: StoryParams, **extra: object) ->
         "merge_threshold": params.merge_threshold,
         "entity_penalty": params.entity_penalty,
         "novel_margin": params.novel_margin,
+        "place_penalty": params.place_penalty,
         **score([r.story for r in rows], found),
         "mentions_per_s": round(rate),
     }

@@ -16,6 +16,7 @@ import numpy as np
 from services.sentiment.core.author_keys import author_keys
 from services.sentiment.core.entities import extract_entities
 from services.sentiment.core.keywords import extract_hashtags
+from services.sentiment.core.places import with_places
 from services.sentiment.core.stories import StoryMention, extract_urls
 from shared import serde
 from shared.schemas import EMOTIONS, ScoredMention
@@ -266,7 +267,7 @@ def story_input(scored: ScoredMention, vector: np.ndarray) -> StoryMention:
         hashtags=tuple(t.lower().lstrip("#") for t in tags),
         urls=tuple(extract_urls(m.text)),
         refs=refs,
-        entities=extract_entities(m.text),
+        entities=with_places(extract_entities(m.text)),
     )
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.sentiment.core.places import is_place
 from services.sentiment.core.story_background import (
     BackgroundRule,
     background_slot,
@@ -78,6 +79,12 @@ class StoryParams:
     # ignored, like its mean vector.
     entity_bonus: float = 0.2
     entity_penalty: float = 0.0  # off by default (docs/stories.md says why)
+    # Countries (core.places: `country:xx` entities) never pull a mention towards a story
+    # (one country holds many stories) but tell stories apart: a story whose mentions name
+    # countries (in `entity_share` of them, `entity_min` at least) loses `place_penalty`
+    # for a mention whose countries are under `place_share` of the ones it counted.
+    place_penalty: float = 0.2
+    place_share: float = 0.1
     entity_share: float = 0.1
     entity_min: int = 2
     entity_common: float = 0.2
@@ -192,6 +199,7 @@ class StoryClusterer:
             self._bonus(scores, state, state.tags, mention.hashtags, p.hashtag_bonus, open_)
             self._bonus(scores, state, state.urls, mention.urls, p.url_bonus, open_)
             self._entity_evidence(scores, state, entities, open_)
+            self._place_evidence(scores, state, entities, open_)
             scores[~open_] = -np.inf
             if background is not None:
                 scores[background] = -np.inf  # it does not compete by similarity
@@ -306,7 +314,7 @@ class StoryClusterer:
         evidence = np.zeros(len(state.ids))
         for entity in entities:
             counts = state.entities.get(entity)
-            if not counts:
+            if not counts or is_place(entity):
                 continue
             live = {slot: c for slot, c in counts.items() if open_[slot]}
             total = sum(live.values())
@@ -319,6 +327,24 @@ class StoryClusterer:
         if p.entity_penalty and evidence.max() >= 0.5:
             confident = (state.top >= p.entity_min) & (state.top >= p.entity_share * state.size)
             scores[confident & open_ & (evidence == 0)] -= p.entity_penalty
+
+    def _place_evidence(
+        self, scores: np.ndarray, state: BrandState, entities: tuple[str, ...], open_: np.ndarray
+    ) -> None:
+        """Push from the open stories placed in other countries than the mention's."""
+        p = self.params
+        places = [e for e in entities if is_place(e)]
+        if not p.place_penalty or not places:
+            return
+        placed = state.placed
+        salient = open_ & (placed >= p.entity_min) & (placed >= p.entity_share * state.size)
+        if not salient.any():
+            return
+        shared = np.zeros(len(state.ids))
+        for place in places:
+            for slot, count in state.entities.get(place, {}).items():
+                shared[slot] += count
+        scores[salient & (shared < p.place_share * placed)] -= p.place_penalty
 
     def _novel(self, state: BrandState, slot: int, entities: tuple[str, ...], score: float) -> bool:
         """Whether a mention naming only places/organisations `slot`'s story never counted
@@ -346,7 +372,7 @@ class StoryClusterer:
         close = similarity >= self.params.merge_threshold
         p = self.params
         if named and p.merge_named < p.merge_threshold:
-            names = [e for e in state.identity[slot] if not e.startswith("@")]
+            names = [e for e in state.identity[slot] if not e.startswith("@") and not is_place(e)]
             for other in map(int, np.flatnonzero(similarity >= p.merge_named)):
                 close[other] |= any(
                     e in state.identity[other] and self._known(state, e, slot, other) for e in names

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from services.sentiment.core.places import is_place
+
 _FIRST_SLOTS = 8
 _FIRST_RECENT = 64
 _SLOT_ENTITIES = 256  # distinct entities counted per story (later new ones are not)
@@ -68,6 +70,7 @@ class BrandState:
         self.merged: OrderedDict[str, str] = OrderedDict()
         self.size = np.zeros(slots)  # mentions per slot since its story opened
         self.top = np.zeros(slots)  # mentions of the slot's most frequent entity
+        self.placed = np.zeros(slots)  # country tokens counted (core.places), all countries
         # how well members fit: running mean and variance of their similarity on joining
         self.fit_n = np.zeros(slots)
         self.fit_mean = np.zeros(slots)
@@ -103,6 +106,7 @@ class BrandState:
         self.ids.extend([""] * more)
         self.size = np.concatenate([self.size, np.zeros(more)])
         self.top = np.concatenate([self.top, np.zeros(more)])
+        self.placed = np.concatenate([self.placed, np.zeros(more)])
         self.fit_n = np.concatenate([self.fit_n, np.zeros(more)])
         self.fit_mean = np.concatenate([self.fit_mean, np.zeros(more)])
         self.fit_var = np.concatenate([self.fit_var, np.zeros(more)])
@@ -135,6 +139,7 @@ class BrandState:
         self.founding[slot] = set()
         self.size[slot] = 0.0
         self.top[slot] = 0.0
+        self.placed[slot] = 0.0
         self.fit_n[slot] = self.fit_mean[slot] = self.fit_var[slot] = 0.0
 
     def move_entities(self, source: int, target: int) -> None:
@@ -173,6 +178,8 @@ class BrandState:
             counts = self.entities.setdefault(entity, {})
             counts[slot] = counts.get(slot, 0) + times
             self.top[slot] = max(self.top[slot], counts[slot])
+            if is_place(entity):
+                self.placed[slot] += times
 
     def count_links(self, slot: int, entities: tuple[str, ...]) -> None:
         """Count `entities` as named with `slot`'s identity when the mention names it."""
@@ -192,7 +199,10 @@ class BrandState:
             counts = self.entities.get(entity)
             if counts is None or slot not in counts:
                 continue
-            counts[slot] -= times
+            taken = min(times, counts[slot])
+            counts[slot] -= taken
+            if is_place(entity):
+                self.placed[slot] -= taken
             self.linked[slot][entity] = max(0, self.linked[slot][entity] - times)
             if counts[slot] <= 0:
                 del counts[slot]

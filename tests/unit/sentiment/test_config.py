@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from services.sentiment.core.stories import StoryParams
 from shared.settings.sentiment import SentimentSettings
 
 
@@ -43,3 +44,6 @@ def test_story_settings_reach_the_clusterer(monkeypatch: pytest.MonkeyPatch) -> 
     assert story_params(SentimentSettings()).background_likeness == 0.0  # no background
     monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_BACKGROUND_LIKENESS", "0.95")
     assert story_params(SentimentSettings()).background_likeness == 0.95
+    assert story_params(SentimentSettings()).place_penalty == StoryParams().place_penalty == 0.2
+    monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_PLACE_PENALTY", "0")
+    assert story_params(SentimentSettings()).place_penalty == 0.0

@@ -165,6 +165,8 @@ def test_stories_that_share_a_name_merge_at_a_lower_similarity() -> None:
     # ... but both name Queensland: at the second story's check, the first merges into it.
     first, merges = run("queensland")
     assert merges[-1] == (first,) and not any(merges[:-1])
-    # A shared @handle is no reason, nor is a shared name with named merges off.
+    # A shared @handle is no reason, nor a shared country (one country holds many stories),
+    # nor is a shared name with named merges off.
     assert not any(run("@reuters")[1])
+    assert not any(run("country:au")[1])
     assert not any(run("queensland", replace(params, merge_named=1.0))[1])

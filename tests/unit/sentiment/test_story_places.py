@@ -1,0 +1,91 @@
+"""Countries as story evidence: the gazetteer (core.places) and how the clusterer uses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.sentiment.core.entities import extract_entities
+from services.sentiment.core.places import countries, place_tokens, with_places
+from services.sentiment.core.stories import StoryClusterer, StoryMention, StoryParams
+
+DIM = 8
+
+
+@pytest.mark.parametrize(
+    ("entities", "expected"),
+    [
+        (("calgary", "alberta", "canada"), ("ca",)),  # a city, a province, a country
+        (("italia",), ("it",)),  # translated country names
+        (("filipinas", "manila"), ("ph",)),
+        (("#queensland",), ("au",)),  # a hashtag names a place without its "#"
+        (("@cityofcalgary",), ()),  # a handle says who posts
+        (("northern italy",), ("it",)),  # a run of names: the words that name a region
+        (("west texas",), ("us",)),  # "West" is a Cameroonian region's name, not a place
+        (("santa maria",), ()),  # several countries' cities, none dominant: nothing
+        (("boston",), ("us",)),  # the US city is ten times the English one
+        (("acme", "red cross"), ()),
+        (("brisbane", "jakarta", "brisbane"), ("au", "id")),  # once each, in order
+    ],
+)
+def test_countries_of_entities(entities: tuple[str, ...], expected: tuple[str, ...]) -> None:
+    assert countries(entities) == expected
+
+
+def test_place_tokens_follow_the_entities_of_a_text() -> None:
+    entities = extract_entities("Floods force thousands from homes in Calgary #abflood @CBC")
+    assert entities == ("#abflood", "@cbc", "calgary")
+    assert place_tokens(entities) == ("country:ca",)
+    assert with_places(entities) == (*entities, "country:ca")
+
+
+def _unit(*weights: float) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    v[: len(weights)] = weights
+    return v / np.linalg.norm(v)
+
+
+def _mention(key: str, at: float, vector: np.ndarray, *entities: str) -> StoryMention:
+    return StoryMention(key=key, brand="acme", at=at, vector=vector, entities=entities)
+
+
+def _placed_story(clusterer: StoryClusterer) -> str:
+    """A story along axis 0 told from Australia (four of its six mentions say so)."""
+    story = ""
+    for i in range(6):
+        place = ("queensland", "country:au") if i % 3 else ()
+        story = clusterer.assign(_mention(f"a{i}", i, _unit(1, 0.05 * i), *place)).story_id
+    return story
+
+
+@pytest.mark.parametrize("penalty", [0.0, 0.2])
+def test_a_mention_from_another_country_is_pushed_from_a_placed_story(penalty: float) -> None:
+    params = StoryParams(background=0.0, threshold=0.5, place_penalty=penalty, novel_margin=0)
+    clusterer = StoryClusterer(params, dim=DIM)
+    story = _placed_story(clusterer)
+    # 0.6 similar: joins unless the penalty applies (0.6 - 0.2 < 0.5).
+    elsewhere = clusterer.assign(_mention("x", 10, _unit(0.6, 0.8), "calgary", "country:ca"))
+    assert (elsewhere.story_id == story) is (penalty == 0.0)
+
+
+def test_the_same_country_or_no_country_is_no_push_and_no_pull() -> None:
+    params = StoryParams(background=0.0, threshold=0.5, place_penalty=0.2, novel_margin=0)
+    clusterer = StoryClusterer(params, dim=DIM)
+    story = _placed_story(clusterer)
+    same = clusterer.assign(_mention("y", 10, _unit(0.6, 0.8), "brisbane", "country:au"))
+    unplaced = clusterer.assign(_mention("z", 11, _unit(0.6, 0, 0.8)))
+    roundup = clusterer.assign(_mention("r", 12, _unit(0.6, 0, 0, 0.8), "country:ca", "country:au"))
+    assert same.story_id == unplaced.story_id == roundup.story_id == story
+    # A country never pulls: 0.35 similar, it would join with an entity's 0.2 pull.
+    far = clusterer.assign(_mention("f", 13, _unit(0.35, 0, 0, 0, 0.94), "country:au"))
+    assert far.opened
+
+
+def test_a_story_that_names_few_places_is_not_placed() -> None:
+    params = StoryParams(background=0.0, threshold=0.5, place_penalty=0.2, novel_margin=0)
+    clusterer = StoryClusterer(params, dim=DIM)
+    for i in range(30):  # two mentions in thirty name a country: under `entity_share`
+        place = ("country:au",) if i < 2 else ()
+        story = clusterer.assign(_mention(f"a{i}", i, _unit(1, 0.01 * i), *place)).story_id
+    joined = clusterer.assign(_mention("x", 40, _unit(0.6, 0.8), "country:ca"))
+    assert joined.story_id == story
