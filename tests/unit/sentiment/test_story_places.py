@@ -89,3 +89,56 @@ def test_a_story_that_names_few_places_is_not_placed() -> None:
         story = clusterer.assign(_mention(f"a{i}", i, _unit(1, 0.01 * i), *place)).story_id
     joined = clusterer.assign(_mention("x", 40, _unit(0.6, 0.8), "country:ca"))
     assert joined.story_id == story
+
+
+# The shipped sentence encoder on short texts: two floods a gazetteer tells apart, and one
+# product defect reported from many countries.
+QUEENSLAND = (
+    "Floods in Brisbane: {n} people evacuated as the river rises",
+    "Queensland floods cut roads, residents told to move to higher ground",
+    "Water keeps rising in Bundaberg, Queensland, {n} homes under water",
+    "Brisbane flood update: {n} evacuation centres are open",
+    "Stay safe everyone in Queensland, the floods are terrible",
+)
+ALBERTA = (
+    "Canmore declares a state of emergency as Alberta creeks overflow",
+    "Calgary orders neighbourhoods along the Bow and Elbow rivers to leave tonight",
+    "Highway 1 closed west of Calgary after mudslides, Alberta asks drivers to stay home",
+    "Praying for my family in High River, Alberta, the town is under water",
+    "Calgary Stampede grounds flooded, the Saddledome is full of water",
+)
+DEFECT = (
+    "My Voltix charger exploded last night in {place}, the whole desk is burnt",
+    "Voltix power bank caught fire in my car in {place}. Stop selling these!",
+    "Another Voltix battery fire reported in {place}, when is the recall coming?",
+    "Fire brigade in {place} says a Voltix charger started the blaze",
+    "Voltix needs to recall these chargers before someone dies",
+)
+CITIES = ("London", "Texas", "Toronto", "Sydney", "Berlin", "Madrid", "Paris", "Manila")
+
+
+def _clusters(texts: list[tuple[str, str]], params: StoryParams) -> dict[str, set[str]]:
+    """Story -> the clusters its texts (in this order, a minute apart) end up in."""
+    from tools.eval.stories import Labelled, cluster, encode
+
+    rows = [Labelled(text, 1.7e9 + 60 * i, story) for i, (story, text) in enumerate(texts)]
+    found, _ = cluster(rows, encode([r.text for r in rows]), params)
+    clusters: dict[str, set[str]] = {}
+    for row, story_id in zip(rows, found, strict=True):
+        clusters.setdefault(row.story, set()).add(story_id)
+    return clusters
+
+
+def test_two_floods_told_from_two_countries_are_two_stories() -> None:
+    texts = [("qld", QUEENSLAND[i % 5].format(n=1000 + i)) for i in range(20)]
+    texts += [("ab", ALBERTA[i % 5]) for i in range(20)]
+    apart = _clusters(texts, StoryParams())
+    assert len(apart["qld"]) == len(apart["ab"]) == 1 and apart["qld"] != apart["ab"]
+    # Without the penalty the first Alberta report joins the Queensland story (en-3's leak).
+    leaked = _clusters(texts, StoryParams(place_penalty=0.0))
+    assert leaked["qld"] & leaked["ab"]
+
+
+def test_a_defect_reported_from_many_countries_stays_one_story() -> None:
+    texts = [("fire", DEFECT[i % 5].format(place=CITIES[i % 8])) for i in range(40)]
+    assert len(_clusters(texts, StoryParams())["fire"]) == 1
