@@ -20,7 +20,12 @@ DIM = 8
         (("filipinas", "manila"), ("ph",)),
         (("#queensland",), ("au",)),  # a hashtag names a place without its "#"
         (("@cityofcalgary",), ()),  # a handle says who posts
-        (("northern italy",), ("it",)),  # a run of names: the words that name a region
+        (("northern italy",), ("it",)),  # a run of names: its weightiest word, when large
+        (("boston marathon",), ("us",)),
+        (("metro manila",), ("ph",)),  # not Metro, a town in Indonesia
+        (("dzhokhar tsarnaev",), ()),  # an old name of Grozny: small cities' aliases unread
+        (("#emiliaromagna", "emilia-romagna"), ("it",)),  # as hashtags write names; hyphens
+        (("italy's",), ("it",)),
         (("west texas",), ("us",)),  # "West" is a Cameroonian region's name, not a place
         (("santa maria",), ()),  # several countries' cities, none dominant: nothing
         (("boston",), ("us",)),  # the US city is ten times the English one
