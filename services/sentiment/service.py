@@ -122,6 +122,7 @@ def story_params(settings: SentimentSettings) -> StoryParams:
         entity_bonus=settings.sentiment_story_entity_bonus,
         entity_penalty=settings.sentiment_story_entity_penalty,
         place_penalty=settings.sentiment_story_place_penalty,
+        recent_bonus=settings.sentiment_story_recent_bonus,
         split_every=settings.sentiment_story_split_every,
         merge_named=settings.sentiment_story_merge_named,
         novel_margin=settings.sentiment_story_novel_margin,

@@ -133,6 +133,10 @@ class SentimentSettings(CommonSettings):
         default=0.2, ge=0, le=1, description="taken from a story whose mentions name countries "
         "when the mention names only others (a flood in Alberta is not Queensland's; 0: off)",
     )  # fmt: skip
+    sentiment_story_recent_bonus: float = Field(
+        default=0.025, ge=0, le=1, description="added to a story's similarity x its share of "
+        "the brand's last 64 mentions: the story talked about now wins a close call (0: off)",
+    )  # fmt: skip
     sentiment_story_split_every: int = Field(
         default=8, ge=0, le=1024, description="a story is checked for a second story (split) "
         "and for stories sharing its names (named merge) every this many mentions (0: never)",

@@ -47,3 +47,6 @@ def test_story_settings_reach_the_clusterer(monkeypatch: pytest.MonkeyPatch) -> 
     assert story_params(SentimentSettings()).place_penalty == StoryParams().place_penalty == 0.2
     monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_PLACE_PENALTY", "0")
     assert story_params(SentimentSettings()).place_penalty == 0.0
+    assert story_params(SentimentSettings()).recent_bonus == StoryParams().recent_bonus == 0.025
+    monkeypatch.setenv("CRISISWATCH_SENTIMENT_STORY_RECENT_BONUS", "0")
+    assert story_params(SentimentSettings()).recent_bonus == 0.0

@@ -239,3 +239,22 @@ def test_a_borderline_mention_naming_only_unseen_names_opens_its_own_story() -> 
     assert run(("alberta", "calgary"), 0.2)[1] == b  # one name B knows is enough
     assert run(("@someone",), 0.2)[1] == b  # a handle says who posts, not what about
     assert run(("calgary",), 0.05)[1] == b  # margin cleared
+
+
+def test_the_story_talked_about_now_wins_a_close_call() -> None:
+    def run(bonus: float) -> tuple[str, str, str]:
+        clusterer = StoryClusterer(P(threshold=0.5, recent_bonus=bonus), dim=DIM)
+        old = clusterer.assign(m("o0", 0, unit(1))).story_id
+        for i in range(1, 6):
+            clusterer.assign(m(f"o{i}", i, unit(1)))
+        now = clusterer.assign(m("n0", 10, unit(0, 1))).story_id
+        for i in range(1, 58):  # the brand's last 64 mentions are mostly this story's
+            clusterer.assign(m(f"n{i}", 10 + i, unit(0, 1)))
+        # A little closer to the old story (0.72 against 0.70).
+        close_call = clusterer.assign(m("x", 80, unit(1.03, 1))).story_id
+        return old, now, close_call
+
+    old, now, joined = run(0.0)
+    assert joined == old
+    old, now, joined = run(0.1)  # 58 of the last 64 against 6, x 0.1: 0.08 outweighs 0.02
+    assert joined == now != old
