@@ -84,15 +84,14 @@ class StoryParams:
     # countries (in `entity_share` of them, `entity_min` at least) loses `place_penalty`
     # for a mention whose countries are under `place_share` of the ones it counted.
     place_penalty: float = 0.2
+    place_share: float = 0.1
     # A story's members among the brand's last `recent_window` mentions, over that window,
-    # x `recent_bonus` is added
-    # to its score: a mention is likelier to belong to the story the brand is talking about
-    # now (a burst) than to an old one that reads as close. 0.025: the smallest of 0.025,
-    # 0.05 and 0.1 that keeps the demo's crisis in one story at every minute it may end
-    # (docs/stories.md); not tuned on the dev mixtures.
+    # x `recent_bonus` is added to its score: a mention is likelier to belong to the story
+    # the brand is talking about now (a burst) than to an old one that reads as close.
+    # 0.025: the smallest of 0.025, 0.05 and 0.1 that keeps the demo's crisis in one story
+    # at every minute it may end (docs/stories.md); not tuned on the dev mixtures.
     recent_bonus: float = 0.025
     recent_window: int = 64
-    place_share: float = 0.1
     entity_share: float = 0.1
     entity_min: int = 2
     entity_common: float = 0.2
