@@ -300,7 +300,10 @@ class StoryClusterer:
                 done.add(slot)
 
     def _distinctive(self, state: BrandState, entities: tuple[str, ...]) -> tuple[str, ...]:
-        """`entities` less those common to the brand's mentions; counts them (bounded)."""
+        """`entities` less those common to the brand's mentions; counts them (bounded).
+
+        Countries are kept however common: they never pull a mention towards a story, and
+        the country of the story a brand is full of is what tells the next one apart."""
         counts = state.mentions_of
         for entity in entities:
             counts[entity] = counts.get(entity, 0) + 1
@@ -311,7 +314,7 @@ class StoryClusterer:
         if state.seen <= p.background_warmup:
             return entities
         common = p.entity_common * state.seen
-        return tuple(e for e in entities if counts[e] < common)
+        return tuple(e for e in entities if counts[e] < common or is_place(e))
 
     def _entity_evidence(
         self, scores: np.ndarray, state: BrandState, entities: tuple[str, ...], open_: np.ndarray

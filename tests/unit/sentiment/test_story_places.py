@@ -96,6 +96,23 @@ def test_a_story_that_names_few_places_is_not_placed() -> None:
     assert joined.story_id == story
 
 
+def test_a_country_the_brand_is_full_of_still_tells_the_next_story_apart() -> None:
+    # Most mentions so far are one Canadian story: `canada` and `country:ca` are in more than
+    # `entity_common` of the brand's mentions, which drops ordinary names (the brand's own);
+    # countries are kept, so a report from elsewhere is still pushed.
+    params = StoryParams(background=0.0, threshold=0.5, place_penalty=0.2, novel_margin=0)
+    clusterer = StoryClusterer(params, dim=DIM)
+    for i in range(24):  # the brand's ordinary talk, then a Canadian story it is full of
+        clusterer.assign(_mention(f"o{i}", i, _unit(0, 0, 0, 0, 1, 0.01 * i)))
+    for i in range(60):
+        vector = _unit(1, 0.01 * i)
+        first = clusterer.assign(_mention(f"c{i}", 30 + i, vector, "canada", "country:ca"))
+    elsewhere = clusterer.assign(_mention("g", 100, _unit(0.6, 0, 0.8), "glasgow", "country:gb"))
+    assert elsewhere.opened and elsewhere.story_id != first.story_id
+    at_home = clusterer.assign(_mention("h", 101, _unit(0.6, 0, 0, 0.8), "canada", "country:ca"))
+    assert at_home.story_id == first.story_id
+
+
 # The shipped sentence encoder on short texts: two floods a gazetteer tells apart, and one
 # product defect reported from many countries.
 QUEENSLAND = (
