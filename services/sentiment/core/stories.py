@@ -300,10 +300,8 @@ class StoryClusterer:
                 done.add(slot)
 
     def _distinctive(self, state: BrandState, entities: tuple[str, ...]) -> tuple[str, ...]:
-        """`entities` less those common to the brand's mentions; counts them (bounded).
-
-        Countries are kept however common: they never pull a mention towards a story, and
-        the country of the story a brand is full of is what tells the next one apart."""
+        """`entities` less those common to the brand's mentions, but countries (they never
+        pull, and tell the story a brand is full of from the next); counts them (bounded)."""
         counts = state.mentions_of
         for entity in entities:
             counts[entity] = counts.get(entity, 0) + 1
