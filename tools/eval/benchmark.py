@@ -1,8 +1,9 @@
 """Scenario benchmark and leave-one-series-out choice of the count path's settings.
 
-`scenario_table` runs the shipped detector over the NAB dev series' labelled windows and
-the scenario cases made from them (`tools.eval.scenarios`), per family: cases caught,
-false alerts per week, median delay from onset. `leave_one_out` picks, for each dev
+`scenario_table` runs the shipped detector over the NAB dev series' labelled windows (on
+the whole series, and as a series 1-7 days old: `nab_young`) and the scenario cases made
+from them (`tools.eval.scenarios`), per family: cases caught, false alerts per week,
+median delay from onset. `leave_one_out` picks, for each dev
 series, the candidate settings that do best on the *other* series (most families caught
 with at most `max_false_per_week` pooled false alerts), then reports that choice on the
 held-out series only.
@@ -34,9 +35,11 @@ from tools.eval.scenarios import (
     population_day_shape,
     score_case,
     weeks_of,
+    young_windows,
 )
 
 NAB = "nab"
+NAB_YOUNG = "nab_young"  # the real labelled windows, seen 1-7 days after the series started
 CASES_PER_FAMILY = 6
 # Candidate settings of the count path (`detect.counts.CountConfig` fields).
 CANDIDATES: tuple[dict[str, Any], ...] = tuple(
@@ -132,15 +135,16 @@ def series_tallies(
     sustained: dict[str, Any] | None = None,
     preset_name: str = "balanced",
 ) -> dict[str, Tally]:
-    """Return the NAB and per-family tallies of one dev series under `counts` settings.
+    """Return the NAB, young-window and per-family tallies of one dev series under `counts`.
 
     `prior`: the population day shape its young series borrow (pooled without it);
     `sustained`: settings of the sustained path (`detect.sustained.SustainedConfig`);
     `preset_name`: the sensitivity preset the settings apply to.
     """
     bin_seconds = infer_bin_seconds(points)
-    out = {family: Tally() for family in (NAB, *FAMILIES)}
-    times = alert_times(points, detector_config(bin_seconds, counts, prior, sustained, preset_name))
+    out = {family: Tally() for family in (NAB, NAB_YOUNG, *FAMILIES)}
+    config = detector_config(bin_seconds, counts, prior, sustained, preset_name)
+    times = alert_times(points, config)
     span = (points[-1][0] - points[0][0]).total_seconds() + bin_seconds
     nab = out[NAB]
     nab.cases, nab.weeks = len(windows), span / (7 * 86400)
@@ -150,17 +154,23 @@ def series_tallies(
         if first is not None:
             nab.caught += 1
             nab.delays.append((first - a).total_seconds() / 60)
+    for case in young_windows(points, windows):
+        _tally(out[NAB_YOUNG], case, alert_times(case.points, config))
     for case in dev_cases(name, points, windows):
         config = detector_config(300, counts, prior, sustained, preset_name)
-        caught, false, delay = score_case(case, alert_times(case.points, config))
-        tally = out[case.family]
-        tally.cases += 1
-        tally.caught += caught
-        tally.false += false
-        tally.weeks += weeks_of(case)
-        if delay is not None:
-            tally.delays.append(delay)
+        _tally(out[case.family], case, alert_times(case.points, config))
     return out
+
+
+def _tally(tally: Tally, case: Case, alerts: list[datetime]) -> None:
+    """Add one case's catch, false alerts, weeks watched and delay to its family's tally."""
+    caught, false, delay = score_case(case, alerts)
+    tally.cases += 1
+    tally.caught += caught
+    tally.false += false
+    tally.weeks += weeks_of(case)
+    if delay is not None:
+        tally.delays.append(delay)
 
 
 def load_dev(root: str | Path | None = None) -> dict[str, tuple[Points, list[Window]]]:
@@ -185,7 +195,7 @@ def load_files(
 
 def pooled(tallies: Iterable[dict[str, Tally]]) -> dict[str, Tally]:
     """Pool per-series tallies family by family."""
-    out = {family: Tally() for family in (NAB, *FAMILIES)}
+    out = {family: Tally() for family in (NAB, NAB_YOUNG, *FAMILIES)}
     for one in tallies:
         for family, tally in one.items():
             out[family].add(tally)

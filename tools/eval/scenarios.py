@@ -9,7 +9,9 @@ minutes), `slow_burn` (volume grows x1.5-x3 over 6-24 hours, holds, then falls b
 false) and `other_zone` (the series' timestamps moved 6-12 hours, so its day is unlike
 the population prior's, as a brand in another time zone; after 7-8 days of it, a slow
 burn as above). Alerts inside `ignore` windows (the real series' own labelled anomalies,
-moved with the series) count neither way.
+moved with the series) count neither way. `young_windows` makes no injection: each real
+labelled window, judged by a detector whose series starts 1-7 days before it (a brand
+added to the watchlist days before its real crisis).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ Points = list[tuple[datetime, float]]
 Window = tuple[datetime, datetime]
 FAMILIES: tuple[str, ...] = ("young", "low_volume", "slow_burn", "level_shift", "other_zone")
 _DAY = 86400
+YOUNG_WINDOW_DAYS: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 7.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,28 @@ def make_case(family: str, base: Points, *, seed: int, ignore: list[Window] | No
     onset = points[at][0]
     window = (onset, onset + timedelta(hours=end_h))
     return Case(family, f"{family}-{seed}", points, onset, [window], ignore)
+
+
+def young_windows(
+    points: Points, windows: list[Window], days: tuple[float, ...] = YOUNG_WINDOW_DAYS
+) -> list[Case]:
+    """Return each labelled window of a real series as seen `days` days after it started.
+
+    The series is cut to start that long before the window (a window with less history
+    before it is skipped for that age) and to end with the window; its other labelled
+    windows are ignored, as in the NAB scoring.
+    """
+    cases = []
+    for a, b in windows:
+        others = [w for w in windows if w != (a, b)]
+        for age in days:
+            start = a - timedelta(days=age)
+            if start < points[0][0]:
+                continue
+            seg = [(ts, v) for ts, v in points if start <= ts <= b]
+            name = f"nab_young-{a:%Y%m%dT%H%M}-{age:g}d"
+            cases.append(Case("nab_young", name, seg, a, [(a, b)], others))
+    return cases
 
 
 def _burn(k: int, ramp: int, hold: int, factor: float) -> float:

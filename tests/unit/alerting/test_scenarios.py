@@ -8,8 +8,15 @@ from datetime import timedelta
 import pytest
 
 from services.alerting.detect.spike_config import preset
-from tools.eval.benchmark import FAMILIES, NAB, detector_config, scenario_table
-from tools.eval.scenarios import make_case, score_case, synthetic_base
+from tools.eval.benchmark import (
+    FAMILIES,
+    NAB,
+    NAB_YOUNG,
+    detector_config,
+    scenario_table,
+    series_tallies,
+)
+from tools.eval.scenarios import make_case, score_case, synthetic_base, young_windows
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -55,8 +62,9 @@ def test_scenario_table_has_one_row_per_family() -> None:
     series = {"calm": (synthetic_base(10, 30.0, seed=2), [])}
     out = io.StringIO()
     rows = scenario_table(series, out)
-    assert set(rows) == {NAB, *FAMILIES}
+    assert set(rows) == {NAB, NAB_YOUNG, *FAMILIES}
     assert all(rows[f]["cases"] == 6 for f in FAMILIES) and rows[NAB]["cases"] == 0
+    assert rows[NAB_YOUNG]["cases"] == 0  # no labelled window, nothing to see young
     assert len(out.getvalue().splitlines()) == len(rows)
 
 
@@ -64,3 +72,32 @@ def test_benchmark_runs_the_preset_it_is_given() -> None:
     for name in ("sensitive", "balanced", "strict"):
         assert detector_config(300, None, preset_name=name) == preset(name, bin_seconds=300)
     assert detector_config(300, None, preset_name="sensitive") != preset("strict", bin_seconds=300)
+
+
+def test_young_windows_cut_each_labelled_window_at_each_age_with_history_for_it() -> None:
+    base = synthetic_base(12, 30.0, seed=1)
+    early = (base[6 * 288][0], base[6 * 288 + 100][0])  # 6 days in: no 7-day-old view
+    late = (base[10 * 288][0], base[10 * 288 + 50][0])
+    cases = young_windows(base, [early, late])
+    assert [c.name.rsplit("-", 1)[1] for c in cases] == [
+        *("1d", "2d", "3d", "5d"),
+        *("1d", "2d", "3d", "5d", "7d"),
+    ]
+    for case in cases:
+        ((start, end),) = case.windows
+        age = timedelta(days=float(case.name.rsplit("-", 1)[1][:-1]))
+        assert case.onset == start and case.points[0][0] >= start - age
+        assert case.points[0][0] - (start - age) < timedelta(minutes=5)
+        assert case.points[-1][0] <= end
+        assert case.ignore == [late if (start, end) == early else early]
+
+
+def test_a_crisis_in_a_labelled_window_is_caught_however_young_the_series() -> None:
+    base = synthetic_base(9, 30.0, seed=2)
+    onset = 8 * 288
+    burst = range(onset, onset + 12)  # an hour of +300 per 5 minutes
+    points = [(ts, v + (300.0 if i in burst else 0.0)) for i, (ts, v) in enumerate(base)]
+    window = (base[onset - 12][0], base[onset + 36][0])
+    tally = series_tallies("calm", points, [window])[NAB_YOUNG]
+    assert (tally.caught, tally.cases) == (5, 5)  # seen 1, 2, 3, 5 and 7 days old
+    assert tally.false == 0
