@@ -8,11 +8,14 @@ day shape from before that bin) and counts the episodes (separated by `gap_hours
 which the count over a window reaches `ratio` x its expectation with `min_excess`
 mentions above it, after `skip_days` of history, per week.
 
-`python3 -m tools.eval.rise_rates` prints one JSON line per dev series.
+`python3 -m tools.eval.rise_rates [--minutes 30,60] [--ratios 2,3,4] [--skip-days 3]`
+prints one JSON line per dev series (`--minutes 360 --ratios 1.5,2,3`: the slow burns'
+floor).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import deque
 from dataclasses import replace
@@ -73,8 +76,25 @@ def rise_rates(
     return {key: round(n / weeks, 2) for key, n in episodes.items()}
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=_floats, default=WINDOWS_MINUTES)
+    parser.add_argument("--ratios", type=_floats, default=RATIOS)
+    parser.add_argument("--skip-days", type=float, default=3.0)
+    args = parser.parse_args()
     dev = load_dev()
     for name, (series, labelled) in dev.items():
         shape = replace(CountConfig(), prior_shape=leave_out_shape(dev, name))
-        print(json.dumps({"series": name, **rise_rates(series, labelled, shape)}))
+        rates = rise_rates(
+            series,
+            labelled,
+            shape,
+            ratios=args.ratios,
+            windows_minutes=tuple(round(m) for m in args.minutes),
+            skip_days=args.skip_days,
+        )
+        print(json.dumps({"series": name, **rates}))
