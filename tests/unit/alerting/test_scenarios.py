@@ -12,9 +12,9 @@ from tools.eval.benchmark import (
     FAMILIES,
     NAB,
     NAB_YOUNG,
+    alert_times,
     detector_config,
     scenario_table,
-    series_tallies,
 )
 from tools.eval.scenarios import make_case, score_case, synthetic_base, young_windows
 
@@ -59,12 +59,16 @@ def test_score_case_counts_catches_false_alerts_and_ignored_windows() -> None:
 
 
 def test_scenario_table_has_one_row_per_family() -> None:
-    series = {"calm": (synthetic_base(10, 30.0, seed=2), [])}
+    base = synthetic_base(10, 30.0, seed=2)
+    burst = range(8 * 288, 8 * 288 + 12)  # an hour of +300 per 5 minutes, labelled
+    points = [(ts, v + (300.0 if i in burst else 0.0)) for i, (ts, v) in enumerate(base)]
+    series = {"calm": (points, [(base[burst.start - 12][0], base[burst.stop + 24][0])])}
     out = io.StringIO()
     rows = scenario_table(series, out)
     assert set(rows) == {NAB, NAB_YOUNG, *FAMILIES}
-    assert all(rows[f]["cases"] == 6 for f in FAMILIES) and rows[NAB]["cases"] == 0
-    assert rows[NAB_YOUNG]["cases"] == 0  # no labelled window, nothing to see young
+    assert all(rows[f]["cases"] == 6 for f in FAMILIES)
+    assert (rows[NAB]["caught"], rows[NAB]["cases"]) == (1, 1)
+    assert (rows[NAB_YOUNG]["caught"], rows[NAB_YOUNG]["cases"]) == (5, 5)  # 1-7 days old
     assert len(out.getvalue().splitlines()) == len(rows)
 
 
@@ -98,6 +102,7 @@ def test_a_crisis_in_a_labelled_window_is_caught_however_young_the_series() -> N
     burst = range(onset, onset + 12)  # an hour of +300 per 5 minutes
     points = [(ts, v + (300.0 if i in burst else 0.0)) for i, (ts, v) in enumerate(base)]
     window = (base[onset - 12][0], base[onset + 36][0])
-    tally = series_tallies("calm", points, [window])[NAB_YOUNG]
-    assert (tally.caught, tally.cases) == (5, 5)  # seen 1, 2, 3, 5 and 7 days old
-    assert tally.false == 0
+    config = detector_config(300, None)
+    scores = [score_case(c, alert_times(c.points, config)) for c in young_windows(points, [window])]
+    assert len(scores) == 5  # seen 1, 2, 3, 5 and 7 days old
+    assert all(caught and false == 0 for caught, false, _ in scores)
