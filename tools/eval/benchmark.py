@@ -3,10 +3,10 @@
 `scenario_table` runs the shipped detector over the NAB dev series' labelled windows (on
 the whole series, and as a series 1-7 days old: `nab_young`) and the scenario cases made
 from them (`tools.eval.scenarios`), per family: cases caught, false alerts per week,
-median delay from onset. `leave_one_out` picks, for each dev
-series, the candidate settings that do best on the *other* series (most families caught
-with at most `max_false_per_week` pooled false alerts), then reports that choice on the
-held-out series only.
+median delay from onset. `leave_one_out` picks, for each dev series, the candidate
+settings that do best on the *other* series (most families caught with at most
+`max_false_per_week` pooled false alerts), then reports that choice on the held-out
+series only.
 """
 
 from __future__ import annotations
@@ -156,9 +156,9 @@ def series_tallies(
             nab.delays.append((first - a).total_seconds() / 60)
     for case in young_windows(points, windows):
         _tally(out[NAB_YOUNG], case, alert_times(case.points, config))
+    made = detector_config(300, counts, prior, sustained, preset_name)  # cases are 5-minute
     for case in dev_cases(name, points, windows):
-        config = detector_config(300, counts, prior, sustained, preset_name)
-        _tally(out[case.family], case, alert_times(case.points, config))
+        _tally(out[case.family], case, alert_times(case.points, made))
     return out
 
 
