@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # shared.probes imports shared.http.health, which imports thi
 
 log = logging.getLogger(__name__)
 
+# How often the metrics server checks for shutdown: a worker stops within this, not 0.5 s.
+_SHUTDOWN_POLL_S = 0.05
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # One name for the lag of every consumer group (sentiment, alerting): dashboards, alert rules
 # and autoscaling select it by `group`.
@@ -148,7 +151,10 @@ class MetricsServer:
             handler_class=_QuietHandler,
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="metrics-server", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_S},
+            name="metrics-server",
+            daemon=True,
         )
         self._thread.start()
         probes = " /healthz /readyz" if self._probes is not None else ""

@@ -429,7 +429,9 @@ class FlakySlack:
                 return
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         self.url = f"http://127.0.0.1:{server.server_address[1]}/services/hook"
         try:

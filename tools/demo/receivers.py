@@ -110,7 +110,9 @@ class _HttpReceiver:
     def start(self) -> None:
         """Listen in a daemon thread."""
         self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerting.notify.channels.slack_api import METADATA_EVENT_TYPE, SlackApiNotifier
@@ -265,7 +266,8 @@ async def test_sent_rows_are_counted_once_in_the_timeline(
 
 # Crash recovery: a dispatcher dies after the channel accepted a message but before the
 # transaction that marks it sent. `claim` and `deliver` run, `settle` never does; a restarted
-# dispatcher (another id) takes the row over once the lease expires.
+# dispatcher (another id) takes the row over once the lease expires. The crash tests move the
+# crashed row's lease into the past instead of waiting it out; the live-lease test waits.
 
 CRASH_LEASE_S = 2.0
 
@@ -305,6 +307,14 @@ async def _crash_mid_delivery(
         assert attempt.error is None
     (row,) = await _rows(engine, rows[0].channel)
     assert (row.status, row.claimed_by, row.attempts) == ("sending", "crashed", 1)
+    assert row.next_attempt_at is not None and row.first_attempt_at is not None
+    assert row.next_attempt_at > row.first_attempt_at, "the claim took no lease"
+    async with transaction(engine) as session:  # the lease runs out
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row.id)
+            .values(next_attempt_at=func.now() - timedelta(seconds=1))
+        )
 
 
 async def _recover(
