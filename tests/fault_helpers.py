@@ -443,7 +443,7 @@ class FlakySlack:
 
 
 async def poll_until(
-    condition: Any, *, timeout_s: float, interval_s: float = 0.25, what: str = "condition"
+    condition: Any, *, timeout_s: float, interval_s: float = 0.1, what: str = "condition"
 ) -> None:
     """Await `condition()` (sync or async, truthy when done) until true; fail after timeout."""
     deadline = time.monotonic() + timeout_s

@@ -41,7 +41,7 @@ async def wait_for(
     done: Callable[[T], bool],
     *,
     timeout_s: float = 60.0,
-    interval_s: float = 0.25,
+    interval_s: float = 0.1,
     ignore: tuple[type[BaseException], ...] = (),
 ) -> T:
     """Call `probe` until `done(result)` holds; return the last result (asserted by the caller).

@@ -160,6 +160,8 @@ async def test_slack_failing_for_a_while_still_gets_every_update_once(
             )
             service.check_running()
             slack.heal()
+            # Every bin judged first: the outbox then holds every update the crisis will make.
+            await processed_until(db_engine, brand, crisis[-1].mention.created_at)
             rows: list[OutboxRow] = []
 
             async def settled() -> bool:

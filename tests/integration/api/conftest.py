@@ -102,6 +102,7 @@ async def api(
                 lambda r: r.status_code == 200,
                 ignore=(httpx.TransportError,),
                 timeout_s=30,
+                interval_s=0.02,
             )
             assert ready.status_code == 200
         yield running
