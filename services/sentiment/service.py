@@ -107,7 +107,13 @@ def build_worker(
         batch_size=settings.sentiment_batch_size,
         retry_max_s=settings.sentiment_retry_max_s,
         on_batch=on_batch,
-        stories=StoryAssigner(story_params(settings)) if settings.sentiment_stories else None,
+        stories=StoryAssigner(
+            story_params(settings),
+            save_s=settings.sentiment_story_save_s,
+            recheck_s=settings.sentiment_story_recheck_s,
+        )
+        if settings.sentiment_stories
+        else None,
     )
 
 

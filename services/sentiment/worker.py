@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
 import time
 from collections import Counter as CounterOf
 from collections import deque
@@ -24,7 +26,12 @@ from services.sentiment.core.prepared import PreparedMention
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.stage import EnrichStage, ThreadStage
 from services.sentiment.store import store_prepared
-from services.sentiment.stories import StoryAssigner, store_stories
+from services.sentiment.stories import (
+    StoryAssigner,
+    restore_states,
+    save_due_states,
+    store_stories,
+)
 from shared import serde
 from shared.db.engine import transaction
 from shared.dead_letters import DeadLetterWriter
@@ -101,6 +108,7 @@ class SentimentWorker:
         self._on_db_error = on_db_error
         self._alert_window = alert_window
         self._stories = stories
+        self._writer = f"{group_id}@{socket.gethostname()}:{os.getpid()}"  # saves story states
 
     @property
     def consumer(self) -> EventConsumer:
@@ -153,6 +161,8 @@ class SentimentWorker:
                     await self._report_lag()
             if publishing is not None:
                 await publishing
+            if self._stories is not None:  # stopping: what changed since the last save
+                await save_due_states(self._engine, self._stories, self._writer, now=True)
         finally:
             pending = [feeder, *([publishing] if publishing is not None else [])]
             for task in pending:
@@ -195,6 +205,9 @@ class SentimentWorker:
                 scored = await task
                 if scored is None:
                     return
+                restore = functools.partial(self._restore_stories, scored)
+                if await self._until_done(restore, stop) is None:
+                    return
                 await enriched.put((records, self._assign_stories(scored)))
         finally:
             for _, task in enriching:
@@ -203,8 +216,20 @@ class SentimentWorker:
 
     async def process(self, records: Sequence[Record]) -> list[PreparedMention]:
         """Decode, enrich, store and publish one batch (raises on retryable failures)."""
-        prepared = self._assign_stories(await self._prepare(records))
-        return await self._publish(await self._store(prepared))
+        scored = await self._prepare(records)
+        await self._restore_stories(scored)
+        return await self._publish(await self._store(self._assign_stories(scored)))
+
+    async def _restore_stories(self, batch: list[PreparedMention]) -> bool:
+        """Restore the saved stories of the batch's brands this process may not hold yet."""
+        if self._stories is not None and batch:
+            try:
+                restored = await restore_states(self._engine, self._stories, batch)
+            except DB_ERRORS as exc:
+                raise _Transient("postgres", exc) from exc
+            if restored:
+                log.info("restored the saved stories of %d brands", restored)
+        return True
 
     def _assign_stories(self, batch: list[PreparedMention]) -> list[PreparedMention]:
         """Put each mention in its story, in poll order (the clusterer's state is here)."""
@@ -325,6 +350,8 @@ class SentimentWorker:
             return []
         started = time.perf_counter()
         kept = await self._store_all(scored)
+        if self._stories is not None:
+            await save_due_states(self._engine, self._stories, self._writer)
         self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - started)
         return kept
 

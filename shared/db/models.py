@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -118,6 +119,19 @@ class StoryRow(Base):
     # The brand's background: its ordinary talk (chatter, adverts), never an incident's story.
     background: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
+
+
+class StoryStateRow(Base):
+    """A brand's story clustering state (`core.story_snapshot`), saved by the sentiment
+    worker so that its open stories outlive a restart or a partition move."""
+
+    __tablename__ = "story_states"
+
+    brand: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1")  # +1 per save
+    writer: Mapped[str] = mapped_column(Text)  # the worker that saved it
+    saved_at: Mapped[datetime] = mapped_column(TZ, server_default=func.now())
 
 
 class _RollupMeasures:

@@ -155,6 +155,15 @@ class SentimentSettings(CommonSettings):
         "never an incident's): the lasting story whose centroid is this close to the brand's "
         "mean and that names nothing of its own (0: none)",
     )  # fmt: skip
+    sentiment_story_save_s: float = Field(
+        default=120.0, ge=0, description="save the clustering state of brands with new "
+        "mentions this often (and on stopping), so their stories survive a restart or a "
+        "partition move; up to 1.5 MB a busy brand (0: never)",
+    )  # fmt: skip
+    sentiment_story_recheck_s: float = Field(
+        default=60.0, gt=0, description="a brand quiet in this worker for this long has its "
+        "saved state checked (another worker may have had its partition) before its next mention",
+    )  # fmt: skip
 
     def torch_threads(self) -> int:
         """Torch threads for each enriching process: as set, else the cores shared out.

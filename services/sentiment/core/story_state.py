@@ -43,6 +43,10 @@ class KeyIndex:
             if hit is not None and hit[0] == old:
                 self._entries[key] = (slot, story_id)
 
+    def items(self) -> list[tuple[str, tuple[int, str]]]:
+        """Every entry, least recently used first."""
+        return list(self._entries.items())
+
     def keys_of(self, slot: int) -> list[str]:
         """The keys whose entry names `slot`."""
         return [key for key, (s, _) in self._entries.items() if s == slot]

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.sentiment.metrics import SentimentMetrics
 from services.sentiment.service import build_stage, build_worker, running
 from shared import serde
-from shared.db.models import MentionRow, StoryRow
+from shared.db.models import MentionRow, StoryRow, StoryStateRow
 from shared.schemas import Mention, ScoredMention
 from shared.settings.sentiment import SentimentSettings
 from tests.fault_helpers import mention, produce
@@ -171,3 +171,57 @@ async def test_mentions_get_stories_across_languages_and_processes(
     # only it counts again.
     assert after[sentinel.external_id] == story_id
     assert volume == len(fire) + 2
+
+
+async def test_a_restarted_worker_goes_on_with_the_saved_stories(
+    settings_factory: Any, db_engine: AsyncEngine
+) -> None:
+    """A story that goes on across a restart of the worker keeps its id: the first worker
+    saves the brand's clustering state when it stops, the next one restores it."""
+    brand = "voltixrestart"  # a fixed key, as above: the same vectors from run to run
+    settings: SentimentSettings = settings_factory(
+        SentimentSettings,
+        sentiment_enrich_processes=0,
+        sentiment_transformer_enabled=False,
+        sentiment_story_save_s=3600.0,  # only the save on stopping
+    )
+    chatter, fire, _, reply = _items(brand)
+    before = sorted([*chatter, *fire[:3]], key=lambda m: m.created_at)
+    control, after = fire[3], [*fire[4:], reply]
+
+    async def run(items: list[Mention]) -> dict[str, str | None]:
+        await produce(settings.bootstrap_servers, settings.topic_raw, items)
+        stage = await build_stage(settings, None)
+        try:
+            worker = build_worker(settings, stage, SentimentMetrics(CollectorRegistry()))
+            async with running(worker):
+                return await wait_for(
+                    lambda: _stories(db_engine, brand),
+                    lambda s: all(m.external_id in s for m in items),
+                    timeout_s=120,
+                )
+        finally:
+            await stage.close()
+
+    first = await run(before)
+    (story_id,) = {first[m.external_id] for m in fire[:3]}
+    async with db_engine.begin() as conn:
+        saved = (
+            await conn.execute(select(StoryStateRow).where(StoryStateRow.brand == brand))
+        ).one()
+        # Without the save, the next worker's fresh clusterer opens another story.
+        await conn.execute(delete(StoryStateRow).where(StoryStateRow.brand == brand))
+    assert saved.version == 1 and saved.writer.startswith(settings.sentiment_group_id)
+    assert (await run([control]))[control.external_id] != story_id
+    async with db_engine.begin() as conn:  # the first worker's save, as it was
+        await conn.execute(delete(StoryStateRow).where(StoryStateRow.brand == brand))
+        await conn.execute(
+            insert(StoryStateRow).values(brand=brand, state=saved.state, writer="w1")
+        )
+    stored = await run(after)  # a new worker: a fresh clusterer, restored from the save
+    assert {stored[m.external_id] for m in after} == {story_id}
+    async with db_engine.connect() as conn:
+        version = (
+            await conn.execute(select(StoryStateRow.version).where(StoryStateRow.brand == brand))
+        ).scalar_one()
+    assert version == 2  # the second worker saved on stopping too
