@@ -343,6 +343,10 @@ class EventConsumer:
         except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
             log.warning("offset commit skipped, the group rebalanced (%s); records replay", exc)
 
+    def assignment(self) -> list[tuple[str, int]]:
+        """The (topic, partition) pairs this member holds now."""
+        return sorted((tp.topic, tp.partition) for tp in self._consumer.assignment())
+
     def partition_count(self, topic: str) -> int | None:
         """Partitions of `topic` in the consumer's metadata (None before it has any)."""
         found = self._consumer.partitions_for_topic(topic)

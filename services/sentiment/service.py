@@ -140,7 +140,7 @@ def story_params(settings: SentimentSettings) -> StoryParams:
 async def running(worker: SentimentWorker) -> AsyncIterator[None]:
     """Start the worker's Kafka clients and run it; on exit stop it and release its clients."""
     await worker.producer.start()
-    await worker.consumer.start()
+    await worker.consumer.start(listener=worker)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -173,7 +173,7 @@ async def _consume(
         # Today's and the coming days' partitions, so the COPY goes straight to its day.
         await ensure_ahead_logged(engine)
         await producer.start()
-        await consumer.start()
+        await consumer.start(listener=worker)
         probes.set_consuming(True)
         log.info("sentiment worker consuming %s", settings.topic_raw)
         freeze_startup_objects()

@@ -128,10 +128,14 @@ class StoryAssigner:
             now or self._draining or elapsed >= self.save_s
         )
 
-    def states(self, limit: int | None = None) -> list[tuple[str, bytes]]:
+    def states(
+        self, limit: int | None = None, *, held: Callable[[str], bool] | None = None
+    ) -> list[tuple[str, bytes]]:
         """The states of up to `limit` brands changed since their last save, as bytes (a
         round of saves spreads over several calls, so no call blocks the loop long). Taken:
-        call `saved` with their versions once stored, or `unsaved` when storing failed."""
+        call `saved` with their versions once stored, or `unsaved` when storing failed. A
+        brand that `held` says this worker no longer holds is forgotten, not saved: its new
+        holder saves it."""
         if not self._draining:
             self._saved_at = self._clock()
         taken = sorted(self._dirty)[:limit]
@@ -140,9 +144,24 @@ class StoryAssigner:
         out = []
         for brand in taken:
             state = self._clusterer.state_of(brand)
-            if state is not None:
+            if held is not None and not held(brand):
+                self._forget(brand)
+            elif state is not None:
                 out.append((brand, dump_state(state)))
         return out
+
+    def forget_all(self) -> None:
+        """Drop every brand's state (a rebalance: each is restored from its save on its next
+        mention, by whichever worker holds it then)."""
+        for brand in {*self._seen, *self._versions, *self._dirty}:
+            self._forget(brand)
+        self._draining = False
+
+    def _forget(self, brand: str) -> None:
+        self._clusterer.forget(brand)
+        self._seen.pop(brand, None)
+        self._versions.pop(brand, None)
+        self._dirty.discard(brand)
 
     def saved(self, versions: Iterable[tuple[str, int]]) -> None:
         """Record the versions the states were stored as."""
@@ -304,13 +323,19 @@ async def restore_states(
 
 
 async def save_due_states(
-    engine: AsyncEngine, assigner: StoryAssigner, writer: str, *, now: bool = False
+    engine: AsyncEngine,
+    assigner: StoryAssigner,
+    writer: str,
+    *,
+    now: bool = False,
+    held: Callable[[str], bool] | None = None,
 ) -> int:
-    """Save the changed brands' states when due (`now`: at once); how many were saved. A
-    failure is logged and they are saved with the next ones: stories go on in memory."""
+    """Save the changed brands' states when due (`now`: at once), but not those of brands
+    `held` says the worker no longer holds; how many were saved. A failure is logged and
+    they are saved with the next ones: stories go on in memory."""
     if not assigner.save_due(now=now):
         return 0
-    states = assigner.states(None if now else SAVES_PER_BATCH)
+    states = assigner.states(None if now else SAVES_PER_BATCH, held=held)
     try:
         async with transaction(engine) as session:
             versions = await save_states(session, states, writer)

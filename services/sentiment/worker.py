@@ -43,9 +43,11 @@ from shared.kafka import (
     Header,
     Message,
     Record,
+    key_partition,
 )
 from shared.logging import request_context
 from shared.metrics import observe_many
+from shared.partitions import TopicPartitions
 from shared.resilience import (
     DB_ERRORS,
     Backoff,
@@ -109,6 +111,29 @@ class SentimentWorker:
         self._alert_window = alert_window
         self._stories = stories
         self._writer = f"{group_id}@{socket.gethostname()}:{os.getpid()}"  # saves story states
+        self._held: tuple[str, frozenset[int]] | None = None  # (raw topic, partitions held)
+
+    async def revoked(self, partitions: TopicPartitions) -> None:
+        """A rebalance begins: save the stories of every brand changed here, then forget
+        them all; each is restored from its save by whichever worker holds it next."""
+        if partitions:
+            self._held = (partitions[0][0], frozenset())
+        if self._stories is not None:
+            await save_due_states(self._engine, self._stories, self._writer, now=True)
+            self._stories.forget_all()
+
+    async def assigned(self, partitions: TopicPartitions) -> None:
+        """The rebalance ended: the partitions this worker holds now."""
+        if partitions:
+            self._held = (partitions[0][0], frozenset(p for _, p in partitions))
+
+    def _holds(self, brand: str) -> bool:
+        """False when `brand`'s partition went to another worker (True before any rebalance)."""
+        if self._held is None:
+            return True
+        topic, held = self._held
+        count = self._consumer.partition_count(topic)
+        return count is None or key_partition(brand.encode(), count) in held
 
     @property
     def consumer(self) -> EventConsumer:
@@ -162,7 +187,9 @@ class SentimentWorker:
             if publishing is not None:
                 await publishing
             if self._stories is not None:  # stopping: what changed since the last save
-                await save_due_states(self._engine, self._stories, self._writer, now=True)
+                await save_due_states(
+                    self._engine, self._stories, self._writer, now=True, held=self._holds
+                )
         finally:
             pending = [feeder, *([publishing] if publishing is not None else [])]
             for task in pending:
@@ -351,7 +378,7 @@ class SentimentWorker:
         started = time.perf_counter()
         kept = await self._store_all(scored)
         if self._stories is not None:
-            await save_due_states(self._engine, self._stories, self._writer)
+            await save_due_states(self._engine, self._stories, self._writer, held=self._holds)
         self._metrics.stage_seconds.labels("store").observe(time.perf_counter() - started)
         return kept
 

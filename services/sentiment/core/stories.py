@@ -114,6 +114,10 @@ class StoryClusterer:
         """Go on from `state` for `brand` (a saved state restored), replacing what is held."""
         self._brands[brand] = state
 
+    def forget(self, brand: str) -> None:
+        """Drop what is held of `brand` (another worker holds it now)."""
+        self._brands.pop(brand, None)
+
     def assign(self, mention: StoryMention) -> Assignment:
         """Put `mention` in a story of its brand and return which."""
         p = self.params

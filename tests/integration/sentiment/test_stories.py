@@ -225,3 +225,49 @@ async def test_a_restarted_worker_goes_on_with_the_saved_stories(
             await conn.execute(select(StoryStateRow.version).where(StoryStateRow.brand == brand))
         ).scalar_one()
     assert version == 2  # the second worker saved on stopping too
+
+
+async def test_a_brand_whose_partition_moves_keeps_its_story(
+    settings_factory: Any, db_engine: AsyncEngine
+) -> None:
+    """A second worker joins mid-story: the first saves every brand's state when the
+    rebalance takes its partitions and forgets them, and whichever worker holds the brand
+    next goes on from the save."""
+    brand = "voltixmoves"  # a fixed key, as above
+    settings: SentimentSettings = settings_factory(
+        SentimentSettings,
+        sentiment_enrich_processes=0,
+        sentiment_transformer_enabled=False,
+        sentiment_story_save_s=3600.0,  # no periodic save in this test: only the rebalance's
+    )
+    chatter, fire, _, reply = _items(brand)
+    before = sorted([*chatter, *fire[:3]], key=lambda m: m.created_at)
+    after = [*fire[3:], reply]
+    stages = [await build_stage(settings, None) for _ in range(2)]
+    workers = [
+        build_worker(settings, stage, SentimentMetrics(CollectorRegistry())) for stage in stages
+    ]
+    try:
+        async with running(workers[0]):
+            await produce(settings.bootstrap_servers, settings.topic_raw, before)
+            first = await wait_for(
+                lambda: _stories(db_engine, brand), lambda s: len(s) == len(before), timeout_s=120
+            )
+            (story_id,) = {first[m.external_id] for m in fire[:3]}
+            async with running(workers[1]):
+
+                async def split() -> list[list[tuple[str, int]]]:
+                    return [w.consumer.assignment() for w in workers]
+
+                held = await wait_for(split, lambda h: all(h) and sum(map(len, h)) == 3)
+                assert all(held), held
+                await produce(settings.bootstrap_servers, settings.topic_raw, after)
+                stored = await wait_for(
+                    lambda: _stories(db_engine, brand),
+                    lambda s: all(m.external_id in s for m in after),
+                    timeout_s=120,
+                )
+    finally:
+        for stage in stages:
+            await stage.close()
+    assert {stored[m.external_id] for m in after} == {story_id}

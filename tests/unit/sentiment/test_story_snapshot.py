@@ -144,3 +144,18 @@ def test_a_round_of_saves_spreads_over_calls() -> None:
     assert assigner.save_due()  # the round goes on at the next call
     assert [b for b, _ in assigner.states(2)] == ["c"]
     assert not assigner.save_due()
+
+
+def test_after_a_rebalance_brands_come_back_from_their_saves() -> None:
+    now = [0.0]
+    assigner = StoryAssigner(PARAMS, save_s=10, clock=lambda: now[0])
+    data = _saved(40)
+    assigner.restore(["a", "b"], [("a", data, 1), ("b", data, 1)])
+    assigner.unsaved(["a", "b"])
+    now[0] += 10
+    # "b" went to another worker: it saves "b" from now on, this one forgets it.
+    assert [brand for brand, _ in assigner.states(held=lambda brand: brand == "a")] == ["a"]
+    assert assigner.to_check(["a", "b"]) == ["b"]
+    assigner.forget_all()  # a rebalance: every brand is read again from its save
+    assert assigner.to_check(["a"]) == ["a"]
+    assert assigner.restore(["a"], [("a", data, 1)]) == 1  # the version held was forgotten
