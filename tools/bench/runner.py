@@ -52,7 +52,7 @@ def machine_info() -> dict[str, Any]:
 
 async def _model_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
     from shared.settings.sentiment import SentimentSettings
-    from tools.bench.scoring import encoder_figure, scoring_figures, story_figure
+    from tools.bench.scoring import encoder_figure, scoring_figures, story_figures
 
     n, repeats = (5_000, 1) if quick else (30_000, 3)
     figures = []
@@ -62,7 +62,7 @@ async def _model_scoring(env: BenchEnv, quick: bool) -> list[Figure]:
         found = await scoring_figures(env, n=n, repeats=repeats, settings=settings, path="model")
         figures.extend(found if processes == 2 else found[:1])
     figures.append(encoder_figure(n=n, repeats=repeats, worker_rate=figures[0].value))
-    figures.append(story_figure(n=n, repeats=repeats, worker_rate=figures[0].value))
+    figures.extend(story_figures(n=n, repeats=repeats, worker_rate=figures[0].value))
     return figures
 
 

@@ -219,40 +219,68 @@ def encoder_figure(*, n: int, repeats: int, worker_rate: float) -> Figure:
     )
 
 
-def story_figure(*, n: int, repeats: int, worker_rate: float) -> Figure:
-    """What story assignment costs the worker: its share of the worker's time per mention.
+def story_figures(*, n: int, repeats: int, worker_rate: float) -> list[Figure]:
+    """What story assignment costs the worker: its share of the worker's time per mention;
+    and what saving a brand's clustering state costs (`story_states`, every 120 s).
 
     The assigner runs in the worker process after enrichment, one mention at a time; the
     bare loop times it alone on mentions enriched beforehand (vectors included). The share
     is the worker's rate over the loop's rate (the worker's own rate already includes it).
+    After each loop every brand's state is dumped (as a save does) and restored.
     """
     import statistics
 
     from services.sentiment.core.prepared import PreparedMention, prepare
+    from services.sentiment.core.stories import StoryClusterer
+    from services.sentiment.core.story_snapshot import load_state
     from services.sentiment.stories import StoryAssigner
 
     enricher = Enricher.from_settings(SentimentSettings(sentiment_transformer_enabled=False))
-    runs = []
+    runs, saves, loads, sizes = [], [], [], []
     for r in range(repeats):
         mentions = generate_mentions(n, prefix=f"stories-{r}")
         prepared: list[PreparedMention] = []
         for i in range(0, len(mentions), 500):
             scored, vectors = enricher.enrich_with_vectors(mentions[i : i + 500])
             prepared.extend(prepare(s, v) for s, v in zip(scored, vectors, strict=True))
-        assigner = StoryAssigner()
+        assigner = StoryAssigner(save_s=120.0)
         started = time.perf_counter()
         for i in range(0, len(prepared), 500):
             assigner.rows(assigner.assign(prepared[i : i + 500]))
         runs.append(len(prepared) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        states = assigner.states()
+        saves.append((time.perf_counter() - started) / len(states))
+        dims = StoryClusterer().dims
+        started = time.perf_counter()
+        for _, data in states:
+            load_state(data, dims=dims)
+        loads.append((time.perf_counter() - started) / len(states))
+        sizes.append(max(len(data) for _, data in states))
     rate = statistics.median(runs)
-    return Figure(
-        "scoring/model",
-        "story assignment share of worker time",
-        worker_rate / rate,
-        "share",
-        None,
-        None,
-        f"bare assignment loop {rate:,.0f} mentions/s (assign + story rows) on {n} mentions "
-        f"of the multilingual mix; worker {worker_rate:,.0f}/s; target below 0.25",
-        runs,
-    )
+    save_ms, load_ms = 1000 * statistics.median(saves), 1000 * statistics.median(loads)
+    return [
+        Figure(
+            "scoring/model",
+            "story assignment share of worker time",
+            worker_rate / rate,
+            "share",
+            None,
+            None,
+            f"bare assignment loop {rate:,.0f} mentions/s (assign + story rows) on {n} "
+            f"mentions of the multilingual mix; worker {worker_rate:,.0f}/s; target below 0.25",
+            runs,
+        ),
+        Figure(
+            "scoring/model",
+            "story state save per brand",
+            save_ms,
+            "ms",
+            None,
+            None,
+            f"dump of each brand's clustering state after the loop above (restore "
+            f"{load_ms:.1f} ms; largest state {max(sizes) / 1e6:.2f} MB); saved every 120 s "
+            f"per brand with new mentions, at most 16 brands after a stored batch",
+            [1000 * s for s in saves],
+        ),
+    ]
