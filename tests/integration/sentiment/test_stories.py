@@ -84,6 +84,15 @@ async def _stories(engine: AsyncEngine, brand: str) -> dict[str, str | None]:
         return {external_id: story for external_id, story in rows}
 
 
+async def _stored(engine: AsyncEngine, brand: str, items: list[Mention]) -> dict[str, str | None]:
+    """The brand's stored story ids once every one of `items` is stored."""
+    return await wait_for(
+        lambda: _stories(engine, brand),
+        lambda s: all(m.external_id in s for m in items),
+        timeout_s=120,
+    )
+
+
 async def test_mentions_get_stories_across_languages_and_processes(
     settings_factory: Any, db_engine: AsyncEngine
 ) -> None:
@@ -155,11 +164,7 @@ async def test_mentions_get_stories_across_languages_and_processes(
     try:
         worker = build_worker(replay_settings, stage, SentimentMetrics(CollectorRegistry()))
         async with running(worker):
-            after = await wait_for(
-                lambda: _stories(db_engine, brand),
-                lambda s: sentinel.external_id in s,
-                timeout_s=120,
-            )
+            after = await _stored(db_engine, brand, [sentinel])
     finally:
         await stage.close()
     assert {k: v for k, v in after.items() if k != sentinel.external_id} == stored
@@ -202,11 +207,7 @@ async def test_a_restarted_worker_goes_on_with_the_saved_stories(
         try:
             worker = build_worker(worker_settings, stage, SentimentMetrics(CollectorRegistry()))
             async with running(worker):
-                stored = await wait_for(
-                    lambda: _stories(db_engine, brand),
-                    lambda s: all(m.external_id in s for m in items),
-                    timeout_s=120,
-                )
+                stored = await _stored(db_engine, brand, items)
                 if overrides:  # saving as it goes: saved before it stops (a crash loses less)
                     assert await wait_for(saved_version, bool, timeout_s=30) == 1
                 return stored
@@ -248,9 +249,7 @@ async def test_a_brand_whose_partition_moves_keeps_its_story(
     try:
         async with running(workers[0]):
             await produce(settings.bootstrap_servers, settings.topic_raw, before)
-            first = await wait_for(
-                lambda: _stories(db_engine, brand), lambda s: len(s) == len(before), timeout_s=120
-            )
+            first = await _stored(db_engine, brand, before)
             (story_id,) = {first[m.external_id] for m in fire[:3]}
             async with running(workers[1]):
 
@@ -260,11 +259,7 @@ async def test_a_brand_whose_partition_moves_keeps_its_story(
                 held = await wait_for(split, lambda h: all(h) and sum(map(len, h)) == 3)
                 assert all(held), held
                 await produce(settings.bootstrap_servers, settings.topic_raw, after)
-                stored = await wait_for(
-                    lambda: _stories(db_engine, brand),
-                    lambda s: all(m.external_id in s for m in after),
-                    timeout_s=120,
-                )
+                stored = await _stored(db_engine, brand, after)
     finally:
         for stage in stages:
             await stage.close()
