@@ -174,13 +174,13 @@ class StoryAssigner:
     def assign(self, batch: Sequence[PreparedMention]) -> list[PreparedMention]:
         """`batch` with each mention's story set (mentions without a vector stay without)."""
         out = []
+        brands = set()
         for p in batch:
             if p.story is None:
                 out.append(p)
                 continue
             found = self._clusterer.assign(p.story)
-            self._dirty.add(p.story.brand)
-            self._seen[p.story.brand] = self._clock()
+            brands.add(p.story.brand)
             memory = self._remember(found.story_id)
             for old in found.merged:
                 absorbed = self._memory.pop(old, None)
@@ -188,6 +188,10 @@ class StoryAssigner:
                     memory.phrases.update(absorbed.phrases)
             memory.learn(p, 0.0 if found.opened else found.similarity)
             out.append(with_story(p, found.story_id, found.merged, found.background))
+        if self.save_s and brands:  # to save, and held here now (once per batch)
+            self._dirty |= brands
+            now = self._clock()
+            self._seen.update(dict.fromkeys(brands, now))
         return out
 
     def _remember(self, story_id: str) -> _Memory:

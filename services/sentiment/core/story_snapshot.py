@@ -75,7 +75,8 @@ def load_state(data: bytes, *, dims: tuple[int, int, int, int]) -> BrandState:
     for name, value in arrays.items():
         setattr(state, name, value.copy())
     state.seen, state.written = int(meta["seen"]), int(meta["written"])
-    state.background = tuple(meta["background"]) if meta["background"] else None  # type: ignore[assignment]
+    background = meta["background"]
+    state.background = (int(background[0]), str(background[1])) if background else None
     state.ids = list(meta["ids"])
     state.merged = OrderedDict((old, new) for old, new in meta["merged"])
     state.entities = {e: {int(s): int(n) for s, n in slots} for e, slots in meta["entities"]}
