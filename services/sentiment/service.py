@@ -111,6 +111,7 @@ def build_worker(
             story_params(settings),
             save_s=settings.sentiment_story_save_s,
             recheck_s=settings.sentiment_story_recheck_s,
+            urgent_size=settings.sentiment_story_save_size,
         )
         if settings.sentiment_stories
         else None,

@@ -13,9 +13,13 @@ The clustering state of each brand with new mentions is saved every `save_s` (ta
 `story_states`, `core.story_snapshot`) and restored before a brand's first mention in a
 process, and again when the brand was quiet here for `recheck_s` and another worker saved
 it since (its partition moved away and back): an ongoing story keeps its id across
-restarts and partition moves, so it keeps its incident. What was assigned after the last
-save is not in a restored state (up to `save_s` of mentions; the worker assigns a batch
-ahead of storing the one before, so a save may also hold one batch not yet committed).
+restarts and partition moves, so it keeps its incident. A brand is also saved after the
+batch in which one of its stories reaches `urgent_size` mentions in this process or absorbs
+another (a merge): a story big enough to be paged is in a save within a batch of growing
+that big, so a crash cannot re-open it under a new id. What else was assigned after the
+last save is not in a restored state (up to `save_s` of mentions: small stories' first
+mentions and the centroids' latest moves; the worker assigns a batch ahead of storing the
+one before, so a save may also hold one batch not yet committed).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class _Memory:
     """What this process remembers of a story for its label and representatives."""
 
     phrases: Counter[str] = field(default_factory=Counter)
+    size: int = 0  # mentions this process put in the story (and in stories merged into it)
     # language -> (similarity to the centroid on joining, mention key, text excerpt)
     representatives: dict[str, tuple[float, str, str]] = field(default_factory=dict)
 
@@ -76,15 +81,19 @@ class StoryAssigner:
         remembered: int = 20_000,
         save_s: float = 0.0,
         recheck_s: float = 60.0,
+        urgent_size: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        dim: int = 512,
     ) -> None:
-        self._clusterer = StoryClusterer(params)
+        self._clusterer = StoryClusterer(params, dim=dim)
         self._memory: OrderedDict[str, _Memory] = OrderedDict()
         self._remembered = remembered
         self.save_s, self._recheck_s, self._clock = save_s, recheck_s, clock
+        self._urgent_size = urgent_size  # a story this big is saved at once (0: off)
         self._seen: dict[str, float] = {}  # brand -> when this process last held its state
         self._versions: dict[str, int] = {}  # brand -> saved version this process holds
         self._dirty: set[str] = set()  # brands with mentions since their last save
+        self._urgent: set[str] = set()  # of those, brands to save without waiting for a round
         self._saved_at = clock()
         self._draining = False  # a round of saves is under way (`states` with a limit)
 
@@ -122,25 +131,32 @@ class StoryAssigner:
 
     def save_due(self, *, now: bool = False) -> bool:
         """True when saving is on, a brand changed since its save and `save_s` passed since
-        the last round of saves began (or one is under way, or `now`: the worker stops)."""
-        elapsed = self._clock() - self._saved_at
+        the last round of saves began (or one is under way, or `now`: the worker stops), or
+        a brand is urgent (a story of it reached `urgent_size` or absorbed another)."""
         return bool(self.save_s and self._dirty) and (
-            now or self._draining or elapsed >= self.save_s
+            now or bool(self._urgent) or self._round_due()
         )
+
+    def _round_due(self) -> bool:
+        return self._draining or self._clock() - self._saved_at >= self.save_s
 
     def states(
         self, limit: int | None = None, *, held: Callable[[str], bool] | None = None
     ) -> list[tuple[str, bytes]]:
-        """The states of up to `limit` brands changed since their last save, as bytes (a
-        round of saves spreads over several calls, so no call blocks the loop long). Taken:
-        call `saved` with their versions once stored, or `unsaved` when storing failed. A
-        brand that `held` says this worker no longer holds is forgotten, not saved: its new
-        holder saves it."""
-        if not self._draining:
+        """The states of up to `limit` brands changed since their last save, urgent ones
+        first, as bytes (a round of saves spreads over several calls, so no call blocks the
+        loop long; between rounds only urgent brands are taken). Taken: call `saved` with
+        their versions once stored, or `unsaved` when storing failed. A brand that `held`
+        says this worker no longer holds is forgotten, not saved: its new holder saves it."""
+        whole = limit is None or self._round_due()
+        if whole and not self._draining:
             self._saved_at = self._clock()
-        taken = sorted(self._dirty)[:limit]
+        urgent = sorted(self._urgent & self._dirty)
+        rest = sorted(self._dirty - self._urgent) if whole else []
+        taken = [*urgent, *rest][:limit]
         self._dirty.difference_update(taken)
-        self._draining = bool(self._dirty) and limit is not None
+        self._urgent.difference_update(taken)
+        self._draining = whole and bool(self._dirty) and limit is not None
         out = []
         for brand in taken:
             state = self._clusterer.state_of(brand)
@@ -153,7 +169,7 @@ class StoryAssigner:
     def forget_all(self) -> None:
         """Drop every brand's state (a rebalance: each is restored from its save on its next
         mention, by whichever worker holds it then)."""
-        for brand in {*self._seen, *self._versions, *self._dirty}:
+        for brand in {*self._seen, *self._versions, *self._dirty, *self._urgent}:
             self._forget(brand)
         self._draining = False
 
@@ -162,19 +178,28 @@ class StoryAssigner:
         self._seen.pop(brand, None)
         self._versions.pop(brand, None)
         self._dirty.discard(brand)
+        self._urgent.discard(brand)
 
     def saved(self, versions: Iterable[tuple[str, int]]) -> None:
         """Record the versions the states were stored as."""
         self._versions.update(versions)
 
-    def unsaved(self, brands: Iterable[str]) -> None:
-        """Storing these brands' states failed: save them with the next ones."""
+    def unsaved(self, brands: Iterable[str], *, urgent: bool = False) -> None:
+        """Storing these brands' states failed: save them with the next ones (`urgent`: at
+        the next call, as those that were urgent)."""
+        brands = set(brands)
         self._dirty.update(brands)
+        if urgent:
+            self._urgent.update(brands)
+
+    def urgent(self) -> frozenset[str]:
+        """The brands to save without waiting for the next round."""
+        return frozenset(self._urgent)
 
     def assign(self, batch: Sequence[PreparedMention]) -> list[PreparedMention]:
         """`batch` with each mention's story set (mentions without a vector stay without)."""
         out = []
-        brands = set()
+        brands, urgent = set(), set()
         for p in batch:
             if p.story is None:
                 out.append(p)
@@ -182,14 +207,21 @@ class StoryAssigner:
             found = self._clusterer.assign(p.story)
             brands.add(p.story.brand)
             memory = self._remember(found.story_id)
+            size = memory.size
             for old in found.merged:
                 absorbed = self._memory.pop(old, None)
                 if absorbed is not None:
                     memory.phrases.update(absorbed.phrases)
+                    memory.size += absorbed.size
+            memory.size += 1
             memory.learn(p, 0.0 if found.opened else found.similarity)
+            if found.merged or size < self._urgent_size <= memory.size:
+                urgent.add(p.story.brand)
             out.append(with_story(p, found.story_id, found.merged, found.background))
         if self.save_s and brands:  # to save, and held here now (once per batch)
             self._dirty |= brands
+            if self._urgent_size:
+                self._urgent |= urgent
             now = self._clock()
             self._seen.update(dict.fromkeys(brands, now))
         return out
@@ -339,12 +371,15 @@ async def save_due_states(
     they are saved with the next ones: stories go on in memory."""
     if not assigner.save_due(now=now):
         return 0
+    urgent = assigner.urgent()
     states = assigner.states(None if now else SAVES_PER_BATCH, held=held)
     try:
         async with transaction(engine) as session:
             versions = await save_states(session, states, writer)
     except DB_ERRORS as exc:
-        assigner.unsaved(brand for brand, _ in states)
+        taken = {brand for brand, _ in states}
+        assigner.unsaved(taken - urgent)
+        assigner.unsaved(taken & urgent, urgent=True)
         log.warning("story states not saved (%s); retried at the next save", describe_db_error(exc))
         return 0
     assigner.saved(versions)

@@ -160,6 +160,11 @@ class SentimentSettings(CommonSettings):
         "mentions this often (and on stopping), so their stories survive a restart or a "
         "partition move; up to 1.5 MB a busy brand (0: never)",
     )  # fmt: skip
+    sentiment_story_save_size: int = Field(
+        default=5, ge=0, description="a brand is saved within a batch of one of its stories "
+        "reaching this many mentions (or absorbing another), not at the next round: a story "
+        "big enough to page keeps its id through a crash (0: only the rounds)",
+    )  # fmt: skip
     sentiment_story_recheck_s: float = Field(
         default=60.0, gt=0, description="a brand quiet in this worker for this long has its "
         "saved state checked (another worker may have had its partition) before its next mention",

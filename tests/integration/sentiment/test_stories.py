@@ -5,15 +5,18 @@ changes no story."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.sentiment.core.stories import StoryClusterer
+from services.sentiment.core.story_snapshot import load_state
 from services.sentiment.metrics import SentimentMetrics
-from services.sentiment.service import build_stage, build_worker, running
+from services.sentiment.service import build_stage, build_worker, running, story_params
 from shared import serde
 from shared.db.models import MentionRow, StoryRow, StoryStateRow
 from shared.schemas import Mention, ScoredMention
@@ -190,6 +193,7 @@ async def test_a_restarted_worker_goes_on_with_the_saved_stories(
         sentiment_enrich_processes=0,
         sentiment_transformer_enabled=False,
         sentiment_story_save_s=3600.0,  # only the save on stopping
+        sentiment_story_save_size=0,  # and no early save of a growing story
     )
     chatter, fire, _, reply = _items(brand)
     before = sorted([*chatter, *fire[:3]], key=lambda m: m.created_at)
@@ -238,6 +242,7 @@ async def test_a_brand_whose_partition_moves_keeps_its_story(
         sentiment_enrich_processes=0,
         sentiment_transformer_enabled=False,
         sentiment_story_save_s=3600.0,  # no periodic save in this test: only the rebalance's
+        sentiment_story_save_size=0,
     )
     chatter, fire, _, reply = _items(brand)
     before = sorted([*chatter, *fire[:3]], key=lambda m: m.created_at)
@@ -263,4 +268,57 @@ async def test_a_brand_whose_partition_moves_keeps_its_story(
     finally:
         for stage in stages:
             await stage.close()
+    assert {stored[m.external_id] for m in after} == {story_id}
+
+
+async def test_a_story_big_enough_to_page_survives_a_crash(
+    settings_factory: Any, db_engine: AsyncEngine
+) -> None:
+    """No round of saves in this test: the brand is saved in the batch its story reaches
+    `sentiment_story_save_size` mentions. The worker then crashes (the state saved before
+    it stopped is put back: a crash saves nothing on the way out), and the next worker goes
+    on with the story's id."""
+    brand = "voltixcrash"  # a fixed key, as above
+    settings: SentimentSettings = settings_factory(
+        SentimentSettings,
+        sentiment_enrich_processes=0,
+        sentiment_transformer_enabled=False,
+        sentiment_story_save_s=3600.0,
+        sentiment_story_save_size=3,
+    )
+    chatter, fire, _, reply = _items(brand)
+    before = sorted([*chatter, *fire[:3]], key=lambda m: m.created_at)
+    after = [*fire[3:], reply]
+    dims = StoryClusterer(story_params(settings)).dims
+
+    async def saved_state() -> bytes | None:
+        async with db_engine.connect() as conn:
+            q = select(StoryStateRow.state).where(StoryStateRow.brand == brand)
+            return (await conn.execute(q)).scalar_one_or_none()
+
+    def holds(story_id: str) -> Callable[[bytes | None], bool]:
+        return lambda data: data is not None and story_id in load_state(data, dims=dims).ids
+
+    async def run(items: list[Mention], *, crash: bool = False) -> dict[str, str | None]:
+        await produce(settings.bootstrap_servers, settings.topic_raw, items)
+        stage = await build_stage(settings, None)
+        try:
+            worker = build_worker(settings, stage, SentimentMetrics(CollectorRegistry()))
+            async with running(worker):
+                stored = await _stored(db_engine, brand, items)
+                if crash:  # the story's third mention saved the brand: take that save
+                    story_id = stored[fire[2].external_id]
+                    assert story_id is not None
+                    saved = await wait_for(saved_state, holds(story_id), timeout_s=30)
+        finally:
+            await stage.close()
+        if crash:  # what a crash leaves: the save made before the worker stopped
+            async with db_engine.begin() as conn:
+                q = update(StoryStateRow).where(StoryStateRow.brand == brand)
+                await conn.execute(q.values(state=saved))
+        return stored
+
+    first = await run(before, crash=True)
+    (story_id,) = {first[m.external_id] for m in fire[:3]}
+    stored = await run(after)
     assert {stored[m.external_id] for m in after} == {story_id}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 
+from services.sentiment.core.prepared import _NO_STORY_JSON, _NO_STORY_LINE, PreparedMention
 from services.sentiment.core.stories import StoryClusterer, StoryMention, StoryParams
 from services.sentiment.core.story_snapshot import SnapshotError, dump_state, load_state
 from services.sentiment.stories import StoryAssigner
@@ -159,3 +163,75 @@ def test_after_a_rebalance_brands_come_back_from_their_saves() -> None:
     assigner.forget_all()  # a rebalance: every brand is read again from its save
     assert assigner.to_check(["a"]) == ["a"]
     assert assigner.restore(["a"], [("a", data, 1)]) == 1  # the version held was forgotten
+
+
+def _prepared(mention: StoryMention) -> PreparedMention:
+    """A prepared mention carrying what the assigner reads (its story input)."""
+    at = datetime.fromtimestamp(mention.at, UTC)
+    return PreparedMention(
+        "x",
+        mention.key,
+        "mention",
+        b"",
+        _NO_STORY_JSON,
+        _NO_STORY_LINE,
+        (),
+        (mention.brand,),
+        at,
+        (),
+        "en",
+        "neutral",
+        (),
+        None,
+        0,
+        0,
+        "a",
+        mention.at,
+        (),
+        (),
+        int(mention.at),
+        story=mention,
+    )
+
+
+def test_a_story_reaching_the_urgent_size_is_saved_before_the_round() -> None:
+    now = [0.0]
+    assigner = StoryAssigner(PARAMS, save_s=3600, urgent_size=3, clock=lambda: now[0])
+    acme = [_prepared(m) for m in _stream(5, dim=512)]  # the opening story: five mentions
+    other = _prepared(replace(_stream(1, seed=2, dim=512)[0], brand="other", key="o:0"))
+    first = assigner.assign([other, *acme[:2]])
+    assert len({p.story_id for p in first[1:]}) == 1  # one story of acme, two mentions
+    assert not assigner.save_due()  # no round yet, and no story of 3 mentions
+    assigner.assign(acme[2:3])  # it reaches 3 mentions
+    assert assigner.urgent() == {"acme"} and assigner.save_due()
+    # Only the urgent brand is taken between rounds; "other" waits for the round.
+    assert [brand for brand, _ in assigner.states(16)] == ["acme"]
+    assert not assigner.save_due()
+    assigner.assign(acme[3:5])  # the same story grows on: nothing urgent
+    assert not assigner.urgent() and not assigner.save_due()
+    now[0] += 3600  # the round: both brands changed since their saves
+    assert [brand for brand, _ in assigner.states(16)] == ["acme", "other"]
+
+
+def test_an_urgent_save_that_failed_is_retried_at_the_next_call() -> None:
+    assigner = StoryAssigner(PARAMS, save_s=3600, urgent_size=1, clock=lambda: 0.0)
+    data = _saved(40)
+    assigner.restore(["a", "b"], [("a", data, 1), ("b", data, 1)])
+    assigner.unsaved(["a"], urgent=True)
+    assigner.unsaved(["b"])
+    assert assigner.save_due() and [b for b, _ in assigner.states(16)] == ["a"]
+    assigner.unsaved(["a"], urgent=True)  # storing it failed
+    assert [b for b, _ in assigner.states(16)] == ["a"]
+    assert not assigner.save_due()  # "b" waits for the round
+
+
+def test_a_merge_is_saved_before_the_round() -> None:
+    assigner = StoryAssigner(PARAMS, save_s=3600, urgent_size=10**6, clock=lambda: 0.0, dim=DIM)
+    stream = [_prepared(m) for m in _stream(400)]
+    merges = 0
+    for i in range(0, len(stream), 20):
+        merged = any(p.merged for p in assigner.assign(stream[i : i + 20]))
+        assert assigner.save_due() == merged  # stories converged: saved at once
+        merges += merged
+        assigner.states(16)
+    assert merges
