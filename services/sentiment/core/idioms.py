@@ -12,6 +12,15 @@ Only `words` is covered, so a real crisis term between the two still counts. Wri
 `[words] ~ cue`, the figurative words come first: `cue` follows them at most `NEAR` words
 later ("[demanda] ~ super*" covers "demanda" in "la demanda del Acme superó ...").
 
+The file's `frames` section lists markers that put a post's events inside a story: a fire,
+an explosion or a death in a film, a series, a game or a trailer ("the dragon burns the
+village in level 7", "o incêndio do episódio 4"). A frame hides only its `topics` (safety),
+and only the terms within `near` words of one of its markers: a game that crashes or a
+trailer that leaks is still a real complaint, and a marker far from the crisis word tells
+nothing about it. A frame with `near: 0` covers the whole text, and `voids` undo it: a
+problem reported as fixed or replaced ("the defect was fixed in two days") hides the
+service topics, unless the text also says "not", "still", "again"... in any language.
+
 The file's `humour` section lists laughter markers (words such as "lol", "jajaja", "mdr"
 and emoji such as 😂) and praise that borrows a word of fear ("scary good"): a post that
 laughs or praises is not reporting a crisis, and the context gate (`core.context`) drops
@@ -52,6 +61,18 @@ class Humour(BaseModel):
     praise: list[str] = Field(default_factory=list)
 
 
+class Frame(BaseModel):
+    """Markers (topic-term syntax, any language) that put what is near them in a story: the
+    terms of `topics` within `near` words of a marker are not reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topics: list[str] = Field(min_length=1)
+    near: int = Field(ge=0, le=20)  # 0: the whole text
+    markers: list[str] = Field(min_length=1)
+    voids: list[str] = Field(default_factory=list)  # any of these in the text: no frame
+
+
 class IdiomFile(BaseModel):
     """The YAML file: phrases per ISO 639-1 language."""
 
@@ -60,6 +81,7 @@ class IdiomFile(BaseModel):
     version: int = Field(ge=1)
     idioms: dict[str, list[str]]
     humour: Humour
+    frames: dict[str, Frame] = Field(default_factory=dict)
 
     @field_validator("idioms")
     @classmethod
@@ -84,21 +106,38 @@ class IdiomFile(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Spans:
-    """What the idioms cover in one text: token spans and folded-character spans."""
+    """What the idioms cover in one text: token spans and folded-character spans; and the
+    token spans where a frame hides some topics only."""
 
     tokens: tuple[tuple[int, int], ...] = ()
     chars: tuple[tuple[int, int], ...] = ()
+    framed: tuple[tuple[int, int, frozenset[str]], ...] = ()
 
     def covers(self, hit: Hit[Any], *, chars: bool) -> bool:
         """True when `hit` (token or character positions) lies inside one idiom."""
         spans = self.chars if chars else self.tokens
         return any(start <= hit.start and hit.end <= end for start, end in spans)
 
+    def hidden(self, hit: Hit[Any], *, chars: bool) -> frozenset[str]:
+        """The topics a frame hides for `hit` (token positions; none for characters)."""
+        if chars or not self.framed:
+            return frozenset()
+        out: frozenset[str] = frozenset()
+        for start, end, topics in self.framed:
+            if start <= hit.start and hit.end <= end:
+                out |= topics
+        return out
+
 
 class IdiomMask:
     """The compiled idiom list: phrases and pairs for spaced scripts, substrings for CJK."""
 
-    def __init__(self, phrases: dict[str, list[str]], humour: Humour | None = None) -> None:
+    def __init__(
+        self,
+        phrases: dict[str, list[str]],
+        humour: Humour | None = None,
+        frames: dict[str, Frame] | None = None,
+    ) -> None:
         spaced = [p for lang, ps in phrases.items() if lang not in UNSEGMENTED for p in ps]
         unspaced = {p: True for lang, ps in phrases.items() if lang in UNSEGMENTED for p in ps}
         following: dict[str, list[str]] = {}  # cue -> the figurative words that may follow
@@ -130,6 +169,18 @@ class IdiomMask:
         except ValueError as exc:
             raise IdiomListError(f"humour words: {exc}") from exc
         self._laugh_emoji = tuple(humour.emoji) if humour else ()
+        try:
+            self._frames = [
+                (
+                    TokenTable(dict.fromkeys(f.markers, True)),
+                    TokenTable(dict.fromkeys(f.voids, True)) if f.voids else None,
+                    f.near,
+                    frozenset(f.topics),
+                )
+                for f in (frames or {}).values()
+            ]
+        except ValueError as exc:
+            raise IdiomListError(f"frame markers: {exc}") from exc
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> IdiomMask:
@@ -137,7 +188,7 @@ class IdiomMask:
         if path is None:
             return _packaged()
         data = _read(Path(path))
-        return cls(data.idioms, data.humour)
+        return cls(data.idioms, data.humour, data.frames)
 
     @property
     def accents(self) -> bool:
@@ -163,7 +214,13 @@ class IdiomMask:
                 if cue.start - (start + h.end) <= NEAR
             ]
         chars = tuple((h.start, h.end) for h in self._chars.scan(doc.text))
-        return Spans(tuple(spans), chars)
+        framed = tuple(
+            (max(0, h.start - near), h.end + near, topics) if near else (0, len(tokens), topics)
+            for table, voids, near, topics in self._frames
+            if voids is None or not voids.scan(tokens)
+            for h in table.scan(tokens)
+        )
+        return Spans(tuple(spans), chars, framed)
 
     def laughs(self, doc: TextTokens) -> bool:
         """True when the text laughs (a laughter word or emoji) or praises ("scary good")."""
@@ -179,4 +236,4 @@ def _read(path: Path) -> IdiomFile:
 @functools.cache
 def _packaged() -> IdiomMask:
     data = _read(DEFAULT_PATH)
-    return IdiomMask(data.idioms, data.humour)
+    return IdiomMask(data.idioms, data.humour, data.frames)

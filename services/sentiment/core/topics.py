@@ -113,11 +113,13 @@ class TopicLexicon:
             else:
                 hits = table.scan(doc.tokens(table.accents))
             for hit in hits:
-                if self._idioms is not None:
-                    masked = masked or self._idioms.of(doc)
-                    if masked.covers(hit, chars=chars):
-                        continue
-                found.update(hit.value)
+                if self._idioms is None:
+                    found.update(hit.value)
+                    continue
+                masked = masked or self._idioms.of(doc)
+                if not masked.covers(hit, chars=chars):
+                    hidden = masked.hidden(hit, chars=chars)
+                    found.update(t for t in hit.value if t not in hidden)
         if not found:
             return []
         return sorted(found, key=self._order.__getitem__)
