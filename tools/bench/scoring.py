@@ -11,7 +11,8 @@ import asyncio
 import gc
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
@@ -27,6 +28,9 @@ from shared.settings.sentiment import SentimentSettings
 from tools.bench.data import generate_mentions
 from tools.bench.env import BenchEnv
 from tools.bench.figures import Figure
+
+if TYPE_CHECKING:
+    from services.sentiment.core.prepared import PreparedMention
 
 
 async def _fill(bootstrap: str, topic: str, mentions: list[Mention]) -> None:
@@ -230,13 +234,14 @@ def story_figures(*, n: int, repeats: int, worker_rate: float) -> list[Figure]:
     """
     import statistics
 
-    from services.sentiment.core.prepared import PreparedMention, prepare
+    from services.sentiment.core.prepared import prepare
     from services.sentiment.core.stories import StoryClusterer
     from services.sentiment.core.story_snapshot import load_state
     from services.sentiment.stories import StoryAssigner
 
-    enricher = Enricher.from_settings(SentimentSettings(sentiment_transformer_enabled=False))
-    runs, saves, loads, sizes = [], [], [], []
+    settings = SentimentSettings(sentiment_transformer_enabled=False)
+    enricher = Enricher.from_settings(settings)
+    runs, saves, loads, sizes, urgent = [], [], [], [], []
     for r in range(repeats):
         mentions = generate_mentions(n, prefix=f"stories-{r}")
         prepared: list[PreparedMention] = []
@@ -258,8 +263,11 @@ def story_figures(*, n: int, repeats: int, worker_rate: float) -> list[Figure]:
             load_state(data, dims=dims)
         loads.append((time.perf_counter() - started) / len(states))
         sizes.append(max(len(data) for _, data in states))
+        urgent.append(_urgent_saves(prepared, settings.sentiment_story_save_size))
     rate = statistics.median(runs)
     save_ms, load_ms = 1000 * statistics.median(saves), 1000 * statistics.median(loads)
+    urgent_count = statistics.median(count for count, _ in urgent)
+    urgent_ms = statistics.median(ms for _, ms in urgent)
     return [
         Figure(
             "scoring/model",
@@ -284,4 +292,33 @@ def story_figures(*, n: int, repeats: int, worker_rate: float) -> list[Figure]:
             f"per brand with new mentions, at most 16 brands after a stored batch",
             [1000 * s for s in saves],
         ),
+        Figure(
+            "scoring/model",
+            "urgent story state saves per 1,000 mentions",
+            urgent_ms,
+            "ms",
+            None,
+            None,
+            f"{urgent_count:.1f} saves per 1,000 mentions in batches of 500 (a story reaching "
+            f"{settings.sentiment_story_save_size} mentions or merging), dumps only; the worker "
+            f"spends {1e6 / worker_rate:,.0f} ms on 1,000 mentions",
+            [ms for _, ms in urgent],
+        ),
     ]
+
+
+def _urgent_saves(prepared: Sequence[PreparedMention], size: int) -> tuple[float, float]:
+    """Saves a story reaching `size` mentions (or merging) asks for between rounds, per 1,000
+    mentions, and the milliseconds their dumps take per 1,000 mentions."""
+    from services.sentiment.stories import StoryAssigner
+
+    assigner = StoryAssigner(save_s=3600.0, urgent_size=size, clock=lambda: 0.0)
+    count, spent = 0, 0.0
+    for i in range(0, len(prepared), 500):
+        assigner.assign(prepared[i : i + 500])
+        if assigner.save_due():
+            started = time.perf_counter()
+            count += len(assigner.states(16))
+            spent += time.perf_counter() - started
+    per = 1000 / max(1, len(prepared))
+    return count * per, 1000 * spent * per
