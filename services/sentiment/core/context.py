@@ -9,6 +9,10 @@ judgement against it; and never a post that laughs ("this ad killed me 😂", "u
 para mi cartera jaja"), which the scorers often read as negative. Idioms whose words are
 not literal are removed earlier, by the topic tagger (`core.idioms`).
 
+The enricher also keeps a crisis term that comes after a contrast ("love the lineup, but
+the smoke machine set a tent on fire"): the praise before it says nothing of what follows
+(`IdiomMask.after_contrast`, words per language in `idioms.yaml`).
+
 Why "not positive" rather than "labelled negative": crisis reports written as plain fact
 score close to zero ("the Acme heater burned down our kitchen" +0.11, "data breach exposed
 millions of passwords" -0.13 on the shipped model tier), so a label cut drops them. The

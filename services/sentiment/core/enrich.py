@@ -166,14 +166,17 @@ class Enricher:
         return out, [row.vector for row in rows]
 
     def _crisis_topics(self, row: _Row) -> list[str]:
-        """The topics the text names, crisis topics only where its tone supports them."""
+        """The topics the text names, crisis topics only where its tone supports them, or
+        where they come after a contrast ("love Acme, but my charger caught fire": the
+        praise before it says nothing of what follows) in a text that does not laugh."""
         topics = self._topics.match(row.doc, row.language)
         laughs = bool(topics) and self._topics.laughs(row.doc)
         if not topics or supports_crisis(
             row.sentiment, row.emotions, laughs=laughs, gate=self._gate
         ):
             return topics
-        return [t for t in topics if not self._topics.is_critical(t)]
+        rescued = () if laughs else self._topics.after_contrast(row.doc, row.language)
+        return [t for t in topics if t in rescued or not self._topics.is_critical(t)]
 
     def _remaining_vectors(self, rows: list[_Row]) -> None:
         """Encode the mentions the model tier did not score (other languages)."""

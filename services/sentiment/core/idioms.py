@@ -21,6 +21,11 @@ nothing about it. A frame with `near: 0` covers the whole text, and `voids` undo
 problem reported as fixed or replaced ("the defect was fixed in two days") hides the
 service topics, unless the text also says "not", "still", "again"... in any language.
 
+The file's `contrast` section lists, per language, the words after which a post says what
+it came to say ("love the lineup *but* the smoke machine set a tent on fire", "lindo...
+*pena que* parou de funcionar"): the context gate judges a crisis term after one of them
+apart from the praise before it (`after_contrast`).
+
 The file's `humour` section lists laughter markers (words such as "lol", "jajaja", "mdr"
 and emoji such as 😂) and praise that borrows a word of fear ("scary good"): a post that
 laughs or praises is not reporting a crisis, and the context gate (`core.context`) drops
@@ -82,6 +87,7 @@ class IdiomFile(BaseModel):
     idioms: dict[str, list[str]]
     humour: Humour
     frames: dict[str, Frame] = Field(default_factory=dict)
+    contrast: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("idioms")
     @classmethod
@@ -137,6 +143,7 @@ class IdiomMask:
         phrases: dict[str, list[str]],
         humour: Humour | None = None,
         frames: dict[str, Frame] | None = None,
+        contrast: dict[str, list[str]] | None = None,
     ) -> None:
         spaced = [p for lang, ps in phrases.items() if lang not in UNSEGMENTED for p in ps]
         unspaced = {p: True for lang, ps in phrases.items() if lang in UNSEGMENTED for p in ps}
@@ -181,6 +188,14 @@ class IdiomMask:
             ]
         except ValueError as exc:
             raise IdiomListError(f"frame markers: {exc}") from exc
+        try:
+            self._contrast = {
+                lang: TokenTable(dict.fromkeys(words, True))
+                for lang, words in (contrast or {}).items()
+                if words
+            }
+        except ValueError as exc:
+            raise IdiomListError(f"contrast words: {exc}") from exc
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> IdiomMask:
@@ -188,7 +203,7 @@ class IdiomMask:
         if path is None:
             return _packaged()
         data = _read(Path(path))
-        return cls(data.idioms, data.humour, data.frames)
+        return cls(data.idioms, data.humour, data.frames, data.contrast)
 
     @property
     def accents(self) -> bool:
@@ -222,6 +237,18 @@ class IdiomMask:
         )
         return Spans(tuple(spans), chars, framed)
 
+    def after_contrast(self, doc: TextTokens, language: str) -> str | None:
+        """The words after the first contrast of `language` ("but", "pero", "aber", "peccato")
+        in `doc`, joined; None without one. English stands in for an unknown language."""
+        table = self._contrast.get(language.lower().split("-", 1)[0]) or self._contrast.get("en")
+        if table is None:
+            return None
+        tokens = doc.tokens(self.accents)
+        hits = table.scan(tokens)
+        if not hits:
+            return None
+        return " ".join(tokens[min(h.end for h in hits) :])
+
     def laughs(self, doc: TextTokens) -> bool:
         """True when the text laughs (a laughter word or emoji) or praises ("scary good")."""
         if not doc.text.isascii() and any(e in doc.text for e in self._laugh_emoji):
@@ -236,4 +263,4 @@ def _read(path: Path) -> IdiomFile:
 @functools.cache
 def _packaged() -> IdiomMask:
     data = _read(DEFAULT_PATH)
-    return IdiomMask(data.idioms, data.humour, data.frames)
+    return IdiomMask(data.idioms, data.humour, data.frames, data.contrast)

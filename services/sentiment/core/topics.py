@@ -84,6 +84,13 @@ class TopicLexicon:
         """True when the text carries a laughter marker of the idiom list."""
         return self._idioms is not None and self._idioms.laughs(TextTokens.of(text))
 
+    def after_contrast(self, text: str | TextTokens, language: str) -> list[str]:
+        """The topics named after the text's first contrast ("love it, but it caught fire")."""
+        if self._idioms is None:
+            return []
+        rest = self._idioms.after_contrast(TextTokens.of(text), language)
+        return self.match(rest, language) if rest else []
+
     def is_critical(self, topic: str) -> bool:
         """True for a crisis topic (one the alerting engine watches)."""
         spec = self._spec.topics.get(topic)
