@@ -19,7 +19,8 @@ and only the terms within `near` words of one of its markers: a game that crashe
 trailer that leaks is still a real complaint, and a marker far from the crisis word tells
 nothing about it. A frame with `near: 0` covers the whole text, and `voids` undo it: a
 problem reported as fixed or replaced ("the defect was fixed in two days") hides the
-service topics, unless the text also says "not", "still", "again"... in any language.
+service topics, unless the text also says "not", "still", "again", "too"... in any
+language, or goes on with a contrast after the fix ("replaced it, but the new one ...").
 
 The file's `contrast` section lists, per language, the words after which a post says what
 it came to say ("love the lineup *but* the smoke machine set a tent on fire", "lindo...
@@ -194,6 +195,8 @@ class IdiomMask:
                 for lang, words in (contrast or {}).items()
                 if words
             }
+            words = sorted({w for ws in (contrast or {}).values() for w in ws})
+            self._any_contrast = TokenTable(dict.fromkeys(words, True)) if words else None
         except ValueError as exc:
             raise IdiomListError(f"contrast words: {exc}") from exc
 
@@ -229,11 +232,13 @@ class IdiomMask:
                 if cue.start - (start + h.end) <= NEAR
             ]
         chars = tuple((h.start, h.end) for h in self._chars.scan(doc.text))
+        turns = [h.start for h in self._any_contrast.scan(tokens)] if self._any_contrast else []
         framed = tuple(
             (max(0, h.start - near), h.end + near, topics) if near else (0, len(tokens), topics)
             for table, voids, near, topics in self._frames
             if voids is None or not voids.scan(tokens)
             for h in table.scan(tokens)
+            if near or not any(turn >= h.end for turn in turns)  # "fixed, but ..." undoes it
         )
         return Spans(tuple(spans), chars, framed)
 

@@ -302,6 +302,15 @@ def test_a_problem_reported_fixed_hides_service_topics_unless_something_undoes_i
         "product_quality"
     ]
     assert lexicon.match("o defeito ainda não foi resolvido", "pt") == ["product_quality"]
+    # a relapse after the fix: a contrast after it, or "too", "también"...
+    assert lexicon.match("Acme replaced it, but the new one is defective too", "en") == [
+        "product_quality"
+    ]
+    assert lexicon.match("me lo cambiaron y el nuevo también está roto", "es") == [
+        "product_quality"
+    ]
+    # a contrast before the fix is the problem it fixed
+    assert lexicon.match("the kettle was defective but they replaced it within a day", "en") == []
     # never safety: a fire that was handled is still a fire
     assert lexicon.match("Acme heater caught fire, support fixed it in a day", "en") == ["safety"]
 
