@@ -190,7 +190,7 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         # Mid-crisis: SIGKILL one alerting and one sentiment worker, freeze another alerting
         # once it wrote state for its brands (it then holds state the others take over).
         killed_alerting, frozen, stopped = workers[3], workers[4], workers[5]
-        frozen_owner = _owner_of(frozen)
+        frozen_owner = await _owner_of(frozen)
 
         async def frozen_wrote() -> bool:
             return any(w.writer == frozen_owner for w in await audit.writes(db_engine))
@@ -289,11 +289,16 @@ async def test_three_alerting_and_three_sentiment_workers_survive_kills_and_paus
         await audit.remove(db_engine)
 
 
-def _owner_of(worker: WorkerProcess) -> str:
-    """The owner id the worker logged with its last claim."""
-    claims = re.findall(r"claimed by (\S+)", worker.log())
-    assert claims, worker.log()[-2000:]
-    return str(claims[-1])
+async def _owner_of(worker: WorkerProcess) -> str:
+    """The owner id the worker logged with its last claim. The claim is committed before it
+    is logged (the partitions' states are restored in between), so the database can show
+    the owner a moment before the worker's log does: wait for the line."""
+
+    def claims() -> list[str]:
+        return re.findall(r"claimed by (\S+)", worker.log())
+
+    await poll_until(claims, timeout_s=30, what=f"a claim in the log: {worker.log()[-2000:]}")
+    return str(claims()[-1])
 
 
 async def _stored_at_least(engine: AsyncEngine, brands: list[str], total: int) -> bool:
