@@ -232,15 +232,27 @@ class IdiomMask:
                 if cue.start - (start + h.end) <= NEAR
             ]
         chars = tuple((h.start, h.end) for h in self._chars.scan(doc.text))
-        turns = [h.start for h in self._any_contrast.scan(tokens)] if self._any_contrast else []
-        framed = tuple(
-            (max(0, h.start - near), h.end + near, topics) if near else (0, len(tokens), topics)
-            for table, voids, near, topics in self._frames
-            if voids is None or not voids.scan(tokens)
-            for h in table.scan(tokens)
-            if near or not any(turn >= h.end for turn in turns)  # "fixed, but ..." undoes it
-        )
-        return Spans(tuple(spans), chars, framed)
+        return Spans(tuple(spans), chars, self._framed(tokens))
+
+    def _framed(self, tokens: list[str]) -> tuple[tuple[int, int, frozenset[str]], ...]:
+        """The spans where a frame hides its topics; voids and contrasts are looked for only
+        in a text where a marker was found."""
+        out: list[tuple[int, int, frozenset[str]]] = []
+        turns: list[int] | None = None  # where contrasts start, found at the first need
+        for table, voids, near, topics in self._frames:
+            hits = table.scan(tokens)
+            if not hits or (voids is not None and voids.scan(tokens)):
+                continue
+            for h in hits:
+                if near:
+                    out.append((max(0, h.start - near), h.end + near, topics))
+                    continue
+                if turns is None:
+                    contrast = self._any_contrast
+                    turns = [c.start for c in contrast.scan(tokens)] if contrast else []
+                if not any(turn >= h.end for turn in turns):  # "fixed, but ..." undoes it
+                    out.append((0, len(tokens), topics))
+        return tuple(out)
 
     def after_contrast(self, doc: TextTokens, language: str) -> str | None:
         """The words after the first contrast of `language` ("but", "pero", "aber", "peccato")
