@@ -212,6 +212,11 @@ def _model(args: argparse.Namespace, _: Settings) -> int:
             step("model build: the model tier's heads on the multilingual encoder")
             out_dir = Path(args.output) if args.output else None
             results["heads"] = build_heads(default_data_dir(), out_dir=out_dir)
+        if args.kind in ("context", "all"):
+            from tools.train.context_head import build_context_head
+
+            step("model build: the context head (crisis words reported or used harmlessly)")
+            results["context"] = build_context_head(Path(args.output) if args.output else None)
         if args.kind in ("chinese", "all"):
             from services.sentiment.scorers.chinese import DEFAULT_MODEL
             from tools.data import default_data_dir
@@ -372,10 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("action", choices=["build"])
     model.add_argument(
         "--kind",
-        choices=["heads", "transformer", "chinese", "all"],
+        choices=["heads", "context", "transformer", "chinese", "all"],
         default="all",
         help="heads: the model tier's sentiment + emotion heads on the multilingual encoder; "
-        "transformer: the optional MiniLM classifiers; chinese: jieba LR",
+        "context: its context head (after heads); transformer: the optional MiniLM "
+        "classifiers; chinese: jieba LR",
     )
     model.add_argument("--output", help="directory for the trained weights (default: in place)")
     model.set_defaults(handler=_model)

@@ -50,6 +50,12 @@ class SentimentSettings(CommonSettings):
         default=None,
         description="folder of trained heads per encoder (unset: the heads that ship)",
     )
+    sentiment_context_head: bool = Field(
+        default=True,
+        description="a crisis topic also needs the context head (where the encoder has one) "
+        "to read the post as a report, not a harmless use of the word ('the stand was on "
+        "fire, queue around the block'); off: the tone gate alone decides",
+    )
     sentiment_encoder_threads: int = Field(
         default=1, ge=1, le=64, description="BLAS threads of the encoder per enrichment process"
     )

@@ -5,7 +5,8 @@ keep (space separated; empty for a near miss, which must keep none). `!topic` ma
 false positive (a near miss all the same), `?topic` a known miss (a crisis all the same).
 Every row goes through the real enrichment (`Enricher`, the shipped model tier) under four
 configurations, so the effect of each part is visible: the bare lexicon, the idiom list
-(with its laughter markers) only, the context gate only, and both (what the service runs).
+(with its laughter markers) only, the tone gate only, both, and `service`: both plus the
+context head (`scorers.context_head`), which is what the service runs.
 Per configuration and split, a row is a positive when it keeps at least one crisis topic;
 precision and recall are of "this row raises a crisis-topic match" against "this row is a
 crisis" (`expected` not empty).
@@ -31,6 +32,7 @@ from shared.schemas import Mention
 from shared.settings.sentiment import SentimentSettings
 
 OPEN_GATE = ContextGate(max_score=1.0)  # every tone supports the match: no gate
+SERVICE = "service"  # idioms + gate + the context head, as the service runs
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ def score(rows: Sequence[Row], kept: Sequence[set[str]]) -> dict[str, Any]:
 def run_topics_eval(paths: Sequence[Path]) -> dict[str, Any]:
     """Score every configuration on every split of the files."""
     rows = load_rows(paths)
-    model = build_model_tier(SentimentSettings())
+    service = build_model_tier(SentimentSettings())
+    model = service.with_context(None) if service is not None else None
     bare = TopicLexicon(topic_contract())
     with_idioms = TopicLexicon(topic_contract(), IdiomMask.load())
     configs = {
@@ -120,6 +123,7 @@ def run_topics_eval(paths: Sequence[Path]) -> dict[str, Any]:
         "idioms": Enricher(model=model, topics=with_idioms, gate=OPEN_GATE),
         "gate": Enricher(model=model, topics=bare),
         "idioms+gate": Enricher(model=model, topics=with_idioms),
+        SERVICE: Enricher(model=service, topics=with_idioms),
     }
     splits = sorted({row.split for row in rows})
     out: dict[str, Any] = {}
@@ -144,7 +148,7 @@ def print_summary(result: dict[str, Any]) -> None:
                 f"(tp {s['tp']} fp {s['fp']} fn {s['fn']} of {s['crises']} crises, "
                 f"{s['near_misses']} near misses)"
             )
-    for split, s in result["idioms+gate"].items():
+    for split, s in result[SERVICE].items():
         for line in s["wrong"]:
             print(f"  {split}: {line}")
     summary = {

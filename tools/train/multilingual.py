@@ -63,17 +63,28 @@ def fit_head(
 
     y = np.array([list(order).index(label) for label in labels])
     linear = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced").fit(x, y)
-    members = [Member(((linear.coef_.T.copy(), linear.intercept_.copy()),), weight=1.0)]
+    members = [Member(_softmax_layers(((linear.coef_.T.copy(), linear.intercept_.copy()),)), 1.0)]
     for seed in NETWORK_SEEDS:
         net = MLPClassifier(
             hidden_layer_sizes=(HIDDEN_UNITS,), alpha=0.01, max_iter=200,
             early_stopping=True, random_state=seed,
         ).fit(x, y)  # fmt: skip
         layers = tuple(zip(net.coefs_, net.intercepts_, strict=True))
-        members.append(Member(layers, weight=1.0 / len(NETWORK_SEEDS)))
+        members.append(Member(_softmax_layers(layers), weight=1.0 / len(NETWORK_SEEDS)))
     prior = np.bincount(y, minlength=len(order)) / len(y)
     offset = -PRIOR_POWER * np.log(np.maximum(prior, 1e-6))
     return Head(tuple(order), encoder, x.shape[1], tuple(members), offset.astype(np.float32), meta)
+
+
+def _softmax_layers(
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...],
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """scikit-learn gives a two-class model one logit (class 1 against class 0); a head's
+    member is a softmax, so that logit becomes the second of two columns (the first 0)."""
+    *hidden, (w, b) = layers
+    if w.shape[1] != 1:
+        return layers
+    return (*hidden, (np.hstack([np.zeros_like(w), w]), np.concatenate([np.zeros_like(b), b])))
 
 
 class Featurizer:

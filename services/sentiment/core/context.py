@@ -9,6 +9,10 @@ judgement against it; and never a post that laughs ("this ad killed me 😂", "u
 para mi cartera jaja"), which the scorers often read as negative. Idioms whose words are
 not literal are removed earlier, by the topic tagger (`core.idioms`).
 
+After the gate, the enricher asks the context head (`scorers.context_head`, trained on posts
+labelled as reports or harmless uses) about the posts that still keep a crisis topic, and
+drops the crisis topics of those it reads as harmless.
+
 The enricher also keeps a crisis term that comes after a contrast ("love the lineup, but
 the smoke machine set a tent on fire"): the praise before it says nothing of what follows
 (`IdiomMask.after_contrast`, words per language in `idioms.yaml`).

@@ -147,8 +147,9 @@ class Enricher:
         self._transformer_path(rows, alert_brands)
         self._remaining_vectors(rows)
         now = datetime.now(UTC)
+        topics = self._harmless_dropped(rows, [self._crisis_topics(row) for row in rows])
         out = []
-        for row in rows:
+        for row, row_topics in zip(rows, topics, strict=True):
             m = row.mention
             out.append(
                 ScoredMention(
@@ -158,7 +159,7 @@ class Enricher:
                     sentiment=row.sentiment,
                     emotions=row.emotions,
                     emotion=top_emotion(row.emotions) if row.emotions else None,
-                    topics=self._crisis_topics(row),
+                    topics=row_topics,
                     keywords=_keywords(m, row.language, self._keyword_limit),
                     scored_at=now,
                 )
@@ -177,6 +178,29 @@ class Enricher:
             return topics
         rescued = () if laughs else self._topics.after_contrast(row.doc, row.language)
         return [t for t in topics if t in rescued or not self._topics.is_critical(t)]
+
+    def _harmless_dropped(self, rows: list[_Row], topics: list[list[str]]) -> list[list[str]]:
+        """Drop the crisis topics of posts the context head reads as a harmless use of the
+        word ("the stand was on fire, queue around the block"), in one pass over the rows
+        that still have one; languages the head was not trained on keep the gate's answer."""
+        head = self._model.context if self._model is not None else None
+        if head is None:
+            return topics
+        asked = [
+            i
+            for i, (row, found) in enumerate(zip(rows, topics, strict=True))
+            if row.vector is not None
+            and head.supports(row.language)
+            and any(self._topics.is_critical(t) for t in found)
+        ]
+        if not asked:
+            return topics
+        harmless = head.harmless(np.stack([rows[i].vector for i in asked]))  # type: ignore[misc]
+        out = list(topics)
+        for i, drop in zip(asked, harmless, strict=True):
+            if drop:
+                out[i] = [t for t in topics[i] if not self._topics.is_critical(t)]
+        return out
 
     def _remaining_vectors(self, rows: list[_Row]) -> None:
         """Encode the mentions the model tier did not score (other languages)."""
@@ -281,7 +305,7 @@ def build_model_tier(settings: SentimentSettings) -> ModelTier | None:
         encoder.load()
     cached = CachingEncoder(encoder, capacity=settings.sentiment_encoder_cache)
     heads = settings.sentiment_heads_dir or HEAD_DIR
-    return ModelTier.for_encoder(cached, heads)
+    return ModelTier.for_encoder(cached, heads, context=settings.sentiment_context_head)
 
 
 def _resolve_model(ref: str, kind: str, cache_dir: Path) -> tuple[str, list[str] | None]:

@@ -13,6 +13,7 @@ from typing import cast
 import numpy as np
 
 from services.sentiment.encoders.base import SentenceEncoder
+from services.sentiment.scorers.context_head import CONTEXT_HEAD, ContextHead
 from services.sentiment.scorers.heads import HEAD_DIR, Head, HeadFileError
 from services.sentiment.scorers.side_features import SideFeatures
 from shared.schemas import EMOTIONS, SENTIMENT_LABELS, SentimentLabel, SentimentScore
@@ -27,8 +28,17 @@ def head_paths(encoder_name: str, directory: Path = HEAD_DIR) -> tuple[Path, Pat
     return folder / SENTIMENT_HEAD, folder / EMOTION_HEAD
 
 
+def context_head_path(encoder_name: str, directory: Path = HEAD_DIR) -> Path:
+    """Where the context head of `encoder_name` lives (beside its sentiment head)."""
+    return head_paths(encoder_name, directory)[0].with_name(CONTEXT_HEAD)
+
+
 class ModelTier:
-    """Scores texts with an encoder and two heads; `score` takes each text's language."""
+    """Scores texts with an encoder and two heads; `score` takes each text's language.
+
+    `context`: the optional context head over the same vectors (crisis words reported or
+    used harmlessly), read by the enricher's crisis-topic decision.
+    """
 
     def __init__(
         self,
@@ -37,6 +47,7 @@ class ModelTier:
         emotion_head: Head,
         *,
         side: SideFeatures | None = None,
+        context: ContextHead | None = None,
     ) -> None:
         for head, labels in ((sentiment_head, SENTIMENT_LABELS), (emotion_head, EMOTIONS)):
             if head.encoder != encoder.name:
@@ -46,7 +57,12 @@ class ModelTier:
                 )
             if set(head.labels) != set(labels):
                 raise HeadFileError(f"head labels {head.labels} are not {tuple(labels)}")
+        if context is not None and context.encoder != encoder.name:
+            raise HeadFileError(
+                f"context head trained on encoder {context.encoder!r}, not {encoder.name!r}"
+            )
         self.encoder = encoder
+        self.context = context
         self.name = f"model:{encoder.name}"
         self._sentiment = sentiment_head
         self._emotion = emotion_head
@@ -55,10 +71,22 @@ class ModelTier:
         self._positive = sentiment_head.labels.index("positive")
 
     @classmethod
-    def for_encoder(cls, encoder: SentenceEncoder, directory: Path = HEAD_DIR) -> ModelTier:
-        """Load the heads trained for `encoder` from `directory`."""
+    def for_encoder(
+        cls, encoder: SentenceEncoder, directory: Path = HEAD_DIR, *, context: bool = True
+    ) -> ModelTier:
+        """Load the heads trained for `encoder` from `directory`; the context head too when
+        `context` and a file for it exists (an encoder without one keeps the tone gate alone)."""
         sentiment, emotion = head_paths(encoder.name, directory)
-        return cls(encoder, Head.load(sentiment), Head.load(emotion))
+        context_path = context_head_path(encoder.name, directory)
+        context_head = (
+            ContextHead.load(context_path) if context and context_path.is_file() else None
+        )
+        return cls(encoder, Head.load(sentiment), Head.load(emotion), context=context_head)
+
+    def with_context(self, context: ContextHead | None) -> ModelTier:
+        """The same encoder and heads with another context head (None: the tone gate alone)."""
+        return ModelTier(self.encoder, self._sentiment, self._emotion, side=self._side,
+                         context=context)  # fmt: skip
 
     def supports(self, language: str) -> bool:
         """True when the encoder covers `language`."""

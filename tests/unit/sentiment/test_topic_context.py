@@ -89,10 +89,10 @@ def test_near_misses_raise_no_crisis_topic_nor_keyword_page(enricher: Enricher) 
         if not row.expected and _page(s) is not None:
             wrong.append(f"keyword page: {row.text}")
     assert not wrong, "\n".join(wrong)
-    # 113 of 593 since held-out sets 5-10 (written by helpers that never saw the list) joined
-    # (tests/data/topic_context/README.md): a cap, so that marking rows as known cannot
-    # stand in for fixing them.
-    assert known <= 0.2 * len(rows)
+    # 82 of 665 with the context head (113 of 593 before it; held-out 11 joined with it):
+    # tests/data/topic_context/README.md. A cap, so that marking rows as known cannot stand
+    # in for fixing them.
+    assert known <= 0.13 * len(rows)
 
 
 def test_genuine_crises_keep_their_topic_and_page(enricher: Enricher) -> None:
