@@ -2,17 +2,21 @@
 
 `crisiswatch model build --kind context` runs `build_context_head`. Data, all labelled by
 the people who wrote it, never ../shared:
-- `tools/train/context_posts/` (see its README): posts written for this head, one writer
-  per language (en, es, pt, fr, de, it), 160 harmless uses and 110 reports each;
+- `tools/train/context_posts/` (see its README): posts written for this head, in rounds
+  (one folder each) with one writer per language (en, es, pt, fr, de, it), 160 harmless
+  uses and 110 reports per writer;
 - the `tune` rows of the near-miss corpus `tests/data/topic_context` (its `held_out` rows
   stay out, so they keep measuring the shipped service).
 Features are the model tier's sentence vector alone (the enricher already holds it); the
 head is the model tier's ensemble (`tools.train.multilingual.fit_head`).
 
-The threshold is chosen leaving one writer out (each language's posts, and the corpus, are a
-writer): every row is scored by a head trained without its writer, and the threshold is the
-highest of a coarse grid at which the head keeps `KEEP_SHARE` of the reports the tone gate
-keeps. The head is then trained on every row. Needs scikit-learn (a dev dependency).
+The threshold is chosen leaving one writer out (each round's posts in one language, and the
+corpus, are a writer): every row is scored by a head trained without its writer, and the
+threshold is the highest of a coarse grid at which the head keeps `KEEP_SHARE` of the
+reports the tone gate keeps; the rescue bar (posts the tone gate dropped, sarcasm and
+nervous laughter among them, that the head keeps) is the lowest at which what it adds is
+reports at least as often as what the service keeps. The head is then trained on every row.
+Needs scikit-learn (a dev dependency).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from services.sentiment.core.enrich import Enricher
+from services.sentiment.core.topics import TopicLexicon
 from services.sentiment.scorers.context_head import CONTEXT_HEAD, HARMLESS, LABELS, REPORT
 from services.sentiment.scorers.heads import HEAD_DIR, Head
 from services.sentiment.scorers.model_tier import ModelTier, context_head_path
@@ -39,6 +44,7 @@ POSTS_DIR = Path(__file__).resolve().parent / "context_posts"
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "topic_context"
 KEEP_SHARE = 0.98  # of the reports the tone gate keeps, held out
 THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 11))
+RESCUE_GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(10, 20))
 CORPUS = "corpus"
 
 
@@ -50,15 +56,19 @@ class Labelled:
     writers: np.ndarray  # str per row
     report: np.ndarray  # bool per row: a crisis report
     gate_keeps: np.ndarray  # bool per row: the service without the head keeps a crisis topic
+    named: np.ndarray  # bool per row: the text names a crisis topic (after the idiom list)
 
 
 def training_rows(
     posts_dir: Path = POSTS_DIR, corpus_dir: Path = CORPUS_DIR
 ) -> list[tuple[str, Row]]:
-    """(writer, row) of the written posts (one writer per language) and the corpus tune rows."""
-    posts = load_rows(sorted(posts_dir.glob("*.csv")))
+    """(writer, row) of the written posts and the corpus tune rows. Each folder of
+    `posts_dir` is a round of writing with one writer per language: `<folder>-<language>`."""
+    out: list[tuple[str, Row]] = []
+    for folder in sorted(p for p in posts_dir.iterdir() if p.is_dir()):
+        out += [(f"{folder.name}-{r.language}", r) for r in load_rows(sorted(folder.glob("*.csv")))]
     corpus = [r for r in load_rows(sorted(corpus_dir.glob("*.csv"))) if r.split == "tune"]
-    return [(f"posts-{r.language}", r) for r in posts] + [(CORPUS, r) for r in corpus]
+    return out + [(CORPUS, r) for r in corpus]
 
 
 def label(tier: ModelTier, written: Sequence[tuple[str, Row]]) -> Labelled:
@@ -73,11 +83,13 @@ def label(tier: ModelTier, written: Sequence[tuple[str, Row]]) -> Labelled:
         for i, r in enumerate(rows)
     ]  # fmt: skip
     scored = Enricher(model=tier.with_context(None)).enrich_batch(mentions)
+    lexicon = TopicLexicon.load()
     return Labelled(
         rows=rows,
         writers=np.array([w for w, _ in written]),
         report=np.array([bool(r.expected) for r in rows]),
         gate_keeps=np.array([bool(set(s.topics) & critical) for s in scored]),
+        named=np.array([bool(set(lexicon.match(r.text, r.language)) & critical) for r in rows]),
     )
 
 
@@ -94,6 +106,21 @@ def choose_threshold(
     return best
 
 
+def choose_rescue(p_report: np.ndarray, data: Labelled, threshold: float) -> float | None:
+    """The lowest grid bar at which the posts the gate dropped and the head would keep are
+    reports at least as often as the posts the service keeps (None: no such bar)."""
+    kept = data.gate_keeps & (p_report >= threshold)
+    if not kept.any():
+        return None
+    precision = (kept & data.report).sum() / kept.sum()
+    dropped = data.named & ~data.gate_keeps
+    for bar in RESCUE_GRID:
+        rescued = dropped & (p_report >= bar)
+        if rescued.any() and (rescued & data.report).sum() / rescued.sum() >= precision:
+            return bar
+    return None
+
+
 def held_out_probabilities(x: np.ndarray, data: Labelled, encoder: str) -> np.ndarray:
     """Each row's report probability from a head trained without its writer."""
     out = np.zeros(len(data.rows), dtype=np.float32)
@@ -104,9 +131,12 @@ def held_out_probabilities(x: np.ndarray, data: Labelled, encoder: str) -> np.nd
     return out
 
 
-def fold_figures(p_report: np.ndarray, data: Labelled, threshold: float) -> dict[str, Any]:
+def fold_figures(
+    p_report: np.ndarray, data: Labelled, threshold: float, rescue: float | None
+) -> dict[str, Any]:
     """Per writer: near misses and reports the gate keeps, before and after the head."""
-    after = data.gate_keeps & (p_report >= threshold)
+    rescued = data.named & ~data.gate_keeps & (p_report >= (2.0 if rescue is None else rescue))
+    after = (data.gate_keeps & (p_report >= threshold)) | rescued
     out: dict[str, Any] = {}
     for writer in [*sorted(set(data.writers)), "all"]:
         m = np.ones(len(data.rows), bool) if writer == "all" else data.writers == writer
@@ -134,9 +164,11 @@ def build_context_head(
     x = np.asarray(tier.encoder.encode([r.text for r in data.rows]), dtype=np.float32)
     p_held_out = held_out_probabilities(x, data, tier.encoder.name)
     threshold = choose_threshold(p_held_out, data.report, data.gate_keeps)
-    folds = fold_figures(p_held_out, data, threshold)
+    rescue = choose_rescue(p_held_out, data, threshold)
+    folds = fold_figures(p_held_out, data, threshold, rescue)
     meta = {
         "threshold": threshold,
+        "rescue": rescue,
         "languages": sorted({r.language for r in data.rows}),
         "trained_on": "tools/train/context_posts (one writer per language) and the tune rows "
         "of tests/data/topic_context",
@@ -154,6 +186,7 @@ def build_context_head(
         "file": str(path),
         "rows": len(data.rows),
         "threshold": threshold,
+        "rescue": rescue,
         "leave_one_writer_out": folds,
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -9,9 +9,10 @@ judgement against it; and never a post that laughs ("this ad killed me 😂", "u
 para mi cartera jaja"), which the scorers often read as negative. Idioms whose words are
 not literal are removed earlier, by the topic tagger (`core.idioms`).
 
-After the gate, the enricher asks the context head (`scorers.context_head`, trained on posts
-labelled as reports or harmless uses) about the posts that still keep a crisis topic, and
-drops the crisis topics of those it reads as harmless.
+After the gate, the context head (`scorers.context_head`, trained on posts labelled as
+reports or harmless uses) reads every post that names a crisis topic: below its threshold the
+post's crisis topics are dropped; at or above its rescue bar they are kept even where the
+tone gate dropped them (sarcasm, nervous laughter: "lol my inverter started to smoke").
 
 The enricher also keeps a crisis term that comes after a contrast ("love the lineup, but
 the smoke machine set a tent on fire"): the praise before it says nothing of what follows
@@ -25,7 +26,7 @@ margins were tuned on the `tune` rows of tests/data/topic_context/*.csv.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from shared.schemas import SentimentScore
@@ -59,3 +60,33 @@ def supports_crisis(
     if sentiment is None:
         return True
     return sentiment.label == "negative" or sentiment.score <= gate.max_score
+
+
+@dataclass(frozen=True, slots=True)
+class HeadCut:
+    """Where the context head's report probability decides: below `threshold` a post's
+    crisis words are a harmless use; at or above `rescue` (None: never) they are a report
+    whatever its tone."""
+
+    threshold: float
+    rescue: float | None = None
+
+
+def judge_by_context(
+    kept: list[str],
+    named: list[str],
+    p_report: float,
+    cut: HeadCut,
+    *,
+    is_critical: Callable[[str], bool],
+) -> list[str]:
+    """The topics a post keeps once the context head has read it.
+
+    `named`: the topics the text names (after the idiom list); `kept`: those the tone gate
+    kept; `p_report`: the head's probability that the post reports a problem.
+    """
+    if p_report < cut.threshold:
+        return [t for t in kept if not is_critical(t)]
+    if cut.rescue is not None and p_report >= cut.rescue:
+        return named
+    return kept

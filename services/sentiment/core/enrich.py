@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.sentiment.core.context import ContextGate, supports_crisis
+from services.sentiment.core.context import ContextGate, judge_by_context, supports_crisis
 from services.sentiment.core.keywords import extract_hashtags, extract_keywords
 from services.sentiment.core.language import detect_languages
 from services.sentiment.core.textmatch import TextTokens
@@ -147,7 +147,7 @@ class Enricher:
         self._transformer_path(rows, alert_brands)
         self._remaining_vectors(rows)
         now = datetime.now(UTC)
-        topics = self._harmless_dropped(rows, [self._crisis_topics(row) for row in rows])
+        topics = self._context_judged(rows, [self._crisis_topics(row) for row in rows])
         out = []
         for row, row_topics in zip(rows, topics, strict=True):
             m = row.mention
@@ -166,40 +166,46 @@ class Enricher:
             )
         return out, [row.vector for row in rows]
 
-    def _crisis_topics(self, row: _Row) -> list[str]:
-        """The topics the text names, crisis topics only where its tone supports them, or
-        where they come after a contrast ("love Acme, but my charger caught fire": the
-        praise before it says nothing of what follows) in a text that does not laugh."""
+    def _crisis_topics(self, row: _Row) -> tuple[list[str], list[str]]:
+        """(kept, named): the topics the text names, and of them those kept: crisis topics
+        only where its tone supports them, or where they come after a contrast ("love Acme,
+        but my charger caught fire": the praise before it says nothing of what follows) in
+        a text that does not laugh."""
         topics = self._topics.match(row.doc, row.language)
         laughs = bool(topics) and self._topics.laughs(row.doc)
         if not topics or supports_crisis(
             row.sentiment, row.emotions, laughs=laughs, gate=self._gate
         ):
-            return topics
+            return topics, topics
         rescued = () if laughs else self._topics.after_contrast(row.doc, row.language)
-        return [t for t in topics if t in rescued or not self._topics.is_critical(t)]
+        kept = [t for t in topics if t in rescued or not self._topics.is_critical(t)]
+        return kept, topics
 
-    def _harmless_dropped(self, rows: list[_Row], topics: list[list[str]]) -> list[list[str]]:
-        """Drop the crisis topics of posts the context head reads as a harmless use of the
-        word ("the stand was on fire, queue around the block"), in one pass over the rows
-        that still have one; languages the head was not trained on keep the gate's answer."""
+    def _context_judged(
+        self, rows: list[_Row], judged: list[tuple[list[str], list[str]]]
+    ) -> list[list[str]]:
+        """The topics each mention keeps once the context head has read the posts that name
+        a crisis topic (`core.context.judge_by_context`), in one pass; languages the head
+        was not trained on, and an enricher without a head, keep the gate's answer."""
+        out = [kept for kept, _ in judged]
         head = self._model.context if self._model is not None else None
         if head is None:
-            return topics
+            return out
         asked = [
             i
-            for i, (row, found) in enumerate(zip(rows, topics, strict=True))
+            for i, (row, (_, named)) in enumerate(zip(rows, judged, strict=True))
             if row.vector is not None
             and head.supports(row.language)
-            and any(self._topics.is_critical(t) for t in found)
+            and any(self._topics.is_critical(t) for t in named)
         ]
         if not asked:
-            return topics
-        harmless = head.harmless(np.stack([rows[i].vector for i in asked]))  # type: ignore[misc]
-        out = list(topics)
-        for i, drop in zip(asked, harmless, strict=True):
-            if drop:
-                out[i] = [t for t in topics[i] if not self._topics.is_critical(t)]
+            return out
+        vectors = np.stack([rows[i].vector for i in asked])  # type: ignore[misc]
+        for i, p in zip(asked, head.report_probability(vectors), strict=True):
+            kept, named = judged[i]
+            out[i] = judge_by_context(
+                kept, named, float(p), head.cut, is_critical=self._topics.is_critical
+            )
         return out
 
     def _remaining_vectors(self, rows: list[_Row]) -> None:

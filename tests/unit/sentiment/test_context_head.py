@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.sentiment.core.context import HeadCut, judge_by_context
 from services.sentiment.core.enrich import Enricher
 from services.sentiment.scorers.context_head import LABELS, ContextHead
 from services.sentiment.scorers.heads import Head, HeadFileError, Member
@@ -106,3 +107,31 @@ def test_a_head_file_must_name_its_labels_and_threshold(tmp_path: Path) -> None:
     vectors = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
     assert head.harmless(vectors).tolist() == [False, True]
     assert head.supports("en") and not head.supports("de")
+
+
+def _critical(topic: str) -> bool:
+    return topic != "pricing"
+
+
+@pytest.mark.parametrize(
+    ("p_report", "expected"),
+    [
+        (0.05, ["pricing"]),  # harmless: crisis topics dropped, others stay
+        (0.5, ["pricing", "safety"]),  # between the bars: the gate's answer
+        (0.9, ["pricing", "safety", "recall"]),  # a report: what the gate dropped comes back
+    ],
+)
+def test_the_head_drops_keeps_or_rescues_by_its_two_bars(
+    p_report: float, expected: list[str]
+) -> None:
+    kept, named = ["pricing", "safety"], ["pricing", "safety", "recall"]
+    cut = HeadCut(threshold=0.1, rescue=0.8)
+    assert judge_by_context(kept, named, p_report, cut, is_critical=_critical) == expected
+    no_rescue = HeadCut(threshold=0.1)
+    assert judge_by_context(kept, named, 0.99, no_rescue, is_critical=_critical) == kept
+
+
+def test_a_rescue_bar_must_lie_above_the_threshold() -> None:
+    with pytest.raises(HeadFileError, match="rescue"):
+        ContextHead(_toy_head(), 0.3, rescue=0.2)
+    assert ContextHead(_toy_head(), 0.3, rescue=0.9).cut == HeadCut(0.3, 0.9)
