@@ -84,6 +84,13 @@ async def worker_rate(
         sentiment_group_id=f"bench-{uuid.uuid4().hex[:6]}",
         sentiment_metrics_port=0,
     )
+    # The rate is read between the first and the last batch, so the run needs several: a
+    # slow path (the transformer) otherwise takes a quick run's mentions in one batch.
+    settings = settings.model_copy(
+        update={
+            "sentiment_batch_size": min(settings.sentiment_batch_size, max(50, len(mentions) // 4))
+        }
+    )
     progress = _Progress(len(mentions))
     worker = build_worker(
         settings, enricher, SentimentMetrics(CollectorRegistry()), on_batch=progress
