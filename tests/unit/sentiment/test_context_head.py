@@ -19,7 +19,7 @@ from shared.settings.sentiment import SentimentSettings
 # Near misses the tone gate passes (the model tier reads them negative) and the head clears.
 HARMLESS = [
     "Esse atacante do Acme FC é um perigo, toda bola que chega nele é meio gol.",
-    "im neuen Acme-Spiel stirbt der Mentor bei einer Explosion im zweiten Akt, hab echt geweint",
+    "Krimiserie auf Acme+: der Gärtner hat den Baron vergiftet, ich hab's geahnt 😏",
     "Acme vince la causa contro i falsari, il tribunale le dà ragione",
 ]
 REPORTS = [
