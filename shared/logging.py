@@ -96,9 +96,26 @@ def formatter(fmt: LogFormat) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record to `sys.stderr` as it is when the record comes, not as it was when
+    the handler was made: a stderr replaced meanwhile (a test's captured stream, closed after
+    the test) is never written to by a thread that logs later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        """Ignored: the stream is always the current stderr."""
+
+
 def configure_logging(level: str = "INFO", fmt: LogFormat = "text") -> None:
     """Send log records to stderr, one line each, in `fmt`."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(formatter(fmt))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()

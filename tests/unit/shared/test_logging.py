@@ -6,9 +6,18 @@ import io
 import json
 import logging
 import re
+import sys
+
+import pytest
 
 from shared.http.observe import accept_request_id
-from shared.logging import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
+from shared.logging import (
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    configure_logging,
+    request_id_var,
+)
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -62,3 +71,24 @@ def test_only_sane_request_ids_are_kept() -> None:
     for hostile in (None, "", "a b", "x" * 129, "line\nbreak", "é"):
         fresh = accept_request_id(hostile)
         assert re.fullmatch(r"[0-9a-f]{32}", fresh)
+
+
+def test_records_go_to_the_stderr_of_the_moment_not_a_closed_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        first = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging("INFO")
+        first.close()  # what a test's captured stderr is once the test is over
+        second = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("test.logging.late").info("a late record from a server thread")
+        written = second.getvalue()
+        assert "Logging error" not in written
+        assert written.strip().endswith("a late record from a server thread")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
