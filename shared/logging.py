@@ -101,9 +101,6 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     the handler was made: a stderr replaced meanwhile (a test's captured stream, closed after
     the test) is never written to by a thread that logs later."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property  # type: ignore[override]
     def stream(self) -> Any:
         return sys.stderr

@@ -135,8 +135,9 @@ def fold_figures(
     p_report: np.ndarray, data: Labelled, threshold: float, rescue: float | None
 ) -> dict[str, Any]:
     """Per writer: near misses and reports the gate keeps, before and after the head."""
-    rescued = data.named & ~data.gate_keeps & (p_report >= (2.0 if rescue is None else rescue))
-    after = (data.gate_keeps & (p_report >= threshold)) | rescued
+    after = data.gate_keeps & (p_report >= threshold)
+    if rescue is not None:  # what the gate dropped and the head brings back
+        after |= data.named & ~data.gate_keeps & (p_report >= rescue)
     out: dict[str, Any] = {}
     for writer in [*sorted(set(data.writers)), "all"]:
         m = np.ones(len(data.rows), bool) if writer == "all" else data.writers == writer

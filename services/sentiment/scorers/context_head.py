@@ -82,7 +82,3 @@ class ContextHead:
         if len(vectors) == 0:
             return np.zeros(0, dtype=np.float32)
         return self.head.probabilities(np.asarray(vectors, dtype=np.float32))[:, 1]
-
-    def harmless(self, vectors: np.ndarray) -> np.ndarray:
-        """True per row where the crisis words are taken as a harmless use."""
-        return self.report_probability(vectors) < self.threshold

@@ -105,7 +105,7 @@ def test_a_head_file_must_name_its_labels_and_threshold(tmp_path: Path) -> None:
     _toy_head(meta={"threshold": 0.3, "languages": ["en"]}).save(path)
     head = ContextHead.load(path)
     vectors = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
-    assert head.harmless(vectors).tolist() == [False, True]
+    assert (head.report_probability(vectors) < head.threshold).tolist() == [False, True]
     assert head.supports("en") and not head.supports("de")
 
 
